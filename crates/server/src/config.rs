@@ -1,0 +1,145 @@
+//! Server configuration: one TOML file, every field documented; flags and `LEADSHOP_*`
+//! environment variables override it (the CLI applies those).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Default data directory.
+pub const DEFAULT_DATA_DIR: &str = "./data";
+/// Default HTTPS S3 endpoint.
+pub const DEFAULT_S3_ADDR: &str = "127.0.0.1:9443";
+/// Default plain-HTTP listener (redirects browsers, refuses API requests).
+pub const DEFAULT_HTTP_ADDR: &str = "127.0.0.1:9080";
+/// Default console address (the web app's origin in the seed is localhost:3000).
+pub const DEFAULT_CONSOLE_ADDR: &str = "127.0.0.1:3000";
+/// Default region, as in the seed.
+pub const DEFAULT_REGION: &str = "us-east-1";
+
+/// Everything `leadshop serve` needs.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Where metadata, object data, TLS material and credentials live.
+    pub data_dir: PathBuf,
+    /// HTTPS listener for the S3 API (`host:port`; port 0 picks a free port).
+    pub s3_addr: SocketAddr,
+    /// Plain-HTTP listener: browsers are redirected to HTTPS, API requests refused.
+    pub http_addr: SocketAddr,
+    /// Console listener (status page now; the upload console later).
+    pub console_addr: SocketAddr,
+    /// Region buckets are created in and requests are signed for.
+    pub region: String,
+    /// PEM certificate chain to serve instead of the generated development certificate.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for `tls_cert`.
+    pub tls_key: Option<PathBuf>,
+    /// Directory of bucket spec documents (`<bucket>/*.json`) to bootstrap from; the
+    /// documents built into the binary (`config/buckets`) when unset.
+    pub buckets_dir: Option<PathBuf>,
+    /// Seconds in-flight requests get to finish at shutdown before connections are cut.
+    pub shutdown_grace_secs: u64,
+    /// Largest object accepted by a single PUT or part upload, in bytes (AWS: 5 GiB).
+    pub max_put_size: u64,
+    /// Largest presigned URL lifetime accepted, in seconds (AWS: 7 days).
+    pub presigned_max_expires_secs: u32,
+    /// Accept Signature Version 2 on presigned URLs and POST forms. botocore (boto3, the AWS
+    /// CLI) presigns with SigV2 by default in us-east-1, and AWS accepts it there; SigV2 in an
+    /// `Authorization` header is always refused. Set false to require SigV4 everywhere.
+    pub sigv2_presigned: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from(DEFAULT_DATA_DIR),
+            s3_addr: DEFAULT_S3_ADDR.parse().expect("valid default"),
+            http_addr: DEFAULT_HTTP_ADDR.parse().expect("valid default"),
+            console_addr: DEFAULT_CONSOLE_ADDR.parse().expect("valid default"),
+            region: DEFAULT_REGION.into(),
+            tls_cert: None,
+            tls_key: None,
+            buckets_dir: None,
+            shutdown_grace_secs: 10,
+            max_put_size: 5 * 1024 * 1024 * 1024,
+            presigned_max_expires_secs: 7 * 24 * 3600,
+            sigv2_presigned: true,
+        }
+    }
+}
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for [`Config`].
+    #[error("config file {path} is invalid: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, with line and column.
+        message: String,
+    },
+    /// A combination of settings that cannot work.
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Reads a TOML config file; missing fields take their defaults.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the file and the problem.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.into(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.into(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Checks settings that depend on each other.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`].
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            return Err(ConfigError::Invalid(
+                "tls_cert and tls_key must be given together".into(),
+            ));
+        }
+        if self.region.is_empty() {
+            return Err(ConfigError::Invalid("region must not be empty".into()));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_example_config_matches_defaults() {
+        let text = include_str!("../../../config/leadshop.toml");
+        let parsed: Config = toml::from_str(text).unwrap();
+        assert_eq!(parsed, Config::default());
+    }
+
+    #[test]
+    fn unknown_fields_are_refused() {
+        let err = toml::from_str::<Config>("data_dri = \"x\"").unwrap_err();
+        assert!(err.to_string().contains("data_dri"), "{err}");
+    }
+}

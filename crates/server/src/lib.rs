@@ -1,0 +1,31 @@
+//! The leadshop server: an S3-compatible endpoint that enforces the `leadshop-assets`
+//! baseline, on top of the storage engine.
+//!
+//! A request goes: accept → TLS (or the plain-HTTP listener, which never reaches data) →
+//! [`context::RequestContext`] made once → s3s (SigV4 header / presigned / aws-chunked
+//! authentication against [`keys::KeyStore`]) → [`access::AccessHook`] → one handler in
+//! [`s3`] → the store → response, with the request id added by the shell.
+//!
+//! # Layout
+//! - [`config`]: the TOML configuration.
+//! - [`server`]: listeners, the request shell, bootstrap, graceful shutdown.
+//! - [`context`]: connection and request context.
+//! - [`access`]: the access hook.
+//! - [`keys`]: access keys and the credentials file.
+//! - [`tls`]: the development CA and rustls configuration.
+//! - [`s3`]: the S3 operations.
+//! - [`plain_http`], [`console`]: the other two listeners.
+
+pub mod access;
+pub mod config;
+pub mod console;
+pub mod context;
+pub mod keys;
+pub mod plain_http;
+pub mod s3;
+pub mod secret_file;
+pub mod server;
+pub mod tls;
+
+pub use config::Config;
+pub use server::{Endpoints, ServerHandle, StartError, start};

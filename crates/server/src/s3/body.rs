@@ -1,0 +1,437 @@
+//! Moving object bytes: request bodies into data files (hashing on the way, verified before
+//! anything becomes visible) and data files back out as bounded-memory streams.
+
+use std::io::Read;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use base64::Engine as _;
+use bytes::{Bytes, BytesMut};
+use futures::{Stream, StreamExt};
+use http::HeaderMap;
+use leadshop_store::{Checksums, DataWriter, SealedData, Segment, Store};
+use md5::{Digest, Md5};
+use s3s::checksum::ChecksumHasher;
+use s3s::dto::StreamingBlob;
+use s3s::{S3Error, S3ErrorCode, S3Result, TrailingHeaders, s3_error};
+use tokio::task::JoinHandle;
+
+use super::error;
+
+/// Bytes gathered before one write to the data file (bounds memory per upload).
+const WRITE_BATCH: usize = 1024 * 1024;
+/// Bytes read from a data file per chunk of a GET response.
+const READ_CHUNK: usize = 256 * 1024;
+
+/// The checksum algorithms S3 stores, by header suffix.
+const ALGORITHMS: [&str; 5] = ["crc32", "crc32c", "crc64nvme", "sha1", "sha256"];
+
+/// Which checksums a write asked for and which values it announced.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct ChecksumPlan {
+    /// Algorithms to compute (lower-case names).
+    algorithms: Vec<&'static str>,
+    /// Values sent as headers, by algorithm.
+    expected: Vec<(&'static str, String)>,
+    /// Whether the algorithm was chosen by us (no checksum asked for): stored as FULL_OBJECT.
+    defaulted: bool,
+}
+
+impl ChecksumPlan {
+    /// Reads `x-amz-checksum-*`, `x-amz-sdk-checksum-algorithm` and `x-amz-trailer`.
+    /// When none is given, CRC64NVME is computed, as AWS does since 2025.
+    pub(crate) fn from_headers(headers: &HeaderMap) -> S3Result<Self> {
+        let mut plan = Self::default();
+        let add = |alg: &str, plan: &mut Self| -> S3Result<()> {
+            let alg = alg.to_ascii_lowercase();
+            let Some(known) = ALGORITHMS.iter().find(|a| **a == alg) else {
+                return Err(s3_error!(
+                    InvalidRequest,
+                    "Checksum algorithm {alg} is not supported"
+                ));
+            };
+            if !plan.algorithms.contains(known) {
+                plan.algorithms.push(known);
+            }
+            Ok(())
+        };
+        for (name, value) in headers {
+            let Some(alg) = name.as_str().strip_prefix("x-amz-checksum-") else {
+                continue;
+            };
+            if alg == "type" || alg == "algorithm" || alg == "mode" {
+                continue;
+            }
+            add(alg, &mut plan)?;
+            let value = value
+                .to_str()
+                .map_err(|_| s3_error!(InvalidRequest, "Invalid checksum header"))?;
+            let known = plan
+                .algorithms
+                .iter()
+                .find(|a| **a == alg)
+                .copied()
+                .expect("just added");
+            plan.expected.push((known, value.to_string()));
+        }
+        if let Some(alg) = headers
+            .get("x-amz-sdk-checksum-algorithm")
+            .and_then(|v| v.to_str().ok())
+        {
+            add(alg, &mut plan)?;
+        }
+        if let Some(trailer) = headers.get("x-amz-trailer").and_then(|v| v.to_str().ok()) {
+            for t in trailer.split(',') {
+                if let Some(alg) = t.trim().strip_prefix("x-amz-checksum-") {
+                    add(alg, &mut plan)?;
+                }
+            }
+        }
+        if plan.expected.len() > 1 {
+            return Err(s3_error!(
+                InvalidRequest,
+                "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed."
+            ));
+        }
+        if plan.algorithms.is_empty() {
+            plan.algorithms.push("crc64nvme");
+            plan.defaulted = true;
+        }
+        Ok(plan)
+    }
+
+    /// A plan that computes `algorithm` (for copies and multipart parts of such uploads).
+    pub(crate) fn computing(algorithm: Option<&str>) -> Self {
+        match algorithm.map(str::to_ascii_lowercase) {
+            Some(a) => match ALGORITHMS.iter().find(|k| **k == a) {
+                Some(k) => Self {
+                    algorithms: vec![k],
+                    expected: Vec::new(),
+                    defaulted: false,
+                },
+                None => Self::computing(None),
+            },
+            None => Self {
+                algorithms: vec!["crc64nvme"],
+                expected: Vec::new(),
+                defaulted: true,
+            },
+        }
+    }
+
+    /// The algorithms this plan computes.
+    pub(crate) fn algorithms(&self) -> &[&'static str] {
+        &self.algorithms
+    }
+
+    fn hasher(&self) -> ChecksumHasher {
+        let mut h = ChecksumHasher::default();
+        for a in &self.algorithms {
+            match *a {
+                "crc32" => h.crc32 = Some(Default::default()),
+                "crc32c" => h.crc32c = Some(Default::default()),
+                "crc64nvme" => h.crc64nvme = Some(Default::default()),
+                "sha1" => h.sha1 = Some(Default::default()),
+                "sha256" => h.sha256 = Some(Default::default()),
+                _ => {}
+            }
+        }
+        h
+    }
+}
+
+/// A body written to a (not yet sealed) data file, with its digests.
+pub(crate) struct Ingested {
+    pub writer: DataWriter,
+    pub md5: [u8; 16],
+    pub checksums: Checksums,
+}
+
+impl Ingested {
+    /// Makes the data durable; after this only a metadata commit is missing.
+    pub(crate) async fn seal(self) -> S3Result<SealedData> {
+        let writer = self.writer;
+        tokio::task::spawn_blocking(move || writer.seal())
+            .await
+            .map_err(S3Error::internal_error)?
+            .map_err(error::io)
+    }
+
+    /// The ETag of a single-part object.
+    pub(crate) fn etag(&self) -> String {
+        hex::encode(self.md5)
+    }
+}
+
+/// Streams `body` into a new data file, hashing as it goes, then checks Content-MD5, the
+/// announced checksums (headers or aws-chunked trailers) and the length. Nothing is visible
+/// to readers until the caller seals and commits.
+pub(crate) async fn ingest(
+    store: &Arc<Store>,
+    body: Option<StreamingBlob>,
+    plan: &ChecksumPlan,
+    content_md5: Option<&str>,
+    trailers: Option<&TrailingHeaders>,
+) -> S3Result<Ingested> {
+    let expected_md5 = content_md5
+        .map(|m| {
+            base64::engine::general_purpose::STANDARD
+                .decode(m)
+                .ok()
+                .filter(|d| d.len() == 16)
+                .ok_or_else(|| {
+                    s3_error!(InvalidDigest, "The Content-MD5 you specified is not valid.")
+                })
+        })
+        .transpose()?;
+
+    let s = store.clone();
+    let mut writer = Some(
+        tokio::task::spawn_blocking(move || s.writer())
+            .await
+            .map_err(S3Error::internal_error)?
+            .map_err(error::io)?,
+    );
+    let mut md5 = Md5::new();
+    let mut hasher = plan.hasher();
+    let mut batch = BytesMut::with_capacity(WRITE_BATCH);
+
+    if let Some(mut body) = body {
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|e| {
+                if e.downcast_ref::<s3s::BodySizeLimitExceeded>().is_some() {
+                    s3_error!(
+                        EntityTooLarge,
+                        "Your proposed upload exceeds the maximum allowed size"
+                    )
+                } else {
+                    let mut err = S3Error::with_message(
+                        S3ErrorCode::IncompleteBody,
+                        "The request body ended early or could not be read.",
+                    );
+                    err.set_source(e);
+                    err
+                }
+            })?;
+            md5.update(&chunk);
+            hasher.update(&chunk);
+            batch.extend_from_slice(&chunk);
+            if batch.len() >= WRITE_BATCH {
+                writer = Some(
+                    flush(
+                        writer.take().expect("writer present"),
+                        batch.split().freeze(),
+                    )
+                    .await?,
+                );
+            }
+        }
+    }
+    let writer = flush(writer.take().expect("writer present"), batch.freeze()).await?;
+
+    let md5: [u8; 16] = md5.finalize().into();
+    if let Some(expected) = expected_md5
+        && expected != md5
+    {
+        return Err(s3_error!(
+            BadDigest,
+            "The Content-MD5 you specified did not match what we received."
+        ));
+    }
+    let computed = hasher.finalize();
+    let mut checksums = Checksums {
+        crc32: computed.checksum_crc32,
+        crc32c: computed.checksum_crc32c,
+        crc64nvme: computed.checksum_crc64nvme,
+        sha1: computed.checksum_sha1,
+        sha256: computed.checksum_sha256,
+        checksum_type: Some("FULL_OBJECT".into()),
+    };
+    let mut announced = plan.expected.clone();
+    if let Some(trailers) = trailers
+        && let Some(map) = trailers.take()
+    {
+        for alg in ALGORITHMS {
+            if let Some(v) = map.get(format!("x-amz-checksum-{alg}").as_str()) {
+                let v = v
+                    .to_str()
+                    .map_err(|_| s3_error!(InvalidRequest, "Invalid checksum trailer"))?;
+                announced.push((alg, v.to_string()));
+            }
+        }
+    }
+    for (alg, value) in announced {
+        if get(&checksums, alg) != Some(value.as_str()) {
+            return Err(S3Error::with_message(
+                S3ErrorCode::BadDigest,
+                format!(
+                    "The {} you specified did not match the calculated checksum.",
+                    alg.to_ascii_uppercase()
+                ),
+            ));
+        }
+    }
+    if plan.algorithms.iter().all(|a| *a == "crc64nvme") && !plan.defaulted {
+        checksums.checksum_type = Some("FULL_OBJECT".into());
+    }
+    Ok(Ingested {
+        writer,
+        md5,
+        checksums,
+    })
+}
+
+async fn flush(mut writer: DataWriter, buf: Bytes) -> S3Result<DataWriter> {
+    if buf.is_empty() {
+        return Ok(writer);
+    }
+    tokio::task::spawn_blocking(move || writer.write(&buf).map(|()| writer))
+        .await
+        .map_err(S3Error::internal_error)?
+        .map_err(error::io)
+}
+
+/// The stored checksum for an algorithm name.
+pub(crate) fn get<'c>(c: &'c Checksums, alg: &str) -> Option<&'c str> {
+    match alg {
+        "crc32" => c.crc32.as_deref(),
+        "crc32c" => c.crc32c.as_deref(),
+        "crc64nvme" => c.crc64nvme.as_deref(),
+        "sha1" => c.sha1.as_deref(),
+        "sha256" => c.sha256.as_deref(),
+        _ => None,
+    }
+}
+
+/// Sets the stored checksum for an algorithm name.
+pub(crate) fn set(c: &mut Checksums, alg: &str, value: String) {
+    match alg {
+        "crc32" => c.crc32 = Some(value),
+        "crc32c" => c.crc32c = Some(value),
+        "crc64nvme" => c.crc64nvme = Some(value),
+        "sha1" => c.sha1 = Some(value),
+        "sha256" => c.sha256 = Some(value),
+        _ => {}
+    }
+}
+
+/// Reads `range` (half-open, in object coordinates) of an object made of `segments`,
+/// `READ_CHUNK` bytes at a time on the blocking pool.
+pub(crate) struct ObjectReader {
+    store: Arc<Store>,
+    segments: Vec<Segment>,
+    /// Index of the current segment.
+    seg: usize,
+    /// Offset within the current segment.
+    offset: u64,
+    /// Bytes still to send.
+    remaining: u64,
+    file: Option<std::fs::File>,
+    pending: Option<JoinHandle<std::io::Result<(std::fs::File, Bytes)>>>,
+}
+
+impl ObjectReader {
+    pub(crate) fn new(store: Arc<Store>, segments: Vec<Segment>, start: u64, end: u64) -> Self {
+        let mut seg = 0;
+        let mut offset = start;
+        while seg < segments.len() && offset >= segments[seg].len && segments[seg].len > 0 {
+            offset -= segments[seg].len;
+            seg += 1;
+        }
+        Self {
+            store,
+            segments,
+            seg,
+            offset,
+            remaining: end.saturating_sub(start),
+            file: None,
+            pending: None,
+        }
+    }
+
+    pub(crate) fn into_blob(self) -> StreamingBlob {
+        StreamingBlob::wrap(self)
+    }
+}
+
+impl Stream for ObjectReader {
+    type Item = std::io::Result<Bytes>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        loop {
+            if let Some(pending) = this.pending.as_mut() {
+                let result = futures::ready!(Pin::new(pending).poll(cx));
+                this.pending = None;
+                return match result {
+                    Err(join) => Poll::Ready(Some(Err(std::io::Error::other(join)))),
+                    Ok(Err(e)) => {
+                        this.remaining = 0;
+                        Poll::Ready(Some(Err(e)))
+                    }
+                    Ok(Ok((file, bytes))) => {
+                        this.file = Some(file);
+                        this.remaining -= bytes.len() as u64;
+                        this.offset += bytes.len() as u64;
+                        Poll::Ready(Some(Ok(bytes)))
+                    }
+                };
+            }
+            if this.remaining == 0 {
+                return Poll::Ready(None);
+            }
+            let Some(segment) = this.segments.get(this.seg).cloned() else {
+                return Poll::Ready(Some(Err(std::io::Error::other(
+                    "object data shorter than its recorded size",
+                ))));
+            };
+            if this.offset >= segment.len {
+                this.seg += 1;
+                this.offset = 0;
+                this.file = None;
+                continue;
+            }
+            let want = usize::try_from(
+                (segment.len - this.offset)
+                    .min(this.remaining)
+                    .min(READ_CHUNK as u64),
+            )
+            .unwrap_or(READ_CHUNK);
+            let file = this.file.take();
+            let store = this.store.clone();
+            let offset = this.offset;
+            this.pending = Some(tokio::task::spawn_blocking(move || {
+                let mut file = match file {
+                    Some(f) => f,
+                    None => store.open_segment(&segment, offset)?,
+                };
+                let mut buf = vec![0u8; want];
+                file.read_exact(&mut buf)?;
+                Ok((file, Bytes::from(buf)))
+            }));
+        }
+    }
+}
+
+use std::future::Future as _;
+
+/// The algorithm a stored object was written with (the first present), for copies.
+pub(crate) fn stored_algorithm(c: &Checksums) -> Option<String> {
+    ALGORITHMS
+        .iter()
+        .find(|a| get(c, a).is_some())
+        .map(|a| a.to_ascii_uppercase())
+}
+
+impl ChecksumPlan {
+    /// Also computes `algorithm` (a multipart upload's algorithm for each of its parts).
+    pub(crate) fn ensure(&mut self, algorithm: &str) {
+        let a = algorithm.to_ascii_lowercase();
+        if let Some(k) = ALGORITHMS.iter().find(|k| **k == a)
+            && !self.algorithms.contains(k)
+        {
+            self.algorithms.push(k);
+        }
+    }
+}

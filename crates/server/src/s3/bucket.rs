@@ -1,0 +1,201 @@
+//! Bucket operations.
+
+use leadshop_store::{BucketRecord, VersioningState};
+use s3s::dto::*;
+use s3s::{S3Request, S3Response, S3Result, s3_error};
+
+use super::Leadshop;
+use super::convert::ts;
+
+pub(super) async fn handle_create_bucket(
+    s: &Leadshop,
+    req: S3Request<CreateBucketInput>,
+) -> S3Result<S3Response<CreateBucketOutput>> {
+    let input = req.input;
+    let region = s.state.config.region.clone();
+    if let Some(lc) = input
+        .create_bucket_configuration
+        .as_ref()
+        .and_then(|c| c.location_constraint.as_ref())
+        && lc.as_str() != region
+    {
+        return Err(s3_error!(
+            IllegalLocationConstraintException,
+            "The {} location constraint is incompatible for the region specific endpoint this request was sent to.",
+            lc.as_str()
+        ));
+    }
+    if input.object_lock_enabled_for_bucket == Some(true) {
+        return Err(s3_error!(NotImplemented, "Object Lock is not supported"));
+    }
+    if input
+        .acl
+        .as_ref()
+        .is_some_and(|a| a.as_str() != BucketCannedACL::PRIVATE)
+        || input.grant_full_control.is_some()
+        || input.grant_read.is_some()
+        || input.grant_write.is_some()
+    {
+        return Err(s3_error!(
+            InvalidBucketAclWithObjectOwnership,
+            "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting"
+        ));
+    }
+    let rec = BucketRecord {
+        name: input.bucket.clone(),
+        created_ms: leadshop_store::db::timestamp_ms(),
+        region,
+        versioning: VersioningState::Unversioned,
+        documents: std::collections::BTreeMap::new(),
+    };
+    s.db(move |st| st.create_bucket(&rec)).await?;
+    Ok(S3Response::new(CreateBucketOutput {
+        location: Some(format!("/{}", input.bucket)),
+        ..Default::default()
+    }))
+}
+
+pub(super) async fn handle_head_bucket(
+    s: &Leadshop,
+    req: S3Request<HeadBucketInput>,
+) -> S3Result<S3Response<HeadBucketOutput>> {
+    let name = req.input.bucket;
+    let b = s.db(move |st| st.bucket(&name)).await?;
+    Ok(S3Response::new(HeadBucketOutput {
+        bucket_region: Some(b.region),
+        ..Default::default()
+    }))
+}
+
+pub(super) async fn handle_list_buckets(
+    s: &Leadshop,
+    req: S3Request<ListBucketsInput>,
+) -> S3Result<S3Response<ListBucketsOutput>> {
+    let input = req.input;
+    let all = s.db(leadshop_store::Store::buckets).await?;
+    let max = input.max_buckets.map_or(10_000, |m| {
+        usize::try_from(m.clamp(1, 10_000)).unwrap_or(10_000)
+    });
+    let mut buckets: Vec<&BucketRecord> = all
+        .iter()
+        .filter(|b| {
+            input
+                .prefix
+                .as_deref()
+                .is_none_or(|p| b.name.starts_with(p))
+        })
+        .filter(|b| {
+            input
+                .continuation_token
+                .as_deref()
+                .is_none_or(|t| b.name.as_str() > t)
+        })
+        .filter(|b| input.bucket_region.as_deref().is_none_or(|r| b.region == r))
+        .collect();
+    let truncated = buckets.len() > max;
+    buckets.truncate(max);
+    let next = truncated
+        .then(|| buckets.last().map(|b| b.name.clone()))
+        .flatten();
+    Ok(S3Response::new(ListBucketsOutput {
+        buckets: Some(
+            buckets
+                .into_iter()
+                .map(|b| Bucket {
+                    creation_date: Some(ts(b.created_ms)),
+                    name: Some(b.name.clone()),
+                    bucket_region: Some(b.region.clone()),
+                    bucket_arn: None,
+                })
+                .collect(),
+        ),
+        continuation_token: next,
+        owner: Some(Owner {
+            display_name: Some("leadshop".into()),
+            id: Some(OWNER_ID.into()),
+        }),
+        prefix: input.prefix,
+    }))
+}
+
+/// The canonical user id of the single account this server serves.
+pub(super) const OWNER_ID: &str = "6c656164736f70000000000000000000000000000000000000000000000000";
+
+pub(super) async fn handle_delete_bucket(
+    s: &Leadshop,
+    req: S3Request<DeleteBucketInput>,
+) -> S3Result<S3Response<DeleteBucketOutput>> {
+    let name = req.input.bucket;
+    s.db(move |st| st.delete_bucket(&name)).await?;
+    Ok(S3Response::new(DeleteBucketOutput::default()))
+}
+
+pub(super) async fn handle_get_bucket_location(
+    s: &Leadshop,
+    req: S3Request<GetBucketLocationInput>,
+) -> S3Result<S3Response<GetBucketLocationOutput>> {
+    let name = req.input.bucket;
+    let b = s.db(move |st| st.bucket(&name)).await?;
+    // us-east-1 is reported as an empty LocationConstraint, as AWS does.
+    let location_constraint =
+        (b.region != "us-east-1").then(|| BucketLocationConstraint::from(b.region));
+    Ok(S3Response::new(GetBucketLocationOutput {
+        location_constraint,
+    }))
+}
+
+pub(super) async fn handle_put_bucket_versioning(
+    s: &Leadshop,
+    req: S3Request<PutBucketVersioningInput>,
+) -> S3Result<S3Response<PutBucketVersioningOutput>> {
+    let input = req.input;
+    let cfg = input.versioning_configuration;
+    if cfg
+        .mfa_delete
+        .as_ref()
+        .is_some_and(|m| m.as_str() == MFADelete::ENABLED)
+        || input.mfa.is_some()
+    {
+        return Err(s3_error!(NotImplemented, "MFA delete is not supported"));
+    }
+    let state = match cfg.status.as_ref().map(BucketVersioningStatus::as_str) {
+        Some(BucketVersioningStatus::ENABLED) => VersioningState::Enabled,
+        Some(BucketVersioningStatus::SUSPENDED) => VersioningState::Suspended,
+        _ => {
+            return Err(s3_error!(
+                MalformedXML,
+                "Status must be Enabled or Suspended"
+            ));
+        }
+    };
+    let name = input.bucket;
+    s.db(move |st| {
+        st.update_bucket(&name, |b| {
+            b.versioning = state;
+            Ok(())
+        })
+    })
+    .await?;
+    Ok(S3Response::new(PutBucketVersioningOutput::default()))
+}
+
+pub(super) async fn handle_get_bucket_versioning(
+    s: &Leadshop,
+    req: S3Request<GetBucketVersioningInput>,
+) -> S3Result<S3Response<GetBucketVersioningOutput>> {
+    let name = req.input.bucket;
+    let b = s.db(move |st| st.bucket(&name)).await?;
+    let status = match b.versioning {
+        VersioningState::Unversioned => None,
+        VersioningState::Enabled => Some(BucketVersioningStatus::from_static(
+            BucketVersioningStatus::ENABLED,
+        )),
+        VersioningState::Suspended => Some(BucketVersioningStatus::from_static(
+            BucketVersioningStatus::SUSPENDED,
+        )),
+    };
+    Ok(S3Response::new(GetBucketVersioningOutput {
+        mfa_delete: None,
+        status,
+    }))
+}

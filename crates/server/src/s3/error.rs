@@ -1,0 +1,81 @@
+//! The one place engine errors become S3 errors.
+
+use http::{HeaderMap, HeaderValue};
+use leadshop_store::StoreError;
+use s3s::{S3Error, S3ErrorCode, s3_error};
+
+/// Maps an engine error to the S3 error a client expects, keeping the source for logs.
+pub(crate) fn from_store(e: StoreError) -> S3Error {
+    match e {
+        StoreError::NoSuchBucket(_) => {
+            s3_error!(NoSuchBucket, "The specified bucket does not exist")
+        }
+        // Single-tenant server: every bucket belongs to the caller's account.
+        StoreError::BucketAlreadyExists(_) => s3_error!(
+            BucketAlreadyOwnedByYou,
+            "Your previous request to create the named bucket succeeded and you already own it."
+        ),
+        StoreError::BucketNotEmpty(_) => s3_error!(
+            BucketNotEmpty,
+            "The bucket you tried to delete is not empty"
+        ),
+        StoreError::NoSuchKey { delete_marker, .. } => {
+            let mut err = s3_error!(NoSuchKey, "The specified key does not exist.");
+            if let Some(vid) = delete_marker {
+                err.set_headers(delete_marker_headers(&vid));
+            }
+            err
+        }
+        StoreError::NoSuchVersion(_) => {
+            s3_error!(NoSuchVersion, "The specified version does not exist.")
+        }
+        StoreError::MethodNotAllowed(vid) => {
+            let mut err = s3_error!(
+                MethodNotAllowed,
+                "The specified method is not allowed against this resource."
+            );
+            err.set_headers(delete_marker_headers(&vid));
+            err
+        }
+        StoreError::NoSuchUpload(_) => s3_error!(
+            NoSuchUpload,
+            "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed."
+        ),
+        StoreError::InvalidPart(n) => S3Error::with_message(
+            S3ErrorCode::InvalidPart,
+            format!("Part {n} could not be found or its ETag did not match."),
+        ),
+        StoreError::InvalidPartOrder => s3_error!(
+            InvalidPartOrder,
+            "The list of parts was not in ascending order."
+        ),
+        StoreError::EntityTooSmall(n) => S3Error::with_message(
+            S3ErrorCode::EntityTooSmall,
+            format!("Part {n} is smaller than the minimum allowed object size of 5 MiB."),
+        ),
+        StoreError::PreconditionFailed(m) => {
+            S3Error::with_message(S3ErrorCode::PreconditionFailed, m)
+        }
+        StoreError::ConditionalRequestConflict => s3_error!(ConditionalRequestConflict),
+        StoreError::InvalidArgument(m) => S3Error::with_message(S3ErrorCode::InvalidArgument, m),
+        e @ (StoreError::Corrupt(_) | StoreError::Db(_) | StoreError::Io(_)) => {
+            tracing::warn!(error = %e, "storage engine failure");
+            S3Error::internal_error(e)
+        }
+    }
+}
+
+fn delete_marker_headers(version_id: &str) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    h.insert("x-amz-delete-marker", HeaderValue::from_static("true"));
+    if let Ok(v) = HeaderValue::from_str(version_id) {
+        h.insert("x-amz-version-id", v);
+    }
+    h
+}
+
+/// An I/O failure while moving object bytes.
+pub(crate) fn io(e: std::io::Error) -> S3Error {
+    tracing::warn!(error = %e, "object data i/o failure");
+    S3Error::internal_error(e)
+}

@@ -1,0 +1,262 @@
+//! The S3 operations, one `handle_*` function each, grouped by area. [`Leadshop`] implements
+//! s3s's `S3` trait by delegating to them; operations not listed answer NotImplemented.
+//!
+//! # Layout
+//! - [`bucket`]: bucket lifecycle, location, versioning configuration.
+//! - [`object`]: PutObject, GetObject, HeadObject, CopyObject, DeleteObject(s), tagging.
+//! - [`list`]: ListObjects, ListObjectsV2, ListObjectVersions.
+//! - [`multipart`]: multipart uploads.
+//! - [`body`]: request bodies into data files (hash, verify) and data files out as streams.
+//! - [`convert`], [`error`]: DTO conversions and the one error mapping.
+
+use std::sync::Arc;
+
+use leadshop_store::{Store, StoreError};
+use s3s::dto::*;
+use s3s::{S3, S3Error, S3Request, S3Response, S3Result};
+
+use crate::server::AppState;
+
+mod body;
+mod bucket;
+mod convert;
+mod error;
+mod list;
+mod multipart;
+mod object;
+
+/// The S3 service of one server instance.
+#[derive(Debug, Clone)]
+pub struct Leadshop {
+    state: Arc<AppState>,
+}
+
+impl Leadshop {
+    /// A service over the shared state.
+    #[must_use]
+    pub fn new(state: Arc<AppState>) -> Self {
+        Self { state }
+    }
+
+    fn store(&self) -> &Arc<Store> {
+        &self.state.store
+    }
+
+    /// Runs a (blocking) engine call on the blocking pool and maps its error.
+    async fn db<T, F>(&self, f: F) -> S3Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+    {
+        let store = self.state.store.clone();
+        tokio::task::spawn_blocking(move || f(&store))
+            .await
+            .map_err(S3Error::internal_error)?
+            .map_err(error::from_store)
+    }
+}
+
+macro_rules! delegate {
+    ($($op:ident => $handler:path;)*) => {
+        #[async_trait::async_trait]
+        impl S3 for Leadshop {
+            $(
+                async fn $op(&self, req: S3Request<paste_input!($op)>) -> S3Result<S3Response<paste_output!($op)>> {
+                    $handler(self, req).await
+                }
+            )*
+        }
+    };
+}
+
+// The input/output type names follow the operation names; spelled out here so the table
+// below stays one line per operation.
+macro_rules! paste_input {
+    (create_bucket) => {
+        CreateBucketInput
+    };
+    (head_bucket) => {
+        HeadBucketInput
+    };
+    (list_buckets) => {
+        ListBucketsInput
+    };
+    (delete_bucket) => {
+        DeleteBucketInput
+    };
+    (get_bucket_location) => {
+        GetBucketLocationInput
+    };
+    (put_bucket_versioning) => {
+        PutBucketVersioningInput
+    };
+    (get_bucket_versioning) => {
+        GetBucketVersioningInput
+    };
+    (put_object) => {
+        PutObjectInput
+    };
+    (get_object) => {
+        GetObjectInput
+    };
+    (head_object) => {
+        HeadObjectInput
+    };
+    (copy_object) => {
+        CopyObjectInput
+    };
+    (delete_object) => {
+        DeleteObjectInput
+    };
+    (delete_objects) => {
+        DeleteObjectsInput
+    };
+    (put_object_tagging) => {
+        PutObjectTaggingInput
+    };
+    (get_object_tagging) => {
+        GetObjectTaggingInput
+    };
+    (delete_object_tagging) => {
+        DeleteObjectTaggingInput
+    };
+    (list_objects) => {
+        ListObjectsInput
+    };
+    (list_objects_v2) => {
+        ListObjectsV2Input
+    };
+    (list_object_versions) => {
+        ListObjectVersionsInput
+    };
+    (create_multipart_upload) => {
+        CreateMultipartUploadInput
+    };
+    (upload_part) => {
+        UploadPartInput
+    };
+    (upload_part_copy) => {
+        UploadPartCopyInput
+    };
+    (complete_multipart_upload) => {
+        CompleteMultipartUploadInput
+    };
+    (abort_multipart_upload) => {
+        AbortMultipartUploadInput
+    };
+    (list_parts) => {
+        ListPartsInput
+    };
+    (list_multipart_uploads) => {
+        ListMultipartUploadsInput
+    };
+}
+macro_rules! paste_output {
+    (create_bucket) => {
+        CreateBucketOutput
+    };
+    (head_bucket) => {
+        HeadBucketOutput
+    };
+    (list_buckets) => {
+        ListBucketsOutput
+    };
+    (delete_bucket) => {
+        DeleteBucketOutput
+    };
+    (get_bucket_location) => {
+        GetBucketLocationOutput
+    };
+    (put_bucket_versioning) => {
+        PutBucketVersioningOutput
+    };
+    (get_bucket_versioning) => {
+        GetBucketVersioningOutput
+    };
+    (put_object) => {
+        PutObjectOutput
+    };
+    (get_object) => {
+        GetObjectOutput
+    };
+    (head_object) => {
+        HeadObjectOutput
+    };
+    (copy_object) => {
+        CopyObjectOutput
+    };
+    (delete_object) => {
+        DeleteObjectOutput
+    };
+    (delete_objects) => {
+        DeleteObjectsOutput
+    };
+    (put_object_tagging) => {
+        PutObjectTaggingOutput
+    };
+    (get_object_tagging) => {
+        GetObjectTaggingOutput
+    };
+    (delete_object_tagging) => {
+        DeleteObjectTaggingOutput
+    };
+    (list_objects) => {
+        ListObjectsOutput
+    };
+    (list_objects_v2) => {
+        ListObjectsV2Output
+    };
+    (list_object_versions) => {
+        ListObjectVersionsOutput
+    };
+    (create_multipart_upload) => {
+        CreateMultipartUploadOutput
+    };
+    (upload_part) => {
+        UploadPartOutput
+    };
+    (upload_part_copy) => {
+        UploadPartCopyOutput
+    };
+    (complete_multipart_upload) => {
+        CompleteMultipartUploadOutput
+    };
+    (abort_multipart_upload) => {
+        AbortMultipartUploadOutput
+    };
+    (list_parts) => {
+        ListPartsOutput
+    };
+    (list_multipart_uploads) => {
+        ListMultipartUploadsOutput
+    };
+}
+
+delegate! {
+    create_bucket => bucket::handle_create_bucket;
+    head_bucket => bucket::handle_head_bucket;
+    list_buckets => bucket::handle_list_buckets;
+    delete_bucket => bucket::handle_delete_bucket;
+    get_bucket_location => bucket::handle_get_bucket_location;
+    put_bucket_versioning => bucket::handle_put_bucket_versioning;
+    get_bucket_versioning => bucket::handle_get_bucket_versioning;
+    put_object => object::handle_put_object;
+    get_object => object::handle_get_object;
+    head_object => object::handle_head_object;
+    copy_object => object::handle_copy_object;
+    delete_object => object::handle_delete_object;
+    delete_objects => object::handle_delete_objects;
+    put_object_tagging => object::handle_put_object_tagging;
+    get_object_tagging => object::handle_get_object_tagging;
+    delete_object_tagging => object::handle_delete_object_tagging;
+    list_objects => list::handle_list_objects;
+    list_objects_v2 => list::handle_list_objects_v2;
+    list_object_versions => list::handle_list_object_versions;
+    create_multipart_upload => multipart::handle_create_multipart_upload;
+    upload_part => multipart::handle_upload_part;
+    upload_part_copy => multipart::handle_upload_part_copy;
+    complete_multipart_upload => multipart::handle_complete_multipart_upload;
+    abort_multipart_upload => multipart::handle_abort_multipart_upload;
+    list_parts => multipart::handle_list_parts;
+    list_multipart_uploads => multipart::handle_list_multipart_uploads;
+}

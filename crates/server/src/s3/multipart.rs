@@ -1,0 +1,648 @@
+//! Multipart uploads. Parts are data files of their own; completing an upload makes them the
+//! segments of the new version in one metadata transaction, without copying bytes.
+
+use base64::Engine as _;
+use leadshop_store::{
+    Checksums, CompletePart, NULL_VERSION_ID, PartRecord, StoreError, UploadRecord, VersionRecord,
+};
+use md5::{Digest, Md5};
+use s3s::dto::*;
+use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
+
+use super::Leadshop;
+use super::body::{self, ChecksumPlan, ObjectReader};
+use super::convert::{self, HeaderFields, etag, set_checksums, ts};
+use super::object::{
+    check_key, copy_source_version, refuse_acl, refuse_unsupported_sse, write_precondition,
+};
+
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+
+/// Resolves a checksum algorithm and type as AWS does: CRC64NVME is full-object only, SHA
+/// algorithms composite only, CRC32/CRC32C composite unless asked otherwise. With no
+/// algorithm the object gets a full-object CRC64NVME.
+fn checksum_choice(
+    alg: Option<&ChecksumAlgorithm>,
+    ty: Option<&ChecksumType>,
+) -> S3Result<(String, String)> {
+    let alg = alg.map(|a| a.as_str().to_ascii_uppercase());
+    let ty = ty.map(|t| t.as_str().to_string());
+    let (alg, default_ty) = match alg.as_deref() {
+        None if ty.is_some() => {
+            return Err(s3_error!(
+                InvalidRequest,
+                "The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header."
+            ));
+        }
+        None | Some("CRC64NVME") => ("CRC64NVME".to_string(), "FULL_OBJECT"),
+        Some(a @ ("CRC32" | "CRC32C" | "SHA1" | "SHA256")) => (a.to_string(), "COMPOSITE"),
+        Some(other) => {
+            return Err(s3_error!(
+                InvalidRequest,
+                "Checksum algorithm {other} is not supported"
+            ));
+        }
+    };
+    let ty = ty.unwrap_or_else(|| default_ty.to_string());
+    let allowed = match alg.as_str() {
+        "CRC64NVME" => ty == "FULL_OBJECT",
+        "SHA1" | "SHA256" => ty == "COMPOSITE",
+        _ => ty == "FULL_OBJECT" || ty == "COMPOSITE",
+    };
+    if !allowed {
+        return Err(s3_error!(
+            InvalidRequest,
+            "The {ty} checksum type cannot be used with the {alg} checksum algorithm."
+        ));
+    }
+    Ok((alg, ty))
+}
+
+pub(super) async fn handle_create_multipart_upload(
+    s: &Leadshop,
+    req: S3Request<CreateMultipartUploadInput>,
+) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
+    let input = req.input;
+    check_key(&input.key)?;
+    refuse_unsupported_sse(
+        input.sse_customer_algorithm.is_some(),
+        input.ssekms_key_id.is_some(),
+    )?;
+    refuse_acl(
+        input.acl.as_ref(),
+        input.grant_full_control.is_some()
+            || input.grant_read.is_some()
+            || input.grant_read_acp.is_some()
+            || input.grant_write_acp.is_some(),
+    )?;
+    let (algorithm, checksum_type) = checksum_choice(
+        input.checksum_algorithm.as_ref(),
+        input.checksum_type.as_ref(),
+    )?;
+    let rec = UploadRecord {
+        upload_id: hex::encode(rand::random::<[u8; 24]>()),
+        bucket: input.bucket.clone(),
+        key: input.key.clone(),
+        initiated_ms: leadshop_store::db::timestamp_ms(),
+        storage_class: convert::storage_class(input.storage_class.as_ref())?,
+        checksum_algorithm: Some(algorithm),
+        checksum_type: Some(checksum_type),
+        headers: HeaderFields {
+            content_type: input.content_type,
+            content_encoding: input.content_encoding,
+            content_disposition: input.content_disposition,
+            content_language: input.content_language,
+            cache_control: input.cache_control,
+            expires: input.expires,
+            website_redirect_location: input.website_redirect_location,
+        }
+        .into(),
+        metadata: convert::metadata(input.metadata),
+        tags: convert::tagging_header(input.tagging.as_deref())?,
+    };
+    let upload_id = rec.upload_id.clone();
+    let shown = rec.clone();
+    s.db(move |st| st.create_upload(&rec)).await?;
+    Ok(S3Response::new(CreateMultipartUploadOutput {
+        bucket: Some(input.bucket),
+        key: Some(input.key),
+        upload_id: Some(upload_id),
+        // Only echoed when the client chose one, as AWS does.
+        checksum_algorithm: input.checksum_algorithm,
+        checksum_type: input.checksum_type.or_else(|| {
+            shown
+                .checksum_type
+                .clone()
+                .map(ChecksumType::from)
+                .filter(|_| false)
+        }),
+        ..Default::default()
+    }))
+}
+
+/// The upload, checked to belong to this bucket and key.
+async fn upload_for(
+    s: &Leadshop,
+    upload_id: &str,
+    bucket: &str,
+    key: &str,
+) -> S3Result<UploadRecord> {
+    let id = upload_id.to_string();
+    let up = s.db(move |st| st.upload(&id)).await?;
+    if up.bucket != bucket || up.key != key {
+        return Err(super::error::from_store(StoreError::NoSuchUpload(
+            upload_id.into(),
+        )));
+    }
+    Ok(up)
+}
+
+fn check_part_number(n: i32) -> S3Result<()> {
+    if (1..=10_000).contains(&n) {
+        Ok(())
+    } else {
+        Err(s3_error!(
+            InvalidArgument,
+            "Part number must be an integer between 1 and 10000, inclusive"
+        ))
+    }
+}
+
+async fn store_part(
+    s: &Leadshop,
+    upload_id: String,
+    part_number: i32,
+    ingested: body::Ingested,
+) -> S3Result<PartRecord> {
+    let etag_value = ingested.etag();
+    let checksums = ingested.checksums.clone();
+    let sealed = ingested.seal().await?;
+    let part = PartRecord {
+        part_number,
+        size: sealed.len,
+        etag: etag_value,
+        last_modified_ms: leadshop_store::db::timestamp_ms(),
+        checksums,
+        file: sealed.file,
+    };
+    let p = part.clone();
+    let store = s.store().clone();
+    if let Err(e) = s.db(move |st| st.put_part(&upload_id, &p)).await {
+        store.discard(sealed.file);
+        return Err(e);
+    }
+    Ok(part)
+}
+
+pub(super) async fn handle_upload_part(
+    s: &Leadshop,
+    req: S3Request<UploadPartInput>,
+) -> S3Result<S3Response<UploadPartOutput>> {
+    let S3Request {
+        input,
+        headers,
+        trailing_headers,
+        ..
+    } = req;
+    check_part_number(input.part_number)?;
+    refuse_unsupported_sse(input.sse_customer_algorithm.is_some(), false)?;
+    let up = upload_for(s, &input.upload_id, &input.bucket, &input.key).await?;
+    let mut plan = ChecksumPlan::from_headers(&headers)?;
+    if let Some(a) = &up.checksum_algorithm {
+        plan.ensure(a);
+    }
+    let ingested = body::ingest(
+        s.store(),
+        input.body,
+        &plan,
+        input.content_md5.as_deref(),
+        trailing_headers.as_ref(),
+    )
+    .await?;
+    let part = store_part(s, input.upload_id, input.part_number, ingested).await?;
+    let mut out = UploadPartOutput {
+        e_tag: Some(etag(&part.etag)),
+        ..Default::default()
+    };
+    set_checksums!(out, &only(&part.checksums, plan.algorithms()));
+    Ok(S3Response::new(out))
+}
+
+/// The checksums of `c` for the given algorithms only.
+fn only(c: &Checksums, algorithms: &[&str]) -> Checksums {
+    let mut out = Checksums::default();
+    for a in algorithms {
+        if let Some(v) = body::get(c, a) {
+            body::set(&mut out, a, v.to_string());
+        }
+    }
+    out
+}
+
+/// Parses `bytes=first-last` of UploadPartCopy.
+fn copy_range(r: Option<&str>, size: u64) -> S3Result<(u64, u64)> {
+    let Some(r) = r else { return Ok((0, size)) };
+    let invalid = || {
+        s3_error!(
+            InvalidArgument,
+            "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy"
+        )
+    };
+    let (a, b) = r
+        .strip_prefix("bytes=")
+        .and_then(|x| x.split_once('-'))
+        .ok_or_else(invalid)?;
+    let (a, b): (u64, u64) = (
+        a.parse().map_err(|_| invalid())?,
+        b.parse().map_err(|_| invalid())?,
+    );
+    if a > b || b >= size {
+        return Err(S3Error::with_message(
+            S3ErrorCode::InvalidRange,
+            "The requested range is not satisfiable",
+        ));
+    }
+    Ok((a, b + 1))
+}
+
+pub(super) async fn handle_upload_part_copy(
+    s: &Leadshop,
+    req: S3Request<UploadPartCopyInput>,
+) -> S3Result<S3Response<UploadPartCopyOutput>> {
+    let input = req.input;
+    check_part_number(input.part_number)?;
+    refuse_unsupported_sse(
+        input.sse_customer_algorithm.is_some()
+            || input.copy_source_sse_customer_algorithm.is_some(),
+        false,
+    )?;
+    let up = upload_for(s, &input.upload_id, &input.bucket, &input.key).await?;
+    let src = copy_source_version(
+        s,
+        &input.copy_source,
+        input.copy_source_if_match.as_ref(),
+        input.copy_source_if_none_match.as_ref(),
+        input.copy_source_if_modified_since.as_ref(),
+        input.copy_source_if_unmodified_since.as_ref(),
+    )
+    .await?;
+    let (start, end) = copy_range(input.copy_source_range.as_deref(), src.size)?;
+    let plan = ChecksumPlan::computing(up.checksum_algorithm.as_deref());
+    let reader = ObjectReader::new(s.store().clone(), src.segments.clone(), start, end);
+    let ingested = body::ingest(s.store(), Some(reader.into_blob()), &plan, None, None).await?;
+    let part = store_part(s, input.upload_id, input.part_number, ingested).await?;
+    let mut result = CopyPartResult {
+        e_tag: Some(etag(&part.etag)),
+        last_modified: Some(ts(part.last_modified_ms)),
+        ..Default::default()
+    };
+    set_checksums!(result, &only(&part.checksums, plan.algorithms()));
+    Ok(S3Response::new(UploadPartCopyOutput {
+        copy_part_result: Some(result),
+        copy_source_version_id: (src.version_id != NULL_VERSION_ID).then(|| src.version_id.clone()),
+        ..Default::default()
+    }))
+}
+
+fn crc_algorithm(alg: &str) -> Option<crc_fast::CrcAlgorithm> {
+    match alg {
+        "crc32" => Some(crc_fast::CrcAlgorithm::Crc32IsoHdlc),
+        "crc32c" => Some(crc_fast::CrcAlgorithm::Crc32Iscsi),
+        "crc64nvme" => Some(crc_fast::CrcAlgorithm::Crc64Nvme),
+        _ => None,
+    }
+}
+
+fn decode_int(b64: &str) -> Result<u64, StoreError> {
+    let raw = B64
+        .decode(b64)
+        .map_err(|_| StoreError::Corrupt("stored checksum is not base64".into()))?;
+    if raw.len() > 8 {
+        return Err(StoreError::Corrupt("stored CRC is too long".into()));
+    }
+    Ok(raw.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b)))
+}
+
+/// The object checksum of a multipart upload from its parts' checksums.
+fn object_checksum(
+    alg: &str,
+    ty: &str,
+    parts: &[PartRecord],
+) -> Result<Option<String>, StoreError> {
+    let mut values = Vec::with_capacity(parts.len());
+    for p in parts {
+        match body::get(&p.checksums, alg) {
+            Some(v) => values.push(v),
+            // A part uploaded without this checksum: no object checksum can be given.
+            None => return Ok(None),
+        }
+    }
+    if ty == "FULL_OBJECT" {
+        let crc = crc_algorithm(alg)
+            .ok_or_else(|| StoreError::InvalidArgument(format!("{alg} cannot be combined")))?;
+        let mut acc: Option<u64> = None;
+        for (p, v) in parts.iter().zip(&values) {
+            let v = decode_int(v)?;
+            acc = Some(match acc {
+                None => v,
+                Some(a) => crc_fast::checksum_combine(crc, a, v, p.size),
+            });
+        }
+        let width = if alg == "crc64nvme" { 8 } else { 4 };
+        let acc = acc.unwrap_or(0);
+        return Ok(Some(B64.encode(&acc.to_be_bytes()[8 - width..])));
+    }
+    let mut concat = Vec::new();
+    for v in &values {
+        concat.extend(
+            B64.decode(v)
+                .map_err(|_| StoreError::Corrupt("stored checksum is not base64".into()))?,
+        );
+    }
+    let digest: Vec<u8> = match alg {
+        "crc32" | "crc32c" => {
+            let crc = crc_algorithm(alg).expect("crc algorithm");
+            let v = crc_fast::checksum(crc, &concat);
+            (v as u32).to_be_bytes().to_vec()
+        }
+        "sha1" => sha1::Sha1::digest(&concat).to_vec(),
+        "sha256" => sha2::Sha256::digest(&concat).to_vec(),
+        other => {
+            return Err(StoreError::InvalidArgument(format!(
+                "{other} cannot be composed"
+            )));
+        }
+    };
+    Ok(Some(format!("{}-{}", B64.encode(digest), parts.len())))
+}
+
+/// The per-part checksum a client listed in CompleteMultipartUpload, if any.
+fn listed_checksum(p: &CompletedPart, alg: &str) -> Option<String> {
+    match alg {
+        "crc32" => p.checksum_crc32.clone(),
+        "crc32c" => p.checksum_crc32c.clone(),
+        "crc64nvme" => p.checksum_crc64nvme.clone(),
+        "sha1" => p.checksum_sha1.clone(),
+        "sha256" => p.checksum_sha256.clone(),
+        _ => None,
+    }
+}
+
+pub(super) async fn handle_complete_multipart_upload(
+    s: &Leadshop,
+    req: S3Request<CompleteMultipartUploadInput>,
+) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
+    let input = req.input;
+    let up = upload_for(s, &input.upload_id, &input.bucket, &input.key).await?;
+    let listed = input
+        .multipart_upload
+        .and_then(|m| m.parts)
+        .unwrap_or_default();
+    if listed.is_empty() {
+        return Err(s3_error!(
+            MalformedXML,
+            "The XML you provided was not well-formed or did not validate against our published schema"
+        ));
+    }
+    let alg = up
+        .checksum_algorithm
+        .clone()
+        .unwrap_or_else(|| "CRC64NVME".into())
+        .to_ascii_lowercase();
+    let ty = up
+        .checksum_type
+        .clone()
+        .unwrap_or_else(|| "FULL_OBJECT".into());
+    let mut wanted = Vec::with_capacity(listed.len());
+    let mut listed_sums = Vec::with_capacity(listed.len());
+    for p in &listed {
+        let n = p
+            .part_number
+            .ok_or_else(|| s3_error!(MalformedXML, "A part is missing its PartNumber"))?;
+        let e = p
+            .e_tag
+            .as_ref()
+            .ok_or_else(|| s3_error!(MalformedXML, "A part is missing its ETag"))?;
+        wanted.push(CompletePart {
+            part_number: n,
+            etag: e.value().trim_matches('"').to_string(),
+        });
+        listed_sums.push((n, listed_checksum(p, &alg)));
+    }
+    let announced = {
+        let mut c = Checksums::default();
+        if let Some(v) = input.checksum_crc32 {
+            body::set(&mut c, "crc32", v)
+        }
+        if let Some(v) = input.checksum_crc32c {
+            body::set(&mut c, "crc32c", v)
+        }
+        if let Some(v) = input.checksum_crc64nvme {
+            body::set(&mut c, "crc64nvme", v)
+        }
+        if let Some(v) = input.checksum_sha1 {
+            body::set(&mut c, "sha1", v)
+        }
+        if let Some(v) = input.checksum_sha256 {
+            body::set(&mut c, "sha256", v)
+        }
+        c
+    };
+    let precondition = write_precondition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
+    let expected_size = input.mpu_object_size;
+    let upload_id = input.upload_id.clone();
+    let (a2, ty2) = (alg.clone(), ty.clone());
+    let outcome = s
+        .db(move |st| {
+            st.complete_upload(&upload_id, &wanted, precondition.as_ref(), |up, parts| {
+                for (p, (n, sum)) in parts.iter().zip(&listed_sums) {
+                    if let Some(sum) = sum
+                        && body::get(&p.checksums, &a2) != Some(sum.as_str())
+                    {
+                        return Err(StoreError::InvalidPart(*n));
+                    }
+                }
+                let size: u64 = parts.iter().map(|p| p.size).sum();
+                if let Some(expected) = expected_size
+                    && u64::try_from(expected).ok() != Some(size)
+                {
+                    return Err(StoreError::InvalidArgument(format!("The provided object size {expected} does not match the size of the parts, {size}")));
+                }
+                let mut md5 = Md5::new();
+                for p in parts {
+                    md5.update(hex::decode(&p.etag).map_err(|_| StoreError::Corrupt("stored part ETag is not hex".into()))?);
+                }
+                let mut checksums = Checksums { checksum_type: Some(ty2.clone()), ..Default::default() };
+                if let Some(v) = object_checksum(&a2, &ty2, parts)? {
+                    if let Some(claimed) = body::get(&announced, &a2)
+                        && claimed != v
+                    {
+                        return Err(StoreError::PreconditionFailed("the checksum you specified did not match the calculated checksum"));
+                    }
+                    body::set(&mut checksums, &a2, v);
+                } else {
+                    checksums.checksum_type = None;
+                }
+                Ok(VersionRecord {
+                    key: up.key.clone(),
+                    version_id: String::new(),
+                    delete_marker: false,
+                    last_modified_ms: leadshop_store::db::timestamp_ms(),
+                    size,
+                    etag: format!("{}-{}", hex::encode(md5.finalize()), parts.len()),
+                    storage_class: up.storage_class.clone(),
+                    checksums,
+                    headers: up.headers.clone(),
+                    metadata: up.metadata.clone(),
+                    tags: up.tags.clone(),
+                    segments: Vec::new(),
+                    encryption: None,
+                })
+            })
+        })
+        .await
+        .map_err(|e| {
+            if *e.code() == S3ErrorCode::PreconditionFailed && e.message().is_some_and(|m| m.contains("checksum")) {
+                S3Error::with_message(S3ErrorCode::BadDigest, e.message().unwrap_or_default().to_string())
+            } else {
+                e
+            }
+        })?;
+    let v = &outcome.version;
+    let mut out = CompleteMultipartUploadOutput {
+        bucket: Some(input.bucket.clone()),
+        key: Some(input.key.clone()),
+        e_tag: Some(etag(&v.etag)),
+        location: Some(format!(
+            "{}/{}/{}",
+            s.state.endpoints.s3, input.bucket, input.key
+        )),
+        version_id: (outcome.versioning != leadshop_store::VersioningState::Unversioned)
+            .then(|| v.version_id.clone()),
+        checksum_type: convert::checksum_type(&v.checksums),
+        ..Default::default()
+    };
+    set_checksums!(out, &v.checksums);
+    let _ = up;
+    Ok(S3Response::new(out))
+}
+
+pub(super) async fn handle_abort_multipart_upload(
+    s: &Leadshop,
+    req: S3Request<AbortMultipartUploadInput>,
+) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
+    let input = req.input;
+    upload_for(s, &input.upload_id, &input.bucket, &input.key).await?;
+    let id = input.upload_id;
+    s.db(move |st| st.abort_upload(&id)).await?;
+    Ok(S3Response::new(AbortMultipartUploadOutput::default()))
+}
+
+pub(super) async fn handle_list_parts(
+    s: &Leadshop,
+    req: S3Request<ListPartsInput>,
+) -> S3Result<S3Response<ListPartsOutput>> {
+    let input = req.input;
+    let up = upload_for(s, &input.upload_id, &input.bucket, &input.key).await?;
+    let id = input.upload_id.clone();
+    let parts = s.db(move |st| st.parts(&id)).await?;
+    let max = usize::try_from(input.max_parts.unwrap_or(1000).clamp(0, 1000)).unwrap_or(1000);
+    let marker = input.part_number_marker.unwrap_or(0);
+    let after: Vec<&PartRecord> = parts.iter().filter(|p| p.part_number > marker).collect();
+    let truncated = after.len() > max;
+    let page = &after[..after.len().min(max)];
+    let alg = up
+        .checksum_algorithm
+        .clone()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let list: Vec<Part> = page
+        .iter()
+        .map(|p| {
+            let mut part = Part {
+                e_tag: Some(etag(&p.etag)),
+                last_modified: Some(ts(p.last_modified_ms)),
+                part_number: Some(p.part_number),
+                size: Some(i64::try_from(p.size).unwrap_or(i64::MAX)),
+                ..Default::default()
+            };
+            set_checksums!(part, &only(&p.checksums, &[alg.as_str()]));
+            part
+        })
+        .collect();
+    Ok(S3Response::new(ListPartsOutput {
+        bucket: Some(input.bucket),
+        key: Some(input.key),
+        upload_id: Some(input.upload_id),
+        max_parts: Some(i32::try_from(max).unwrap_or(1000)),
+        part_number_marker: Some(marker),
+        next_part_number_marker: page.last().map(|p| p.part_number),
+        is_truncated: Some(truncated),
+        storage_class: Some(StorageClass::from(up.storage_class.clone())),
+        checksum_algorithm: up.checksum_algorithm.clone().map(ChecksumAlgorithm::from),
+        checksum_type: up.checksum_type.clone().map(ChecksumType::from),
+        parts: Some(list),
+        ..Default::default()
+    }))
+}
+
+pub(super) async fn handle_list_multipart_uploads(
+    s: &Leadshop,
+    req: S3Request<ListMultipartUploadsInput>,
+) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
+    let input = req.input;
+    let encode = convert::wants_url_encoding(input.encoding_type.as_ref())?;
+    let bucket = input.bucket.clone();
+    let all = s.db(move |st| st.uploads(&bucket)).await?;
+    let prefix = input.prefix.clone().unwrap_or_default();
+    let max = usize::try_from(input.max_uploads.unwrap_or(1000).clamp(0, 1000)).unwrap_or(1000);
+    let mut uploads = Vec::new();
+    let mut prefixes: Vec<String> = Vec::new();
+    let mut truncated = false;
+    let mut last: Option<(String, Option<String>)> = None;
+    for u in all.iter().filter(|u| u.key.starts_with(&prefix)) {
+        if let Some(km) = &input.key_marker {
+            let after = match &input.upload_id_marker {
+                Some(um) => (u.key.as_str(), u.upload_id.as_str()) > (km.as_str(), um.as_str()),
+                None => u.key.as_str() > km.as_str(),
+            };
+            if !after {
+                continue;
+            }
+        }
+        if let Some(d) = input.delimiter.as_deref().filter(|d| !d.is_empty())
+            && let Some(at) = u.key[prefix.len()..].find(d)
+        {
+            let cp = u.key[..prefix.len() + at + d.len()].to_string();
+            if prefixes.last() != Some(&cp) {
+                if uploads.len() + prefixes.len() == max {
+                    truncated = true;
+                    break;
+                }
+                last = Some((cp.clone(), None));
+                prefixes.push(cp);
+            }
+            continue;
+        }
+        if uploads.len() + prefixes.len() == max {
+            truncated = true;
+            break;
+        }
+        last = Some((u.key.clone(), Some(u.upload_id.clone())));
+        uploads.push(MultipartUpload {
+            checksum_algorithm: u.checksum_algorithm.clone().map(ChecksumAlgorithm::from),
+            checksum_type: u.checksum_type.clone().map(ChecksumType::from),
+            initiated: Some(ts(u.initiated_ms)),
+            key: Some(convert::maybe_encode(&u.key, encode)),
+            storage_class: Some(StorageClass::from(u.storage_class.clone())),
+            upload_id: Some(u.upload_id.clone()),
+            ..Default::default()
+        });
+    }
+    let (next_key, next_upload) = match (truncated, last) {
+        (true, Some((k, u))) => (Some(k), u),
+        _ => (None, None),
+    };
+    Ok(S3Response::new(ListMultipartUploadsOutput {
+        bucket: Some(input.bucket),
+        common_prefixes: (!prefixes.is_empty()).then(|| {
+            prefixes
+                .into_iter()
+                .map(|p| CommonPrefix {
+                    prefix: Some(convert::maybe_encode(&p, encode)),
+                })
+                .collect()
+        }),
+        delimiter: input.delimiter,
+        encoding_type: input.encoding_type,
+        is_truncated: Some(truncated),
+        key_marker: input.key_marker,
+        max_uploads: Some(i32::try_from(max).unwrap_or(1000)),
+        next_key_marker: next_key,
+        next_upload_id_marker: next_upload,
+        prefix: input.prefix,
+        upload_id_marker: input.upload_id_marker,
+        uploads: Some(uploads),
+        request_charged: None,
+    }))
+}

@@ -1,0 +1,510 @@
+//! The server shell: binds the listeners, terminates TLS, makes the request context, runs
+//! s3s, adds request ids, logs each request, and shuts down gracefully.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{HeaderValue, Request, Response, StatusCode};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use leadshop_spec::BucketSpec;
+use leadshop_store::{BucketRecord, Store, VersioningState};
+use s3s::service::{S3Service, S3ServiceBuilder};
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
+use tokio_util::task::TaskTracker;
+
+use crate::access::AccessHook;
+use crate::config::Config;
+use crate::context::{ConnInfo, RequestContext, TlsInfo};
+use crate::keys::KeyStore;
+use crate::s3::Leadshop;
+use crate::tls::{self, DevTlsPaths};
+use crate::{console, plain_http};
+
+/// State shared by every request.
+#[derive(Debug)]
+pub struct AppState {
+    /// The storage engine.
+    pub store: Arc<Store>,
+    /// The configuration the server was started with.
+    pub config: Config,
+    /// Accepted access keys.
+    pub keys: KeyStore,
+    /// Where the server listens.
+    pub endpoints: Endpoints,
+}
+
+/// The bound URLs, as written to `<data-dir>/endpoints.json`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Endpoints {
+    /// HTTPS S3 API.
+    pub s3: String,
+    /// Plain HTTP (redirects and refusals only).
+    pub http: String,
+    /// Console.
+    pub console: String,
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Bad configuration.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// The storage engine could not open.
+    #[error("opening the data directory {path}: {source}")]
+    Store {
+        /// Data directory.
+        path: PathBuf,
+        /// Cause.
+        source: leadshop_store::StoreError,
+    },
+    /// TLS material could not be made or loaded.
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+    /// A bucket spec document is invalid.
+    #[error("bucket spec: {0}")]
+    Spec(#[from] leadshop_spec::SpecError),
+    /// A listener could not bind.
+    #[error(
+        "cannot listen on {addr}: {source} (is another server running? use another address or port 0)"
+    )]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// Other I/O.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// Cause.
+        source: std::io::Error,
+    },
+}
+
+fn io_ctx(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> StartError {
+    let context = context.into();
+    move |source| StartError::Io { context, source }
+}
+
+/// A running server.
+#[derive(Debug)]
+pub struct ServerHandle {
+    state: Arc<AppState>,
+    shutdown: watch::Sender<bool>,
+    tracker: TaskTracker,
+}
+
+impl ServerHandle {
+    /// Where the server listens.
+    #[must_use]
+    pub fn endpoints(&self) -> &Endpoints {
+        &self.state.endpoints
+    }
+
+    /// The shared state (for embedding and tests).
+    #[must_use]
+    pub fn state(&self) -> &Arc<AppState> {
+        &self.state
+    }
+
+    /// Stops accepting, lets in-flight requests finish (up to `shutdown_grace_secs`), then
+    /// returns. The metadata database is closed when the last reference drops.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        self.tracker.close();
+        let grace = Duration::from_secs(self.state.config.shutdown_grace_secs);
+        if tokio::time::timeout(grace, self.tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("in-flight requests did not finish within {grace:?}; closing them");
+        }
+    }
+}
+
+/// Starts the server: opens the store, bootstraps keys, TLS and buckets, binds the listeners
+/// and writes `<data-dir>/endpoints.json` once it is ready to serve.
+///
+/// # Errors
+/// [`StartError`] naming what failed and how to fix it.
+pub async fn start(config: Config) -> Result<ServerHandle, StartError> {
+    config.validate()?;
+    let data_dir = config.data_dir.clone();
+    std::fs::create_dir_all(&data_dir)
+        .map_err(io_ctx(format!("creating {}", data_dir.display())))?;
+
+    let store = {
+        let dir = data_dir.clone();
+        tokio::task::spawn_blocking(move || Store::open(&dir))
+            .await
+            .expect("store open does not panic")
+            .map_err(|source| StartError::Store {
+                path: data_dir.clone(),
+                source,
+            })?
+    };
+    let store = Arc::new(store);
+    bootstrap_buckets(&store, &config)?;
+    let keys = KeyStore::load_or_bootstrap(&data_dir.join("credentials")).map_err(io_ctx(
+        format!("loading {}", data_dir.join("credentials").display()),
+    ))?;
+
+    let (cert, key) = match (&config.tls_cert, &config.tls_key) {
+        (Some(c), Some(k)) => (c.clone(), k.clone()),
+        _ => {
+            let paths = DevTlsPaths::new(&data_dir);
+            tls::ensure_dev_certificate(&paths)?;
+            (paths.server_cert, paths.server_key)
+        }
+    };
+    let acceptor = TlsAcceptor::from(tls::server_config(&cert, &key)?);
+
+    let s3_listener = bind(config.s3_addr).await?;
+    let http_listener = bind(config.http_addr).await?;
+    let console_listener = bind(config.console_addr).await?;
+    let s3_addr = local_addr(&s3_listener)?;
+    let endpoints = Endpoints {
+        s3: format!("https://{}", url_host(s3_addr)),
+        http: format!("http://{}", url_host(local_addr(&http_listener)?)),
+        console: format!("http://{}", url_host(local_addr(&console_listener)?)),
+    };
+    let state = Arc::new(AppState {
+        store,
+        config,
+        keys,
+        endpoints,
+    });
+
+    let s3 = build_s3_service(&state);
+    let (shutdown, _) = watch::channel(false);
+    let tracker = TaskTracker::new();
+
+    let s3_shell = Arc::new(S3Shell { s3 });
+    tracker.spawn(accept_loop(
+        s3_listener,
+        Some(acceptor),
+        shutdown.subscribe(),
+        tracker.clone(),
+        move |conn| {
+            let shell = s3_shell.clone();
+            service_fn(move |req| {
+                let shell = shell.clone();
+                let conn = conn.clone();
+                async move { Ok::<_, Infallible>(shell.handle(req, conn).await) }
+            })
+        },
+    ));
+    let https_base = state.endpoints.s3.clone();
+    tracker.spawn(accept_loop(
+        http_listener,
+        None,
+        shutdown.subscribe(),
+        tracker.clone(),
+        move |_conn| {
+            let base = https_base.clone();
+            service_fn(move |req| {
+                let base = base.clone();
+                async move { Ok::<_, Infallible>(plain_http::handle(&req, &base)) }
+            })
+        },
+    ));
+    let console_state = state.clone();
+    tracker.spawn(accept_loop(
+        console_listener,
+        None,
+        shutdown.subscribe(),
+        tracker.clone(),
+        move |_conn| {
+            let state = console_state.clone();
+            service_fn(move |req| {
+                let state = state.clone();
+                async move { Ok::<_, Infallible>(console::handle(&req, &state).await) }
+            })
+        },
+    ));
+
+    write_endpoints(&state.config.data_dir, &state.endpoints).map_err(io_ctx(format!(
+        "writing {}",
+        state.config.data_dir.join("endpoints.json").display()
+    )))?;
+    tracing::info!(s3 = %state.endpoints.s3, http = %state.endpoints.http, console = %state.endpoints.console, "leadshop is ready");
+    Ok(ServerHandle {
+        state,
+        shutdown,
+        tracker,
+    })
+}
+
+fn build_s3_service(state: &Arc<AppState>) -> S3Service {
+    let mut s3_config = s3s::config::S3Config::default();
+    s3_config.put_object_max_size = Some(state.config.max_put_size);
+    s3_config.presigned_url_max_expires_secs = state.config.presigned_max_expires_secs;
+    // An anonymous POST without Content-Length is buffered before authorisation: keep it small
+    // until browser POST uploads land with their own limits.
+    s3_config.post_object_max_file_size = 64 * 1024 * 1024;
+    // Signed aws-chunked chunks are buffered whole to check their signature.
+    s3_config.aws_chunked_stream_max_chunk_size = 16 * 1024 * 1024;
+    s3_config.xml_max_body_size = 4 * 1024 * 1024;
+    // SigV2 reaches only presigned URLs and POST forms: the access hook refuses it in headers.
+    s3_config.enable_sig_v2 = state.config.sigv2_presigned;
+
+    let mut builder = S3ServiceBuilder::new(Leadshop::new(state.clone()));
+    builder.set_config(Arc::new(s3s::config::StaticConfigProvider::new(Arc::new(
+        s3_config,
+    ))));
+    builder.set_auth(state.keys.clone());
+    builder.set_access(AccessHook);
+    builder.build()
+}
+
+/// Creates the buckets of the spec documents that do not exist yet. Existing buckets keep
+/// their (possibly changed) configuration: the documents are a bootstrap, not a reset.
+fn bootstrap_buckets(store: &Store, config: &Config) -> Result<(), StartError> {
+    let specs = match &config.buckets_dir {
+        None => BucketSpec::builtin()?,
+        Some(dir) => load_spec_dir(dir)?,
+    };
+    for spec in specs {
+        if store.bucket(&spec.name).is_ok() {
+            continue;
+        }
+        let versioning = match spec.versioning.map(|v| v.status) {
+            Some(leadshop_spec::VersioningStatus::Enabled) => VersioningState::Enabled,
+            Some(leadshop_spec::VersioningStatus::Suspended) => VersioningState::Suspended,
+            None => VersioningState::Unversioned,
+        };
+        let rec = BucketRecord {
+            name: spec.name.clone(),
+            created_ms: leadshop_store::db::timestamp_ms(),
+            region: config.region.clone(),
+            versioning,
+            documents: std::collections::BTreeMap::new(),
+        };
+        store
+            .create_bucket(&rec)
+            .map_err(|source| StartError::Store {
+                path: config.data_dir.clone(),
+                source,
+            })?;
+        tracing::info!(bucket = %spec.name, "created bucket from its spec documents");
+    }
+    Ok(())
+}
+
+fn load_spec_dir(dir: &Path) -> Result<Vec<BucketSpec>, StartError> {
+    let read_dir =
+        |p: &Path| std::fs::read_dir(p).map_err(io_ctx(format!("reading {}", p.display())));
+    let mut specs = Vec::new();
+    let mut buckets: Vec<_> = read_dir(dir)?
+        .filter_map(Result::ok)
+        .filter(|e| e.path().is_dir())
+        .collect();
+    buckets.sort_by_key(std::fs::DirEntry::file_name);
+    for bucket in buckets {
+        let name = bucket.file_name().to_string_lossy().into_owned();
+        let mut docs = Vec::new();
+        for doc in read_dir(&bucket.path())?.filter_map(Result::ok) {
+            let file = doc.file_name().to_string_lossy().into_owned();
+            let text = std::fs::read_to_string(doc.path())
+                .map_err(io_ctx(format!("reading {}", doc.path().display())))?;
+            docs.push((file, text));
+        }
+        specs.push(BucketSpec::parse(
+            &name,
+            docs.iter().map(|(f, t)| (f.as_str(), t.as_str())),
+        )?);
+    }
+    Ok(specs)
+}
+
+fn write_endpoints(data_dir: &Path, endpoints: &Endpoints) -> std::io::Result<()> {
+    let path = data_dir.join("endpoints.json");
+    let tmp = data_dir.join("endpoints.json.tmp");
+    std::fs::write(
+        &tmp,
+        serde_json::to_vec_pretty(endpoints).expect("serialisable"),
+    )?;
+    std::fs::rename(tmp, path)
+}
+
+async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Bind { addr, source })
+}
+
+fn local_addr(listener: &TcpListener) -> Result<SocketAddr, StartError> {
+    listener
+        .local_addr()
+        .map_err(io_ctx("reading a listener's address"))
+}
+
+fn url_host(addr: SocketAddr) -> String {
+    match addr {
+        SocketAddr::V4(a) => format!("{}:{}", a.ip(), a.port()),
+        SocketAddr::V6(a) => format!("[{}]:{}", a.ip(), a.port()),
+    }
+}
+
+/// How long a client may take to finish the TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+async fn accept_loop<F, S>(
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    mut shutdown: watch::Receiver<bool>,
+    tracker: TaskTracker,
+    make_service: F,
+) where
+    F: Fn(Arc<ConnInfo>) -> S + Send + Sync + 'static,
+    S: hyper::service::Service<
+            Request<Incoming>,
+            Response = Response<s3s::Body>,
+            Error = Infallible,
+        > + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    let make_service = Arc::new(make_service);
+    loop {
+        let (tcp, remote) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // EMFILE and friends: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.changed() => break,
+        };
+        let _ = tcp.set_nodelay(true);
+        let tls = tls.clone();
+        let shutdown = shutdown.clone();
+        let make_service = make_service.clone();
+        tracker.spawn(async move {
+            let local = tcp.local_addr().unwrap_or(remote);
+            match tls {
+                Some(acceptor) => {
+                    let stream =
+                        match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                            Ok(Ok(s)) => s,
+                            Ok(Err(e)) => {
+                                tracing::debug!(%remote, error = %e, "TLS handshake failed");
+                                return;
+                            }
+                            Err(_) => {
+                                tracing::debug!(%remote, "TLS handshake timed out");
+                                return;
+                            }
+                        };
+                    let (_, session) = stream.get_ref();
+                    let info = TlsInfo {
+                        version: session
+                            .protocol_version()
+                            .map_or_else(String::new, |v| match v {
+                                rustls::ProtocolVersion::TLSv1_3 => "TLSv1.3".into(),
+                                rustls::ProtocolVersion::TLSv1_2 => "TLSv1.2".into(),
+                                other => format!("{other:?}"),
+                            }),
+                        cipher: session
+                            .negotiated_cipher_suite()
+                            .map_or_else(String::new, |c| format!("{:?}", c.suite())),
+                        sni: session.server_name().map(str::to_string),
+                    };
+                    let conn = Arc::new(ConnInfo {
+                        remote,
+                        local,
+                        tls: Some(info),
+                    });
+                    serve_connection(TokioIo::new(stream), make_service(conn), shutdown).await;
+                }
+                None => {
+                    let conn = Arc::new(ConnInfo {
+                        remote,
+                        local,
+                        tls: None,
+                    });
+                    serve_connection(TokioIo::new(tcp), make_service(conn), shutdown).await;
+                }
+            }
+        });
+    }
+}
+
+async fn serve_connection<I, S>(io: I, service: S, mut shutdown: watch::Receiver<bool>)
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    S: hyper::service::Service<
+            Request<Incoming>,
+            Response = Response<s3s::Body>,
+            Error = Infallible,
+        > + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    let builder = auto::Builder::new(TokioExecutor::new());
+    let conn = builder.serve_connection(io, service);
+    tokio::pin!(conn);
+    tokio::select! {
+        res = conn.as_mut() => {
+            if let Err(e) = res {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        }
+        _ = shutdown.changed() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
+    }
+}
+
+/// Runs s3s with the request context in place and adds what the shell owns to the response.
+struct S3Shell {
+    s3: S3Service,
+}
+
+impl S3Shell {
+    async fn handle(&self, req: Request<Incoming>, conn: Arc<ConnInfo>) -> Response<s3s::Body> {
+        let cx = RequestContext::new(conn);
+        let method = req.method().clone();
+        let path = req.uri().path().to_string();
+        let (mut parts, body) = req.into_parts();
+        parts.extensions.insert(cx.clone());
+        let req = Request::from_parts(parts, s3s::Body::from(body));
+        let mut resp = match self.s3.call(req).await {
+            Ok(resp) => resp,
+            Err(e) => {
+                tracing::warn!(request_id = %cx.id, error = %e, "request failed inside the protocol layer");
+                let mut r = Response::new(s3s::Body::empty());
+                *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+                r
+            }
+        };
+        if let Ok(v) = HeaderValue::from_str(&cx.id) {
+            resp.headers_mut().insert("x-amz-request-id", v.clone());
+            resp.headers_mut().insert("x-amz-id-2", v);
+        }
+        let status = resp.status().as_u16();
+        let ms = cx.started.elapsed().as_secs_f64() * 1000.0;
+        if status >= 500 {
+            tracing::warn!(target: "leadshop::request", request_id = %cx.id, remote = %cx.conn.remote, %method, %path, status, ms);
+        } else {
+            tracing::info!(target: "leadshop::request", request_id = %cx.id, remote = %cx.conn.remote, %method, %path, status, ms);
+        }
+        resp
+    }
+}

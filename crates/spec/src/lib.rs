@@ -1,0 +1,18 @@
+//! Bucket specification documents and the rules S3 applies to names.
+//!
+//! The documents in `config/buckets/<bucket>/*.json` are the single source of truth for a
+//! bucket's configuration, in the AWS API's own JSON shapes: `leadshop serve` bootstraps
+//! buckets from them and the Terraform reads the same files. This crate parses and validates
+//! them; it does no I/O (callers hand it the text).
+//!
+//! # Layout
+//! - [`names`]: bucket-name and object-key rules.
+//! - [`versioning`]: `PutBucketVersioning`'s document.
+//! - [`bucket`]: a bucket's whole spec (the set of documents), and the built-in defaults.
+
+pub mod bucket;
+pub mod names;
+pub mod versioning;
+
+pub use bucket::{BucketSpec, SpecError};
+pub use versioning::{VersioningConfiguration, VersioningStatus};

@@ -1,0 +1,33 @@
+//! The leadshop storage engine.
+//!
+//! Metadata lives in one embedded, transactional [redb] database; object bytes live in data
+//! files under the data directory. A write goes: temp file in `tmp/` → fsync → rename into
+//! `objects/` → fsync the directory → metadata commit. A crash at any point leaves at worst an
+//! orphan file, which [`Store::open`] removes; a reader only ever sees committed versions.
+//!
+//! The engine knows nothing of HTTP or S3 error codes: it speaks [`StoreError`], which the
+//! server maps to S3 errors in one place.
+//!
+//! # Layout
+//! - [`error`]: the error types.
+//! - [`record`]: the versioned records kept in the database (buckets, versions, uploads, parts).
+//! - [`data`]: data files: ids, paths, the streaming writer, orphan cleanup.
+//! - [`keys`]: the byte encoding of table keys (ordering matters for listings).
+//! - [`db`]: the [`Store`] itself: buckets, objects, versions, listings, multipart.
+
+pub mod data;
+pub mod db;
+pub mod error;
+pub mod keys;
+pub mod record;
+
+pub use data::{DataWriter, FileId, SealedData};
+pub use db::{
+    CompletePart, DeleteOutcome, ListPage, ListQuery, ListVersionsPage, ListVersionsQuery,
+    PutOutcome, Store, WritePrecondition,
+};
+pub use error::StoreError;
+pub use record::{
+    BucketRecord, Checksums, ContentHeaders, NULL_VERSION_ID, PartRecord, Segment, UploadRecord,
+    VersionRecord, VersioningState,
+};
