@@ -1,0 +1,152 @@
+//! A server on 127.0.0.1 port 0 in a temp directory, and official aws-sdk-s3 clients for it.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use aws_sdk_s3::Client;
+use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_s3::error::ProvideErrorMetadata;
+use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
+use leadshop_server::{Config, ServerHandle};
+
+pub struct TestServer {
+    pub handle: ServerHandle,
+    pub dir: tempfile::TempDir,
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let handle = leadshop_server::start(test_config(dir.path()))
+            .await
+            .expect("server starts");
+        Self { handle, dir }
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn endpoint(&self) -> String {
+        self.handle.endpoints().s3.clone()
+    }
+
+    /// A client with the named bootstrap key (`admin`, `app`).
+    pub fn client(&self, key: &str) -> Client {
+        let k = self
+            .handle
+            .state()
+            .keys
+            .by_name(key)
+            .expect("bootstrap key");
+        self.client_with(&k.access_key_id, &k.secret_access_key, None)
+    }
+
+    pub fn admin(&self) -> Client {
+        self.client("admin")
+    }
+
+    /// A client with any credentials, optionally with a clock that is off.
+    pub fn client_with(&self, id: &str, secret: &str, clock: Option<SystemTime>) -> Client {
+        let pem = std::fs::read(self.data_dir().join("tls/ca.pem")).expect("dev CA");
+        let tls_context = TlsContext::builder()
+            .with_trust_store(TrustStore::empty().with_pem_certificate(pem))
+            .build()
+            .expect("tls context");
+        let http = aws_smithy_http_client::Builder::new()
+            .tls_provider(tls::Provider::Rustls(
+                tls::rustls_provider::CryptoMode::Ring,
+            ))
+            .tls_context(tls_context)
+            .build_https();
+        let mut conf = aws_sdk_s3::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url(self.endpoint())
+            .credentials_provider(Credentials::new(id, secret, None, None, "test"))
+            .force_path_style(true)
+            .http_client(http);
+        if let Some(t) = clock {
+            // The SDK corrects its clock from the server's Date header and retries; without
+            // retries the first, skewed attempt is what the test sees.
+            conf = conf
+                .time_source(aws_smithy_async::time::StaticTimeSource::new(t))
+                .retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled());
+        }
+        Client::from_conf(conf.build())
+    }
+}
+
+pub fn test_config(dir: &Path) -> Config {
+    Config {
+        data_dir: dir.to_path_buf(),
+        s3_addr: "127.0.0.1:0".parse().unwrap(),
+        http_addr: "127.0.0.1:0".parse().unwrap(),
+        console_addr: "127.0.0.1:0".parse().unwrap(),
+        shutdown_grace_secs: 2,
+        ..Config::default()
+    }
+}
+
+/// The S3 error code of a failed SDK call.
+pub fn code<E: ProvideErrorMetadata>(e: &E) -> String {
+    e.code().unwrap_or("<none>").to_string()
+}
+
+/// The HTTP status of a failed SDK call.
+pub fn status<E, R>(e: &aws_sdk_s3::error::SdkError<E, R>) -> u16
+where
+    R: HasStatus,
+{
+    e.raw_response().map_or(0, HasStatus::status)
+}
+
+pub trait HasStatus {
+    fn status(&self) -> u16;
+}
+
+impl HasStatus for aws_smithy_runtime_api::http::Response {
+    fn status(&self) -> u16 {
+        self.status().as_u16()
+    }
+}
+
+/// A unique bucket name for a test.
+pub fn bucket(test: &str) -> String {
+    format!("t-{}-{:08x}", test.replace('_', "-"), rand::random::<u32>())
+}
+
+/// Deterministic pseudo-random bytes.
+pub fn bytes(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407)
+        | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+/// Every regular file under `dir`.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}

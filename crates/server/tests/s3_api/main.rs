@@ -1,0 +1,11 @@
+//! The S3 API as a client sees it: the server on port 0, driven by the official aws-sdk-s3
+//! (path-style, custom endpoint, the development CA, default checksum behaviour).
+
+mod common;
+
+mod auth;
+mod buckets;
+mod listing;
+mod multipart;
+mod objects;
+mod versioning;
