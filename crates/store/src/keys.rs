@@ -85,7 +85,7 @@ mod tests {
 
     #[test]
     fn versions_sort_newest_first_and_keys_in_byte_order() {
-        let mut all = vec![
+        let mut all = [
             version_key("b", "a/b", 5),
             version_key("b", "a", 1),
             version_key("b", "a", 7),
