@@ -193,3 +193,62 @@ def test_sigterm_drains_and_exits_zero(tmp_path):
 
     srv = Leadshop(tmp_path / "data").start()
     assert srv.stop() == 0
+
+
+def test_sigterm_lets_an_in_flight_upload_finish(tmp_path):
+    """Graceful shutdown: a request that started before SIGTERM completes and is kept."""
+    import signal
+    import threading
+
+    import boto3
+    from leadshop_proc import Leadshop
+
+    srv = Leadshop(tmp_path / "data").start()
+    env = srv.env()
+    s3 = boto3.client("s3", endpoint_url=srv.endpoints["s3"], verify=env["AWS_CA_BUNDLE"], region_name="us-east-1",
+                      aws_access_key_id=env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"])
+    started = threading.Event()
+    body_sent = threading.Event()
+
+    def slow_body():
+        # A streaming body that pauses mid-upload until SIGTERM has been delivered.
+        yield b"a" * (1024 * 1024)
+        started.set()
+        body_sent.wait(10)
+        yield b"b" * (1024 * 1024)
+
+    class Stream:
+        def __init__(self):
+            self.it = slow_body()
+            self.buf = b""
+
+        def read(self, n=-1):
+            while n < 0 or len(self.buf) < n:
+                try:
+                    self.buf += next(self.it)
+                except StopIteration:
+                    break
+            out, self.buf = (self.buf, b"") if n < 0 else (self.buf[:n], self.buf[n:])
+            return out
+
+    result = {}
+
+    def upload():
+        try:
+            result["put"] = s3.put_object(Bucket="leadshop-assets", Key="inflight", Body=Stream(), ContentLength=2 * 1024 * 1024)
+        except Exception as e:  # recorded for the assertion below
+            result["error"] = e
+
+    t = threading.Thread(target=upload)
+    t.start()
+    assert started.wait(10)
+    srv.proc.send_signal(signal.SIGTERM)
+    body_sent.set()
+    t.join(30)
+    assert "put" in result, result.get("error")
+    assert srv.proc.wait(timeout=30) == 0
+    srv.start()
+    s3 = boto3.client("s3", endpoint_url=srv.endpoints["s3"], verify=env["AWS_CA_BUNDLE"], region_name="us-east-1",
+                      aws_access_key_id=env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"])
+    assert s3.head_object(Bucket="leadshop-assets", Key="inflight")["ContentLength"] == 2 * 1024 * 1024
+    srv.stop()

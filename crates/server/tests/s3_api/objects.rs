@@ -740,3 +740,60 @@ async fn conditional_writes() {
         b"3"
     );
 }
+
+#[tokio::test]
+async fn entity_too_large_and_malformed_xml() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = crate::common::test_config(dir.path());
+    cfg.max_put_size = 1024 * 1024;
+    let srv = TestServer {
+        handle: leadshop_server::start(cfg).await.unwrap(),
+        dir,
+    };
+    let s3 = srv.admin();
+    let b = new_bucket(&srv, "limits").await;
+    let e = s3
+        .put_object()
+        .bucket(&b)
+        .key("big")
+        .body(ByteStream::from(bytes(1024 * 1024 + 1, 5)))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "EntityTooLarge");
+    s3.put_object()
+        .bucket(&b)
+        .key("ok")
+        .body(ByteStream::from(bytes(1024 * 1024, 5)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        files_under(&srv.data_dir().join("objects")).len(),
+        1,
+        "the refused upload left nothing"
+    );
+    assert!(files_under(&srv.data_dir().join("tmp")).is_empty());
+
+    let many = Delete::builder()
+        .set_objects(Some(
+            (0..1001)
+                .map(|i| {
+                    ObjectIdentifier::builder()
+                        .key(format!("k{i}"))
+                        .build()
+                        .unwrap()
+                })
+                .collect(),
+        ))
+        .build()
+        .unwrap();
+    let e = s3
+        .delete_objects()
+        .bucket(&b)
+        .delete(many)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "MalformedXML");
+}
