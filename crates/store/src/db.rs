@@ -9,6 +9,7 @@ use std::path::Path;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 
 use crate::data::{self, DataDirs, DataWriter};
+use crate::group::GroupCommit;
 use crate::keys;
 use crate::record::{
     self, BucketRecord, PartRecord, Segment, UploadRecord, VersionRecord, VersioningState,
@@ -35,6 +36,7 @@ const SCHEMA_VERSION: u64 = 1;
 pub struct Store {
     db: Database,
     dirs: DataDirs,
+    group: GroupCommit,
 }
 
 /// A condition a write must meet, checked in the same transaction as the write.
@@ -154,7 +156,11 @@ impl Store {
         std::fs::create_dir_all(root)?;
         let dirs = DataDirs::create(root)?;
         let db = Database::create(root.join("meta.redb"))?;
-        let store = Self { db, dirs };
+        let store = Self {
+            db,
+            dirs,
+            group: GroupCommit::default(),
+        };
         store.init_schema()?;
         let referenced = store.referenced_files()?;
         let removed = store.dirs.remove_orphans(|id| referenced.contains(&id))?;
@@ -236,16 +242,15 @@ impl Store {
     /// # Errors
     /// [`StoreError::BucketAlreadyExists`] if the name is taken.
     pub fn create_bucket(&self, rec: &BucketRecord) -> Result<(), StoreError> {
-        let tx = self.db.begin_write()?;
-        {
+        let rec = rec.clone();
+        self.group.run(&self.db, move |tx| {
             let mut buckets = tx.open_table(BUCKETS)?;
             if buckets.get(rec.name.as_str())?.is_some() {
                 return Err(StoreError::BucketAlreadyExists(rec.name.clone()));
             }
-            buckets.insert(rec.name.as_str(), record::encode(rec).as_slice())?;
-        }
-        tx.commit()?;
-        Ok(())
+            buckets.insert(rec.name.as_str(), record::encode(&rec).as_slice())?;
+            Ok(())
+        })
     }
 
     /// One bucket.
@@ -282,21 +287,19 @@ impl Store {
     pub fn update_bucket(
         &self,
         name: &str,
-        change: impl FnOnce(&mut BucketRecord) -> Result<(), StoreError>,
+        change: impl FnOnce(&mut BucketRecord) -> Result<(), StoreError> + Send + 'static,
     ) -> Result<BucketRecord, StoreError> {
-        let tx = self.db.begin_write()?;
-        let rec = {
+        let name = name.to_string();
+        self.group.run(&self.db, move |tx| {
             let mut buckets = tx.open_table(BUCKETS)?;
-            let mut rec: BucketRecord = match buckets.get(name)? {
+            let mut rec: BucketRecord = match buckets.get(name.as_str())? {
                 Some(v) => record::decode(v.value())?,
-                None => return Err(StoreError::NoSuchBucket(name.into())),
+                None => return Err(StoreError::NoSuchBucket(name)),
             };
             change(&mut rec)?;
-            buckets.insert(name, record::encode(&rec).as_slice())?;
-            rec
-        };
-        tx.commit()?;
-        Ok(rec)
+            buckets.insert(name.as_str(), record::encode(&rec).as_slice())?;
+            Ok(rec)
+        })
     }
 
     /// Deletes an empty bucket.
@@ -305,8 +308,9 @@ impl Store {
     /// [`StoreError::NoSuchBucket`], [`StoreError::BucketNotEmpty`] if any version, delete
     /// marker or multipart upload remains.
     pub fn delete_bucket(&self, name: &str) -> Result<(), StoreError> {
-        let tx = self.db.begin_write()?;
-        {
+        let name = name.to_string();
+        self.group.run(&self.db, move |tx| {
+            let name = name.as_str();
             let mut buckets = tx.open_table(BUCKETS)?;
             if buckets.get(name)?.is_none() {
                 return Err(StoreError::NoSuchBucket(name.into()));
@@ -329,9 +333,8 @@ impl Store {
                 }
             }
             buckets.remove(name)?;
-        }
-        tx.commit()?;
-        Ok(())
+            Ok(())
+        })
     }
 
     // ---- objects -------------------------------------------------------------------------
@@ -353,7 +356,7 @@ impl Store {
 
     /// Commits a new version of `rec.key` whose data files are already sealed. The version id
     /// is assigned here according to the bucket's versioning state; a replaced `null` version's
-    /// files are deleted after the commit.
+    /// files are deleted after the commit. Concurrent writes share one commit.
     ///
     /// # Errors
     /// [`StoreError::NoSuchBucket`], [`StoreError::PreconditionFailed`], database errors. On
@@ -362,29 +365,29 @@ impl Store {
         &self,
         bucket: &str,
         mut rec: VersionRecord,
-        precondition: Option<&WritePrecondition>,
+        precondition: Option<WritePrecondition>,
     ) -> Result<PutOutcome, StoreError> {
-        let tx = self.db.begin_write()?;
-        let (outcome, garbage) = {
-            let b = Self::bucket_in(&tx, bucket)?;
+        let bucket = bucket.to_string();
+        let (outcome, garbage) = self.group.run(&self.db, move |tx| {
+            let bucket = bucket.as_str();
+            let b = Self::bucket_in(tx, bucket)?;
             let mut versions = tx.open_table(VERSIONS)?;
             let current = newest_version(&versions, bucket, &rec.key)?;
-            check_precondition(precondition, current.as_ref().map(|(_, r)| r))?;
-            let seq = Self::next_seq(&tx)?;
+            check_precondition(precondition.as_ref(), current.as_ref().map(|(_, r)| r))?;
+            let seq = Self::next_seq(tx)?;
             let garbage = assign_version(&mut versions, bucket, b.versioning, seq, &mut rec)?;
             versions.insert(
                 keys::version_key(bucket, &rec.key, seq).as_slice(),
                 record::encode(&rec).as_slice(),
             )?;
-            (
+            Ok((
                 PutOutcome {
                     version: rec,
                     versioning: b.versioning,
                 },
                 garbage,
-            )
-        };
-        tx.commit()?;
+            ))
+        })?;
         self.remove_files(garbage);
         Ok(outcome)
     }
@@ -443,11 +446,16 @@ impl Store {
         bucket: &str,
         key: &str,
         version_id: Option<&str>,
-        change: impl FnOnce(&mut VersionRecord) -> Result<(), StoreError>,
+        change: impl FnOnce(&mut VersionRecord) -> Result<(), StoreError> + Send + 'static,
     ) -> Result<VersionRecord, StoreError> {
-        let tx = self.db.begin_write()?;
-        let rec = {
-            Self::bucket_in(&tx, bucket)?;
+        let (bucket, key, version_id) = (
+            bucket.to_string(),
+            key.to_string(),
+            version_id.map(str::to_string),
+        );
+        self.group.run(&self.db, move |tx| {
+            let (bucket, key, version_id) = (bucket.as_str(), key.as_str(), version_id.as_deref());
+            Self::bucket_in(tx, bucket)?;
             let mut versions = tx.open_table(VERSIONS)?;
             let found = match version_id {
                 None => newest_version(&versions, bucket, key)?,
@@ -476,10 +484,8 @@ impl Store {
             };
             change(&mut rec)?;
             versions.insert(table_key.as_slice(), record::encode(&rec).as_slice())?;
-            rec
-        };
-        tx.commit()?;
-        Ok(rec)
+            Ok(rec)
+        })
     }
 
     /// DeleteObject: removes a version (with `version_id`), or the current object as S3 does for
@@ -493,9 +499,14 @@ impl Store {
         key: &str,
         version_id: Option<&str>,
     ) -> Result<DeleteOutcome, StoreError> {
-        let tx = self.db.begin_write()?;
-        let (outcome, garbage) = {
-            let b = Self::bucket_in(&tx, bucket)?;
+        let (bucket, key, version_id) = (
+            bucket.to_string(),
+            key.to_string(),
+            version_id.map(str::to_string),
+        );
+        let (outcome, garbage) = self.group.run(&self.db, move |tx| {
+            let (bucket, key, version_id) = (bucket.as_str(), key.as_str(), version_id.as_deref());
+            let b = Self::bucket_in(tx, bucket)?;
             let mut versions = tx.open_table(VERSIONS)?;
             if let Some(vid) = version_id {
                 if vid != NULL_VERSION_ID && parse_version_id(vid).is_none() {
@@ -503,7 +514,7 @@ impl Store {
                         "Invalid version id specified".into(),
                     ));
                 }
-                match find_version(&versions, bucket, key, vid)? {
+                return Ok(match find_version(&versions, bucket, key, vid)? {
                     Some((table_key, rec)) => {
                         versions.remove(table_key.as_slice())?;
                         let files = rec.segments.iter().map(|s| s.file).collect();
@@ -522,55 +533,54 @@ impl Store {
                         },
                         Vec::new(),
                     ),
-                }
-            } else if b.versioning == VersioningState::Unversioned {
-                match find_version(&versions, bucket, key, NULL_VERSION_ID)? {
-                    Some((table_key, rec)) => {
-                        versions.remove(table_key.as_slice())?;
-                        (
-                            DeleteOutcome::default(),
-                            rec.segments.iter().map(|s| s.file).collect(),
-                        )
-                    }
-                    None => (DeleteOutcome::default(), Vec::new()),
-                }
-            } else {
-                let seq = Self::next_seq(&tx)?;
-                let mut marker = VersionRecord {
-                    key: key.into(),
-                    version_id: String::new(),
-                    delete_marker: true,
-                    last_modified_ms: now_ms(),
-                    size: 0,
-                    etag: String::new(),
-                    storage_class: "STANDARD".into(),
-                    checksums: record::Checksums::default(),
-                    headers: record::ContentHeaders::default(),
-                    metadata: std::collections::BTreeMap::new(),
-                    tags: std::collections::BTreeMap::new(),
-                    segments: Vec::new(),
-                    encryption: None,
-                };
-                let garbage =
-                    assign_version(&mut versions, bucket, b.versioning, seq, &mut marker)?;
-                versions.insert(
-                    keys::version_key(bucket, key, seq).as_slice(),
-                    record::encode(&marker).as_slice(),
-                )?;
-                (
-                    DeleteOutcome {
-                        version_id: Some(marker.version_id),
-                        delete_marker: true,
-                    },
-                    garbage,
-                )
+                });
             }
-        };
-        tx.commit()?;
+            if b.versioning == VersioningState::Unversioned {
+                return Ok(
+                    match find_version(&versions, bucket, key, NULL_VERSION_ID)? {
+                        Some((table_key, rec)) => {
+                            versions.remove(table_key.as_slice())?;
+                            (
+                                DeleteOutcome::default(),
+                                rec.segments.iter().map(|s| s.file).collect(),
+                            )
+                        }
+                        None => (DeleteOutcome::default(), Vec::new()),
+                    },
+                );
+            }
+            let seq = Self::next_seq(tx)?;
+            let mut marker = VersionRecord {
+                key: key.into(),
+                version_id: String::new(),
+                delete_marker: true,
+                last_modified_ms: now_ms(),
+                size: 0,
+                etag: String::new(),
+                storage_class: "STANDARD".into(),
+                checksums: record::Checksums::default(),
+                headers: record::ContentHeaders::default(),
+                metadata: std::collections::BTreeMap::new(),
+                tags: std::collections::BTreeMap::new(),
+                segments: Vec::new(),
+                encryption: None,
+            };
+            let garbage = assign_version(&mut versions, bucket, b.versioning, seq, &mut marker)?;
+            versions.insert(
+                keys::version_key(bucket, key, seq).as_slice(),
+                record::encode(&marker).as_slice(),
+            )?;
+            Ok((
+                DeleteOutcome {
+                    version_id: Some(marker.version_id),
+                    delete_marker: true,
+                },
+                garbage,
+            ))
+        })?;
         self.remove_files(garbage);
         Ok(outcome)
     }
-
     /// ListObjects / ListObjectsV2: current versions (not delete markers) and common prefixes.
     ///
     /// # Errors
@@ -731,14 +741,13 @@ impl Store {
     /// # Errors
     /// [`StoreError::NoSuchBucket`].
     pub fn create_upload(&self, rec: &UploadRecord) -> Result<(), StoreError> {
-        let tx = self.db.begin_write()?;
-        {
-            Self::bucket_in(&tx, &rec.bucket)?;
+        let rec = rec.clone();
+        self.group.run(&self.db, move |tx| {
+            Self::bucket_in(tx, &rec.bucket)?;
             tx.open_table(UPLOADS)?
-                .insert(rec.upload_id.as_str(), record::encode(rec).as_slice())?;
-        }
-        tx.commit()?;
-        Ok(())
+                .insert(rec.upload_id.as_str(), record::encode(&rec).as_slice())?;
+            Ok(())
+        })
     }
 
     /// One multipart upload.
@@ -760,18 +769,17 @@ impl Store {
     /// # Errors
     /// [`StoreError::NoSuchUpload`] (the caller then discards the file).
     pub fn put_part(&self, upload_id: &str, part: &PartRecord) -> Result<(), StoreError> {
-        let tx = self.db.begin_write()?;
-        let replaced = {
-            if tx.open_table(UPLOADS)?.get(upload_id)?.is_none() {
-                return Err(StoreError::NoSuchUpload(upload_id.into()));
+        let (upload_id, part) = (upload_id.to_string(), part.clone());
+        let replaced = self.group.run(&self.db, move |tx| {
+            if tx.open_table(UPLOADS)?.get(upload_id.as_str())?.is_none() {
+                return Err(StoreError::NoSuchUpload(upload_id));
             }
             let mut parts = tx.open_table(PARTS)?;
-            let key = keys::part_key(upload_id, part.part_number);
-            let old = parts.insert(key.as_slice(), record::encode(part).as_slice())?;
+            let key = keys::part_key(&upload_id, part.part_number);
+            let old = parts.insert(key.as_slice(), record::encode(&part).as_slice())?;
             old.map(|o| record::decode::<PartRecord>(o.value()))
-                .transpose()?
-        };
-        tx.commit()?;
+                .transpose()
+        })?;
         if let Some(old) = replaced {
             self.dirs.remove(old.file);
         }
@@ -823,12 +831,15 @@ impl Store {
     pub fn complete_upload(
         &self,
         upload_id: &str,
-        wanted: &[CompletePart],
-        precondition: Option<&WritePrecondition>,
-        finish: impl FnOnce(&UploadRecord, &[PartRecord]) -> Result<VersionRecord, StoreError>,
+        wanted: Vec<CompletePart>,
+        precondition: Option<WritePrecondition>,
+        finish: impl FnOnce(&UploadRecord, &[PartRecord]) -> Result<VersionRecord, StoreError>
+        + Send
+        + 'static,
     ) -> Result<PutOutcome, StoreError> {
-        let tx = self.db.begin_write()?;
-        let (outcome, mut garbage) = {
+        let upload_id = upload_id.to_string();
+        let (outcome, garbage) = self.group.run(&self.db, move |tx| {
+            let upload_id = upload_id.as_str();
             let upload: UploadRecord = {
                 let uploads = tx.open_table(UPLOADS)?;
                 let rec = uploads
@@ -850,7 +861,7 @@ impl Store {
                 return Err(StoreError::InvalidPartOrder);
             }
             let mut chosen = Vec::with_capacity(wanted.len());
-            for w in wanted {
+            for w in &wanted {
                 let part = stored
                     .iter()
                     .find(|p| p.part_number == w.part_number && p.etag == w.etag)
@@ -873,12 +884,13 @@ impl Store {
                 .collect();
             rec.size = chosen.iter().map(|p| p.size).sum();
 
-            let b = Self::bucket_in(&tx, &upload.bucket)?;
+            let b = Self::bucket_in(tx, &upload.bucket)?;
             let mut versions = tx.open_table(VERSIONS)?;
             let current = newest_version(&versions, &upload.bucket, &upload.key)?;
-            check_precondition(precondition, current.as_ref().map(|(_, r)| r))?;
-            let seq = Self::next_seq(&tx)?;
-            let garbage =
+            check_precondition(precondition.as_ref(), current.as_ref().map(|(_, r)| r))?;
+            // Everything that can refuse the request has been checked: now change tables.
+            let seq = Self::next_seq(tx)?;
+            let mut garbage =
                 assign_version(&mut versions, &upload.bucket, b.versioning, seq, &mut rec)?;
             versions.insert(
                 keys::version_key(&upload.bucket, &upload.key, seq).as_slice(),
@@ -888,22 +900,21 @@ impl Store {
                 parts_table.remove(keys::part_key(upload_id, p.part_number).as_slice())?;
             }
             tx.open_table(UPLOADS)?.remove(upload_id)?;
-            let unused = stored
-                .iter()
-                .filter(|p| !chosen.iter().any(|c| c.file == p.file))
-                .map(|p| p.file);
-            let mut g = garbage;
-            g.extend(unused);
-            (
+            garbage.extend(
+                stored
+                    .iter()
+                    .filter(|p| !chosen.iter().any(|c| c.file == p.file))
+                    .map(|p| p.file),
+            );
+            Ok((
                 PutOutcome {
                     version: rec,
                     versioning: b.versioning,
                 },
-                g,
-            )
-        };
-        tx.commit()?;
-        self.remove_files(std::mem::take(&mut garbage));
+                garbage,
+            ))
+        })?;
+        self.remove_files(garbage);
         Ok(outcome)
     }
 
@@ -912,20 +923,20 @@ impl Store {
     /// # Errors
     /// [`StoreError::NoSuchUpload`].
     pub fn abort_upload(&self, upload_id: &str) -> Result<(), StoreError> {
-        let tx = self.db.begin_write()?;
-        let garbage = {
-            let mut uploads = tx.open_table(UPLOADS)?;
-            if uploads.remove(upload_id)?.is_none() {
+        let upload_id = upload_id.to_string();
+        let garbage: Vec<FileId> = self.group.run(&self.db, move |tx| {
+            let upload_id = upload_id.as_str();
+            if tx.open_table(UPLOADS)?.get(upload_id)?.is_none() {
                 return Err(StoreError::NoSuchUpload(upload_id.into()));
             }
+            tx.open_table(UPLOADS)?.remove(upload_id)?;
             let mut parts = tx.open_table(PARTS)?;
             let stored = read_parts(&parts, upload_id)?;
             for p in &stored {
                 parts.remove(keys::part_key(upload_id, p.part_number).as_slice())?;
             }
-            stored.into_iter().map(|p| p.file).collect()
-        };
-        tx.commit()?;
+            Ok(stored.into_iter().map(|p| p.file).collect())
+        })?;
         self.remove_files(garbage);
         Ok(())
     }

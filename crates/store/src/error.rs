@@ -52,12 +52,27 @@ pub enum StoreError {
     /// A stored record could not be decoded: a newer format, or corruption.
     #[error("corrupt or unknown record format: {0}")]
     Corrupt(String),
+    /// A shared (group) commit failed; every write in it was rolled back.
+    #[error("metadata commit failed: {0}")]
+    CommitFailed(String),
     /// The metadata database failed.
     #[error("metadata database: {0}")]
     Db(#[from] redb::Error),
     /// Filesystem I/O failed.
     #[error("i/o: {0}")]
     Io(#[from] io::Error),
+}
+
+impl StoreError {
+    /// Whether this is the engine refusing a request (nothing was changed), as opposed to a
+    /// failure of the database or the disk.
+    #[must_use]
+    pub fn is_refusal(&self) -> bool {
+        !matches!(
+            self,
+            Self::Corrupt(_) | Self::CommitFailed(_) | Self::Db(_) | Self::Io(_)
+        )
+    }
 }
 
 macro_rules! from_redb {

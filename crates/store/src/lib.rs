@@ -14,10 +14,12 @@
 //! - [`data`]: data files: ids, paths, the streaming writer, orphan cleanup.
 //! - [`keys`]: the byte encoding of table keys (ordering matters for listings).
 //! - [`db`]: the [`Store`] itself: buckets, objects, versions, listings, multipart.
+//! - `group`: group commit, so concurrent writes share one transaction and one fsync.
 
 pub mod data;
 pub mod db;
 pub mod error;
+mod group;
 pub mod keys;
 pub mod record;
 

@@ -170,7 +170,7 @@ pub(super) async fn handle_put_bucket_versioning(
     };
     let name = input.bucket;
     s.db(move |st| {
-        st.update_bucket(&name, |b| {
+        st.update_bucket(&name, move |b| {
             b.versioning = state;
             Ok(())
         })

@@ -58,7 +58,10 @@ pub(crate) fn from_store(e: StoreError) -> S3Error {
         }
         StoreError::ConditionalRequestConflict => s3_error!(ConditionalRequestConflict),
         StoreError::InvalidArgument(m) => S3Error::with_message(S3ErrorCode::InvalidArgument, m),
-        e @ (StoreError::Corrupt(_) | StoreError::Db(_) | StoreError::Io(_)) => {
+        e @ (StoreError::Corrupt(_)
+        | StoreError::CommitFailed(_)
+        | StoreError::Db(_)
+        | StoreError::Io(_)) => {
             tracing::warn!(error = %e, "storage engine failure");
             S3Error::internal_error(e)
         }

@@ -434,7 +434,7 @@ pub(super) async fn handle_complete_multipart_upload(
     let (a2, ty2) = (alg.clone(), ty.clone());
     let outcome = s
         .db(move |st| {
-            st.complete_upload(&upload_id, &wanted, precondition.as_ref(), |up, parts| {
+            st.complete_upload(&upload_id, wanted, precondition, move |up, parts| {
                 for (p, (n, sum)) in parts.iter().zip(&listed_sums) {
                     if let Some(sum) = sum
                         && body::get(&p.checksums, &a2) != Some(sum.as_str())

@@ -154,7 +154,7 @@ pub(super) async fn handle_put_object(
     let bucket = input.bucket;
     let store = s.store().clone();
     let outcome = match s
-        .db(move |st| st.put_version(&bucket, rec, precondition.as_ref()))
+        .db(move |st| st.put_version(&bucket, rec, precondition))
         .await
     {
         Ok(o) => o,
@@ -598,7 +598,7 @@ pub(super) async fn handle_copy_object(
     let bucket = input.bucket;
     let store = s.store().clone();
     let outcome = match s
-        .db(move |st| st.put_version(&bucket, rec, precondition.as_ref()))
+        .db(move |st| st.put_version(&bucket, rec, precondition))
         .await
     {
         Ok(o) => o,
@@ -718,7 +718,7 @@ pub(super) async fn handle_put_object_tagging(
     let (bucket, key, vid) = (input.bucket, input.key, input.version_id);
     let v = s
         .db(move |st| {
-            st.update_version(&bucket, &key, vid.as_deref(), |r| {
+            st.update_version(&bucket, &key, vid.as_deref(), move |r| {
                 r.tags = tags;
                 Ok(())
             })
@@ -752,7 +752,7 @@ pub(super) async fn handle_delete_object_tagging(
     let (bucket, key, vid) = (input.bucket, input.key, input.version_id);
     let v = s
         .db(move |st| {
-            st.update_version(&bucket, &key, vid.as_deref(), |r| {
+            st.update_version(&bucket, &key, vid.as_deref(), move |r| {
                 r.tags.clear();
                 Ok(())
             })
