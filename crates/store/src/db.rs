@@ -27,6 +27,9 @@ const UPLOADS: TableDefinition<&str, &[u8]> = TableDefinition::new("uploads");
 /// [`keys::part_key`] → [`PartRecord`].
 const PARTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("parts");
 
+/// Page cache of the metadata database.
+const METADATA_CACHE_BYTES: usize = 64 * 1024 * 1024;
+
 /// Schema version of the metadata database. DO NOT CHANGE the meaning of 1.
 const SCHEMA_VERSION: u64 = 1;
 
@@ -155,7 +158,11 @@ impl Store {
     pub fn open(root: &Path) -> Result<Self, StoreError> {
         std::fs::create_dir_all(root)?;
         let dirs = DataDirs::create(root)?;
-        let db = Database::create(root.join("meta.redb"))?;
+        // redb caches pages up to this size; its default (1 GiB) would let RSS grow with the
+        // database. Metadata records are small: 64 MiB holds a few hundred thousand.
+        let db = Database::builder()
+            .set_cache_size(METADATA_CACHE_BYTES)
+            .create(root.join("meta.redb"))?;
         let store = Self {
             db,
             dirs,

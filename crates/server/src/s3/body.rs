@@ -21,6 +21,8 @@ use super::error;
 
 /// Bytes gathered before one write to the data file (bounds memory per upload).
 const WRITE_BATCH: usize = 1024 * 1024;
+/// Batches in flight between the receiving task and the hashing/writing thread.
+const PIPELINE_DEPTH: usize = 2;
 /// Bytes read from a data file per chunk of a GET response.
 const READ_CHUNK: usize = 256 * 1024;
 
@@ -186,49 +188,72 @@ pub(crate) async fn ingest(
         })
         .transpose()?;
 
+    // The async side only receives; a blocking thread hashes and writes. A bounded channel of
+    // `WRITE_BATCH` buffers keeps memory per upload at a few MiB and lets receiving overlap
+    // with hashing and disk writes.
     let s = store.clone();
-    let mut writer = Some(
-        tokio::task::spawn_blocking(move || s.writer())
-            .await
-            .map_err(S3Error::internal_error)?
-            .map_err(error::io)?,
+    let writer = tokio::task::spawn_blocking(move || s.writer())
+        .await
+        .map_err(S3Error::internal_error)?
+        .map_err(error::io)?;
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(PIPELINE_DEPTH);
+    let hasher = plan.hasher();
+    let sink = tokio::task::spawn_blocking(
+        move || -> std::io::Result<(DataWriter, Md5, ChecksumHasher)> {
+            let (mut writer, mut md5, mut hasher) = (writer, Md5::new(), hasher);
+            while let Some(buf) = rx.blocking_recv() {
+                md5.update(&buf);
+                hasher.update(&buf);
+                writer.write(&buf)?;
+            }
+            Ok((writer, md5, hasher))
+        },
     );
-    let mut md5 = Md5::new();
-    let mut hasher = plan.hasher();
     let mut batch = BytesMut::with_capacity(WRITE_BATCH);
-
+    let mut body_error = None;
     if let Some(mut body) = body {
         while let Some(chunk) = body.next().await {
-            let chunk = chunk.map_err(|e| {
-                if e.downcast_ref::<s3s::BodySizeLimitExceeded>().is_some() {
-                    s3_error!(
-                        EntityTooLarge,
-                        "Your proposed upload exceeds the maximum allowed size"
-                    )
-                } else {
-                    let mut err = S3Error::with_message(
-                        S3ErrorCode::IncompleteBody,
-                        "The request body ended early or could not be read.",
-                    );
-                    err.set_source(e);
-                    err
+            match chunk {
+                Ok(chunk) => {
+                    batch.extend_from_slice(&chunk);
+                    if batch.len() >= WRITE_BATCH && tx.send(batch.split().freeze()).await.is_err()
+                    {
+                        break; // the sink failed; its error is reported below
+                    }
                 }
-            })?;
-            md5.update(&chunk);
-            hasher.update(&chunk);
-            batch.extend_from_slice(&chunk);
-            if batch.len() >= WRITE_BATCH {
-                writer = Some(
-                    flush(
-                        writer.take().expect("writer present"),
-                        batch.split().freeze(),
-                    )
-                    .await?,
-                );
+                Err(e) => {
+                    body_error = Some(
+                        if e.downcast_ref::<s3s::BodySizeLimitExceeded>().is_some() {
+                            s3_error!(
+                                EntityTooLarge,
+                                "Your proposed upload exceeds the maximum allowed size"
+                            )
+                        } else {
+                            let mut err = S3Error::with_message(
+                                S3ErrorCode::IncompleteBody,
+                                "The request body ended early or could not be read.",
+                            );
+                            err.set_source(e);
+                            err
+                        },
+                    );
+                    break;
+                }
             }
         }
     }
-    let writer = flush(writer.take().expect("writer present"), batch.freeze()).await?;
+    if body_error.is_none() && !batch.is_empty() {
+        let _ = tx.send(batch.freeze()).await;
+    }
+    drop(tx);
+    // Dropping the writer on an error path removes the temp file.
+    let (writer, md5, hasher) = sink
+        .await
+        .map_err(S3Error::internal_error)?
+        .map_err(error::io)?;
+    if let Some(e) = body_error {
+        return Err(e);
+    }
 
     let md5: [u8; 16] = md5.finalize().into();
     if let Some(expected) = expected_md5
@@ -240,7 +265,7 @@ pub(crate) async fn ingest(
         ));
     }
     let computed = hasher.finalize();
-    let mut checksums = Checksums {
+    let checksums = Checksums {
         crc32: computed.checksum_crc32,
         crc32c: computed.checksum_crc32c,
         crc64nvme: computed.checksum_crc64nvme,
@@ -272,24 +297,11 @@ pub(crate) async fn ingest(
             ));
         }
     }
-    if plan.algorithms.iter().all(|a| *a == "crc64nvme") && !plan.defaulted {
-        checksums.checksum_type = Some("FULL_OBJECT".into());
-    }
     Ok(Ingested {
         writer,
         md5,
         checksums,
     })
-}
-
-async fn flush(mut writer: DataWriter, buf: Bytes) -> S3Result<DataWriter> {
-    if buf.is_empty() {
-        return Ok(writer);
-    }
-    tokio::task::spawn_blocking(move || writer.write(&buf).map(|()| writer))
-        .await
-        .map_err(S3Error::internal_error)?
-        .map_err(error::io)
 }
 
 /// The stored checksum for an algorithm name.
@@ -355,53 +367,36 @@ impl ObjectReader {
     }
 }
 
-impl Stream for ObjectReader {
-    type Item = std::io::Result<Bytes>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = &mut *self;
+impl ObjectReader {
+    /// Starts reading the next chunk on the blocking pool. Returns false at the end of the
+    /// range, or an error when the object's segments are shorter than its size.
+    fn spawn_next(&mut self) -> std::io::Result<bool> {
         loop {
-            if let Some(pending) = this.pending.as_mut() {
-                let result = futures::ready!(Pin::new(pending).poll(cx));
-                this.pending = None;
-                return match result {
-                    Err(join) => Poll::Ready(Some(Err(std::io::Error::other(join)))),
-                    Ok(Err(e)) => {
-                        this.remaining = 0;
-                        Poll::Ready(Some(Err(e)))
-                    }
-                    Ok(Ok((file, bytes))) => {
-                        this.file = Some(file);
-                        this.remaining -= bytes.len() as u64;
-                        this.offset += bytes.len() as u64;
-                        Poll::Ready(Some(Ok(bytes)))
-                    }
-                };
+            if self.remaining == 0 {
+                return Ok(false);
             }
-            if this.remaining == 0 {
-                return Poll::Ready(None);
-            }
-            let Some(segment) = this.segments.get(this.seg).cloned() else {
-                return Poll::Ready(Some(Err(std::io::Error::other(
+            let Some(segment) = self.segments.get(self.seg).cloned() else {
+                return Err(std::io::Error::other(
                     "object data shorter than its recorded size",
-                ))));
+                ));
             };
-            if this.offset >= segment.len {
-                this.seg += 1;
-                this.offset = 0;
-                this.file = None;
+            if self.offset >= segment.len {
+                self.seg += 1;
+                self.offset = 0;
+                self.file = None;
                 continue;
             }
             let want = usize::try_from(
-                (segment.len - this.offset)
-                    .min(this.remaining)
+                (segment.len - self.offset)
+                    .min(self.remaining)
                     .min(READ_CHUNK as u64),
             )
             .unwrap_or(READ_CHUNK);
-            let file = this.file.take();
-            let store = this.store.clone();
-            let offset = this.offset;
-            this.pending = Some(tokio::task::spawn_blocking(move || {
+            let (file, store, offset) = (self.file.take(), self.store.clone(), self.offset);
+            // Account for the chunk now, so the read after it can be started right away.
+            self.offset += want as u64;
+            self.remaining -= want as u64;
+            self.pending = Some(tokio::task::spawn_blocking(move || {
                 let mut file = match file {
                     Some(f) => f,
                     None => store.open_segment(&segment, offset)?,
@@ -410,6 +405,40 @@ impl Stream for ObjectReader {
                 file.read_exact(&mut buf)?;
                 Ok((file, Bytes::from(buf)))
             }));
+            return Ok(true);
+        }
+    }
+}
+
+impl Stream for ObjectReader {
+    type Item = std::io::Result<Bytes>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        if this.pending.is_none() {
+            match this.spawn_next() {
+                Ok(true) => {}
+                Ok(false) => return Poll::Ready(None),
+                Err(e) => return Poll::Ready(Some(Err(e))),
+            }
+        }
+        let pending = this.pending.as_mut().expect("a read is in flight");
+        let result = futures::ready!(Pin::new(pending).poll(cx));
+        this.pending = None;
+        match result {
+            Err(join) => Poll::Ready(Some(Err(std::io::Error::other(join)))),
+            Ok(Err(e)) => {
+                this.remaining = 0;
+                Poll::Ready(Some(Err(e)))
+            }
+            Ok(Ok((file, bytes))) => {
+                this.file = Some(file);
+                // Read ahead: the next chunk comes off the disk while this one is sent.
+                if let Err(e) = this.spawn_next() {
+                    tracing::warn!(error = %e, "object data is shorter than its recorded size");
+                }
+                Poll::Ready(Some(Ok(bytes)))
+            }
         }
     }
 }
