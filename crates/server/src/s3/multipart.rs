@@ -13,7 +13,7 @@ use super::Leadshop;
 use super::body::{self, ChecksumPlan, ObjectReader};
 use super::convert::{self, HeaderFields, etag, set_checksums, ts};
 use super::object::{
-    check_key, copy_source_version, refuse_acl, refuse_unsupported_sse, write_precondition,
+    copy_source_version, refuse_unsupported_sse, write_preamble, write_precondition,
 };
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
@@ -63,18 +63,7 @@ pub(super) async fn handle_create_multipart_upload(
     req: S3Request<CreateMultipartUploadInput>,
 ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
     let input = req.input;
-    check_key(&input.key)?;
-    refuse_unsupported_sse(
-        input.sse_customer_algorithm.is_some(),
-        input.ssekms_key_id.is_some(),
-    )?;
-    refuse_acl(
-        input.acl.as_ref(),
-        input.grant_full_control.is_some()
-            || input.grant_read.is_some()
-            || input.grant_read_acp.is_some()
-            || input.grant_write_acp.is_some(),
-    )?;
+    write_preamble!(input, sse_c: input.sse_customer_algorithm.is_some());
     let (algorithm, checksum_type) = checksum_choice(
         input.checksum_algorithm.as_ref(),
         input.checksum_type.as_ref(),

@@ -47,6 +47,24 @@ pub(super) fn refuse_acl(acl: Option<&ObjectCannedACL>, grants: bool) -> S3Resul
     Ok(())
 }
 
+/// The checks every object-creating request shares (PutObject, CopyObject,
+/// CreateMultipartUpload): key rules, encryption modes not supported yet, and ACLs.
+macro_rules! write_preamble {
+    ($input:expr, sse_c: $sse_c:expr) => {{
+        let input = &$input;
+        $crate::s3::object::check_key(&input.key)?;
+        $crate::s3::object::refuse_unsupported_sse($sse_c, input.ssekms_key_id.is_some())?;
+        $crate::s3::object::refuse_acl(
+            input.acl.as_ref(),
+            input.grant_full_control.is_some()
+                || input.grant_read.is_some()
+                || input.grant_read_acp.is_some()
+                || input.grant_write_acp.is_some(),
+        )?;
+    }};
+}
+pub(super) use write_preamble;
+
 /// The precondition of a conditional write (`If-None-Match: *`, `If-Match: "etag"`).
 pub(super) fn write_precondition(
     if_match: Option<&ETagCondition>,
@@ -82,18 +100,7 @@ pub(super) async fn handle_put_object(
         trailing_headers,
         ..
     } = req;
-    check_key(&input.key)?;
-    refuse_unsupported_sse(
-        input.sse_customer_algorithm.is_some(),
-        input.ssekms_key_id.is_some(),
-    )?;
-    refuse_acl(
-        input.acl.as_ref(),
-        input.grant_full_control.is_some()
-            || input.grant_read.is_some()
-            || input.grant_read_acp.is_some()
-            || input.grant_write_acp.is_some(),
-    )?;
+    write_preamble!(input, sse_c: input.sse_customer_algorithm.is_some());
     if input.write_offset_bytes.is_some() {
         return Err(s3_error!(
             NotImplemented,
@@ -151,18 +158,7 @@ pub(super) async fn handle_put_object(
         }],
         encryption: None,
     };
-    let bucket = input.bucket;
-    let store = s.store().clone();
-    let outcome = match s
-        .db(move |st| st.put_version(&bucket, rec, precondition))
-        .await
-    {
-        Ok(o) => o,
-        Err(e) => {
-            store.discard(sealed.file);
-            return Err(e);
-        }
-    };
+    let outcome = commit_version(s, input.bucket, rec, precondition).await?;
     let v = &outcome.version;
     let mut out = PutObjectOutput {
         e_tag: Some(etag(&v.etag)),
@@ -172,6 +168,27 @@ pub(super) async fn handle_put_object(
     };
     set_checksums!(out, &v.checksums);
     Ok(S3Response::new(out))
+}
+
+/// Commits a version whose data files are sealed; if the commit is refused, the files are
+/// removed so nothing of the request stays behind.
+async fn commit_version(
+    s: &Leadshop,
+    bucket: String,
+    rec: VersionRecord,
+    precondition: Option<WritePrecondition>,
+) -> S3Result<leadshop_store::PutOutcome> {
+    let files: Vec<_> = rec.segments.iter().map(|seg| seg.file).collect();
+    let store = s.store().clone();
+    let result = s
+        .db(move |st| st.put_version(&bucket, rec, precondition))
+        .await;
+    if result.is_err() {
+        for f in files {
+            store.discard(f);
+        }
+    }
+    result
 }
 
 /// Evaluates GET/HEAD conditions in the order RFC 9110 §13.2.2 gives (as S3 does).
@@ -305,6 +322,34 @@ async fn read_view(
     })
 }
 
+/// Reads the version a GET or HEAD asks for and checks its conditions; both inputs carry the
+/// same fields, so one macro serves both.
+macro_rules! prepare_read {
+    ($s:expr, $input:expr) => {{
+        let input = &$input;
+        refuse_unsupported_sse(input.sse_customer_algorithm.is_some(), false)?;
+        let view = read_view(
+            $s,
+            input.bucket.clone(),
+            input.key.clone(),
+            input.version_id.clone(),
+            input.range,
+            input.part_number,
+            input.checksum_mode.as_ref(),
+        )
+        .await?;
+        check_read_conditions(
+            &view.version,
+            input.if_match.as_ref(),
+            input.if_none_match.as_ref(),
+            input.if_modified_since.as_ref(),
+            input.if_unmodified_since.as_ref(),
+            S3ErrorCode::NotModified,
+        )?;
+        view
+    }};
+}
+
 /// Fills the fields GetObjectOutput and HeadObjectOutput share.
 macro_rules! fill_read_output {
     ($out:ident, $view:expr, $input:expr) => {{
@@ -365,25 +410,7 @@ pub(super) async fn handle_get_object(
     req: S3Request<GetObjectInput>,
 ) -> S3Result<S3Response<GetObjectOutput>> {
     let input = req.input;
-    refuse_unsupported_sse(input.sse_customer_algorithm.is_some(), false)?;
-    let view = read_view(
-        s,
-        input.bucket.clone(),
-        input.key.clone(),
-        input.version_id.clone(),
-        input.range,
-        input.part_number,
-        input.checksum_mode.as_ref(),
-    )
-    .await?;
-    check_read_conditions(
-        &view.version,
-        input.if_match.as_ref(),
-        input.if_none_match.as_ref(),
-        input.if_modified_since.as_ref(),
-        input.if_unmodified_since.as_ref(),
-        S3ErrorCode::NotModified,
-    )?;
+    let view = prepare_read!(s, input);
     let mut out = GetObjectOutput::default();
     fill_read_output!(out, &view, input);
     let reader = ObjectReader::new(
@@ -401,25 +428,7 @@ pub(super) async fn handle_head_object(
     req: S3Request<HeadObjectInput>,
 ) -> S3Result<S3Response<HeadObjectOutput>> {
     let input = req.input;
-    refuse_unsupported_sse(input.sse_customer_algorithm.is_some(), false)?;
-    let view = read_view(
-        s,
-        input.bucket.clone(),
-        input.key.clone(),
-        input.version_id.clone(),
-        input.range,
-        input.part_number,
-        input.checksum_mode.as_ref(),
-    )
-    .await?;
-    check_read_conditions(
-        &view.version,
-        input.if_match.as_ref(),
-        input.if_none_match.as_ref(),
-        input.if_modified_since.as_ref(),
-        input.if_unmodified_since.as_ref(),
-        S3ErrorCode::NotModified,
-    )?;
+    let view = prepare_read!(s, input);
     let mut out = HeadObjectOutput::default();
     fill_read_output!(out, &view, input);
     Ok(S3Response::new(out))
@@ -474,19 +483,10 @@ pub(super) async fn handle_copy_object(
     req: S3Request<CopyObjectInput>,
 ) -> S3Result<S3Response<CopyObjectOutput>> {
     let input = req.input;
-    check_key(&input.key)?;
-    refuse_unsupported_sse(
-        input.sse_customer_algorithm.is_some()
-            || input.copy_source_sse_customer_algorithm.is_some(),
-        input.ssekms_key_id.is_some(),
-    )?;
-    refuse_acl(
-        input.acl.as_ref(),
-        input.grant_full_control.is_some()
-            || input.grant_read.is_some()
-            || input.grant_read_acp.is_some()
-            || input.grant_write_acp.is_some(),
-    )?;
+    write_preamble!(
+        input,
+        sse_c: input.sse_customer_algorithm.is_some() || input.copy_source_sse_customer_algorithm.is_some()
+    );
     let src = copy_source_version(
         s,
         &input.copy_source,
@@ -595,18 +595,7 @@ pub(super) async fn handle_copy_object(
         encryption: None,
     };
     let precondition = write_precondition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
-    let bucket = input.bucket;
-    let store = s.store().clone();
-    let outcome = match s
-        .db(move |st| st.put_version(&bucket, rec, precondition))
-        .await
-    {
-        Ok(o) => o,
-        Err(e) => {
-            store.discard(sealed.file);
-            return Err(e);
-        }
-    };
+    let outcome = commit_version(s, input.bucket, rec, precondition).await?;
     let v = &outcome.version;
     let mut result = CopyObjectResult {
         e_tag: Some(etag(&v.etag)),
