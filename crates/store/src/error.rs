@@ -40,6 +40,10 @@ pub enum StoreError {
     /// A part other than the last is smaller than the 5 MiB minimum.
     #[error("part {0} is smaller than the minimum allowed size")]
     EntityTooSmall(i32),
+    /// A checksum the client announced differs from the one computed over the stored data
+    /// (the algorithm is named).
+    #[error("the {0} checksum you specified did not match the calculated checksum")]
+    ChecksumMismatch(String),
     /// A conditional write's precondition did not hold.
     #[error("precondition failed: {0}")]
     PreconditionFailed(&'static str),

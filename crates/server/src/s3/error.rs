@@ -53,6 +53,10 @@ pub(crate) fn from_store(e: StoreError) -> S3Error {
             S3ErrorCode::EntityTooSmall,
             format!("Part {n} is smaller than the minimum allowed object size of 5 MiB."),
         ),
+        StoreError::ChecksumMismatch(alg) => S3Error::with_message(
+            S3ErrorCode::BadDigest,
+            format!("The {alg} you specified did not match the calculated checksum."),
+        ),
         StoreError::PreconditionFailed(m) => {
             S3Error::with_message(S3ErrorCode::PreconditionFailed, m)
         }

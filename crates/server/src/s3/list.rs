@@ -194,7 +194,7 @@ pub(super) async fn handle_list_object_versions(
     let (next_key, next_vid) = match (page.truncated, page.next) {
         (true, Some((k, vid))) => (
             Some(maybe_encode(&k, encode)),
-            vid.filter(|_| true).map(|v| {
+            vid.map(|v| {
                 if v.is_empty() {
                     NULL_VERSION_ID.into()
                 } else {

@@ -90,7 +90,6 @@ pub(super) async fn handle_create_multipart_upload(
         tags: convert::tagging_header(input.tagging.as_deref())?,
     };
     let upload_id = rec.upload_id.clone();
-    let shown = rec.clone();
     s.db(move |st| st.create_upload(&rec)).await?;
     Ok(S3Response::new(CreateMultipartUploadOutput {
         bucket: Some(input.bucket),
@@ -98,13 +97,7 @@ pub(super) async fn handle_create_multipart_upload(
         upload_id: Some(upload_id),
         // Only echoed when the client chose one, as AWS does.
         checksum_algorithm: input.checksum_algorithm,
-        checksum_type: input.checksum_type.or_else(|| {
-            shown
-                .checksum_type
-                .clone()
-                .map(ChecksumType::from)
-                .filter(|_| false)
-        }),
+        checksum_type: input.checksum_type,
         ..Default::default()
     }))
 }
@@ -446,7 +439,7 @@ pub(super) async fn handle_complete_multipart_upload(
                     if let Some(claimed) = body::get(&announced, &a2)
                         && claimed != v
                     {
-                        return Err(StoreError::PreconditionFailed("the checksum you specified did not match the calculated checksum"));
+                        return Err(StoreError::ChecksumMismatch(a2.to_ascii_uppercase()));
                     }
                     body::set(&mut checksums, &a2, v);
                 } else {
@@ -469,14 +462,7 @@ pub(super) async fn handle_complete_multipart_upload(
                 })
             })
         })
-        .await
-        .map_err(|e| {
-            if *e.code() == S3ErrorCode::PreconditionFailed && e.message().is_some_and(|m| m.contains("checksum")) {
-                S3Error::with_message(S3ErrorCode::BadDigest, e.message().unwrap_or_default().to_string())
-            } else {
-                e
-            }
-        })?;
+        .await?;
     let v = &outcome.version;
     let mut out = CompleteMultipartUploadOutput {
         bucket: Some(input.bucket.clone()),
@@ -492,7 +478,6 @@ pub(super) async fn handle_complete_multipart_upload(
         ..Default::default()
     };
     set_checksums!(out, &v.checksums);
-    let _ = up;
     Ok(S3Response::new(out))
 }
 

@@ -508,3 +508,58 @@ async fn upload_part_copy_with_a_range() {
         .unwrap_err();
     assert_eq!(code(&e), "NoSuchUpload");
 }
+
+#[tokio::test]
+async fn a_wrong_full_object_checksum_on_complete_is_bad_digest() {
+    let srv = TestServer::start().await;
+    let s3 = srv.admin();
+    let b = bucket("mpubad");
+    s3.create_bucket().bucket(&b).send().await.unwrap();
+    let id = s3
+        .create_multipart_upload()
+        .bucket(&b)
+        .key("k")
+        .checksum_algorithm(ChecksumAlgorithm::Crc64Nvme)
+        .send()
+        .await
+        .unwrap()
+        .upload_id()
+        .unwrap()
+        .to_string();
+    let part = s3
+        .upload_part()
+        .bucket(&b)
+        .key("k")
+        .upload_id(&id)
+        .part_number(1)
+        .checksum_algorithm(ChecksumAlgorithm::Crc64Nvme)
+        .body(ByteStream::from(bytes(1000, 40)))
+        .send()
+        .await
+        .unwrap();
+    let etag = part.e_tag().unwrap().to_string();
+    let e = s3
+        .complete_multipart_upload()
+        .bucket(&b)
+        .key("k")
+        .upload_id(&id)
+        .checksum_crc64_nvme("AAAAAAAAAAA=")
+        .checksum_type(aws_sdk_s3::types::ChecksumType::FullObject)
+        .multipart_upload(completed(&[(1, etag.clone())]))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "BadDigest");
+    // Nothing was committed; the upload is still there and can complete correctly.
+    assert!(s3.head_object().bucket(&b).key("k").send().await.is_err());
+    s3.complete_multipart_upload()
+        .bucket(&b)
+        .key("k")
+        .upload_id(&id)
+        .checksum_crc64_nvme(part.checksum_crc64_nvme().unwrap())
+        .checksum_type(aws_sdk_s3::types::ChecksumType::FullObject)
+        .multipart_upload(completed(&[(1, etag)]))
+        .send()
+        .await
+        .unwrap();
+}
