@@ -222,21 +222,7 @@ pub(crate) async fn ingest(
                     }
                 }
                 Err(e) => {
-                    body_error = Some(
-                        if e.downcast_ref::<s3s::BodySizeLimitExceeded>().is_some() {
-                            s3_error!(
-                                EntityTooLarge,
-                                "Your proposed upload exceeds the maximum allowed size"
-                            )
-                        } else {
-                            let mut err = S3Error::with_message(
-                                S3ErrorCode::IncompleteBody,
-                                "The request body ended early or could not be read.",
-                            );
-                            err.set_source(e);
-                            err
-                        },
-                    );
+                    body_error = Some(body_stream_error(e));
                     break;
                 }
             }
@@ -302,6 +288,39 @@ pub(crate) async fn ingest(
         md5,
         checksums,
     })
+}
+
+/// The S3 error for a request body that failed while it was being received.
+fn body_stream_error(e: s3s::StdError) -> S3Error {
+    use s3s::stream::aws_chunked_stream::AwsChunkedStreamError as Chunked;
+    if e.downcast_ref::<s3s::BodySizeLimitExceeded>().is_some() {
+        return s3_error!(
+            EntityTooLarge,
+            "Your proposed upload exceeds the maximum allowed size"
+        );
+    }
+    let (code, message) = match e.downcast_ref::<Chunked>() {
+        Some(Chunked::SignatureMismatch) => (
+            S3ErrorCode::SignatureDoesNotMatch,
+            "The chunk signature we calculated does not match the signature you provided.",
+        ),
+        Some(
+            Chunked::FormatError
+            | Chunked::ChunkMetaTooLarge(..)
+            | Chunked::ChunkDataTooLarge(..)
+            | Chunked::TrailersTooLarge(..),
+        ) => (
+            S3ErrorCode::InvalidRequest,
+            "The aws-chunked request body is malformed.",
+        ),
+        _ => (
+            S3ErrorCode::IncompleteBody,
+            "The request body ended early or could not be read.",
+        ),
+    };
+    let mut err = S3Error::with_message(code, message);
+    err.set_source(e);
+    err
 }
 
 /// The stored checksum for an algorithm name.
