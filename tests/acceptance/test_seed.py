@@ -252,3 +252,12 @@ def test_sigterm_lets_an_in_flight_upload_finish(tmp_path):
                       aws_access_key_id=env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"])
     assert s3.head_object(Bucket="leadshop-assets", Key="inflight")["ContentLength"] == 2 * 1024 * 1024
     srv.stop()
+
+
+def test_bucket_configuration_is_the_spec_documents(s3):
+    """What the server serves is what config/buckets says (Terraform deploys the same files)."""
+    from leadshop_proc import REPO
+
+    for bucket in ("leadshop-assets", "leadshop-security-logs"):
+        doc = json.loads((REPO / "config" / "buckets" / bucket / "versioning.json").read_text())
+        assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == doc["Status"]

@@ -1,0 +1,118 @@
+resource "aws_sns_topic" "alerts" {
+  name              = "leadshop-alerts-${var.environment}"
+  kms_master_key_id = "alias/aws/sns"
+}
+
+resource "aws_sns_topic_subscription" "email" {
+  for_each  = toset(var.alert_emails)
+  topic_arn = aws_sns_topic.alerts.arn
+  protocol  = "email"
+  endpoint  = each.value
+}
+
+resource "aws_cloudwatch_metric_alarm" "s3_5xx" {
+  alarm_name          = "leadshop-${var.environment}-s3-5xx"
+  alarm_description   = "The assets bucket answers 5xx errors."
+  namespace           = "AWS/S3"
+  metric_name         = "5xxErrors"
+  dimensions          = { BucketName = aws_s3_bucket.assets.id, FilterId = aws_s3_bucket_metric.assets.name }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 5
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alerts.arn]
+  ok_actions          = [aws_sns_topic.alerts.arn]
+}
+
+resource "aws_cloudwatch_metric_alarm" "s3_4xx_surge" {
+  alarm_name          = "leadshop-${var.environment}-s3-4xx-surge"
+  alarm_description   = "Many refused requests: misconfigured clients or probing."
+  namespace           = "AWS/S3"
+  metric_name         = "4xxErrors"
+  dimensions          = { BucketName = aws_s3_bucket.assets.id, FilterId = aws_s3_bucket_metric.assets.name }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 2
+  threshold           = 100
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alerts.arn]
+}
+
+resource "aws_cloudwatch_metric_alarm" "bucket_size" {
+  alarm_name          = "leadshop-${var.environment}-bucket-size"
+  alarm_description   = "STANDARD storage of the assets bucket is above the expected size."
+  namespace           = "AWS/S3"
+  metric_name         = "BucketSizeBytes"
+  dimensions          = { BucketName = aws_s3_bucket.assets.id, StorageType = "StandardStorage" }
+  statistic           = "Maximum"
+  period              = 86400
+  evaluation_periods  = 1
+  threshold           = var.bucket_size_alarm_bytes
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alerts.arn]
+}
+
+resource "aws_cloudwatch_metric_alarm" "estimated_charges" {
+  count    = var.enable_estimated_charges_alarm ? 1 : 0
+  provider = aws.billing
+
+  alarm_name          = "leadshop-${var.environment}-estimated-charges"
+  alarm_description   = "Account estimated charges above the monthly budget."
+  namespace           = "AWS/Billing"
+  metric_name         = "EstimatedCharges"
+  dimensions          = { Currency = "USD" }
+  statistic           = "Maximum"
+  period              = 21600
+  evaluation_periods  = 1
+  threshold           = var.monthly_budget_usd
+  comparison_operator = "GreaterThanThreshold"
+  alarm_actions       = [aws_sns_topic.alerts.arn]
+}
+
+resource "aws_cloudwatch_dashboard" "storage" {
+  dashboard_name = "leadshop-${var.environment}"
+  dashboard_body = jsonencode({
+    widgets = [
+      {
+        type = "metric", x = 0, y = 0, width = 12, height = 6
+        properties = {
+          title  = "Bucket size by storage class (daily)"
+          region = var.region
+          period = 86400
+          stat   = "Average"
+          metrics = [
+            ["AWS/S3", "BucketSizeBytes", "BucketName", aws_s3_bucket.assets.id, "StorageType", "StandardStorage"],
+            ["AWS/S3", "BucketSizeBytes", "BucketName", aws_s3_bucket.assets.id, "StorageType", "StandardIAStorage"],
+          ]
+        }
+      },
+      {
+        type = "metric", x = 12, y = 0, width = 12, height = 6
+        properties = {
+          title   = "Number of objects (daily)"
+          region  = var.region
+          period  = 86400
+          stat    = "Average"
+          metrics = [["AWS/S3", "NumberOfObjects", "BucketName", aws_s3_bucket.assets.id, "StorageType", "AllStorageTypes"]]
+        }
+      },
+      {
+        type = "metric", x = 0, y = 6, width = 24, height = 6
+        properties = {
+          title  = "Requests and errors (request metrics, FilterId ${aws_s3_bucket_metric.assets.name})"
+          region = var.region
+          period = 300
+          stat   = "Sum"
+          metrics = [
+            for m in ["AllRequests", "GetRequests", "PutRequests", "4xxErrors", "5xxErrors"] :
+            ["AWS/S3", m, "BucketName", aws_s3_bucket.assets.id, "FilterId", aws_s3_bucket_metric.assets.name]
+          ]
+        }
+      },
+    ]
+  })
+}

@@ -1,0 +1,29 @@
+output "assets_bucket" {
+  description = "Name of the assets bucket (AWS_S3_BUCKET_NAME)."
+  value       = aws_s3_bucket.assets.id
+}
+
+output "assets_bucket_arn" {
+  description = "ARN of the assets bucket."
+  value       = aws_s3_bucket.assets.arn
+}
+
+output "logs_bucket" {
+  description = "Bucket receiving the server access logs."
+  value       = aws_s3_bucket.logs.id
+}
+
+output "app_role_arn" {
+  description = "Role the application assumes."
+  value       = aws_iam_role.app.arn
+}
+
+output "alerts_topic_arn" {
+  description = "SNS topic of alarms and budget alerts."
+  value       = aws_sns_topic.alerts.arn
+}
+
+output "dashboard_name" {
+  description = "CloudWatch dashboard."
+  value       = aws_cloudwatch_dashboard.storage.dashboard_name
+}

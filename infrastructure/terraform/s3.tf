@@ -1,0 +1,233 @@
+# ---- leadshop-assets --------------------------------------------------------------------
+
+resource "aws_s3_bucket" "assets" {
+  #checkov:skip=CKV_AWS_144:Cross-region replication is out of scope for PRP-000; versioning covers recovery.
+  #checkov:skip=CKV2_AWS_62:No consumer of event notifications exists yet; access logs and metrics cover auditing.
+  #checkov:skip=CKV_AWS_145:SSE-S3 (AES256) is the baseline the local server mirrors; SSE-KMS is enabled with var.kms_key_arn.
+  bucket = var.assets_bucket_name
+}
+
+resource "aws_s3_bucket_ownership_controls" "assets" {
+  bucket = aws_s3_bucket.assets.id
+  rule {
+    object_ownership = "BucketOwnerEnforced"
+  }
+}
+
+resource "aws_s3_bucket_public_access_block" "assets" {
+  bucket                  = aws_s3_bucket.assets.id
+  block_public_acls       = local.assets_doc["public-access-block"].BlockPublicAcls
+  ignore_public_acls      = local.assets_doc["public-access-block"].IgnorePublicAcls
+  block_public_policy     = local.assets_doc["public-access-block"].BlockPublicPolicy
+  restrict_public_buckets = local.assets_doc["public-access-block"].RestrictPublicBuckets
+}
+
+resource "aws_s3_bucket_versioning" "assets" {
+  bucket = aws_s3_bucket.assets.id
+  versioning_configuration {
+    status = local.assets_doc.versioning.Status
+  }
+}
+
+resource "aws_s3_bucket_server_side_encryption_configuration" "assets" {
+  bucket = aws_s3_bucket.assets.id
+  rule {
+    apply_server_side_encryption_by_default {
+      sse_algorithm     = local.sse_algorithm
+      kms_master_key_id = var.kms_key_arn
+    }
+    bucket_key_enabled = local.assets_doc.encryption.Rules[0].BucketKeyEnabled
+  }
+}
+
+resource "aws_s3_bucket_logging" "assets" {
+  bucket        = aws_s3_bucket.assets.id
+  target_bucket = aws_s3_bucket.logs.id
+  target_prefix = local.assets_logging.TargetPrefix
+
+  target_object_key_format {
+    partitioned_prefix {
+      partition_date_source = local.assets_logging.TargetObjectKeyFormat.PartitionedPrefix.PartitionDateSource
+    }
+  }
+
+  depends_on = [aws_s3_bucket_policy.logs]
+}
+
+resource "aws_s3_bucket_cors_configuration" "assets" {
+  bucket = aws_s3_bucket.assets.id
+
+  dynamic "cors_rule" {
+    for_each = local.assets_doc.cors.CORSRules
+    content {
+      id              = cors_rule.value.ID
+      allowed_origins = var.cors_origins
+      allowed_methods = cors_rule.value.AllowedMethods
+      allowed_headers = cors_rule.value.AllowedHeaders
+      expose_headers  = cors_rule.value.ExposeHeaders
+      max_age_seconds = cors_rule.value.MaxAgeSeconds
+    }
+  }
+}
+
+resource "aws_s3_bucket_lifecycle_configuration" "assets" {
+  #checkov:skip=CKV_AWS_300:Rules are rendered from config/buckets lifecycle.json, which checkov cannot evaluate; every rule there aborts incomplete uploads (tests/infrastructure asserts it).
+  bucket = aws_s3_bucket.assets.id
+
+  dynamic "rule" {
+    for_each = local.assets_doc.lifecycle.Rules
+    content {
+      id     = rule.value.ID
+      status = rule.value.Status
+
+      filter {
+        prefix = rule.value.Filter.Prefix
+      }
+
+      dynamic "transition" {
+        for_each = lookup(rule.value, "Transitions", [])
+        content {
+          days          = transition.value.StorageClass == "STANDARD_IA" ? var.ia_transition_days : transition.value.Days
+          storage_class = transition.value.StorageClass
+        }
+      }
+
+      dynamic "expiration" {
+        for_each = lookup(rule.value, "Expiration", null) == null ? [] : [rule.value.Expiration]
+        content {
+          days = expiration.value.Days
+        }
+      }
+
+      dynamic "noncurrent_version_transition" {
+        for_each = lookup(rule.value, "NoncurrentVersionTransitions", [])
+        content {
+          noncurrent_days = noncurrent_version_transition.value.NoncurrentDays
+          storage_class   = noncurrent_version_transition.value.StorageClass
+        }
+      }
+
+      dynamic "noncurrent_version_expiration" {
+        for_each = lookup(rule.value, "NoncurrentVersionExpiration", null) == null ? [] : [rule.value.NoncurrentVersionExpiration]
+        content {
+          noncurrent_days = noncurrent_version_expiration.value.NoncurrentDays
+        }
+      }
+
+      # Every rule of the spec documents carries one (tests/infrastructure checks it).
+      abort_incomplete_multipart_upload {
+        days_after_initiation = rule.value.AbortIncompleteMultipartUpload.DaysAfterInitiation
+      }
+    }
+  }
+
+  depends_on = [aws_s3_bucket_versioning.assets]
+}
+
+resource "aws_s3_bucket_policy" "assets" {
+  bucket = aws_s3_bucket.assets.id
+  policy = local.assets_policy
+
+  depends_on = [aws_s3_bucket_public_access_block.assets, aws_s3_bucket_ownership_controls.assets]
+}
+
+# Request metrics (AllRequests, GetRequests, PutRequests, 4xxErrors, 5xxErrors) for the whole bucket.
+resource "aws_s3_bucket_metric" "assets" {
+  bucket = aws_s3_bucket.assets.id
+  name   = "EntireBucket"
+}
+
+# ---- leadshop-security-logs -------------------------------------------------------------
+
+resource "aws_s3_bucket" "logs" {
+  #checkov:skip=CKV_AWS_18:This is the access-log target; logging it into itself would log its own log deliveries.
+  #checkov:skip=CKV_AWS_144:Cross-region replication is out of scope for PRP-000; versioning covers recovery.
+  #checkov:skip=CKV2_AWS_62:Log objects need no event notifications.
+  #checkov:skip=CKV_AWS_145:S3 server access log delivery supports only SSE-S3 on the target bucket.
+  bucket = var.logs_bucket_name
+}
+
+resource "aws_s3_bucket_ownership_controls" "logs" {
+  bucket = aws_s3_bucket.logs.id
+  rule {
+    object_ownership = "BucketOwnerEnforced"
+  }
+}
+
+resource "aws_s3_bucket_public_access_block" "logs" {
+  bucket                  = aws_s3_bucket.logs.id
+  block_public_acls       = local.logs_doc["public-access-block"].BlockPublicAcls
+  ignore_public_acls      = local.logs_doc["public-access-block"].IgnorePublicAcls
+  block_public_policy     = local.logs_doc["public-access-block"].BlockPublicPolicy
+  restrict_public_buckets = local.logs_doc["public-access-block"].RestrictPublicBuckets
+}
+
+resource "aws_s3_bucket_versioning" "logs" {
+  bucket = aws_s3_bucket.logs.id
+  versioning_configuration {
+    status = local.logs_doc.versioning.Status
+  }
+}
+
+resource "aws_s3_bucket_server_side_encryption_configuration" "logs" {
+  bucket = aws_s3_bucket.logs.id
+  rule {
+    apply_server_side_encryption_by_default {
+      sse_algorithm = local.logs_doc.encryption.Rules[0].ApplyServerSideEncryptionByDefault.SSEAlgorithm
+    }
+    bucket_key_enabled = local.logs_doc.encryption.Rules[0].BucketKeyEnabled
+  }
+}
+
+resource "aws_s3_bucket_lifecycle_configuration" "logs" {
+  #checkov:skip=CKV_AWS_300:Rules are rendered from config/buckets lifecycle.json, which checkov cannot evaluate; every rule there aborts incomplete uploads (tests/infrastructure asserts it).
+  bucket = aws_s3_bucket.logs.id
+
+  dynamic "rule" {
+    for_each = local.logs_doc.lifecycle.Rules
+    content {
+      id     = rule.value.ID
+      status = rule.value.Status
+
+      filter {
+        prefix = rule.value.Filter.Prefix
+      }
+
+      dynamic "transition" {
+        for_each = lookup(rule.value, "Transitions", [])
+        content {
+          days          = transition.value.Days
+          storage_class = transition.value.StorageClass
+        }
+      }
+
+      dynamic "expiration" {
+        for_each = lookup(rule.value, "Expiration", null) == null ? [] : [rule.value.Expiration]
+        content {
+          days = expiration.value.Days
+        }
+      }
+
+      dynamic "noncurrent_version_expiration" {
+        for_each = lookup(rule.value, "NoncurrentVersionExpiration", null) == null ? [] : [rule.value.NoncurrentVersionExpiration]
+        content {
+          noncurrent_days = noncurrent_version_expiration.value.NoncurrentDays
+        }
+      }
+
+      # Every rule of the spec documents carries one (tests/infrastructure checks it).
+      abort_incomplete_multipart_upload {
+        days_after_initiation = rule.value.AbortIncompleteMultipartUpload.DaysAfterInitiation
+      }
+    }
+  }
+
+  depends_on = [aws_s3_bucket_versioning.logs]
+}
+
+resource "aws_s3_bucket_policy" "logs" {
+  bucket = aws_s3_bucket.logs.id
+  policy = local.logs_policy
+
+  depends_on = [aws_s3_bucket_public_access_block.logs, aws_s3_bucket_ownership_controls.logs]
+}

@@ -1,0 +1,227 @@
+"""PRP-000's infrastructure requirements as assertions on the parsed Terraform (python-hcl2)
+and on the bucket spec documents it renders (config/buckets), which the local server reads too."""
+
+import json
+import re
+from pathlib import Path
+
+import hcl2
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+TF = ROOT / "infrastructure" / "terraform"
+SPEC = ROOT / "config" / "buckets"
+
+
+def unquote(v):
+    if isinstance(v, dict):
+        return {unquote(k): unquote(x) for k, x in v.items() if k != "__is_block__"}
+    if isinstance(v, list):
+        return [unquote(x) for x in v]
+    if isinstance(v, str) and len(v) >= 2 and v[0] == v[-1] == '"':
+        return v[1:-1]
+    return v
+
+
+def parse(path):
+    with open(path) as f:
+        return unquote(hcl2.load(f))
+
+
+@pytest.fixture(scope="module")
+def tf():
+    merged = {"resource": {}, "data": {}, "variable": {}, "output": {}, "locals": {}}
+    for path in sorted(TF.glob("*.tf")):
+        doc = parse(path)
+        for kind in ("resource", "data"):
+            for block in doc.get(kind, []):
+                for rtype, named in block.items():
+                    for name, body in named.items():
+                        merged[kind][f"{rtype}.{name}"] = body
+        for kind in ("variable", "output"):
+            for block in doc.get(kind, []):
+                merged[kind].update(block)
+        for block in doc.get("locals", []):
+            merged["locals"].update(block)
+    return merged
+
+
+def spec(bucket, name):
+    return json.loads((SPEC / bucket / f"{name}.json").read_text())
+
+
+def render(spec_bucket, name, **vars):
+    """templatefile() for documents that only use ${name} placeholders."""
+    text = (SPEC / spec_bucket / f"{name}.json").read_text()
+    out = re.sub(r"\$\{(\w+)\}", lambda m: vars[m.group(1)], text)
+    assert "${" not in out
+    return json.loads(out)
+
+
+def test_every_file_parses_and_is_formatted():
+    files = sorted(TF.glob("*.tf")) + sorted((TF / "environments").glob("*.tfvars"))
+    assert len(files) >= 11
+    for path in files:
+        parse(path)
+        text = path.read_text()
+        assert "\t" not in text, f"{path.name}: tabs"
+        assert text.endswith("\n") and not text.endswith("\n\n"), f"{path.name}: one final newline"
+        for n, line in enumerate(text.splitlines(), 1):
+            assert line == line.rstrip(), f"{path.name}:{n}: trailing whitespace"
+            indent = len(line) - len(line.lstrip(" "))
+            assert indent % 2 == 0, f"{path.name}:{n}: indentation is not a multiple of two"
+
+
+def test_versions_and_providers():
+    doc = parse(TF / "versions.tf")
+    tf_block = doc["terraform"][0]
+    assert tf_block["required_version"] == ">= 1.5"
+    aws = tf_block["required_providers"][0]["aws"]
+    assert aws["source"] == "hashicorp/aws" and aws["version"] == ">= 5.0, < 7.0"
+    aliases = [p["aws"].get("alias") for p in doc["provider"]]
+    assert "billing" in aliases
+    billing = next(p["aws"] for p in doc["provider"] if p["aws"].get("alias") == "billing")
+    assert billing["region"] == "us-east-1"
+
+
+def test_seed_resources_exist(tf):
+    r = tf["resource"]
+    for name in [
+        "aws_s3_bucket.assets", "aws_s3_bucket.logs", "aws_s3_bucket_policy.assets", "aws_s3_bucket_policy.logs",
+        "aws_s3_bucket_public_access_block.assets", "aws_s3_bucket_public_access_block.logs",
+        "aws_s3_bucket_ownership_controls.assets", "aws_s3_bucket_versioning.assets",
+        "aws_s3_bucket_server_side_encryption_configuration.assets", "aws_s3_bucket_logging.assets",
+        "aws_s3_bucket_cors_configuration.assets", "aws_s3_bucket_lifecycle_configuration.assets",
+        "aws_s3_bucket_metric.assets", "aws_iam_role.app", "aws_iam_role_policy.app",
+        "aws_cloudwatch_metric_alarm.s3_5xx", "aws_cloudwatch_metric_alarm.s3_4xx_surge",
+        "aws_cloudwatch_metric_alarm.bucket_size", "aws_cloudwatch_dashboard.storage", "aws_budgets_budget.monthly",
+        "aws_sns_topic.alerts",
+    ]:
+        assert name in r, name
+    for b in ("assets", "logs"):
+        assert r[f"aws_s3_bucket_ownership_controls.{b}"]["rule"][0]["object_ownership"] == "BucketOwnerEnforced"
+    assert r["aws_sns_topic.alerts"]["kms_master_key_id"] == "alias/aws/sns"
+
+
+def test_ordering_dependencies(tf):
+    r = tf["resource"]
+    for b in ("assets", "logs"):
+        assert f"${{aws_s3_bucket_public_access_block.{b}}}" in r[f"aws_s3_bucket_policy.{b}"]["depends_on"]
+        assert f"${{aws_s3_bucket_versioning.{b}}}" in r[f"aws_s3_bucket_lifecycle_configuration.{b}"]["depends_on"]
+
+
+def test_cors_both_origins(tf):
+    origins = tf["variable"]["cors_origins"]["default"]
+    assert origins == ["http://localhost:3000", "https://staging.leadfactory.com"]
+    rules = spec("leadshop-assets", "cors")["CORSRules"]
+    assert rules[0]["AllowedOrigins"] == origins, "the variable's default is the document's"
+    assert {"PUT", "POST", "GET"} <= set(rules[0]["AllowedMethods"])
+
+
+def test_lifecycle_standard_ia_at_30_days_and_abort_everywhere(tf):
+    assert tf["variable"]["ia_transition_days"]["default"] == 30
+    assert ">= 30" in tf["variable"]["ia_transition_days"]["validation"][0]["condition"]
+    for bucket in ("leadshop-assets", "leadshop-security-logs"):
+        rules = spec(bucket, "lifecycle")["Rules"]
+        for rule in rules:
+            assert "Prefix" in rule["Filter"], f"{bucket}/{rule['ID']}: filter with a prefix, not an empty filter"
+            assert rule["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"] >= 1
+    main = spec("leadshop-assets", "lifecycle")["Rules"][0]
+    assert main["Filter"]["Prefix"] == ""
+    assert {"Days": 30, "StorageClass": "STANDARD_IA"} in main["Transitions"]
+    assert main["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"] == 7
+    assert main["NoncurrentVersionTransitions"][0]["StorageClass"] == "STANDARD_IA"
+    assert "NoncurrentVersionExpiration" in main
+    tmp = next(r for r in spec("leadshop-assets", "lifecycle")["Rules"] if r["Filter"]["Prefix"] == "tmp/")
+    assert tmp["Expiration"]["Days"] >= 1
+    # Terraform renders rules with `filter { prefix = ... }`, never an empty filter block.
+    lc = tf["resource"]["aws_s3_bucket_lifecycle_configuration.assets"]
+    content = lc["dynamic"][0]["rule"]["content"][0]
+    assert "prefix" in content["filter"][0]
+    assert "abort_incomplete_multipart_upload" in content
+
+
+def test_policies_deny_insecure_transport_and_allow_only_log_delivery():
+    assets = render("leadshop-assets", "policy", bucket="b", account_id="123456789012", sse_algorithm="AES256")
+    sids = {s["Sid"]: s for s in assets["Statement"]}
+    st = sids["DenyInsecureTransport"]
+    assert st["Effect"] == "Deny" and st["Principal"] == "*"
+    assert st["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert sids["DenyOutdatedTls"]["Condition"] == {"NumericLessThan": {"s3:TlsVersion": "1.2"}}
+    assert sids["DenyWritesFromOutsideTheAccount"]["Condition"]["StringNotEquals"]["aws:PrincipalAccount"] == "123456789012"
+    assert not any(s["Effect"] == "Allow" for s in assets["Statement"]), "no public grants"
+    logs = render("leadshop-security-logs", "policy", bucket="l", source_bucket="b", account_id="123456789012")
+    allows = [s for s in logs["Statement"] if s["Effect"] == "Allow"]
+    assert len(allows) == 1
+    allow = allows[0]
+    assert allow["Principal"] == {"Service": "logging.s3.amazonaws.com"} and allow["Action"] == "s3:PutObject"
+    assert allow["Condition"]["ArnLike"]["aws:SourceArn"] == "arn:aws:s3:::b"
+    assert allow["Condition"]["StringEquals"]["aws:SourceAccount"] == "123456789012"
+
+
+def test_public_access_block_all_on_and_encryption():
+    for bucket in ("leadshop-assets", "leadshop-security-logs"):
+        pab = spec(bucket, "public-access-block")
+        assert pab == {"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True}
+        enc = spec(bucket, "encryption")["Rules"][0]["ApplyServerSideEncryptionByDefault"]
+        assert enc["SSEAlgorithm"] == "AES256", "log delivery needs SSE-S3; assets default to SSE-S3"
+    assert spec("leadshop-assets", "encryption")["Rules"][0]["BucketKeyEnabled"] is True
+
+
+def test_logging_target(tf):
+    logging = render("leadshop-assets", "logging", bucket="b", log_bucket="leadshop-security-logs")["LoggingEnabled"]
+    assert logging["TargetBucket"] == "leadshop-security-logs"
+    assert logging["TargetPrefix"] == "s3-access/b/"
+    assert logging["TargetObjectKeyFormat"]["PartitionedPrefix"]["PartitionDateSource"] == "EventTime"
+    r = tf["resource"]["aws_s3_bucket_logging.assets"]
+    assert r["target_bucket"] == "${aws_s3_bucket.logs.id}"
+    assert "partitioned_prefix" in r["target_object_key_format"][0]
+
+
+def test_budget_40_usd_monthly(tf):
+    assert tf["variable"]["monthly_budget_usd"]["default"] == 40
+    b = tf["resource"]["aws_budgets_budget.monthly"]
+    assert b["time_unit"] == "MONTHLY" and b["budget_type"] == "COST" and b["limit_unit"] == "USD"
+    assert "var.monthly_budget_usd" in b["limit_amount"]
+    kinds = {(n["notification_type"], n["threshold"]) for n in b["notification"]}
+    assert kinds == {("ACTUAL", 80), ("FORECASTED", 100)}
+
+
+def test_app_role_least_privilege(tf):
+    doc = tf["data"]["aws_iam_policy_document.app"]
+    actions = {a for st in doc["statement"] for a in st["actions"]}
+    assert {"s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket"} <= actions
+    assert not any(a.endswith("*") for a in actions), "no wildcard actions"
+    assert not any("Bucket" in a and a.startswith("s3:Put") for a in actions), "no bucket configuration changes"
+    listing = next(st for st in doc["statement"] if "s3:ListBucket" in st["actions"])
+    assert listing["condition"][0]["variable"] == "s3:prefix"
+    text = (TF / "iam.tf").read_text()
+    assert "aws_s3_bucket.logs" not in text, "nothing on the log bucket"
+
+
+def test_dashboard_uses_daily_storage_metrics_and_request_metrics():
+    text = (TF / "monitoring.tf").read_text()
+    assert "BucketSizeBytes" in text and "NumberOfObjects" in text and "period = 86400" in text
+    for m in ("AllRequests", "GetRequests", "PutRequests", "4xxErrors", "5xxErrors"):
+        assert m in text
+
+
+def test_environments_have_distinct_bucket_names():
+    names = []
+    for env in ("dev", "staging", "prod"):
+        doc = parse(TF / "environments" / f"{env}.tfvars")
+        assert doc["environment"] == env
+        names += [doc["assets_bucket_name"], doc["logs_bucket_name"]]
+    assert len(names) == len(set(names))
+
+
+def test_terraform_reads_the_documents_the_server_builds_in():
+    # The server embeds config/buckets/*/versioning.json (crates/spec/src/bucket.rs) and
+    # Terraform sets versioning from the same files: one source, no second copy.
+    bucket_rs = (ROOT / "crates" / "spec" / "src" / "bucket.rs").read_text()
+    embedded = set(re.findall(r'include_str!\("\.\./\.\./\.\./config/buckets/([^"]+)"\)', bucket_rs))
+    assert {"leadshop-assets/versioning.json", "leadshop-security-logs/versioning.json"} <= embedded
+    main = (TF / "main.tf").read_text()
+    assert '"${path.module}/../../config/buckets"' in main
+    s3 = (TF / "s3.tf").read_text()
+    assert "local.assets_doc.versioning.Status" in s3 and "local.logs_doc.versioning.Status" in s3
