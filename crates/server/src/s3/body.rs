@@ -36,8 +36,6 @@ pub(crate) struct ChecksumPlan {
     algorithms: Vec<&'static str>,
     /// Values sent as headers, by algorithm.
     expected: Vec<(&'static str, String)>,
-    /// Whether the algorithm was chosen by us (no checksum asked for): stored as FULL_OBJECT.
-    defaulted: bool,
 }
 
 impl ChecksumPlan {
@@ -98,7 +96,6 @@ impl ChecksumPlan {
         }
         if plan.algorithms.is_empty() {
             plan.algorithms.push("crc64nvme");
-            plan.defaulted = true;
         }
         Ok(plan)
     }
@@ -110,14 +107,12 @@ impl ChecksumPlan {
                 Some(k) => Self {
                     algorithms: vec![k],
                     expected: Vec::new(),
-                    defaulted: false,
                 },
                 None => Self::computing(None),
             },
             None => Self {
                 algorithms: vec!["crc64nvme"],
                 expected: Vec::new(),
-                defaulted: true,
             },
         }
     }
