@@ -7,11 +7,13 @@
 //!
 //! # Layout
 //! - [`names`]: bucket-name and object-key rules.
+//! - [`policy`]: IAM policy documents: parse, validate, evaluate.
 //! - [`versioning`]: `PutBucketVersioning`'s document.
 //! - [`bucket`]: a bucket's whole spec (the set of documents), and the built-in defaults.
 
 pub mod bucket;
 pub mod names;
+pub mod policy;
 pub mod versioning;
 
 pub use bucket::{BucketSpec, SpecError};
