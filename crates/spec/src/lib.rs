@@ -6,11 +6,13 @@
 //! them; it does no I/O (callers hand it the text).
 //!
 //! # Layout
+//! - [`actions`]: S3 operation → IAM action and resource ARN (one table).
 //! - [`names`]: bucket-name and object-key rules.
 //! - [`policy`]: IAM policy documents: parse, validate, evaluate.
 //! - [`versioning`]: `PutBucketVersioning`'s document.
 //! - [`bucket`]: a bucket's whole spec (the set of documents), and the built-in defaults.
 
+pub mod actions;
 pub mod bucket;
 pub mod names;
 pub mod policy;
