@@ -11,11 +11,13 @@
 //! # Layout
 //! - [`error`]: the error types.
 //! - [`record`]: the versioned records kept in the database (buckets, versions, uploads, parts).
+//! - [`crypto`]: the chunked AES-256-GCM envelope format for SSE (not yet wired).
 //! - [`data`]: data files: ids, paths, the streaming writer, orphan cleanup.
 //! - [`keys`]: the byte encoding of table keys (ordering matters for listings).
 //! - [`db`]: the [`Store`] itself: buckets, objects, versions, listings, multipart.
 //! - `group`: group commit, so concurrent writes share one transaction and one fsync.
 
+pub mod crypto;
 pub mod data;
 pub mod db;
 pub mod error;

@@ -1,0 +1,333 @@
+//! The encryption envelope format for object data (DESIGN.md §4). Not yet used by the write
+//! path: the SSE work wires it into [`crate::DataWriter`] and the server's object reader.
+//!
+//! Format 1 — DO NOT CHANGE; stored data depends on every constant here:
+//! - Each object version (or part) has its own random 256-bit data key.
+//! - Plaintext is cut into [`CHUNK_LEN`]-byte chunks; an object has at least one chunk (an
+//!   empty object has one empty chunk, so truncating it to nothing is detected).
+//! - Chunk `i` is sealed with AES-256-GCM under the data key, nonce = `0u32 BE ‖ i u64 BE`
+//!   (unique per key, since the key is unique per object), and associated data
+//!   `"LSCHUNK1" ‖ binding (16 bytes) ‖ i u64 BE ‖ final u8`. The binding (the data file id)
+//!   stops chunks moving between objects; the index stops reordering; the final flag stops
+//!   truncation at a chunk boundary. Ciphertext chunk = plaintext ‖ 16-byte tag.
+//! - The data key is wrapped by a master key: AES-256-GCM, random 96-bit nonce, associated data
+//!   `"LSDEK1" ‖ key id`, stored as `nonce ‖ ciphertext ‖ tag` in the version's envelope.
+//!
+//! Ranged reads decrypt only the chunks they touch ([`chunk_range`]).
+
+use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+use ring::rand::{SecureRandom, SystemRandom};
+
+/// Plaintext bytes per chunk. DO NOT CHANGE (format 1).
+pub const CHUNK_LEN: usize = 64 * 1024;
+/// AES-GCM tag length.
+pub const TAG_LEN: usize = 16;
+/// Envelope format version.
+pub const FORMAT: u8 = 1;
+const CHUNK_AAD_MAGIC: &[u8; 8] = b"LSCHUNK1";
+const WRAP_AAD_MAGIC: &[u8; 6] = b"LSDEK1";
+
+/// Decryption or key failures. Deliberately uninformative about *which* check failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CryptoError {
+    /// The data was altered, truncated, reordered, swapped, or the key is wrong.
+    #[error("authentication failed: the data was altered or the key is wrong")]
+    Authentication,
+    /// The system random generator failed.
+    #[error("no randomness available")]
+    Random,
+}
+
+/// A 256-bit key (data key or master key). Not `Debug`: keys never reach logs.
+pub struct Key([u8; 32]);
+
+impl Key {
+    /// A fresh random key.
+    ///
+    /// # Errors
+    /// [`CryptoError::Random`].
+    pub fn generate() -> Result<Self, CryptoError> {
+        let mut k = [0u8; 32];
+        SystemRandom::new()
+            .fill(&mut k)
+            .map_err(|_| CryptoError::Random)?;
+        Ok(Self(k))
+    }
+
+    /// A key from its bytes (a master key read from its file).
+    #[must_use]
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
+    fn aead(&self) -> LessSafeKey {
+        LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &self.0).expect("32-byte key"))
+    }
+}
+
+/// Number of chunks of a `len`-byte plaintext (at least one).
+#[must_use]
+pub fn chunk_count(len: u64) -> u64 {
+    len.div_ceil(CHUNK_LEN as u64).max(1)
+}
+
+/// Size on disk of a `len`-byte plaintext.
+#[must_use]
+pub fn ciphertext_len(len: u64) -> u64 {
+    len + chunk_count(len) * TAG_LEN as u64
+}
+
+/// For a plaintext byte range `start..end` of an object of `len` bytes: the chunks to read
+/// (`first..=last`), where their ciphertext starts, and how many plaintext bytes of the first
+/// decrypted chunk to skip.
+#[must_use]
+pub fn chunk_range(start: u64, end: u64, len: u64) -> (u64, u64, u64, usize) {
+    let c = CHUNK_LEN as u64;
+    let first = start / c;
+    let last = if end <= start {
+        first
+    } else {
+        ((end - 1) / c).min(chunk_count(len) - 1)
+    };
+    let offset = first * (c + TAG_LEN as u64);
+    (
+        first,
+        last,
+        offset,
+        usize::try_from(start - first * c).unwrap_or(0),
+    )
+}
+
+/// Seals and opens the chunks of one object version.
+pub struct ChunkCipher {
+    key: LessSafeKey,
+    binding: [u8; 16],
+}
+
+impl ChunkCipher {
+    /// A cipher for the object whose data file is `binding` (its 128-bit id).
+    #[must_use]
+    pub fn new(data_key: &Key, binding: [u8; 16]) -> Self {
+        Self {
+            key: data_key.aead(),
+            binding,
+        }
+    }
+
+    fn nonce(index: u64) -> Nonce {
+        let mut n = [0u8; NONCE_LEN];
+        n[4..].copy_from_slice(&index.to_be_bytes());
+        Nonce::assume_unique_for_key(n)
+    }
+
+    fn aad(&self, index: u64, last: bool) -> [u8; 33] {
+        let mut a = [0u8; 33];
+        a[..8].copy_from_slice(CHUNK_AAD_MAGIC);
+        a[8..24].copy_from_slice(&self.binding);
+        a[24..32].copy_from_slice(&index.to_be_bytes());
+        a[32] = u8::from(last);
+        a
+    }
+
+    /// Encrypts chunk `index` in place and appends its tag.
+    pub fn seal(&self, index: u64, last: bool, chunk: &mut Vec<u8>) {
+        debug_assert!(chunk.len() <= CHUNK_LEN);
+        self.key
+            .seal_in_place_append_tag(Self::nonce(index), Aad::from(self.aad(index, last)), chunk)
+            .expect("chunk fits AES-GCM limits");
+    }
+
+    /// Decrypts chunk `index` (ciphertext ‖ tag) in place; returns the plaintext.
+    ///
+    /// # Errors
+    /// [`CryptoError::Authentication`] for any alteration.
+    pub fn open<'a>(
+        &self,
+        index: u64,
+        last: bool,
+        chunk: &'a mut [u8],
+    ) -> Result<&'a mut [u8], CryptoError> {
+        self.key
+            .open_in_place(Self::nonce(index), Aad::from(self.aad(index, last)), chunk)
+            .map_err(|_| CryptoError::Authentication)
+    }
+}
+
+/// Wraps a data key under a master key (`nonce ‖ ciphertext ‖ tag`).
+///
+/// # Errors
+/// [`CryptoError::Random`].
+pub fn wrap_key(master: &Key, key_id: &str, data_key: &Key) -> Result<Vec<u8>, CryptoError> {
+    let mut nonce = [0u8; NONCE_LEN];
+    SystemRandom::new()
+        .fill(&mut nonce)
+        .map_err(|_| CryptoError::Random)?;
+    let mut buf = data_key.0.to_vec();
+    master
+        .aead()
+        .seal_in_place_append_tag(
+            Nonce::assume_unique_for_key(nonce),
+            Aad::from(wrap_aad(key_id)),
+            &mut buf,
+        )
+        .map_err(|_| CryptoError::Authentication)?;
+    let mut out = nonce.to_vec();
+    out.extend(buf);
+    Ok(out)
+}
+
+/// Unwraps a data key.
+///
+/// # Errors
+/// [`CryptoError::Authentication`] for a wrong master key, key id or altered envelope.
+pub fn unwrap_key(master: &Key, key_id: &str, wrapped: &[u8]) -> Result<Key, CryptoError> {
+    if wrapped.len() != NONCE_LEN + 32 + TAG_LEN {
+        return Err(CryptoError::Authentication);
+    }
+    let nonce: [u8; NONCE_LEN] = wrapped[..NONCE_LEN]
+        .try_into()
+        .map_err(|_| CryptoError::Authentication)?;
+    let mut buf = wrapped[NONCE_LEN..].to_vec();
+    let plain = master
+        .aead()
+        .open_in_place(
+            Nonce::assume_unique_for_key(nonce),
+            Aad::from(wrap_aad(key_id)),
+            &mut buf,
+        )
+        .map_err(|_| CryptoError::Authentication)?;
+    let bytes: [u8; 32] = plain.try_into().map_err(|_| CryptoError::Authentication)?;
+    Ok(Key(bytes))
+}
+
+fn wrap_aad(key_id: &str) -> Vec<u8> {
+    let mut a = WRAP_AAD_MAGIC.to_vec();
+    a.extend_from_slice(key_id.as_bytes());
+    a
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn encrypt(cipher: &ChunkCipher, plain: &[u8]) -> Vec<Vec<u8>> {
+        let n = chunk_count(plain.len() as u64);
+        (0..n)
+            .map(|i| {
+                let s = usize::try_from(i).unwrap() * CHUNK_LEN;
+                let mut c = plain[s.min(plain.len())..(s + CHUNK_LEN).min(plain.len())].to_vec();
+                cipher.seal(i, i == n - 1, &mut c);
+                c
+            })
+            .collect()
+    }
+
+    fn decrypt_range(
+        cipher: &ChunkCipher,
+        chunks: &[Vec<u8>],
+        len: u64,
+        start: u64,
+        end: u64,
+    ) -> Result<Vec<u8>, CryptoError> {
+        let (first, last, _, skip) = chunk_range(start, end, len);
+        let n = chunk_count(len);
+        let mut out = Vec::new();
+        for i in first..=last {
+            let mut c = chunks
+                .get(usize::try_from(i).unwrap())
+                .ok_or(CryptoError::Authentication)?
+                .clone();
+            out.extend_from_slice(cipher.open(i, i == n - 1, &mut c)?);
+        }
+        Ok(out[skip..skip + usize::try_from(end - start).unwrap()].to_vec())
+    }
+
+    fn data(len: usize) -> Vec<u8> {
+        (0..len).map(|i| (i * 7 % 251) as u8).collect()
+    }
+
+    #[test]
+    fn round_trips_at_every_chunk_boundary_and_range() {
+        let key = Key::generate().unwrap();
+        let cipher = ChunkCipher::new(&key, [7; 16]);
+        let c = CHUNK_LEN;
+        for len in [0, 1, c - 1, c, c + 1, 2 * c, 2 * c + 17, 3 * c - 1] {
+            let plain = data(len);
+            let chunks = encrypt(&cipher, &plain);
+            let on_disk: usize = chunks.iter().map(Vec::len).sum();
+            assert_eq!(on_disk as u64, ciphertext_len(len as u64), "len {len}");
+            let points: Vec<usize> = [0, 1, c - 1, c, c + 1, 2 * c, len.saturating_sub(1), len]
+                .into_iter()
+                .filter(|p| *p <= len)
+                .collect();
+            for &s in &points {
+                for &e in &points {
+                    if s < e {
+                        let got = decrypt_range(&cipher, &chunks, len as u64, s as u64, e as u64)
+                            .unwrap();
+                        assert_eq!(got, &plain[s..e], "len {len} range {s}..{e}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_tampering_is_detected() {
+        let key = Key::generate().unwrap();
+        let cipher = ChunkCipher::new(&key, [1; 16]);
+        let len = 2 * CHUNK_LEN + 100;
+        let plain = data(len);
+        let chunks = encrypt(&cipher, &plain);
+        // Bit flips anywhere in a chunk (sampled) or its tag.
+        for (ci, chunk) in chunks.iter().enumerate() {
+            for pos in (0..chunk.len()).step_by(997).chain([chunk.len() - 1]) {
+                let mut bad = chunks.clone();
+                bad[ci][pos] ^= 0x01;
+                assert!(
+                    decrypt_range(&cipher, &bad, len as u64, 0, len as u64).is_err(),
+                    "flip in chunk {ci} at {pos}"
+                );
+            }
+        }
+        // Truncation at a chunk boundary: the new last chunk was not sealed as final.
+        let truncated = &chunks[..2];
+        let n_trunc = 2u64;
+        let mut c1 = truncated[1].clone();
+        assert_eq!(
+            cipher.open(n_trunc - 1, true, &mut c1),
+            Err(CryptoError::Authentication)
+        );
+        // Reordering chunks.
+        let mut swapped = chunks.clone();
+        swapped.swap(0, 1);
+        assert!(decrypt_range(&cipher, &swapped, len as u64, 0, 2 * CHUNK_LEN as u64).is_err());
+        // A chunk from another object (same key even) does not open under this binding.
+        let other = ChunkCipher::new(&key, [2; 16]);
+        let mut foreign = encrypt(&other, &plain)[0].clone();
+        assert!(cipher.open(0, false, &mut foreign).is_err());
+        // A wrong data key.
+        let wrong = ChunkCipher::new(&Key::generate().unwrap(), [1; 16]);
+        assert!(decrypt_range(&wrong, &chunks, len as u64, 0, 10).is_err());
+        // The empty object is one authenticated empty chunk.
+        let empty = encrypt(&cipher, &[]);
+        assert_eq!(empty.len(), 1);
+        assert_eq!(empty[0].len(), TAG_LEN);
+    }
+
+    #[test]
+    fn data_keys_wrap_and_unwrap_only_with_the_right_master_and_id() {
+        let master = Key::generate().unwrap();
+        let dek = Key::generate().unwrap();
+        let wrapped = wrap_key(&master, "master-1", &dek).unwrap();
+        assert_eq!(unwrap_key(&master, "master-1", &wrapped).unwrap().0, dek.0);
+        assert!(unwrap_key(&master, "master-2", &wrapped).is_err());
+        assert!(unwrap_key(&Key::generate().unwrap(), "master-1", &wrapped).is_err());
+        let mut bad = wrapped.clone();
+        bad[20] ^= 1;
+        assert!(unwrap_key(&master, "master-1", &bad).is_err());
+        assert!(unwrap_key(&master, "master-1", &wrapped[..10]).is_err());
+        // Two wraps of the same key differ (random nonce).
+        assert_ne!(wrap_key(&master, "master-1", &dek).unwrap(), wrapped);
+    }
+}
