@@ -261,3 +261,16 @@ def test_bucket_configuration_is_the_spec_documents(s3):
     for bucket in ("leadshop-assets", "leadshop-security-logs"):
         doc = json.loads((REPO / "config" / "buckets" / bucket / "versioning.json").read_text())
         assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == doc["Status"]
+
+
+def test_objects_are_encrypted_at_rest_as_head_object_reports(env, tmp_path):
+    """Seed criterion 5: `aws s3api head-object` shows every object encrypted at rest."""
+    src = tmp_path / "report.pdf"
+    src.write_bytes(b"%PDF-1.7 leadshop acceptance\n" * 1000)
+    run(["aws", "s3", "cp", str(src), "s3://leadshop-assets/reports/encrypted.pdf"], env)
+    head = json.loads(run(["aws", "s3api", "head-object", "--bucket", "leadshop-assets", "--key", "reports/encrypted.pdf"], env).stdout)
+    assert head["ServerSideEncryption"] == "AES256"
+    enc = json.loads(run(["aws", "s3api", "get-bucket-encryption", "--bucket", "leadshop-assets"], env).stdout)
+    rule = enc["ServerSideEncryptionConfiguration"]["Rules"][0]
+    assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    assert rule["BucketKeyEnabled"] is True

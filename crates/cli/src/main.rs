@@ -46,6 +46,9 @@ struct ServeArgs {
     /// Region [default: us-east-1].
     #[arg(long, env = "LEADSHOP_REGION")]
     region: Option<String>,
+    /// Master key file (64 hex digits, 0600) [default: <data-dir>/master.key, created if missing].
+    #[arg(long, env = "LEADSHOP_MASTER_KEY_FILE")]
+    master_key_file: Option<PathBuf>,
     /// Certificate chain (PEM) to serve instead of the generated development certificate.
     #[arg(long, env = "LEADSHOP_TLS_CERT", requires = "tls_key")]
     tls_cert: Option<PathBuf>,
@@ -114,6 +117,9 @@ fn serve(args: ServeArgs) -> Result<()> {
     }
     if let Some(v) = args.region {
         config.region = v;
+    }
+    if let Some(v) = args.master_key_file {
+        config.master_key_file = Some(v);
     }
     if args.tls_cert.is_some() {
         config.tls_cert = args.tls_cert;

@@ -35,6 +35,10 @@ pub struct Config {
     pub tls_cert: Option<PathBuf>,
     /// PEM private key for `tls_cert`.
     pub tls_key: Option<PathBuf>,
+    /// The master key file (64 hex digits, mode 0600) that wraps every object's data key;
+    /// `<data_dir>/master.key`, created at first start, when unset. Back it up: without it
+    /// no object can be read.
+    pub master_key_file: Option<PathBuf>,
     /// Directory of bucket spec documents (`<bucket>/*.json`) to bootstrap from; the
     /// documents built into the binary (`config/buckets`) when unset.
     pub buckets_dir: Option<PathBuf>,
@@ -60,6 +64,7 @@ impl Default for Config {
             region: DEFAULT_REGION.into(),
             tls_cert: None,
             tls_key: None,
+            master_key_file: None,
             buckets_dir: None,
             shutdown_grace_secs: 10,
             max_put_size: 5 * 1024 * 1024 * 1024,

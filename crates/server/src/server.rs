@@ -145,9 +145,17 @@ pub async fn start(config: Config) -> Result<ServerHandle, StartError> {
     std::fs::create_dir_all(&data_dir)
         .map_err(io_ctx(format!("creating {}", data_dir.display())))?;
 
+    let master_path = config
+        .master_key_file
+        .clone()
+        .unwrap_or_else(|| data_dir.join("master.key"));
+    let master = crate::master_key::load_or_create(&master_path).map_err(io_ctx(format!(
+        "loading the master key {}",
+        master_path.display()
+    )))?;
     let store = {
         let dir = data_dir.clone();
-        tokio::task::spawn_blocking(move || Store::open(&dir))
+        tokio::task::spawn_blocking(move || Store::open(&dir, Some(master)))
             .await
             .expect("store open does not panic")
             .map_err(|source| StartError::Store {
@@ -290,7 +298,17 @@ fn bootstrap_buckets(store: &Store, config: &Config) -> Result<(), StartError> {
             created_ms: leadshop_store::db::timestamp_ms(),
             region: config.region.clone(),
             versioning,
-            documents: std::collections::BTreeMap::new(),
+            documents: spec
+                .encryption
+                .as_ref()
+                .map(|e| {
+                    (
+                        "encryption".to_string(),
+                        serde_json::to_value(e).expect("serialisable"),
+                    )
+                })
+                .into_iter()
+                .collect(),
         };
         store
             .create_bucket(&rec)

@@ -7,6 +7,7 @@
 //!
 //! # Layout
 //! - [`actions`]: S3 operation → IAM action and resource ARN (one table).
+//! - [`encryption`]: the default-encryption document.
 //! - [`names`]: bucket-name and object-key rules.
 //! - [`policy`]: IAM policy documents: parse, validate, evaluate.
 //! - [`versioning`]: `PutBucketVersioning`'s document.
@@ -14,6 +15,7 @@
 
 pub mod actions;
 pub mod bucket;
+pub mod encryption;
 pub mod names;
 pub mod policy;
 pub mod versioning;

@@ -12,8 +12,14 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-/// Header of every data file. DO NOT CHANGE: existing files carry it.
+use crate::crypto::{self, ChunkCipher, CryptoError, Key};
+use crate::record::{Envelope, Segment};
+
+/// Header of every plaintext data file. DO NOT CHANGE: existing files carry it.
 pub const DATA_HEADER: [u8; 8] = *b"LSDATA\x01\x00";
+/// Header of an encrypted data file (chunked AES-256-GCM, [`crate::crypto`] format 1). The
+/// last byte is a flags byte: 1 = encrypted. DO NOT CHANGE.
+pub const DATA_HEADER_ENCRYPTED: [u8; 8] = *b"LSDATA\x01\x01";
 /// Length of [`DATA_HEADER`]; object bytes start at this offset.
 pub const DATA_HEADER_LEN: u64 = DATA_HEADER.len() as u64;
 
@@ -121,37 +127,105 @@ impl DataDirs {
     }
 }
 
+/// Seals plaintext into chunks as it arrives; the last chunk is held back until
+/// [`DataWriter::seal`] knows it is the last.
+struct Sealer {
+    cipher: ChunkCipher,
+    envelope: Envelope,
+    pending: Vec<u8>,
+    index: u64,
+}
+
 /// A data file being written. Dropping it without [`DataWriter::seal`] deletes the temp file.
-#[derive(Debug)]
+/// With a master key, bytes are encrypted before they reach the file (temp files included).
 pub struct DataWriter {
     id: FileId,
     file: Option<File>,
     tmp: PathBuf,
     dest: PathBuf,
     len: u64,
+    sealer: Option<Sealer>,
+}
+
+impl std::fmt::Debug for DataWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DataWriter")
+            .field("id", &self.id)
+            .field("len", &self.len)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A data file that is durable on disk and ready to be referenced by a metadata commit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SealedData {
     /// The file.
     pub file: FileId,
-    /// Object bytes written.
+    /// Object bytes written (plaintext length).
     pub len: u64,
+    /// The encryption envelope, when the file is encrypted.
+    pub envelope: Option<Envelope>,
+}
+
+/// The master key that wraps data keys, with its id.
+pub struct MasterKey {
+    /// Id recorded in every envelope it wraps (for rotation).
+    pub id: String,
+    /// The key.
+    pub key: Key,
+}
+
+impl std::fmt::Debug for MasterKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MasterKey")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+fn binding(id: FileId) -> [u8; 16] {
+    id.0.to_be_bytes()
+}
+
+fn crypto_err(e: CryptoError) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, e)
 }
 
 impl DataWriter {
-    pub(crate) fn create(dirs: &DataDirs) -> io::Result<Self> {
+    pub(crate) fn create(dirs: &DataDirs, master: Option<&MasterKey>) -> io::Result<Self> {
         let id = FileId::random();
+        let sealer = match master {
+            None => None,
+            Some(m) => {
+                let dek = Key::generate().map_err(crypto_err)?;
+                let wrapped = crypto::wrap_key(&m.key, &m.id, &dek).map_err(crypto_err)?;
+                Some(Sealer {
+                    cipher: ChunkCipher::new(&dek, binding(id)),
+                    envelope: Envelope {
+                        format: crypto::FORMAT,
+                        algorithm: "AES256".into(),
+                        key_id: m.id.clone(),
+                        wrapped_key: hex::encode(wrapped),
+                    },
+                    pending: Vec::with_capacity(crypto::CHUNK_LEN + crypto::TAG_LEN),
+                    index: 0,
+                })
+            }
+        };
         let tmp = dirs.tmp_path(id);
         let mut file = File::options().write(true).create_new(true).open(&tmp)?;
-        file.write_all(&DATA_HEADER)?;
+        file.write_all(if sealer.is_some() {
+            &DATA_HEADER_ENCRYPTED
+        } else {
+            &DATA_HEADER
+        })?;
         Ok(Self {
             id,
             file: Some(file),
             tmp,
             dest: dirs.path(id),
             len: 0,
+            sealer,
         })
     }
 
@@ -159,13 +233,27 @@ impl DataWriter {
     ///
     /// # Errors
     /// Any I/O error of the underlying file.
-    pub fn write(&mut self, buf: &[u8]) -> io::Result<()> {
+    pub fn write(&mut self, mut buf: &[u8]) -> io::Result<()> {
         let file = self
             .file
             .as_mut()
             .ok_or_else(|| io::Error::other("writer already sealed"))?;
-        file.write_all(buf)?;
         self.len += buf.len() as u64;
+        let Some(s) = self.sealer.as_mut() else {
+            return file.write_all(buf);
+        };
+        while !buf.is_empty() {
+            // A full pending chunk is written only once more data shows it is not the last.
+            if s.pending.len() == crypto::CHUNK_LEN {
+                s.cipher.seal(s.index, false, &mut s.pending);
+                file.write_all(&s.pending)?;
+                s.pending.clear();
+                s.index += 1;
+            }
+            let take = (crypto::CHUNK_LEN - s.pending.len()).min(buf.len());
+            s.pending.extend_from_slice(&buf[..take]);
+            buf = &buf[take..];
+        }
         Ok(())
     }
 
@@ -181,28 +269,47 @@ impl DataWriter {
         self.len == 0
     }
 
-    /// fsyncs the file, renames it into `objects/` and fsyncs that directory, so the file
-    /// survives a crash once the metadata commit that references it has happened.
+    /// Writes the final chunk, fsyncs the file, renames it into `objects/` and fsyncs that
+    /// directory, so the file survives a crash once the metadata commit that references it
+    /// has happened.
     ///
     /// # Errors
     /// Any I/O error; the temp file is removed.
     pub fn seal(mut self) -> io::Result<SealedData> {
-        let file = self
+        let mut file = self
             .file
             .take()
             .ok_or_else(|| io::Error::other("writer already sealed"))?;
-        file.sync_all()?;
-        drop(file);
-        let dir = self
-            .dest
-            .parent()
-            .expect("data paths have a shard directory");
-        fs::create_dir_all(dir)?;
-        fs::rename(&self.tmp, &self.dest)?;
-        File::open(dir)?.sync_all()?;
+        let envelope = match self.sealer.take() {
+            None => None,
+            Some(mut s) => {
+                s.cipher.seal(s.index, true, &mut s.pending);
+                if let Err(e) = file.write_all(&s.pending) {
+                    let _ = fs::remove_file(&self.tmp);
+                    return Err(e);
+                }
+                Some(s.envelope)
+            }
+        };
+        let result = (|| {
+            file.sync_all()?;
+            drop(file);
+            let dir = self
+                .dest
+                .parent()
+                .expect("data paths have a shard directory");
+            fs::create_dir_all(dir)?;
+            fs::rename(&self.tmp, &self.dest)?;
+            File::open(dir)?.sync_all()
+        })();
+        if let Err(e) = result {
+            let _ = fs::remove_file(&self.tmp);
+            return Err(e);
+        }
         Ok(SealedData {
             file: self.id,
             len: self.len,
+            envelope,
         })
     }
 }
@@ -215,23 +322,75 @@ impl Drop for DataWriter {
     }
 }
 
-/// Opens a data file for reading object bytes from `offset`, checking its header.
+/// Reads `len` plaintext bytes at `offset` of a segment, decrypting the chunks they span.
 ///
 /// # Errors
-/// I/O errors, or `InvalidData` when the header is not a known format.
-pub(crate) fn open_at(path: &Path, offset: u64) -> io::Result<File> {
+/// I/O errors; `InvalidData` for an unknown file format, a header that disagrees with the
+/// envelope, or data that fails authentication (altered, truncated, swapped).
+pub(crate) fn read_segment(
+    path: &Path,
+    segment: &Segment,
+    master: Option<&MasterKey>,
+    offset: u64,
+    len: usize,
+) -> io::Result<Vec<u8>> {
+    let invalid = |m: String| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{}: {m}", path.display()),
+        )
+    };
     let mut file = File::open(path)?;
     let mut header = [0u8; DATA_HEADER.len()];
     file.read_exact(&mut header)?;
-    if header != DATA_HEADER {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!(
-                "{}: not a leadshop data file of a known format",
-                path.display()
-            ),
-        ));
+    match (&segment.envelope, header) {
+        (None, DATA_HEADER) => {
+            file.seek(SeekFrom::Start(DATA_HEADER_LEN + offset))?;
+            let mut buf = vec![0u8; len];
+            file.read_exact(&mut buf)?;
+            Ok(buf)
+        }
+        (Some(env), DATA_HEADER_ENCRYPTED) => {
+            let master = master.filter(|m| m.id == env.key_id).ok_or_else(|| {
+                invalid(format!(
+                    "encrypted under master key {:?}, which is not loaded",
+                    env.key_id
+                ))
+            })?;
+            let wrapped =
+                hex::decode(&env.wrapped_key).map_err(|_| invalid("malformed envelope".into()))?;
+            let dek = crypto::unwrap_key(&master.key, &master.id, &wrapped)
+                .map_err(|e| invalid(e.to_string()))?;
+            let id = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| FileId::try_from(n.to_string()).ok())
+                .ok_or_else(|| invalid("data file name is not its id".into()))?;
+            let cipher = ChunkCipher::new(&dek, binding(id));
+            let end = offset + len as u64;
+            let (first, last, cipher_offset, skip) = crypto::chunk_range(offset, end, segment.len);
+            let n = crypto::chunk_count(segment.len);
+            file.seek(SeekFrom::Start(DATA_HEADER_LEN + cipher_offset))?;
+            let mut out = Vec::with_capacity(len + skip);
+            let mut chunk = Vec::with_capacity(crypto::CHUNK_LEN + crypto::TAG_LEN);
+            for i in first..=last {
+                let plain_len =
+                    (segment.len - i * crypto::CHUNK_LEN as u64).min(crypto::CHUNK_LEN as u64);
+                chunk.resize(usize::try_from(plain_len).unwrap_or(0) + crypto::TAG_LEN, 0);
+                file.read_exact(&mut chunk)?;
+                let plain = ChunkCipher::open(&cipher, i, i == n - 1, &mut chunk)
+                    .map_err(|e| invalid(format!("chunk {i}: {e}")))?;
+                out.extend_from_slice(plain);
+            }
+            if out.len() < skip + len {
+                return Err(invalid("object data shorter than its recorded size".into()));
+            }
+            out.drain(..skip);
+            out.truncate(len);
+            Ok(out)
+        }
+        _ => Err(invalid(
+            "not a leadshop data file of the format its record names".into(),
+        )),
     }
-    file.seek(SeekFrom::Start(DATA_HEADER_LEN + offset))?;
-    Ok(file)
 }

@@ -1,14 +1,13 @@
 //! The [`Store`]: buckets, object versions, listings and multipart uploads over redb.
 
 use std::collections::HashSet;
-use std::fs::File;
 use std::io;
 use std::ops::Bound;
 use std::path::Path;
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 
-use crate::data::{self, DataDirs, DataWriter};
+use crate::data::{self, DataDirs, DataWriter, MasterKey};
 use crate::group::GroupCommit;
 use crate::keys;
 use crate::record::{
@@ -40,6 +39,7 @@ pub struct Store {
     db: Database,
     dirs: DataDirs,
     group: GroupCommit,
+    master: Option<MasterKey>,
 }
 
 /// A condition a write must meet, checked in the same transaction as the write.
@@ -151,11 +151,13 @@ pub fn timestamp_ms() -> i64 {
 
 impl Store {
     /// Opens (or creates) the engine in `root`, then removes orphan data files left by a crash.
+    /// With a master key every new data file is encrypted (SSE-S3); without one (benchmarks
+    /// only) files are plaintext. Reading an encrypted file needs the key it was wrapped with.
     ///
     /// # Errors
     /// The database cannot be opened (e.g. another process holds it), or the data
     /// directory cannot be read or written.
-    pub fn open(root: &Path) -> Result<Self, StoreError> {
+    pub fn open(root: &Path, master: Option<MasterKey>) -> Result<Self, StoreError> {
         std::fs::create_dir_all(root)?;
         let dirs = DataDirs::create(root)?;
         // redb caches pages up to this size; its default (1 GiB) would let RSS grow with the
@@ -167,6 +169,7 @@ impl Store {
             db,
             dirs,
             group: GroupCommit::default(),
+            master,
         };
         store.init_schema()?;
         let referenced = store.referenced_files()?;
@@ -226,7 +229,7 @@ impl Store {
     /// # Errors
     /// The temp file cannot be created.
     pub fn writer(&self) -> io::Result<DataWriter> {
-        DataWriter::create(&self.dirs)
+        DataWriter::create(&self.dirs, self.master.as_ref())
     }
 
     /// Removes a sealed data file that no commit references (the write was refused).
@@ -234,12 +237,18 @@ impl Store {
         self.dirs.remove(file);
     }
 
-    /// Opens a segment's data file positioned at `offset` bytes into its object data.
+    /// Reads `len` bytes of object data at `offset` within a segment, decrypting as needed.
     ///
     /// # Errors
-    /// I/O errors, or `InvalidData` for a file of unknown format.
-    pub fn open_segment(&self, segment: &Segment, offset: u64) -> io::Result<File> {
-        data::open_at(&self.dirs.path(segment.file), offset)
+    /// I/O errors; `InvalidData` when the data fails authentication or is of unknown format.
+    pub fn read_segment(&self, segment: &Segment, offset: u64, len: usize) -> io::Result<Vec<u8>> {
+        data::read_segment(
+            &self.dirs.path(segment.file),
+            segment,
+            self.master.as_ref(),
+            offset,
+            len,
+        )
     }
 
     // ---- buckets -------------------------------------------------------------------------
@@ -887,6 +896,7 @@ impl Store {
                 .map(|p| Segment {
                     file: p.file,
                     len: p.size,
+                    envelope: p.envelope.clone(),
                 })
                 .collect();
             rec.size = chosen.iter().map(|p| p.size).sum();

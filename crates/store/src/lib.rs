@@ -25,13 +25,13 @@ mod group;
 pub mod keys;
 pub mod record;
 
-pub use data::{DataWriter, FileId, SealedData};
+pub use data::{DataWriter, FileId, MasterKey, SealedData};
 pub use db::{
     CompletePart, DeleteOutcome, ListPage, ListQuery, ListVersionsPage, ListVersionsQuery,
     PutOutcome, Store, WritePrecondition,
 };
 pub use error::StoreError;
 pub use record::{
-    BucketRecord, Checksums, ContentHeaders, NULL_VERSION_ID, PartRecord, Segment, UploadRecord,
-    VersionRecord, VersioningState,
+    BucketRecord, Checksums, ContentHeaders, Envelope, NULL_VERSION_ID, PartRecord, Segment,
+    UploadRecord, VersionRecord, VersioningState,
 };

@@ -106,8 +106,24 @@ pub struct Checksums {
 pub struct Segment {
     /// The data file.
     pub file: crate::FileId,
-    /// Bytes of object data in it.
+    /// Bytes of object data in it (plaintext length).
     pub len: u64,
+    /// How the file is encrypted; `None` for plaintext files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub envelope: Option<Envelope>,
+}
+
+/// The encryption envelope of one data file (format in [`crate::crypto`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Envelope {
+    /// Envelope format ([`crate::crypto::FORMAT`]).
+    pub format: u8,
+    /// `AES256` (SSE-S3).
+    pub algorithm: String,
+    /// Id of the master key that wraps the data key.
+    pub key_id: String,
+    /// The wrapped data key, hex.
+    pub wrapped_key: String,
 }
 
 /// One version of an object (or a delete marker).
@@ -199,6 +215,9 @@ pub struct PartRecord {
     pub checksums: Checksums,
     /// The data file.
     pub file: crate::FileId,
+    /// How the part's file is encrypted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub envelope: Option<Envelope>,
 }
 
 #[cfg(test)]

@@ -8,6 +8,13 @@ use leadshop_store::{
     BucketRecord, Segment, Store, StoreError, VersionRecord, VersioningState, WritePrecondition,
 };
 
+fn master() -> leadshop_store::MasterKey {
+    leadshop_store::MasterKey {
+        id: "test".into(),
+        key: leadshop_store::crypto::Key::from_bytes([9; 32]),
+    }
+}
+
 fn version(store: &Store, key: &str, body: &[u8]) -> VersionRecord {
     let mut w = store.writer().unwrap();
     w.write(body).unwrap();
@@ -27,6 +34,7 @@ fn version(store: &Store, key: &str, body: &[u8]) -> VersionRecord {
         segments: vec![Segment {
             file: sealed.file,
             len: sealed.len,
+            envelope: sealed.envelope,
         }],
         encryption: None,
     }
@@ -35,7 +43,7 @@ fn version(store: &Store, key: &str, body: &[u8]) -> VersionRecord {
 #[test]
 fn concurrent_writers_share_commits_without_losing_or_mixing_writes() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(Store::open(dir.path()).unwrap());
+    let store = Arc::new(Store::open(dir.path(), Some(master())).unwrap());
     store
         .create_bucket(&BucketRecord {
             name: "b".into(),
@@ -88,12 +96,17 @@ fn concurrent_writers_share_commits_without_losing_or_mixing_writes() {
     for t in 0..16 {
         for i in [0, 39] {
             let v = store.get_version("b", &format!("k/{t}/{i}"), None).unwrap();
-            assert_eq!(v.size, format!("{t}-{i}").len() as u64);
+            let body = format!("{t}-{i}");
+            assert_eq!(v.size, body.len() as u64);
+            assert_eq!(
+                store.read_segment(&v.segments[0], 0, body.len()).unwrap(),
+                body.as_bytes()
+            );
         }
     }
     drop(store);
     // Reopen: everything acknowledged is durable, and refused writes left no files behind.
-    let store = Store::open(dir.path()).unwrap();
+    let store = Store::open(dir.path(), Some(master())).unwrap();
     assert_eq!(store.list_objects("b", &q).unwrap().objects.len(), 640);
     let files = walk(&dir.path().join("objects"));
     assert_eq!(files, 641, "one file per stored version");

@@ -1,7 +1,6 @@
 //! Moving object bytes: request bodies into data files (hashing on the way, verified before
 //! anything becomes visible) and data files back out as bounded-memory streams.
 
-use std::io::Read;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -353,8 +352,7 @@ pub(crate) struct ObjectReader {
     offset: u64,
     /// Bytes still to send.
     remaining: u64,
-    file: Option<std::fs::File>,
-    pending: Option<JoinHandle<std::io::Result<(std::fs::File, Bytes)>>>,
+    pending: Option<JoinHandle<std::io::Result<Bytes>>>,
 }
 
 impl ObjectReader {
@@ -371,7 +369,6 @@ impl ObjectReader {
             seg,
             offset,
             remaining: end.saturating_sub(start),
-            file: None,
             pending: None,
         }
     }
@@ -397,7 +394,6 @@ impl ObjectReader {
             if self.offset >= segment.len {
                 self.seg += 1;
                 self.offset = 0;
-                self.file = None;
                 continue;
             }
             let want = usize::try_from(
@@ -406,18 +402,12 @@ impl ObjectReader {
                     .min(READ_CHUNK as u64),
             )
             .unwrap_or(READ_CHUNK);
-            let (file, store, offset) = (self.file.take(), self.store.clone(), self.offset);
+            let (store, offset) = (self.store.clone(), self.offset);
             // Account for the chunk now, so the read after it can be started right away.
             self.offset += want as u64;
             self.remaining -= want as u64;
             self.pending = Some(tokio::task::spawn_blocking(move || {
-                let mut file = match file {
-                    Some(f) => f,
-                    None => store.open_segment(&segment, offset)?,
-                };
-                let mut buf = vec![0u8; want];
-                file.read_exact(&mut buf)?;
-                Ok((file, Bytes::from(buf)))
+                store.read_segment(&segment, offset, want).map(Bytes::from)
             }));
             return Ok(true);
         }
@@ -445,8 +435,7 @@ impl Stream for ObjectReader {
                 this.remaining = 0;
                 Poll::Ready(Some(Err(e)))
             }
-            Ok(Ok((file, bytes))) => {
-                this.file = Some(file);
+            Ok(Ok(bytes)) => {
                 // Read ahead: the next chunk comes off the disk while this one is sent.
                 if let Err(e) = this.spawn_next() {
                     tracing::warn!(error = %e, "object data is shorter than its recorded size");

@@ -199,3 +199,36 @@ pub(super) async fn handle_get_bucket_versioning(
         status,
     }))
 }
+
+pub(super) async fn handle_get_bucket_encryption(
+    s: &Leadshop,
+    req: S3Request<GetBucketEncryptionInput>,
+) -> S3Result<S3Response<GetBucketEncryptionOutput>> {
+    let name = req.input.bucket;
+    let b = s.db(move |st| st.bucket(&name)).await?;
+    // Every object is encrypted with SSE-S3 whatever the document says; a bucket without one
+    // reports AWS's default configuration.
+    let doc = b
+        .documents
+        .get("encryption")
+        .and_then(|v| {
+            serde_json::from_value::<leadshop_spec::encryption::EncryptionConfiguration>(v.clone())
+                .ok()
+        })
+        .unwrap_or_else(|| leadshop_spec::encryption::EncryptionConfiguration::sse_s3(false));
+    let rules = doc
+        .rules
+        .iter()
+        .map(|r| ServerSideEncryptionRule {
+            apply_server_side_encryption_by_default: Some(ServerSideEncryptionByDefault {
+                kms_master_key_id: r.default.kms_master_key_id.clone(),
+                sse_algorithm: ServerSideEncryption::from(r.default.sse_algorithm.clone()),
+            }),
+            blocked_encryption_types: None,
+            bucket_key_enabled: r.bucket_key_enabled,
+        })
+        .collect();
+    Ok(S3Response::new(GetBucketEncryptionOutput {
+        server_side_encryption_configuration: Some(ServerSideEncryptionConfiguration { rules }),
+    }))
+}

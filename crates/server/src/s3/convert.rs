@@ -245,3 +245,11 @@ pub(crate) fn max_keys(m: Option<i32>) -> S3Result<usize> {
         Some(n) => Ok(usize::try_from(n).unwrap_or(0).min(1000)),
     }
 }
+
+/// `x-amz-server-side-encryption` for data stored under these segments.
+pub(crate) fn sse(segments: &[leadshop_store::Segment]) -> Option<dto::ServerSideEncryption> {
+    segments
+        .first()
+        .and_then(|s| s.envelope.as_ref())
+        .map(|e| dto::ServerSideEncryption::from(e.algorithm.clone()))
+}

@@ -93,6 +93,9 @@ macro_rules! paste_input {
     (get_bucket_versioning) => {
         GetBucketVersioningInput
     };
+    (get_bucket_encryption) => {
+        GetBucketEncryptionInput
+    };
     (put_object) => {
         PutObjectInput
     };
@@ -173,6 +176,9 @@ macro_rules! paste_output {
     (get_bucket_versioning) => {
         GetBucketVersioningOutput
     };
+    (get_bucket_encryption) => {
+        GetBucketEncryptionOutput
+    };
     (put_object) => {
         PutObjectOutput
     };
@@ -240,6 +246,7 @@ delegate! {
     get_bucket_location => bucket::handle_get_bucket_location;
     put_bucket_versioning => bucket::handle_put_bucket_versioning;
     get_bucket_versioning => bucket::handle_get_bucket_versioning;
+    get_bucket_encryption => bucket::handle_get_bucket_encryption;
     put_object => object::handle_put_object;
     get_object => object::handle_get_object;
     head_object => object::handle_head_object;

@@ -146,6 +146,7 @@ async fn store_part(
         last_modified_ms: leadshop_store::db::timestamp_ms(),
         checksums,
         file: sealed.file,
+        envelope: sealed.envelope.clone(),
     };
     let p = part.clone();
     let store = s.store().clone();
@@ -183,6 +184,10 @@ pub(super) async fn handle_upload_part(
     .await?;
     let part = store_part(s, input.upload_id, input.part_number, ingested).await?;
     let mut out = UploadPartOutput {
+        server_side_encryption: part
+            .envelope
+            .as_ref()
+            .map(|e| ServerSideEncryption::from(e.algorithm.clone())),
         e_tag: Some(etag(&part.etag)),
         ..Default::default()
     };
@@ -465,6 +470,7 @@ pub(super) async fn handle_complete_multipart_upload(
         .await?;
     let v = &outcome.version;
     let mut out = CompleteMultipartUploadOutput {
+        server_side_encryption: convert::sse(&v.segments),
         bucket: Some(input.bucket.clone()),
         key: Some(input.key.clone()),
         e_tag: Some(etag(&v.etag)),

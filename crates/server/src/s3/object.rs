@@ -155,12 +155,14 @@ pub(super) async fn handle_put_object(
         segments: vec![leadshop_store::Segment {
             file: sealed.file,
             len: sealed.len,
+            envelope: sealed.envelope.clone(),
         }],
         encryption: None,
     };
     let outcome = commit_version(s, input.bucket, rec, precondition).await?;
     let v = &outcome.version;
     let mut out = PutObjectOutput {
+        server_side_encryption: convert::sse(&v.segments),
         e_tag: Some(etag(&v.etag)),
         version_id: version_header(v, outcome.versioning),
         checksum_type: convert::checksum_type(&v.checksums),
@@ -366,6 +368,7 @@ macro_rules! fill_read_output {
             (v.storage_class != "STANDARD").then(|| StorageClass::from(v.storage_class.clone()));
         $out.metadata = (!v.metadata.is_empty()).then(|| v.metadata.clone().into_iter().collect());
         $out.parts_count = view.parts_count;
+        $out.server_side_encryption = convert::sse(&v.segments);
         $out.tag_count = (!v.tags.is_empty()).then(|| i32::try_from(v.tags.len()).unwrap_or(0));
         $out.website_redirect_location = h.website_redirect_location.clone();
         $out.content_type = $input
@@ -591,6 +594,7 @@ pub(super) async fn handle_copy_object(
         segments: vec![leadshop_store::Segment {
             file: sealed.file,
             len: sealed.len,
+            envelope: sealed.envelope.clone(),
         }],
         encryption: None,
     };
@@ -605,6 +609,7 @@ pub(super) async fn handle_copy_object(
     };
     set_checksums!(result, &v.checksums);
     Ok(S3Response::new(CopyObjectOutput {
+        server_side_encryption: convert::sse(&v.segments),
         copy_object_result: Some(result),
         copy_source_version_id: (src.version_id != NULL_VERSION_ID).then(|| src.version_id.clone()),
         version_id: version_header(v, outcome.versioning),

@@ -5,6 +5,7 @@ mod common;
 
 mod auth;
 mod buckets;
+mod encryption;
 mod listing;
 mod multipart;
 mod objects;

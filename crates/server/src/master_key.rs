@@ -1,0 +1,66 @@
+//! The master key that wraps every object's data key (SSE-S3): 256 bits, hex in a 0600 file,
+//! created at first start. A key file others can read is refused. Its id is derived from the
+//! key itself (`mk-` + 8 hex digits of its SHA-256), so envelopes name the key they need.
+
+use std::io;
+use std::path::Path;
+
+use leadshop_store::MasterKey;
+use leadshop_store::crypto::Key;
+use sha2::Digest;
+
+use crate::secret_file;
+
+/// Loads the master key from `path`, creating it if the file does not exist.
+///
+/// # Errors
+/// I/O errors, a file others can read, or a file that is not 64 hex digits.
+pub fn load_or_create(path: &Path) -> io::Result<MasterKey> {
+    if !path.exists() {
+        // rand's thread RNG is a CSPRNG seeded from the OS.
+        let bytes: [u8; 32] = rand::random();
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        secret_file::write(path, format!("{}\n", hex::encode(bytes)).as_bytes())?;
+        tracing::info!(path = %path.display(), "created the master key (keep it: without it no object can be read)");
+    }
+    secret_file::check_private(path)?;
+    let text = std::fs::read_to_string(path)?;
+    let bytes: [u8; 32] = hex::decode(text.trim())
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{}: expected 64 hex digits (a 256-bit key)", path.display()),
+            )
+        })?;
+    let digest = sha2::Sha256::digest(bytes);
+    Ok(MasterKey {
+        id: format!("mk-{}", hex::encode(&digest[..4])),
+        key: Key::from_bytes(bytes),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn created_private_reloaded_and_refused_when_readable() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("master.key");
+        let first = load_or_create(&path).unwrap();
+        let again = load_or_create(&path).unwrap();
+        assert_eq!(first.id, again.id);
+        assert!(first.id.starts_with("mk-") && first.id.len() == 11);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+            let e = load_or_create(&path).unwrap_err();
+            assert!(e.to_string().contains("chmod 600"), "{e}");
+        }
+    }
+}

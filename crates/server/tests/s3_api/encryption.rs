@@ -1,0 +1,273 @@
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, ServerSideEncryption};
+
+use crate::common::{TestServer, bytes, files_under};
+
+const MARKER: &[u8] = b"LEADSHOP-PLAINTEXT-MARKER-7f3a";
+
+fn with_markers(len: usize, seed: u64) -> Vec<u8> {
+    let mut data = bytes(len, seed);
+    for at in (0..len.saturating_sub(MARKER.len())).step_by(4096) {
+        data[at..at + MARKER.len()].copy_from_slice(MARKER);
+    }
+    data
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+#[tokio::test]
+async fn no_plaintext_byte_reaches_the_disk() {
+    let srv = TestServer::start().await;
+    let s3 = srv.admin();
+    let b = "leadshop-assets";
+    let single = with_markers(300_000, 1);
+    let put = s3
+        .put_object()
+        .bucket(b)
+        .key("enc/single")
+        .body(ByteStream::from(single.clone()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        put.server_side_encryption(),
+        Some(&ServerSideEncryption::Aes256)
+    );
+
+    let id = s3
+        .create_multipart_upload()
+        .bucket(b)
+        .key("enc/multi")
+        .send()
+        .await
+        .unwrap()
+        .upload_id()
+        .unwrap()
+        .to_string();
+    let p1 = with_markers(5 * 1024 * 1024, 2);
+    let p2 = with_markers(70_000, 3);
+    let mut parts = Vec::new();
+    for (n, d) in [(1, &p1), (2, &p2)] {
+        let out = s3
+            .upload_part()
+            .bucket(b)
+            .key("enc/multi")
+            .upload_id(&id)
+            .part_number(n)
+            .body(ByteStream::from(d.clone()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            out.server_side_encryption(),
+            Some(&ServerSideEncryption::Aes256)
+        );
+        parts.push(
+            CompletedPart::builder()
+                .part_number(n)
+                .e_tag(out.e_tag().unwrap())
+                .build(),
+        );
+    }
+    // An unfinished upload's parts are on disk too.
+    let open = s3
+        .create_multipart_upload()
+        .bucket(b)
+        .key("enc/open")
+        .send()
+        .await
+        .unwrap()
+        .upload_id()
+        .unwrap()
+        .to_string();
+    s3.upload_part()
+        .bucket(b)
+        .key("enc/open")
+        .upload_id(&open)
+        .part_number(1)
+        .body(ByteStream::from(p2.clone()))
+        .send()
+        .await
+        .unwrap();
+    s3.complete_multipart_upload()
+        .bucket(b)
+        .key("enc/multi")
+        .upload_id(&id)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(parts))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let copy = s3
+        .copy_object()
+        .bucket(b)
+        .key("enc/copy")
+        .copy_source(format!("{b}/enc/single"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        copy.server_side_encryption(),
+        Some(&ServerSideEncryption::Aes256)
+    );
+
+    // Everything reads back, ranges across chunk and part boundaries included.
+    let whole = [p1.as_slice(), p2.as_slice()].concat();
+    for (key, data) in [
+        ("enc/single", &single),
+        ("enc/multi", &whole),
+        ("enc/copy", &single),
+    ] {
+        let got = s3.get_object().bucket(b).key(key).send().await.unwrap();
+        assert_eq!(
+            got.server_side_encryption(),
+            Some(&ServerSideEncryption::Aes256)
+        );
+        assert_eq!(
+            got.body.collect().await.unwrap().into_bytes().as_ref(),
+            data.as_slice(),
+            "{key}"
+        );
+    }
+    for (start, end) in [
+        (65_530u64, 65_545u64),
+        (5 * 1024 * 1024 - 3, 5 * 1024 * 1024 + 70_000 - 1),
+        (0, 0),
+    ] {
+        let got = s3
+            .get_object()
+            .bucket(b)
+            .key("enc/multi")
+            .range(format!("bytes={start}-{end}"))
+            .send()
+            .await
+            .unwrap();
+        let (s, e) = (
+            usize::try_from(start).unwrap(),
+            usize::try_from(end).unwrap(),
+        );
+        assert_eq!(
+            got.body.collect().await.unwrap().into_bytes().as_ref(),
+            &whole[s..=e]
+        );
+    }
+    let head = s3
+        .head_object()
+        .bucket(b)
+        .key("enc/single")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        head.server_side_encryption(),
+        Some(&ServerSideEncryption::Aes256)
+    );
+
+    // The marker occurs in no file under the data directory: data files, temp files, database.
+    let files = files_under(srv.data_dir());
+    assert!(files.len() > 5);
+    for f in files {
+        let content = std::fs::read(&f).unwrap();
+        assert!(
+            !contains(&content, MARKER),
+            "plaintext found in {}",
+            f.display()
+        );
+    }
+
+    let enc = s3.get_bucket_encryption().bucket(b).send().await.unwrap();
+    let rule = &enc.server_side_encryption_configuration().unwrap().rules()[0];
+    assert_eq!(
+        rule.apply_server_side_encryption_by_default()
+            .unwrap()
+            .sse_algorithm(),
+        &ServerSideEncryption::Aes256
+    );
+    assert_eq!(
+        rule.bucket_key_enabled(),
+        Some(true),
+        "from config/buckets/leadshop-assets/encryption.json"
+    );
+}
+
+#[tokio::test]
+async fn a_tampered_data_file_fails_cleanly_and_others_stay_readable() {
+    let srv = TestServer::start().await;
+    let s3 = srv.admin();
+    let b = "leadshop-assets";
+    let victim = bytes(200_000, 9);
+    s3.put_object()
+        .bucket(b)
+        .key("victim")
+        .body(ByteStream::from(victim.clone()))
+        .send()
+        .await
+        .unwrap();
+    let before: std::collections::HashSet<_> = files_under(&srv.data_dir().join("objects"))
+        .into_iter()
+        .collect();
+    s3.put_object()
+        .bucket(b)
+        .key("bystander")
+        .body(ByteStream::from(bytes(1000, 10)))
+        .send()
+        .await
+        .unwrap();
+    let bystander_file: Vec<_> = files_under(&srv.data_dir().join("objects"))
+        .into_iter()
+        .filter(|f| !before.contains(f))
+        .collect();
+    assert_eq!(bystander_file.len(), 1);
+    let victim_file = before.into_iter().next().unwrap();
+    let mut raw = std::fs::read(&victim_file).unwrap();
+    raw[100_000] ^= 0x40;
+    std::fs::write(&victim_file, raw).unwrap();
+
+    // The response fails instead of returning altered bytes.
+    let outcome = match s3.get_object().bucket(b).key("victim").send().await {
+        Err(_) => Err(()),
+        Ok(got) => got
+            .body
+            .collect()
+            .await
+            .map(|b| b.into_bytes())
+            .map_err(|_| ()),
+    };
+    match outcome {
+        Err(()) => {}
+        Ok(body) => panic!(
+            "tampered object was served ({} bytes, equal: {})",
+            body.len(),
+            body.as_ref() == victim.as_slice()
+        ),
+    }
+    // A range that avoids the damaged chunk still reads; the other object is untouched.
+    let got = s3
+        .get_object()
+        .bucket(b)
+        .key("victim")
+        .range("bytes=0-999")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        got.body.collect().await.unwrap().into_bytes().as_ref(),
+        &victim[..1000]
+    );
+    let got = s3
+        .get_object()
+        .bucket(b)
+        .key("bystander")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        got.body.collect().await.unwrap().into_bytes().as_ref(),
+        bytes(1000, 10).as_slice()
+    );
+}
