@@ -345,6 +345,8 @@ pub(crate) fn set(c: &mut Checksums, alg: &str, value: String) {
 /// `READ_CHUNK` bytes at a time on the blocking pool.
 pub(crate) struct ObjectReader {
     store: Arc<Store>,
+    /// `bucket/key@version`, for the log line when the data fails its integrity check.
+    label: Arc<str>,
     segments: Vec<Segment>,
     /// Index of the current segment.
     seg: usize,
@@ -365,11 +367,26 @@ impl ObjectReader {
         }
         Self {
             store,
+            label: Arc::from(""),
             segments,
             seg,
             offset,
             remaining: end.saturating_sub(start),
             pending: None,
+        }
+    }
+
+    /// Names the object in the log line written if its data fails authentication.
+    pub(crate) fn named(mut self, bucket: &str, key: &str, version_id: &str) -> Self {
+        self.label = Arc::from(format!("{bucket}/{key}@{version_id}"));
+        self
+    }
+
+    fn report(&self, e: &std::io::Error) {
+        if e.kind() == std::io::ErrorKind::InvalidData {
+            tracing::warn!(object = %self.label, error = %e, "object data failed its integrity check; the read was aborted");
+        } else {
+            tracing::warn!(object = %self.label, error = %e, "reading object data failed");
         }
     }
 
@@ -433,6 +450,7 @@ impl Stream for ObjectReader {
             Err(join) => Poll::Ready(Some(Err(std::io::Error::other(join)))),
             Ok(Err(e)) => {
                 this.remaining = 0;
+                this.report(&e);
                 Poll::Ready(Some(Err(e)))
             }
             Ok(Ok(bytes)) => {

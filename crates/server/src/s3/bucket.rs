@@ -2,7 +2,7 @@
 
 use leadshop_store::{BucketRecord, VersioningState};
 use s3s::dto::*;
-use s3s::{S3Request, S3Response, S3Result, s3_error};
+use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 
 use super::Leadshop;
 use super::convert::ts;
@@ -231,4 +231,64 @@ pub(super) async fn handle_get_bucket_encryption(
     Ok(S3Response::new(GetBucketEncryptionOutput {
         server_side_encryption_configuration: Some(ServerSideEncryptionConfiguration { rules }),
     }))
+}
+
+pub(super) async fn handle_put_bucket_encryption(
+    s: &Leadshop,
+    req: S3Request<PutBucketEncryptionInput>,
+) -> S3Result<S3Response<PutBucketEncryptionOutput>> {
+    use leadshop_spec::encryption::{EncryptionConfiguration, EncryptionDefault, EncryptionRule};
+    let input = req.input;
+    let mut rules = Vec::new();
+    for r in input.server_side_encryption_configuration.rules {
+        let Some(d) = r.apply_server_side_encryption_by_default else {
+            return Err(s3_error!(
+                MalformedXML,
+                "ApplyServerSideEncryptionByDefault is required"
+            ));
+        };
+        if d.sse_algorithm.as_str().starts_with("aws:kms") {
+            return Err(s3_error!(
+                NotImplemented,
+                "SSE-KMS is not supported yet; use AES256"
+            ));
+        }
+        rules.push(EncryptionRule {
+            default: EncryptionDefault {
+                sse_algorithm: d.sse_algorithm.as_str().to_string(),
+                kms_master_key_id: d.kms_master_key_id,
+            },
+            bucket_key_enabled: r.bucket_key_enabled,
+        });
+    }
+    let doc = EncryptionConfiguration { rules };
+    doc.validate()
+        .map_err(|m| S3Error::with_message(S3ErrorCode::MalformedXML, m))?;
+    let value = serde_json::to_value(&doc).map_err(S3Error::internal_error)?;
+    let name = input.bucket;
+    s.db(move |st| {
+        st.update_bucket(&name, move |b| {
+            b.documents.insert("encryption".into(), value);
+            Ok(())
+        })
+    })
+    .await?;
+    Ok(S3Response::new(PutBucketEncryptionOutput::default()))
+}
+
+/// Removes the bucket's encryption document: as on AWS, the bucket then reports (and uses)
+/// the SSE-S3 default.
+pub(super) async fn handle_delete_bucket_encryption(
+    s: &Leadshop,
+    req: S3Request<DeleteBucketEncryptionInput>,
+) -> S3Result<S3Response<DeleteBucketEncryptionOutput>> {
+    let name = req.input.bucket;
+    s.db(move |st| {
+        st.update_bucket(&name, |b| {
+            b.documents.remove("encryption");
+            Ok(())
+        })
+    })
+    .await?;
+    Ok(S3Response::new(DeleteBucketEncryptionOutput::default()))
 }

@@ -96,6 +96,12 @@ macro_rules! paste_input {
     (get_bucket_encryption) => {
         GetBucketEncryptionInput
     };
+    (put_bucket_encryption) => {
+        PutBucketEncryptionInput
+    };
+    (delete_bucket_encryption) => {
+        DeleteBucketEncryptionInput
+    };
     (put_object) => {
         PutObjectInput
     };
@@ -179,6 +185,12 @@ macro_rules! paste_output {
     (get_bucket_encryption) => {
         GetBucketEncryptionOutput
     };
+    (put_bucket_encryption) => {
+        PutBucketEncryptionOutput
+    };
+    (delete_bucket_encryption) => {
+        DeleteBucketEncryptionOutput
+    };
     (put_object) => {
         PutObjectOutput
     };
@@ -247,6 +259,8 @@ delegate! {
     put_bucket_versioning => bucket::handle_put_bucket_versioning;
     get_bucket_versioning => bucket::handle_get_bucket_versioning;
     get_bucket_encryption => bucket::handle_get_bucket_encryption;
+    put_bucket_encryption => bucket::handle_put_bucket_encryption;
+    delete_bucket_encryption => bucket::handle_delete_bucket_encryption;
     put_object => object::handle_put_object;
     get_object => object::handle_get_object;
     head_object => object::handle_head_object;

@@ -255,7 +255,12 @@ pub(super) async fn handle_upload_part_copy(
     .await?;
     let (start, end) = copy_range(input.copy_source_range.as_deref(), src.size)?;
     let plan = ChecksumPlan::computing(up.checksum_algorithm.as_deref());
-    let reader = ObjectReader::new(s.store().clone(), src.segments.clone(), start, end);
+    let (src_bucket, src_key, _) = super::object::copy_source(&input.copy_source)?;
+    let reader = ObjectReader::new(s.store().clone(), src.segments.clone(), start, end).named(
+        &src_bucket,
+        &src_key,
+        &src.version_id,
+    );
     let ingested = body::ingest(s.store(), Some(reader.into_blob()), &plan, None, None).await?;
     let part = store_part(s, input.upload_id, input.part_number, ingested).await?;
     let mut result = CopyPartResult {

@@ -421,7 +421,8 @@ pub(super) async fn handle_get_object(
         view.version.segments.clone(),
         view.start,
         view.end,
-    );
+    )
+    .named(&input.bucket, &input.key, &view.version.version_id);
     out.body = Some(reader.into_blob());
     Ok(S3Response::new(out))
 }
@@ -574,7 +575,11 @@ pub(super) async fn handle_copy_object(
         .map(|a| a.as_str().to_string())
         .or_else(|| body::stored_algorithm(&src.checksums));
     let plan = ChecksumPlan::computing(algorithm.as_deref());
-    let reader = ObjectReader::new(s.store().clone(), src.segments.clone(), 0, src.size);
+    let reader = ObjectReader::new(s.store().clone(), src.segments.clone(), 0, src.size).named(
+        &src_bucket,
+        &src_key,
+        &src.version_id,
+    );
     let ingested = body::ingest(s.store(), Some(reader.into_blob()), &plan, None, None).await?;
     let etag_value = ingested.etag();
     let checksums = ingested.checksums.clone();

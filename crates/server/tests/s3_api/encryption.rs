@@ -271,3 +271,90 @@ async fn a_tampered_data_file_fails_cleanly_and_others_stay_readable() {
         bytes(1000, 10).as_slice()
     );
 }
+
+#[tokio::test]
+async fn bucket_encryption_put_get_delete() {
+    use aws_sdk_s3::types::{
+        ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
+    };
+
+    let srv = TestServer::start().await;
+    let s3 = srv.admin();
+    let b = crate::common::bucket("encconf");
+    s3.create_bucket().bucket(&b).send().await.unwrap();
+    let rule = |alg: ServerSideEncryption, bucket_key: bool| {
+        ServerSideEncryptionConfiguration::builder()
+            .rules(
+                ServerSideEncryptionRule::builder()
+                    .apply_server_side_encryption_by_default(
+                        ServerSideEncryptionByDefault::builder()
+                            .sse_algorithm(alg)
+                            .build()
+                            .unwrap(),
+                    )
+                    .bucket_key_enabled(bucket_key)
+                    .build(),
+            )
+            .build()
+            .unwrap()
+    };
+    let got = |out: aws_sdk_s3::operation::get_bucket_encryption::GetBucketEncryptionOutput| {
+        let r = out.server_side_encryption_configuration().unwrap().rules()[0].clone();
+        (
+            r.apply_server_side_encryption_by_default()
+                .unwrap()
+                .sse_algorithm()
+                .clone(),
+            r.bucket_key_enabled(),
+        )
+    };
+    // A new bucket reports AWS's default.
+    assert_eq!(
+        got(s3.get_bucket_encryption().bucket(&b).send().await.unwrap()),
+        (ServerSideEncryption::Aes256, Some(false))
+    );
+    s3.put_bucket_encryption()
+        .bucket(&b)
+        .server_side_encryption_configuration(rule(ServerSideEncryption::Aes256, true))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        got(s3.get_bucket_encryption().bucket(&b).send().await.unwrap()),
+        (ServerSideEncryption::Aes256, Some(true))
+    );
+    let e = s3
+        .put_bucket_encryption()
+        .bucket(&b)
+        .server_side_encryption_configuration(rule(ServerSideEncryption::AwsKms, true))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        crate::common::code(&e),
+        "NotImplemented",
+        "SSE-KMS is refused loudly, not stored"
+    );
+    s3.delete_bucket_encryption()
+        .bucket(&b)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        got(s3.get_bucket_encryption().bucket(&b).send().await.unwrap()),
+        (ServerSideEncryption::Aes256, Some(false))
+    );
+    // Whatever the document says, objects are encrypted.
+    let put = s3
+        .put_object()
+        .bucket(&b)
+        .key("k")
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        put.server_side_encryption(),
+        Some(&ServerSideEncryption::Aes256)
+    );
+}
