@@ -22,8 +22,9 @@ use super::error;
 const WRITE_BATCH: usize = 1024 * 1024;
 /// Batches in flight between the receiving task and the hashing/writing thread.
 const PIPELINE_DEPTH: usize = 2;
-/// Bytes read from a data file per chunk of a GET response.
-const READ_CHUNK: usize = 256 * 1024;
+/// Bytes read from a data file per chunk of a GET response: a whole number of encryption
+/// chunks, so aligned reads never share a chunk.
+const READ_CHUNK: usize = 4 * leadshop_store::crypto::CHUNK_LEN;
 
 /// The checksum algorithms S3 stores, by header suffix.
 const ALGORITHMS: [&str; 5] = ["crc32", "crc32c", "crc64nvme", "sha1", "sha256"];
@@ -413,10 +414,14 @@ impl ObjectReader {
                 self.offset = 0;
                 continue;
             }
+            // End every read on an encryption-chunk boundary: a range that starts mid-chunk
+            // would otherwise make each read straddle two chunks and decrypt the shared one twice.
+            let to_boundary =
+                READ_CHUNK as u64 - self.offset % leadshop_store::crypto::CHUNK_LEN as u64;
             let want = usize::try_from(
                 (segment.len - self.offset)
                     .min(self.remaining)
-                    .min(READ_CHUNK as u64),
+                    .min(to_boundary),
             )
             .unwrap_or(READ_CHUNK);
             let (store, offset) = (self.store.clone(), self.offset);
