@@ -16,6 +16,8 @@ pub const DEFAULT_HTTP_ADDR: &str = "127.0.0.1:9080";
 pub const DEFAULT_CONSOLE_ADDR: &str = "127.0.0.1:3000";
 /// Default region, as in the seed.
 pub const DEFAULT_REGION: &str = "us-east-1";
+/// Default account id: the owner of every bucket and key (`${account_id}` in spec documents).
+pub const DEFAULT_ACCOUNT_ID: &str = "000000000000";
 
 /// Everything `leadshop serve` needs.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -52,6 +54,15 @@ pub struct Config {
     /// CLI) presigns with SigV2 by default in us-east-1, and AWS accepts it there; SigV2 in an
     /// `Authorization` header is always refused. Set false to require SigV4 everywhere.
     pub sigv2_presigned: bool,
+    /// The 12-digit account that owns the buckets and keys: `${account_id}` in the spec
+    /// documents, `aws:PrincipalAccount` of every key, part of key ARNs.
+    pub account_id: String,
+    /// Peers (addresses or CIDR ranges) trusted to report the client in `X-Forwarded-For`
+    /// and `X-Forwarded-Proto`; from anyone else those headers are ignored.
+    pub trusted_proxies: Vec<String>,
+    /// Let S3 API requests on the plain-HTTP listener through when no policy denies them
+    /// (as AWS does). Off: they are refused even where a bucket has no policy.
+    pub plain_http_api: bool,
 }
 
 impl Default for Config {
@@ -70,6 +81,9 @@ impl Default for Config {
             max_put_size: 5 * 1024 * 1024 * 1024,
             presigned_max_expires_secs: 7 * 24 * 3600,
             sigv2_presigned: true,
+            account_id: DEFAULT_ACCOUNT_ID.into(),
+            trusted_proxies: Vec::new(),
+            plain_http_api: false,
         }
     }
 }
@@ -123,6 +137,21 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "tls_cert and tls_key must be given together".into(),
             ));
+        }
+        if self.account_id.len() != 12 || !self.account_id.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(ConfigError::Invalid(format!(
+                "account_id must be 12 digits, not {:?}",
+                self.account_id
+            )));
+        }
+        if let Some(p) = self
+            .trusted_proxies
+            .iter()
+            .find(|p| leadshop_spec::policy::Cidr::parse(p).is_none())
+        {
+            return Err(ConfigError::Invalid(format!(
+                "trusted_proxies: {p:?} is not an address or CIDR range"
+            )));
         }
         if self.region.is_empty() {
             return Err(ConfigError::Invalid("region must not be empty".into()));

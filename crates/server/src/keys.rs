@@ -1,118 +1,611 @@
-//! Access keys: the admin and application keys, kept in `<data-dir>/credentials` (0600) in the
-//! AWS shared-credentials format, so `AWS_SHARED_CREDENTIALS_FILE` can point at it.
+//! Access keys: each an access key id, a secret and an identity policy (IAM JSON).
 //!
-//! Identity policies per key arrive with the access-control work; until then every key that
-//! signs correctly is authenticated and the access hook decides.
+//! The key store is `<data-dir>/keys.json` (0600). Secrets in it are sealed under the master
+//! key (AES-256-GCM, bound to the access key id), never stored or logged in the clear.
+//! `<data-dir>/credentials` is the *client* side: an AWS shared-credentials file with the
+//! profiles of keys made here, so `AWS_SHARED_CREDENTIALS_FILE` and `leadshop env` can use
+//! them. The server never reads it (except once, to adopt keys from a data directory made
+//! before keys.json existed); deleting it revokes nothing.
+//!
+//! `leadshop keys create|list|delete|rotate` change keys.json while the server runs: writers
+//! take `<data-dir>/keys.lock`, write a new file and rename it into place; the server notices
+//! the new file (its identity changes) at the next request and reloads it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
 
+use leadshop_spec::policy::Policy;
+use leadshop_store::MasterKey;
+use leadshop_store::crypto;
 use rand::Rng;
 use s3s::auth::{S3Auth, SecretKey};
 use s3s::{S3Result, s3_error};
+use serde::{Deserialize, Serialize};
 
 use crate::secret_file;
 
-/// One access key.
-#[derive(Clone, PartialEq, Eq)]
-pub struct AccessKey {
-    /// Profile name (`admin`, `app`).
+/// The admin key's identity policy: every S3 action.
+pub const ADMIN_POLICY: &str = include_str!("../../../config/iam/admin-policy.json");
+/// The application key's identity policy: objects in and listing of `leadshop-assets`, nothing
+/// else.
+pub const APP_POLICY: &str = include_str!("../../../config/iam/app-policy.json");
+
+/// The profiles bootstrap creates, with their identity policies.
+pub const BOOTSTRAP_KEYS: [(&str, &str); 2] = [("admin", ADMIN_POLICY), ("app", APP_POLICY)];
+
+const FORMAT: u32 = 1;
+
+/// One access key as the server uses it: secret opened, policy parsed.
+#[derive(Clone)]
+pub struct Identity {
+    /// Key name; the IAM user name (`aws:username`).
     pub name: String,
     /// Access key id (`AKIA…`).
     pub access_key_id: String,
+    /// Stable user id (`aws:userid`), kept across rotations.
+    pub user_id: String,
     /// Secret access key.
     pub secret_access_key: String,
+    /// The identity policy.
+    pub policy: Arc<Policy>,
 }
 
-impl std::fmt::Debug for AccessKey {
+impl std::fmt::Debug for Identity {
     // Never print secrets, not even in debug output.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AccessKey")
+        f.debug_struct("Identity")
             .field("name", &self.name)
             .field("access_key_id", &self.access_key_id)
+            .field("user_id", &self.user_id)
             .finish_non_exhaustive()
     }
 }
 
-impl AccessKey {
-    /// A new random key: 20-character id, 40-character secret, as AWS issues them.
+/// One entry of keys.json.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct KeyRecord {
+    /// Key name (unique).
+    pub name: String,
+    /// Access key id.
+    pub access_key_id: String,
+    /// Stable user id.
+    pub user_id: String,
+    /// Which master key sealed the secret (`mk-…`).
+    pub master_key_id: String,
+    /// The secret, sealed: hex of nonce ‖ ciphertext ‖ tag.
+    pub sealed_secret: String,
+    /// The identity policy, as given.
+    pub policy: serde_json::Value,
+    /// When the key (or its current secret) was made, ms since the epoch.
+    pub created_ms: i64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct KeyFile {
+    format: u32,
+    keys: Vec<KeyRecord>,
+}
+
+/// Why a key operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    /// File-system trouble.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// Cause.
+        source: io::Error,
+    },
+    /// keys.json is damaged or was sealed under another master key.
+    #[error("{path}: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// The identity policy was refused.
+    #[error("identity policy: {0}")]
+    Policy(String),
+    /// No key of that name.
+    #[error("no key named {0:?} (see `leadshop keys list`)")]
+    NoSuchKey(String),
+    /// The name is taken or not allowed.
+    #[error("{0}")]
+    BadName(String),
+}
+
+fn io_err(context: impl Into<String>) -> impl FnOnce(io::Error) -> KeyError {
+    let context = context.into();
+    move |source| KeyError::Io { context, source }
+}
+
+/// Parses and checks an identity policy.
+///
+/// # Errors
+/// [`KeyError::Policy`] naming the problem.
+pub fn parse_identity_policy(text: &str) -> Result<Policy, KeyError> {
+    let p = Policy::parse(text).map_err(|e| KeyError::Policy(e.to_string()))?;
+    p.check_identity_policy()
+        .map_err(|e| KeyError::Policy(e.to_string()))?;
+    Ok(p)
+}
+
+fn random_chars(n: usize, alphabet: &[u8]) -> String {
+    let mut rng = rand::rng();
+    (0..n)
+        .map(|_| alphabet[rng.random_range(0..alphabet.len())] as char)
+        .collect()
+}
+
+const ID_CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+
+/// A new access key id (20 characters, as AWS issues them).
+fn new_access_key_id() -> String {
+    format!("AKIA{}", random_chars(16, ID_CHARS))
+}
+
+/// A new secret (40 characters, as AWS issues them).
+fn new_secret() -> String {
+    random_chars(
+        40,
+        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/",
+    )
+}
+
+fn check_name(name: &str) -> Result<(), KeyError> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(KeyError::BadName(format!(
+            "invalid key name {name:?}: 1-64 characters of A-Z a-z 0-9 +=,.@_-"
+        )))
+    }
+}
+
+fn seal(master: &MasterKey, access_key_id: &str, secret: &str) -> Result<String, KeyError> {
+    crypto::seal_secret(&master.key, access_key_id, secret.as_bytes())
+        .map(hex::encode)
+        .map_err(|e| KeyError::Policy(format!("sealing the secret: {e}")))
+}
+
+fn open(master: &MasterKey, path: &Path, rec: &KeyRecord) -> Result<Identity, KeyError> {
+    let invalid = |message: String| KeyError::Invalid {
+        path: path.to_path_buf(),
+        message,
+    };
+    if rec.master_key_id != master.id {
+        return Err(invalid(format!(
+            "key {:?} is sealed under master key {}, but the master key in use is {}",
+            rec.name, rec.master_key_id, master.id
+        )));
+    }
+    let sealed = hex::decode(&rec.sealed_secret)
+        .map_err(|_| invalid(format!("key {:?}: sealed_secret is not hex", rec.name)))?;
+    let secret = crypto::open_secret(&master.key, &rec.access_key_id, &sealed)
+        .ok()
+        .and_then(|s| String::from_utf8(s).ok())
+        .ok_or_else(|| invalid(format!("key {:?}: the secret does not open", rec.name)))?;
+    let policy = parse_identity_policy(&rec.policy.to_string())
+        .map_err(|e| invalid(format!("key {:?}: {e}", rec.name)))?;
+    Ok(Identity {
+        name: rec.name.clone(),
+        access_key_id: rec.access_key_id.clone(),
+        user_id: rec.user_id.clone(),
+        secret_access_key: secret,
+        policy: Arc::new(policy),
+    })
+}
+
+/// The key files of one data directory.
+#[derive(Debug, Clone)]
+pub struct KeyPaths {
+    /// `keys.json`.
+    pub keys: PathBuf,
+    /// `keys.lock`.
+    pub lock: PathBuf,
+    /// `credentials` (client profiles).
+    pub credentials: PathBuf,
+}
+
+impl KeyPaths {
+    /// The paths under `data_dir`.
     #[must_use]
-    pub fn generate(name: &str) -> Self {
-        const ID_CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-        const SECRET_CHARS: &[u8] =
-            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        let mut rng = rand::rng();
-        let id: String = (0..16)
-            .map(|_| ID_CHARS[rng.random_range(0..ID_CHARS.len())] as char)
-            .collect();
-        let secret: String = (0..40)
-            .map(|_| SECRET_CHARS[rng.random_range(0..SECRET_CHARS.len())] as char)
-            .collect();
+    pub fn new(data_dir: &Path) -> Self {
         Self {
-            name: name.into(),
-            access_key_id: format!("AKIA{id}"),
-            secret_access_key: secret,
+            keys: data_dir.join("keys.json"),
+            lock: data_dir.join("keys.lock"),
+            credentials: data_dir.join("credentials"),
         }
     }
 }
 
-/// The keys the server accepts.
-#[derive(Debug, Clone, Default)]
-pub struct KeyStore {
-    by_id: BTreeMap<String, AccessKey>,
+fn read_records(path: &Path) -> Result<Vec<KeyRecord>, KeyError> {
+    secret_file::check_private(path).map_err(io_err(format!("checking {}", path.display())))?;
+    let text =
+        std::fs::read_to_string(path).map_err(io_err(format!("reading {}", path.display())))?;
+    let file: KeyFile = serde_json::from_str(&text).map_err(|e| KeyError::Invalid {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    if file.format != FORMAT {
+        return Err(KeyError::Invalid {
+            path: path.to_path_buf(),
+            message: format!(
+                "format {} is not supported (expected {FORMAT})",
+                file.format
+            ),
+        });
+    }
+    Ok(file.keys)
 }
 
-/// The profiles bootstrap creates.
-pub const BOOTSTRAP_PROFILES: [&str; 2] = ["admin", "app"];
+fn write_records(path: &Path, keys: &[KeyRecord]) -> Result<(), KeyError> {
+    let text = serde_json::to_string_pretty(&KeyFile {
+        format: FORMAT,
+        keys: keys.to_vec(),
+    })
+    .expect("serialisable");
+    secret_file::write(path, text.as_bytes()).map_err(io_err(format!("writing {}", path.display())))
+}
+
+/// Holds `keys.lock` while a writer changes keys.json.
+struct WriteLock(#[allow(dead_code)] std::fs::File);
+
+fn lock(paths: &KeyPaths) -> Result<WriteLock, KeyError> {
+    let file = std::fs::File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&paths.lock)
+        .map_err(io_err(format!("opening {}", paths.lock.display())))?;
+    file.lock()
+        .map_err(io_err(format!("locking {}", paths.lock.display())))?;
+    Ok(WriteLock(file))
+}
+
+/// Changes keys.json under the lock. `change` gets the records and returns a value.
+fn modify<T>(
+    paths: &KeyPaths,
+    change: impl FnOnce(&mut Vec<KeyRecord>) -> Result<T, KeyError>,
+) -> Result<T, KeyError> {
+    let _guard = lock(paths)?;
+    let mut records = if paths.keys.exists() {
+        read_records(&paths.keys)?
+    } else {
+        Vec::new()
+    };
+    let out = change(&mut records)?;
+    write_records(&paths.keys, &records)?;
+    Ok(out)
+}
+
+fn record(
+    master: &MasterKey,
+    name: &str,
+    user_id: String,
+    access_key_id: String,
+    secret: &str,
+    policy: serde_json::Value,
+) -> Result<KeyRecord, KeyError> {
+    Ok(KeyRecord {
+        name: name.to_string(),
+        sealed_secret: seal(master, &access_key_id, secret)?,
+        access_key_id,
+        user_id,
+        master_key_id: master.id.clone(),
+        policy,
+        created_ms: leadshop_store::db::timestamp_ms(),
+    })
+}
+
+fn policy_value(text: &str) -> Result<serde_json::Value, KeyError> {
+    parse_identity_policy(text)?;
+    serde_json::from_str(text).map_err(|e| KeyError::Policy(e.to_string()))
+}
+
+/// Creates a key with an identity policy and adds its profile to the credentials file.
+///
+/// # Errors
+/// [`KeyError`]: a taken or bad name, a refused policy, I/O.
+pub fn create(
+    paths: &KeyPaths,
+    master: &MasterKey,
+    name: &str,
+    policy_text: &str,
+) -> Result<Identity, KeyError> {
+    check_name(name)?;
+    let policy = policy_value(policy_text)?;
+    let access_key_id = new_access_key_id();
+    let secret = new_secret();
+    let user_id = format!("AIDA{}", random_chars(17, ID_CHARS));
+    let rec = record(master, name, user_id, access_key_id, &secret, policy)?;
+    let identity = open(master, &paths.keys, &rec)?;
+    modify(paths, |records| {
+        if records.iter().any(|r| r.name == name) {
+            return Err(KeyError::BadName(format!("a key named {name:?} exists")));
+        }
+        records.push(rec);
+        Ok(())
+    })?;
+    update_profile(paths, name, Some(&identity))?;
+    Ok(identity)
+}
+
+/// Replaces a key's id and secret (its name, user id and policy stay); the old pair stops
+/// working at once.
+///
+/// # Errors
+/// [`KeyError::NoSuchKey`], I/O.
+pub fn rotate(paths: &KeyPaths, master: &MasterKey, name: &str) -> Result<Identity, KeyError> {
+    let rec = modify(paths, |records| {
+        let r = records
+            .iter_mut()
+            .find(|r| r.name == name)
+            .ok_or_else(|| KeyError::NoSuchKey(name.into()))?;
+        *r = record(
+            master,
+            name,
+            r.user_id.clone(),
+            new_access_key_id(),
+            &new_secret(),
+            r.policy.clone(),
+        )?;
+        Ok(r.clone())
+    })?;
+    let identity = open(master, &paths.keys, &rec)?;
+    update_profile(paths, name, Some(&identity))?;
+    Ok(identity)
+}
+
+/// Deletes a key and its profile.
+///
+/// # Errors
+/// [`KeyError::NoSuchKey`], I/O.
+pub fn delete(paths: &KeyPaths, name: &str) -> Result<(), KeyError> {
+    modify(paths, |records| {
+        let before = records.len();
+        records.retain(|r| r.name != name);
+        if records.len() == before {
+            return Err(KeyError::NoSuchKey(name.into()));
+        }
+        Ok(())
+    })?;
+    update_profile(paths, name, None)
+}
+
+/// Replaces a key's identity policy.
+///
+/// # Errors
+/// [`KeyError::NoSuchKey`], a refused policy, I/O.
+pub fn set_policy(paths: &KeyPaths, name: &str, policy_text: &str) -> Result<(), KeyError> {
+    let policy = policy_value(policy_text)?;
+    modify(paths, |records| {
+        let r = records
+            .iter_mut()
+            .find(|r| r.name == name)
+            .ok_or_else(|| KeyError::NoSuchKey(name.into()))?;
+        r.policy = policy;
+        Ok(())
+    })
+}
+
+/// The keys, without secrets.
+///
+/// # Errors
+/// I/O or a damaged file.
+pub fn list(paths: &KeyPaths) -> Result<Vec<KeyRecord>, KeyError> {
+    if !paths.keys.exists() {
+        return Ok(Vec::new());
+    }
+    read_records(&paths.keys)
+}
+
+/// Opens every key of keys.json: what `leadshop env` and the server use.
+///
+/// # Errors
+/// I/O, a damaged file, or a secret sealed under another master key.
+pub fn load(paths: &KeyPaths, master: &MasterKey) -> Result<Vec<Identity>, KeyError> {
+    list(paths)?
+        .iter()
+        .map(|r| open(master, &paths.keys, r))
+        .collect()
+}
+
+/// Sets (or removes) one profile of the credentials file, keeping the others.
+fn update_profile(paths: &KeyPaths, name: &str, key: Option<&Identity>) -> Result<(), KeyError> {
+    let path = &paths.credentials;
+    let mut profiles = if path.exists() {
+        let text =
+            std::fs::read_to_string(path).map_err(io_err(format!("reading {}", path.display())))?;
+        parse_profiles(&text).map_err(|message| KeyError::Invalid {
+            path: path.clone(),
+            message,
+        })?
+    } else {
+        Vec::new()
+    };
+    profiles.retain(|p| p.0 != name);
+    if let Some(k) = key {
+        profiles.push((
+            name.to_string(),
+            k.access_key_id.clone(),
+            k.secret_access_key.clone(),
+        ));
+    }
+    secret_file::write(path, render_profiles(&profiles).as_bytes())
+        .map_err(io_err(format!("writing {}", path.display())))
+}
+
+/// Makes keys.json at first start: the admin and app keys with their policies. A data
+/// directory from before keys.json existed keeps the ids and secrets of its credentials file.
+///
+/// # Errors
+/// I/O, or a damaged credentials file.
+pub fn bootstrap(paths: &KeyPaths, master: &MasterKey) -> Result<(), KeyError> {
+    if paths.keys.exists() {
+        return Ok(());
+    }
+    let existing = if paths.credentials.exists() {
+        let text = std::fs::read_to_string(&paths.credentials)
+            .map_err(io_err(format!("reading {}", paths.credentials.display())))?;
+        parse_profiles(&text).map_err(|message| KeyError::Invalid {
+            path: paths.credentials.clone(),
+            message,
+        })?
+    } else {
+        Vec::new()
+    };
+    let mut records = Vec::new();
+    for (name, policy) in BOOTSTRAP_KEYS {
+        let (id, secret) = existing.iter().find(|p| p.0 == name).map_or_else(
+            || (new_access_key_id(), new_secret()),
+            |p| (p.1.clone(), p.2.clone()),
+        );
+        let user_id = format!("AIDA{}", random_chars(17, ID_CHARS));
+        records.push(record(
+            master,
+            name,
+            user_id,
+            id,
+            &secret,
+            policy_value(policy)?,
+        )?);
+    }
+    let identities: Vec<Identity> = records
+        .iter()
+        .map(|r| open(master, &paths.keys, r))
+        .collect::<Result<_, _>>()?;
+    {
+        let _guard = lock(paths)?;
+        write_records(&paths.keys, &records)?;
+    }
+    for i in &identities {
+        update_profile(paths, &i.name, Some(i))?;
+    }
+    tracing::info!(path = %paths.keys.display(), "created the admin and app access keys");
+    Ok(())
+}
+
+/// What identifies one version of keys.json on disk (a rename makes a new inode).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    modified: Option<std::time::SystemTime>,
+    len: u64,
+    #[cfg(unix)]
+    inode: u64,
+}
+
+fn stamp(path: &Path) -> Option<Stamp> {
+    let m = std::fs::metadata(path).ok()?;
+    Some(Stamp {
+        modified: m.modified().ok(),
+        len: m.len(),
+        #[cfg(unix)]
+        inode: std::os::unix::fs::MetadataExt::ino(&m),
+    })
+}
+
+/// The keys the server accepts, reloaded when keys.json changes.
+#[derive(Debug)]
+pub struct KeyStore {
+    paths: KeyPaths,
+    master: MasterKey,
+    current: RwLock<(Option<Stamp>, Arc<KeySet>)>,
+}
+
+/// One loaded version of keys.json.
+#[derive(Debug, Default)]
+pub struct KeySet {
+    by_id: HashMap<String, Arc<Identity>>,
+    by_name: BTreeMap<String, Arc<Identity>>,
+}
+
+impl KeySet {
+    fn new(identities: Vec<Identity>) -> Self {
+        let mut set = Self::default();
+        for i in identities {
+            let i = Arc::new(i);
+            set.by_id.insert(i.access_key_id.clone(), i.clone());
+            set.by_name.insert(i.name.clone(), i);
+        }
+        set
+    }
+}
 
 impl KeyStore {
-    /// Loads `<data-dir>/credentials`, creating it with an admin and an app key at first start.
+    /// Bootstraps (at first start) and loads the keys of a data directory.
     ///
     /// # Errors
-    /// I/O errors, a file others can read, or a malformed file.
-    pub fn load_or_bootstrap(path: &Path) -> io::Result<Self> {
-        if !path.exists() {
-            let keys: Vec<AccessKey> = BOOTSTRAP_PROFILES
-                .iter()
-                .map(|n| AccessKey::generate(n))
-                .collect();
-            secret_file::write(path, render(&keys).as_bytes())?;
-            tracing::info!(path = %path.display(), "created the admin and app access keys");
-        }
-        secret_file::check_private(path)?;
-        let text = std::fs::read_to_string(path)?;
-        let keys = parse(&text).map_err(|m| {
-            io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("{}: {m}", path.display()),
-            )
-        })?;
+    /// [`KeyError`] naming the file and the problem.
+    pub fn open(data_dir: &Path, master: MasterKey) -> Result<Self, KeyError> {
+        let paths = KeyPaths::new(data_dir);
+        bootstrap(&paths, &master)?;
+        let st = stamp(&paths.keys);
+        let set = KeySet::new(load(&paths, &master)?);
         Ok(Self {
-            by_id: keys
-                .into_iter()
-                .map(|k| (k.access_key_id.clone(), k))
-                .collect(),
+            paths,
+            master,
+            current: RwLock::new((st, Arc::new(set))),
         })
     }
 
-    /// The key with this profile name.
+    /// The current keys, reloading keys.json if it changed since the last look. A file that
+    /// fails to load keeps the previous keys in force (and is logged), so a broken edit
+    /// cannot lock everyone out or let anyone in.
+    pub fn current(&self) -> Arc<KeySet> {
+        let now = stamp(&self.paths.keys);
+        {
+            let cur = self.current.read().expect("key store lock");
+            if cur.0 == now {
+                return cur.1.clone();
+            }
+        }
+        let mut cur = self.current.write().expect("key store lock");
+        if cur.0 != now {
+            match load(&self.paths, &self.master) {
+                Ok(ids) => {
+                    tracing::info!(keys = ids.len(), "reloaded access keys");
+                    *cur = (now, Arc::new(KeySet::new(ids)));
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "keys.json changed but cannot be loaded; keeping the previous keys");
+                    cur.0 = now;
+                }
+            }
+        }
+        cur.1.clone()
+    }
+
+    /// The key with this name.
     #[must_use]
-    pub fn by_name(&self, name: &str) -> Option<&AccessKey> {
-        self.by_id.values().find(|k| k.name == name)
+    pub fn by_name(&self, name: &str) -> Option<Arc<Identity>> {
+        self.current().by_name.get(name).cloned()
     }
 
     /// The key with this access key id.
     #[must_use]
-    pub fn by_id(&self, id: &str) -> Option<&AccessKey> {
-        self.by_id.get(id)
+    pub fn by_id(&self, id: &str) -> Option<Arc<Identity>> {
+        self.current().by_id.get(id).cloned()
     }
 }
 
+/// The s3s authentication side: secrets by access key id.
+#[derive(Debug, Clone)]
+pub struct Authenticator(pub Arc<KeyStore>);
+
 #[async_trait::async_trait]
-impl S3Auth for KeyStore {
+impl S3Auth for Authenticator {
     async fn get_secret_key(&self, access_key: &str) -> S3Result<SecretKey> {
-        match self.by_id.get(access_key) {
+        match self.0.by_id(access_key) {
             Some(k) => Ok(SecretKey::from(k.secret_access_key.clone())),
             None => Err(s3_error!(
                 InvalidAccessKeyId,
@@ -122,50 +615,44 @@ impl S3Auth for KeyStore {
     }
 }
 
-/// Renders keys in the AWS shared-credentials (INI) format.
-#[must_use]
-pub fn render(keys: &[AccessKey]) -> String {
+type Profile = (String, String, String);
+
+/// Renders profiles `(name, id, secret)` in the AWS shared-credentials (INI) format.
+fn render_profiles(profiles: &[Profile]) -> String {
     let mut out = String::from(
-        "# leadshop access keys (AWS shared-credentials format). Keep this file private.\n",
+        "# leadshop access keys (AWS shared-credentials format). Keep this file private.\n\
+         # Client side only: the server reads keys.json; `leadshop keys` keeps this file in step.\n",
     );
-    for k in keys {
+    for (name, id, secret) in profiles {
         out.push_str(&format!(
-            "\n[{}]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
-            k.name, k.access_key_id, k.secret_access_key
+            "\n[{name}]\naws_access_key_id = {id}\naws_secret_access_key = {secret}\n"
         ));
     }
     out
 }
 
 /// Parses the AWS shared-credentials format (profiles with the two key fields).
-///
-/// # Errors
-/// A message naming the line.
-pub fn parse(text: &str) -> Result<Vec<AccessKey>, String> {
-    let mut keys = Vec::new();
+fn parse_profiles(text: &str) -> Result<Vec<Profile>, String> {
+    let mut out = Vec::new();
     let mut current: Option<(String, Option<String>, Option<String>)> = None;
-    let finish = |c: Option<(String, Option<String>, Option<String>)>,
-                  keys: &mut Vec<AccessKey>| match c {
-        None => Ok(()),
-        Some((name, Some(id), Some(secret))) => {
-            keys.push(AccessKey {
-                name,
-                access_key_id: id,
-                secret_access_key: secret,
-            });
-            Ok(())
-        }
-        Some((name, _, _)) => Err(format!(
-            "profile [{name}] lacks aws_access_key_id or aws_secret_access_key"
-        )),
-    };
+    let finish =
+        |c: Option<(String, Option<String>, Option<String>)>, out: &mut Vec<Profile>| match c {
+            None => Ok(()),
+            Some((name, Some(id), Some(secret))) => {
+                out.push((name, id, secret));
+                Ok(())
+            }
+            Some((name, _, _)) => Err(format!(
+                "profile [{name}] lacks aws_access_key_id or aws_secret_access_key"
+            )),
+        };
     for (n, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
             continue;
         }
         if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
-            finish(current.take(), &mut keys)?;
+            finish(current.take(), &mut out)?;
             current = Some((name.trim().to_string(), None, None));
             continue;
         }
@@ -181,21 +668,82 @@ pub fn parse(text: &str) -> Result<Vec<AccessKey>, String> {
             _ => {}
         }
     }
-    finish(current, &mut keys)?;
-    Ok(keys)
+    finish(current, &mut out)?;
+    Ok(out)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use leadshop_store::crypto::Key;
+
+    fn master() -> MasterKey {
+        MasterKey {
+            id: "mk-test".into(),
+            key: Key::generate().unwrap(),
+        }
+    }
 
     #[test]
-    fn credentials_round_trip_and_never_debug_print_secrets() {
-        let keys = vec![AccessKey::generate("admin"), AccessKey::generate("app")];
-        assert_eq!(parse(&render(&keys)).unwrap(), keys);
-        assert!(keys[0].access_key_id.starts_with("AKIA") && keys[0].access_key_id.len() == 20);
-        assert_eq!(keys[0].secret_access_key.len(), 40);
-        assert!(!format!("{:?}", keys[0]).contains(&keys[0].secret_access_key));
-        assert!(parse("[x]\naws_access_key_id = A\n").is_err());
+    fn keys_are_sealed_reloaded_rotated_and_deleted() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = master();
+        let store = KeyStore::open(dir.path(), m.clone()).unwrap();
+        let app = store.by_name("app").unwrap();
+        let paths = KeyPaths::new(dir.path());
+        let on_disk = std::fs::read_to_string(&paths.keys).unwrap();
+        assert!(
+            !on_disk.contains(&app.secret_access_key),
+            "secret stored in the clear"
+        );
+        assert!(!format!("{app:?}").contains(&app.secret_access_key));
+        let creds = std::fs::read_to_string(&paths.credentials).unwrap();
+        assert!(creds.contains(&app.secret_access_key) && creds.contains("[admin]"));
+
+        let ci = create(&paths, &m, "ci", APP_POLICY).unwrap();
+        assert_eq!(store.by_id(&ci.access_key_id).unwrap().name, "ci");
+        assert!(
+            create(&paths, &m, "ci", APP_POLICY).is_err(),
+            "names are unique"
+        );
+        assert!(matches!(
+            create(
+                &paths,
+                &m,
+                "x",
+                r#"{"Statement":{"Effect":"Allow","Principal":"*","Action":"s3:*","Resource":"*"}}"#
+            ),
+            Err(KeyError::Policy(_))
+        ));
+        let rotated = rotate(&paths, &m, "ci").unwrap();
+        assert!(store.by_id(&ci.access_key_id).is_none(), "old id revoked");
+        assert_eq!(
+            store.by_id(&rotated.access_key_id).unwrap().user_id,
+            ci.user_id
+        );
+        delete(&paths, "ci").unwrap();
+        assert!(store.by_name("ci").is_none());
+        assert!(
+            !std::fs::read_to_string(&paths.credentials)
+                .unwrap()
+                .contains("[ci]")
+        );
+
+        // Another master key cannot open the secrets.
+        assert!(load(&paths, &master()).is_err());
+    }
+
+    #[test]
+    fn a_credentials_file_from_before_keys_json_is_adopted() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = KeyPaths::new(dir.path());
+        let old = render_profiles(&[("app".into(), "AKIAOLD".into(), "oldsecret".into())]);
+        secret_file::write(&paths.credentials, old.as_bytes()).unwrap();
+        let store = KeyStore::open(dir.path(), master()).unwrap();
+        assert_eq!(
+            store.by_id("AKIAOLD").unwrap().secret_access_key,
+            "oldsecret"
+        );
+        assert!(store.by_name("admin").is_some());
     }
 }

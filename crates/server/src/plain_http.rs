@@ -1,11 +1,13 @@
 //! The plain-HTTP listener. Data never moves over it: a browser navigation is redirected to
-//! the HTTPS endpoint; an S3 API request is refused with 403 AccessDenied, as AWS refuses it
-//! under a bucket policy that denies `aws:SecureTransport = false`.
+//! the HTTPS endpoint; an S3 API request goes through access control with
+//! `aws:SecureTransport = false`, which the baseline bucket policies deny (403 AccessDenied,
+//! as AWS refuses it), and which `plain_http_api = false` refuses everywhere else.
 
 use http::{Method, Request, Response, StatusCode, header};
 
-/// Answers one request on the plain-HTTP listener.
-pub fn handle<B>(req: &Request<B>, https_base: &str) -> Response<s3s::Body> {
+/// A redirect to HTTPS for a browser navigation (GET or HEAD, no credentials, `Accept:
+/// text/html`); `None` for anything else, which is an API request.
+pub fn redirect<B>(req: &Request<B>, https_base: &str) -> Option<Response<s3s::Body>> {
     let is_api = req.headers().contains_key(header::AUTHORIZATION)
         || req
             .headers()
@@ -22,19 +24,15 @@ pub fn handle<B>(req: &Request<B>, https_base: &str) -> Response<s3s::Body> {
         .is_some_and(|v| v.contains("text/html"));
     let navigation =
         (req.method() == Method::GET || req.method() == Method::HEAD) && wants_html && !is_api;
-    if navigation {
-        let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
-        return Response::builder()
+    if !navigation {
+        return None;
+    }
+    let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
+    Some(
+        Response::builder()
             .status(StatusCode::MOVED_PERMANENTLY)
             .header(header::LOCATION, format!("{https_base}{path}"))
             .body(s3s::Body::empty())
-            .expect("valid response");
-    }
-    let xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>AccessDenied</Code>\
-<Message>Access Denied: requests must use HTTPS (aws:SecureTransport is false)</Message></Error>";
-    Response::builder()
-        .status(StatusCode::FORBIDDEN)
-        .header(header::CONTENT_TYPE, "application/xml")
-        .body(s3s::Body::from(xml.to_string()))
-        .expect("valid response")
+            .expect("valid response"),
+    )
 }

@@ -21,10 +21,10 @@ use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::task::TaskTracker;
 
-use crate::access::AccessHook;
+use crate::access::{AccessControl, AccessHook};
 use crate::config::Config;
 use crate::context::{ConnInfo, RequestContext, TlsInfo};
-use crate::keys::KeyStore;
+use crate::keys::{Authenticator, KeyStore};
 use crate::s3::Leadshop;
 use crate::tls::{self, DevTlsPaths};
 use crate::{console, plain_http};
@@ -37,7 +37,9 @@ pub struct AppState {
     /// The configuration the server was started with.
     pub config: Config,
     /// Accepted access keys.
-    pub keys: KeyStore,
+    pub keys: Arc<KeyStore>,
+    /// Policy evaluation (keys, bucket policies, Public Access Block).
+    pub access: Arc<AccessControl>,
     /// Where the server listens.
     pub endpoints: Endpoints,
 }
@@ -70,6 +72,9 @@ pub enum StartError {
     /// TLS material could not be made or loaded.
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
+    /// The access keys could not be loaded.
+    #[error("access keys: {0}")]
+    Keys(#[from] crate::keys::KeyError),
     /// A bucket spec document is invalid.
     #[error("bucket spec: {0}")]
     Spec(#[from] leadshop_spec::SpecError),
@@ -153,6 +158,7 @@ pub async fn start(config: Config) -> Result<ServerHandle, StartError> {
         "loading the master key {}",
         master_path.display()
     )))?;
+    let master_for_keys = master.clone();
     let store = {
         let dir = data_dir.clone();
         tokio::task::spawn_blocking(move || Store::open(&dir, Some(master)))
@@ -165,9 +171,8 @@ pub async fn start(config: Config) -> Result<ServerHandle, StartError> {
     };
     let store = Arc::new(store);
     bootstrap_buckets(&store, &config)?;
-    let keys = KeyStore::load_or_bootstrap(&data_dir.join("credentials")).map_err(io_ctx(
-        format!("loading {}", data_dir.join("credentials").display()),
-    ))?;
+    let keys = Arc::new(KeyStore::open(&data_dir, master_for_keys)?);
+    let access = Arc::new(AccessControl::new(keys.clone(), store.clone(), &config));
 
     let (cert, key) = match (&config.tls_cert, &config.tls_key) {
         (Some(c), Some(k)) => (c.clone(), k.clone()),
@@ -192,6 +197,7 @@ pub async fn start(config: Config) -> Result<ServerHandle, StartError> {
         store,
         config,
         keys,
+        access,
         endpoints,
     });
 
@@ -200,6 +206,7 @@ pub async fn start(config: Config) -> Result<ServerHandle, StartError> {
     let tracker = TaskTracker::new();
 
     let s3_shell = Arc::new(S3Shell { s3 });
+    let http_shell = s3_shell.clone();
     tracker.spawn(accept_loop(
         s3_listener,
         Some(acceptor),
@@ -220,11 +227,21 @@ pub async fn start(config: Config) -> Result<ServerHandle, StartError> {
         None,
         shutdown.subscribe(),
         tracker.clone(),
-        move |_conn| {
+        move |conn| {
             let base = https_base.clone();
+            let shell = http_shell.clone();
             service_fn(move |req| {
                 let base = base.clone();
-                async move { Ok::<_, Infallible>(plain_http::handle(&req, &base)) }
+                let shell = shell.clone();
+                let conn = conn.clone();
+                async move {
+                    // Browsers are sent to HTTPS; API requests go through access control
+                    // with aws:SecureTransport = false, which refuses them.
+                    Ok::<_, Infallible>(match plain_http::redirect(&req, &base) {
+                        Some(resp) => resp,
+                        None => shell.handle(req, conn).await,
+                    })
+                }
             })
         },
     ));
@@ -272,23 +289,24 @@ fn build_s3_service(state: &Arc<AppState>) -> S3Service {
     builder.set_config(Arc::new(s3s::config::StaticConfigProvider::new(Arc::new(
         s3_config,
     ))));
-    builder.set_auth(state.keys.clone());
-    builder.set_access(AccessHook);
+    builder.set_auth(Authenticator(state.keys.clone()));
+    builder.set_access(AccessHook(state.access.clone()));
     builder.build()
 }
 
 /// Creates the buckets of the spec documents that do not exist yet. Existing buckets keep
 /// their (possibly changed) configuration: the documents are a bootstrap, not a reset.
 fn bootstrap_buckets(store: &Store, config: &Config) -> Result<(), StartError> {
+    let vars = leadshop_spec::TemplateVars::new(&config.account_id);
     let specs = match &config.buckets_dir {
-        None => BucketSpec::builtin()?,
-        Some(dir) => load_spec_dir(dir)?,
+        None => BucketSpec::builtin(&vars)?,
+        Some(dir) => load_spec_dir(dir, &vars)?,
     };
     for spec in specs {
         if store.bucket(&spec.name).is_ok() {
             continue;
         }
-        let versioning = match spec.versioning.map(|v| v.status) {
+        let versioning = match spec.versioning.as_ref().map(|v| v.status) {
             Some(leadshop_spec::VersioningStatus::Enabled) => VersioningState::Enabled,
             Some(leadshop_spec::VersioningStatus::Suspended) => VersioningState::Suspended,
             None => VersioningState::Unversioned,
@@ -298,17 +316,7 @@ fn bootstrap_buckets(store: &Store, config: &Config) -> Result<(), StartError> {
             created_ms: leadshop_store::db::timestamp_ms(),
             region: config.region.clone(),
             versioning,
-            documents: spec
-                .encryption
-                .as_ref()
-                .map(|e| {
-                    (
-                        "encryption".to_string(),
-                        serde_json::to_value(e).expect("serialisable"),
-                    )
-                })
-                .into_iter()
-                .collect(),
+            documents: bucket_documents(&spec),
         };
         store
             .create_bucket(&rec)
@@ -321,7 +329,34 @@ fn bootstrap_buckets(store: &Store, config: &Config) -> Result<(), StartError> {
     Ok(())
 }
 
-fn load_spec_dir(dir: &Path) -> Result<Vec<BucketSpec>, StartError> {
+/// The documents a bucket record keeps, from a spec.
+fn bucket_documents(spec: &BucketSpec) -> std::collections::BTreeMap<String, serde_json::Value> {
+    let mut docs = std::collections::BTreeMap::new();
+    if let Some(e) = &spec.encryption {
+        docs.insert(
+            "encryption".to_string(),
+            serde_json::to_value(e).expect("serialisable"),
+        );
+    }
+    if let Some(p) = &spec.policy {
+        docs.insert(
+            crate::access::POLICY_DOC.to_string(),
+            serde_json::Value::String(p.clone()),
+        );
+    }
+    if let Some(pab) = &spec.public_access_block {
+        docs.insert(
+            crate::access::PUBLIC_ACCESS_BLOCK_DOC.to_string(),
+            serde_json::to_value(pab).expect("serialisable"),
+        );
+    }
+    docs
+}
+
+fn load_spec_dir(
+    dir: &Path,
+    vars: &leadshop_spec::TemplateVars,
+) -> Result<Vec<BucketSpec>, StartError> {
     let read_dir =
         |p: &Path| std::fs::read_dir(p).map_err(io_ctx(format!("reading {}", p.display())));
     let mut specs = Vec::new();
@@ -342,6 +377,7 @@ fn load_spec_dir(dir: &Path) -> Result<Vec<BucketSpec>, StartError> {
         specs.push(BucketSpec::parse(
             &name,
             docs.iter().map(|(f, t)| (f.as_str(), t.as_str())),
+            vars,
         )?);
     }
     Ok(specs)

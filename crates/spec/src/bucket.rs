@@ -1,7 +1,38 @@
 //! A bucket's whole specification: its name and the documents that configure it.
 
 use crate::encryption::EncryptionConfiguration;
+use crate::policy::Policy;
+use crate::public_access_block::PublicAccessBlock;
 use crate::versioning::VersioningConfiguration;
+
+/// The bucket holding the application's assets.
+pub const ASSETS_BUCKET: &str = "leadshop-assets";
+/// The bucket receiving server access logs.
+pub const LOG_BUCKET: &str = "leadshop-security-logs";
+
+/// Values for the `${name}` placeholders of the spec documents (Terraform passes the same
+/// names to `templatefile()`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateVars {
+    /// `${account_id}`: the account that owns the buckets.
+    pub account_id: String,
+    /// `${log_bucket}`: where access logs go.
+    pub log_bucket: String,
+    /// `${source_bucket}`: the bucket whose access logs the log bucket receives.
+    pub source_bucket: String,
+}
+
+impl TemplateVars {
+    /// The built-in bucket names with the given account id.
+    #[must_use]
+    pub fn new(account_id: &str) -> Self {
+        Self {
+            account_id: account_id.to_string(),
+            log_bucket: LOG_BUCKET.to_string(),
+            source_bucket: ASSETS_BUCKET.to_string(),
+        }
+    }
+}
 
 /// Why a spec document was refused.
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +58,10 @@ pub struct BucketSpec {
     pub versioning: Option<VersioningConfiguration>,
     /// `encryption.json`, if present.
     pub encryption: Option<EncryptionConfiguration>,
+    /// `policy.json`, rendered (placeholders filled) and validated as a bucket policy.
+    pub policy: Option<String>,
+    /// `public-access-block.json`, if present.
+    pub public_access_block: Option<PublicAccessBlock>,
 }
 
 /// The spec documents shipped in `config/buckets/`, compiled in so `leadshop serve` runs from
@@ -43,6 +78,16 @@ pub const BUILTIN_DOCUMENTS: &[(&str, &str, &str)] = &[
         include_str!("../../../config/buckets/leadshop-assets/encryption.json"),
     ),
     (
+        "leadshop-assets",
+        "policy.json",
+        include_str!("../../../config/buckets/leadshop-assets/policy.json"),
+    ),
+    (
+        "leadshop-assets",
+        "public-access-block.json",
+        include_str!("../../../config/buckets/leadshop-assets/public-access-block.json"),
+    ),
+    (
         "leadshop-security-logs",
         "versioning.json",
         include_str!("../../../config/buckets/leadshop-security-logs/versioning.json"),
@@ -51,6 +96,16 @@ pub const BUILTIN_DOCUMENTS: &[(&str, &str, &str)] = &[
         "leadshop-security-logs",
         "encryption.json",
         include_str!("../../../config/buckets/leadshop-security-logs/encryption.json"),
+    ),
+    (
+        "leadshop-security-logs",
+        "policy.json",
+        include_str!("../../../config/buckets/leadshop-security-logs/policy.json"),
+    ),
+    (
+        "leadshop-security-logs",
+        "public-access-block.json",
+        include_str!("../../../config/buckets/leadshop-security-logs/public-access-block.json"),
     ),
 ];
 
@@ -63,6 +118,7 @@ impl BucketSpec {
     pub fn parse<'a>(
         name: &str,
         documents: impl IntoIterator<Item = (&'a str, &'a str)>,
+        vars: &TemplateVars,
     ) -> Result<Self, SpecError> {
         let invalid = |document: &str, message: String| SpecError::Invalid {
             bucket: name.to_string(),
@@ -73,7 +129,10 @@ impl BucketSpec {
             name: name.to_string(),
             versioning: None,
             encryption: None,
+            policy: None,
+            public_access_block: None,
         };
+        let mut policy_text = None;
         for (file, text) in documents {
             match file {
                 "versioning.json" => {
@@ -88,15 +147,42 @@ impl BucketSpec {
                     doc.validate().map_err(|m| invalid(file, m))?;
                     spec.encryption = Some(doc);
                 }
+                "policy.json" => policy_text = Some(text),
+                "public-access-block.json" => {
+                    let doc: PublicAccessBlock =
+                        serde_json::from_str(text).map_err(|e| invalid(file, e.to_string()))?;
+                    spec.public_access_block = Some(doc);
+                }
                 // Documents whose enforcement lands with later work are recognised but not
                 // yet applied; they are listed so that adding them is not an error.
-                "policy.json"
-                | "cors.json"
-                | "lifecycle.json"
-                | "logging.json"
-                | "public-access-block.json" => {}
+                "cors.json" | "lifecycle.json" | "logging.json" => {}
                 other => return Err(invalid(other, "unknown document name".into())),
             }
+        }
+        if let Some(text) = policy_text {
+            // The policy's `${sse_algorithm}` is the bucket's own default encryption.
+            let sse = spec
+                .encryption
+                .as_ref()
+                .and_then(|e| e.rules.first())
+                .map_or("AES256", |r| r.default.sse_algorithm.as_str());
+            let rendered = crate::template::render(
+                text,
+                &[
+                    ("bucket", name),
+                    ("account_id", &vars.account_id),
+                    ("sse_algorithm", sse),
+                    ("log_bucket", &vars.log_bucket),
+                    ("source_bucket", &vars.source_bucket),
+                ],
+            )
+            .map_err(|m| invalid("policy.json", m))?;
+            let policy =
+                Policy::parse(&rendered).map_err(|e| invalid("policy.json", e.to_string()))?;
+            policy
+                .check_bucket_policy(name)
+                .map_err(|e| invalid("policy.json", e.to_string()))?;
+            spec.policy = Some(rendered);
         }
         Ok(spec)
     }
@@ -105,7 +191,7 @@ impl BucketSpec {
     ///
     /// # Errors
     /// Only if a shipped document is broken, which a unit test rules out.
-    pub fn builtin() -> Result<Vec<Self>, SpecError> {
+    pub fn builtin(vars: &TemplateVars) -> Result<Vec<Self>, SpecError> {
         let mut names: Vec<&str> = BUILTIN_DOCUMENTS.iter().map(|(b, _, _)| *b).collect();
         names.sort_unstable();
         names.dedup();
@@ -118,6 +204,7 @@ impl BucketSpec {
                         .iter()
                         .filter(|(n, _, _)| *n == b)
                         .map(|(_, f, t)| (*f, *t)),
+                    vars,
                 )
             })
             .collect()
@@ -131,7 +218,7 @@ mod tests {
 
     #[test]
     fn builtin_specs_parse_and_enable_versioning() {
-        let specs = BucketSpec::builtin().unwrap();
+        let specs = BucketSpec::builtin(&TemplateVars::new("123456789012")).unwrap();
         let names: Vec<_> = specs.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(names, ["leadshop-assets", "leadshop-security-logs"]);
         for s in &specs {
@@ -141,12 +228,17 @@ mod tests {
             );
             let enc = s.encryption.as_ref().expect("encryption.json is built in");
             assert_eq!(enc.rules[0].default.sse_algorithm, "AES256");
+            assert_eq!(s.public_access_block, Some(PublicAccessBlock::all_on()));
+            let policy = s.policy.as_deref().expect("policy.json is built in");
+            assert!(!policy.contains("${bucket}") && policy.contains("123456789012"));
         }
     }
 
     #[test]
     fn bad_documents_are_refused_with_their_name() {
-        let e = BucketSpec::parse("b", [("versioning.json", r#"{"Status":"On"}"#)]).unwrap_err();
+        let vars = TemplateVars::new("123456789012");
+        let e =
+            BucketSpec::parse("b", [("versioning.json", r#"{"Status":"On"}"#)], &vars).unwrap_err();
         assert!(e.to_string().starts_with("b/versioning.json:"), "{e}");
         let e = BucketSpec::parse(
             "b",
@@ -154,10 +246,16 @@ mod tests {
                 "versioning.json",
                 r#"{"Status":"Enabled","MFADelete":"Enabled"}"#,
             )],
+            &vars,
         )
         .unwrap_err();
         assert!(e.to_string().contains("MFADelete"), "{e}");
-        let e = BucketSpec::parse("b", [("versoning.json", "{}")]).unwrap_err();
+        let e =
+            BucketSpec::parse("b", [("policy.json", r#"{"Statement": []}"#)], &vars).unwrap_err();
+        assert!(e.to_string().starts_with("b/policy.json:"), "{e}");
+        let e = BucketSpec::parse("b", [("policy.json", "${acount_id}")], &vars).unwrap_err();
+        assert!(e.to_string().contains("acount_id"), "{e}");
+        let e = BucketSpec::parse("b", [("versoning.json", "{}")], &vars).unwrap_err();
         assert!(e.to_string().contains("unknown document"), "{e}");
     }
 }

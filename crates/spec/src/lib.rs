@@ -10,6 +10,8 @@
 //! - [`encryption`]: the default-encryption document.
 //! - [`names`]: bucket-name and object-key rules.
 //! - [`policy`]: IAM policy documents: parse, validate, evaluate.
+//! - [`public_access_block`]: the Public Access Block document.
+//! - [`template`]: `${name}` placeholders, rendered as Terraform's `templatefile()` does.
 //! - [`versioning`]: `PutBucketVersioning`'s document.
 //! - [`bucket`]: a bucket's whole spec (the set of documents), and the built-in defaults.
 
@@ -18,7 +20,10 @@ pub mod bucket;
 pub mod encryption;
 pub mod names;
 pub mod policy;
+pub mod public_access_block;
+pub mod template;
 pub mod versioning;
 
-pub use bucket::{BucketSpec, SpecError};
+pub use bucket::{BucketSpec, SpecError, TemplateVars};
+pub use public_access_block::PublicAccessBlock;
 pub use versioning::{VersioningConfiguration, VersioningStatus};

@@ -39,6 +39,7 @@ pub enum CryptoError {
 }
 
 /// A 256-bit key (data key or master key). Not `Debug`: keys never reach logs.
+#[derive(Clone)]
 pub struct Key([u8; 32]);
 
 impl Key {
@@ -200,6 +201,60 @@ pub fn unwrap_key(master: &Key, key_id: &str, wrapped: &[u8]) -> Result<Key, Cry
     Ok(Key(bytes))
 }
 
+/// Seals a small secret (an access key's secret) under a master key: `nonce ‖ ciphertext ‖
+/// tag`, with `label` (e.g. the access key id) bound as associated data in a domain of its own,
+/// so a sealed secret can never pass for a wrapped data key or for another key's secret.
+///
+/// # Errors
+/// [`CryptoError::Random`].
+pub fn seal_secret(master: &Key, label: &str, secret: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    let mut nonce = [0u8; NONCE_LEN];
+    SystemRandom::new()
+        .fill(&mut nonce)
+        .map_err(|_| CryptoError::Random)?;
+    let mut buf = secret.to_vec();
+    master
+        .aead()
+        .seal_in_place_append_tag(
+            Nonce::assume_unique_for_key(nonce),
+            Aad::from(secret_aad(label)),
+            &mut buf,
+        )
+        .map_err(|_| CryptoError::Authentication)?;
+    let mut out = nonce.to_vec();
+    out.extend(buf);
+    Ok(out)
+}
+
+/// Opens what [`seal_secret`] sealed.
+///
+/// # Errors
+/// [`CryptoError::Authentication`] for a wrong master key or label, or altered bytes.
+pub fn open_secret(master: &Key, label: &str, sealed: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    if sealed.len() < NONCE_LEN + TAG_LEN {
+        return Err(CryptoError::Authentication);
+    }
+    let nonce: [u8; NONCE_LEN] = sealed[..NONCE_LEN]
+        .try_into()
+        .map_err(|_| CryptoError::Authentication)?;
+    let mut buf = sealed[NONCE_LEN..].to_vec();
+    let plain = master
+        .aead()
+        .open_in_place(
+            Nonce::assume_unique_for_key(nonce),
+            Aad::from(secret_aad(label)),
+            &mut buf,
+        )
+        .map_err(|_| CryptoError::Authentication)?;
+    Ok(plain.to_vec())
+}
+
+fn secret_aad(label: &str) -> Vec<u8> {
+    let mut a = b"leadshop-secret\x01".to_vec();
+    a.extend_from_slice(label.as_bytes());
+    a
+}
+
 fn wrap_aad(key_id: &str) -> Vec<u8> {
     let mut a = WRAP_AAD_MAGIC.to_vec();
     a.extend_from_slice(key_id.as_bytes());
@@ -209,6 +264,18 @@ fn wrap_aad(key_id: &str) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sealed_secrets_open_only_with_their_key_and_label() {
+        let master = Key::generate().unwrap();
+        let sealed = seal_secret(&master, "AKIA1", b"s3cret").unwrap();
+        assert_eq!(open_secret(&master, "AKIA1", &sealed).unwrap(), b"s3cret");
+        assert!(open_secret(&master, "AKIA2", &sealed).is_err());
+        assert!(open_secret(&Key::generate().unwrap(), "AKIA1", &sealed).is_err());
+        let mut flipped = sealed.clone();
+        flipped[NONCE_LEN] ^= 1;
+        assert!(open_secret(&master, "AKIA1", &flipped).is_err());
+    }
 
     fn encrypt(cipher: &ChunkCipher, plain: &[u8]) -> Vec<Vec<u8>> {
         let n = chunk_count(plain.len() as u64);

@@ -168,6 +168,7 @@ pub struct SealedData {
 }
 
 /// The master key that wraps data keys, with its id.
+#[derive(Clone)]
 pub struct MasterKey {
     /// Id recorded in every envelope it wraps (for rotation).
     pub id: String,

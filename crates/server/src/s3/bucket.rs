@@ -49,6 +49,7 @@ pub(super) async fn handle_create_bucket(
         documents: std::collections::BTreeMap::new(),
     };
     s.db(move |st| st.create_bucket(&rec)).await?;
+    s.state.access.invalidate(&input.bucket);
     Ok(S3Response::new(CreateBucketOutput {
         location: Some(format!("/{}", input.bucket)),
         ..Default::default()
@@ -126,7 +127,9 @@ pub(super) async fn handle_delete_bucket(
     req: S3Request<DeleteBucketInput>,
 ) -> S3Result<S3Response<DeleteBucketOutput>> {
     let name = req.input.bucket;
-    s.db(move |st| st.delete_bucket(&name)).await?;
+    let n = name.clone();
+    s.db(move |st| st.delete_bucket(&n)).await?;
+    s.state.access.invalidate(&name);
     Ok(S3Response::new(DeleteBucketOutput::default()))
 }
 

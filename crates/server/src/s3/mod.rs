@@ -4,6 +4,7 @@
 //! # Layout
 //! - [`bucket`]: bucket lifecycle, location, versioning configuration.
 //! - [`object`]: PutObject, GetObject, HeadObject, CopyObject, DeleteObject(s), tagging.
+//! - [`policy`]: bucket policies and Public Access Block.
 //! - [`list`]: ListObjects, ListObjectsV2, ListObjectVersions.
 //! - [`multipart`]: multipart uploads.
 //! - [`body`]: request bodies into data files (hash, verify) and data files out as streams.
@@ -24,6 +25,7 @@ mod error;
 mod list;
 mod multipart;
 mod object;
+mod policy;
 
 /// The S3 service of one server instance.
 #[derive(Debug, Clone)]
@@ -72,6 +74,27 @@ macro_rules! delegate {
 // The input/output type names follow the operation names; spelled out here so the table
 // below stays one line per operation.
 macro_rules! paste_input {
+    (put_bucket_policy) => {
+        PutBucketPolicyInput
+    };
+    (get_bucket_policy) => {
+        GetBucketPolicyInput
+    };
+    (delete_bucket_policy) => {
+        DeleteBucketPolicyInput
+    };
+    (get_bucket_policy_status) => {
+        GetBucketPolicyStatusInput
+    };
+    (put_public_access_block) => {
+        PutPublicAccessBlockInput
+    };
+    (get_public_access_block) => {
+        GetPublicAccessBlockInput
+    };
+    (delete_public_access_block) => {
+        DeletePublicAccessBlockInput
+    };
     (create_bucket) => {
         CreateBucketInput
     };
@@ -161,6 +184,27 @@ macro_rules! paste_input {
     };
 }
 macro_rules! paste_output {
+    (put_bucket_policy) => {
+        PutBucketPolicyOutput
+    };
+    (get_bucket_policy) => {
+        GetBucketPolicyOutput
+    };
+    (delete_bucket_policy) => {
+        DeleteBucketPolicyOutput
+    };
+    (get_bucket_policy_status) => {
+        GetBucketPolicyStatusOutput
+    };
+    (put_public_access_block) => {
+        PutPublicAccessBlockOutput
+    };
+    (get_public_access_block) => {
+        GetPublicAccessBlockOutput
+    };
+    (delete_public_access_block) => {
+        DeletePublicAccessBlockOutput
+    };
     (create_bucket) => {
         CreateBucketOutput
     };
@@ -261,6 +305,13 @@ delegate! {
     get_bucket_encryption => bucket::handle_get_bucket_encryption;
     put_bucket_encryption => bucket::handle_put_bucket_encryption;
     delete_bucket_encryption => bucket::handle_delete_bucket_encryption;
+    put_bucket_policy => policy::handle_put_bucket_policy;
+    get_bucket_policy => policy::handle_get_bucket_policy;
+    delete_bucket_policy => policy::handle_delete_bucket_policy;
+    get_bucket_policy_status => policy::handle_get_bucket_policy_status;
+    put_public_access_block => policy::handle_put_public_access_block;
+    get_public_access_block => policy::handle_get_public_access_block;
+    delete_public_access_block => policy::handle_delete_public_access_block;
     put_object => object::handle_put_object;
     get_object => object::handle_get_object;
     head_object => object::handle_head_object;

@@ -1,6 +1,7 @@
 //! Object operations: put, get, head, copy, delete, tagging.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use leadshop_spec::names::{KeyError, validate_key};
 use leadshop_store::{NULL_VERSION_ID, VersionRecord, VersioningState, WritePrecondition};
@@ -10,6 +11,7 @@ use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 use super::Leadshop;
 use super::body::{self, ChecksumPlan, ObjectReader};
 use super::convert::{self, HeaderFields, etag, set_checksums, ts};
+use crate::access::Authz;
 
 /// Refuses keys S3 refuses, with S3's error codes.
 pub(super) fn check_key(key: &str) -> S3Result<()> {
@@ -663,9 +665,28 @@ pub(super) async fn handle_delete_objects(
     let bucket = input.bucket;
     let b = bucket.clone();
     s.db(move |st| st.bucket(&b)).await?;
+    // The access hook left who is asking; each key is authorised as its own DeleteObject.
+    let Some(authz) = req.extensions.get::<Arc<Authz>>().cloned() else {
+        return Err(s3_error!(AccessDenied, "Access Denied"));
+    };
     let mut deleted = Vec::new();
     let mut errors = Vec::new();
     for obj in objects {
+        let action = if obj.version_id.is_some() {
+            "s3:DeleteObjectVersion"
+        } else {
+            "s3:DeleteObject"
+        };
+        let resource = format!("arn:aws:s3:::{bucket}/{}", obj.key);
+        if let Err(e) = s.state.access.authorize(&authz, action, &bucket, &resource) {
+            errors.push(s3s::dto::Error {
+                code: Some(e.code().as_str().to_string()),
+                key: Some(obj.key),
+                message: e.message().map(str::to_string),
+                version_id: obj.version_id,
+            });
+            continue;
+        }
         let (b, k, v) = (bucket.clone(), obj.key.clone(), obj.version_id.clone());
         match s.db(move |st| st.delete_object(&b, &k, v.as_deref())).await {
             Ok(out) => {

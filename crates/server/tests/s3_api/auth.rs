@@ -41,7 +41,7 @@ async fn wrong_keys_skew_and_both_bootstrap_keys() {
     assert_eq!(code(&e), "RequestTimeTooSkewed");
     assert_eq!(status(&e), 403);
 
-    // Both bootstrap keys authenticate (least privilege for `app` comes with access control).
+    // Both bootstrap keys authenticate (what `app` may do: tests/s3_api/access.rs).
     srv.client("app")
         .head_bucket()
         .bucket("leadshop-assets")
@@ -87,7 +87,7 @@ async fn plain_http_redirects_browsers_and_refuses_api_requests() {
         "{nav}"
     );
     let api = tokio::task::spawn_blocking(move || {
-        raw_http(&h2, "GET /leadshop-assets?list-type=2 HTTP/1.1\r\nHost: x\r\nAuthorization: AWS4-HMAC-SHA256 Credential=x\r\nx-amz-date: 20260101T000000Z\r\nConnection: close\r\n\r\n")
+        raw_http(&h2, "GET /leadshop-assets?list-type=2 HTTP/1.1\r\nHost: x\r\nx-amz-date: 20260101T000000Z\r\nConnection: close\r\n\r\n")
     })
     .await
     .unwrap();

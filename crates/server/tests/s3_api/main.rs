@@ -3,6 +3,7 @@
 
 mod common;
 
+mod access;
 mod auth;
 mod buckets;
 mod encryption;

@@ -282,6 +282,27 @@ fn parse_date(s: &str) -> Option<i128> {
     Some(t.unix_timestamp_nanos() / 1_000_000)
 }
 
+/// An IP range (`10.0.0.0/8`, `2001:db8::/32`, or one address), as `IpAddress` reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    net: IpAddr,
+    len: u8,
+}
+
+impl Cidr {
+    /// Parses a range; `None` if it is not one.
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        parse_cidr(s).map(|(net, len)| Self { net, len })
+    }
+
+    /// Whether `ip` is in the range (IPv4-mapped IPv6 addresses match IPv4 ranges).
+    #[must_use]
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        in_cidr(ip, self.net, self.len)
+    }
+}
+
 fn parse_cidr(s: &str) -> Option<(IpAddr, u8)> {
     let (ip, len) = match s.split_once('/') {
         Some((ip, len)) => (ip.parse::<IpAddr>().ok()?, len.parse::<u8>().ok()?),

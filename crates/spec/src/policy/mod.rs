@@ -16,7 +16,7 @@ mod evaluate;
 mod parse;
 mod pattern;
 
-pub use condition::{Condition, Operator, SetQualifier};
+pub use condition::{Cidr, Condition, Operator, SetQualifier};
 pub use evaluate::{Context, Decision, Request, evaluate, statement_applies};
 pub use parse::PolicyError;
 
@@ -86,6 +86,98 @@ pub struct Statement {
 }
 
 impl Policy {
+    /// The checks an identity policy (attached to an access key) must pass on top of
+    /// [`Policy::parse`]: no `Principal` (the key is the principal) and a `Resource` in every
+    /// statement, as IAM requires.
+    ///
+    /// # Errors
+    /// [`PolicyError`] naming the statement and the problem.
+    pub fn check_identity_policy(&self) -> Result<(), PolicyError> {
+        for (i, st) in self.statements.iter().enumerate() {
+            if st.principal.is_some() {
+                return Err(PolicyError(format!(
+                    "Statement {i}: an identity policy must not name a Principal"
+                )));
+            }
+            if st.resource.is_none() {
+                return Err(PolicyError(format!(
+                    "Statement {i}: Missing required field Resource"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether any condition uses a key starting with `prefix` (case-insensitive), so callers
+    /// can skip gathering expensive context (e.g. `s3:ExistingObjectTag/`) nobody reads.
+    #[must_use]
+    pub fn uses_condition_key(&self, prefix: &str) -> bool {
+        let prefix = prefix.to_ascii_lowercase();
+        self.statements.iter().any(|s| {
+            s.conditions
+                .iter()
+                .any(|c| c.key.to_ascii_lowercase().starts_with(&prefix))
+        })
+    }
+
+    /// This policy as RestrictPublicBuckets leaves it for callers outside the account: its
+    /// public Allow statements removed (Deny statements always stay).
+    #[must_use]
+    pub fn without_public_grants(&self) -> Self {
+        let mut out = self.clone();
+        out.statements.retain(|s| {
+            !(s.effect == Effect::Allow
+                && Self {
+                    version: String::new(),
+                    id: None,
+                    statements: vec![s.clone()],
+                }
+                .is_public())
+        });
+        out
+    }
+
+    /// The checks `PutBucketPolicy` adds to [`Policy::parse`]: every statement names a
+    /// principal, only S3 actions, and resources of this bucket only (AWS answers
+    /// MalformedPolicy "Policy has invalid resource" otherwise).
+    ///
+    /// # Errors
+    /// [`PolicyError`] naming the statement and the problem.
+    pub fn check_bucket_policy(&self, bucket: &str) -> Result<(), PolicyError> {
+        let bucket_arn = format!("arn:aws:s3:::{bucket}");
+        for (i, st) in self.statements.iter().enumerate() {
+            if st.principal.is_none() {
+                return Err(PolicyError(format!(
+                    "Statement {i}: Missing required field Principal"
+                )));
+            }
+            if let Some(a) = st
+                .action
+                .patterns
+                .iter()
+                .find(|a| *a != "*" && !a.to_ascii_lowercase().starts_with("s3:"))
+            {
+                return Err(PolicyError(format!(
+                    "Statement {i}: Policy has invalid action {a:?}"
+                )));
+            }
+            let Some(resource) = &st.resource else {
+                return Err(PolicyError(format!(
+                    "Statement {i}: Missing required field Resource"
+                )));
+            };
+            if let Some(r) = resource.patterns.iter().find(|r| {
+                r.strip_prefix(&bucket_arn)
+                    .is_none_or(|rest| !rest.is_empty() && !rest.starts_with('/'))
+            }) {
+                return Err(PolicyError(format!(
+                    "Statement {i}: Policy has invalid resource {r:?} (must be {bucket_arn} or {bucket_arn}/…)"
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// Whether any Allow statement grants to everyone (`"*"`), the test Public Access Block's
     /// BlockPublicPolicy applies. A statement restricted by `aws:SourceIp`, `aws:SourceArn`,
     /// `aws:SourceAccount`, `aws:PrincipalAccount` or `aws:SourceVpc*` conditions is not public,

@@ -50,6 +50,77 @@ impl TestServer {
 
     /// A client with any credentials, optionally with a clock that is off.
     pub fn client_with(&self, id: &str, secret: &str, clock: Option<SystemTime>) -> Client {
+        self.client_at(&self.endpoint(), id, secret, clock)
+    }
+
+    /// A client with the named key for the plain-HTTP listener.
+    pub fn plain_http_client(&self, key: &str) -> Client {
+        let k = self
+            .handle
+            .state()
+            .keys
+            .by_name(key)
+            .expect("bootstrap key");
+        let http = self.handle.endpoints().http.clone();
+        self.client_at(&http, &k.access_key_id, &k.secret_access_key, None)
+    }
+
+    /// A raw HTTPS/1.1 exchange with the S3 listener (for anonymous and presigned requests):
+    /// returns the status and the whole response text.
+    pub async fn https_raw(
+        &self,
+        method: &str,
+        path_and_query: &str,
+        headers: &[(&str, &str)],
+    ) -> (u16, String) {
+        let addr = self.endpoint().trim_start_matches("https://").to_string();
+        let pem = std::fs::read(self.data_dir().join("tls/ca.pem")).expect("dev CA");
+        let mut request =
+            format!("{method} {path_and_query} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+        for (k, v) in headers {
+            request.push_str(&format!("{k}: {v}\r\n"));
+        }
+        request.push_str("\r\n");
+        tokio::task::spawn_blocking(move || {
+            use std::io::{Read, Write};
+            let mut roots = rustls::RootCertStore::empty();
+            for c in rustls_pemfile_certs(&pem) {
+                roots.add(c).expect("CA cert");
+            }
+            let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+                rustls::crypto::ring::default_provider(),
+            ))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+            let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+            let conn = rustls::ClientConnection::new(std::sync::Arc::new(config), name).unwrap();
+            let tcp = std::net::TcpStream::connect(&addr).unwrap();
+            let mut tls = rustls::StreamOwned::new(conn, tcp);
+            tls.write_all(request.as_bytes()).unwrap();
+            let mut out = Vec::new();
+            let _ = tls.read_to_end(&mut out);
+            let text = String::from_utf8_lossy(&out).into_owned();
+            let status = text
+                .split(' ')
+                .nth(1)
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0);
+            (status, text)
+        })
+        .await
+        .unwrap()
+    }
+
+    /// A client for any endpoint with any credentials, optionally with a clock that is off.
+    pub fn client_at(
+        &self,
+        endpoint: &str,
+        id: &str,
+        secret: &str,
+        clock: Option<SystemTime>,
+    ) -> Client {
         let pem = std::fs::read(self.data_dir().join("tls/ca.pem")).expect("dev CA");
         let tls_context = TlsContext::builder()
             .with_trust_store(TrustStore::empty().with_pem_certificate(pem))
@@ -64,7 +135,7 @@ impl TestServer {
         let mut conf = aws_sdk_s3::Config::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new("us-east-1"))
-            .endpoint_url(self.endpoint())
+            .endpoint_url(endpoint)
             .credentials_provider(Credentials::new(id, secret, None, None, "test"))
             .force_path_style(true)
             .http_client(http);
@@ -149,4 +220,12 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
         }
     }
     out
+}
+
+/// The certificates of a PEM bundle.
+fn rustls_pemfile_certs(pem: &[u8]) -> Vec<rustls::pki_types::CertificateDer<'static>> {
+    use rustls::pki_types::pem::PemObject;
+    rustls::pki_types::CertificateDer::pem_slice_iter(pem)
+        .map(|c| c.expect("PEM certificate"))
+        .collect()
 }

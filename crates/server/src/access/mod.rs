@@ -1,0 +1,393 @@
+//! Access control: every S3 request passes [`AccessHook::check`], deny by default.
+//!
+//! s3s authenticates the signature against the [`KeyStore`](crate::keys::KeyStore) first;
+//! then the hook evaluates, as AWS does within one account:
+//! - the caller's identity policy (none for anonymous callers),
+//! - the bucket policy, which Public Access Block can neutralise (RestrictPublicBuckets: its
+//!   public grants do nothing for anonymous callers),
+//!
+//! with the condition context of [`conditions`]. An explicit Deny in either wins; else an
+//! Allow in either; else the request is refused. Plain HTTP is evaluated with
+//! `aws:SecureTransport = false` and, unless `plain_http_api` is set, refused even where no
+//! policy denies it.
+//!
+//! s3s runs the hook only when auth is configured, and its per-operation hooks default to
+//! allow; so all decisions go through [`S3Access::check`], and operations whose `check` sees
+//! too little get typed checks: CopyObject and UploadPartCopy need read access to the source
+//! (checked here from `x-amz-copy-source`), DeleteObjects is authorised per key by its handler
+//! with the [`Authz`] this hook leaves in the request extensions.
+
+pub mod conditions;
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use leadshop_spec::PublicAccessBlock;
+use leadshop_spec::actions::{self, Scope};
+use leadshop_spec::policy::{Cidr, Context, Decision, Policy, Request, evaluate};
+use leadshop_store::Store;
+use percent_encoding::percent_decode_str;
+use s3s::access::{S3Access, S3AccessContext};
+use s3s::path::S3Path;
+use s3s::{S3Error, S3ErrorCode, S3Result, s3_error};
+
+use crate::context::RequestContext;
+use crate::keys::{Identity, KeyStore};
+
+/// Document names in a bucket record.
+pub const POLICY_DOC: &str = "policy";
+/// See [`POLICY_DOC`].
+pub const PUBLIC_ACCESS_BLOCK_DOC: &str = "public-access-block";
+
+/// What governs access to one bucket, parsed once and cached.
+#[derive(Debug, Default)]
+pub struct BucketAccess {
+    /// The bucket policy.
+    pub policy: Option<Arc<Policy>>,
+    /// The policy as RestrictPublicBuckets leaves it for anonymous callers.
+    restricted: Option<Arc<Policy>>,
+    /// Public Access Block (all off when the bucket has none).
+    pub public_access_block: PublicAccessBlock,
+}
+
+impl BucketAccess {
+    fn from_record(rec: &leadshop_store::BucketRecord) -> Self {
+        let policy = rec
+            .documents
+            .get(POLICY_DOC)
+            .and_then(serde_json::Value::as_str)
+            .and_then(|text| match Policy::parse(text) {
+                Ok(p) => Some(Arc::new(p)),
+                Err(e) => {
+                    // Only valid policies are stored; a record that fails is damaged. Deny
+                    // everything the policy could have allowed by treating it as absent is
+                    // wrong too, so say so loudly.
+                    tracing::error!(bucket = %rec.name, error = %e, "stored bucket policy does not parse; ignoring it");
+                    None
+                }
+            });
+        let public_access_block: PublicAccessBlock = rec
+            .documents
+            .get(PUBLIC_ACCESS_BLOCK_DOC)
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+            .unwrap_or_default();
+        let restricted = match &policy {
+            Some(p) if public_access_block.restrict_public_buckets && p.is_public() => {
+                Some(Arc::new(p.without_public_grants()))
+            }
+            _ => None,
+        };
+        Self {
+            policy,
+            restricted,
+            public_access_block,
+        }
+    }
+
+    fn policy_for(&self, anonymous: bool) -> Option<&Arc<Policy>> {
+        if anonymous && self.restricted.is_some() {
+            self.restricted.as_ref()
+        } else {
+            self.policy.as_ref()
+        }
+    }
+}
+
+/// Who is asking and the condition context of their request: made once by the hook and left
+/// in the request extensions for handlers that authorise more than one thing.
+#[derive(Debug, Clone)]
+pub struct Authz {
+    /// The caller; `None` when anonymous.
+    pub identity: Option<Arc<Identity>>,
+    /// `arn:aws:iam::<account>:user/<name>`.
+    pub arn: Option<String>,
+    /// The condition context.
+    pub context: Context,
+    /// Whether the request came over TLS (after trusted-proxy headers).
+    pub secure: bool,
+}
+
+/// Policy evaluation for the whole server: keys, bucket policies, Public Access Block.
+#[derive(Debug)]
+pub struct AccessControl {
+    /// The access keys.
+    pub keys: Arc<KeyStore>,
+    store: Arc<Store>,
+    account_id: String,
+    trusted_proxies: Vec<Cidr>,
+    plain_http_api: bool,
+    buckets: RwLock<HashMap<String, Arc<BucketAccess>>>,
+}
+
+impl AccessControl {
+    /// Access control over these keys and this store.
+    #[must_use]
+    pub fn new(keys: Arc<KeyStore>, store: Arc<Store>, config: &crate::config::Config) -> Self {
+        Self {
+            keys,
+            store,
+            account_id: config.account_id.clone(),
+            trusted_proxies: config
+                .trusted_proxies
+                .iter()
+                .filter_map(|p| Cidr::parse(p))
+                .collect(),
+            plain_http_api: config.plain_http_api,
+            buckets: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// The account id.
+    #[must_use]
+    pub fn account_id(&self) -> &str {
+        &self.account_id
+    }
+
+    /// What governs a bucket (cached; a bucket that does not exist has nothing).
+    pub fn bucket_access(&self, bucket: &str) -> Arc<BucketAccess> {
+        if let Some(b) = self.buckets.read().expect("cache lock").get(bucket) {
+            return b.clone();
+        }
+        let access = Arc::new(match self.store.bucket(bucket) {
+            Ok(rec) => BucketAccess::from_record(&rec),
+            Err(_) => BucketAccess::default(),
+        });
+        self.buckets
+            .write()
+            .expect("cache lock")
+            .insert(bucket.to_string(), access.clone());
+        access
+    }
+
+    /// Forgets the cached access of a bucket; every handler that changes a bucket's policy
+    /// or Public Access Block, creates or deletes a bucket, calls it after the change commits.
+    pub fn invalidate(&self, bucket: &str) {
+        self.buckets.write().expect("cache lock").remove(bucket);
+    }
+
+    /// Decides one action on one resource for the caller of `authz`.
+    ///
+    /// # Errors
+    /// 403 AccessDenied with a message in AWS's words naming the action, resource and reason.
+    pub fn authorize(
+        &self,
+        authz: &Authz,
+        action: &str,
+        bucket: &str,
+        resource: &str,
+    ) -> S3Result<()> {
+        let bucket_access = (!bucket.is_empty()).then(|| self.bucket_access(bucket));
+        let anonymous = authz.identity.is_none();
+        let mut context_with_tags = None;
+        let needs_tags = |p: &Policy| p.uses_condition_key("s3:ExistingObjectTag/");
+        let bucket_policy = bucket_access
+            .as_deref()
+            .and_then(|b| b.policy_for(anonymous));
+        if authz
+            .identity
+            .as_ref()
+            .is_some_and(|i| needs_tags(&i.policy))
+            || bucket_policy.is_some_and(|p| needs_tags(p))
+        {
+            context_with_tags = Some(self.with_existing_tags(&authz.context, bucket, resource));
+        }
+        let req = Request {
+            principal: authz.arn.as_deref(),
+            account: authz.identity.as_ref().map(|_| self.account_id.as_str()),
+            action,
+            resource,
+            context: context_with_tags.as_ref().unwrap_or(&authz.context),
+        };
+        let identity = authz
+            .identity
+            .as_ref()
+            .map_or(Decision::ImplicitDeny, |i| evaluate(&[&i.policy], &req));
+        let resource_based = bucket_policy.map_or(Decision::ImplicitDeny, |p| evaluate(&[p], &req));
+        let who = authz.arn.as_deref().unwrap_or("anonymous");
+        let deny = |why: &str| {
+            let msg = format!(
+                "User: {who} is not authorized to perform: {action} on resource: \"{resource}\" {why}"
+            );
+            tracing::debug!(target: "leadshop::access", %msg);
+            Err(S3Error::with_message(S3ErrorCode::AccessDenied, msg))
+        };
+        if resource_based == Decision::ExplicitDeny {
+            return deny("with an explicit deny in a resource-based policy");
+        }
+        if identity == Decision::ExplicitDeny {
+            return deny("with an explicit deny in an identity-based policy");
+        }
+        if identity != Decision::Allow && resource_based != Decision::Allow {
+            return deny(if anonymous {
+                "because no resource-based policy allows anonymous access"
+            } else {
+                "because no identity-based policy allows the action"
+            });
+        }
+        if !authz.secure && !self.plain_http_api {
+            return deny("because requests must use HTTPS (aws:SecureTransport is false)");
+        }
+        Ok(())
+    }
+
+    /// The context plus `s3:ExistingObjectTag/<k>` of the object a resource ARN names.
+    fn with_existing_tags(&self, context: &Context, bucket: &str, resource: &str) -> Context {
+        let mut cx = context.clone();
+        let prefix = format!("arn:aws:s3:::{bucket}/");
+        if let Some(key) = resource.strip_prefix(&prefix) {
+            let version = context.get("s3:VersionId").and_then(|v| v.first()).cloned();
+            if let Ok(rec) = self.store.get_version(bucket, key, version.as_deref()) {
+                for (k, v) in rec.tags {
+                    cx.set(&format!("s3:ExistingObjectTag/{k}"), v);
+                }
+            }
+        }
+        cx
+    }
+}
+
+/// The s3s access hook.
+#[derive(Debug, Clone)]
+pub struct AccessHook(pub Arc<AccessControl>);
+
+const PUBLIC_CANNED_ACLS: [&str; 3] = ["public-read", "public-read-write", "authenticated-read"];
+
+#[async_trait::async_trait]
+impl S3Access for AccessHook {
+    async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
+        let ac = &self.0;
+        // Temporary credentials (STS session tokens) are never issued by this server, so a
+        // request carrying one cannot be valid; s3s does not check the token itself.
+        if cx.headers().contains_key("x-amz-security-token")
+            || cx
+                .uri()
+                .query()
+                .is_some_and(|q| q.contains("X-Amz-Security-Token="))
+        {
+            return Err(s3_error!(
+                InvalidToken,
+                "The provided token is malformed or otherwise invalid."
+            ));
+        }
+        // SigV2 is accepted (when configured) only where botocore uses it by default: presigned
+        // URLs and POST forms. An SDK never sends it in a header; refuse that outright.
+        if cx
+            .headers()
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("AWS "))
+        {
+            return Err(s3_error!(
+                AccessDenied,
+                "Signature Version 2 is not accepted in the Authorization header; sign with AWS4-HMAC-SHA256"
+            ));
+        }
+        let identity = match cx.credentials() {
+            Some(c) => Some(ac.keys.by_id(&c.access_key).ok_or_else(|| {
+                s3_error!(
+                    InvalidAccessKeyId,
+                    "The AWS Access Key Id you provided does not exist in our records."
+                )
+            })?),
+            None => None,
+        };
+        let request = cx.extensions_mut().get::<RequestContext>().cloned();
+        let operation = cx.s3_op().name();
+        let (bucket, key) = match cx.s3_path() {
+            S3Path::Root => (String::new(), None),
+            S3Path::Bucket { bucket } => (bucket.to_string(), None),
+            S3Path::Object { bucket, key } => (bucket.to_string(), Some(key.to_string())),
+        };
+        let context = conditions::build(&conditions::Inputs {
+            request: request.as_ref(),
+            headers: cx.headers(),
+            uri: cx.uri(),
+            identity: identity.as_deref(),
+            account_id: &ac.account_id,
+            trusted_proxies: &ac.trusted_proxies,
+            operation,
+        });
+        let secure = context
+            .get("aws:SecureTransport")
+            .is_some_and(|v| v.first().is_some_and(|v| v == "true"));
+        let authz = Authz {
+            arn: identity
+                .as_ref()
+                .map(|i| format!("arn:aws:iam::{}:user/{}", ac.account_id, i.name)),
+            identity,
+            context,
+            secure,
+        };
+
+        let versioned = authz.context.get("s3:VersionId").is_some();
+        let Some(action) = actions::action_for(operation, versioned) else {
+            return Err(S3Error::with_message(
+                S3ErrorCode::AccessDenied,
+                format!("Access Denied: {operation} is not covered by access control"),
+            ));
+        };
+        // DeleteObjects names its keys in the body: its handler authorises each one.
+        if operation != "DeleteObjects" {
+            let resource = actions::resource_arn(action.scope, &bucket, key.as_deref());
+            ac.authorize(&authz, action.name, &bucket, &resource)?;
+        } else if !authz.secure && !ac.plain_http_api {
+            return Err(s3_error!(
+                AccessDenied,
+                "Access Denied: requests must use HTTPS (aws:SecureTransport is false)"
+            ));
+        }
+        if matches!(operation, "CopyObject" | "UploadPartCopy") {
+            check_copy_source(ac, &authz, cx.headers())?;
+        }
+        if action.scope == Scope::Object && carries_public_acl(cx.headers()) {
+            let pab = ac.bucket_access(&bucket).public_access_block;
+            if pab.block_public_acls {
+                return Err(s3_error!(
+                    AccessDenied,
+                    "Access Denied: public ACLs are blocked by the bucket's BlockPublicAcls setting"
+                ));
+            }
+        }
+        cx.extensions_mut().insert(Arc::new(authz));
+        Ok(())
+    }
+}
+
+/// Whether a request asks for a public canned ACL or grants to everyone.
+fn carries_public_acl(headers: &http::HeaderMap) -> bool {
+    let canned = headers
+        .get("x-amz-acl")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| PUBLIC_CANNED_ACLS.contains(&v.trim()));
+    let grants = headers.iter().any(|(k, v)| {
+        k.as_str().starts_with("x-amz-grant-")
+            && v.to_str()
+                .is_ok_and(|v| v.contains("AllUsers") || v.contains("AuthenticatedUsers"))
+    });
+    canned || grants
+}
+
+/// CopyObject and UploadPartCopy read their source: the caller needs s3:GetObject (or
+/// s3:GetObjectVersion) on it too.
+fn check_copy_source(ac: &AccessControl, authz: &Authz, headers: &http::HeaderMap) -> S3Result<()> {
+    let Some(raw) = headers
+        .get("x-amz-copy-source")
+        .and_then(|v| v.to_str().ok())
+    else {
+        return Ok(()); // s3s refuses the request as malformed.
+    };
+    let (path, query) = raw.split_once('?').unwrap_or((raw, ""));
+    let path = percent_decode_str(path).decode_utf8_lossy();
+    let path = path.trim_start_matches('/');
+    let Some((bucket, key)) = path.split_once('/') else {
+        return Ok(());
+    };
+    let versioned = query.split('&').any(|p| p.starts_with("versionId="));
+    let action = if versioned {
+        "s3:GetObjectVersion"
+    } else {
+        "s3:GetObject"
+    };
+    let resource = actions::resource_arn(Scope::Object, bucket, Some(key));
+    ac.authorize(authz, action, bucket, &resource)
+}
