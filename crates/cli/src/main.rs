@@ -24,6 +24,87 @@ enum Command {
     Serve(ServeArgs),
     /// Print `export` lines that point boto3, the AWS CLI and SDKs at a running instance.
     Env(EnvArgs),
+    /// Manage access keys and their identity policies (takes effect at once, also while the
+    /// server runs).
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(clap::Args)]
+struct InstanceArgs {
+    /// TOML configuration file (its data_dir and master_key_file are used).
+    #[arg(long, env = "LEADSHOP_CONFIG")]
+    config: Option<PathBuf>,
+    /// Data directory [default: ./data].
+    #[arg(long, env = "LEADSHOP_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Master key file [default: <data-dir>/master.key].
+    #[arg(long, env = "LEADSHOP_MASTER_KEY_FILE")]
+    master_key_file: Option<PathBuf>,
+}
+
+impl InstanceArgs {
+    fn config(&self) -> Result<Config> {
+        let mut config = match &self.config {
+            Some(path) => Config::from_file(path)?,
+            None => Config::default(),
+        };
+        if let Some(v) = &self.data_dir {
+            config.data_dir.clone_from(v);
+        }
+        if let Some(v) = &self.master_key_file {
+            config.master_key_file = Some(v.clone());
+        }
+        Ok(config)
+    }
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Create a key with an identity policy (IAM JSON). Prints the secret once and adds the
+    /// profile to <data-dir>/credentials.
+    Create {
+        #[command(flatten)]
+        instance: InstanceArgs,
+        /// Key name (the IAM user name, aws:username).
+        #[arg(long)]
+        name: String,
+        /// Identity policy file, e.g. config/iam/app-policy.json.
+        #[arg(long)]
+        policy: PathBuf,
+    },
+    /// List keys (never secrets).
+    List {
+        #[command(flatten)]
+        instance: InstanceArgs,
+    },
+    /// Delete a key: requests signed with it fail with InvalidAccessKeyId at once.
+    Delete {
+        #[command(flatten)]
+        instance: InstanceArgs,
+        /// Key name.
+        #[arg(long)]
+        name: String,
+    },
+    /// Give a key a new id and secret (policy and user id stay); the old pair stops working.
+    Rotate {
+        #[command(flatten)]
+        instance: InstanceArgs,
+        /// Key name.
+        #[arg(long)]
+        name: String,
+    },
+    /// Replace a key's identity policy.
+    SetPolicy {
+        #[command(flatten)]
+        instance: InstanceArgs,
+        /// Key name.
+        #[arg(long)]
+        name: String,
+        /// Identity policy file.
+        #[arg(long)]
+        policy: PathBuf,
+    },
 }
 
 #[derive(clap::Args)]
@@ -73,8 +154,15 @@ struct EnvArgs {
     bucket: String,
 }
 
-fn main() -> Result<()> {
-    let cli = Cli::parse();
+fn main() {
+    if let Err(e) = run(Cli::parse()) {
+        // The chain of causes, without a backtrace: these are user-facing errors.
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Serve(args) => serve(args),
         Command::Env(args) => {
@@ -87,7 +175,89 @@ fn main() -> Result<()> {
             print!("{}", env.to_exports());
             Ok(())
         }
+        Command::Keys(cmd) => keys(cmd),
     }
+}
+
+fn keys(cmd: KeysCommand) -> Result<()> {
+    use leadshop_server::keys::{self, KeyPaths};
+    let open = |instance: &InstanceArgs| -> Result<(Config, KeyPaths)> {
+        let config = instance.config()?;
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("creating {}", config.data_dir.display()))?;
+        let paths = KeyPaths::new(&config.data_dir);
+        Ok((config, paths))
+    };
+    let master = |config: &Config| {
+        let path = config
+            .master_key_file
+            .clone()
+            .unwrap_or_else(|| config.data_dir.join("master.key"));
+        leadshop_server::master_key::load_or_create(&path)
+            .with_context(|| format!("loading the master key {}", path.display()))
+    };
+    let read_policy = |path: &PathBuf| {
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+    };
+    let print_new = |verb: &str, k: &keys::Identity, paths: &KeyPaths| {
+        println!("{verb} key {}", k.name);
+        println!("aws_access_key_id = {}", k.access_key_id);
+        println!("aws_secret_access_key = {}", k.secret_access_key);
+        println!(
+            "(the secret is shown once; profile [{}] is in {})",
+            k.name,
+            paths.credentials.display()
+        );
+    };
+    match cmd {
+        KeysCommand::Create {
+            instance,
+            name,
+            policy,
+        } => {
+            let (config, paths) = open(&instance)?;
+            let m = master(&config)?;
+            // Keys exist from the first start; make them now if the server never ran here.
+            keys::bootstrap(&paths, &m)?;
+            let k = keys::create(&paths, &m, &name, &read_policy(&policy)?)?;
+            print_new("created", &k, &paths);
+        }
+        KeysCommand::List { instance } => {
+            let (_, paths) = open(&instance)?;
+            println!(
+                "{:<16} {:<22} {:<23} {:<20} ACTIONS",
+                "NAME", "ACCESS KEY ID", "USER ID", "CREATED"
+            );
+            for k in keys::list(&paths)? {
+                let created = leadshop_server::keys::format_time(k.created_ms);
+                let actions = keys::policy_actions(&k.policy).join(",");
+                println!(
+                    "{:<16} {:<22} {:<23} {:<20} {actions}",
+                    k.name, k.access_key_id, k.user_id, created
+                );
+            }
+        }
+        KeysCommand::Delete { instance, name } => {
+            let (_, paths) = open(&instance)?;
+            keys::delete(&paths, &name)?;
+            println!("deleted key {name}");
+        }
+        KeysCommand::Rotate { instance, name } => {
+            let (config, paths) = open(&instance)?;
+            let k = keys::rotate(&paths, &master(&config)?, &name)?;
+            print_new("rotated", &k, &paths);
+        }
+        KeysCommand::SetPolicy {
+            instance,
+            name,
+            policy,
+        } => {
+            let (_, paths) = open(&instance)?;
+            keys::set_policy(&paths, &name, &read_policy(&policy)?)?;
+            println!("set the identity policy of key {name}");
+        }
+    }
+    Ok(())
 }
 
 fn serve(args: ServeArgs) -> Result<()> {

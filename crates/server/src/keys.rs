@@ -261,10 +261,11 @@ fn write_records(path: &Path, keys: &[KeyRecord]) -> Result<(), KeyError> {
 struct WriteLock(#[allow(dead_code)] std::fs::File);
 
 fn lock(paths: &KeyPaths) -> Result<WriteLock, KeyError> {
-    let file = std::fs::File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
+    let mut options = std::fs::File::options();
+    options.create(true).truncate(false).write(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let file = options
         .open(&paths.lock)
         .map_err(io_err(format!("opening {}", paths.lock.display())))?;
     file.lock()
@@ -407,6 +408,36 @@ pub fn list(paths: &KeyPaths) -> Result<Vec<KeyRecord>, KeyError> {
         return Ok(Vec::new());
     }
     read_records(&paths.keys)
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` for a key's creation time.
+#[must_use]
+pub fn format_time(ms: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(ms / 1000)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
+/// The actions a policy document allows (for listings), `NotAction` statements marked.
+#[must_use]
+pub fn policy_actions(policy: &serde_json::Value) -> Vec<String> {
+    let Ok(p) = Policy::parse(&policy.to_string()) else {
+        return vec!["<invalid>".into()];
+    };
+    let mut out = Vec::new();
+    for st in &p.statements {
+        let prefix = match (st.effect, st.action.negated) {
+            (leadshop_spec::policy::Effect::Allow, false) => "",
+            (leadshop_spec::policy::Effect::Allow, true) => "all-but:",
+            (leadshop_spec::policy::Effect::Deny, _) => "deny:",
+        };
+        out.extend(st.action.patterns.iter().map(|a| format!("{prefix}{a}")));
+    }
+    out
 }
 
 /// Opens every key of keys.json: what `leadshop env` and the server use.
