@@ -37,6 +37,9 @@ pub const BOOTSTRAP_KEYS: [(&str, &str); 2] = [("admin", ADMIN_POLICY), ("app", 
 
 const FORMAT: u32 = 1;
 
+/// The condition key prefix whose values come from the object's stored tags.
+pub const EXISTING_OBJECT_TAG: &str = "s3:ExistingObjectTag/";
+
 /// One access key as the server uses it: secret opened, policy parsed.
 #[derive(Clone)]
 pub struct Identity {
@@ -50,6 +53,9 @@ pub struct Identity {
     pub secret_access_key: String,
     /// The identity policy.
     pub policy: Arc<Policy>,
+    /// Whether the policy tests `s3:ExistingObjectTag/…` (the object's tags are then looked
+    /// up for each request it governs).
+    pub reads_object_tags: bool,
 }
 
 impl std::fmt::Debug for Identity {
@@ -201,6 +207,7 @@ fn open(master: &MasterKey, path: &Path, rec: &KeyRecord) -> Result<Identity, Ke
         access_key_id: rec.access_key_id.clone(),
         user_id: rec.user_id.clone(),
         secret_access_key: secret,
+        reads_object_tags: policy.uses_condition_key(EXISTING_OBJECT_TAG),
         policy: Arc::new(policy),
     })
 }

@@ -85,7 +85,7 @@ pub fn query_pairs(uri: &Uri) -> Vec<(String, String)> {
 /// Builds the condition context.
 #[must_use]
 pub fn build(inp: &Inputs<'_>) -> Context {
-    let mut cx = Context::new();
+    let mut cx = Context::with_capacity(32);
     let (secure, source) = transport(inp.request, inp.headers, inp.trusted_proxies);
     cx.set("aws:SecureTransport", if secure { "true" } else { "false" });
     if let Some(ip) = source {

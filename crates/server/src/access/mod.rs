@@ -48,6 +48,8 @@ pub struct BucketAccess {
     restricted: Option<Arc<Policy>>,
     /// Public Access Block (all off when the bucket has none).
     pub public_access_block: PublicAccessBlock,
+    /// Whether the policy tests `s3:ExistingObjectTag/…`.
+    reads_object_tags: bool,
 }
 
 impl BucketAccess {
@@ -78,6 +80,9 @@ impl BucketAccess {
             _ => None,
         };
         Self {
+            reads_object_tags: policy
+                .as_ref()
+                .is_some_and(|p| p.uses_condition_key(crate::keys::EXISTING_OBJECT_TAG)),
             policy,
             restricted,
             public_access_block,
@@ -179,15 +184,13 @@ impl AccessControl {
         let bucket_access = (!bucket.is_empty()).then(|| self.bucket_access(bucket));
         let anonymous = authz.identity.is_none();
         let mut context_with_tags = None;
-        let needs_tags = |p: &Policy| p.uses_condition_key("s3:ExistingObjectTag/");
         let bucket_policy = bucket_access
             .as_deref()
             .and_then(|b| b.policy_for(anonymous));
-        if authz
-            .identity
-            .as_ref()
-            .is_some_and(|i| needs_tags(&i.policy))
-            || bucket_policy.is_some_and(|p| needs_tags(p))
+        if authz.identity.as_ref().is_some_and(|i| i.reads_object_tags)
+            || bucket_access
+                .as_deref()
+                .is_some_and(|b| b.reads_object_tags)
         {
             context_with_tags = Some(self.with_existing_tags(&authz.context, bucket, resource));
         }

@@ -20,6 +20,14 @@ impl Context {
         Self::default()
     }
 
+    /// An empty context with room for `n` keys.
+    #[must_use]
+    pub fn with_capacity(n: usize) -> Self {
+        Self {
+            values: HashMap::with_capacity(n),
+        }
+    }
+
     /// Sets a single-valued key.
     pub fn set(&mut self, key: &str, value: impl Into<String>) -> &mut Self {
         self.values
@@ -36,9 +44,17 @@ impl Context {
     /// The values of a key, if present.
     #[must_use]
     pub fn get(&self, key: &str) -> Option<&[String]> {
-        self.values
-            .get(&key.to_ascii_lowercase())
-            .map(Vec::as_slice)
+        // Lower-case short keys on the stack: this runs for every condition of every request.
+        let mut buf = [0u8; 128];
+        let found = if key.len() <= buf.len() {
+            let b = &mut buf[..key.len()];
+            b.copy_from_slice(key.as_bytes());
+            b.make_ascii_lowercase();
+            std::str::from_utf8(b).ok().and_then(|k| self.values.get(k))
+        } else {
+            self.values.get(&key.to_ascii_lowercase())
+        };
+        found.map(Vec::as_slice)
     }
 
     fn first(&self, key: &str) -> Option<String> {

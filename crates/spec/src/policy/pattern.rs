@@ -1,26 +1,49 @@
 //! Wildcard patterns (`*` any run, `?` one character) and policy variables.
 
+use std::borrow::Cow;
+
 /// Whether `text` matches `pattern` with `*` and `?` wildcards.
 #[must_use]
 pub fn wildcard(pattern: &str, text: &str, ignore_case: bool) -> bool {
-    let p: Vec<char> = if ignore_case {
-        pattern.to_lowercase().chars().collect()
-    } else {
-        pattern.chars().collect()
+    // Actions and ARNs are ASCII in practice: match bytes without allocating. `?` stands for
+    // one character, so anything else goes through the char-based matcher.
+    if pattern.is_ascii() && text.is_ascii() {
+        let eq = |a: u8, b: u8| {
+            if ignore_case {
+                a.eq_ignore_ascii_case(&b)
+            } else {
+                a == b
+            }
+        };
+        return matches(pattern.as_bytes(), text.as_bytes(), b'*', b'?', eq);
+    }
+    let lower = |s: &str| {
+        if ignore_case {
+            s.to_lowercase()
+        } else {
+            s.to_string()
+        }
     };
-    let t: Vec<char> = if ignore_case {
-        text.to_lowercase().chars().collect()
-    } else {
-        text.chars().collect()
-    };
-    // Iterative matcher with backtracking to the last star: linear in practice, no recursion.
+    let p: Vec<char> = lower(pattern).chars().collect();
+    let t: Vec<char> = lower(text).chars().collect();
+    matches(&p, &t, '*', '?', |a, b| a == b)
+}
+
+/// Iterative matcher with backtracking to the last star: linear in practice, no recursion.
+fn matches<T: Copy + PartialEq>(
+    p: &[T],
+    t: &[T],
+    star_sym: T,
+    one: T,
+    eq: impl Fn(T, T) -> bool,
+) -> bool {
     let (mut pi, mut ti) = (0, 0);
     let (mut star, mut mark) = (None, 0);
     while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+        if pi < p.len() && p[pi] != star_sym && (p[pi] == one || eq(p[pi], t[ti])) {
             pi += 1;
             ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
+        } else if pi < p.len() && p[pi] == star_sym {
             star = Some(pi);
             pi += 1;
             mark = ti;
@@ -32,15 +55,18 @@ pub fn wildcard(pattern: &str, text: &str, ignore_case: bool) -> bool {
             return false;
         }
     }
-    p[pi..].iter().all(|c| *c == '*')
+    p[pi..].iter().all(|c| *c == star_sym)
 }
 
 /// Replaces `${key}` policy variables from `lookup`; `${*}`, `${?}`, `${$}` stand for the
 /// literal characters. An unknown variable makes the pattern unmatchable (`None`), as AWS
 /// treats a missing key.
-pub fn substitute(pattern: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Option<String> {
+pub fn substitute<'p>(
+    pattern: &'p str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Option<Cow<'p, str>> {
     if !pattern.contains("${") {
-        return Some(pattern.to_string());
+        return Some(Cow::Borrowed(pattern));
     }
     let mut out = String::with_capacity(pattern.len());
     let mut rest = pattern;
@@ -56,7 +82,7 @@ pub fn substitute(pattern: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Opt
         rest = &tail[end + 1..];
     }
     out.push_str(rest);
-    Some(out)
+    Some(Cow::Owned(out))
 }
 
 #[cfg(test)]
@@ -76,6 +102,10 @@ mod tests {
         assert!(!wildcard("S3:getobject", "s3:GetObject", false));
         assert!(wildcard("*a*b*", "xxaxxbxx", false));
         assert!(!wildcard("*a*b", "xxaxxbxx", false));
+        // `?` is one character, also beyond ASCII; a literal `*` in the text needs a `*`.
+        assert!(wildcard("a?c", "aéc", false));
+        assert!(wildcard("É*", "éa", true));
+        assert!(!wildcard("a*", "b*", false));
     }
 
     #[test]
@@ -86,6 +116,6 @@ mod tests {
             Some("home/ana/*")
         );
         assert_eq!(substitute("x${*}y", &lookup).as_deref(), Some("x*y"));
-        assert_eq!(substitute("${aws:userid}", &lookup), None);
+        assert!(substitute("${aws:userid}", &lookup).is_none());
     }
 }
