@@ -4,6 +4,7 @@ public writes blocked)."""
 
 import json
 import os
+import re
 import subprocess
 import time
 import uuid
@@ -188,3 +189,18 @@ def test_keys_cli_create_rotate_delete_while_serving(server):
     assert res.returncode == 1 and "no key named" in res.stderr
     # Nothing of the server's log carries a secret.
     assert secret not in server.log.read_text(errors="replace")
+
+
+def test_the_server_enforces_exactly_the_spec_documents_terraform_renders(env):
+    """One test reads both: the policy and public-access-block the local server serves are the
+    documents in config/buckets/, rendered as Terraform's templatefile() renders them."""
+    spec = REPO / "config" / "buckets"
+    values = {"account_id": "000000000000", "sse_algorithm": "AES256",
+              "log_bucket": LOGS, "source_bucket": ASSETS}
+    for bucket in (ASSETS, LOGS):
+        text = (spec / bucket / "policy.json").read_text()
+        rendered = re.sub(r"\$\{(\w+)\}", lambda m: {**values, "bucket": bucket}[m.group(1)], text)
+        served = json.loads(run(["aws", "s3api", "get-bucket-policy", "--bucket", bucket], env).stdout)["Policy"]
+        assert json.loads(served) == json.loads(rendered), bucket
+        pab = json.loads(run(["aws", "s3api", "get-public-access-block", "--bucket", bucket], env).stdout)
+        assert pab["PublicAccessBlockConfiguration"] == json.loads((spec / bucket / "public-access-block.json").read_text())

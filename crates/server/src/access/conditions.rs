@@ -219,6 +219,39 @@ fn parse_amz_date(s: &str) -> Option<time::OffsetDateTime> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::context::ConnInfo;
+    use std::sync::Arc;
+
+    fn plain_from(peer: &str) -> RequestContext {
+        RequestContext::new(Arc::new(ConnInfo {
+            remote: format!("{peer}:40000").parse().unwrap(),
+            local: "127.0.0.1:9080".parse().unwrap(),
+            tls: None,
+        }))
+    }
+
+    #[test]
+    fn forwarded_headers_count_only_from_trusted_proxies() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            "x-forwarded-for",
+            "6.6.6.6, 203.0.113.7, 10.0.0.2".parse().unwrap(),
+        );
+        h.insert("x-forwarded-proto", "https".parse().unwrap());
+        let trusted = [Cidr::parse("10.0.0.0/8").unwrap()];
+        // From a trusted proxy: the first untrusted hop from the right is the client, and
+        // the proxy's word on TLS counts. The left-most entry is the client's own claim.
+        let (secure, ip) = transport(Some(&plain_from("10.0.0.1")), &h, &trusted);
+        assert!(secure);
+        assert_eq!(ip, Some("203.0.113.7".parse().unwrap()));
+        // From anyone else the headers are ignored.
+        let (secure, ip) = transport(Some(&plain_from("198.51.100.1")), &h, &trusted);
+        assert!(!secure);
+        assert_eq!(ip, Some("198.51.100.1".parse().unwrap()));
+        let (secure, ip) = transport(Some(&plain_from("10.0.0.1")), &h, &[]);
+        assert!(!secure);
+        assert_eq!(ip, Some("10.0.0.1".parse().unwrap()));
+    }
 
     #[test]
     fn amz_dates_and_queries_parse() {
