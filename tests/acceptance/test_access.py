@@ -204,3 +204,69 @@ def test_the_server_enforces_exactly_the_spec_documents_terraform_renders(env):
         assert json.loads(served) == json.loads(rendered), bucket
         pab = json.loads(run(["aws", "s3api", "get-public-access-block", "--bucket", bucket], env).stdout)
         assert pab["PublicAccessBlockConfiguration"] == json.loads((spec / bucket / "public-access-block.json").read_text())
+
+
+def test_lockdown_verb_blocks_public_access_on_the_endpoint(server, env, s3):
+    """docs/OPERATIONS.md "block all public access now", as `leadshop lockdown`."""
+    bucket = f"incident-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="leak.txt", Body=b"oops")
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/*"}]}))
+    url = f"{server.endpoints['s3']}/{bucket}/leak.txt"
+    assert curl("--cacert", env["AWS_CA_BUNDLE"], url)[0] == 200, "publicly readable before"
+
+    out = run([str(BIN), "lockdown", "--endpoint", env["AWS_ENDPOINT_URL"], "--bucket", bucket], env).stdout
+    assert "BlockPublicAcls=true IgnorePublicAcls=true BlockPublicPolicy=true RestrictPublicBuckets=true" in out
+    assert curl("--cacert", env["AWS_CA_BUNDLE"], url)[0] == 403, "RestrictPublicBuckets cut it off"
+    # The app key may not change bucket settings: the verb reports the refusal and fails.
+    app = {**env, **{k: server.env("app")[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}}
+    res = run([str(BIN), "lockdown", "--bucket", bucket], app, check=False)
+    assert res.returncode == 1 and "AccessDenied" in res.stderr
+
+
+def test_recover_verb_restores_deleted_and_overwritten_objects(env, s3):
+    key = f"reports/{uuid.uuid4()}.pdf"
+    v1 = s3.put_object(Bucket=ASSETS, Key=key, Body=b"first")["VersionId"]
+    s3.put_object(Bucket=ASSETS, Key=key, Body=b"second")
+    s3.delete_object(Bucket=ASSETS, Key=key)
+    assert error_code(s3.get_object, Bucket=ASSETS, Key=key) == "NoSuchKey"
+
+    out = run([str(BIN), "recover", "--key", key], env).stdout
+    assert "delete marker" in out
+    assert s3.get_object(Bucket=ASSETS, Key=key)["Body"].read() == b"second"
+    out = run([str(BIN), "recover", "--key", key], env).stdout  # undo the overwrite
+    assert s3.get_object(Bucket=ASSETS, Key=key)["Body"].read() == b"first"
+    s3.put_object(Bucket=ASSETS, Key=key, Body=b"third")
+    run([str(BIN), "recover", "--key", key, "--version-id", v1], env)
+    assert s3.get_object(Bucket=ASSETS, Key=key)["Body"].read() == b"first"
+    res = run([str(BIN), "recover", "--key", "reports/never-existed.pdf"], env, check=False)
+    assert res.returncode == 1 and "no earlier version" in res.stderr
+
+
+def test_cleanup_verb_removes_a_prefix_and_its_history(env, s3):
+    prefix = f"tmp/{uuid.uuid4().hex[:8]}/"
+    for i in range(3):
+        s3.put_object(Bucket=ASSETS, Key=f"{prefix}{i}", Body=b"x" * 100)
+        s3.put_object(Bucket=ASSETS, Key=f"{prefix}{i}", Body=b"y" * 10)
+    s3.put_object(Bucket=ASSETS, Key="reports/keep-me.pdf", Body=b"keep")
+    s3.create_multipart_upload(Bucket=ASSETS, Key=f"{prefix}big.bin")
+
+    dry = run([str(BIN), "cleanup", "--prefix", prefix, "--noncurrent", "--dry-run"], env).stdout
+    assert "dry run" in dry and "3 current objects" in dry and "3 noncurrent" in dry and "300 bytes" in dry
+    assert len(s3.list_objects_v2(Bucket=ASSETS, Prefix=prefix).get("Contents", [])) == 3
+
+    out = run([str(BIN), "cleanup", "--prefix", prefix], env).stdout
+    assert "3 current objects deleted" in out
+    assert "Contents" not in s3.list_objects_v2(Bucket=ASSETS, Prefix=prefix)
+    versions = s3.list_object_versions(Bucket=ASSETS, Prefix=prefix)
+    assert len(versions["Versions"]) == 6, "without --noncurrent the history stays recoverable"
+
+    out = run([str(BIN), "cleanup", "--prefix", prefix, "--noncurrent"], env).stdout
+    assert "1 incomplete uploads aborted" in out
+    versions = s3.list_object_versions(Bucket=ASSETS, Prefix=prefix)
+    assert "Versions" not in versions and "DeleteMarkers" not in versions
+    assert "Uploads" not in s3.list_multipart_uploads(Bucket=ASSETS, Prefix=prefix)
+    assert s3.get_object(Bucket=ASSETS, Key="reports/keep-me.pdf")["Body"].read() == b"keep"
+    res = run([str(BIN), "cleanup", "--prefix", ""], env, check=False)
+    assert res.returncode == 1 and "must not be empty" in res.stderr

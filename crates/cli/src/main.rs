@@ -28,6 +28,49 @@ enum Command {
     /// server runs).
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Security incident: turn on all four Public Access Block settings of a bucket on any S3
+    /// endpoint (AWS or local) and read them back.
+    Lockdown(RemoteArgs),
+    /// Data recovery: make an earlier version of an object current again (the newest delete
+    /// marker is removed, or the previous or the given version is copied back).
+    Recover {
+        #[command(flatten)]
+        remote: RemoteArgs,
+        /// Object key.
+        #[arg(long)]
+        key: String,
+        /// The version to restore [default: undo the latest delete or overwrite].
+        #[arg(long)]
+        version_id: Option<String>,
+    },
+    /// Cost overrun: delete every object under a prefix now and, with --noncurrent, old
+    /// versions and incomplete uploads for good (what a stricter lifecycle would do later).
+    Cleanup {
+        #[command(flatten)]
+        remote: RemoteArgs,
+        /// Key prefix, e.g. tmp/ (required: an empty prefix would empty the bucket).
+        #[arg(long)]
+        prefix: String,
+        /// Also remove noncurrent versions and delete markers permanently and abort
+        /// incomplete multipart uploads.
+        #[arg(long)]
+        noncurrent: bool,
+        /// Only count what would be removed.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+/// Where a runbook verb acts: the standard AWS environment (`eval "$(leadshop env)"` for a
+/// local server), with overrides.
+#[derive(clap::Args)]
+struct RemoteArgs {
+    /// S3 endpoint URL [default: AWS_ENDPOINT_URL, else AWS S3 in AWS_REGION].
+    #[arg(long)]
+    endpoint: Option<String>,
+    /// Bucket [default: AWS_S3_BUCKET_NAME].
+    #[arg(long)]
+    bucket: Option<String>,
 }
 
 #[derive(clap::Args)]
@@ -176,7 +219,71 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Keys(cmd) => keys(cmd),
+        Command::Lockdown(args) => remote(args, |r| {
+            Box::pin(async move {
+                let pab = r.lockdown().await?;
+                Ok(format!(
+                    "{} on {}: BlockPublicAcls={} IgnorePublicAcls={} BlockPublicPolicy={} RestrictPublicBuckets={}",
+                    r.bucket,
+                    r.endpoint,
+                    pab.block_public_acls.unwrap_or(false),
+                    pab.ignore_public_acls.unwrap_or(false),
+                    pab.block_public_policy.unwrap_or(false),
+                    pab.restrict_public_buckets.unwrap_or(false)
+                ))
+            })
+        }),
+        Command::Recover {
+            remote: args,
+            key,
+            version_id,
+        } => remote(args, move |r| {
+            Box::pin(async move { Ok(r.recover(&key, version_id.as_deref()).await?) })
+        }),
+        Command::Cleanup {
+            remote: args,
+            prefix,
+            noncurrent,
+            dry_run,
+        } => {
+            anyhow::ensure!(
+                !prefix.is_empty(),
+                "--prefix must not be empty (that would empty the whole bucket)"
+            );
+            remote(args, move |r| {
+                Box::pin(async move {
+                    let c = r.cleanup(&prefix, noncurrent, dry_run).await?;
+                    Ok(format!(
+                        "{}{} under {prefix:?} in {}: {} current objects deleted, {} noncurrent versions/markers ({} bytes) removed, {} incomplete uploads aborted",
+                        if dry_run { "dry run: " } else { "" },
+                        r.endpoint,
+                        r.bucket,
+                        c.current,
+                        c.noncurrent,
+                        c.noncurrent_bytes,
+                        c.uploads
+                    ))
+                })
+            })
+        }
     }
+}
+
+type RemoteFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Result<String>>>>;
+
+/// Runs one runbook verb against an endpoint and prints its report.
+fn remote(
+    args: RemoteArgs,
+    op: impl FnOnce(leadshop_client::remote::Remote) -> RemoteFuture,
+) -> Result<()> {
+    let r = leadshop_client::remote::Remote::from_env(args.endpoint, args.bucket)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let report = runtime.block_on(op(r))?;
+    println!("{report}");
+    Ok(())
 }
 
 fn keys(cmd: KeysCommand) -> Result<()> {

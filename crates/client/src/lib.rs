@@ -5,6 +5,9 @@
 //!
 //! # Layout
 //! - [`ClientEnv`]: the settings, and their rendering as shell `export` lines.
+//! - [`remote`]: runbook operations (lockdown, recovery) on any S3 endpoint with the SDK.
+
+pub mod remote;
 
 use std::path::{Path, PathBuf};
 
