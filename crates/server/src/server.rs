@@ -159,9 +159,18 @@ pub async fn start(config: Config) -> Result<ServerHandle, StartError> {
         master_path.display()
     )))?;
     let master_for_keys = master.clone();
+    let data_master = Some(master);
+    // Benchmark builds can measure the server without encryption; normal builds cannot.
+    #[cfg(feature = "bench-unencrypted")]
+    let data_master = if std::env::var_os("LEADSHOP_BENCH_UNENCRYPTED").is_some() {
+        tracing::warn!("benchmark build: object data is stored UNENCRYPTED");
+        None
+    } else {
+        data_master
+    };
     let store = {
         let dir = data_dir.clone();
-        tokio::task::spawn_blocking(move || Store::open(&dir, Some(master)))
+        tokio::task::spawn_blocking(move || Store::open(&dir, data_master))
             .await
             .expect("store open does not panic")
             .map_err(|source| StartError::Store {

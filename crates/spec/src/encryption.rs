@@ -27,6 +27,23 @@ pub struct EncryptionRule {
         skip_serializing_if = "Option::is_none"
     )]
     pub bucket_key_enabled: Option<bool>,
+    /// Encryption types refused for new objects (AWS, 2026): `SSE-C` blocks customer-provided
+    /// keys, `NONE` allows them. Absent means blocked, as on buckets made since April 2026.
+    #[serde(
+        rename = "BlockedEncryptionTypes",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub blocked_encryption_types: Option<BlockedEncryptionTypes>,
+}
+
+/// `BlockedEncryptionTypes`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BlockedEncryptionTypes {
+    /// `NONE` or `SSE-C`.
+    #[serde(rename = "EncryptionType", default)]
+    pub encryption_type: Vec<String>,
 }
 
 /// `ApplyServerSideEncryptionByDefault`.
@@ -54,12 +71,32 @@ impl EncryptionConfiguration {
         let [rule] = self.rules.as_slice() else {
             return Err("exactly one rule is required".into());
         };
+        if let Some(b) = &rule.blocked_encryption_types
+            && let Some(t) = b
+                .encryption_type
+                .iter()
+                .find(|t| !matches!(t.as_str(), "NONE" | "SSE-C"))
+        {
+            return Err(format!("unknown EncryptionType {t:?} (NONE or SSE-C)"));
+        }
         match rule.default.sse_algorithm.as_str() {
             "AES256" if rule.default.kms_master_key_id.is_none() => Ok(()),
             "AES256" => Err("KMSMasterKeyID is only valid with aws:kms".into()),
             "aws:kms" | "aws:kms:dsse" => Err("SSE-KMS is not supported yet; use AES256".into()),
             other => Err(format!("unknown SSEAlgorithm {other:?}")),
         }
+    }
+
+    /// Whether uploads with customer-provided keys (SSE-C) are allowed: only when a rule
+    /// unblocks them explicitly (`BlockedEncryptionTypes: {EncryptionType: [NONE]}`).
+    #[must_use]
+    pub fn sse_c_allowed(&self) -> bool {
+        self.rules.iter().any(|r| {
+            r.blocked_encryption_types.as_ref().is_some_and(|b| {
+                b.encryption_type.iter().any(|t| t == "NONE")
+                    && !b.encryption_type.iter().any(|t| t == "SSE-C")
+            })
+        })
     }
 
     /// SSE-S3 with the given bucket-key flag: what AWS applies to every bucket by default.
@@ -72,6 +109,7 @@ impl EncryptionConfiguration {
                     kms_master_key_id: None,
                 },
                 bucket_key_enabled: Some(bucket_key_enabled),
+                blocked_encryption_types: None,
             }],
         }
     }

@@ -167,6 +167,11 @@ pub struct SealedData {
     pub envelope: Option<Envelope>,
 }
 
+/// `Envelope.algorithm` of data whose key is wrapped by a customer-provided key (SSE-C).
+pub const SSE_C_ALGORITHM: &str = "SSE-C";
+/// `Envelope.key_id` (and wrap binding) for SSE-C: the key itself is never stored.
+pub const SSE_C_KEY_ID: &str = "customer";
+
 /// The master key that wraps data keys, with its id.
 #[derive(Clone)]
 pub struct MasterKey {
@@ -193,19 +198,29 @@ fn crypto_err(e: CryptoError) -> io::Error {
 }
 
 impl DataWriter {
-    pub(crate) fn create(dirs: &DataDirs, master: Option<&MasterKey>) -> io::Result<Self> {
+    pub(crate) fn create(
+        dirs: &DataDirs,
+        master: Option<&MasterKey>,
+        customer: Option<&Key>,
+    ) -> io::Result<Self> {
         let id = FileId::random();
-        let sealer = match master {
+        // The data key is wrapped by the customer's key (SSE-C) or the master key (SSE-S3).
+        let wrapping = match (customer, master) {
+            (Some(k), _) => Some((k, SSE_C_KEY_ID, SSE_C_ALGORITHM)),
+            (None, Some(m)) => Some((&m.key, m.id.as_str(), "AES256")),
+            (None, None) => None,
+        };
+        let sealer = match wrapping {
             None => None,
-            Some(m) => {
+            Some((wrap_key, key_id, algorithm)) => {
                 let dek = Key::generate().map_err(crypto_err)?;
-                let wrapped = crypto::wrap_key(&m.key, &m.id, &dek).map_err(crypto_err)?;
+                let wrapped = crypto::wrap_key(wrap_key, key_id, &dek).map_err(crypto_err)?;
                 Some(Sealer {
                     cipher: ChunkCipher::new(&dek, binding(id)),
                     envelope: Envelope {
                         format: crypto::FORMAT,
-                        algorithm: "AES256".into(),
-                        key_id: m.id.clone(),
+                        algorithm: algorithm.into(),
+                        key_id: key_id.into(),
                         wrapped_key: hex::encode(wrapped),
                     },
                     pending: Vec::with_capacity(crypto::CHUNK_LEN + crypto::TAG_LEN),
@@ -332,6 +347,7 @@ pub(crate) fn read_segment(
     path: &Path,
     segment: &Segment,
     master: Option<&MasterKey>,
+    customer: Option<&Key>,
     offset: u64,
     len: usize,
 ) -> io::Result<Vec<u8>> {
@@ -352,16 +368,32 @@ pub(crate) fn read_segment(
             Ok(buf)
         }
         (Some(env), DATA_HEADER_ENCRYPTED) => {
-            let master = master.filter(|m| m.id == env.key_id).ok_or_else(|| {
-                invalid(format!(
-                    "encrypted under master key {:?}, which is not loaded",
-                    env.key_id
-                ))
-            })?;
             let wrapped =
                 hex::decode(&env.wrapped_key).map_err(|_| invalid("malformed envelope".into()))?;
-            let dek = crypto::unwrap_key(&master.key, &master.id, &wrapped)
-                .map_err(|e| invalid(e.to_string()))?;
+            let dek = if env.algorithm == SSE_C_ALGORITHM {
+                // A missing or wrong customer key is the caller's error, not damaged data.
+                let key = customer.ok_or_else(|| {
+                    io::Error::new(
+                        io::ErrorKind::PermissionDenied,
+                        "the object is encrypted with a customer-provided key (SSE-C); send it",
+                    )
+                })?;
+                crypto::unwrap_key(key, SSE_C_KEY_ID, &wrapped).map_err(|_| {
+                    io::Error::new(
+                        io::ErrorKind::PermissionDenied,
+                        "the customer-provided key does not open this object",
+                    )
+                })?
+            } else {
+                let master = master.filter(|m| m.id == env.key_id).ok_or_else(|| {
+                    invalid(format!(
+                        "encrypted under master key {:?}, which is not loaded",
+                        env.key_id
+                    ))
+                })?;
+                crypto::unwrap_key(&master.key, &master.id, &wrapped)
+                    .map_err(|e| invalid(e.to_string()))?
+            };
             let id = path
                 .file_name()
                 .and_then(|n| n.to_str())

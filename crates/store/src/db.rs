@@ -229,7 +229,16 @@ impl Store {
     /// # Errors
     /// The temp file cannot be created.
     pub fn writer(&self) -> io::Result<DataWriter> {
-        DataWriter::create(&self.dirs, self.master.as_ref())
+        DataWriter::create(&self.dirs, self.master.as_ref(), None)
+    }
+
+    /// Starts a new data file whose data key is wrapped by a customer-provided key (SSE-C)
+    /// instead of the master key; reading it back needs the same key.
+    ///
+    /// # Errors
+    /// The temp file cannot be created.
+    pub fn writer_for_customer(&self, key: &crate::crypto::Key) -> io::Result<DataWriter> {
+        DataWriter::create(&self.dirs, self.master.as_ref(), Some(key))
     }
 
     /// Removes a sealed data file that no commit references (the write was refused).
@@ -241,11 +250,18 @@ impl Store {
     ///
     /// # Errors
     /// I/O errors; `InvalidData` when the data fails authentication or is of unknown format.
-    pub fn read_segment(&self, segment: &Segment, offset: u64, len: usize) -> io::Result<Vec<u8>> {
+    pub fn read_segment(
+        &self,
+        segment: &Segment,
+        customer: Option<&crate::crypto::Key>,
+        offset: u64,
+        len: usize,
+    ) -> io::Result<Vec<u8>> {
         data::read_segment(
             &self.dirs.path(segment.file),
             segment,
             self.master.as_ref(),
+            customer,
             offset,
             len,
         )

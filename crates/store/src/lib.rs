@@ -25,7 +25,7 @@ mod group;
 pub mod keys;
 pub mod record;
 
-pub use data::{DataWriter, FileId, MasterKey, SealedData};
+pub use data::{DataWriter, FileId, MasterKey, SSE_C_ALGORITHM, SSE_C_KEY_ID, SealedData};
 pub use db::{
     CompletePart, DeleteOutcome, ListPage, ListQuery, ListVersionsPage, ListVersionsQuery,
     PutOutcome, Store, WritePrecondition,

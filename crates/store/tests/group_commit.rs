@@ -99,7 +99,9 @@ fn concurrent_writers_share_commits_without_losing_or_mixing_writes() {
             let body = format!("{t}-{i}");
             assert_eq!(v.size, body.len() as u64);
             assert_eq!(
-                store.read_segment(&v.segments[0], 0, body.len()).unwrap(),
+                store
+                    .read_segment(&v.segments[0], None, 0, body.len())
+                    .unwrap(),
                 body.as_bytes()
             );
         }

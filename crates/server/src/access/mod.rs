@@ -322,6 +322,19 @@ impl S3Access for AccessHook {
             secure,
         };
 
+        // Customer keys never travel in the clear (AWS refuses them over HTTP too).
+        if !authz.secure
+            && cx.headers().keys().any(|k| {
+                let k = k.as_str();
+                k.starts_with("x-amz-server-side-encryption-customer-")
+                    || k.starts_with("x-amz-copy-source-server-side-encryption-customer-")
+            })
+        {
+            return Err(s3_error!(
+                InvalidRequest,
+                "Requests specifying Server Side Encryption with Customer provided keys must be made over a secure connection."
+            ));
+        }
         let versioned = authz.context.get("s3:VersionId").is_some();
         let Some(action) = actions::action_for(operation, versioned) else {
             return Err(S3Error::with_message(

@@ -170,6 +170,7 @@ pub(crate) async fn ingest(
     plan: &ChecksumPlan,
     content_md5: Option<&str>,
     trailers: Option<&TrailingHeaders>,
+    customer_key: Option<Arc<leadshop_store::crypto::Key>>,
 ) -> S3Result<Ingested> {
     let expected_md5 = content_md5
         .map(|m| {
@@ -187,10 +188,13 @@ pub(crate) async fn ingest(
     // `WRITE_BATCH` buffers keeps memory per upload at a few MiB and lets receiving overlap
     // with hashing and disk writes.
     let s = store.clone();
-    let writer = tokio::task::spawn_blocking(move || s.writer())
-        .await
-        .map_err(S3Error::internal_error)?
-        .map_err(error::io)?;
+    let writer = tokio::task::spawn_blocking(move || match customer_key {
+        Some(k) => s.writer_for_customer(&k),
+        None => s.writer(),
+    })
+    .await
+    .map_err(S3Error::internal_error)?
+    .map_err(error::io)?;
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(PIPELINE_DEPTH);
     let hasher = plan.hasher();
     let sink = tokio::task::spawn_blocking(
@@ -356,6 +360,8 @@ pub(crate) struct ObjectReader {
     /// Bytes still to send.
     remaining: u64,
     pending: Option<JoinHandle<std::io::Result<Bytes>>>,
+    /// The SSE-C key, for objects written with one.
+    customer_key: Option<Arc<leadshop_store::crypto::Key>>,
 }
 
 impl ObjectReader {
@@ -374,7 +380,17 @@ impl ObjectReader {
             offset,
             remaining: end.saturating_sub(start),
             pending: None,
+            customer_key: None,
         }
+    }
+
+    /// Reads with a customer-provided key (SSE-C objects).
+    pub(crate) fn with_customer_key(
+        mut self,
+        key: Option<Arc<leadshop_store::crypto::Key>>,
+    ) -> Self {
+        self.customer_key = key;
+        self
     }
 
     /// Names the object in the log line written if its data fails authentication.
@@ -425,11 +441,14 @@ impl ObjectReader {
             )
             .unwrap_or(READ_CHUNK);
             let (store, offset) = (self.store.clone(), self.offset);
+            let customer_key = self.customer_key.clone();
             // Account for the chunk now, so the read after it can be started right away.
             self.offset += want as u64;
             self.remaining -= want as u64;
             self.pending = Some(tokio::task::spawn_blocking(move || {
-                store.read_segment(&segment, offset, want).map(Bytes::from)
+                store
+                    .read_segment(&segment, customer_key.as_deref(), offset, want)
+                    .map(Bytes::from)
             }));
             return Ok(true);
         }

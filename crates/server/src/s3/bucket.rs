@@ -227,7 +227,16 @@ pub(super) async fn handle_get_bucket_encryption(
                 kms_master_key_id: r.default.kms_master_key_id.clone(),
                 sse_algorithm: ServerSideEncryption::from(r.default.sse_algorithm.clone()),
             }),
-            blocked_encryption_types: None,
+            blocked_encryption_types: r.blocked_encryption_types.as_ref().map(|b| {
+                BlockedEncryptionTypes {
+                    encryption_type: Some(
+                        b.encryption_type
+                            .iter()
+                            .map(|t| EncryptionType::from(t.clone()))
+                            .collect(),
+                    ),
+                }
+            }),
             bucket_key_enabled: r.bucket_key_enabled,
         })
         .collect();
@@ -262,6 +271,16 @@ pub(super) async fn handle_put_bucket_encryption(
                 kms_master_key_id: d.kms_master_key_id,
             },
             bucket_key_enabled: r.bucket_key_enabled,
+            blocked_encryption_types: r.blocked_encryption_types.map(|b| {
+                leadshop_spec::encryption::BlockedEncryptionTypes {
+                    encryption_type: b
+                        .encryption_type
+                        .unwrap_or_default()
+                        .iter()
+                        .map(|t| t.as_str().to_string())
+                        .collect(),
+                }
+            }),
         });
     }
     let doc = EncryptionConfiguration { rules };

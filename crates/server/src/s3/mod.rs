@@ -26,6 +26,7 @@ mod list;
 mod multipart;
 mod object;
 mod policy;
+mod sse_c;
 
 /// The S3 service of one server instance.
 #[derive(Debug, Clone)]

@@ -180,6 +180,7 @@ pub(super) async fn handle_upload_part(
         &plan,
         input.content_md5.as_deref(),
         trailing_headers.as_ref(),
+        None,
     )
     .await?;
     let part = store_part(s, input.upload_id, input.part_number, ingested).await?;
@@ -256,12 +257,19 @@ pub(super) async fn handle_upload_part_copy(
     let (start, end) = copy_range(input.copy_source_range.as_deref(), src.size)?;
     let plan = ChecksumPlan::computing(up.checksum_algorithm.as_deref());
     let (src_bucket, src_key, _) = super::object::copy_source(&input.copy_source)?;
+    if super::sse_c::is_sse_c(&src.segments) {
+        return Err(s3_error!(
+            NotImplemented,
+            "Copying an object encrypted with a customer-provided key (SSE-C) is not supported yet"
+        ));
+    }
     let reader = ObjectReader::new(s.store().clone(), src.segments.clone(), start, end).named(
         &src_bucket,
         &src_key,
         &src.version_id,
     );
-    let ingested = body::ingest(s.store(), Some(reader.into_blob()), &plan, None, None).await?;
+    let ingested =
+        body::ingest(s.store(), Some(reader.into_blob()), &plan, None, None, None).await?;
     let part = store_part(s, input.upload_id, input.part_number, ingested).await?;
     let mut result = CopyPartResult {
         e_tag: Some(etag(&part.etag)),

@@ -11,6 +11,7 @@ use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 use super::Leadshop;
 use super::body::{self, ChecksumPlan, ObjectReader};
 use super::convert::{self, HeaderFields, etag, set_checksums, ts};
+use super::sse_c;
 use crate::access::Authz;
 
 /// Refuses keys S3 refuses, with S3's error codes.
@@ -102,7 +103,12 @@ pub(super) async fn handle_put_object(
         trailing_headers,
         ..
     } = req;
-    write_preamble!(input, sse_c: input.sse_customer_algorithm.is_some());
+    write_preamble!(input, sse_c: false);
+    let customer_key = sse_c::from_headers(
+        input.sse_customer_algorithm.as_deref(),
+        input.sse_customer_key.as_deref(),
+        input.sse_customer_key_md5.as_deref(),
+    )?;
     if input.write_offset_bytes.is_some() {
         return Err(s3_error!(
             NotImplemented,
@@ -119,7 +125,10 @@ pub(super) async fn handle_put_object(
     let tags = convert::tagging_header(input.tagging.as_deref())?;
     let precondition = write_precondition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
     let bucket = input.bucket.clone();
-    s.db(move |st| st.bucket(&bucket)).await?;
+    let bucket_rec = s.db(move |st| st.bucket(&bucket)).await?;
+    if customer_key.is_some() {
+        sse_c::check_upload_allowed(&bucket_rec)?;
+    }
 
     let plan = ChecksumPlan::from_headers(&headers)?;
     let ingested = body::ingest(
@@ -128,6 +137,7 @@ pub(super) async fn handle_put_object(
         &plan,
         input.content_md5.as_deref(),
         trailing_headers.as_ref(),
+        customer_key.as_ref().map(|k| k.key.clone()),
     )
     .await?;
     let etag_value = ingested.etag();
@@ -168,6 +178,8 @@ pub(super) async fn handle_put_object(
         e_tag: Some(etag(&v.etag)),
         version_id: version_header(v, outcome.versioning),
         checksum_type: convert::checksum_type(&v.checksums),
+        sse_customer_algorithm: customer_key.as_ref().map(|_| "AES256".to_string()),
+        sse_customer_key_md5: customer_key.map(|k| k.md5),
         ..Default::default()
     };
     set_checksums!(out, &v.checksums);
@@ -331,7 +343,11 @@ async fn read_view(
 macro_rules! prepare_read {
     ($s:expr, $input:expr) => {{
         let input = &$input;
-        refuse_unsupported_sse(input.sse_customer_algorithm.is_some(), false)?;
+        let customer_key = sse_c::from_headers(
+            input.sse_customer_algorithm.as_deref(),
+            input.sse_customer_key.as_deref(),
+            input.sse_customer_key_md5.as_deref(),
+        )?;
         let view = read_view(
             $s,
             input.bucket.clone(),
@@ -350,7 +366,8 @@ macro_rules! prepare_read {
             input.if_unmodified_since.as_ref(),
             S3ErrorCode::NotModified,
         )?;
-        view
+        sse_c::check_read(&view.version.segments, customer_key.as_ref())?;
+        (view, customer_key)
     }};
 }
 
@@ -415,16 +432,19 @@ pub(super) async fn handle_get_object(
     req: S3Request<GetObjectInput>,
 ) -> S3Result<S3Response<GetObjectOutput>> {
     let input = req.input;
-    let view = prepare_read!(s, input);
+    let (view, customer_key) = prepare_read!(s, input);
     let mut out = GetObjectOutput::default();
     fill_read_output!(out, &view, input);
+    out.sse_customer_algorithm = customer_key.as_ref().map(|_| "AES256".to_string());
+    out.sse_customer_key_md5 = customer_key.as_ref().map(|k| k.md5.clone());
     let reader = ObjectReader::new(
         s.store().clone(),
         view.version.segments.clone(),
         view.start,
         view.end,
     )
-    .named(&input.bucket, &input.key, &view.version.version_id);
+    .named(&input.bucket, &input.key, &view.version.version_id)
+    .with_customer_key(customer_key.map(|k| k.key));
     out.body = Some(reader.into_blob());
     Ok(S3Response::new(out))
 }
@@ -434,9 +454,11 @@ pub(super) async fn handle_head_object(
     req: S3Request<HeadObjectInput>,
 ) -> S3Result<S3Response<HeadObjectOutput>> {
     let input = req.input;
-    let view = prepare_read!(s, input);
+    let (view, customer_key) = prepare_read!(s, input);
     let mut out = HeadObjectOutput::default();
     fill_read_output!(out, &view, input);
+    out.sse_customer_algorithm = customer_key.as_ref().map(|_| "AES256".to_string());
+    out.sse_customer_key_md5 = customer_key.map(|k| k.md5);
     Ok(S3Response::new(out))
 }
 
@@ -577,12 +599,19 @@ pub(super) async fn handle_copy_object(
         .map(|a| a.as_str().to_string())
         .or_else(|| body::stored_algorithm(&src.checksums));
     let plan = ChecksumPlan::computing(algorithm.as_deref());
+    if sse_c::is_sse_c(&src.segments) {
+        return Err(s3_error!(
+            NotImplemented,
+            "Copying an object encrypted with a customer-provided key (SSE-C) is not supported yet"
+        ));
+    }
     let reader = ObjectReader::new(s.store().clone(), src.segments.clone(), 0, src.size).named(
         &src_bucket,
         &src_key,
         &src.version_id,
     );
-    let ingested = body::ingest(s.store(), Some(reader.into_blob()), &plan, None, None).await?;
+    let ingested =
+        body::ingest(s.store(), Some(reader.into_blob()), &plan, None, None, None).await?;
     let etag_value = ingested.etag();
     let checksums = ingested.checksums.clone();
     let sealed = ingested.seal().await?;

@@ -358,3 +358,189 @@ async fn bucket_encryption_put_get_delete() {
         Some(&ServerSideEncryption::Aes256)
     );
 }
+
+#[tokio::test]
+async fn sse_c_is_blocked_by_default_and_round_trips_when_allowed() {
+    use aws_sdk_s3::types::{
+        BlockedEncryptionTypes, EncryptionType, ServerSideEncryptionByDefault,
+        ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
+    };
+    use base64::Engine;
+    use md5::Digest;
+    let srv = TestServer::start().await;
+    let admin = srv.admin();
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let key = [0x5a_u8; 32];
+    let (k, k_md5) = (b64.encode(key), b64.encode(md5::Md5::digest(key)));
+    let wrong = [0x11_u8; 32];
+    let (w, w_md5) = (b64.encode(wrong), b64.encode(md5::Md5::digest(wrong)));
+    let marker = b"SSE-C-MARKER-7f3a9c";
+    let mut body = bytes(300_000, 9);
+    body[1000..1000 + marker.len()].copy_from_slice(marker);
+
+    // Blocked on the baseline bucket, as on every new AWS bucket since April 2026.
+    let e = admin
+        .put_object()
+        .bucket("leadshop-assets")
+        .key("c")
+        .sse_customer_algorithm("AES256")
+        .sse_customer_key(&k)
+        .sse_customer_key_md5(&k_md5)
+        .body(ByteStream::from(body.clone()))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(crate::common::code(&e), "AccessDenied");
+
+    let b = crate::common::bucket("ssec");
+    admin.create_bucket().bucket(&b).send().await.unwrap();
+    admin
+        .put_bucket_encryption()
+        .bucket(&b)
+        .server_side_encryption_configuration(
+            ServerSideEncryptionConfiguration::builder()
+                .rules(
+                    ServerSideEncryptionRule::builder()
+                        .apply_server_side_encryption_by_default(
+                            ServerSideEncryptionByDefault::builder()
+                                .sse_algorithm(ServerSideEncryption::Aes256)
+                                .build()
+                                .unwrap(),
+                        )
+                        .blocked_encryption_types(
+                            BlockedEncryptionTypes::builder()
+                                .encryption_type(EncryptionType::None)
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let got = admin
+        .get_bucket_encryption()
+        .bucket(&b)
+        .send()
+        .await
+        .unwrap();
+    let rule = &got.server_side_encryption_configuration.unwrap().rules[0];
+    assert_eq!(
+        rule.blocked_encryption_types().unwrap().encryption_type(),
+        [EncryptionType::None]
+    );
+
+    let put = admin
+        .put_object()
+        .bucket(&b)
+        .key("secret.bin")
+        .sse_customer_algorithm("AES256")
+        .sse_customer_key(&k)
+        .sse_customer_key_md5(&k_md5)
+        .body(ByteStream::from(body.clone()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.sse_customer_key_md5(), Some(k_md5.as_str()));
+    assert_eq!(put.server_side_encryption(), None);
+
+    // No key, a wrong key, then the right key (whole and ranged).
+    let e = admin
+        .get_object()
+        .bucket(&b)
+        .key("secret.bin")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(crate::common::code(&e), "InvalidRequest");
+    let e = admin
+        .get_object()
+        .bucket(&b)
+        .key("secret.bin")
+        .sse_customer_algorithm("AES256")
+        .sse_customer_key(&w)
+        .sse_customer_key_md5(&w_md5)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(crate::common::code(&e), "AccessDenied");
+    assert_eq!(crate::common::status(&e), 403);
+    let got = admin
+        .get_object()
+        .bucket(&b)
+        .key("secret.bin")
+        .sse_customer_algorithm("AES256")
+        .sse_customer_key(&k)
+        .sse_customer_key_md5(&k_md5)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.sse_customer_algorithm(), Some("AES256"));
+    assert_eq!(
+        got.body.collect().await.unwrap().into_bytes().as_ref(),
+        body.as_slice()
+    );
+    let ranged = admin
+        .get_object()
+        .bucket(&b)
+        .key("secret.bin")
+        .range("bytes=70000-200000")
+        .sse_customer_algorithm("AES256")
+        .sse_customer_key(&k)
+        .sse_customer_key_md5(&k_md5)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        ranged.body.collect().await.unwrap().into_bytes().as_ref(),
+        &body[70000..=200000]
+    );
+    let head = admin
+        .head_object()
+        .bucket(&b)
+        .key("secret.bin")
+        .sse_customer_algorithm("AES256")
+        .sse_customer_key(&k)
+        .sse_customer_key_md5(&k_md5)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.sse_customer_key_md5(), Some(k_md5.as_str()));
+    // A key sent for an object that has none is refused too.
+    admin
+        .put_object()
+        .bucket(&b)
+        .key("plain")
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .unwrap();
+    let e = admin
+        .get_object()
+        .bucket(&b)
+        .key("plain")
+        .sse_customer_algorithm("AES256")
+        .sse_customer_key(&k)
+        .sse_customer_key_md5(&k_md5)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(crate::common::code(&e), "InvalidRequest");
+
+    // Neither the marker nor the key is anywhere on disk.
+    for f in files_under(srv.data_dir()) {
+        let data = std::fs::read(&f).unwrap();
+        assert!(
+            !data.windows(marker.len()).any(|w| w == marker),
+            "plaintext in {}",
+            f.display()
+        );
+        assert!(
+            !data.windows(key.len()).any(|w| w == key),
+            "customer key in {}",
+            f.display()
+        );
+    }
+}
