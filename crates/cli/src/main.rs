@@ -28,6 +28,9 @@ enum Command {
     /// server runs).
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Encryption keys: master-key rotation.
+    #[command(subcommand)]
+    Kms(KmsCommand),
     /// Security incident: turn on all four Public Access Block settings of a bucket on any S3
     /// endpoint (AWS or local) and read them back.
     Lockdown(RemoteArgs),
@@ -100,6 +103,17 @@ impl InstanceArgs {
         }
         Ok(config)
     }
+}
+
+#[derive(Subcommand)]
+enum KmsCommand {
+    /// Replace the master key: re-wrap every object's data key and every access-key secret
+    /// under a new one, without rewriting object data. Stop the server first. Crash-safe:
+    /// if interrupted, run it again to finish (the server refuses to start until then).
+    RotateMaster {
+        #[command(flatten)]
+        instance: InstanceArgs,
+    },
 }
 
 #[derive(Subcommand)]
@@ -219,6 +233,28 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Keys(cmd) => keys(cmd),
+        Command::Kms(KmsCommand::RotateMaster { instance }) => {
+            let r = leadshop_server::rotate::rotate_master(&instance.config()?)?;
+            println!(
+                "{} master key {} -> {}: {} data keys re-wrapped ({} already, {} customer keys untouched), {} access-key secrets re-sealed",
+                if r.resumed {
+                    "finished rotating"
+                } else {
+                    "rotated"
+                },
+                r.old_id,
+                r.new_id,
+                r.data_keys.rewrapped,
+                r.data_keys.already,
+                r.data_keys.customer,
+                r.secrets
+            );
+            println!(
+                "the old key is kept at {} for backups taken before now; delete it when they expire",
+                r.retired.display()
+            );
+            Ok(())
+        }
         Command::Lockdown(args) => remote(args, |r| {
             Box::pin(async move {
                 let pab = r.lockdown().await?;

@@ -406,6 +406,27 @@ pub fn set_policy(paths: &KeyPaths, name: &str, policy_text: &str) -> Result<(),
     })
 }
 
+/// Re-seals every secret sealed under `old` with `new` (master-key rotation); secrets already
+/// under `new` are left alone, so an interrupted rotation can run again.
+///
+/// # Errors
+/// A secret under another key, or one `old` cannot open; I/O.
+pub fn reseal(paths: &KeyPaths, old: &MasterKey, new: &MasterKey) -> Result<usize, KeyError> {
+    if !paths.keys.exists() {
+        return Ok(0);
+    }
+    modify(paths, |records| {
+        let mut n = 0;
+        for r in records.iter_mut().filter(|r| r.master_key_id != new.id) {
+            let identity = open(old, &paths.keys, r)?;
+            r.sealed_secret = seal(new, &r.access_key_id, &identity.secret_access_key)?;
+            r.master_key_id.clone_from(&new.id);
+            n += 1;
+        }
+        Ok(n)
+    })
+}
+
 /// The keys, without secrets.
 ///
 /// # Errors

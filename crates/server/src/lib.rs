@@ -12,7 +12,7 @@
 //! - [`context`]: connection and request context.
 //! - [`access`]: the access hook.
 //! - [`keys`]: access keys and the credentials file.
-//! - [`master_key`]: the SSE-S3 master key file.
+//! - [`master_key`]: the SSE-S3 master key file; [`rotate`]: its rotation.
 //! - [`tls`]: the development CA and rustls configuration.
 //! - [`s3`]: the S3 operations.
 //! - [`plain_http`], [`console`]: the other two listeners.
@@ -24,6 +24,7 @@ pub mod context;
 pub mod keys;
 pub mod master_key;
 pub mod plain_http;
+pub mod rotate;
 pub mod s3;
 pub mod secret_file;
 pub mod server;

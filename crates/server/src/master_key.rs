@@ -25,6 +25,36 @@ pub fn load_or_create(path: &Path) -> io::Result<MasterKey> {
         secret_file::write(path, format!("{}\n", hex::encode(bytes)).as_bytes())?;
         tracing::info!(path = %path.display(), "created the master key (keep it: without it no object can be read)");
     }
+    load(path)
+}
+
+/// The file a rotation writes the next master key to before anything is re-wrapped: while it
+/// exists, a rotation is unfinished (`leadshop kms rotate-master` completes it).
+#[must_use]
+pub fn next_path(path: &Path) -> std::path::PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".next");
+    path.with_file_name(name)
+}
+
+/// Creates a new random master key file (0600, fsynced) at `path`.
+///
+/// # Errors
+/// I/O errors.
+pub fn create(path: &Path) -> io::Result<MasterKey> {
+    let bytes: [u8; 32] = rand::random();
+    secret_file::write(path, format!("{}\n", hex::encode(bytes)).as_bytes())?;
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    load(path)
+}
+
+/// Loads an existing master key file.
+///
+/// # Errors
+/// I/O errors, a file others can read, or a file that is not 64 hex digits.
+pub fn load(path: &Path) -> io::Result<MasterKey> {
     secret_file::check_private(path)?;
     let text = std::fs::read_to_string(path)?;
     let bytes: [u8; 32] = hex::decode(text.trim())

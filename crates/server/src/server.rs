@@ -150,10 +150,29 @@ pub async fn start(config: Config) -> Result<ServerHandle, StartError> {
     std::fs::create_dir_all(&data_dir)
         .map_err(io_ctx(format!("creating {}", data_dir.display())))?;
 
-    let master_path = config
-        .master_key_file
-        .clone()
-        .unwrap_or_else(|| data_dir.join("master.key"));
+    let master_path = crate::rotate::master_path(&config);
+    let next = crate::master_key::next_path(&master_path);
+    if next.exists() {
+        return Err(StartError::Io {
+            context: format!(
+                "a master-key rotation was interrupted ({} exists)",
+                next.display()
+            ),
+            source: std::io::Error::other(
+                "run `leadshop kms rotate-master` with the same --data-dir/--config to finish it",
+            ),
+        });
+    }
+    // A data directory with metadata but no master key would get a fresh key that opens
+    // nothing: refuse, so the operator restores the key instead.
+    if !master_path.exists() && data_dir.join("meta.redb").exists() {
+        return Err(StartError::Io {
+            context: format!("the master key {} is missing", master_path.display()),
+            source: std::io::Error::other(
+                "this data directory holds data encrypted under it; restore the key from your backup",
+            ),
+        });
+    }
     let master = crate::master_key::load_or_create(&master_path).map_err(io_ctx(format!(
         "loading the master key {}",
         master_path.display()

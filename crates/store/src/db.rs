@@ -20,11 +20,11 @@ const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 /// bucket name → [`BucketRecord`].
 const BUCKETS: TableDefinition<&str, &[u8]> = TableDefinition::new("buckets");
 /// [`keys::version_key`] → [`VersionRecord`].
-const VERSIONS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("versions");
+pub(crate) const VERSIONS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("versions");
 /// upload id → [`UploadRecord`].
 const UPLOADS: TableDefinition<&str, &[u8]> = TableDefinition::new("uploads");
 /// [`keys::part_key`] → [`PartRecord`].
-const PARTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("parts");
+pub(crate) const PARTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("parts");
 
 /// Page cache of the metadata database.
 const METADATA_CACHE_BYTES: usize = 64 * 1024 * 1024;
@@ -36,7 +36,7 @@ const SCHEMA_VERSION: u64 = 1;
 /// block on disk I/O, so async callers run them on a blocking thread.
 #[derive(Debug)]
 pub struct Store {
-    db: Database,
+    pub(crate) db: Database,
     dirs: DataDirs,
     group: GroupCommit,
     master: Option<MasterKey>,

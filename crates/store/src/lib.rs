@@ -11,11 +11,12 @@
 //! # Layout
 //! - [`error`]: the error types.
 //! - [`record`]: the versioned records kept in the database (buckets, versions, uploads, parts).
-//! - [`crypto`]: the chunked AES-256-GCM envelope format for SSE (not yet wired).
+//! - [`crypto`]: the chunked AES-256-GCM envelope format for SSE.
 //! - [`data`]: data files: ids, paths, the streaming writer, orphan cleanup.
 //! - [`keys`]: the byte encoding of table keys (ordering matters for listings).
 //! - [`db`]: the [`Store`] itself: buckets, objects, versions, listings, multipart.
 //! - `group`: group commit, so concurrent writes share one transaction and one fsync.
+//! - `rewrap`: master-key rotation ([`Store::rewrap_master`]).
 
 pub mod crypto;
 pub mod data;
@@ -24,6 +25,7 @@ pub mod error;
 mod group;
 pub mod keys;
 pub mod record;
+mod rewrap;
 
 pub use data::{DataWriter, FileId, MasterKey, SSE_C_ALGORITHM, SSE_C_KEY_ID, SealedData};
 pub use db::{
@@ -35,3 +37,4 @@ pub use record::{
     BucketRecord, Checksums, ContentHeaders, Envelope, NULL_VERSION_ID, PartRecord, Segment,
     UploadRecord, VersionRecord, VersioningState,
 };
+pub use rewrap::Rewrapped;

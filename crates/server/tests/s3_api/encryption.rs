@@ -544,3 +544,232 @@ async fn sse_c_is_blocked_by_default_and_round_trips_when_allowed() {
         );
     }
 }
+
+#[tokio::test]
+async fn master_key_rotation_rewraps_keys_resumes_after_a_crash_and_leaves_data_alone() {
+    use leadshop_server::keys::{self, KeyPaths};
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = crate::common::test_config(dir.path());
+    let srv = TestServer {
+        handle: leadshop_server::start(cfg.clone()).await.unwrap(),
+        dir,
+    };
+    let admin = srv.admin();
+    let single = with_markers(200_000, 1);
+    admin
+        .put_object()
+        .bucket("leadshop-assets")
+        .key("single")
+        .body(ByteStream::from(single.clone()))
+        .send()
+        .await
+        .unwrap();
+    let part = with_markers(5 * 1024 * 1024, 2);
+    let up = admin
+        .create_multipart_upload()
+        .bucket("leadshop-assets")
+        .key("multi")
+        .send()
+        .await
+        .unwrap();
+    let mut done = Vec::new();
+    for n in 1..=2 {
+        let p = admin
+            .upload_part()
+            .bucket("leadshop-assets")
+            .key("multi")
+            .upload_id(up.upload_id().unwrap())
+            .part_number(n)
+            .body(ByteStream::from(part.clone()))
+            .send()
+            .await
+            .unwrap();
+        done.push(
+            CompletedPart::builder()
+                .part_number(n)
+                .e_tag(p.e_tag().unwrap())
+                .build(),
+        );
+    }
+    admin
+        .complete_multipart_upload()
+        .bucket("leadshop-assets")
+        .key("multi")
+        .upload_id(up.upload_id().unwrap())
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(done))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    // An upload still in progress across the rotation.
+    let open = admin
+        .create_multipart_upload()
+        .bucket("leadshop-assets")
+        .key("open")
+        .send()
+        .await
+        .unwrap();
+    let open_id = open.upload_id().unwrap().to_string();
+    let p1 = admin
+        .upload_part()
+        .bucket("leadshop-assets")
+        .key("open")
+        .upload_id(&open_id)
+        .part_number(1)
+        .body(ByteStream::from(part.clone()))
+        .send()
+        .await
+        .unwrap();
+    let master_path = srv.data_dir().join("master.key");
+    let old_master = leadshop_server::master_key::load(&master_path).unwrap();
+    let ci = keys::create(
+        &KeyPaths::new(srv.data_dir()),
+        &old_master,
+        "ci",
+        keys::APP_POLICY,
+    )
+    .unwrap();
+    let TestServer { handle, dir } = srv;
+    handle.shutdown().await;
+    let objects_before: Vec<(std::path::PathBuf, Vec<u8>)> =
+        files_under(&dir.path().join("objects"))
+            .into_iter()
+            .map(|f| {
+                let d = std::fs::read(&f).unwrap();
+                (f, d)
+            })
+            .collect();
+
+    // A rotation that crashed after re-wrapping, before re-sealing secrets and renaming.
+    let next = leadshop_server::master_key::next_path(&master_path);
+    let new_master = leadshop_server::master_key::create(&next).unwrap();
+    let store = leadshop_store::Store::open(dir.path(), Some(new_master.clone())).unwrap();
+    let first = store.rewrap_master(&old_master, &new_master).unwrap();
+    assert_eq!(
+        first.rewrapped, 4,
+        "single + two completed parts + one open part"
+    );
+    drop(store);
+    let e = leadshop_server::start(cfg.clone())
+        .await
+        .err()
+        .expect("refuses to start");
+    assert!(e.to_string().contains("rotation was interrupted"), "{e}");
+
+    let r = leadshop_server::rotate::rotate_master(&cfg).unwrap();
+    assert!(r.resumed);
+    assert_eq!((r.data_keys.rewrapped, r.data_keys.already), (0, 4));
+    assert_eq!(r.secrets, 3, "admin, app and ci re-sealed");
+    assert_eq!(r.new_id, new_master.id);
+    assert!(!next.exists() && r.retired.exists());
+    assert_eq!(
+        leadshop_server::master_key::load(&master_path).unwrap().id,
+        new_master.id
+    );
+    for (f, d) in &objects_before {
+        assert_eq!(
+            &std::fs::read(f).unwrap(),
+            d,
+            "object data is not rewritten"
+        );
+    }
+
+    let srv = TestServer {
+        handle: leadshop_server::start(cfg.clone()).await.unwrap(),
+        dir,
+    };
+    let admin = srv.admin();
+    let got = admin
+        .get_object()
+        .bucket("leadshop-assets")
+        .key("single")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        got.body.collect().await.unwrap().into_bytes().as_ref(),
+        single.as_slice()
+    );
+    let got = admin
+        .get_object()
+        .bucket("leadshop-assets")
+        .key("multi")
+        .range("bytes=5242000-5243000")
+        .send()
+        .await
+        .unwrap();
+    let mut both = part.clone();
+    both.extend_from_slice(&part);
+    assert_eq!(
+        got.body.collect().await.unwrap().into_bytes().as_ref(),
+        &both[5_242_000..=5_243_000]
+    );
+    admin
+        .complete_multipart_upload()
+        .bucket("leadshop-assets")
+        .key("open")
+        .upload_id(&open_id)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .parts(
+                    CompletedPart::builder()
+                        .part_number(1)
+                        .e_tag(p1.e_tag().unwrap())
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let got = admin
+        .get_object()
+        .bucket("leadshop-assets")
+        .key("open")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        got.body.collect().await.unwrap().into_bytes().as_ref(),
+        part.as_slice()
+    );
+    // The key made before the rotation still signs.
+    srv.client_with(&ci.access_key_id, &ci.secret_access_key, None)
+        .head_object()
+        .bucket("leadshop-assets")
+        .key("single")
+        .send()
+        .await
+        .unwrap();
+    // A second rotation starts fresh from the new key.
+    let TestServer { handle, dir } = srv;
+    handle.shutdown().await;
+    let again = leadshop_server::rotate::rotate_master(&cfg).unwrap();
+    assert!(!again.resumed);
+    assert_eq!(
+        again.data_keys.rewrapped, 4,
+        "the completed upload's part is now a segment"
+    );
+    drop(dir);
+}
+
+#[tokio::test]
+async fn a_missing_master_key_is_not_silently_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = crate::common::test_config(dir.path());
+    leadshop_server::start(cfg.clone())
+        .await
+        .unwrap()
+        .shutdown()
+        .await;
+    std::fs::remove_file(dir.path().join("master.key")).unwrap();
+    let e = leadshop_server::start(cfg)
+        .await
+        .err()
+        .expect("refuses to start");
+    assert!(e.to_string().contains("master key"), "{e}");
+    assert!(!dir.path().join("master.key").exists());
+}

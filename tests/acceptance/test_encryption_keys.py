@@ -1,5 +1,7 @@
-"""SSE-C with boto3 and the AWS CLI: blocked by default (AWS, April 2026), round trips once the
-bucket allows it, wrong key 403, and never over plain HTTP."""
+"""Encryption keys with real clients. SSE-C with boto3 and the AWS CLI: blocked by default (AWS,
+April 2026), round trips once the bucket allows it, wrong key 403, never over plain HTTP.
+Master-key rotation: refused while the server runs; completes on a stopped one, and every
+object and key still works after."""
 
 import os
 import subprocess
@@ -69,3 +71,35 @@ def test_sse_c_is_refused_over_plain_http(server, env, bucket):
                                   region_name="us-east-1").client("s3", endpoint_url=server.endpoints["http"])
     assert code(plain.put_object, Bucket=bucket, Key="k", Body=b"x", SSECustomerAlgorithm="AES256",
                 SSECustomerKey=KEY) == "InvalidRequest"
+
+
+def test_rotate_master_needs_a_stopped_server_and_keeps_everything_readable(server, tmp_path):
+    from leadshop_proc import BIN, Leadshop
+
+    res = subprocess.run([str(BIN), "kms", "rotate-master", "--data-dir", str(server.data_dir)],
+                         capture_output=True, text=True)
+    assert res.returncode == 1 and "stop `leadshop serve` first" in res.stderr, res.stderr
+    assert not (server.data_dir / "master.key.next").exists(), "a refused rotation leaves nothing pending"
+
+    own = Leadshop(tmp_path / "data").start()
+    try:
+        env = own.env("admin")
+        s3 = boto3.session.Session(aws_access_key_id=env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+                                   region_name="us-east-1").client("s3", endpoint_url=env["AWS_ENDPOINT_URL"], verify=env["AWS_CA_BUNDLE"])
+        body = os.urandom(100_000)
+        s3.put_object(Bucket="leadshop-assets", Key="before-rotation.bin", Body=body)
+    finally:
+        assert own.stop() == 0
+    old_key = (own.data_dir / "master.key").read_text()
+    out = subprocess.run([str(BIN), "kms", "rotate-master", "--data-dir", str(own.data_dir)],
+                         check=True, capture_output=True, text=True).stdout
+    assert "1 data keys re-wrapped" in out and "2 access-key secrets re-sealed" in out
+    assert (own.data_dir / "master.key").read_text() != old_key
+    own.start()
+    try:
+        env = own.env("app")
+        app = boto3.session.Session(aws_access_key_id=env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+                                    region_name="us-east-1").client("s3", endpoint_url=env["AWS_ENDPOINT_URL"], verify=env["AWS_CA_BUNDLE"])
+        assert app.get_object(Bucket="leadshop-assets", Key="before-rotation.bin")["Body"].read() == body
+    finally:
+        own.stop()
