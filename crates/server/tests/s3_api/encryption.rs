@@ -653,10 +653,9 @@ async fn master_key_rotation_rewraps_keys_resumes_after_a_crash_and_leaves_data_
         "single + two completed parts + one open part"
     );
     drop(store);
-    let e = leadshop_server::start(cfg.clone())
-        .await
-        .err()
-        .expect("refuses to start");
+    let Err(e) = leadshop_server::start(cfg.clone()).await else {
+        panic!("the server must refuse to start");
+    };
     assert!(e.to_string().contains("rotation was interrupted"), "{e}");
 
     let r = leadshop_server::rotate::rotate_master(&cfg).unwrap();
@@ -766,10 +765,9 @@ async fn a_missing_master_key_is_not_silently_replaced() {
         .shutdown()
         .await;
     std::fs::remove_file(dir.path().join("master.key")).unwrap();
-    let e = leadshop_server::start(cfg)
-        .await
-        .err()
-        .expect("refuses to start");
+    let Err(e) = leadshop_server::start(cfg).await else {
+        panic!("the server must refuse to start");
+    };
     assert!(e.to_string().contains("master key"), "{e}");
     assert!(!dir.path().join("master.key").exists());
 }
