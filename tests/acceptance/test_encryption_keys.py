@@ -3,6 +3,8 @@ April 2026), round trips once the bucket allows it, wrong key 403, never over pl
 Master-key rotation: refused while the server runs; completes on a stopped one, and every
 object and key still works after."""
 
+import base64
+import json
 import os
 import subprocess
 import uuid
@@ -93,7 +95,7 @@ def test_rotate_master_needs_a_stopped_server_and_keeps_everything_readable(serv
     old_key = (own.data_dir / "master.key").read_text()
     out = subprocess.run([str(BIN), "kms", "rotate-master", "--data-dir", str(own.data_dir)],
                          check=True, capture_output=True, text=True).stdout
-    assert "1 data keys re-wrapped" in out and "2 access-key secrets re-sealed" in out
+    assert "1 data keys re-wrapped" in out and "2 access-key secrets and 0 keyring keys re-sealed" in out
     assert (own.data_dir / "master.key").read_text() != old_key
     own.start()
     try:
@@ -103,3 +105,67 @@ def test_rotate_master_needs_a_stopped_server_and_keeps_everything_readable(serv
         assert app.get_object(Bucket="leadshop-assets", Key="before-rotation.bin")["Body"].read() == body
     finally:
         own.stop()
+
+
+def test_sse_kms_with_the_local_keyring(server, env, s3, tmp_path):
+    from boto3.s3.transfer import TransferConfig
+    from leadshop_proc import BIN
+
+    data = ["--data-dir", str(server.data_dir)]
+    alias = f"reports-{uuid.uuid4().hex[:8]}"
+    out = subprocess.run([str(BIN), "kms", "create-key", "--alias", alias, *data], check=True,
+                         capture_output=True, text=True).stdout
+    key_id = out.split("KeyId: ")[1].split()[0]
+    bucket = f"kms-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=bucket)
+    marker = b"SSE-KMS-PLAINTEXT-MARKER-41d2"
+    body = (marker + os.urandom(4000)) * 30
+    src = tmp_path / "report.bin"
+    src.write_bytes(body)
+
+    # The AWS CLI names the key by alias; boto3 by id and by ARN.
+    subprocess.run(["aws", "s3api", "put-object", "--bucket", bucket, "--key", "by-alias", "--body", str(src),
+                    "--server-side-encryption", "aws:kms", "--ssekms-key-id", f"alias/{alias}"],
+                   env=env, check=True, capture_output=True)
+    head = json.loads(subprocess.run(["aws", "s3api", "head-object", "--bucket", bucket, "--key", "by-alias"],
+                                     env=env, check=True, capture_output=True, text=True).stdout)
+    assert head["ServerSideEncryption"] == "aws:kms" and head["SSEKMSKeyId"].endswith(f"key/{key_id}")
+    arn = head["SSEKMSKeyId"]
+    s3.put_object(Bucket=bucket, Key="by-id", Body=body, ServerSideEncryption="aws:kms", SSEKMSKeyId=key_id)
+    s3.put_object(Bucket=bucket, Key="by-arn", Body=body, ServerSideEncryption="aws:kms", SSEKMSKeyId=arn,
+                  SSEKMSEncryptionContext=base64.b64encode(json.dumps({"team": "reports"}).encode()).decode())
+    # Multipart (boto3's managed transfer above 5 MiB) under the same key.
+    big = os.urandom(12 * 1024 * 1024)
+    (tmp_path / "big.bin").write_bytes(big)
+    s3.upload_file(str(tmp_path / "big.bin"), bucket, "big", ExtraArgs={"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": key_id},
+                   Config=TransferConfig(multipart_threshold=5 * 1024 * 1024, multipart_chunksize=5 * 1024 * 1024))
+    for key, want in (("by-alias", body), ("by-id", body), ("by-arn", body), ("big", big)):
+        got = s3.get_object(Bucket=bucket, Key=key)
+        assert got["ServerSideEncryption"] == "aws:kms" and got["SSEKMSKeyId"] == arn, key
+        assert got["Body"].read() == want, key
+
+    # Disabled: neither reads nor writes, until enabled again.
+    subprocess.run([str(BIN), "kms", "disable-key", "--key-id", f"alias/{alias}", *data], check=True, capture_output=True)
+    assert code(s3.get_object, Bucket=bucket, Key="by-id") == "KMS.DisabledException"
+    assert code(s3.put_object, Bucket=bucket, Key="new", Body=b"x", ServerSideEncryption="aws:kms",
+                SSEKMSKeyId=key_id) == "KMS.DisabledException"
+    listing = subprocess.run([str(BIN), "kms", "list-keys", *data], check=True, capture_output=True, text=True).stdout
+    assert f"{key_id} Disabled" in " ".join(listing.split())
+    subprocess.run([str(BIN), "kms", "enable-key", "--key-id", key_id, *data], check=True, capture_output=True)
+    assert s3.get_object(Bucket=bucket, Key="by-id")["Body"].read() == body
+
+    assert code(s3.put_object, Bucket=bucket, Key="x", Body=b"x", ServerSideEncryption="aws:kms",
+                SSEKMSKeyId="alias/no-such-key") == "KMS.NotFoundException"
+    # aws:kms without a key uses alias/aws/s3, made on first use, as AWS's managed key.
+    s3.put_object(Bucket=bucket, Key="default-key", Body=b"d", ServerSideEncryption="aws:kms")
+    assert "alias/aws/s3" in subprocess.run([str(BIN), "kms", "list-keys", *data], check=True,
+                                            capture_output=True, text=True).stdout
+    # A bucket default of aws:kms applies to uploads that ask for nothing.
+    s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={"Rules": [
+        {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key_id}}]})
+    put = s3.put_object(Bucket=bucket, Key="by-default", Body=b"x")
+    assert put["ServerSideEncryption"] == "aws:kms" and put["SSEKMSKeyId"] == arn
+    # No plaintext on disk.
+    for path in server.data_dir.rglob("*"):
+        if path.is_file():
+            assert marker not in path.read_bytes(), path

@@ -107,6 +107,39 @@ impl InstanceArgs {
 
 #[derive(Subcommand)]
 enum KmsCommand {
+    /// Create a keyring key for SSE-KMS (prints its id and ARN).
+    CreateKey {
+        #[command(flatten)]
+        instance: InstanceArgs,
+        /// Alias, e.g. leadshop-assets (used as alias/leadshop-assets).
+        #[arg(long)]
+        alias: Option<String>,
+        /// Description.
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// List keyring keys (never their material).
+    ListKeys {
+        #[command(flatten)]
+        instance: InstanceArgs,
+    },
+    /// Disable a key: its objects cannot be read or written (KMS.DisabledException) until it
+    /// is enabled again.
+    DisableKey {
+        #[command(flatten)]
+        instance: InstanceArgs,
+        /// Key id, alias/NAME or ARN.
+        #[arg(long)]
+        key_id: String,
+    },
+    /// Enable a disabled key.
+    EnableKey {
+        #[command(flatten)]
+        instance: InstanceArgs,
+        /// Key id, alias/NAME or ARN.
+        #[arg(long)]
+        key_id: String,
+    },
     /// Replace the master key: re-wrap every object's data key and every access-key secret
     /// under a new one, without rewriting object data. Stop the server first. Crash-safe:
     /// if interrupted, run it again to finish (the server refuses to start until then).
@@ -233,10 +266,62 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Keys(cmd) => keys(cmd),
+        Command::Kms(KmsCommand::CreateKey {
+            instance,
+            alias,
+            description,
+        }) => {
+            use leadshop_server::kms;
+            let config = instance.config()?;
+            std::fs::create_dir_all(&config.data_dir)?;
+            let master = leadshop_server::master_key::load_or_create(
+                &leadshop_server::rotate::master_path(&config),
+            )?;
+            let k = kms::create_key(
+                &kms::KmsPaths::new(&config.data_dir),
+                &master,
+                alias.as_deref(),
+                &description,
+            )?;
+            println!("KeyId: {}", k.key_id);
+            println!(
+                "Arn:   {}",
+                kms::key_arn(&config.region, &config.account_id, &k.key_id)
+            );
+            for a in &k.aliases {
+                println!("Alias: alias/{a}");
+            }
+            Ok(())
+        }
+        Command::Kms(KmsCommand::ListKeys { instance }) => {
+            use leadshop_server::kms;
+            let config = instance.config()?;
+            println!("{:<38} {:<9} {:<20} ALIASES", "KEY ID", "STATE", "CREATED");
+            for k in kms::list(&kms::KmsPaths::new(&config.data_dir))? {
+                println!(
+                    "{:<38} {:<9} {:<20} {}",
+                    k.key_id,
+                    if k.enabled { "Enabled" } else { "Disabled" },
+                    leadshop_server::keys::format_time(k.created_ms),
+                    k.aliases
+                        .iter()
+                        .map(|a| format!("alias/{a}"))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                );
+            }
+            Ok(())
+        }
+        Command::Kms(KmsCommand::DisableKey { instance, key_id }) => {
+            set_kms_key_enabled(&instance, &key_id, false)
+        }
+        Command::Kms(KmsCommand::EnableKey { instance, key_id }) => {
+            set_kms_key_enabled(&instance, &key_id, true)
+        }
         Command::Kms(KmsCommand::RotateMaster { instance }) => {
             let r = leadshop_server::rotate::rotate_master(&instance.config()?)?;
             println!(
-                "{} master key {} -> {}: {} data keys re-wrapped ({} already, {} customer keys untouched), {} access-key secrets re-sealed",
+                "{} master key {} -> {}: {} data keys re-wrapped ({} already, {} under customer or keyring keys), {} access-key secrets and {} keyring keys re-sealed",
                 if r.resumed {
                     "finished rotating"
                 } else {
@@ -247,7 +332,8 @@ fn run(cli: Cli) -> Result<()> {
                 r.data_keys.rewrapped,
                 r.data_keys.already,
                 r.data_keys.customer,
-                r.secrets
+                r.secrets,
+                r.kms_keys
             );
             println!(
                 "the old key is kept at {} for backups taken before now; delete it when they expire",
@@ -319,6 +405,18 @@ fn remote(
         .context("starting the async runtime")?;
     let report = runtime.block_on(op(r))?;
     println!("{report}");
+    Ok(())
+}
+
+fn set_kms_key_enabled(instance: &InstanceArgs, key_id: &str, enabled: bool) -> Result<()> {
+    use leadshop_server::kms;
+    let config = instance.config()?;
+    let k = kms::set_enabled(&kms::KmsPaths::new(&config.data_dir), key_id, enabled)?;
+    println!(
+        "{} key {}",
+        if enabled { "enabled" } else { "disabled" },
+        k.key_id
+    );
     Ok(())
 }
 

@@ -265,18 +265,20 @@ fn write_records(path: &Path, keys: &[KeyRecord]) -> Result<(), KeyError> {
 }
 
 /// Holds `keys.lock` while a writer changes keys.json.
-struct WriteLock(#[allow(dead_code)] std::fs::File);
+pub(crate) struct WriteLock(#[allow(dead_code)] std::fs::File);
 
 fn lock(paths: &KeyPaths) -> Result<WriteLock, KeyError> {
+    lock_file(&paths.lock).map_err(io_err(format!("locking {}", paths.lock.display())))
+}
+
+/// Takes an exclusive OS lock on `path` (created 0600), held until the guard drops.
+pub(crate) fn lock_file(path: &Path) -> io::Result<WriteLock> {
     let mut options = std::fs::File::options();
     options.create(true).truncate(false).write(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let file = options
-        .open(&paths.lock)
-        .map_err(io_err(format!("opening {}", paths.lock.display())))?;
-    file.lock()
-        .map_err(io_err(format!("locking {}", paths.lock.display())))?;
+    let file = options.open(path)?;
+    file.lock()?;
     Ok(WriteLock(file))
 }
 
@@ -556,14 +558,14 @@ pub fn bootstrap(paths: &KeyPaths, master: &MasterKey) -> Result<(), KeyError> {
 
 /// What identifies one version of keys.json on disk (a rename makes a new inode).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Stamp {
+pub(crate) struct Stamp {
     modified: Option<std::time::SystemTime>,
     len: u64,
     #[cfg(unix)]
     inode: u64,
 }
 
-fn stamp(path: &Path) -> Option<Stamp> {
+pub(crate) fn stamp(path: &Path) -> Option<Stamp> {
     let m = std::fs::metadata(path).ok()?;
     Some(Stamp {
         modified: m.modified().ok(),

@@ -12,6 +12,7 @@
 //! - [`context`]: connection and request context.
 //! - [`access`]: the access hook.
 //! - [`keys`]: access keys and the credentials file.
+//! - [`kms`]: the local keyring for SSE-KMS.
 //! - [`master_key`]: the SSE-S3 master key file; [`rotate`]: its rotation.
 //! - [`tls`]: the development CA and rustls configuration.
 //! - [`s3`]: the S3 operations.
@@ -22,6 +23,7 @@ pub mod config;
 pub mod console;
 pub mod context;
 pub mod keys;
+pub mod kms;
 pub mod master_key;
 pub mod plain_http;
 pub mod rotate;

@@ -4,7 +4,8 @@
 //! 1. the new key is written to `<master>.next` (0600, fsynced) — or, if that file exists, an
 //!    interrupted rotation is resumed with it; the server refuses to start while it exists;
 //! 2. every data key under the old key is re-wrapped in one metadata transaction;
-//! 3. access-key secrets in keys.json are re-sealed (one atomic file replace);
+//! 3. access-key secrets in keys.json and keyring keys in kms.json are re-sealed (atomic file
+//!    replaces);
 //! 4. the old key is copied to `<master>.retired-<id>` (backups taken before the rotation
 //!    need it), then `<master>.next` is renamed over `<master>`.
 //!
@@ -29,6 +30,8 @@ pub struct Rotation {
     pub data_keys: Rewrapped,
     /// Access-key secrets re-sealed.
     pub secrets: usize,
+    /// Keyring (SSE-KMS) keys re-sealed.
+    pub kms_keys: usize,
     /// Where the old key was kept.
     pub retired: PathBuf,
     /// Whether an interrupted rotation was resumed.
@@ -100,6 +103,11 @@ pub fn rotate_master(config: &Config) -> Result<Rotation, RotateError> {
         .map_err(RotateError::Rewrap)?;
     drop(store);
     let secrets = keys::reseal(&KeyPaths::new(&config.data_dir), &old, &new)?;
+    let kms_keys = crate::kms::reseal(&crate::kms::KmsPaths::new(&config.data_dir), &old, &new)
+        .map_err(|e| RotateError::Io {
+            context: "re-sealing the SSE-KMS keyring".into(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
 
     let retired = path.with_file_name(format!(
         "{}.retired-{}",
@@ -124,6 +132,7 @@ pub fn rotate_master(config: &Config) -> Result<Rotation, RotateError> {
         new_id: new.id,
         data_keys,
         secrets,
+        kms_keys,
         retired,
         resumed,
     })

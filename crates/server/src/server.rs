@@ -40,6 +40,8 @@ pub struct AppState {
     pub keys: Arc<KeyStore>,
     /// Policy evaluation (keys, bucket policies, Public Access Block).
     pub access: Arc<AccessControl>,
+    /// The SSE-KMS keyring.
+    pub keyring: Arc<crate::kms::Keyring>,
     /// Where the server listens.
     pub endpoints: Endpoints,
 }
@@ -199,6 +201,14 @@ pub async fn start(config: Config) -> Result<ServerHandle, StartError> {
     };
     let store = Arc::new(store);
     bootstrap_buckets(&store, &config)?;
+    let keyring = Arc::new(
+        crate::kms::Keyring::open(&data_dir, master_for_keys.clone()).map_err(|e| {
+            StartError::Io {
+                context: "loading the SSE-KMS keyring".into(),
+                source: std::io::Error::other(e.to_string()),
+            }
+        })?,
+    );
     let keys = Arc::new(KeyStore::open(&data_dir, master_for_keys)?);
     let access = Arc::new(AccessControl::new(keys.clone(), store.clone(), &config));
 
@@ -226,6 +236,7 @@ pub async fn start(config: Config) -> Result<ServerHandle, StartError> {
         config,
         keys,
         access,
+        keyring,
         endpoints,
     });
 

@@ -167,6 +167,31 @@ pub struct SealedData {
     pub envelope: Option<Envelope>,
 }
 
+/// `Envelope.algorithm` of data whose key is wrapped by a keyring key (SSE-KMS).
+pub const SSE_KMS_ALGORITHM: &str = "aws:kms";
+
+/// A key other than the master key that wraps a new data file's data key.
+#[derive(Clone, Copy)]
+pub struct Wrapping<'a> {
+    /// The wrapping key.
+    pub key: &'a Key,
+    /// [`SSE_C_ALGORITHM`] or [`SSE_KMS_ALGORITHM`].
+    pub algorithm: &'a str,
+    /// Recorded in the envelope: [`SSE_C_KEY_ID`] or the keyring key's id.
+    pub key_id: &'a str,
+    /// SSE-KMS encryption context (canonical JSON), bound into the wrapping.
+    pub context: Option<&'a str>,
+}
+
+/// What a data key's wrapping is bound to: the key id, and the encryption context if any.
+#[must_use]
+pub fn wrap_binding(key_id: &str, context: Option<&str>) -> String {
+    match context {
+        None => key_id.to_string(),
+        Some(c) => format!("{key_id}\n{c}"),
+    }
+}
+
 /// `Envelope.algorithm` of data whose key is wrapped by a customer-provided key (SSE-C).
 pub const SSE_C_ALGORITHM: &str = "SSE-C";
 /// `Envelope.key_id` (and wrap binding) for SSE-C: the key itself is never stored.
@@ -201,27 +226,33 @@ impl DataWriter {
     pub(crate) fn create(
         dirs: &DataDirs,
         master: Option<&MasterKey>,
-        customer: Option<&Key>,
+        other: Option<Wrapping<'_>>,
     ) -> io::Result<Self> {
         let id = FileId::random();
-        // The data key is wrapped by the customer's key (SSE-C) or the master key (SSE-S3).
-        let wrapping = match (customer, master) {
-            (Some(k), _) => Some((k, SSE_C_KEY_ID, SSE_C_ALGORITHM)),
-            (None, Some(m)) => Some((&m.key, m.id.as_str(), "AES256")),
-            (None, None) => None,
-        };
+        // The data key is wrapped by a customer (SSE-C) or keyring (SSE-KMS) key, else by the
+        // master key (SSE-S3).
+        let wrapping = other.or_else(|| {
+            master.map(|m| Wrapping {
+                key: &m.key,
+                algorithm: "AES256",
+                key_id: &m.id,
+                context: None,
+            })
+        });
         let sealer = match wrapping {
             None => None,
-            Some((wrap_key, key_id, algorithm)) => {
+            Some(w) => {
                 let dek = Key::generate().map_err(crypto_err)?;
-                let wrapped = crypto::wrap_key(wrap_key, key_id, &dek).map_err(crypto_err)?;
+                let wrapped = crypto::wrap_key(w.key, &wrap_binding(w.key_id, w.context), &dek)
+                    .map_err(crypto_err)?;
                 Some(Sealer {
                     cipher: ChunkCipher::new(&dek, binding(id)),
                     envelope: Envelope {
                         format: crypto::FORMAT,
-                        algorithm: algorithm.into(),
-                        key_id: key_id.into(),
+                        algorithm: w.algorithm.into(),
+                        key_id: w.key_id.into(),
                         wrapped_key: hex::encode(wrapped),
+                        context: w.context.map(str::to_string),
                     },
                     pending: Vec::with_capacity(crypto::CHUNK_LEN + crypto::TAG_LEN),
                     index: 0,
@@ -347,7 +378,7 @@ pub(crate) fn read_segment(
     path: &Path,
     segment: &Segment,
     master: Option<&MasterKey>,
-    customer: Option<&Key>,
+    wrapping_key: Option<&Key>,
     offset: u64,
     len: usize,
 ) -> io::Result<Vec<u8>> {
@@ -372,7 +403,7 @@ pub(crate) fn read_segment(
                 hex::decode(&env.wrapped_key).map_err(|_| invalid("malformed envelope".into()))?;
             let dek = if env.algorithm == SSE_C_ALGORITHM {
                 // A missing or wrong customer key is the caller's error, not damaged data.
-                let key = customer.ok_or_else(|| {
+                let key = wrapping_key.ok_or_else(|| {
                     io::Error::new(
                         io::ErrorKind::PermissionDenied,
                         "the object is encrypted with a customer-provided key (SSE-C); send it",
@@ -384,6 +415,19 @@ pub(crate) fn read_segment(
                         "the customer-provided key does not open this object",
                     )
                 })?
+            } else if env.algorithm == SSE_KMS_ALGORITHM {
+                let key = wrapping_key.ok_or_else(|| {
+                    io::Error::new(
+                        io::ErrorKind::PermissionDenied,
+                        format!("the object is encrypted under keyring key {}", env.key_id),
+                    )
+                })?;
+                crypto::unwrap_key(
+                    key,
+                    &wrap_binding(&env.key_id, env.context.as_deref()),
+                    &wrapped,
+                )
+                .map_err(|e| invalid(format!("unwrapping with keyring key {}: {e}", env.key_id)))?
             } else {
                 let master = master.filter(|m| m.id == env.key_id).ok_or_else(|| {
                     invalid(format!(

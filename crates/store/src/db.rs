@@ -232,13 +232,13 @@ impl Store {
         DataWriter::create(&self.dirs, self.master.as_ref(), None)
     }
 
-    /// Starts a new data file whose data key is wrapped by a customer-provided key (SSE-C)
-    /// instead of the master key; reading it back needs the same key.
+    /// Starts a new data file whose data key is wrapped by another key than the master key
+    /// (SSE-C, SSE-KMS); reading it back needs the same key.
     ///
     /// # Errors
     /// The temp file cannot be created.
-    pub fn writer_for_customer(&self, key: &crate::crypto::Key) -> io::Result<DataWriter> {
-        DataWriter::create(&self.dirs, self.master.as_ref(), Some(key))
+    pub fn writer_wrapped(&self, wrapping: crate::data::Wrapping<'_>) -> io::Result<DataWriter> {
+        DataWriter::create(&self.dirs, self.master.as_ref(), Some(wrapping))
     }
 
     /// Removes a sealed data file that no commit references (the write was refused).
@@ -253,7 +253,7 @@ impl Store {
     pub fn read_segment(
         &self,
         segment: &Segment,
-        customer: Option<&crate::crypto::Key>,
+        wrapping_key: Option<&crate::crypto::Key>,
         offset: u64,
         len: usize,
     ) -> io::Result<Vec<u8>> {
@@ -261,7 +261,7 @@ impl Store {
             &self.dirs.path(segment.file),
             segment,
             self.master.as_ref(),
-            customer,
+            wrapping_key,
             offset,
             len,
         )

@@ -27,7 +27,10 @@ pub mod keys;
 pub mod record;
 mod rewrap;
 
-pub use data::{DataWriter, FileId, MasterKey, SSE_C_ALGORITHM, SSE_C_KEY_ID, SealedData};
+pub use data::{
+    DataWriter, FileId, MasterKey, SSE_C_ALGORITHM, SSE_C_KEY_ID, SSE_KMS_ALGORITHM, SealedData,
+    Wrapping,
+};
 pub use db::{
     CompletePart, DeleteOutcome, ListPage, ListQuery, ListVersionsPage, ListVersionsQuery,
     PutOutcome, Store, WritePrecondition,
@@ -35,6 +38,6 @@ pub use db::{
 pub use error::StoreError;
 pub use record::{
     BucketRecord, Checksums, ContentHeaders, Envelope, NULL_VERSION_ID, PartRecord, Segment,
-    UploadRecord, VersionRecord, VersioningState,
+    UploadKms, UploadRecord, VersionRecord, VersioningState,
 };
 pub use rewrap::Rewrapped;

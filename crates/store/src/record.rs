@@ -124,6 +124,9 @@ pub struct Envelope {
     pub key_id: String,
     /// The wrapped data key, hex.
     pub wrapped_key: String,
+    /// SSE-KMS encryption context (canonical JSON), bound into the wrapping.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<String>,
 }
 
 /// One version of an object (or a delete marker).
@@ -197,6 +200,18 @@ pub struct UploadRecord {
     /// Tags of the object to be.
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
+    /// SSE-KMS: the keyring key every part is encrypted under, and the encryption context.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms: Option<UploadKms>,
+}
+
+/// The SSE-KMS settings of a multipart upload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadKms {
+    /// Keyring key id.
+    pub key_id: String,
+    /// Encryption context (canonical JSON).
+    pub context: String,
 }
 
 /// One uploaded part.

@@ -16,7 +16,8 @@ pub struct Rewrapped {
     pub rewrapped: usize,
     /// Data keys already under the new master key (an earlier, interrupted run).
     pub already: usize,
-    /// Data keys wrapped by customer keys (SSE-C), which the master key never touches.
+    /// Data keys wrapped by customer (SSE-C) or keyring (SSE-KMS) keys, which the master key
+    /// does not wrap (keyring keys are re-sealed with the keyring).
     pub customer: usize,
 }
 
@@ -26,7 +27,7 @@ fn rewrap(
     new: &MasterKey,
     out: &mut Rewrapped,
 ) -> Result<bool, StoreError> {
-    if env.algorithm == SSE_C_ALGORITHM {
+    if env.algorithm == SSE_C_ALGORITHM || env.algorithm == crate::data::SSE_KMS_ALGORITHM {
         out.customer += 1;
         return Ok(false);
     }

@@ -161,6 +161,36 @@ impl Ingested {
     }
 }
 
+/// A key other than the master key to wrap a new object's data key (SSE-C, SSE-KMS).
+#[derive(Clone)]
+pub(crate) struct OwnedWrapping {
+    pub key: Arc<leadshop_store::crypto::Key>,
+    pub algorithm: &'static str,
+    pub key_id: String,
+    pub context: Option<String>,
+}
+
+impl OwnedWrapping {
+    fn as_wrapping(&self) -> leadshop_store::Wrapping<'_> {
+        leadshop_store::Wrapping {
+            key: &self.key,
+            algorithm: self.algorithm,
+            key_id: &self.key_id,
+            context: self.context.as_deref(),
+        }
+    }
+
+    /// An SSE-C key.
+    pub fn customer(key: Arc<leadshop_store::crypto::Key>) -> Self {
+        Self {
+            key,
+            algorithm: leadshop_store::SSE_C_ALGORITHM,
+            key_id: leadshop_store::SSE_C_KEY_ID.to_string(),
+            context: None,
+        }
+    }
+}
+
 /// Streams `body` into a new data file, hashing as it goes, then checks Content-MD5, the
 /// announced checksums (headers or aws-chunked trailers) and the length. Nothing is visible
 /// to readers until the caller seals and commits.
@@ -170,7 +200,7 @@ pub(crate) async fn ingest(
     plan: &ChecksumPlan,
     content_md5: Option<&str>,
     trailers: Option<&TrailingHeaders>,
-    customer_key: Option<Arc<leadshop_store::crypto::Key>>,
+    wrapping: Option<OwnedWrapping>,
 ) -> S3Result<Ingested> {
     let expected_md5 = content_md5
         .map(|m| {
@@ -188,8 +218,8 @@ pub(crate) async fn ingest(
     // `WRITE_BATCH` buffers keeps memory per upload at a few MiB and lets receiving overlap
     // with hashing and disk writes.
     let s = store.clone();
-    let writer = tokio::task::spawn_blocking(move || match customer_key {
-        Some(k) => s.writer_for_customer(&k),
+    let writer = tokio::task::spawn_blocking(move || match wrapping {
+        Some(w) => s.writer_wrapped(w.as_wrapping()),
         None => s.writer(),
     })
     .await

@@ -26,6 +26,7 @@ mod list;
 mod multipart;
 mod object;
 mod policy;
+mod sse;
 mod sse_c;
 
 /// The S3 service of one server instance.
@@ -43,6 +44,15 @@ impl Leadshop {
 
     fn store(&self) -> &Arc<Store> {
         &self.state.store
+    }
+
+    /// The ARN of a keyring key, as `SSEKMSKeyId` reports it.
+    fn kms_arn(&self, key_id: &str) -> String {
+        crate::kms::key_arn(
+            &self.state.config.region,
+            &self.state.config.account_id,
+            key_id,
+        )
     }
 
     /// Runs a (blocking) engine call on the blocking pool and maps its error.

@@ -68,6 +68,24 @@ pub(super) async fn handle_create_multipart_upload(
         input.checksum_algorithm.as_ref(),
         input.checksum_type.as_ref(),
     )?;
+    let bucket = input.bucket.clone();
+    let bucket_rec = s.db(move |st| st.bucket(&bucket)).await?;
+    // Every part is encrypted under the key chosen now (SSE-KMS), or the master key.
+    let enc = super::sse::for_write(
+        s,
+        &bucket_rec,
+        &input.key,
+        super::sse::WriteRequest {
+            sse: input.server_side_encryption.as_ref().map(|x| x.as_str()),
+            kms_key_id: input.ssekms_key_id.as_deref(),
+            context: input.ssekms_encryption_context.as_deref(),
+            customer: None,
+        },
+    )?;
+    let kms = enc.wrapping.as_ref().map(|w| leadshop_store::UploadKms {
+        key_id: w.key_id.clone(),
+        context: w.context.clone().unwrap_or_default(),
+    });
     let rec = UploadRecord {
         upload_id: hex::encode(rand::random::<[u8; 24]>()),
         bucket: input.bucket.clone(),
@@ -88,6 +106,7 @@ pub(super) async fn handle_create_multipart_upload(
         .into(),
         metadata: convert::metadata(input.metadata),
         tags: convert::tagging_header(input.tagging.as_deref())?,
+        kms,
     };
     let upload_id = rec.upload_id.clone();
     s.db(move |st| st.create_upload(&rec)).await?;
@@ -98,7 +117,31 @@ pub(super) async fn handle_create_multipart_upload(
         // Only echoed when the client chose one, as AWS does.
         checksum_algorithm: input.checksum_algorithm,
         checksum_type: input.checksum_type,
+        server_side_encryption: enc
+            .kms_key_arn
+            .as_ref()
+            .map(|_| ServerSideEncryption::from(leadshop_store::SSE_KMS_ALGORITHM.to_string())),
+        ssekms_key_id: enc.kms_key_arn,
         ..Default::default()
+    }))
+}
+
+/// The key an upload's parts are encrypted under (SSE-KMS), resolved now: a key disabled since
+/// the upload began refuses further parts.
+fn upload_wrapping(s: &Leadshop, up: &UploadRecord) -> S3Result<Option<body::OwnedWrapping>> {
+    let Some(kms) = &up.kms else {
+        return Ok(None);
+    };
+    let key = s
+        .state
+        .keyring
+        .resolve(&kms.key_id)
+        .map_err(super::sse::kms_error)?;
+    Ok(Some(body::OwnedWrapping {
+        key: key.key,
+        algorithm: leadshop_store::SSE_KMS_ALGORITHM,
+        key_id: key.key_id,
+        context: Some(kms.context.clone()),
     }))
 }
 
@@ -174,13 +217,14 @@ pub(super) async fn handle_upload_part(
     if let Some(a) = &up.checksum_algorithm {
         plan.ensure(a);
     }
+    let wrapping = upload_wrapping(s, &up)?;
     let ingested = body::ingest(
         s.store(),
         input.body,
         &plan,
         input.content_md5.as_deref(),
         trailing_headers.as_ref(),
-        None,
+        wrapping,
     )
     .await?;
     let part = store_part(s, input.upload_id, input.part_number, ingested).await?;
@@ -263,13 +307,20 @@ pub(super) async fn handle_upload_part_copy(
             "Copying an object encrypted with a customer-provided key (SSE-C) is not supported yet"
         ));
     }
-    let reader = ObjectReader::new(s.store().clone(), src.segments.clone(), start, end).named(
-        &src_bucket,
-        &src_key,
-        &src.version_id,
-    );
-    let ingested =
-        body::ingest(s.store(), Some(reader.into_blob()), &plan, None, None, None).await?;
+    let (src_wrapping_key, _) = super::sse::for_read(s, &src.segments, None)?;
+    let reader = ObjectReader::new(s.store().clone(), src.segments.clone(), start, end)
+        .with_customer_key(src_wrapping_key)
+        .named(&src_bucket, &src_key, &src.version_id);
+    let wrapping = upload_wrapping(s, &up)?;
+    let ingested = body::ingest(
+        s.store(),
+        Some(reader.into_blob()),
+        &plan,
+        None,
+        None,
+        wrapping,
+    )
+    .await?;
     let part = store_part(s, input.upload_id, input.part_number, ingested).await?;
     let mut result = CopyPartResult {
         e_tag: Some(etag(&part.etag)),

@@ -11,7 +11,7 @@ use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 use super::Leadshop;
 use super::body::{self, ChecksumPlan, ObjectReader};
 use super::convert::{self, HeaderFields, etag, set_checksums, ts};
-use super::sse_c;
+use super::{sse, sse_c};
 use crate::access::Authz;
 
 /// Refuses keys S3 refuses, with S3's error codes.
@@ -56,7 +56,7 @@ macro_rules! write_preamble {
     ($input:expr, sse_c: $sse_c:expr) => {{
         let input = &$input;
         $crate::s3::object::check_key(&input.key)?;
-        $crate::s3::object::refuse_unsupported_sse($sse_c, input.ssekms_key_id.is_some())?;
+        $crate::s3::object::refuse_unsupported_sse($sse_c, false)?;
         $crate::s3::object::refuse_acl(
             input.acl.as_ref(),
             input.grant_full_control.is_some()
@@ -126,9 +126,17 @@ pub(super) async fn handle_put_object(
     let precondition = write_precondition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
     let bucket = input.bucket.clone();
     let bucket_rec = s.db(move |st| st.bucket(&bucket)).await?;
-    if customer_key.is_some() {
-        sse_c::check_upload_allowed(&bucket_rec)?;
-    }
+    let enc = sse::for_write(
+        s,
+        &bucket_rec,
+        &input.key,
+        sse::WriteRequest {
+            sse: input.server_side_encryption.as_ref().map(|x| x.as_str()),
+            kms_key_id: input.ssekms_key_id.as_deref(),
+            context: input.ssekms_encryption_context.as_deref(),
+            customer: customer_key,
+        },
+    )?;
 
     let plan = ChecksumPlan::from_headers(&headers)?;
     let ingested = body::ingest(
@@ -137,7 +145,7 @@ pub(super) async fn handle_put_object(
         &plan,
         input.content_md5.as_deref(),
         trailing_headers.as_ref(),
-        customer_key.as_ref().map(|k| k.key.clone()),
+        enc.wrapping.clone(),
     )
     .await?;
     let etag_value = ingested.etag();
@@ -178,8 +186,9 @@ pub(super) async fn handle_put_object(
         e_tag: Some(etag(&v.etag)),
         version_id: version_header(v, outcome.versioning),
         checksum_type: convert::checksum_type(&v.checksums),
-        sse_customer_algorithm: customer_key.as_ref().map(|_| "AES256".to_string()),
-        sse_customer_key_md5: customer_key.map(|k| k.md5),
+        sse_customer_algorithm: enc.customer.as_ref().map(|_| "AES256".to_string()),
+        sse_customer_key_md5: enc.customer.map(|k| k.md5),
+        ssekms_key_id: enc.kms_key_arn,
         ..Default::default()
     };
     set_checksums!(out, &v.checksums);
@@ -366,8 +375,9 @@ macro_rules! prepare_read {
             input.if_unmodified_since.as_ref(),
             S3ErrorCode::NotModified,
         )?;
-        sse_c::check_read(&view.version.segments, customer_key.as_ref())?;
-        (view, customer_key)
+        let (wrapping_key, kms_arn) =
+            sse::for_read($s, &view.version.segments, customer_key.as_ref())?;
+        (view, customer_key, wrapping_key, kms_arn)
     }};
 }
 
@@ -432,9 +442,10 @@ pub(super) async fn handle_get_object(
     req: S3Request<GetObjectInput>,
 ) -> S3Result<S3Response<GetObjectOutput>> {
     let input = req.input;
-    let (view, customer_key) = prepare_read!(s, input);
+    let (view, customer_key, wrapping_key, kms_arn) = prepare_read!(s, input);
     let mut out = GetObjectOutput::default();
     fill_read_output!(out, &view, input);
+    out.ssekms_key_id = kms_arn;
     out.sse_customer_algorithm = customer_key.as_ref().map(|_| "AES256".to_string());
     out.sse_customer_key_md5 = customer_key.as_ref().map(|k| k.md5.clone());
     let reader = ObjectReader::new(
@@ -444,7 +455,7 @@ pub(super) async fn handle_get_object(
         view.end,
     )
     .named(&input.bucket, &input.key, &view.version.version_id)
-    .with_customer_key(customer_key.map(|k| k.key));
+    .with_customer_key(wrapping_key);
     out.body = Some(reader.into_blob());
     Ok(S3Response::new(out))
 }
@@ -454,9 +465,10 @@ pub(super) async fn handle_head_object(
     req: S3Request<HeadObjectInput>,
 ) -> S3Result<S3Response<HeadObjectOutput>> {
     let input = req.input;
-    let (view, customer_key) = prepare_read!(s, input);
+    let (view, customer_key, _, kms_arn) = prepare_read!(s, input);
     let mut out = HeadObjectOutput::default();
     fill_read_output!(out, &view, input);
+    out.ssekms_key_id = kms_arn;
     out.sse_customer_algorithm = customer_key.as_ref().map(|_| "AES256".to_string());
     out.sse_customer_key_md5 = customer_key.map(|k| k.md5);
     Ok(S3Response::new(out))
@@ -591,7 +603,18 @@ pub(super) async fn handle_copy_object(
         src.tags.clone()
     };
     let bucket = input.bucket.clone();
-    s.db(move |st| st.bucket(&bucket)).await?;
+    let bucket_rec = s.db(move |st| st.bucket(&bucket)).await?;
+    let enc = sse::for_write(
+        s,
+        &bucket_rec,
+        &input.key,
+        sse::WriteRequest {
+            sse: input.server_side_encryption.as_ref().map(|x| x.as_str()),
+            kms_key_id: input.ssekms_key_id.as_deref(),
+            context: input.ssekms_encryption_context.as_deref(),
+            customer: None,
+        },
+    )?;
 
     let algorithm = input
         .checksum_algorithm
@@ -605,13 +628,19 @@ pub(super) async fn handle_copy_object(
             "Copying an object encrypted with a customer-provided key (SSE-C) is not supported yet"
         ));
     }
-    let reader = ObjectReader::new(s.store().clone(), src.segments.clone(), 0, src.size).named(
-        &src_bucket,
-        &src_key,
-        &src.version_id,
-    );
-    let ingested =
-        body::ingest(s.store(), Some(reader.into_blob()), &plan, None, None, None).await?;
+    let (src_wrapping_key, _) = sse::for_read(s, &src.segments, None)?;
+    let reader = ObjectReader::new(s.store().clone(), src.segments.clone(), 0, src.size)
+        .named(&src_bucket, &src_key, &src.version_id)
+        .with_customer_key(src_wrapping_key);
+    let ingested = body::ingest(
+        s.store(),
+        Some(reader.into_blob()),
+        &plan,
+        None,
+        None,
+        enc.wrapping.clone(),
+    )
+    .await?;
     let etag_value = ingested.etag();
     let checksums = ingested.checksums.clone();
     let sealed = ingested.seal().await?;
@@ -649,6 +678,7 @@ pub(super) async fn handle_copy_object(
         copy_object_result: Some(result),
         copy_source_version_id: (src.version_id != NULL_VERSION_ID).then(|| src.version_id.clone()),
         version_id: version_header(v, outcome.versioning),
+        ssekms_key_id: enc.kms_key_arn,
         ..Default::default()
     }))
 }

@@ -323,17 +323,27 @@ async fn bucket_encryption_put_get_delete() {
         got(s3.get_bucket_encryption().bucket(&b).send().await.unwrap()),
         (ServerSideEncryption::Aes256, Some(true))
     );
+    s3.put_bucket_encryption()
+        .bucket(&b)
+        .server_side_encryption_configuration(rule(ServerSideEncryption::AwsKms, true))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        got(s3.get_bucket_encryption().bucket(&b).send().await.unwrap()),
+        (ServerSideEncryption::AwsKms, Some(true))
+    );
     let e = s3
         .put_bucket_encryption()
         .bucket(&b)
-        .server_side_encryption_configuration(rule(ServerSideEncryption::AwsKms, true))
+        .server_side_encryption_configuration(rule(ServerSideEncryption::AwsKmsDsse, true))
         .send()
         .await
         .unwrap_err();
     assert_eq!(
         crate::common::code(&e),
         "NotImplemented",
-        "SSE-KMS is refused loudly, not stored"
+        "DSSE-KMS is refused loudly, not stored"
     );
     s3.delete_bucket_encryption()
         .bucket(&b)
@@ -632,6 +642,30 @@ async fn master_key_rotation_rewraps_keys_resumes_after_a_crash_and_leaves_data_
         keys::APP_POLICY,
     )
     .unwrap();
+    // An SSE-KMS object: its keyring key is re-sealed with the rotation.
+    let kms_key = leadshop_server::kms::create_key(
+        &leadshop_server::kms::KmsPaths::new(srv.data_dir()),
+        &old_master,
+        Some("rotation-test"),
+        "",
+    )
+    .unwrap();
+    admin
+        .create_bucket()
+        .bucket("kms-rotation")
+        .send()
+        .await
+        .unwrap();
+    admin
+        .put_object()
+        .bucket("kms-rotation")
+        .key("k")
+        .server_side_encryption(ServerSideEncryption::AwsKms)
+        .ssekms_key_id(&kms_key.key_id)
+        .body(ByteStream::from(single.clone()))
+        .send()
+        .await
+        .unwrap();
     let TestServer { handle, dir } = srv;
     handle.shutdown().await;
     let objects_before: Vec<(std::path::PathBuf, Vec<u8>)> =
@@ -662,6 +696,11 @@ async fn master_key_rotation_rewraps_keys_resumes_after_a_crash_and_leaves_data_
     assert!(r.resumed);
     assert_eq!((r.data_keys.rewrapped, r.data_keys.already), (0, 4));
     assert_eq!(r.secrets, 3, "admin, app and ci re-sealed");
+    assert_eq!(r.kms_keys, 1);
+    assert_eq!(
+        r.data_keys.customer, 1,
+        "the SSE-KMS object's key is the keyring's"
+    );
     assert_eq!(r.new_id, new_master.id);
     assert!(!next.exists() && r.retired.exists());
     assert_eq!(
@@ -734,6 +773,21 @@ async fn master_key_rotation_rewraps_keys_resumes_after_a_crash_and_leaves_data_
     assert_eq!(
         got.body.collect().await.unwrap().into_bytes().as_ref(),
         part.as_slice()
+    );
+    let got = admin
+        .get_object()
+        .bucket("kms-rotation")
+        .key("k")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        got.server_side_encryption(),
+        Some(&ServerSideEncryption::AwsKms)
+    );
+    assert_eq!(
+        got.body.collect().await.unwrap().into_bytes().as_ref(),
+        single.as_slice()
     );
     // The key made before the rotation still signs.
     srv.client_with(&ci.access_key_id, &ci.secret_access_key, None)

@@ -1,0 +1,184 @@
+//! Which key protects an object: SSE-S3 (the master key, the default), SSE-KMS (a keyring key
+//! named by the request or the bucket's default encryption), or SSE-C ([`super::sse_c`]).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use base64::Engine;
+use leadshop_store::crypto::Key;
+use leadshop_store::{BucketRecord, SSE_KMS_ALGORITHM, Segment};
+use s3s::{S3Error, S3ErrorCode, S3Result, s3_error};
+
+use super::Leadshop;
+use super::body::OwnedWrapping;
+use super::sse_c::{self, CustomerKey};
+use crate::kms::KmsError;
+
+/// What a write asked for, from its headers.
+pub(crate) struct WriteRequest<'a> {
+    pub sse: Option<&'a str>,
+    pub kms_key_id: Option<&'a str>,
+    pub context: Option<&'a str>,
+    pub customer: Option<CustomerKey>,
+}
+
+/// How a new object is encrypted, and what the response reports.
+#[derive(Default)]
+pub(crate) struct WriteEncryption {
+    pub wrapping: Option<OwnedWrapping>,
+    pub customer: Option<CustomerKey>,
+    /// The keyring key's ARN, for `SSEKMSKeyId`.
+    pub kms_key_arn: Option<String>,
+}
+
+pub(crate) fn kms_error(e: KmsError) -> S3Error {
+    let (code, status) = match &e {
+        KmsError::NotFound(_) => ("KMS.NotFoundException", http::StatusCode::BAD_REQUEST),
+        KmsError::Disabled(_) => ("KMS.DisabledException", http::StatusCode::BAD_REQUEST),
+        _ => (
+            "KMS.InternalException",
+            http::StatusCode::INTERNAL_SERVER_ERROR,
+        ),
+    };
+    let mut err = S3Error::with_message(S3ErrorCode::Custom(code.into()), e.to_string());
+    err.set_status_code(status);
+    err
+}
+
+fn bucket_default(rec: &BucketRecord) -> Option<(String, Option<String>)> {
+    let doc: leadshop_spec::encryption::EncryptionConfiguration =
+        serde_json::from_value(rec.documents.get("encryption")?.clone()).ok()?;
+    let d = &doc.rules.first()?.default;
+    (d.sse_algorithm == SSE_KMS_ALGORITHM)
+        .then(|| (d.sse_algorithm.clone(), d.kms_master_key_id.clone()))
+}
+
+/// The SSE-KMS encryption context: the request's (base64 JSON object of strings) plus
+/// `aws:s3:arn` naming the object, as S3 adds it; canonical JSON (sorted keys).
+fn context(header: Option<&str>, bucket: &str, key: &str) -> S3Result<String> {
+    let mut map: BTreeMap<String, String> = match header {
+        None => BTreeMap::new(),
+        Some(b64) => base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .ok()
+            .and_then(|j| serde_json::from_slice(&j).ok())
+            .ok_or_else(|| {
+                s3_error!(
+                    InvalidArgument,
+                    "The encryption context must be base64-encoded JSON of string pairs"
+                )
+            })?,
+    };
+    map.insert("aws:s3:arn".into(), format!("arn:aws:s3:::{bucket}/{key}"));
+    Ok(serde_json::to_string(&map).expect("serialisable"))
+}
+
+/// Decides a write's encryption.
+///
+/// # Errors
+/// 400 for incompatible or unknown settings and KMS key errors; 403 when SSE-C is blocked.
+pub(crate) fn for_write(
+    s: &Leadshop,
+    bucket: &BucketRecord,
+    object_key: &str,
+    req: WriteRequest<'_>,
+) -> S3Result<WriteEncryption> {
+    if let Some(c) = req.customer {
+        if req.sse.is_some() || req.kms_key_id.is_some() {
+            return Err(s3_error!(
+                InvalidArgument,
+                "Server Side Encryption with Customer provided key is incompatible with the encryption method specified"
+            ));
+        }
+        sse_c::check_upload_allowed(bucket)?;
+        return Ok(WriteEncryption {
+            wrapping: Some(OwnedWrapping::customer(c.key.clone())),
+            customer: Some(c),
+            kms_key_arn: None,
+        });
+    }
+    let requested_kms = match req.sse {
+        None => None,
+        Some("AES256") => {
+            if req.kms_key_id.is_some() {
+                return Err(s3_error!(
+                    InvalidArgument,
+                    "x-amz-server-side-encryption-aws-kms-key-id is only valid with aws:kms"
+                ));
+            }
+            return Ok(WriteEncryption::default());
+        }
+        Some("aws:kms") => Some(req.kms_key_id.map(str::to_string)),
+        Some("aws:kms:dsse") => {
+            return Err(s3_error!(NotImplemented, "aws:kms:dsse is not supported"));
+        }
+        Some(other) => {
+            return Err(s3_error!(
+                InvalidArgument,
+                "Unknown server-side encryption {other}"
+            ));
+        }
+    };
+    if requested_kms.is_none() && req.kms_key_id.is_some() {
+        return Err(s3_error!(
+            InvalidArgument,
+            "x-amz-server-side-encryption-aws-kms-key-id requires x-amz-server-side-encryption: aws:kms"
+        ));
+    }
+    let wanted = match requested_kms {
+        Some(k) => Some(k.or_else(|| bucket_default(bucket).and_then(|(_, k)| k))),
+        None => bucket_default(bucket).map(|(_, k)| k),
+    };
+    let Some(wanted) = wanted else {
+        return Ok(WriteEncryption::default());
+    };
+    let keyring = &s.state.keyring;
+    let key = match wanted {
+        Some(w) => keyring.resolve(&w),
+        None => keyring.default_key(),
+    }
+    .map_err(kms_error)?;
+    let ctx = context(req.context, &bucket.name, object_key)?;
+    Ok(WriteEncryption {
+        kms_key_arn: Some(s.kms_arn(&key.key_id)),
+        wrapping: Some(OwnedWrapping {
+            key: key.key,
+            algorithm: SSE_KMS_ALGORITHM,
+            key_id: key.key_id,
+            context: Some(ctx),
+        }),
+        customer: None,
+    })
+}
+
+/// The key that opens an object's data keys when it is not the master key, checked before a
+/// byte is sent: the customer's (SSE-C) or the keyring key (SSE-KMS, which must be enabled).
+///
+/// # Errors
+/// As [`sse_c::check_read`]; KMS.DisabledException / KMS.NotFoundException (400).
+pub(crate) fn for_read(
+    s: &Leadshop,
+    segments: &[Segment],
+    customer: Option<&CustomerKey>,
+) -> S3Result<(Option<Arc<Key>>, Option<String>)> {
+    sse_c::check_read(segments, customer)?;
+    if let Some(c) = customer {
+        return Ok((Some(c.key.clone()), None));
+    }
+    let mut ids = segments
+        .iter()
+        .filter_map(|seg| seg.envelope.as_ref())
+        .filter(|e| e.algorithm == SSE_KMS_ALGORITHM)
+        .map(|e| e.key_id.as_str());
+    let Some(first) = ids.next() else {
+        return Ok((None, None));
+    };
+    if ids.any(|i| i != first) {
+        return Err(s3_error!(
+            NotImplemented,
+            "an object whose parts use different KMS keys cannot be read"
+        ));
+    }
+    let key = s.state.keyring.resolve(first).map_err(kms_error)?;
+    Ok((Some(key.key), Some(s.kms_arn(first))))
+}
