@@ -274,9 +274,7 @@ fn run(cli: Cli) -> Result<()> {
             use leadshop_server::kms;
             let config = instance.config()?;
             std::fs::create_dir_all(&config.data_dir)?;
-            let master = leadshop_server::master_key::load_or_create(
-                &leadshop_server::rotate::master_path(&config),
-            )?;
+            let master = master(&config)?;
             let k = kms::create_key(
                 &kms::KmsPaths::new(&config.data_dir),
                 &master,
@@ -420,6 +418,19 @@ fn set_kms_key_enabled(instance: &InstanceArgs, key_id: &str, enabled: bool) -> 
     Ok(())
 }
 
+/// The master key of an instance, created if the data directory is new.
+fn master(config: &Config) -> Result<leadshop_server::master_key::MasterKey> {
+    let path = leadshop_server::rotate::master_path(config);
+    anyhow::ensure!(
+        path.exists() || !config.data_dir.join("meta.redb").exists(),
+        "the master key {} is missing but {} holds data encrypted under it; restore the key from your backup",
+        path.display(),
+        config.data_dir.display()
+    );
+    leadshop_server::master_key::load_or_create(&path)
+        .with_context(|| format!("loading the master key {}", path.display()))
+}
+
 fn keys(cmd: KeysCommand) -> Result<()> {
     use leadshop_server::keys::{self, KeyPaths};
     let open = |instance: &InstanceArgs| -> Result<(Config, KeyPaths)> {
@@ -428,14 +439,6 @@ fn keys(cmd: KeysCommand) -> Result<()> {
             .with_context(|| format!("creating {}", config.data_dir.display()))?;
         let paths = KeyPaths::new(&config.data_dir);
         Ok((config, paths))
-    };
-    let master = |config: &Config| {
-        let path = config
-            .master_key_file
-            .clone()
-            .unwrap_or_else(|| config.data_dir.join("master.key"));
-        leadshop_server::master_key::load_or_create(&path)
-            .with_context(|| format!("loading the master key {}", path.display()))
     };
     let read_policy = |path: &PathBuf| {
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))

@@ -5,7 +5,7 @@
 use std::io;
 use std::path::Path;
 
-use leadshop_store::MasterKey;
+pub use leadshop_store::MasterKey;
 use leadshop_store::crypto::Key;
 use sha2::Digest;
 

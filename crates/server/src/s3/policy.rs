@@ -38,6 +38,16 @@ fn public_access_block(rec: &leadshop_store::BucketRecord) -> Option<PublicAcces
         .and_then(|v| serde_json::from_value(v.clone()).ok())
 }
 
+/// The bucket's policy text, or NoSuchBucketPolicy.
+async fn stored_policy(s: &Leadshop, bucket: String) -> S3Result<String> {
+    let rec = s.db(move |st| st.bucket(&bucket)).await?;
+    rec.documents
+        .get(POLICY_DOC)
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_string)
+        .ok_or_else(|| s3_error!(NoSuchBucketPolicy, "The bucket policy does not exist"))
+}
+
 pub(super) async fn handle_put_bucket_policy(
     s: &Leadshop,
     req: S3Request<PutBucketPolicyInput>,
@@ -70,20 +80,9 @@ pub(super) async fn handle_get_bucket_policy(
     s: &Leadshop,
     req: S3Request<GetBucketPolicyInput>,
 ) -> S3Result<S3Response<GetBucketPolicyOutput>> {
-    let name = req.input.bucket;
-    let rec = s.db(move |st| st.bucket(&name)).await?;
-    let Some(policy) = rec
-        .documents
-        .get(POLICY_DOC)
-        .and_then(serde_json::Value::as_str)
-    else {
-        return Err(s3_error!(
-            NoSuchBucketPolicy,
-            "The bucket policy does not exist"
-        ));
-    };
+    let policy = stored_policy(s, req.input.bucket).await?;
     Ok(S3Response::new(GetBucketPolicyOutput {
-        policy: Some(policy.to_string()),
+        policy: Some(policy),
     }))
 }
 
@@ -99,19 +98,8 @@ pub(super) async fn handle_get_bucket_policy_status(
     s: &Leadshop,
     req: S3Request<GetBucketPolicyStatusInput>,
 ) -> S3Result<S3Response<GetBucketPolicyStatusOutput>> {
-    let name = req.input.bucket;
-    let rec = s.db(move |st| st.bucket(&name)).await?;
-    let Some(policy) = rec
-        .documents
-        .get(POLICY_DOC)
-        .and_then(serde_json::Value::as_str)
-    else {
-        return Err(s3_error!(
-            NoSuchBucketPolicy,
-            "The bucket policy does not exist"
-        ));
-    };
-    let is_public = Policy::parse(policy).is_ok_and(|p| p.is_public());
+    let policy = stored_policy(s, req.input.bucket).await?;
+    let is_public = Policy::parse(&policy).is_ok_and(|p| p.is_public());
     Ok(S3Response::new(GetBucketPolicyStatusOutput {
         policy_status: Some(PolicyStatus {
             is_public: Some(is_public),
