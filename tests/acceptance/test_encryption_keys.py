@@ -169,3 +169,38 @@ def test_sse_kms_with_the_local_keyring(server, env, s3, tmp_path):
     for path in server.data_dir.rglob("*"):
         if path.is_file():
             assert marker not in path.read_bytes(), path
+
+
+def test_sse_c_multipart_and_copy(s3, bucket, tmp_path):
+    from boto3.s3.transfer import TransferConfig
+
+    s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration=ALLOW_SSE_C)
+    big = os.urandom(11 * 1024 * 1024)
+    (tmp_path / "big.bin").write_bytes(big)
+    sse_c = {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": KEY}
+    # boto3's managed transfer sends the key with CreateMultipartUpload and every UploadPart.
+    s3.upload_file(str(tmp_path / "big.bin"), bucket, "big-ssec", ExtraArgs=sse_c,
+                   Config=TransferConfig(multipart_threshold=5 * 1024 * 1024, multipart_chunksize=5 * 1024 * 1024))
+    assert s3.get_object(Bucket=bucket, Key="big-ssec", **sse_c)["Body"].read() == big
+    assert code(s3.get_object, Bucket=bucket, Key="big-ssec") == "InvalidRequest"
+
+    # A part sent with another key is refused.
+    up = s3.create_multipart_upload(Bucket=bucket, Key="mixed", **sse_c)
+    assert code(s3.upload_part, Bucket=bucket, Key="mixed", UploadId=up["UploadId"], PartNumber=1, Body=b"x",
+                SSECustomerAlgorithm="AES256", SSECustomerKey=os.urandom(32)) == "InvalidArgument"
+    assert code(s3.upload_part, Bucket=bucket, Key="mixed", UploadId=up["UploadId"], PartNumber=1,
+                Body=b"x") == "InvalidRequest"
+    s3.abort_multipart_upload(Bucket=bucket, Key="mixed", UploadId=up["UploadId"])
+
+    # Copy: the source opens with its key; the copy gets a new key, or SSE-S3.
+    other = os.urandom(32)
+    src = {"CopySourceSSECustomerAlgorithm": "AES256", "CopySourceSSECustomerKey": KEY}
+    s3.copy_object(Bucket=bucket, Key="copy-ssec", CopySource={"Bucket": bucket, "Key": "big-ssec"}, **src,
+                   SSECustomerAlgorithm="AES256", SSECustomerKey=other)
+    assert s3.get_object(Bucket=bucket, Key="copy-ssec", SSECustomerAlgorithm="AES256",
+                         SSECustomerKey=other)["Body"].read() == big
+    out = s3.copy_object(Bucket=bucket, Key="copy-plain", CopySource={"Bucket": bucket, "Key": "big-ssec"}, **src)
+    assert out["ServerSideEncryption"] == "AES256"
+    assert s3.get_object(Bucket=bucket, Key="copy-plain")["Body"].read() == big
+    assert code(s3.copy_object, Bucket=bucket, Key="copy-nokey",
+                CopySource={"Bucket": bucket, "Key": "big-ssec"}) == "InvalidRequest"

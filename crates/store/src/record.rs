@@ -203,6 +203,9 @@ pub struct UploadRecord {
     /// SSE-KMS: the keyring key every part is encrypted under, and the encryption context.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kms: Option<UploadKms>,
+    /// SSE-C: base64 MD5 of the customer key every part must be sent with (never the key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sse_c_key_md5: Option<String>,
 }
 
 /// The SSE-KMS settings of a multipart upload.

@@ -12,9 +12,7 @@ use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 use super::Leadshop;
 use super::body::{self, ChecksumPlan, ObjectReader};
 use super::convert::{self, HeaderFields, etag, set_checksums, ts};
-use super::object::{
-    copy_source_version, refuse_unsupported_sse, write_preamble, write_precondition,
-};
+use super::object::{copy_source_version, write_preamble, write_precondition};
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
@@ -63,7 +61,12 @@ pub(super) async fn handle_create_multipart_upload(
     req: S3Request<CreateMultipartUploadInput>,
 ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
     let input = req.input;
-    write_preamble!(input, sse_c: input.sse_customer_algorithm.is_some());
+    write_preamble!(input);
+    let customer_key = super::sse_c::from_headers(
+        input.sse_customer_algorithm.as_deref(),
+        input.sse_customer_key.as_deref(),
+        input.sse_customer_key_md5.as_deref(),
+    )?;
     let (algorithm, checksum_type) = checksum_choice(
         input.checksum_algorithm.as_ref(),
         input.checksum_type.as_ref(),
@@ -79,13 +82,18 @@ pub(super) async fn handle_create_multipart_upload(
             sse: input.server_side_encryption.as_ref().map(|x| x.as_str()),
             kms_key_id: input.ssekms_key_id.as_deref(),
             context: input.ssekms_encryption_context.as_deref(),
-            customer: None,
+            customer: customer_key,
         },
     )?;
-    let kms = enc.wrapping.as_ref().map(|w| leadshop_store::UploadKms {
-        key_id: w.key_id.clone(),
-        context: w.context.clone().unwrap_or_default(),
-    });
+    let sse_c_key_md5 = enc.customer.as_ref().map(|c| c.md5.clone());
+    let kms = enc
+        .kms_key_arn
+        .as_ref()
+        .and(enc.wrapping.as_ref())
+        .map(|w| leadshop_store::UploadKms {
+            key_id: w.key_id.clone(),
+            context: w.context.clone().unwrap_or_default(),
+        });
     let rec = UploadRecord {
         upload_id: hex::encode(rand::random::<[u8; 24]>()),
         bucket: input.bucket.clone(),
@@ -107,6 +115,7 @@ pub(super) async fn handle_create_multipart_upload(
         metadata: convert::metadata(input.metadata),
         tags: convert::tagging_header(input.tagging.as_deref())?,
         kms,
+        sse_c_key_md5: sse_c_key_md5.clone(),
     };
     let upload_id = rec.upload_id.clone();
     s.db(move |st| st.create_upload(&rec)).await?;
@@ -122,13 +131,44 @@ pub(super) async fn handle_create_multipart_upload(
             .as_ref()
             .map(|_| ServerSideEncryption::from(leadshop_store::SSE_KMS_ALGORITHM.to_string())),
         ssekms_key_id: enc.kms_key_arn,
+        sse_customer_algorithm: sse_c_key_md5.as_ref().map(|_| "AES256".to_string()),
+        sse_customer_key_md5: sse_c_key_md5,
         ..Default::default()
     }))
 }
 
 /// The key an upload's parts are encrypted under (SSE-KMS), resolved now: a key disabled since
 /// the upload began refuses further parts.
-fn upload_wrapping(s: &Leadshop, up: &UploadRecord) -> S3Result<Option<body::OwnedWrapping>> {
+fn upload_wrapping(
+    s: &Leadshop,
+    up: &UploadRecord,
+    customer: Option<&super::sse_c::CustomerKey>,
+) -> S3Result<Option<body::OwnedWrapping>> {
+    // SSE-C uploads: every part comes with the key the upload began with.
+    match (&up.sse_c_key_md5, customer) {
+        (Some(md5), Some(c)) if *md5 == c.md5 => {
+            return Ok(Some(body::OwnedWrapping::customer(c.key.clone())));
+        }
+        (Some(_), Some(_)) => {
+            return Err(s3_error!(
+                InvalidArgument,
+                "The provided customer key does not match the one the multipart upload was initiated with"
+            ));
+        }
+        (Some(_), None) => {
+            return Err(s3_error!(
+                InvalidRequest,
+                "The multipart upload was initiated with a customer-provided key; every part must send it"
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(s3_error!(
+                InvalidRequest,
+                "The multipart upload was not initiated with a customer-provided key"
+            ));
+        }
+        (None, None) => {}
+    }
     let Some(kms) = &up.kms else {
         return Ok(None);
     };
@@ -211,13 +251,17 @@ pub(super) async fn handle_upload_part(
         ..
     } = req;
     check_part_number(input.part_number)?;
-    refuse_unsupported_sse(input.sse_customer_algorithm.is_some(), false)?;
+    let customer_key = super::sse_c::from_headers(
+        input.sse_customer_algorithm.as_deref(),
+        input.sse_customer_key.as_deref(),
+        input.sse_customer_key_md5.as_deref(),
+    )?;
     let up = upload_for(s, &input.upload_id, &input.bucket, &input.key).await?;
     let mut plan = ChecksumPlan::from_headers(&headers)?;
     if let Some(a) = &up.checksum_algorithm {
         plan.ensure(a);
     }
-    let wrapping = upload_wrapping(s, &up)?;
+    let wrapping = upload_wrapping(s, &up, customer_key.as_ref())?;
     let ingested = body::ingest(
         s.store(),
         input.body,
@@ -229,11 +273,14 @@ pub(super) async fn handle_upload_part(
     .await?;
     let part = store_part(s, input.upload_id, input.part_number, ingested).await?;
     let mut out = UploadPartOutput {
-        server_side_encryption: part
-            .envelope
-            .as_ref()
-            .map(|e| ServerSideEncryption::from(e.algorithm.clone())),
+        server_side_encryption: convert::sse(std::slice::from_ref(&leadshop_store::Segment {
+            file: part.file,
+            len: part.size,
+            envelope: part.envelope.clone(),
+        })),
         e_tag: Some(etag(&part.etag)),
+        sse_customer_algorithm: customer_key.as_ref().map(|_| "AES256".to_string()),
+        sse_customer_key_md5: customer_key.map(|k| k.md5),
         ..Default::default()
     };
     set_checksums!(out, &only(&part.checksums, plan.algorithms()));
@@ -283,10 +330,15 @@ pub(super) async fn handle_upload_part_copy(
 ) -> S3Result<S3Response<UploadPartCopyOutput>> {
     let input = req.input;
     check_part_number(input.part_number)?;
-    refuse_unsupported_sse(
-        input.sse_customer_algorithm.is_some()
-            || input.copy_source_sse_customer_algorithm.is_some(),
-        false,
+    let customer_key = super::sse_c::from_headers(
+        input.sse_customer_algorithm.as_deref(),
+        input.sse_customer_key.as_deref(),
+        input.sse_customer_key_md5.as_deref(),
+    )?;
+    let source_key = super::sse_c::from_headers(
+        input.copy_source_sse_customer_algorithm.as_deref(),
+        input.copy_source_sse_customer_key.as_deref(),
+        input.copy_source_sse_customer_key_md5.as_deref(),
     )?;
     let up = upload_for(s, &input.upload_id, &input.bucket, &input.key).await?;
     let src = copy_source_version(
@@ -301,17 +353,11 @@ pub(super) async fn handle_upload_part_copy(
     let (start, end) = copy_range(input.copy_source_range.as_deref(), src.size)?;
     let plan = ChecksumPlan::computing(up.checksum_algorithm.as_deref());
     let (src_bucket, src_key, _) = super::object::copy_source(&input.copy_source)?;
-    if super::sse_c::is_sse_c(&src.segments) {
-        return Err(s3_error!(
-            NotImplemented,
-            "Copying an object encrypted with a customer-provided key (SSE-C) is not supported yet"
-        ));
-    }
-    let (src_wrapping_key, _) = super::sse::for_read(s, &src.segments, None)?;
+    let (src_wrapping_key, _) = super::sse::for_read(s, &src.segments, source_key.as_ref())?;
     let reader = ObjectReader::new(s.store().clone(), src.segments.clone(), start, end)
         .with_customer_key(src_wrapping_key)
         .named(&src_bucket, &src_key, &src.version_id);
-    let wrapping = upload_wrapping(s, &up)?;
+    let wrapping = upload_wrapping(s, &up, customer_key.as_ref())?;
     let ingested = body::ingest(
         s.store(),
         Some(reader.into_blob()),

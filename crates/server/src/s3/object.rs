@@ -24,17 +24,6 @@ pub(super) fn check_key(key: &str) -> S3Result<()> {
     })
 }
 
-/// Features that arrive with later work are refused loudly instead of being ignored.
-pub(super) fn refuse_unsupported_sse(sse_c: bool, kms: bool) -> S3Result<()> {
-    if sse_c {
-        return Err(s3_error!(NotImplemented, "SSE-C is not supported yet"));
-    }
-    if kms {
-        return Err(s3_error!(NotImplemented, "SSE-KMS is not supported yet"));
-    }
-    Ok(())
-}
-
 /// Object ACLs are disabled (ObjectOwnership = BucketOwnerEnforced), as on new AWS buckets.
 pub(super) fn refuse_acl(acl: Option<&ObjectCannedACL>, grants: bool) -> S3Result<()> {
     let ok = acl.is_none_or(|a| {
@@ -51,12 +40,11 @@ pub(super) fn refuse_acl(acl: Option<&ObjectCannedACL>, grants: bool) -> S3Resul
 }
 
 /// The checks every object-creating request shares (PutObject, CopyObject,
-/// CreateMultipartUpload): key rules, encryption modes not supported yet, and ACLs.
+/// CreateMultipartUpload): key rules and ACLs.
 macro_rules! write_preamble {
-    ($input:expr, sse_c: $sse_c:expr) => {{
+    ($input:expr) => {{
         let input = &$input;
         $crate::s3::object::check_key(&input.key)?;
-        $crate::s3::object::refuse_unsupported_sse($sse_c, false)?;
         $crate::s3::object::refuse_acl(
             input.acl.as_ref(),
             input.grant_full_control.is_some()
@@ -103,7 +91,7 @@ pub(super) async fn handle_put_object(
         trailing_headers,
         ..
     } = req;
-    write_preamble!(input, sse_c: false);
+    write_preamble!(input);
     let customer_key = sse_c::from_headers(
         input.sse_customer_algorithm.as_deref(),
         input.sse_customer_key.as_deref(),
@@ -523,10 +511,17 @@ pub(super) async fn handle_copy_object(
     req: S3Request<CopyObjectInput>,
 ) -> S3Result<S3Response<CopyObjectOutput>> {
     let input = req.input;
-    write_preamble!(
-        input,
-        sse_c: input.sse_customer_algorithm.is_some() || input.copy_source_sse_customer_algorithm.is_some()
-    );
+    write_preamble!(input);
+    let customer_key = sse_c::from_headers(
+        input.sse_customer_algorithm.as_deref(),
+        input.sse_customer_key.as_deref(),
+        input.sse_customer_key_md5.as_deref(),
+    )?;
+    let source_key = sse_c::from_headers(
+        input.copy_source_sse_customer_algorithm.as_deref(),
+        input.copy_source_sse_customer_key.as_deref(),
+        input.copy_source_sse_customer_key_md5.as_deref(),
+    )?;
     let src = copy_source_version(
         s,
         &input.copy_source,
@@ -612,7 +607,7 @@ pub(super) async fn handle_copy_object(
             sse: input.server_side_encryption.as_ref().map(|x| x.as_str()),
             kms_key_id: input.ssekms_key_id.as_deref(),
             context: input.ssekms_encryption_context.as_deref(),
-            customer: None,
+            customer: customer_key,
         },
     )?;
 
@@ -622,13 +617,8 @@ pub(super) async fn handle_copy_object(
         .map(|a| a.as_str().to_string())
         .or_else(|| body::stored_algorithm(&src.checksums));
     let plan = ChecksumPlan::computing(algorithm.as_deref());
-    if sse_c::is_sse_c(&src.segments) {
-        return Err(s3_error!(
-            NotImplemented,
-            "Copying an object encrypted with a customer-provided key (SSE-C) is not supported yet"
-        ));
-    }
-    let (src_wrapping_key, _) = sse::for_read(s, &src.segments, None)?;
+    // The source opens with its own key (x-amz-copy-source-server-side-encryption-customer-*).
+    let (src_wrapping_key, _) = sse::for_read(s, &src.segments, source_key.as_ref())?;
     let reader = ObjectReader::new(s.store().clone(), src.segments.clone(), 0, src.size)
         .named(&src_bucket, &src_key, &src.version_id)
         .with_customer_key(src_wrapping_key);
@@ -679,6 +669,8 @@ pub(super) async fn handle_copy_object(
         copy_source_version_id: (src.version_id != NULL_VERSION_ID).then(|| src.version_id.clone()),
         version_id: version_header(v, outcome.versioning),
         ssekms_key_id: enc.kms_key_arn,
+        sse_customer_algorithm: enc.customer.as_ref().map(|_| "AES256".to_string()),
+        sse_customer_key_md5: enc.customer.map(|k| k.md5),
         ..Default::default()
     }))
 }
