@@ -204,3 +204,20 @@ def test_sse_c_multipart_and_copy(s3, bucket, tmp_path):
     assert s3.get_object(Bucket=bucket, Key="copy-plain")["Body"].read() == big
     assert code(s3.copy_object, Bucket=bucket, Key="copy-nokey",
                 CopySource={"Bucket": bucket, "Key": "big-ssec"}) == "InvalidRequest"
+
+
+def test_copy_in_place_re_encrypts_under_a_kms_key(server, env, s3):
+    from leadshop_proc import BIN
+
+    out = subprocess.run([str(BIN), "kms", "create-key", "--data-dir", str(server.data_dir)], check=True,
+                         capture_output=True, text=True).stdout
+    key_id = out.split("KeyId: ")[1].split()[0]
+    bucket = f"reenc-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="doc", Body=b"content")
+    assert code(s3.copy_object, Bucket=bucket, Key="doc", CopySource={"Bucket": bucket, "Key": "doc"}) == "InvalidRequest"
+    out = s3.copy_object(Bucket=bucket, Key="doc", CopySource={"Bucket": bucket, "Key": "doc"},
+                         ServerSideEncryption="aws:kms", SSEKMSKeyId=key_id)
+    assert out["ServerSideEncryption"] == "aws:kms"
+    got = s3.get_object(Bucket=bucket, Key="doc")
+    assert got["SSEKMSKeyId"].endswith(key_id) and got["Body"].read() == b"content"

@@ -568,6 +568,11 @@ pub(super) async fn handle_copy_object(
         && !replace_tags
         && input.storage_class.is_none()
         && input.website_redirect_location.is_none()
+        // Changing the encryption (e.g. re-encrypting under a KMS key) is a change.
+        && input.server_side_encryption.is_none()
+        && input.ssekms_key_id.is_none()
+        && customer_key.is_none()
+        && source_key.is_none()
     {
         return Err(s3_error!(
             InvalidRequest,
