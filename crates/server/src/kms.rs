@@ -145,9 +145,9 @@ fn modify<T>(
     Ok(out)
 }
 
-fn find<'a>(keys: &'a mut [KmsRecord], wanted: &str) -> Option<&'a mut KmsRecord> {
+fn position(keys: &[KmsRecord], wanted: &str) -> Option<usize> {
     let id = normalise(wanted);
-    keys.iter_mut().find(|k| match &id {
+    keys.iter().position(|k| match &id {
         Wanted::Id(i) => k.key_id == *i,
         Wanted::Alias(a) => k.aliases.iter().any(|x| x == a),
     })
@@ -236,9 +236,9 @@ pub fn create_key(
 /// [`KmsError::NotFound`]; I/O.
 pub fn set_enabled(paths: &KmsPaths, wanted: &str, enabled: bool) -> Result<KmsRecord, KmsError> {
     modify(paths, |keys| {
-        let k = find(keys, wanted).ok_or_else(|| KmsError::NotFound(wanted.into()))?;
-        k.enabled = enabled;
-        Ok(k.clone())
+        let i = position(keys, wanted).ok_or_else(|| KmsError::NotFound(wanted.into()))?;
+        keys[i].enabled = enabled;
+        Ok(keys[i].clone())
     })
 }
 
@@ -357,8 +357,9 @@ impl Keyring {
     /// [`KmsError::NotFound`], [`KmsError::Disabled`], or a key that does not open.
     pub fn resolve(&self, wanted: &str) -> Result<KmsKey, KmsError> {
         let records = self.records();
-        let mut copy: Vec<KmsRecord> = records.as_ref().clone();
-        let k = find(&mut copy, wanted).ok_or_else(|| KmsError::NotFound(wanted.into()))?;
+        let k = position(&records, wanted)
+            .map(|i| &records[i])
+            .ok_or_else(|| KmsError::NotFound(wanted.into()))?;
         if !k.enabled {
             return Err(KmsError::Disabled(format!(
                 "arn:aws:kms:::key/{}",

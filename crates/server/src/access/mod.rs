@@ -50,10 +50,13 @@ pub struct BucketAccess {
     pub public_access_block: PublicAccessBlock,
     /// Whether the policy tests `s3:ExistingObjectTag/…`.
     reads_object_tags: bool,
+    /// The stored policy does not parse: every request is refused.
+    damaged: bool,
 }
 
 impl BucketAccess {
     fn from_record(rec: &leadshop_store::BucketRecord) -> Self {
+        let mut damaged = false;
         let policy = rec
             .documents
             .get(POLICY_DOC)
@@ -61,10 +64,10 @@ impl BucketAccess {
             .and_then(|text| match Policy::parse(text) {
                 Ok(p) => Some(Arc::new(p)),
                 Err(e) => {
-                    // Only valid policies are stored; a record that fails is damaged. Deny
-                    // everything the policy could have allowed by treating it as absent is
-                    // wrong too, so say so loudly.
-                    tracing::error!(bucket = %rec.name, error = %e, "stored bucket policy does not parse; ignoring it");
+                    // Only valid policies are stored, so this record is damaged. Ignoring it
+                    // would drop its Deny statements: fail closed instead.
+                    tracing::error!(bucket = %rec.name, error = %e, "stored bucket policy does not parse; refusing every request to the bucket");
+                    damaged = true;
                     None
                 }
             });
@@ -80,6 +83,7 @@ impl BucketAccess {
             _ => None,
         };
         Self {
+            damaged,
             reads_object_tags: policy
                 .as_ref()
                 .is_some_and(|p| p.uses_condition_key(crate::keys::EXISTING_OBJECT_TAG)),
@@ -183,6 +187,16 @@ impl AccessControl {
     ) -> S3Result<()> {
         let bucket_access = (!bucket.is_empty()).then(|| self.bucket_access(bucket));
         let anonymous = authz.identity.is_none();
+        // Only replacing or deleting the damaged policy stays possible (for whom the identity
+        // policy allows it).
+        if bucket_access.as_deref().is_some_and(|b| b.damaged)
+            && !matches!(action, "s3:PutBucketPolicy" | "s3:DeleteBucketPolicy")
+        {
+            return Err(s3_error!(
+                AccessDenied,
+                "Access Denied: the bucket's stored policy cannot be read; restore it with PutBucketPolicy"
+            ));
+        }
         let mut context_with_tags = None;
         let bucket_policy = bucket_access
             .as_deref()

@@ -620,3 +620,61 @@ async fn bucket_policy_conditions_see_the_request() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn a_damaged_stored_policy_fails_closed_until_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = crate::common::test_config(dir.path());
+    leadshop_server::start(cfg.clone())
+        .await
+        .unwrap()
+        .shutdown()
+        .await;
+    // Damage the stored policy behind the server's back.
+    {
+        let master = leadshop_server::master_key::load(&dir.path().join("master.key")).unwrap();
+        let store = leadshop_store::Store::open(dir.path(), Some(master)).unwrap();
+        store
+            .update_bucket(ASSETS, |b| {
+                b.documents.insert(
+                    "policy".into(),
+                    serde_json::Value::String("{not json".into()),
+                );
+                Ok(())
+            })
+            .unwrap();
+    }
+    let srv = TestServer {
+        handle: leadshop_server::start(cfg).await.unwrap(),
+        dir,
+    };
+    let admin = srv.admin();
+    let e = admin
+        .list_objects_v2()
+        .bucket(ASSETS)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        code(&e),
+        "AccessDenied",
+        "its Deny statements are not silently dropped"
+    );
+    // Replacing the policy is what stays possible.
+    let baseline =
+        leadshop_spec::BucketSpec::builtin(&leadshop_spec::TemplateVars::new("000000000000"))
+            .unwrap()
+            .into_iter()
+            .find(|s| s.name == ASSETS)
+            .unwrap()
+            .policy
+            .unwrap();
+    admin
+        .put_bucket_policy()
+        .bucket(ASSETS)
+        .policy(baseline)
+        .send()
+        .await
+        .unwrap();
+    admin.list_objects_v2().bucket(ASSETS).send().await.unwrap();
+}
