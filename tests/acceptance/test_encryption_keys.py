@@ -1,7 +1,7 @@
 """Encryption keys with real clients. SSE-C with boto3 and the AWS CLI: blocked by default (AWS,
 April 2026), round trips once the bucket allows it, wrong key 403, never over plain HTTP.
-Master-key rotation: refused while the server runs; completes on a stopped one, and every
-object and key still works after."""
+Master-key rotation: online while boto3 reads and writes, or on a stopped server; every
+object and key still works after, with only the new key."""
 
 import base64
 import json
@@ -75,33 +75,89 @@ def test_sse_c_is_refused_over_plain_http(server, env, bucket):
                 SSECustomerKey=KEY) == "InvalidRequest"
 
 
-def test_rotate_master_needs_a_stopped_server_and_keeps_everything_readable(server, tmp_path):
+def _client(env):
+    return boto3.session.Session(aws_access_key_id=env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+                                 region_name="us-east-1").client("s3", endpoint_url=env["AWS_ENDPOINT_URL"], verify=env["AWS_CA_BUNDLE"])
+
+
+def test_rotate_master_while_the_server_runs_under_load(tmp_path):
+    """The CLI hands the rotation to the running server; boto3 writes and reads go on during it,
+    and every acknowledged object reads back, before and after a restart with only the new key."""
+    import threading
+
     from leadshop_proc import BIN, Leadshop
 
-    res = subprocess.run([str(BIN), "kms", "rotate-master", "--data-dir", str(server.data_dir)],
-                         capture_output=True, text=True)
-    assert res.returncode == 1 and "stop `leadshop serve` first" in res.stderr, res.stderr
-    assert not (server.data_dir / "master.key.next").exists(), "a refused rotation leaves nothing pending"
+    own = Leadshop(tmp_path / "data").start()
+    written, errors, stop = {}, [], threading.Event()
+    try:
+        s3 = _client(own.env("admin"))
+        for i in range(20):
+            written[f"pre/{i}"] = os.urandom(50_000 + i)
+            s3.put_object(Bucket="leadshop-assets", Key=f"pre/{i}", Body=written[f"pre/{i}"])
+
+        def load(t):
+            c = _client(own.env("app"))
+            n = 0
+            try:
+                while not stop.is_set() or n < 5:
+                    key, body = f"load/{t}/{n}", os.urandom(100_000)
+                    c.put_object(Bucket="leadshop-assets", Key=key, Body=body)
+                    written[key] = body
+                    assert c.get_object(Bucket="leadshop-assets", Key=f"pre/{n % 20}")["Body"].read() == written[f"pre/{n % 20}"]
+                    n += 1
+            except Exception as e:  # reported by the main thread
+                errors.append(e)
+
+        threads = [threading.Thread(target=load, args=(t,)) for t in range(3)]
+        for t in threads:
+            t.start()
+        old_key = (own.data_dir / "master.key").read_text()
+        out = subprocess.run([str(BIN), "kms", "rotate-master", "--data-dir", str(own.data_dir)],
+                             check=True, capture_output=True, text=True).stdout
+        stop.set()
+        for t in threads:
+            t.join()
+        assert not errors, errors
+        assert "the running server rotated master key" in out, out
+        assert "2 access-key secrets and 0 keyring keys re-sealed" in out, out
+        assert (own.data_dir / "master.key").read_text() != old_key
+        assert not (own.data_dir / "master.key.next").exists()
+        report = json.loads((own.data_dir / "rotation.json").read_text())
+        assert report["online"] and report["data_keys"]["rewrapped"] >= 20, report
+        for key, body in written.items():
+            assert s3.get_object(Bucket="leadshop-assets", Key=key)["Body"].read() == body, key
+    finally:
+        assert own.stop() == 0
+    # Without the retired key in the data directory, the restarted server reads everything.
+    for retired in own.data_dir.glob("master.key.retired-*"):
+        retired.rename(tmp_path / retired.name)
+    own.start()
+    try:
+        app = _client(own.env("app"))
+        for key, body in written.items():
+            assert app.get_object(Bucket="leadshop-assets", Key=key)["Body"].read() == body, key
+    finally:
+        own.stop()
+
+
+def test_rotate_master_on_a_stopped_server(tmp_path):
+    from leadshop_proc import BIN, Leadshop
 
     own = Leadshop(tmp_path / "data").start()
     try:
-        env = own.env("admin")
-        s3 = boto3.session.Session(aws_access_key_id=env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-                                   region_name="us-east-1").client("s3", endpoint_url=env["AWS_ENDPOINT_URL"], verify=env["AWS_CA_BUNDLE"])
         body = os.urandom(100_000)
-        s3.put_object(Bucket="leadshop-assets", Key="before-rotation.bin", Body=body)
+        _client(own.env("admin")).put_object(Bucket="leadshop-assets", Key="before-rotation.bin", Body=body)
     finally:
         assert own.stop() == 0
     old_key = (own.data_dir / "master.key").read_text()
     out = subprocess.run([str(BIN), "kms", "rotate-master", "--data-dir", str(own.data_dir)],
                          check=True, capture_output=True, text=True).stdout
+    assert out.startswith("rotated master key"), out
     assert "1 data keys re-wrapped" in out and "2 access-key secrets and 0 keyring keys re-sealed" in out
     assert (own.data_dir / "master.key").read_text() != old_key
     own.start()
     try:
-        env = own.env("app")
-        app = boto3.session.Session(aws_access_key_id=env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-                                    region_name="us-east-1").client("s3", endpoint_url=env["AWS_ENDPOINT_URL"], verify=env["AWS_CA_BUNDLE"])
+        app = _client(own.env("app"))
         assert app.get_object(Bucket="leadshop-assets", Key="before-rotation.bin")["Body"].read() == body
     finally:
         own.stop()

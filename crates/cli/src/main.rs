@@ -140,12 +140,16 @@ enum KmsCommand {
         #[arg(long)]
         key_id: String,
     },
-    /// Replace the master key: re-wrap every object's data key and every access-key secret
-    /// under a new one, without rewriting object data. Stop the server first. Crash-safe:
-    /// if interrupted, run it again to finish (the server refuses to start until then).
+    /// Replace the master key: re-wrap every object's data key, access-key secret and keyring
+    /// key under a new one, without rewriting object data. Works while `leadshop serve` runs
+    /// (the server does it, requests go on) or with it stopped. Crash-safe: an interrupted
+    /// rotation is finished by the next server start or by running this again.
     RotateMaster {
         #[command(flatten)]
         instance: InstanceArgs,
+        /// With a server running: how long to wait for it to finish.
+        #[arg(long, default_value_t = 600)]
+        wait_secs: u64,
     },
 }
 
@@ -316,10 +320,17 @@ fn run(cli: Cli) -> Result<()> {
         Command::Kms(KmsCommand::EnableKey { instance, key_id }) => {
             set_kms_key_enabled(&instance, &key_id, true)
         }
-        Command::Kms(KmsCommand::RotateMaster { instance }) => {
-            let r = leadshop_server::rotate::rotate_master(&instance.config()?)?;
+        Command::Kms(KmsCommand::RotateMaster {
+            instance,
+            wait_secs,
+        }) => {
+            let r = leadshop_server::rotate::rotate_master(
+                &instance.config()?,
+                std::time::Duration::from_secs(wait_secs),
+            )?;
             println!(
-                "{} master key {} -> {}: {} data keys re-wrapped ({} already, {} under customer or keyring keys), {} access-key secrets and {} keyring keys re-sealed",
+                "{}{} master key {} -> {}: {} data keys re-wrapped ({} already, {} under customer or keyring keys), {} access-key secrets and {} keyring keys re-sealed",
+                if r.online { "the running server " } else { "" },
                 if r.resumed {
                     "finished rotating"
                 } else {
@@ -418,8 +429,9 @@ fn set_kms_key_enabled(instance: &InstanceArgs, key_id: &str, enabled: bool) -> 
     Ok(())
 }
 
-/// The master key of an instance, created if the data directory is new.
-fn master(config: &Config) -> Result<leadshop_server::master_key::MasterKey> {
+/// The master key of an instance (created if the data directory is new), read again under the
+/// lock of each file that seals a secret with it.
+fn master(config: &Config) -> Result<leadshop_server::master_key::MasterSource> {
     let path = leadshop_server::rotate::master_path(config);
     anyhow::ensure!(
         path.exists() || !config.data_dir.join("meta.redb").exists(),
@@ -428,7 +440,8 @@ fn master(config: &Config) -> Result<leadshop_server::master_key::MasterKey> {
         config.data_dir.display()
     );
     leadshop_server::master_key::load_or_create(&path)
-        .with_context(|| format!("loading the master key {}", path.display()))
+        .with_context(|| format!("loading the master key {}", path.display()))?;
+    Ok(leadshop_server::master_key::MasterSource::File(path))
 }
 
 fn keys(cmd: KeysCommand) -> Result<()> {

@@ -14,13 +14,13 @@ use leadshop_server::access::{self, AccessControl, Authz, conditions};
 use leadshop_server::context::{ConnInfo, RequestContext, TlsInfo};
 use leadshop_server::keys::KeyStore;
 use leadshop_spec::{BucketSpec, TemplateVars};
-use leadshop_store::{BucketRecord, MasterKey, Store, VersioningState, crypto::Key};
+use leadshop_store::{BucketRecord, MasterKey, MasterKeys, Store, VersioningState, crypto::Key};
 
 fn setup(dir: &std::path::Path) -> (Arc<AccessControl>, Arc<KeyStore>) {
-    let master = MasterKey {
+    let master = MasterKeys::new(MasterKey {
         id: "mk-bench".into(),
         key: Key::generate().expect("random"),
-    };
+    });
     let store = Arc::new(Store::open(dir, Some(master.clone())).expect("store"));
     let config = leadshop_server::Config::default();
     let spec = BucketSpec::builtin(&TemplateVars::new(&config.account_id))

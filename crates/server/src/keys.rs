@@ -17,13 +17,14 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
 use leadshop_spec::policy::Policy;
-use leadshop_store::MasterKey;
 use leadshop_store::crypto;
+use leadshop_store::{MasterKey, MasterKeys};
 use rand::Rng;
 use s3s::auth::{S3Auth, SecretKey};
 use s3s::{S3Result, s3_error};
 use serde::{Deserialize, Serialize};
 
+use crate::master_key::MasterSource;
 use crate::secret_file;
 
 /// The admin key's identity policy: every S3 action.
@@ -183,17 +184,19 @@ fn seal(master: &MasterKey, access_key_id: &str, secret: &str) -> Result<String,
         .map_err(|e| KeyError::Policy(format!("sealing the secret: {e}")))
 }
 
-fn open(master: &MasterKey, path: &Path, rec: &KeyRecord) -> Result<Identity, KeyError> {
+fn open(masters: &MasterKeys, path: &Path, rec: &KeyRecord) -> Result<Identity, KeyError> {
     let invalid = |message: String| KeyError::Invalid {
         path: path.to_path_buf(),
         message,
     };
-    if rec.master_key_id != master.id {
+    let Some(master) = masters.get(&rec.master_key_id) else {
         return Err(invalid(format!(
             "key {:?} is sealed under master key {}, but the master key in use is {}",
-            rec.name, rec.master_key_id, master.id
+            rec.name,
+            rec.master_key_id,
+            masters.current().id
         )));
-    }
+    };
     let sealed = hex::decode(&rec.sealed_secret)
         .map_err(|_| invalid(format!("key {:?}: sealed_secret is not hex", rec.name)))?;
     let secret = crypto::open_secret(&master.key, &rec.access_key_id, &sealed)
@@ -298,6 +301,13 @@ fn modify<T>(
     Ok(out)
 }
 
+/// The master keys to seal with, read from `source` (call it under keys.lock).
+fn sealing_keys(source: &MasterSource) -> Result<MasterKeys, KeyError> {
+    source
+        .keys()
+        .map_err(io_err("loading the master key to seal the secret with"))
+}
+
 fn record(
     master: &MasterKey,
     name: &str,
@@ -328,23 +338,30 @@ fn policy_value(text: &str) -> Result<serde_json::Value, KeyError> {
 /// [`KeyError`]: a taken or bad name, a refused policy, I/O.
 pub fn create(
     paths: &KeyPaths,
-    master: &MasterKey,
+    master: &MasterSource,
     name: &str,
     policy_text: &str,
 ) -> Result<Identity, KeyError> {
     check_name(name)?;
     let policy = policy_value(policy_text)?;
-    let access_key_id = new_access_key_id();
-    let secret = new_secret();
-    let user_id = format!("AIDA{}", random_chars(17, ID_CHARS));
-    let rec = record(master, name, user_id, access_key_id, &secret, policy)?;
-    let identity = open(master, &paths.keys, &rec)?;
-    modify(paths, |records| {
+    let identity = modify(paths, |records| {
         if records.iter().any(|r| r.name == name) {
             return Err(KeyError::BadName(format!("a key named {name:?} exists")));
         }
+        // Read under the lock: a master-key rotation re-seals under the same lock.
+        let masters = sealing_keys(master)?;
+        let user_id = format!("AIDA{}", random_chars(17, ID_CHARS));
+        let rec = record(
+            &masters.current(),
+            name,
+            user_id,
+            new_access_key_id(),
+            &new_secret(),
+            policy,
+        )?;
+        let identity = open(&masters, &paths.keys, &rec)?;
         records.push(rec);
-        Ok(())
+        Ok(identity)
     })?;
     update_profile(paths, name, Some(&identity))?;
     Ok(identity)
@@ -355,23 +372,23 @@ pub fn create(
 ///
 /// # Errors
 /// [`KeyError::NoSuchKey`], I/O.
-pub fn rotate(paths: &KeyPaths, master: &MasterKey, name: &str) -> Result<Identity, KeyError> {
-    let rec = modify(paths, |records| {
+pub fn rotate(paths: &KeyPaths, master: &MasterSource, name: &str) -> Result<Identity, KeyError> {
+    let identity = modify(paths, |records| {
         let r = records
             .iter_mut()
             .find(|r| r.name == name)
             .ok_or_else(|| KeyError::NoSuchKey(name.into()))?;
+        let masters = sealing_keys(master)?;
         *r = record(
-            master,
+            &masters.current(),
             name,
             r.user_id.clone(),
             new_access_key_id(),
             &new_secret(),
             r.policy.clone(),
         )?;
-        Ok(r.clone())
+        open(&masters, &paths.keys, r)
     })?;
-    let identity = open(master, &paths.keys, &rec)?;
     update_profile(paths, name, Some(&identity))?;
     Ok(identity)
 }
@@ -408,20 +425,22 @@ pub fn set_policy(paths: &KeyPaths, name: &str, policy_text: &str) -> Result<(),
     })
 }
 
-/// Re-seals every secret sealed under `old` with `new` (master-key rotation); secrets already
-/// under `new` are left alone, so an interrupted rotation can run again.
+/// Re-seals every secret not sealed under the current master key with it (master-key
+/// rotation); secrets already under it are left alone, so an interrupted rotation can run
+/// again.
 ///
 /// # Errors
-/// A secret under another key, or one `old` cannot open; I/O.
-pub fn reseal(paths: &KeyPaths, old: &MasterKey, new: &MasterKey) -> Result<usize, KeyError> {
+/// A secret under a key `masters` does not hold, or one that does not open; I/O.
+pub fn reseal(paths: &KeyPaths, masters: &MasterKeys) -> Result<usize, KeyError> {
     if !paths.keys.exists() {
         return Ok(0);
     }
+    let new = masters.current();
     modify(paths, |records| {
         let mut n = 0;
         for r in records.iter_mut().filter(|r| r.master_key_id != new.id) {
-            let identity = open(old, &paths.keys, r)?;
-            r.sealed_secret = seal(new, &r.access_key_id, &identity.secret_access_key)?;
+            let identity = open(masters, &paths.keys, r)?;
+            r.sealed_secret = seal(&new, &r.access_key_id, &identity.secret_access_key)?;
             r.master_key_id.clone_from(&new.id);
             n += 1;
         }
@@ -474,7 +493,7 @@ pub fn policy_actions(policy: &serde_json::Value) -> Vec<String> {
 ///
 /// # Errors
 /// I/O, a damaged file, or a secret sealed under another master key.
-pub fn load(paths: &KeyPaths, master: &MasterKey) -> Result<Vec<Identity>, KeyError> {
+pub fn load(paths: &KeyPaths, master: &MasterKeys) -> Result<Vec<Identity>, KeyError> {
     list(paths)?
         .iter()
         .map(|r| open(master, &paths.keys, r))
@@ -511,10 +530,15 @@ fn update_profile(paths: &KeyPaths, name: &str, key: Option<&Identity>) -> Resul
 ///
 /// # Errors
 /// I/O, or a damaged credentials file.
-pub fn bootstrap(paths: &KeyPaths, master: &MasterKey) -> Result<(), KeyError> {
+pub fn bootstrap(paths: &KeyPaths, master: &MasterSource) -> Result<(), KeyError> {
     if paths.keys.exists() {
         return Ok(());
     }
+    let _guard = lock(paths)?;
+    if paths.keys.exists() {
+        return Ok(());
+    }
+    let masters = sealing_keys(master)?;
     let existing = if paths.credentials.exists() {
         let text = std::fs::read_to_string(&paths.credentials)
             .map_err(io_err(format!("reading {}", paths.credentials.display())))?;
@@ -533,7 +557,7 @@ pub fn bootstrap(paths: &KeyPaths, master: &MasterKey) -> Result<(), KeyError> {
         );
         let user_id = format!("AIDA{}", random_chars(17, ID_CHARS));
         records.push(record(
-            master,
+            &masters.current(),
             name,
             user_id,
             id,
@@ -543,12 +567,9 @@ pub fn bootstrap(paths: &KeyPaths, master: &MasterKey) -> Result<(), KeyError> {
     }
     let identities: Vec<Identity> = records
         .iter()
-        .map(|r| open(master, &paths.keys, r))
+        .map(|r| open(&masters, &paths.keys, r))
         .collect::<Result<_, _>>()?;
-    {
-        let _guard = lock(paths)?;
-        write_records(&paths.keys, &records)?;
-    }
+    write_records(&paths.keys, &records)?;
     for i in &identities {
         update_profile(paths, &i.name, Some(i))?;
     }
@@ -579,7 +600,7 @@ pub(crate) fn stamp(path: &Path) -> Option<Stamp> {
 #[derive(Debug)]
 pub struct KeyStore {
     paths: KeyPaths,
-    master: MasterKey,
+    master: MasterKeys,
     current: RwLock<(Option<Stamp>, Arc<KeySet>)>,
 }
 
@@ -607,9 +628,9 @@ impl KeyStore {
     ///
     /// # Errors
     /// [`KeyError`] naming the file and the problem.
-    pub fn open(data_dir: &Path, master: MasterKey) -> Result<Self, KeyError> {
+    pub fn open(data_dir: &Path, master: MasterKeys) -> Result<Self, KeyError> {
         let paths = KeyPaths::new(data_dir);
-        bootstrap(&paths, &master)?;
+        bootstrap(&paths, &MasterSource::Held(master.clone()))?;
         let st = stamp(&paths.keys);
         let set = KeySet::new(load(&paths, &master)?);
         Ok(Self {
@@ -644,6 +665,12 @@ impl KeyStore {
             }
         }
         cur.1.clone()
+    }
+
+    /// Reloads keys.json at the next look even if it did not change (after a new master key
+    /// was installed, a record it could not open before may open now).
+    pub fn reload(&self) {
+        self.current.write().expect("key store lock").0 = None;
     }
 
     /// The key with this name.
@@ -738,11 +765,11 @@ mod tests {
     use super::*;
     use leadshop_store::crypto::Key;
 
-    fn master() -> MasterKey {
-        MasterKey {
+    fn master() -> MasterKeys {
+        MasterKeys::new(MasterKey {
             id: "mk-test".into(),
             key: Key::generate().unwrap(),
-        }
+        })
     }
 
     #[test]
@@ -750,6 +777,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let m = master();
         let store = KeyStore::open(dir.path(), m.clone()).unwrap();
+        let m = MasterSource::Held(m);
         let app = store.by_name("app").unwrap();
         let paths = KeyPaths::new(dir.path());
         let on_disk = std::fs::read_to_string(&paths.keys).unwrap();

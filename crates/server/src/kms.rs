@@ -11,11 +11,12 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
-use leadshop_store::MasterKey;
+use leadshop_store::MasterKeys;
 use leadshop_store::crypto::{self, Key};
 use serde::{Deserialize, Serialize};
 
 use crate::keys::{Stamp, lock_file, stamp};
+use crate::master_key::MasterSource;
 use crate::secret_file;
 
 const FORMAT: u32 = 1;
@@ -177,7 +178,7 @@ fn normalise(wanted: &str) -> Wanted {
 /// A taken or malformed alias; I/O.
 pub fn create_key(
     paths: &KmsPaths,
-    master: &MasterKey,
+    master: &MasterSource,
     alias: Option<&str>,
     description: &str,
 ) -> Result<KmsRecord, KmsError> {
@@ -204,30 +205,35 @@ pub fn create_key(
         &h[20..]
     );
     let material: [u8; 32] = rand::random();
-    let sealed =
-        crypto::seal_secret(&master.key, &key_id, &material).map_err(|e| KmsError::Invalid {
-            path: paths.file.clone(),
-            message: e.to_string(),
-        })?;
-    let rec = KmsRecord {
-        key_id,
-        aliases: alias.iter().cloned().collect(),
-        description: description.to_string(),
-        enabled: true,
-        created_ms: leadshop_store::db::timestamp_ms(),
-        master_key_id: master.id.clone(),
-        sealed_key: hex::encode(sealed),
-    };
     modify(paths, |keys| {
         if let Some(a) = &alias
             && keys.iter().any(|k| k.aliases.contains(a))
         {
             return Err(KmsError::BadAlias(format!("alias/{a} already exists")));
         }
+        // Read under the lock: a master-key rotation re-seals under the same lock.
+        let master = master
+            .keys()
+            .map_err(io_err("loading the master key to seal the key with".into()))?
+            .current();
+        let sealed = crypto::seal_secret(&master.key, &key_id, &material).map_err(|e| {
+            KmsError::Invalid {
+                path: paths.file.clone(),
+                message: e.to_string(),
+            }
+        })?;
+        let rec = KmsRecord {
+            key_id,
+            aliases: alias.iter().cloned().collect(),
+            description: description.to_string(),
+            enabled: true,
+            created_ms: leadshop_store::db::timestamp_ms(),
+            master_key_id: master.id.clone(),
+            sealed_key: hex::encode(sealed),
+        };
         keys.push(rec.clone());
-        Ok(())
-    })?;
-    Ok(rec)
+        Ok(rec)
+    })
 }
 
 /// Enables or disables a key (by id, alias or ARN).
@@ -250,18 +256,20 @@ pub fn list(paths: &KmsPaths) -> Result<Vec<KmsRecord>, KmsError> {
     read(paths)
 }
 
-/// Re-seals key material sealed under `old` with `new` (master-key rotation).
+/// Re-seals key material not sealed under the current master key with it (master-key
+/// rotation); what is already under it is left alone.
 ///
 /// # Errors
-/// Material `old` cannot open; I/O.
-pub fn reseal(paths: &KmsPaths, old: &MasterKey, new: &MasterKey) -> Result<usize, KmsError> {
+/// Material under a key `masters` does not hold, or that does not open; I/O.
+pub fn reseal(paths: &KmsPaths, masters: &MasterKeys) -> Result<usize, KmsError> {
     if !paths.file.exists() {
         return Ok(0);
     }
+    let new = masters.current();
     modify(paths, |keys| {
         let mut n = 0;
         for k in keys.iter_mut().filter(|k| k.master_key_id != new.id) {
-            let material = open(old, &paths.file, k)?;
+            let material = open(masters, &paths.file, k)?;
             let sealed = crypto::seal_secret(&new.key, &k.key_id, &material.0).map_err(|e| {
                 KmsError::Invalid {
                     path: paths.file.clone(),
@@ -279,17 +287,19 @@ pub fn reseal(paths: &KmsPaths, old: &MasterKey, new: &MasterKey) -> Result<usiz
 /// Key material, opened. Not `Debug`: keys never reach logs.
 pub struct Material([u8; 32]);
 
-fn open(master: &MasterKey, path: &Path, k: &KmsRecord) -> Result<Material, KmsError> {
+fn open(masters: &MasterKeys, path: &Path, k: &KmsRecord) -> Result<Material, KmsError> {
     let invalid = |message: String| KmsError::Invalid {
         path: path.to_path_buf(),
         message,
     };
-    if k.master_key_id != master.id {
+    let Some(master) = masters.get(&k.master_key_id) else {
         return Err(invalid(format!(
             "key {} is sealed under master key {}, not {}",
-            k.key_id, k.master_key_id, master.id
+            k.key_id,
+            k.master_key_id,
+            masters.current().id
         )));
-    }
+    };
     let sealed = hex::decode(&k.sealed_key).map_err(|_| invalid("sealed_key is not hex".into()))?;
     let bytes = crypto::open_secret(&master.key, &k.key_id, &sealed)
         .ok()
@@ -310,7 +320,7 @@ pub struct KmsKey {
 #[derive(Debug)]
 pub struct Keyring {
     paths: KmsPaths,
-    master: MasterKey,
+    master: MasterKeys,
     current: RwLock<(Option<Stamp>, Arc<Vec<KmsRecord>>)>,
 }
 
@@ -319,7 +329,7 @@ impl Keyring {
     ///
     /// # Errors
     /// A damaged kms.json.
-    pub fn open(data_dir: &Path, master: MasterKey) -> Result<Self, KmsError> {
+    pub fn open(data_dir: &Path, master: MasterKeys) -> Result<Self, KmsError> {
         let paths = KmsPaths::new(data_dir);
         let st = stamp(&paths.file);
         let keys = read(&paths)?;
@@ -384,7 +394,7 @@ impl Keyring {
                 // Two requests may race here: the alias check under the lock keeps one key.
                 match create_key(
                     &self.paths,
-                    &self.master,
+                    &MasterSource::Held(self.master.clone()),
                     Some("aws/s3"),
                     "default key for SSE-KMS",
                 ) {

@@ -5,8 +5,8 @@
 use std::io;
 use std::path::Path;
 
-pub use leadshop_store::MasterKey;
 use leadshop_store::crypto::Key;
+pub use leadshop_store::{MasterKey, MasterKeys};
 use sha2::Digest;
 
 use crate::secret_file;
@@ -35,6 +35,51 @@ pub fn next_path(path: &Path) -> std::path::PathBuf {
     let mut name = path.file_name().unwrap_or_default().to_os_string();
     name.push(".next");
     path.with_file_name(name)
+}
+
+/// The keys of a master key file and, while a rotation is unfinished, of its `.next` file,
+/// which is then current (new secrets are sealed under it).
+///
+/// `.next` is read first: a rotation that finishes meanwhile renames it over the key file,
+/// so the key file then holds the same key, and no key a rotation has retired is ever current.
+///
+/// # Errors
+/// As [`load`].
+pub fn load_with_next(path: &Path) -> io::Result<MasterKeys> {
+    let next = match load(&next_path(path)) {
+        Ok(k) => Some(k),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e),
+    };
+    let keys = MasterKeys::new(load(path)?);
+    if let Some(next) = next {
+        keys.install(next);
+    }
+    Ok(keys)
+}
+
+/// Where code that seals secrets (access keys, keyring keys) gets its master keys.
+#[derive(Debug, Clone)]
+pub enum MasterSource {
+    /// The keys a running server holds: its rotation installs the new key in them.
+    Held(MasterKeys),
+    /// Read from the key files ([`load_with_next`]) each time, under the lock of the file
+    /// being changed, so a rotation running meanwhile re-seals what is written or seals it
+    /// under the new key itself (the CLI).
+    File(std::path::PathBuf),
+}
+
+impl MasterSource {
+    /// The keys to seal (current) and open (any held) with.
+    ///
+    /// # Errors
+    /// The key files cannot be read.
+    pub fn keys(&self) -> io::Result<MasterKeys> {
+        match self {
+            Self::Held(k) => Ok(k.clone()),
+            Self::File(path) => load_with_next(path),
+        }
+    }
 }
 
 /// Creates a new random master key file (0600, fsynced) at `path`.

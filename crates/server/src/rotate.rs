@@ -1,26 +1,35 @@
-//! `leadshop kms rotate-master`: replaces the master key without rewriting object data.
+//! Master-key rotation: replaces the master key without rewriting object data, online (while
+//! `leadshop serve` runs) or offline.
 //!
-//! Steps, each safe to crash after, and the whole idempotent:
-//! 1. the new key is written to `<master>.next` (0600, fsynced) — or, if that file exists, an
-//!    interrupted rotation is resumed with it; the server refuses to start while it exists;
-//! 2. every data key under the old key is re-wrapped in one metadata transaction;
-//! 3. access-key secrets in keys.json and keyring keys in kms.json are re-sealed (atomic file
-//!    replaces);
-//! 4. the old key is copied to `<master>.retired-<id>` (backups taken before the rotation
-//!    need it), then `<master>.next` is renamed over `<master>`.
+//! `leadshop kms rotate-master` writes the new key to `<master>.next` (0600, fsynced); while
+//! that file exists a rotation is unfinished. Then, in the server (which watches for the file)
+//! or in the CLI (when no server holds the data directory):
+//! 1. the new key is installed as current: new data keys and secrets are wrapped by it, while
+//!    the old key stays loaded for reading;
+//! 2. every data key under the old key is re-wrapped, in batches that share group commits with
+//!    ongoing writes ([`Store::rewrap_to_current`]);
+//! 3. access-key secrets (keys.json) and keyring keys (kms.json) are re-sealed, under their
+//!    files' locks;
+//! 4. the old key is copied to `<master>.retired-<id>` (backups taken before the rotation need
+//!    it), `<master>.next` is renamed over `<master>`, and a report goes to
+//!    `<data-dir>/rotation.json`.
 //!
-//! The server must be stopped (the metadata database is opened exclusively).
+//! Every step is idempotent and every envelope is always under the old or the new key, both
+//! loaded while `.next` exists: a crash anywhere is finished by the next start of the server
+//! (or a rerun of the command).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use leadshop_store::{Rewrapped, Store};
+use leadshop_store::{MasterKeys, REWRAP_BATCH, Rewrapped, Store, StoreError};
+use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
 use crate::keys::{self, KeyPaths};
 use crate::master_key;
 
-/// What a rotation did.
-#[derive(Debug, Clone)]
+/// What a rotation did (also written to `<data-dir>/rotation.json`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Rotation {
     /// The old key's id.
     pub old_id: String,
@@ -36,6 +45,10 @@ pub struct Rotation {
     pub retired: PathBuf,
     /// Whether an interrupted rotation was resumed.
     pub resumed: bool,
+    /// Whether a running server did it.
+    pub online: bool,
+    /// When it finished (ms since the epoch).
+    pub finished_ms: i64,
 }
 
 /// Why a rotation failed (nothing unreadable is left behind: rerun it).
@@ -49,20 +62,30 @@ pub enum RotateError {
         /// Cause.
         source: std::io::Error,
     },
-    /// The metadata database (often: the server is still running).
-    #[error("opening the metadata in {path}: {source} (stop `leadshop serve` first)")]
+    /// The metadata database could not be opened.
+    #[error("opening the metadata in {path}: {source}")]
     Store {
         /// Data directory.
         path: PathBuf,
         /// Cause.
-        source: leadshop_store::StoreError,
+        source: StoreError,
     },
     /// Re-wrapping failed.
     #[error("re-wrapping data keys: {0}")]
-    Rewrap(leadshop_store::StoreError),
+    Rewrap(StoreError),
     /// Re-sealing key secrets failed.
     #[error(transparent)]
     Keys(#[from] keys::KeyError),
+    /// The running server has not finished within the wait.
+    #[error(
+        "the running server has not finished the rotation to {new_id} within {waited:?}; it goes on in the background (rerun the command to wait again, or see the server's log)"
+    )]
+    Pending {
+        /// The new key's id.
+        new_id: String,
+        /// How long the command waited.
+        waited: Duration,
+    },
 }
 
 fn io(context: String) -> impl FnOnce(std::io::Error) -> RotateError {
@@ -78,45 +101,110 @@ pub fn master_path(config: &Config) -> PathBuf {
         .unwrap_or_else(|| config.data_dir.join("master.key"))
 }
 
-/// Rotates (or finishes rotating) the master key of a stopped server's data directory.
+/// Where the last rotation's report is written.
+#[must_use]
+pub fn report_path(config: &Config) -> PathBuf {
+    config.data_dir.join("rotation.json")
+}
+
+/// Rotates (or finishes rotating) the master key of a data directory. When a server holds
+/// the directory, the rotation is handed to it and this waits up to `wait` for its report.
 ///
 /// # Errors
 /// [`RotateError`]; rerunning after fixing the cause completes the rotation.
-pub fn rotate_master(config: &Config) -> Result<Rotation, RotateError> {
+pub fn rotate_master(config: &Config, wait: Duration) -> Result<Rotation, RotateError> {
     let path = master_path(config);
     let next = master_key::next_path(&path);
     let old = master_key::load(&path).map_err(io(format!("loading {}", path.display())))?;
-    // Open the metadata first: if the server still runs this fails, before anything is written.
-    let store =
-        Store::open(&config.data_dir, Some(old.clone())).map_err(|source| RotateError::Store {
-            path: config.data_dir.clone(),
-            source,
-        })?;
+    let masters = MasterKeys::new(old);
+    // Open the metadata first: if a server holds it, the server does the work.
+    let store = match Store::open(&config.data_dir, Some(masters.clone())) {
+        Ok(store) => store,
+        Err(e) if e.is_held_elsewhere() => return hand_to_server(config, &next, wait),
+        Err(source) => {
+            return Err(RotateError::Store {
+                path: config.data_dir.clone(),
+                source,
+            });
+        }
+    };
     let resumed = next.exists();
     let new = if resumed {
         master_key::load(&next).map_err(io(format!("loading {}", next.display())))?
     } else {
         master_key::create(&next).map_err(io(format!("writing {}", next.display())))?
     };
+    masters.install(new);
+    finish(config, &store, &masters, resumed, false)
+}
+
+/// Writes `.next` (unless a rotation is already pending) and waits for the server's report.
+fn hand_to_server(config: &Config, next: &Path, wait: Duration) -> Result<Rotation, RotateError> {
+    let resumed = next.exists();
+    let new = if resumed {
+        master_key::load(next).map_err(io(format!("loading {}", next.display())))?
+    } else {
+        master_key::create(next).map_err(io(format!("writing {}", next.display())))?
+    };
+    let started = std::time::Instant::now();
+    loop {
+        if !next.exists()
+            && let Some(r) = read_report(config).filter(|r| r.new_id == new.id)
+        {
+            return Ok(r);
+        }
+        if started.elapsed() >= wait {
+            return Err(RotateError::Pending {
+                new_id: new.id,
+                waited: wait,
+            });
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The last rotation's report, if any.
+#[must_use]
+pub fn read_report(config: &Config) -> Option<Rotation> {
+    let text = std::fs::read_to_string(report_path(config)).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// Steps 2–4, once the new key is current in `masters` (which still holds the old one).
+///
+/// # Errors
+/// [`RotateError`]; running it again finishes the rotation.
+pub fn finish(
+    config: &Config,
+    store: &Store,
+    masters: &MasterKeys,
+    resumed: bool,
+    online: bool,
+) -> Result<Rotation, RotateError> {
+    let path = master_path(config);
+    let next = master_key::next_path(&path);
+    let new_id = masters.current().id.clone();
     let data_keys = store
-        .rewrap_master(&old, &new)
+        .rewrap_to_current(REWRAP_BATCH)
         .map_err(RotateError::Rewrap)?;
-    drop(store);
-    let secrets = keys::reseal(&KeyPaths::new(&config.data_dir), &old, &new)?;
-    let kms_keys = crate::kms::reseal(&crate::kms::KmsPaths::new(&config.data_dir), &old, &new)
+    let secrets = keys::reseal(&KeyPaths::new(&config.data_dir), masters)?;
+    let kms_keys = crate::kms::reseal(&crate::kms::KmsPaths::new(&config.data_dir), masters)
         .map_err(|e| RotateError::Io {
             context: "re-sealing the SSE-KMS keyring".into(),
             source: std::io::Error::other(e.to_string()),
         })?;
 
+    let old = master_key::load(&path).map_err(io(format!("loading {}", path.display())))?;
     let retired = path.with_file_name(format!(
         "{}.retired-{}",
         path.file_name().unwrap_or_default().to_string_lossy(),
         old.id
     ));
-    let old_text = std::fs::read(&path).map_err(io(format!("reading {}", path.display())))?;
-    crate::secret_file::write(&retired, &old_text)
-        .map_err(io(format!("writing {}", retired.display())))?;
+    if old.id != new_id {
+        let old_text = std::fs::read(&path).map_err(io(format!("reading {}", path.display())))?;
+        crate::secret_file::write(&retired, &old_text)
+            .map_err(io(format!("writing {}", retired.display())))?;
+    }
     std::fs::rename(&next, &path).map_err(io(format!(
         "renaming {} to {}",
         next.display(),
@@ -127,13 +215,84 @@ pub fn rotate_master(config: &Config) -> Result<Rotation, RotateError> {
             .and_then(|d| d.sync_all())
             .map_err(io(format!("syncing {}", dir.display())))?;
     }
-    Ok(Rotation {
+    let rotation = Rotation {
         old_id: old.id,
-        new_id: new.id,
+        new_id,
         data_keys,
         secrets,
         kms_keys,
         retired,
         resumed,
-    })
+        online,
+        finished_ms: leadshop_store::db::timestamp_ms(),
+    };
+    let report = serde_json::to_string_pretty(&rotation).expect("serialisable");
+    crate::secret_file::write(&report_path(config), report.as_bytes())
+        .map_err(io(format!("writing {}", report_path(config).display())))?;
+    Ok(rotation)
+}
+
+/// How often the server looks for `<master>.next`.
+const WATCH_INTERVAL: Duration = Duration::from_millis(500);
+/// How long the server waits before retrying a rotation that failed.
+const RETRY_AFTER: Duration = Duration::from_secs(30);
+
+/// The server's rotation watcher: when `<master>.next` appears (or is there at start), it
+/// installs the new key in `masters` — the keys the engine, the access keys and the keyring
+/// share — and finishes the rotation while requests go on. Ends at shutdown.
+pub async fn watch(
+    state: std::sync::Arc<crate::server::AppState>,
+    masters: MasterKeys,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    let next = master_key::next_path(&master_path(&state.config));
+    let mut retry_at: Option<std::time::Instant> = None;
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(WATCH_INTERVAL) => {}
+            _ = shutdown.changed() => return,
+        }
+        if !next.exists() || retry_at.is_some_and(|t| std::time::Instant::now() < t) {
+            continue;
+        }
+        let (st, m) = (state.clone(), masters.clone());
+        match tokio::task::spawn_blocking(move || rotate_online(&st, &m)).await {
+            Ok(Ok(r)) => {
+                retry_at = None;
+                tracing::info!(
+                    old = %r.old_id,
+                    new = %r.new_id,
+                    rewrapped = r.data_keys.rewrapped,
+                    already = r.data_keys.already,
+                    secrets = r.secrets,
+                    kms_keys = r.kms_keys,
+                    retired = %r.retired.display(),
+                    "master key rotated online"
+                );
+            }
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "master-key rotation failed; retrying in {RETRY_AFTER:?} (every object stays readable meanwhile)");
+                retry_at = Some(std::time::Instant::now() + RETRY_AFTER);
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "master-key rotation panicked");
+                retry_at = Some(std::time::Instant::now() + RETRY_AFTER);
+            }
+        }
+    }
+}
+
+fn rotate_online(
+    state: &crate::server::AppState,
+    masters: &MasterKeys,
+) -> Result<Rotation, RotateError> {
+    let next = master_key::next_path(&master_path(&state.config));
+    let new = master_key::load(&next).map_err(io(format!("loading {}", next.display())))?;
+    // Already current when the server started with `.next` present: a resumed rotation.
+    let resumed = masters.current().id == new.id;
+    tracing::info!(new = %new.id, resumed, "rotating the master key online");
+    masters.install(new);
+    // A key sealed under the new key by the CLI before this install may open now.
+    state.keys.reload();
+    finish(&state.config, &state.store, masters, resumed, true)
 }

@@ -153,18 +153,6 @@ pub async fn start(config: Config) -> Result<ServerHandle, StartError> {
         .map_err(io_ctx(format!("creating {}", data_dir.display())))?;
 
     let master_path = crate::rotate::master_path(&config);
-    let next = crate::master_key::next_path(&master_path);
-    if next.exists() {
-        return Err(StartError::Io {
-            context: format!(
-                "a master-key rotation was interrupted ({} exists)",
-                next.display()
-            ),
-            source: std::io::Error::other(
-                "run `leadshop kms rotate-master` with the same --data-dir/--config to finish it",
-            ),
-        });
-    }
     // A data directory with metadata but no master key would get a fresh key that opens
     // nothing: refuse, so the operator restores the key instead.
     if !master_path.exists() && data_dir.join("meta.redb").exists() {
@@ -175,12 +163,19 @@ pub async fn start(config: Config) -> Result<ServerHandle, StartError> {
             ),
         });
     }
-    let master = crate::master_key::load_or_create(&master_path).map_err(io_ctx(format!(
+    crate::master_key::load_or_create(&master_path).map_err(io_ctx(format!(
         "loading the master key {}",
         master_path.display()
     )))?;
-    let master_for_keys = master.clone();
-    let data_master = Some(master);
+    // With `<master>.next` present a rotation is unfinished: both keys are loaded, the new
+    // one current, and the rotation watcher finishes it.
+    let masters = crate::master_key::load_with_next(&master_path).map_err(io_ctx(format!(
+        "loading the master key {} (and {})",
+        master_path.display(),
+        crate::master_key::next_path(&master_path).display()
+    )))?;
+    let master_for_keys = masters.clone();
+    let data_master = Some(masters);
     // Benchmark builds can measure the server without encryption; normal builds cannot.
     #[cfg(feature = "bench-unencrypted")]
     let data_master = if std::env::var_os("LEADSHOP_BENCH_UNENCRYPTED").is_some() {
@@ -209,6 +204,7 @@ pub async fn start(config: Config) -> Result<ServerHandle, StartError> {
             }
         })?,
     );
+    let master_for_keys_watch = master_for_keys.clone();
     let keys = Arc::new(KeyStore::open(&data_dir, master_for_keys)?);
     let access = Arc::new(AccessControl::new(keys.clone(), store.clone(), &config));
 
@@ -243,6 +239,11 @@ pub async fn start(config: Config) -> Result<ServerHandle, StartError> {
     let s3 = build_s3_service(&state);
     let (shutdown, _) = watch::channel(false);
     let tracker = TaskTracker::new();
+    tracker.spawn(crate::rotate::watch(
+        state.clone(),
+        master_for_keys_watch,
+        shutdown.subscribe(),
+    ));
 
     let s3_shell = Arc::new(S3Shell { s3 });
     let http_shell = s3_shell.clone();

@@ -377,7 +377,7 @@ impl Drop for DataWriter {
 pub(crate) fn read_segment(
     path: &Path,
     segment: &Segment,
-    master: Option<&MasterKey>,
+    master: Option<&crate::MasterKeys>,
     wrapping_key: Option<&Key>,
     offset: u64,
     len: usize,
@@ -429,7 +429,7 @@ pub(crate) fn read_segment(
                 )
                 .map_err(|e| invalid(format!("unwrapping with keyring key {}: {e}", env.key_id)))?
             } else {
-                let master = master.filter(|m| m.id == env.key_id).ok_or_else(|| {
+                let master = master.and_then(|m| m.get(&env.key_id)).ok_or_else(|| {
                     invalid(format!(
                         "encrypted under master key {:?}, which is not loaded",
                         env.key_id

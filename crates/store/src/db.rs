@@ -7,12 +7,14 @@ use std::path::Path;
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 
-use crate::data::{self, DataDirs, DataWriter, MasterKey};
+use crate::data::{self, DataDirs, DataWriter};
 use crate::group::GroupCommit;
 use crate::keys;
+use crate::masters::MasterKeys;
 use crate::record::{
     self, BucketRecord, PartRecord, Segment, UploadRecord, VersionRecord, VersioningState,
 };
+use crate::rewrap;
 use crate::{FileId, NULL_VERSION_ID, StoreError};
 
 /// Engine-wide counters and the schema version.
@@ -38,8 +40,8 @@ const SCHEMA_VERSION: u64 = 1;
 pub struct Store {
     pub(crate) db: Database,
     dirs: DataDirs,
-    group: GroupCommit,
-    master: Option<MasterKey>,
+    pub(crate) group: GroupCommit,
+    pub(crate) master: Option<MasterKeys>,
 }
 
 /// A condition a write must meet, checked in the same transaction as the write.
@@ -157,7 +159,7 @@ impl Store {
     /// # Errors
     /// The database cannot be opened (e.g. another process holds it), or the data
     /// directory cannot be read or written.
-    pub fn open(root: &Path, master: Option<MasterKey>) -> Result<Self, StoreError> {
+    pub fn open(root: &Path, master: Option<MasterKeys>) -> Result<Self, StoreError> {
         std::fs::create_dir_all(root)?;
         let dirs = DataDirs::create(root)?;
         // redb caches pages up to this size; its default (1 GiB) would let RSS grow with the
@@ -229,7 +231,8 @@ impl Store {
     /// # Errors
     /// The temp file cannot be created.
     pub fn writer(&self) -> io::Result<DataWriter> {
-        DataWriter::create(&self.dirs, self.master.as_ref(), None)
+        let master = self.master.as_ref().map(MasterKeys::current);
+        DataWriter::create(&self.dirs, master.as_deref(), None)
     }
 
     /// Starts a new data file whose data key is wrapped by another key than the master key
@@ -238,7 +241,8 @@ impl Store {
     /// # Errors
     /// The temp file cannot be created.
     pub fn writer_wrapped(&self, wrapping: crate::data::Wrapping<'_>) -> io::Result<DataWriter> {
-        DataWriter::create(&self.dirs, self.master.as_ref(), Some(wrapping))
+        let master = self.master.as_ref().map(MasterKeys::current);
+        DataWriter::create(&self.dirs, master.as_deref(), Some(wrapping))
     }
 
     /// Removes a sealed data file that no commit references (the write was refused).
@@ -400,12 +404,17 @@ impl Store {
         precondition: Option<WritePrecondition>,
     ) -> Result<PutOutcome, StoreError> {
         let bucket = bucket.to_string();
+        let masters = self.master.clone();
         let (outcome, garbage) = self.group.run(&self.db, move |tx| {
             let bucket = bucket.as_str();
             let b = Self::bucket_in(tx, bucket)?;
             let mut versions = tx.open_table(VERSIONS)?;
             let current = newest_version(&versions, bucket, &rec.key)?;
             check_precondition(precondition.as_ref(), current.as_ref().map(|(_, r)| r))?;
+            rewrap::to_current(
+                masters.as_ref(),
+                rec.segments.iter_mut().filter_map(|s| s.envelope.as_mut()),
+            )?;
             let seq = Self::next_seq(tx)?;
             let garbage = assign_version(&mut versions, bucket, b.versioning, seq, &mut rec)?;
             versions.insert(
@@ -801,11 +810,13 @@ impl Store {
     /// # Errors
     /// [`StoreError::NoSuchUpload`] (the caller then discards the file).
     pub fn put_part(&self, upload_id: &str, part: &PartRecord) -> Result<(), StoreError> {
-        let (upload_id, part) = (upload_id.to_string(), part.clone());
+        let (upload_id, mut part) = (upload_id.to_string(), part.clone());
+        let masters = self.master.clone();
         let replaced = self.group.run(&self.db, move |tx| {
             if tx.open_table(UPLOADS)?.get(upload_id.as_str())?.is_none() {
                 return Err(StoreError::NoSuchUpload(upload_id));
             }
+            rewrap::to_current(masters.as_ref(), part.envelope.as_mut())?;
             let mut parts = tx.open_table(PARTS)?;
             let key = keys::part_key(&upload_id, part.part_number);
             let old = parts.insert(key.as_slice(), record::encode(&part).as_slice())?;
@@ -870,6 +881,7 @@ impl Store {
         + 'static,
     ) -> Result<PutOutcome, StoreError> {
         let upload_id = upload_id.to_string();
+        let masters = self.master.clone();
         let (outcome, garbage) = self.group.run(&self.db, move |tx| {
             let upload_id = upload_id.as_str();
             let upload: UploadRecord = {
@@ -922,6 +934,10 @@ impl Store {
             let current = newest_version(&versions, &upload.bucket, &upload.key)?;
             check_precondition(precondition.as_ref(), current.as_ref().map(|(_, r)| r))?;
             // Everything that can refuse the request has been checked: now change tables.
+            rewrap::to_current(
+                masters.as_ref(),
+                rec.segments.iter_mut().filter_map(|s| s.envelope.as_mut()),
+            )?;
             let seq = Self::next_seq(tx)?;
             let mut garbage =
                 assign_version(&mut versions, &upload.bucket, b.versioning, seq, &mut rec)?;

@@ -77,6 +77,12 @@ impl StoreError {
             Self::Corrupt(_) | Self::CommitFailed(_) | Self::Db(_) | Self::Io(_)
         )
     }
+
+    /// Whether the database is open in another process (a running server).
+    #[must_use]
+    pub fn is_held_elsewhere(&self) -> bool {
+        matches!(self, Self::Db(redb::Error::DatabaseAlreadyOpen))
+    }
 }
 
 macro_rules! from_redb {

@@ -16,7 +16,8 @@
 //! - [`keys`]: the byte encoding of table keys (ordering matters for listings).
 //! - [`db`]: the [`Store`] itself: buckets, objects, versions, listings, multipart.
 //! - `group`: group commit, so concurrent writes share one transaction and one fsync.
-//! - `rewrap`: master-key rotation ([`Store::rewrap_master`]).
+//! - [`masters`]: the master keys held (current, and earlier ones during a rotation).
+//! - `rewrap`: online master-key rotation ([`Store::rewrap_to_current`]).
 
 pub mod crypto;
 pub mod data;
@@ -24,6 +25,7 @@ pub mod db;
 pub mod error;
 mod group;
 pub mod keys;
+pub mod masters;
 pub mod record;
 mod rewrap;
 
@@ -36,8 +38,9 @@ pub use db::{
     PutOutcome, Store, WritePrecondition,
 };
 pub use error::StoreError;
+pub use masters::MasterKeys;
 pub use record::{
     BucketRecord, Checksums, ContentHeaders, Envelope, NULL_VERSION_ID, PartRecord, Segment,
     UploadKms, UploadRecord, VersionRecord, VersioningState,
 };
-pub use rewrap::Rewrapped;
+pub use rewrap::{REWRAP_BATCH, Rewrapped};

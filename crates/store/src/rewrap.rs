@@ -1,46 +1,73 @@
-//! Master-key rotation: every data key wrapped by the old master key is re-wrapped by the new
-//! one, in one metadata transaction; object data is never rewritten. Re-running it finishes
-//! an interrupted rotation (envelopes already under the new key are left alone).
+//! Master-key rotation: every data key wrapped by an earlier master key is re-wrapped by the
+//! current one; object data is never rewritten.
+//!
+//! Online, while writes continue:
+//! - [`crate::MasterKeys::install`] makes the new key current: every data file created after
+//!   that is wrapped by it;
+//! - a write that began under the old key is re-wrapped inside its own commit ([`to_current`]),
+//!   so nothing committed after the switch is under the old key;
+//! - [`Store::rewrap_to_current`] walks the versions and parts tables in batches, each a share
+//!   of a group commit (writers are never blocked for long), then checks that no envelope
+//!   under another master key is left.
+//!
+//! Every step is idempotent: a crash anywhere leaves each envelope under the old or the new
+//! key, both held until the rotation finishes, and running it again completes it.
 
-use redb::{ReadableTable, TableDefinition};
+use std::ops::Bound;
+
+use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 
 use crate::crypto;
-use crate::data::{MasterKey, SSE_C_ALGORITHM};
+use crate::data::{SSE_C_ALGORITHM, SSE_KMS_ALGORITHM};
+use crate::masters::MasterKeys;
 use crate::record::{self, Envelope, PartRecord, VersionRecord};
 use crate::{Store, StoreError};
 
-/// What a rotation changed.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+/// Records per shared commit in [`Store::rewrap_to_current`].
+pub const REWRAP_BATCH: usize = 256;
+
+/// What a rotation pass changed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Rewrapped {
     /// Data keys re-wrapped (object segments and multipart parts).
     pub rewrapped: usize,
-    /// Data keys already under the new master key (an earlier, interrupted run).
+    /// Data keys already under the current master key.
     pub already: usize,
     /// Data keys wrapped by customer (SSE-C) or keyring (SSE-KMS) keys, which the master key
     /// does not wrap (keyring keys are re-sealed with the keyring).
     pub customer: usize,
 }
 
+impl std::ops::AddAssign for Rewrapped {
+    fn add_assign(&mut self, o: Self) {
+        self.rewrapped += o.rewrapped;
+        self.already += o.already;
+        self.customer += o.customer;
+    }
+}
+
+/// Re-wraps one envelope under the current master key if an earlier one wraps it; returns
+/// whether it changed.
 fn rewrap(
     env: &mut Envelope,
-    old: &MasterKey,
-    new: &MasterKey,
+    masters: &MasterKeys,
     out: &mut Rewrapped,
 ) -> Result<bool, StoreError> {
-    if env.algorithm == SSE_C_ALGORITHM || env.algorithm == crate::data::SSE_KMS_ALGORITHM {
+    if env.algorithm == SSE_C_ALGORITHM || env.algorithm == SSE_KMS_ALGORITHM {
         out.customer += 1;
         return Ok(false);
     }
+    let new = masters.current();
     if env.key_id == new.id {
         out.already += 1;
         return Ok(false);
     }
-    if env.key_id != old.id {
-        return Err(StoreError::Corrupt(format!(
-            "a data key is wrapped by master key {}, neither the old ({}) nor the new ({})",
-            env.key_id, old.id, new.id
-        )));
-    }
+    let old = masters.get(&env.key_id).ok_or_else(|| {
+        StoreError::Corrupt(format!(
+            "a data key is wrapped by master key {}, which is not loaded (current: {})",
+            env.key_id, new.id
+        ))
+    })?;
     let wrapped = hex::decode(&env.wrapped_key)
         .map_err(|_| StoreError::Corrupt("malformed envelope".into()))?;
     let dek = crypto::unwrap_key(&old.key, &old.id, &wrapped)
@@ -53,51 +80,171 @@ fn rewrap(
     Ok(true)
 }
 
-/// Rewrites the records of one table whose envelopes `change` re-wraps.
-fn rewrite<T: serde::Serialize + serde::de::DeserializeOwned>(
-    tx: &redb::WriteTransaction,
-    table: TableDefinition<&[u8], &[u8]>,
-    mut change: impl FnMut(&mut T) -> Result<bool, StoreError>,
+/// Puts the envelopes a commit is about to store under the current master key (a write that
+/// began before a rotation switched keys). Called inside the commit's transaction.
+pub(crate) fn to_current<'a>(
+    masters: Option<&MasterKeys>,
+    envelopes: impl IntoIterator<Item = &'a mut Envelope>,
 ) -> Result<(), StoreError> {
-    let mut t = tx.open_table(table)?;
-    let mut updates = Vec::new();
-    for entry in t.iter()? {
-        let (k, v) = entry?;
-        let mut rec: T = record::decode(v.value())?;
-        if change(&mut rec)? {
-            updates.push((k.value().to_vec(), record::encode(&rec)));
-        }
-    }
-    for (k, v) in updates {
-        t.insert(k.as_slice(), v.as_slice())?;
+    let Some(masters) = masters else {
+        return Ok(());
+    };
+    let mut out = Rewrapped::default();
+    for env in envelopes {
+        rewrap(env, masters, &mut out)?;
     }
     Ok(())
 }
 
+fn version_envelopes(
+    rec: &mut VersionRecord,
+    masters: &MasterKeys,
+    out: &mut Rewrapped,
+) -> Result<bool, StoreError> {
+    let mut changed = false;
+    for env in rec.segments.iter_mut().filter_map(|s| s.envelope.as_mut()) {
+        changed |= rewrap(env, masters, out)?;
+    }
+    Ok(changed)
+}
+
+fn part_envelope(
+    rec: &mut PartRecord,
+    masters: &MasterKeys,
+    out: &mut Rewrapped,
+) -> Result<bool, StoreError> {
+    match rec.envelope.as_mut() {
+        Some(env) => rewrap(env, masters, out),
+        None => Ok(false),
+    }
+}
+
+type Change<T> = fn(&mut T, &MasterKeys, &mut Rewrapped) -> Result<bool, StoreError>;
+
+/// One batch: up to `batch` records after `cursor`; returns the last key seen (None at the
+/// end of the table).
+fn rewrite_batch<T: serde::Serialize + serde::de::DeserializeOwned>(
+    tx: &redb::WriteTransaction,
+    table: TableDefinition<&[u8], &[u8]>,
+    cursor: Option<&[u8]>,
+    batch: usize,
+    masters: &MasterKeys,
+    change: Change<T>,
+    out: &mut Rewrapped,
+) -> Result<Option<Vec<u8>>, StoreError> {
+    let mut t = tx.open_table(table)?;
+    let start = cursor.map_or(Bound::Unbounded, Bound::Excluded);
+    let mut updates = Vec::new();
+    let mut last = None;
+    for entry in t.range::<&[u8]>((start, Bound::Unbounded))?.take(batch) {
+        let (k, v) = entry?;
+        let mut rec: T = record::decode(v.value())?;
+        if change(&mut rec, masters, out)? {
+            updates.push((k.value().to_vec(), record::encode(&rec)));
+        }
+        last = Some(k.value().to_vec());
+    }
+    for (k, v) in updates {
+        t.insert(k.as_slice(), v.as_slice())?;
+    }
+    Ok(last)
+}
+
 impl Store {
-    /// Re-wraps every data key under `old` with `new`, atomically (one transaction: a crash
-    /// leaves all or none re-wrapped). Run with the server stopped.
+    /// The master keys the engine holds (None in an unencrypted benchmark build).
+    #[must_use]
+    pub fn masters(&self) -> Option<&MasterKeys> {
+        self.master.as_ref()
+    }
+
+    fn rewrap_table<T: serde::Serialize + serde::de::DeserializeOwned + 'static>(
+        &self,
+        masters: &MasterKeys,
+        table: TableDefinition<'static, &'static [u8], &'static [u8]>,
+        batch: usize,
+        change: Change<T>,
+    ) -> Result<Rewrapped, StoreError> {
+        let mut total = Rewrapped::default();
+        let mut cursor: Option<Vec<u8>> = None;
+        loop {
+            let masters = masters.clone();
+            let from = cursor.take();
+            let (last, counts) = self.group.run(&self.db, move |tx| {
+                let mut out = Rewrapped::default();
+                let last = rewrite_batch(
+                    tx,
+                    table,
+                    from.as_deref(),
+                    batch,
+                    &masters,
+                    change,
+                    &mut out,
+                )?;
+                Ok((last, out))
+            })?;
+            total += counts;
+            match last {
+                Some(k) => cursor = Some(k),
+                None => return Ok(total),
+            }
+        }
+    }
+
+    /// Envelopes under a master key other than the current one (read-only check).
+    fn not_current(&self, masters: &MasterKeys) -> Result<usize, StoreError> {
+        let current = masters.current().id.clone();
+        let under_other = |env: &Envelope| {
+            env.algorithm != SSE_C_ALGORITHM
+                && env.algorithm != SSE_KMS_ALGORITHM
+                && env.key_id != current
+        };
+        let tx = self.db.begin_read()?;
+        let mut n = 0;
+        for entry in tx.open_table(crate::db::VERSIONS)?.iter()? {
+            let rec: VersionRecord = record::decode(entry?.1.value())?;
+            n += rec
+                .segments
+                .iter()
+                .filter_map(|s| s.envelope.as_ref())
+                .filter(|e| under_other(e))
+                .count();
+        }
+        for entry in tx.open_table(crate::db::PARTS)?.iter()? {
+            let rec: PartRecord = record::decode(entry?.1.value())?;
+            n += rec
+                .envelope
+                .as_ref()
+                .filter(|e| under_other(e))
+                .iter()
+                .count();
+        }
+        Ok(n)
+    }
+
+    /// Re-wraps every data key under an earlier master key with the current one, `batch`
+    /// records per shared commit, while other writes go on; then checks that none is left.
+    /// Safe to run again after a crash or an error (it finishes what is left).
     ///
     /// # Errors
-    /// [`StoreError::Corrupt`] for an envelope under an unknown key or one `old` cannot open;
-    /// database errors. Nothing is changed then.
-    pub fn rewrap_master(&self, old: &MasterKey, new: &MasterKey) -> Result<Rewrapped, StoreError> {
-        let mut out = Rewrapped::default();
-        let tx = self.db.begin_write()?;
-        rewrite::<VersionRecord>(&tx, crate::db::VERSIONS, |rec| {
-            let mut changed = false;
-            for seg in &mut rec.segments {
-                if let Some(env) = seg.envelope.as_mut() {
-                    changed |= rewrap(env, old, new, &mut out)?;
-                }
-            }
-            Ok(changed)
-        })?;
-        rewrite::<PartRecord>(&tx, crate::db::PARTS, |rec| match rec.envelope.as_mut() {
-            Some(env) => rewrap(env, old, new, &mut out),
-            None => Ok(false),
-        })?;
-        tx.commit().map_err(redb::Error::from)?;
-        Ok(out)
+    /// [`StoreError::Corrupt`] for an envelope under a key the engine does not hold, or one
+    /// that key cannot open (batches before it stay re-wrapped, which is harmless); database
+    /// errors. Without master keys (benchmark build) there is nothing to do.
+    pub fn rewrap_to_current(&self, batch: usize) -> Result<Rewrapped, StoreError> {
+        let Some(masters) = self.master.clone() else {
+            return Ok(Rewrapped::default());
+        };
+        let batch = batch.max(1);
+        let mut total =
+            self.rewrap_table(&masters, crate::db::VERSIONS, batch, version_envelopes)?;
+        total += self.rewrap_table(&masters, crate::db::PARTS, batch, part_envelope)?;
+        // Writes re-wrap inside their commit (to_current), so one pass leaves nothing behind;
+        // check rather than trust it, since the old key is about to be dropped.
+        let left = self.not_current(&masters)?;
+        if left > 0 {
+            return Err(StoreError::Corrupt(format!(
+                "{left} data keys are still under an earlier master key after re-wrapping"
+            )));
+        }
+        Ok(total)
     }
 }

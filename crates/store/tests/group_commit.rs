@@ -8,11 +8,11 @@ use leadshop_store::{
     BucketRecord, Segment, Store, StoreError, VersionRecord, VersioningState, WritePrecondition,
 };
 
-fn master() -> leadshop_store::MasterKey {
-    leadshop_store::MasterKey {
+fn master() -> leadshop_store::MasterKeys {
+    leadshop_store::MasterKeys::new(leadshop_store::MasterKey {
         id: "test".into(),
         key: leadshop_store::crypto::Key::from_bytes([9; 32]),
-    }
+    })
 }
 
 fn version(store: &Store, key: &str, body: &[u8]) -> VersionRecord {

@@ -499,8 +499,7 @@ async fn presigned_urls_work_until_they_expire() {
 async fn keys_made_changed_and_deleted_while_running_take_effect_at_once() {
     let srv = TestServer::start().await;
     let paths = KeyPaths::new(srv.data_dir());
-    let master =
-        leadshop_server::master_key::load_or_create(&srv.data_dir().join("master.key")).unwrap();
+    let master = leadshop_server::master_key::MasterSource::File(srv.data_dir().join("master.key"));
     // A read-only key for the reports/ prefix, using a policy variable and a condition.
     let policy = r#"{"Version":"2012-10-17","Statement":[
         {"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::leadshop-assets/reports/*"},
@@ -633,7 +632,9 @@ async fn a_damaged_stored_policy_fails_closed_until_replaced() {
     // Damage the stored policy behind the server's back.
     {
         let master = leadshop_server::master_key::load(&dir.path().join("master.key")).unwrap();
-        let store = leadshop_store::Store::open(dir.path(), Some(master)).unwrap();
+        let store =
+            leadshop_store::Store::open(dir.path(), Some(leadshop_store::MasterKeys::new(master)))
+                .unwrap();
         store
             .update_bucket(ASSETS, |b| {
                 b.documents.insert(

@@ -1,3 +1,5 @@
+use std::time::Duration;
+
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, ServerSideEncryption};
 
@@ -556,7 +558,8 @@ async fn sse_c_is_blocked_by_default_and_round_trips_when_allowed() {
 }
 
 #[tokio::test]
-async fn master_key_rotation_rewraps_keys_resumes_after_a_crash_and_leaves_data_alone() {
+async fn master_key_rotation_rewraps_keys_is_finished_by_the_next_start_after_a_crash_and_leaves_data_alone()
+ {
     use leadshop_server::keys::{self, KeyPaths};
     let dir = tempfile::tempdir().unwrap();
     let cfg = crate::common::test_config(dir.path());
@@ -635,9 +638,10 @@ async fn master_key_rotation_rewraps_keys_resumes_after_a_crash_and_leaves_data_
         .unwrap();
     let master_path = srv.data_dir().join("master.key");
     let old_master = leadshop_server::master_key::load(&master_path).unwrap();
+    let source = leadshop_server::master_key::MasterSource::File(master_path.clone());
     let ci = keys::create(
         &KeyPaths::new(srv.data_dir()),
-        &old_master,
+        &source,
         "ci",
         keys::APP_POLICY,
     )
@@ -645,7 +649,7 @@ async fn master_key_rotation_rewraps_keys_resumes_after_a_crash_and_leaves_data_
     // An SSE-KMS object: its keyring key is re-sealed with the rotation.
     let kms_key = leadshop_server::kms::create_key(
         &leadshop_server::kms::KmsPaths::new(srv.data_dir()),
-        &old_master,
+        &source,
         Some("rotation-test"),
         "",
     )
@@ -680,20 +684,23 @@ async fn master_key_rotation_rewraps_keys_resumes_after_a_crash_and_leaves_data_
     // A rotation that crashed after re-wrapping, before re-sealing secrets and renaming.
     let next = leadshop_server::master_key::next_path(&master_path);
     let new_master = leadshop_server::master_key::create(&next).unwrap();
-    let store = leadshop_store::Store::open(dir.path(), Some(new_master.clone())).unwrap();
-    let first = store.rewrap_master(&old_master, &new_master).unwrap();
+    let masters = leadshop_store::MasterKeys::new(old_master.clone());
+    masters.install(new_master.clone());
+    let store = leadshop_store::Store::open(dir.path(), Some(masters)).unwrap();
+    let first = store.rewrap_to_current(2).unwrap();
     assert_eq!(
         first.rewrapped, 4,
         "single + two completed parts + one open part"
     );
     drop(store);
-    let Err(e) = leadshop_server::start(cfg.clone()).await else {
-        panic!("the server must refuse to start");
-    };
-    assert!(e.to_string().contains("rotation was interrupted"), "{e}");
 
-    let r = leadshop_server::rotate::rotate_master(&cfg).unwrap();
-    assert!(r.resumed);
+    // The next start loads both keys and finishes the rotation while it serves.
+    let srv = TestServer {
+        handle: leadshop_server::start(cfg.clone()).await.unwrap(),
+        dir,
+    };
+    let r = wait_for_rotation(&cfg, &new_master.id).await;
+    assert!(r.resumed && r.online);
     assert_eq!((r.data_keys.rewrapped, r.data_keys.already), (0, 4));
     assert_eq!(r.secrets, 3, "admin, app and ci re-sealed");
     assert_eq!(r.kms_keys, 1);
@@ -715,6 +722,9 @@ async fn master_key_rotation_rewraps_keys_resumes_after_a_crash_and_leaves_data_
         );
     }
 
+    let TestServer { handle, dir } = srv;
+    handle.shutdown().await;
+    // Only the new key is loaded from here on.
     let srv = TestServer {
         handle: leadshop_server::start(cfg.clone()).await.unwrap(),
         dir,
@@ -800,8 +810,8 @@ async fn master_key_rotation_rewraps_keys_resumes_after_a_crash_and_leaves_data_
     // A second rotation starts fresh from the new key.
     let TestServer { handle, dir } = srv;
     handle.shutdown().await;
-    let again = leadshop_server::rotate::rotate_master(&cfg).unwrap();
-    assert!(!again.resumed);
+    let again = leadshop_server::rotate::rotate_master(&cfg, Duration::from_secs(60)).unwrap();
+    assert!(!again.resumed && !again.online);
     assert_eq!(
         again.data_keys.rewrapped, 4,
         "the completed upload's part is now a segment"
@@ -824,4 +834,192 @@ async fn a_missing_master_key_is_not_silently_replaced() {
     };
     assert!(e.to_string().contains("master key"), "{e}");
     assert!(!dir.path().join("master.key").exists());
+}
+
+/// Waits for the running server to finish a rotation to `new_id` (its report names it).
+async fn wait_for_rotation(
+    cfg: &leadshop_server::Config,
+    new_id: &str,
+) -> leadshop_server::rotate::Rotation {
+    let next = leadshop_server::master_key::next_path(&leadshop_server::rotate::master_path(cfg));
+    for _ in 0..600 {
+        if !next.exists()
+            && let Some(r) =
+                leadshop_server::rotate::read_report(cfg).filter(|r| r.new_id == new_id)
+        {
+            return r;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the server did not finish the rotation to {new_id}");
+}
+
+async fn put_bytes(client: &aws_sdk_s3::Client, key: &str, body: Vec<u8>) {
+    client
+        .put_object()
+        .bucket("leadshop-assets")
+        .key(key)
+        .body(ByteStream::from(body))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("PUT {key}: {e:?}"));
+}
+
+async fn get_bytes(client: &aws_sdk_s3::Client, key: &str) -> Vec<u8> {
+    client
+        .get_object()
+        .bucket("leadshop-assets")
+        .key(key)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {key}: {e:?}"))
+        .body
+        .collect()
+        .await
+        .unwrap()
+        .into_bytes()
+        .to_vec()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_master_key_rotates_online_under_load_and_every_object_reads_back() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = crate::common::test_config(dir.path());
+    let srv = TestServer {
+        handle: leadshop_server::start(cfg.clone()).await.unwrap(),
+        dir,
+    };
+    let admin = srv.admin();
+    // Data from before the rotation: objects, and an upload that stays open across it.
+    for i in 0..40 {
+        put_bytes(&admin, &format!("pre/{i}"), bytes(64 * 1024 + i, i as u64)).await;
+    }
+    let up = admin
+        .create_multipart_upload()
+        .bucket("leadshop-assets")
+        .key("open")
+        .send()
+        .await
+        .unwrap();
+    let upload_id = up.upload_id().unwrap().to_string();
+    let part = bytes(5 * 1024 * 1024, 77);
+    let p1 = admin
+        .upload_part()
+        .bucket("leadshop-assets")
+        .key("open")
+        .upload_id(&upload_id)
+        .part_number(1)
+        .body(ByteStream::from(part.clone()))
+        .send()
+        .await
+        .unwrap();
+    let master_path = srv.data_dir().join("master.key");
+    let old_id = leadshop_server::master_key::load(&master_path).unwrap().id;
+
+    // Writers and readers run before, during and after the rotation.
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut load = Vec::new();
+    for t in 0..4u64 {
+        let (client, stop) = (srv.admin(), stop.clone());
+        load.push(tokio::spawn(async move {
+            let mut written: Vec<(String, u64)> = Vec::new();
+            let mut i = 0u64;
+            while !stop.load(Ordering::Relaxed) || i < 10 {
+                let (key, seed) = (format!("load/{t}/{i}"), 1000 * t + i);
+                put_bytes(&client, &key, bytes(200_000, seed)).await;
+                written.push((key, seed));
+                let (k, s) = &written[usize::try_from(i / 2).unwrap()];
+                assert_eq!(get_bytes(&client, k).await, bytes(200_000, *s), "{k}");
+                i += 1;
+            }
+            written
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let rotate_cfg = cfg.clone();
+    let r = tokio::task::spawn_blocking(move || {
+        leadshop_server::rotate::rotate_master(&rotate_cfg, Duration::from_secs(60))
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(r.online && !r.resumed, "{r:?}");
+    assert_eq!(r.old_id, old_id);
+    assert!(
+        r.data_keys.rewrapped > 41,
+        "the 40 objects, the open part and what the load wrote: {r:?}"
+    );
+    assert_eq!(r.secrets, 2, "admin and app");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut written = Vec::new();
+    for l in load {
+        written.extend(l.await.unwrap());
+    }
+    admin
+        .complete_multipart_upload()
+        .bucket("leadshop-assets")
+        .key("open")
+        .upload_id(&upload_id)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .parts(
+                    CompletedPart::builder()
+                        .part_number(1)
+                        .e_tag(p1.e_tag().unwrap())
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    let check = |srv: &TestServer| {
+        let client = srv.admin();
+        let written = written.clone();
+        let part = part.clone();
+        async move {
+            for i in 0..40 {
+                assert_eq!(
+                    get_bytes(&client, &format!("pre/{i}")).await,
+                    bytes(64 * 1024 + i, i as u64)
+                );
+            }
+            for (k, s) in &written {
+                assert_eq!(get_bytes(&client, k).await, bytes(200_000, *s), "{k}");
+            }
+            assert_eq!(get_bytes(&client, "open").await, part);
+        }
+    };
+    check(&srv).await;
+
+    // Nothing is left under the old key: the engine opened with the new key alone re-wraps
+    // nothing (an envelope under a key it does not hold would be an error), and a restarted
+    // server without the retired key file reads everything back.
+    let TestServer { handle, dir } = srv;
+    handle.shutdown().await;
+    assert!(!leadshop_server::master_key::next_path(&master_path).exists());
+    let retired_elsewhere = tempfile::tempdir().unwrap();
+    std::fs::rename(&r.retired, retired_elsewhere.path().join("old.key")).unwrap();
+    let new_master = leadshop_server::master_key::load(&master_path).unwrap();
+    assert_eq!(new_master.id, r.new_id);
+    {
+        let store = leadshop_store::Store::open(
+            dir.path(),
+            Some(leadshop_store::MasterKeys::new(new_master)),
+        )
+        .unwrap();
+        let left = store.rewrap_to_current(64).unwrap();
+        assert_eq!(left.rewrapped, 0);
+        assert!(left.already > r.data_keys.rewrapped, "{left:?}");
+    }
+    let srv = TestServer {
+        handle: leadshop_server::start(cfg.clone()).await.unwrap(),
+        dir,
+    };
+    check(&srv).await;
 }
