@@ -101,7 +101,15 @@ pub fn create(path: &Path) -> io::Result<MasterKey> {
 /// I/O errors, a file others can read, or a file that is not 64 hex digits.
 pub fn load(path: &Path) -> io::Result<MasterKey> {
     secret_file::check_private(path)?;
-    let text = std::fs::read_to_string(path)?;
+    parse(path, &std::fs::read(path)?)
+}
+
+/// A master key from the contents of its file (`path` is for messages).
+///
+/// # Errors
+/// Contents that are not 64 hex digits.
+pub fn parse(path: &Path, contents: &[u8]) -> io::Result<MasterKey> {
+    let text = String::from_utf8_lossy(contents);
     let bytes: [u8; 32] = hex::decode(text.trim())
         .ok()
         .and_then(|b| b.try_into().ok())

@@ -134,8 +134,9 @@ pub fn rotate_master(config: &Config, wait: Duration) -> Result<Rotation, Rotate
     } else {
         master_key::create(&next).map_err(io(format!("writing {}", next.display())))?
     };
+    let next_text = std::fs::read(&next).map_err(io(format!("reading {}", next.display())))?;
     masters.install(new);
-    finish(config, &store, &masters, resumed, false)
+    finish(config, &store, &masters, &next_text, resumed, false)
 }
 
 /// Writes `.next` (unless a rotation is already pending) and waits for the server's report.
@@ -171,6 +172,8 @@ pub fn read_report(config: &Config) -> Option<Rotation> {
 }
 
 /// Steps 2–4, once the new key is current in `masters` (which still holds the old one).
+/// `next_text` is the new key file's contents: it becomes the master key file even if
+/// `.next` vanished meanwhile.
 ///
 /// # Errors
 /// [`RotateError`]; running it again finishes the rotation.
@@ -178,6 +181,7 @@ pub fn finish(
     config: &Config,
     store: &Store,
     masters: &MasterKeys,
+    next_text: &[u8],
     resumed: bool,
     online: bool,
 ) -> Result<Rotation, RotateError> {
@@ -205,16 +209,6 @@ pub fn finish(
         crate::secret_file::write(&retired, &old_text)
             .map_err(io(format!("writing {}", retired.display())))?;
     }
-    std::fs::rename(&next, &path).map_err(io(format!(
-        "renaming {} to {}",
-        next.display(),
-        path.display()
-    )))?;
-    if let Some(dir) = path.parent() {
-        std::fs::File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(io(format!("syncing {}", dir.display())))?;
-    }
     let rotation = Rotation {
         old_id: old.id,
         new_id,
@@ -226,9 +220,32 @@ pub fn finish(
         online,
         finished_ms: leadshop_store::db::timestamp_ms(),
     };
+    // The report first: once `.next` is gone, a waiting command finds it.
     let report = serde_json::to_string_pretty(&rotation).expect("serialisable");
     crate::secret_file::write(&report_path(config), report.as_bytes())
         .map_err(io(format!("writing {}", report_path(config).display())))?;
+    match std::fs::rename(&next, &path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            // Someone removed `.next` during the rotation: everything is under the new key
+            // now, so it must become the master key all the same.
+            tracing::warn!(path = %next.display(), "the new master key file vanished during the rotation; writing it to the master key file");
+            crate::secret_file::write(&path, next_text)
+                .map_err(io(format!("writing {}", path.display())))?;
+        }
+        Err(e) => {
+            return Err(io(format!(
+                "renaming {} to {}",
+                next.display(),
+                path.display()
+            ))(e));
+        }
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io(format!("syncing {}", dir.display())))?;
+    }
     Ok(rotation)
 }
 
@@ -247,18 +264,29 @@ pub async fn watch(
 ) {
     let next = master_key::next_path(&master_path(&state.config));
     let mut retry_at: Option<std::time::Instant> = None;
+    // The new key of a rotation that failed after it was installed: retried even if its
+    // file has vanished, since data may already be under it.
+    let mut pending: Option<Vec<u8>> = None;
     loop {
         tokio::select! {
             () = tokio::time::sleep(WATCH_INTERVAL) => {}
             _ = shutdown.changed() => return,
         }
-        if !next.exists() || retry_at.is_some_and(|t| std::time::Instant::now() < t) {
+        if retry_at.is_some_and(|t| std::time::Instant::now() < t) {
             continue;
         }
-        let (st, m) = (state.clone(), masters.clone());
-        match tokio::task::spawn_blocking(move || rotate_online(&st, &m)).await {
+        let text = match std::fs::read(&next) {
+            Ok(text) => text,
+            Err(_) => match &pending {
+                Some(text) => text.clone(),
+                None => continue,
+            },
+        };
+        let (st, m, t) = (state.clone(), masters.clone(), text.clone());
+        let failure = match tokio::task::spawn_blocking(move || rotate_online(&st, &m, &t)).await {
             Ok(Ok(r)) => {
                 retry_at = None;
+                pending = None;
                 tracing::info!(
                     old = %r.old_id,
                     new = %r.new_id,
@@ -269,30 +297,39 @@ pub async fn watch(
                     retired = %r.retired.display(),
                     "master key rotated online"
                 );
+                continue;
             }
-            Ok(Err(e)) => {
-                tracing::error!(error = %e, "master-key rotation failed; retrying in {RETRY_AFTER:?} (every object stays readable meanwhile)");
-                retry_at = Some(std::time::Instant::now() + RETRY_AFTER);
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "master-key rotation panicked");
-                retry_at = Some(std::time::Instant::now() + RETRY_AFTER);
-            }
-        }
+            Ok(Err(e)) => e.to_string(),
+            Err(e) => format!("panicked: {e}"),
+        };
+        // Keep the key if it was installed: data may be under it already.
+        let installed = master_key::parse(&next, &text).is_ok_and(|k| masters.current().id == k.id);
+        pending = installed.then_some(text);
+        tracing::error!(error = %failure, "master-key rotation failed; retrying in {RETRY_AFTER:?} (every object stays readable meanwhile)");
+        retry_at = Some(std::time::Instant::now() + RETRY_AFTER);
     }
 }
 
 fn rotate_online(
     state: &crate::server::AppState,
     masters: &MasterKeys,
+    next_text: &[u8],
 ) -> Result<Rotation, RotateError> {
     let next = master_key::next_path(&master_path(&state.config));
-    let new = master_key::load(&next).map_err(io(format!("loading {}", next.display())))?;
+    let new =
+        master_key::parse(&next, next_text).map_err(io(format!("loading {}", next.display())))?;
     // Already current when the server started with `.next` present: a resumed rotation.
     let resumed = masters.current().id == new.id;
     tracing::info!(new = %new.id, resumed, "rotating the master key online");
     masters.install(new);
     // A key sealed under the new key by the CLI before this install may open now.
     state.keys.reload();
-    finish(&state.config, &state.store, masters, resumed, true)
+    finish(
+        &state.config,
+        &state.store,
+        masters,
+        next_text,
+        resumed,
+        true,
+    )
 }

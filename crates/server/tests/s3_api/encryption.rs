@@ -1023,3 +1023,39 @@ async fn the_master_key_rotates_online_under_load_and_every_object_reads_back() 
     };
     check(&srv).await;
 }
+
+#[tokio::test]
+async fn a_rotation_whose_next_key_file_vanishes_still_makes_the_new_key_the_master_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = crate::common::test_config(dir.path());
+    let srv = TestServer {
+        handle: leadshop_server::start(cfg.clone()).await.unwrap(),
+        dir,
+    };
+    put_bytes(&srv.admin(), "k", bytes(100_000, 5)).await;
+    let TestServer { handle, dir } = srv;
+    handle.shutdown().await;
+
+    let master_path = dir.path().join("master.key");
+    let next = leadshop_server::master_key::next_path(&master_path);
+    let new = leadshop_server::master_key::create(&next).unwrap();
+    let text = std::fs::read(&next).unwrap();
+    let masters =
+        leadshop_store::MasterKeys::new(leadshop_server::master_key::load(&master_path).unwrap());
+    masters.install(new.clone());
+    let store = leadshop_store::Store::open(dir.path(), Some(masters.clone())).unwrap();
+    // Someone removes `.next` while the data keys are being re-wrapped under it.
+    std::fs::remove_file(&next).unwrap();
+    let r = leadshop_server::rotate::finish(&cfg, &store, &masters, &text, false, false).unwrap();
+    drop(store);
+    assert_eq!(r.data_keys.rewrapped, 1);
+    assert_eq!(
+        leadshop_server::master_key::load(&master_path).unwrap().id,
+        new.id
+    );
+    let srv = TestServer {
+        handle: leadshop_server::start(cfg.clone()).await.unwrap(),
+        dir,
+    };
+    assert_eq!(get_bytes(&srv.admin(), "k").await, bytes(100_000, 5));
+}
