@@ -4,15 +4,14 @@
 //!
 //! `cargo bench --ignore-rust-version -p leadshop-store --bench rewrap`
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use leadshop_store::crypto::Key;
-use leadshop_store::{
-    BucketRecord, MasterKey, MasterKeys, REWRAP_BATCH, Segment, Store, VersionRecord,
-    VersioningState,
-};
+use leadshop_store::{MasterKey, MasterKeys, REWRAP_BATCH, Store, VersioningState};
+
+#[path = "../tests/support/mod.rs"]
+mod support;
 
 const VERSIONS: usize = 10_000;
 
@@ -27,15 +26,7 @@ fn rewrap(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("tempdir");
     let masters = MasterKeys::new(key("mk-a", 1));
     let store = Arc::new(Store::open(dir.path(), Some(masters.clone())).expect("store"));
-    store
-        .create_bucket(&BucketRecord {
-            name: "b".into(),
-            created_ms: 0,
-            region: "us-east-1".into(),
-            versioning: VersioningState::Unversioned,
-            documents: BTreeMap::new(),
-        })
-        .expect("bucket");
+    support::create_bucket(&store, "b", VersioningState::Unversioned);
     // Writers share group commits, so filling the table takes seconds, not minutes. Each
     // version gets its own data key (its own file) as in real use.
     let threads: Vec<_> = (0..8)
@@ -43,28 +34,7 @@ fn rewrap(c: &mut Criterion) {
             let store = store.clone();
             std::thread::spawn(move || {
                 for i in (t..VERSIONS).step_by(8) {
-                    let mut w = store.writer().expect("writer");
-                    w.write(b"x").expect("write");
-                    let s = w.seal().expect("seal");
-                    let rec = VersionRecord {
-                        key: format!("k/{i:05}"),
-                        version_id: String::new(),
-                        delete_marker: false,
-                        last_modified_ms: 0,
-                        size: s.len,
-                        etag: "e".into(),
-                        storage_class: "STANDARD".into(),
-                        checksums: Default::default(),
-                        headers: Default::default(),
-                        metadata: BTreeMap::new(),
-                        tags: BTreeMap::new(),
-                        segments: vec![Segment {
-                            file: s.file,
-                            len: s.len,
-                            envelope: s.envelope,
-                        }],
-                        encryption: None,
-                    };
+                    let rec = support::record(&format!("k/{i:05}"), support::write(&store, b"x"));
                     store.put_version("b", rec, None).expect("put");
                 }
             })

@@ -1,12 +1,11 @@
 //! Concurrent writers through the group committer: every acknowledged write is there, a
 //! refused write in a shared batch changes nothing, and conditional writes stay exclusive.
 
-use std::collections::BTreeMap;
+mod support;
+
 use std::sync::Arc;
 
-use leadshop_store::{
-    BucketRecord, Segment, Store, StoreError, VersionRecord, VersioningState, WritePrecondition,
-};
+use leadshop_store::{Store, StoreError, VersionRecord, VersioningState, WritePrecondition};
 
 fn master() -> leadshop_store::MasterKeys {
     leadshop_store::MasterKeys::new(leadshop_store::MasterKey {
@@ -16,43 +15,14 @@ fn master() -> leadshop_store::MasterKeys {
 }
 
 fn version(store: &Store, key: &str, body: &[u8]) -> VersionRecord {
-    let mut w = store.writer().unwrap();
-    w.write(body).unwrap();
-    let sealed = w.seal().unwrap();
-    VersionRecord {
-        key: key.into(),
-        version_id: String::new(),
-        delete_marker: false,
-        last_modified_ms: 0,
-        size: sealed.len,
-        etag: format!("{:x}", body.len()),
-        storage_class: "STANDARD".into(),
-        checksums: Default::default(),
-        headers: Default::default(),
-        metadata: BTreeMap::new(),
-        tags: BTreeMap::new(),
-        segments: vec![Segment {
-            file: sealed.file,
-            len: sealed.len,
-            envelope: sealed.envelope,
-        }],
-        encryption: None,
-    }
+    support::record(key, support::write(store, body))
 }
 
 #[test]
 fn concurrent_writers_share_commits_without_losing_or_mixing_writes() {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(Store::open(dir.path(), Some(master())).unwrap());
-    store
-        .create_bucket(&BucketRecord {
-            name: "b".into(),
-            created_ms: 0,
-            region: "us-east-1".into(),
-            versioning: VersioningState::Enabled,
-            documents: BTreeMap::new(),
-        })
-        .unwrap();
+    support::create_bucket(&store, "b", VersioningState::Enabled);
     let threads: Vec<_> = (0..16)
         .map(|t| {
             let store = store.clone();

@@ -8,9 +8,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use leadshop_store::crypto::Key;
 use leadshop_store::{
-    BucketRecord, MasterKey, MasterKeys, PartRecord, Segment, Store, UploadRecord, VersionRecord,
-    VersioningState,
+    MasterKey, MasterKeys, PartRecord, Segment, Store, UploadRecord, VersioningState,
 };
+
+mod support;
 
 fn key(id: &str, byte: u8) -> MasterKey {
     MasterKey {
@@ -31,46 +32,12 @@ fn body(seed: u64) -> Vec<u8> {
         .collect()
 }
 
-fn sealed(store: &Store, data: &[u8]) -> leadshop_store::SealedData {
-    let mut w = store.writer().unwrap();
-    w.write(data).unwrap();
-    w.seal().unwrap()
-}
-
-fn version(key: &str, s: leadshop_store::SealedData) -> VersionRecord {
-    VersionRecord {
-        key: key.into(),
-        version_id: String::new(),
-        delete_marker: false,
-        last_modified_ms: 0,
-        size: s.len,
-        etag: "e".into(),
-        storage_class: "STANDARD".into(),
-        checksums: Default::default(),
-        headers: Default::default(),
-        metadata: BTreeMap::new(),
-        tags: BTreeMap::new(),
-        segments: vec![Segment {
-            file: s.file,
-            len: s.len,
-            envelope: s.envelope,
-        }],
-        encryption: None,
-    }
-}
+use support::{record as version, write as sealed};
 
 fn open(dir: &std::path::Path, masters: MasterKeys) -> Store {
     let store = Store::open(dir, Some(masters)).unwrap();
     if store.bucket("b").is_err() {
-        store
-            .create_bucket(&BucketRecord {
-                name: "b".into(),
-                created_ms: 0,
-                region: "us-east-1".into(),
-                versioning: VersioningState::Enabled,
-                documents: BTreeMap::new(),
-            })
-            .unwrap();
+        support::create_bucket(&store, "b", VersioningState::Enabled);
     }
     store
 }

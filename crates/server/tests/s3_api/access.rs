@@ -114,10 +114,7 @@ async fn plain_http_is_evaluated_not_blanket_refused_when_allowed() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = crate::common::test_config(dir.path());
     cfg.plain_http_api = true;
-    let srv = TestServer {
-        handle: leadshop_server::start(cfg).await.unwrap(),
-        dir,
-    };
+    let srv = TestServer::start_in(dir, cfg).await;
     let http = srv.plain_http_client("admin");
     // The baseline policy still denies aws:SecureTransport = false on its buckets…
     let e = http
@@ -645,10 +642,7 @@ async fn a_damaged_stored_policy_fails_closed_until_replaced() {
             })
             .unwrap();
     }
-    let srv = TestServer {
-        handle: leadshop_server::start(cfg).await.unwrap(),
-        dir,
-    };
+    let srv = TestServer::start_in(dir, cfg).await;
     let admin = srv.admin();
     let e = admin
         .list_objects_v2()

@@ -563,10 +563,7 @@ async fn master_key_rotation_rewraps_keys_is_finished_by_the_next_start_after_a_
     use leadshop_server::keys::{self, KeyPaths};
     let dir = tempfile::tempdir().unwrap();
     let cfg = crate::common::test_config(dir.path());
-    let srv = TestServer {
-        handle: leadshop_server::start(cfg.clone()).await.unwrap(),
-        dir,
-    };
+    let srv = TestServer::start_in(dir, cfg.clone()).await;
     let admin = srv.admin();
     let single = with_markers(200_000, 1);
     admin
@@ -670,8 +667,7 @@ async fn master_key_rotation_rewraps_keys_is_finished_by_the_next_start_after_a_
         .send()
         .await
         .unwrap();
-    let TestServer { handle, dir } = srv;
-    handle.shutdown().await;
+    let dir = srv.stop().await;
     let objects_before: Vec<(std::path::PathBuf, Vec<u8>)> =
         files_under(&dir.path().join("objects"))
             .into_iter()
@@ -695,10 +691,7 @@ async fn master_key_rotation_rewraps_keys_is_finished_by_the_next_start_after_a_
     drop(store);
 
     // The next start loads both keys and finishes the rotation while it serves.
-    let srv = TestServer {
-        handle: leadshop_server::start(cfg.clone()).await.unwrap(),
-        dir,
-    };
+    let srv = TestServer::start_in(dir, cfg.clone()).await;
     let r = wait_for_rotation(&cfg, &new_master.id).await;
     assert!(r.resumed && r.online);
     assert_eq!((r.data_keys.rewrapped, r.data_keys.already), (0, 4));
@@ -722,13 +715,9 @@ async fn master_key_rotation_rewraps_keys_is_finished_by_the_next_start_after_a_
         );
     }
 
-    let TestServer { handle, dir } = srv;
-    handle.shutdown().await;
+    let dir = srv.stop().await;
     // Only the new key is loaded from here on.
-    let srv = TestServer {
-        handle: leadshop_server::start(cfg.clone()).await.unwrap(),
-        dir,
-    };
+    let srv = TestServer::start_in(dir, cfg.clone()).await;
     let admin = srv.admin();
     let got = admin
         .get_object()
@@ -755,24 +744,14 @@ async fn master_key_rotation_rewraps_keys_is_finished_by_the_next_start_after_a_
         got.body.collect().await.unwrap().into_bytes().as_ref(),
         &both[5_242_000..=5_243_000]
     );
-    admin
-        .complete_multipart_upload()
-        .bucket("leadshop-assets")
-        .key("open")
-        .upload_id(&open_id)
-        .multipart_upload(
-            CompletedMultipartUpload::builder()
-                .parts(
-                    CompletedPart::builder()
-                        .part_number(1)
-                        .e_tag(p1.e_tag().unwrap())
-                        .build(),
-                )
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    crate::common::complete_upload(
+        &admin,
+        "leadshop-assets",
+        "open",
+        &open_id,
+        &[p1.e_tag().unwrap()],
+    )
+    .await;
     let got = admin
         .get_object()
         .bucket("leadshop-assets")
@@ -808,8 +787,7 @@ async fn master_key_rotation_rewraps_keys_is_finished_by_the_next_start_after_a_
         .await
         .unwrap();
     // A second rotation starts fresh from the new key.
-    let TestServer { handle, dir } = srv;
-    handle.shutdown().await;
+    let dir = srv.stop().await;
     let again = leadshop_server::rotate::rotate_master(&cfg, Duration::from_secs(60)).unwrap();
     assert!(!again.resumed && !again.online);
     assert_eq!(
@@ -888,10 +866,7 @@ async fn the_master_key_rotates_online_under_load_and_every_object_reads_back() 
 
     let dir = tempfile::tempdir().unwrap();
     let cfg = crate::common::test_config(dir.path());
-    let srv = TestServer {
-        handle: leadshop_server::start(cfg.clone()).await.unwrap(),
-        dir,
-    };
+    let srv = TestServer::start_in(dir, cfg.clone()).await;
     let admin = srv.admin();
     // Data from before the rotation: objects, and an upload that stays open across it.
     for i in 0..40 {
@@ -959,24 +934,14 @@ async fn the_master_key_rotates_online_under_load_and_every_object_reads_back() 
     for l in load {
         written.extend(l.await.unwrap());
     }
-    admin
-        .complete_multipart_upload()
-        .bucket("leadshop-assets")
-        .key("open")
-        .upload_id(&upload_id)
-        .multipart_upload(
-            CompletedMultipartUpload::builder()
-                .parts(
-                    CompletedPart::builder()
-                        .part_number(1)
-                        .e_tag(p1.e_tag().unwrap())
-                        .build(),
-                )
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    crate::common::complete_upload(
+        &admin,
+        "leadshop-assets",
+        "open",
+        &upload_id,
+        &[p1.e_tag().unwrap()],
+    )
+    .await;
 
     let check = |srv: &TestServer| {
         let client = srv.admin();
@@ -1000,8 +965,7 @@ async fn the_master_key_rotates_online_under_load_and_every_object_reads_back() 
     // Nothing is left under the old key: the engine opened with the new key alone re-wraps
     // nothing (an envelope under a key it does not hold would be an error), and a restarted
     // server without the retired key file reads everything back.
-    let TestServer { handle, dir } = srv;
-    handle.shutdown().await;
+    let dir = srv.stop().await;
     assert!(!leadshop_server::master_key::next_path(&master_path).exists());
     let retired_elsewhere = tempfile::tempdir().unwrap();
     std::fs::rename(&r.retired, retired_elsewhere.path().join("old.key")).unwrap();
@@ -1017,10 +981,7 @@ async fn the_master_key_rotates_online_under_load_and_every_object_reads_back() 
         assert_eq!(left.rewrapped, 0);
         assert!(left.already > r.data_keys.rewrapped, "{left:?}");
     }
-    let srv = TestServer {
-        handle: leadshop_server::start(cfg.clone()).await.unwrap(),
-        dir,
-    };
+    let srv = TestServer::start_in(dir, cfg.clone()).await;
     check(&srv).await;
 }
 
@@ -1028,13 +989,9 @@ async fn the_master_key_rotates_online_under_load_and_every_object_reads_back() 
 async fn a_rotation_whose_next_key_file_vanishes_still_makes_the_new_key_the_master_key() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = crate::common::test_config(dir.path());
-    let srv = TestServer {
-        handle: leadshop_server::start(cfg.clone()).await.unwrap(),
-        dir,
-    };
+    let srv = TestServer::start_in(dir, cfg.clone()).await;
     put_bytes(&srv.admin(), "k", bytes(100_000, 5)).await;
-    let TestServer { handle, dir } = srv;
-    handle.shutdown().await;
+    let dir = srv.stop().await;
 
     let master_path = dir.path().join("master.key");
     let next = leadshop_server::master_key::next_path(&master_path);
@@ -1053,9 +1010,6 @@ async fn a_rotation_whose_next_key_file_vanishes_still_makes_the_new_key_the_mas
         leadshop_server::master_key::load(&master_path).unwrap().id,
         new.id
     );
-    let srv = TestServer {
-        handle: leadshop_server::start(cfg.clone()).await.unwrap(),
-        dir,
-    };
+    let srv = TestServer::start_in(dir, cfg.clone()).await;
     assert_eq!(get_bytes(&srv.admin(), "k").await, bytes(100_000, 5));
 }

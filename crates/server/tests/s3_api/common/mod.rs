@@ -25,6 +25,18 @@ impl TestServer {
         Self { handle, dir }
     }
 
+    /// A server on an existing data directory, with its own configuration.
+    pub async fn start_in(dir: tempfile::TempDir, cfg: Config) -> Self {
+        let handle = leadshop_server::start(cfg).await.expect("server starts");
+        Self { handle, dir }
+    }
+
+    /// Shuts the server down gracefully and hands back its data directory.
+    pub async fn stop(self) -> tempfile::TempDir {
+        self.handle.shutdown().await;
+        self.dir
+    }
+
     pub fn data_dir(&self) -> &Path {
         self.dir.path()
     }
@@ -228,4 +240,37 @@ fn rustls_pemfile_certs(pem: &[u8]) -> Vec<rustls::pki_types::CertificateDer<'st
     rustls::pki_types::CertificateDer::pem_slice_iter(pem)
         .map(|c| c.expect("PEM certificate"))
         .collect()
+}
+
+/// CompleteMultipartUpload with the parts' ETags in order (part numbers 1, 2, …).
+pub async fn complete_upload(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+    upload_id: &str,
+    etags: &[&str],
+) -> aws_sdk_s3::operation::complete_multipart_upload::CompleteMultipartUploadOutput {
+    let parts = etags
+        .iter()
+        .zip(1..)
+        .map(|(etag, n)| {
+            aws_sdk_s3::types::CompletedPart::builder()
+                .part_number(n)
+                .e_tag(*etag)
+                .build()
+        })
+        .collect();
+    client
+        .complete_multipart_upload()
+        .bucket(bucket)
+        .key(key)
+        .upload_id(upload_id)
+        .multipart_upload(
+            aws_sdk_s3::types::CompletedMultipartUpload::builder()
+                .set_parts(Some(parts))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("completing {key}: {e:?}"))
 }
