@@ -151,12 +151,6 @@ fn rewrite_batch<T: serde::Serialize + serde::de::DeserializeOwned>(
 }
 
 impl Store {
-    /// The master keys the engine holds (None in an unencrypted benchmark build).
-    #[must_use]
-    pub fn masters(&self) -> Option<&MasterKeys> {
-        self.master.as_ref()
-    }
-
     fn rewrap_table<T: serde::Serialize + serde::de::DeserializeOwned + 'static>(
         &self,
         masters: &MasterKeys,

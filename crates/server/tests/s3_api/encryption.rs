@@ -1013,3 +1013,50 @@ async fn a_rotation_whose_next_key_file_vanishes_still_makes_the_new_key_the_mas
     let srv = TestServer::start_in(dir, cfg.clone()).await;
     assert_eq!(get_bytes(&srv.admin(), "k").await, bytes(100_000, 5));
 }
+
+#[tokio::test]
+async fn keys_made_during_a_rotation_are_sealed_under_the_new_key_and_keep_working() {
+    use leadshop_server::keys::{self, KeyPaths};
+    use leadshop_server::master_key::MasterSource;
+
+    let srv = TestServer::start().await;
+    let cfg = crate::common::test_config(srv.data_dir());
+    let dir = srv.stop().await;
+    let master_path = dir.path().join("master.key");
+    // A rotation is pending (the server is about to pick it up) when `leadshop keys create`
+    // and `leadshop kms create-key` run: they seal under the new key, not the retiring one.
+    let new =
+        leadshop_server::master_key::create(&leadshop_server::master_key::next_path(&master_path))
+            .unwrap();
+    let paths = KeyPaths::new(dir.path());
+    let source = MasterSource::File(master_path.clone());
+    let late = keys::create(&paths, &source, "late", keys::APP_POLICY).unwrap();
+    let record = keys::list(&paths)
+        .unwrap()
+        .into_iter()
+        .find(|k| k.name == "late")
+        .unwrap();
+    assert_eq!(record.master_key_id, new.id);
+    let kms = leadshop_server::kms::create_key(
+        &leadshop_server::kms::KmsPaths::new(dir.path()),
+        &source,
+        Some("late"),
+        "",
+    )
+    .unwrap();
+    assert_eq!(kms.master_key_id, new.id);
+
+    let srv = TestServer::start_in(dir, cfg.clone()).await;
+    let r = wait_for_rotation(&cfg, &new.id).await;
+    assert_eq!(
+        r.secrets, 2,
+        "admin and app; late was already under the new key"
+    );
+    assert_eq!(r.kms_keys, 0);
+    let client = srv.client_with(&late.access_key_id, &late.secret_access_key, None);
+    put_bytes(&client, "late/k", bytes(10_000, 9)).await;
+    let dir = srv.stop().await;
+    let srv = TestServer::start_in(dir, cfg).await;
+    let client = srv.client_with(&late.access_key_id, &late.secret_access_key, None);
+    assert_eq!(get_bytes(&client, "late/k").await, bytes(10_000, 9));
+}
