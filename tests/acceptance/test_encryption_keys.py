@@ -277,3 +277,53 @@ def test_copy_in_place_re_encrypts_under_a_kms_key(server, env, s3):
     assert out["ServerSideEncryption"] == "aws:kms"
     got = s3.get_object(Bucket=bucket, Key="doc")
     assert got["SSEKMSKeyId"].endswith(key_id) and got["Body"].read() == b"content"
+
+
+def test_dsse_kms_with_boto3_and_the_aws_cli(server, env, s3, tmp_path):
+    """aws:kms:dsse (two independent layers, both keys wrapped by the keyring key): the AWS CLI
+    and boto3 round trips, multipart, a bucket default, a disabled key, no plaintext on disk."""
+    from boto3.s3.transfer import TransferConfig
+    from leadshop_proc import BIN
+
+    data = ["--data-dir", str(server.data_dir)]
+    alias = f"dual-{uuid.uuid4().hex[:8]}"
+    out = subprocess.run([str(BIN), "kms", "create-key", "--alias", alias, *data], check=True,
+                         capture_output=True, text=True).stdout
+    key_id = out.split("KeyId: ")[1].split()[0]
+    bucket = f"dsse-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=bucket)
+    marker = b"DSSE-KMS-PLAINTEXT-MARKER-7e0a"
+    body = (marker + os.urandom(3000)) * 40
+    src = tmp_path / "dual.bin"
+    src.write_bytes(body)
+
+    subprocess.run(["aws", "s3api", "put-object", "--bucket", bucket, "--key", "cli", "--body", str(src),
+                    "--server-side-encryption", "aws:kms:dsse", "--ssekms-key-id", f"alias/{alias}"],
+                   env=env, check=True, capture_output=True)
+    head = json.loads(subprocess.run(["aws", "s3api", "head-object", "--bucket", bucket, "--key", "cli"],
+                                     env=env, check=True, capture_output=True, text=True).stdout)
+    assert head["ServerSideEncryption"] == "aws:kms:dsse" and head["SSEKMSKeyId"].endswith(f"key/{key_id}")
+    s3.put_object(Bucket=bucket, Key="boto3", Body=body, ServerSideEncryption="aws:kms:dsse", SSEKMSKeyId=key_id,
+                  SSEKMSEncryptionContext=base64.b64encode(json.dumps({"team": "reports"}).encode()).decode())
+    big = os.urandom(11 * 1024 * 1024)
+    (tmp_path / "big.bin").write_bytes(big)
+    s3.upload_file(str(tmp_path / "big.bin"), bucket, "big",
+                   ExtraArgs={"ServerSideEncryption": "aws:kms:dsse", "SSEKMSKeyId": key_id},
+                   Config=TransferConfig(multipart_threshold=5 * 1024 * 1024, multipart_chunksize=5 * 1024 * 1024))
+    s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={"Rules": [
+        {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms:dsse", "KMSMasterKeyID": key_id}}]})
+    put = s3.put_object(Bucket=bucket, Key="by-default", Body=body)
+    assert put["ServerSideEncryption"] == "aws:kms:dsse"
+    for key, want in (("cli", body), ("boto3", body), ("big", big), ("by-default", body)):
+        got = s3.get_object(Bucket=bucket, Key=key)
+        assert got["ServerSideEncryption"] == "aws:kms:dsse" and got["SSEKMSKeyId"] == head["SSEKMSKeyId"], key
+        assert got["Body"].read() == want, key
+    assert s3.get_object(Bucket=bucket, Key="big", Range="bytes=5242870-5242889")["Body"].read() == big[5242870:5242890]
+
+    subprocess.run([str(BIN), "kms", "disable-key", "--key-id", key_id, *data], check=True, capture_output=True)
+    assert code(s3.get_object, Bucket=bucket, Key="boto3") == "KMS.DisabledException"
+    subprocess.run([str(BIN), "kms", "enable-key", "--key-id", key_id, *data], check=True, capture_output=True)
+    assert s3.get_object(Bucket=bucket, Key="boto3")["Body"].read() == body
+    for path in server.data_dir.rglob("*"):
+        if path.is_file():
+            assert marker not in path.read_bytes(), path

@@ -82,8 +82,7 @@ impl EncryptionConfiguration {
         match rule.default.sse_algorithm.as_str() {
             "AES256" if rule.default.kms_master_key_id.is_none() => Ok(()),
             "AES256" => Err("KMSMasterKeyID is only valid with aws:kms".into()),
-            "aws:kms" => Ok(()),
-            "aws:kms:dsse" => Err("aws:kms:dsse is not supported; use aws:kms or AES256".into()),
+            "aws:kms" | "aws:kms:dsse" => Ok(()),
             other => Err(format!("unknown SSEAlgorithm {other:?}")),
         }
     }

@@ -13,6 +13,13 @@
 //! - The data key is wrapped by a master key: AES-256-GCM, random 96-bit nonce, associated data
 //!   `"LSDEK1" ‖ key id`, stored as `nonce ‖ ciphertext ‖ tag` in the version's envelope.
 //!
+//!
+//! Format 2 (dual layer, `aws:kms:dsse`) — DO NOT CHANGE either: every format-1 sealed chunk
+//! (plaintext ‖ tag) is sealed again, as a whole, under a second and independent data key,
+//! with the same nonce and associated data except the magic `"LSCHUNK2"`. A chunk on disk is
+//! plaintext ‖ inner tag ‖ outer tag. Both data keys are wrapped by the same keyring key; the
+//! outer one's wrap binding ends in `"\nouter"`.
+//!
 //! Ranged reads decrypt only the chunks they touch ([`chunk_range`]).
 
 use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
@@ -24,7 +31,10 @@ pub const CHUNK_LEN: usize = 64 * 1024;
 pub const TAG_LEN: usize = 16;
 /// Envelope format version.
 pub const FORMAT: u8 = 1;
+/// Envelope format of dual-layer data (`aws:kms:dsse`).
+pub const FORMAT_DUAL: u8 = 2;
 const CHUNK_AAD_MAGIC: &[u8; 8] = b"LSCHUNK1";
+const OUTER_CHUNK_AAD_MAGIC: &[u8; 8] = b"LSCHUNK2";
 const WRAP_AAD_MAGIC: &[u8; 6] = b"LSDEK1";
 
 /// Decryption or key failures. Deliberately uninformative about *which* check failed.
@@ -72,17 +82,17 @@ pub fn chunk_count(len: u64) -> u64 {
     len.div_ceil(CHUNK_LEN as u64).max(1)
 }
 
-/// Size on disk of a `len`-byte plaintext.
+/// Size on disk of a `len`-byte plaintext sealed in `layers` layers (1, or 2 for format 2).
 #[must_use]
-pub fn ciphertext_len(len: u64) -> u64 {
-    len + chunk_count(len) * TAG_LEN as u64
+pub fn ciphertext_len(len: u64, layers: u64) -> u64 {
+    len + chunk_count(len) * layers * TAG_LEN as u64
 }
 
-/// For a plaintext byte range `start..end` of an object of `len` bytes: the chunks to read
-/// (`first..=last`), where their ciphertext starts, and how many plaintext bytes of the first
-/// decrypted chunk to skip.
+/// For a plaintext byte range `start..end` of an object of `len` bytes sealed in `layers`
+/// layers: the chunks to read (`first..=last`), where their ciphertext starts, and how many
+/// plaintext bytes of the first decrypted chunk to skip.
 #[must_use]
-pub fn chunk_range(start: u64, end: u64, len: u64) -> (u64, u64, u64, usize) {
+pub fn chunk_range(start: u64, end: u64, len: u64, layers: u64) -> (u64, u64, u64, usize) {
     let c = CHUNK_LEN as u64;
     let first = start / c;
     let last = if end <= start {
@@ -90,7 +100,7 @@ pub fn chunk_range(start: u64, end: u64, len: u64) -> (u64, u64, u64, usize) {
     } else {
         ((end - 1) / c).min(chunk_count(len) - 1)
     };
-    let offset = first * (c + TAG_LEN as u64);
+    let offset = first * (c + layers * TAG_LEN as u64);
     (
         first,
         last,
@@ -103,6 +113,7 @@ pub fn chunk_range(start: u64, end: u64, len: u64) -> (u64, u64, u64, usize) {
 pub struct ChunkCipher {
     key: LessSafeKey,
     binding: [u8; 16],
+    magic: &'static [u8; 8],
 }
 
 impl ChunkCipher {
@@ -112,6 +123,17 @@ impl ChunkCipher {
         Self {
             key: data_key.aead(),
             binding,
+            magic: CHUNK_AAD_MAGIC,
+        }
+    }
+
+    /// The second layer of format 2: seals chunks already sealed by [`ChunkCipher::new`].
+    #[must_use]
+    pub fn outer(data_key: &Key, binding: [u8; 16]) -> Self {
+        Self {
+            key: data_key.aead(),
+            binding,
+            magic: OUTER_CHUNK_AAD_MAGIC,
         }
     }
 
@@ -123,7 +145,7 @@ impl ChunkCipher {
 
     fn aad(&self, index: u64, last: bool) -> [u8; 33] {
         let mut a = [0u8; 33];
-        a[..8].copy_from_slice(CHUNK_AAD_MAGIC);
+        a[..8].copy_from_slice(self.magic);
         a[8..24].copy_from_slice(&self.binding);
         a[24..32].copy_from_slice(&index.to_be_bytes());
         a[32] = u8::from(last);
@@ -132,7 +154,7 @@ impl ChunkCipher {
 
     /// Encrypts chunk `index` in place and appends its tag.
     pub fn seal(&self, index: u64, last: bool, chunk: &mut Vec<u8>) {
-        debug_assert!(chunk.len() <= CHUNK_LEN);
+        debug_assert!(chunk.len() <= CHUNK_LEN + TAG_LEN);
         self.key
             .seal_in_place_append_tag(Self::nonce(index), Aad::from(self.aad(index, last)), chunk)
             .expect("chunk fits AES-GCM limits");
@@ -277,26 +299,68 @@ mod tests {
         assert!(open_secret(&master, "AKIA1", &flipped).is_err());
     }
 
-    fn encrypt(cipher: &ChunkCipher, plain: &[u8]) -> Vec<Vec<u8>> {
+    /// The layers of one object: format 1 (inner only) or format 2 (inner and outer).
+    struct Layers {
+        inner: ChunkCipher,
+        outer: Option<ChunkCipher>,
+    }
+
+    impl Layers {
+        fn single(key: &Key, binding: [u8; 16]) -> Self {
+            Self {
+                inner: ChunkCipher::new(key, binding),
+                outer: None,
+            }
+        }
+
+        fn dual(key: &Key, outer: &Key, binding: [u8; 16]) -> Self {
+            Self {
+                inner: ChunkCipher::new(key, binding),
+                outer: Some(ChunkCipher::outer(outer, binding)),
+            }
+        }
+
+        fn count(&self) -> u64 {
+            1 + u64::from(self.outer.is_some())
+        }
+
+        fn open<'a>(
+            &self,
+            i: u64,
+            last: bool,
+            c: &'a mut [u8],
+        ) -> Result<&'a mut [u8], CryptoError> {
+            let c = match &self.outer {
+                Some(o) => o.open(i, last, c)?,
+                None => c,
+            };
+            self.inner.open(i, last, c)
+        }
+    }
+
+    fn encrypt(layers: &Layers, plain: &[u8]) -> Vec<Vec<u8>> {
         let n = chunk_count(plain.len() as u64);
         (0..n)
             .map(|i| {
                 let s = usize::try_from(i).unwrap() * CHUNK_LEN;
                 let mut c = plain[s.min(plain.len())..(s + CHUNK_LEN).min(plain.len())].to_vec();
-                cipher.seal(i, i == n - 1, &mut c);
+                layers.inner.seal(i, i == n - 1, &mut c);
+                if let Some(o) = &layers.outer {
+                    o.seal(i, i == n - 1, &mut c);
+                }
                 c
             })
             .collect()
     }
 
     fn decrypt_range(
-        cipher: &ChunkCipher,
+        layers: &Layers,
         chunks: &[Vec<u8>],
         len: u64,
         start: u64,
         end: u64,
     ) -> Result<Vec<u8>, CryptoError> {
-        let (first, last, _, skip) = chunk_range(start, end, len);
+        let (first, last, _, skip) = chunk_range(start, end, len, layers.count());
         let n = chunk_count(len);
         let mut out = Vec::new();
         for i in first..=last {
@@ -304,7 +368,7 @@ mod tests {
                 .get(usize::try_from(i).unwrap())
                 .ok_or(CryptoError::Authentication)?
                 .clone();
-            out.extend_from_slice(cipher.open(i, i == n - 1, &mut c)?);
+            out.extend_from_slice(layers.open(i, i == n - 1, &mut c)?);
         }
         Ok(out[skip..skip + usize::try_from(end - start).unwrap()].to_vec())
     }
@@ -315,14 +379,26 @@ mod tests {
 
     #[test]
     fn round_trips_at_every_chunk_boundary_and_range() {
-        let key = Key::generate().unwrap();
-        let cipher = ChunkCipher::new(&key, [7; 16]);
+        let (key, outer) = (Key::generate().unwrap(), Key::generate().unwrap());
+        for cipher in [
+            Layers::single(&key, [7; 16]),
+            Layers::dual(&key, &outer, [7; 16]),
+        ] {
+            round_trips(&cipher);
+        }
+    }
+
+    fn round_trips(cipher: &Layers) {
         let c = CHUNK_LEN;
         for len in [0, 1, c - 1, c, c + 1, 2 * c, 2 * c + 17, 3 * c - 1] {
             let plain = data(len);
-            let chunks = encrypt(&cipher, &plain);
+            let chunks = encrypt(cipher, &plain);
             let on_disk: usize = chunks.iter().map(Vec::len).sum();
-            assert_eq!(on_disk as u64, ciphertext_len(len as u64), "len {len}");
+            assert_eq!(
+                on_disk as u64,
+                ciphertext_len(len as u64, cipher.count()),
+                "len {len}"
+            );
             let points: Vec<usize> = [0, 1, c - 1, c, c + 1, 2 * c, len.saturating_sub(1), len]
                 .into_iter()
                 .filter(|p| *p <= len)
@@ -330,8 +406,8 @@ mod tests {
             for &s in &points {
                 for &e in &points {
                     if s < e {
-                        let got = decrypt_range(&cipher, &chunks, len as u64, s as u64, e as u64)
-                            .unwrap();
+                        let got =
+                            decrypt_range(cipher, &chunks, len as u64, s as u64, e as u64).unwrap();
                         assert_eq!(got, &plain[s..e], "len {len} range {s}..{e}");
                     }
                 }
@@ -341,18 +417,38 @@ mod tests {
 
     #[test]
     fn every_tampering_is_detected() {
-        let key = Key::generate().unwrap();
-        let cipher = ChunkCipher::new(&key, [1; 16]);
+        let (key, outer) = (Key::generate().unwrap(), Key::generate().unwrap());
+        tampering_is_detected(&key, &Layers::single(&key, [1; 16]), |k, b| {
+            Layers::single(k, b)
+        });
+        tampering_is_detected(&key, &Layers::dual(&key, &outer, [1; 16]), |k, b| {
+            Layers::dual(k, &outer, b)
+        });
+        // Either layer's key alone, or the layers swapped, opens nothing.
+        let plain = data(1000);
+        let chunks = encrypt(&Layers::dual(&key, &outer, [1; 16]), &plain);
+        let wrong_outer = Layers::dual(&key, &Key::generate().unwrap(), [1; 16]);
+        assert!(decrypt_range(&wrong_outer, &chunks, 1000, 0, 1000).is_err());
+        let swapped = Layers::dual(&outer, &key, [1; 16]);
+        assert!(decrypt_range(&swapped, &chunks, 1000, 0, 1000).is_err());
+        assert!(decrypt_range(&Layers::single(&key, [1; 16]), &chunks, 1000, 0, 1000).is_err());
+    }
+
+    fn tampering_is_detected(
+        key: &Key,
+        cipher: &Layers,
+        with_key: impl Fn(&Key, [u8; 16]) -> Layers,
+    ) {
         let len = 2 * CHUNK_LEN + 100;
         let plain = data(len);
-        let chunks = encrypt(&cipher, &plain);
+        let chunks = encrypt(cipher, &plain);
         // Bit flips anywhere in a chunk (sampled) or its tag.
         for (ci, chunk) in chunks.iter().enumerate() {
             for pos in (0..chunk.len()).step_by(997).chain([chunk.len() - 1]) {
                 let mut bad = chunks.clone();
                 bad[ci][pos] ^= 0x01;
                 assert!(
-                    decrypt_range(&cipher, &bad, len as u64, 0, len as u64).is_err(),
+                    decrypt_range(cipher, &bad, len as u64, 0, len as u64).is_err(),
                     "flip in chunk {ci} at {pos}"
                 );
             }
@@ -361,25 +457,25 @@ mod tests {
         let truncated = &chunks[..2];
         let n_trunc = 2u64;
         let mut c1 = truncated[1].clone();
-        assert_eq!(
-            cipher.open(n_trunc - 1, true, &mut c1),
-            Err(CryptoError::Authentication)
-        );
+        assert!(cipher.open(n_trunc - 1, true, &mut c1).is_err());
         // Reordering chunks.
         let mut swapped = chunks.clone();
         swapped.swap(0, 1);
-        assert!(decrypt_range(&cipher, &swapped, len as u64, 0, 2 * CHUNK_LEN as u64).is_err());
+        assert!(decrypt_range(cipher, &swapped, len as u64, 0, 2 * CHUNK_LEN as u64).is_err());
         // A chunk from another object (same key even) does not open under this binding.
-        let other = ChunkCipher::new(&key, [2; 16]);
+        let other = with_key(key, [2; 16]);
         let mut foreign = encrypt(&other, &plain)[0].clone();
         assert!(cipher.open(0, false, &mut foreign).is_err());
         // A wrong data key.
-        let wrong = ChunkCipher::new(&Key::generate().unwrap(), [1; 16]);
+        let wrong = with_key(&Key::generate().unwrap(), [1; 16]);
         assert!(decrypt_range(&wrong, &chunks, len as u64, 0, 10).is_err());
         // The empty object is one authenticated empty chunk.
-        let empty = encrypt(&cipher, &[]);
+        let empty = encrypt(cipher, &[]);
         assert_eq!(empty.len(), 1);
-        assert_eq!(empty[0].len(), TAG_LEN);
+        assert_eq!(
+            empty[0].len(),
+            TAG_LEN * usize::try_from(cipher.count()).unwrap()
+        );
     }
 
     #[test]

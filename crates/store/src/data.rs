@@ -131,6 +131,8 @@ impl DataDirs {
 /// [`DataWriter::seal`] knows it is the last.
 struct Sealer {
     cipher: ChunkCipher,
+    /// The second layer of dual-layer (`aws:kms:dsse`) data.
+    outer: Option<ChunkCipher>,
     envelope: Envelope,
     pending: Vec<u8>,
     index: u64,
@@ -169,13 +171,28 @@ pub struct SealedData {
 
 /// `Envelope.algorithm` of data whose key is wrapped by a keyring key (SSE-KMS).
 pub const SSE_KMS_ALGORITHM: &str = "aws:kms";
+/// `Envelope.algorithm` of dual-layer data (DSSE-KMS, [`crypto::FORMAT_DUAL`]): two
+/// independent data keys, both wrapped by the keyring key.
+pub const SSE_KMS_DSSE_ALGORITHM: &str = "aws:kms:dsse";
+
+/// Whether data keys of this algorithm are wrapped by a keyring key (SSE-KMS, DSSE-KMS).
+#[must_use]
+pub fn is_keyring_algorithm(algorithm: &str) -> bool {
+    algorithm == SSE_KMS_ALGORITHM || algorithm == SSE_KMS_DSSE_ALGORITHM
+}
+
+/// The wrap binding of the outer layer's data key (format 2).
+fn outer_binding(key_id: &str, context: Option<&str>) -> String {
+    format!("{}\nouter", wrap_binding(key_id, context))
+}
 
 /// A key other than the master key that wraps a new data file's data key.
 #[derive(Clone, Copy)]
 pub struct Wrapping<'a> {
     /// The wrapping key.
     pub key: &'a Key,
-    /// [`SSE_C_ALGORITHM`] or [`SSE_KMS_ALGORITHM`].
+    /// [`SSE_C_ALGORITHM`], [`SSE_KMS_ALGORITHM`] or [`SSE_KMS_DSSE_ALGORITHM`] (which adds
+    /// a second layer).
     pub algorithm: &'a str,
     /// Recorded in the envelope: [`SSE_C_KEY_ID`] or the keyring key's id.
     pub key_id: &'a str,
@@ -245,16 +262,31 @@ impl DataWriter {
                 let dek = Key::generate().map_err(crypto_err)?;
                 let wrapped = crypto::wrap_key(w.key, &wrap_binding(w.key_id, w.context), &dek)
                     .map_err(crypto_err)?;
+                let outer = if w.algorithm == SSE_KMS_DSSE_ALGORITHM {
+                    let outer_dek = Key::generate().map_err(crypto_err)?;
+                    let outer_wrapped =
+                        crypto::wrap_key(w.key, &outer_binding(w.key_id, w.context), &outer_dek)
+                            .map_err(crypto_err)?;
+                    Some((ChunkCipher::outer(&outer_dek, binding(id)), outer_wrapped))
+                } else {
+                    None
+                };
                 Some(Sealer {
                     cipher: ChunkCipher::new(&dek, binding(id)),
                     envelope: Envelope {
-                        format: crypto::FORMAT,
+                        format: if outer.is_some() {
+                            crypto::FORMAT_DUAL
+                        } else {
+                            crypto::FORMAT
+                        },
                         algorithm: w.algorithm.into(),
                         key_id: w.key_id.into(),
                         wrapped_key: hex::encode(wrapped),
                         context: w.context.map(str::to_string),
+                        outer_wrapped_key: outer.as_ref().map(|(_, k)| hex::encode(k)),
                     },
-                    pending: Vec::with_capacity(crypto::CHUNK_LEN + crypto::TAG_LEN),
+                    outer: outer.map(|(c, _)| c),
+                    pending: Vec::with_capacity(crypto::CHUNK_LEN + 2 * crypto::TAG_LEN),
                     index: 0,
                 })
             }
@@ -292,7 +324,7 @@ impl DataWriter {
         while !buf.is_empty() {
             // A full pending chunk is written only once more data shows it is not the last.
             if s.pending.len() == crypto::CHUNK_LEN {
-                s.cipher.seal(s.index, false, &mut s.pending);
+                s.seal_pending(false);
                 file.write_all(&s.pending)?;
                 s.pending.clear();
                 s.index += 1;
@@ -330,7 +362,7 @@ impl DataWriter {
         let envelope = match self.sealer.take() {
             None => None,
             Some(mut s) => {
-                s.cipher.seal(s.index, true, &mut s.pending);
+                s.seal_pending(true);
                 if let Err(e) = file.write_all(&s.pending) {
                     let _ = fs::remove_file(&self.tmp);
                     return Err(e);
@@ -358,6 +390,16 @@ impl DataWriter {
             len: self.len,
             envelope,
         })
+    }
+}
+
+impl Sealer {
+    /// Encrypts the pending chunk in place: the inner layer, then the outer one if any.
+    fn seal_pending(&mut self, last: bool) {
+        self.cipher.seal(self.index, last, &mut self.pending);
+        if let Some(outer) = &self.outer {
+            outer.seal(self.index, last, &mut self.pending);
+        }
     }
 }
 
@@ -415,7 +457,7 @@ pub(crate) fn read_segment(
                         "the customer-provided key does not open this object",
                     )
                 })?
-            } else if env.algorithm == SSE_KMS_ALGORITHM {
+            } else if is_keyring_algorithm(&env.algorithm) {
                 let key = wrapping_key.ok_or_else(|| {
                     io::Error::new(
                         io::ErrorKind::PermissionDenied,
@@ -444,18 +486,44 @@ pub(crate) fn read_segment(
                 .and_then(|n| FileId::try_from(n.to_string()).ok())
                 .ok_or_else(|| invalid("data file name is not its id".into()))?;
             let cipher = ChunkCipher::new(&dek, binding(id));
+            // Format 2 (DSSE-KMS): the outer layer's key is wrapped by the same keyring key.
+            let outer = match (env.format, &env.outer_wrapped_key) {
+                (crypto::FORMAT, None) => None,
+                (crypto::FORMAT_DUAL, Some(w)) if is_keyring_algorithm(&env.algorithm) => {
+                    let w = hex::decode(w).map_err(|_| invalid("malformed envelope".into()))?;
+                    let key = wrapping_key.expect("checked above for keyring algorithms");
+                    let outer_dek = crypto::unwrap_key(
+                        key,
+                        &outer_binding(&env.key_id, env.context.as_deref()),
+                        &w,
+                    )
+                    .map_err(|e| invalid(format!("unwrapping the outer data key: {e}")))?;
+                    Some(ChunkCipher::outer(&outer_dek, binding(id)))
+                }
+                (f, _) => return Err(invalid(format!("unknown envelope format {f}"))),
+            };
+            let layers = 1 + u64::from(outer.is_some());
+            let tags = crypto::TAG_LEN * (1 + usize::from(outer.is_some()));
             let end = offset + len as u64;
-            let (first, last, cipher_offset, skip) = crypto::chunk_range(offset, end, segment.len);
+            let (first, last, cipher_offset, skip) =
+                crypto::chunk_range(offset, end, segment.len, layers);
             let n = crypto::chunk_count(segment.len);
             file.seek(SeekFrom::Start(DATA_HEADER_LEN + cipher_offset))?;
             let mut out = Vec::with_capacity(len + skip);
-            let mut chunk = Vec::with_capacity(crypto::CHUNK_LEN + crypto::TAG_LEN);
+            let mut chunk = Vec::with_capacity(crypto::CHUNK_LEN + tags);
             for i in first..=last {
                 let plain_len =
                     (segment.len - i * crypto::CHUNK_LEN as u64).min(crypto::CHUNK_LEN as u64);
-                chunk.resize(usize::try_from(plain_len).unwrap_or(0) + crypto::TAG_LEN, 0);
+                chunk.resize(usize::try_from(plain_len).unwrap_or(0) + tags, 0);
                 file.read_exact(&mut chunk)?;
-                let plain = ChunkCipher::open(&cipher, i, i == n - 1, &mut chunk)
+                let inner = match &outer {
+                    Some(o) => o
+                        .open(i, i == n - 1, &mut chunk)
+                        .map_err(|e| invalid(format!("chunk {i}, outer layer: {e}")))?,
+                    None => &mut chunk[..],
+                };
+                let plain = cipher
+                    .open(i, i == n - 1, inner)
                     .map_err(|e| invalid(format!("chunk {i}: {e}")))?;
                 out.extend_from_slice(plain);
             }

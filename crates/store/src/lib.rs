@@ -30,8 +30,8 @@ pub mod record;
 mod rewrap;
 
 pub use data::{
-    DataWriter, FileId, MasterKey, SSE_C_ALGORITHM, SSE_C_KEY_ID, SSE_KMS_ALGORITHM, SealedData,
-    Wrapping,
+    DataWriter, FileId, MasterKey, SSE_C_ALGORITHM, SSE_C_KEY_ID, SSE_KMS_ALGORITHM,
+    SSE_KMS_DSSE_ALGORITHM, SealedData, Wrapping, is_keyring_algorithm,
 };
 pub use db::{
     CompletePart, DeleteOutcome, ListPage, ListQuery, ListVersionsPage, ListVersionsQuery,

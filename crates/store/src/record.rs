@@ -118,7 +118,7 @@ pub struct Segment {
 pub struct Envelope {
     /// Envelope format ([`crate::crypto::FORMAT`]).
     pub format: u8,
-    /// `AES256` (SSE-S3).
+    /// `AES256` (SSE-S3), `aws:kms`, `aws:kms:dsse` or `SSE-C`.
     pub algorithm: String,
     /// Id of the master key that wraps the data key.
     pub key_id: String,
@@ -127,6 +127,9 @@ pub struct Envelope {
     /// SSE-KMS encryption context (canonical JSON), bound into the wrapping.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context: Option<String>,
+    /// Format 2 (`aws:kms:dsse`): the outer layer's data key, wrapped like `wrapped_key`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outer_wrapped_key: Option<String>,
 }
 
 /// One version of an object (or a delete marker).
@@ -215,6 +218,9 @@ pub struct UploadKms {
     pub key_id: String,
     /// Encryption context (canonical JSON).
     pub context: String,
+    /// DSSE-KMS: every part is encrypted in two layers.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dual_layer: bool,
 }
 
 /// One uploaded part.

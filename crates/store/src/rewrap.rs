@@ -18,7 +18,7 @@ use std::ops::Bound;
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 
 use crate::crypto;
-use crate::data::{SSE_C_ALGORITHM, SSE_KMS_ALGORITHM};
+use crate::data::{SSE_C_ALGORITHM, is_keyring_algorithm};
 use crate::masters::MasterKeys;
 use crate::record::{self, Envelope, PartRecord, VersionRecord};
 use crate::{Store, StoreError};
@@ -53,7 +53,7 @@ fn rewrap(
     masters: &MasterKeys,
     out: &mut Rewrapped,
 ) -> Result<bool, StoreError> {
-    if env.algorithm == SSE_C_ALGORITHM || env.algorithm == SSE_KMS_ALGORITHM {
+    if env.algorithm == SSE_C_ALGORITHM || is_keyring_algorithm(&env.algorithm) {
         out.customer += 1;
         return Ok(false);
     }
@@ -189,7 +189,7 @@ impl Store {
         let current = masters.current().id.clone();
         let under_other = |env: &Envelope| {
             env.algorithm != SSE_C_ALGORITHM
-                && env.algorithm != SSE_KMS_ALGORITHM
+                && !is_keyring_algorithm(&env.algorithm)
                 && env.key_id != current
         };
         let tx = self.db.begin_read()?;

@@ -259,9 +259,6 @@ pub(super) async fn handle_put_bucket_encryption(
                 "ApplyServerSideEncryptionByDefault is required"
             ));
         };
-        if d.sse_algorithm.as_str() == "aws:kms:dsse" {
-            return Err(s3_error!(NotImplemented, "aws:kms:dsse is not supported"));
-        }
         // A default key must exist in the keyring (an unknown one would fail every upload).
         if let Some(k) = &d.kms_master_key_id {
             match s.state.keyring.resolve(k) {

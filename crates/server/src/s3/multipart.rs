@@ -93,7 +93,18 @@ pub(super) async fn handle_create_multipart_upload(
         .map(|w| leadshop_store::UploadKms {
             key_id: w.key_id.clone(),
             context: w.context.clone().unwrap_or_default(),
+            dual_layer: w.algorithm == leadshop_store::SSE_KMS_DSSE_ALGORITHM,
         });
+    let kms_algorithm = kms.as_ref().map(|k| {
+        ServerSideEncryption::from(
+            if k.dual_layer {
+                leadshop_store::SSE_KMS_DSSE_ALGORITHM
+            } else {
+                leadshop_store::SSE_KMS_ALGORITHM
+            }
+            .to_string(),
+        )
+    });
     let rec = UploadRecord {
         upload_id: hex::encode(rand::random::<[u8; 24]>()),
         bucket: input.bucket.clone(),
@@ -126,10 +137,7 @@ pub(super) async fn handle_create_multipart_upload(
         // Only echoed when the client chose one, as AWS does.
         checksum_algorithm: input.checksum_algorithm,
         checksum_type: input.checksum_type,
-        server_side_encryption: enc
-            .kms_key_arn
-            .as_ref()
-            .map(|_| ServerSideEncryption::from(leadshop_store::SSE_KMS_ALGORITHM.to_string())),
+        server_side_encryption: kms_algorithm,
         ssekms_key_id: enc.kms_key_arn,
         sse_customer_algorithm: sse_c_key_md5.as_ref().map(|_| "AES256".to_string()),
         sse_customer_key_md5: sse_c_key_md5,
@@ -179,7 +187,11 @@ fn upload_wrapping(
         .map_err(super::sse::kms_error)?;
     Ok(Some(body::OwnedWrapping {
         key: key.key,
-        algorithm: leadshop_store::SSE_KMS_ALGORITHM,
+        algorithm: if kms.dual_layer {
+            leadshop_store::SSE_KMS_DSSE_ALGORITHM
+        } else {
+            leadshop_store::SSE_KMS_ALGORITHM
+        },
         key_id: key.key_id,
         context: Some(kms.context.clone()),
     }))

@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use base64::Engine;
 use leadshop_store::crypto::Key;
-use leadshop_store::{BucketRecord, SSE_KMS_ALGORITHM, Segment};
+use leadshop_store::{
+    BucketRecord, SSE_KMS_ALGORITHM, SSE_KMS_DSSE_ALGORITHM, Segment, is_keyring_algorithm,
+};
 use s3s::{S3Error, S3ErrorCode, S3Result, s3_error};
 
 use super::Leadshop;
@@ -45,12 +47,17 @@ pub(crate) fn kms_error(e: KmsError) -> S3Error {
     err
 }
 
-fn bucket_default(rec: &BucketRecord) -> Option<(String, Option<String>)> {
+/// The bucket's default SSE-KMS or DSSE-KMS settings: the algorithm and the key, if named.
+fn bucket_default(rec: &BucketRecord) -> Option<(&'static str, Option<String>)> {
     let doc: leadshop_spec::encryption::EncryptionConfiguration =
         serde_json::from_value(rec.documents.get("encryption")?.clone()).ok()?;
     let d = &doc.rules.first()?.default;
-    (d.sse_algorithm == SSE_KMS_ALGORITHM)
-        .then(|| (d.sse_algorithm.clone(), d.kms_master_key_id.clone()))
+    let algorithm = match d.sse_algorithm.as_str() {
+        SSE_KMS_ALGORITHM => SSE_KMS_ALGORITHM,
+        SSE_KMS_DSSE_ALGORITHM => SSE_KMS_DSSE_ALGORITHM,
+        _ => return None,
+    };
+    Some((algorithm, d.kms_master_key_id.clone()))
 }
 
 /// The SSE-KMS encryption context: the request's (base64 JSON object of strings) plus
@@ -108,9 +115,9 @@ pub(crate) fn for_write(
             }
             return Ok(WriteEncryption::default());
         }
-        Some("aws:kms") => Some(req.kms_key_id.map(str::to_string)),
-        Some("aws:kms:dsse") => {
-            return Err(s3_error!(NotImplemented, "aws:kms:dsse is not supported"));
+        Some(SSE_KMS_ALGORITHM) => Some((SSE_KMS_ALGORITHM, req.kms_key_id.map(str::to_string))),
+        Some(SSE_KMS_DSSE_ALGORITHM) => {
+            Some((SSE_KMS_DSSE_ALGORITHM, req.kms_key_id.map(str::to_string)))
         }
         Some(other) => {
             return Err(s3_error!(
@@ -122,14 +129,18 @@ pub(crate) fn for_write(
     if requested_kms.is_none() && req.kms_key_id.is_some() {
         return Err(s3_error!(
             InvalidArgument,
-            "x-amz-server-side-encryption-aws-kms-key-id requires x-amz-server-side-encryption: aws:kms"
+            "x-amz-server-side-encryption-aws-kms-key-id requires x-amz-server-side-encryption: aws:kms or aws:kms:dsse"
         ));
     }
+    // A request naming aws:kms(:dsse) without a key gets the bucket's default key if any.
     let wanted = match requested_kms {
-        Some(k) => Some(k.or_else(|| bucket_default(bucket).and_then(|(_, k)| k))),
-        None => bucket_default(bucket).map(|(_, k)| k),
+        Some((algorithm, k)) => Some((
+            algorithm,
+            k.or_else(|| bucket_default(bucket).and_then(|(_, k)| k)),
+        )),
+        None => bucket_default(bucket),
     };
-    let Some(wanted) = wanted else {
+    let Some((algorithm, wanted)) = wanted else {
         return Ok(WriteEncryption::default());
     };
     let keyring = &s.state.keyring;
@@ -143,7 +154,7 @@ pub(crate) fn for_write(
         kms_key_arn: Some(s.kms_arn(&key.key_id)),
         wrapping: Some(OwnedWrapping {
             key: key.key,
-            algorithm: SSE_KMS_ALGORITHM,
+            algorithm,
             key_id: key.key_id,
             context: Some(ctx),
         }),
@@ -168,7 +179,7 @@ pub(crate) fn for_read(
     let mut ids = segments
         .iter()
         .filter_map(|seg| seg.envelope.as_ref())
-        .filter(|e| e.algorithm == SSE_KMS_ALGORITHM)
+        .filter(|e| is_keyring_algorithm(&e.algorithm))
         .map(|e| e.key_id.as_str());
     let Some(first) = ids.next() else {
         return Ok((None, None));

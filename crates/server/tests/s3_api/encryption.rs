@@ -335,17 +335,15 @@ async fn bucket_encryption_put_get_delete() {
         got(s3.get_bucket_encryption().bucket(&b).send().await.unwrap()),
         (ServerSideEncryption::AwsKms, Some(true))
     );
-    let e = s3
-        .put_bucket_encryption()
+    s3.put_bucket_encryption()
         .bucket(&b)
         .server_side_encryption_configuration(rule(ServerSideEncryption::AwsKmsDsse, true))
         .send()
         .await
-        .unwrap_err();
+        .unwrap();
     assert_eq!(
-        crate::common::code(&e),
-        "NotImplemented",
-        "DSSE-KMS is refused loudly, not stored"
+        got(s3.get_bucket_encryption().bucket(&b).send().await.unwrap()),
+        (ServerSideEncryption::AwsKmsDsse, Some(true))
     );
     s3.delete_bucket_encryption()
         .bucket(&b)
@@ -844,19 +842,7 @@ async fn put_bytes(client: &aws_sdk_s3::Client, key: &str, body: Vec<u8>) {
 }
 
 async fn get_bytes(client: &aws_sdk_s3::Client, key: &str) -> Vec<u8> {
-    client
-        .get_object()
-        .bucket("leadshop-assets")
-        .key(key)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("GET {key}: {e:?}"))
-        .body
-        .collect()
-        .await
-        .unwrap()
-        .into_bytes()
-        .to_vec()
+    get_bytes_in(client, "leadshop-assets", key).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -1059,4 +1045,209 @@ async fn keys_made_during_a_rotation_are_sealed_under_the_new_key_and_keep_worki
     let srv = TestServer::start_in(dir, cfg).await;
     let client = srv.client_with(&late.access_key_id, &late.secret_access_key, None);
     assert_eq!(get_bytes(&client, "late/k").await, bytes(10_000, 9));
+}
+
+#[tokio::test]
+async fn dsse_kms_encrypts_in_two_layers_for_put_multipart_copy_and_bucket_default() {
+    let srv = TestServer::start().await;
+    let s3 = srv.admin();
+    let b = crate::common::bucket("dsse");
+    s3.create_bucket().bucket(&b).send().await.unwrap();
+    let key = leadshop_server::kms::create_key(
+        &leadshop_server::kms::KmsPaths::new(srv.data_dir()),
+        &leadshop_server::master_key::MasterSource::File(srv.data_dir().join("master.key")),
+        Some("dual"),
+        "",
+    )
+    .unwrap();
+    let body = with_markers(200_000, 11);
+    let put = s3
+        .put_object()
+        .bucket(&b)
+        .key("single")
+        .server_side_encryption(ServerSideEncryption::AwsKmsDsse)
+        .ssekms_key_id("alias/dual")
+        .body(ByteStream::from(body.clone()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        put.server_side_encryption(),
+        Some(&ServerSideEncryption::AwsKmsDsse)
+    );
+    let arn = put.ssekms_key_id().unwrap().to_string();
+    assert!(arn.ends_with(&format!("key/{}", key.key_id)), "{arn}");
+    // Two tags per 64 KiB chunk on disk: both layers are there.
+    let want = 8 + leadshop_store::crypto::ciphertext_len(body.len() as u64, 2);
+    assert!(
+        files_under(&srv.data_dir().join("objects"))
+            .iter()
+            .any(|f| std::fs::metadata(f).unwrap().len() == want),
+        "no data file of the dual-layer size {want}"
+    );
+    let got = s3
+        .get_object()
+        .bucket(&b)
+        .key("single")
+        .range("bytes=65530-131080")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        got.server_side_encryption(),
+        Some(&ServerSideEncryption::AwsKmsDsse)
+    );
+    assert_eq!(got.ssekms_key_id(), Some(arn.as_str()));
+    assert_eq!(
+        got.body.collect().await.unwrap().into_bytes().as_ref(),
+        &body[65_530..=131_080]
+    );
+
+    // Multipart: the key and the two layers are fixed at CreateMultipartUpload.
+    let part = with_markers(5 * 1024 * 1024, 12);
+    let up = s3
+        .create_multipart_upload()
+        .bucket(&b)
+        .key("multi")
+        .server_side_encryption(ServerSideEncryption::AwsKmsDsse)
+        .ssekms_key_id(&key.key_id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        up.server_side_encryption(),
+        Some(&ServerSideEncryption::AwsKmsDsse)
+    );
+    let mut etags = Vec::new();
+    for n in 1..=2 {
+        let p = s3
+            .upload_part()
+            .bucket(&b)
+            .key("multi")
+            .upload_id(up.upload_id().unwrap())
+            .part_number(n)
+            .body(ByteStream::from(part.clone()))
+            .send()
+            .await
+            .unwrap();
+        etags.push(p.e_tag().unwrap().to_string());
+    }
+    let etags: Vec<&str> = etags.iter().map(String::as_str).collect();
+    crate::common::complete_upload(&s3, &b, "multi", up.upload_id().unwrap(), &etags).await;
+    let got = s3
+        .get_object()
+        .bucket(&b)
+        .key("multi")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        got.server_side_encryption(),
+        Some(&ServerSideEncryption::AwsKmsDsse)
+    );
+    let mut both = part.clone();
+    both.extend_from_slice(&part);
+    assert_eq!(
+        got.body.collect().await.unwrap().into_bytes().as_ref(),
+        both.as_slice()
+    );
+
+    // Copy from SSE-S3 into DSSE-KMS, and a bucket default of aws:kms:dsse.
+    s3.put_object()
+        .bucket(&b)
+        .key("plain-sse-s3")
+        .body(ByteStream::from(body.clone()))
+        .send()
+        .await
+        .unwrap();
+    let copied = s3
+        .copy_object()
+        .bucket(&b)
+        .key("copied")
+        .copy_source(format!("{b}/plain-sse-s3"))
+        .server_side_encryption(ServerSideEncryption::AwsKmsDsse)
+        .ssekms_key_id(&arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        copied.server_side_encryption(),
+        Some(&ServerSideEncryption::AwsKmsDsse)
+    );
+    s3.put_bucket_encryption()
+        .bucket(&b)
+        .server_side_encryption_configuration(
+            aws_sdk_s3::types::ServerSideEncryptionConfiguration::builder()
+                .rules(
+                    aws_sdk_s3::types::ServerSideEncryptionRule::builder()
+                        .apply_server_side_encryption_by_default(
+                            aws_sdk_s3::types::ServerSideEncryptionByDefault::builder()
+                                .sse_algorithm(ServerSideEncryption::AwsKmsDsse)
+                                .kms_master_key_id(&key.key_id)
+                                .build()
+                                .unwrap(),
+                        )
+                        .build(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let by_default = s3
+        .put_object()
+        .bucket(&b)
+        .key("by-default")
+        .body(ByteStream::from(body.clone()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        by_default.server_side_encryption(),
+        Some(&ServerSideEncryption::AwsKmsDsse)
+    );
+    assert_eq!(by_default.ssekms_key_id(), Some(arn.as_str()));
+    for k in ["copied", "by-default"] {
+        assert_eq!(get_bytes_in(&s3, &b, k).await, body, "{k}");
+    }
+
+    // A disabled key makes them unreadable; no marker is on disk.
+    leadshop_server::kms::set_enabled(
+        &leadshop_server::kms::KmsPaths::new(srv.data_dir()),
+        "alias/dual",
+        false,
+    )
+    .unwrap();
+    let e = s3
+        .get_object()
+        .bucket(&b)
+        .key("single")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(crate::common::code(&e), "KMS.DisabledException");
+    for f in files_under(srv.data_dir()) {
+        assert!(
+            !contains(&std::fs::read(&f).unwrap(), MARKER),
+            "{}",
+            f.display()
+        );
+    }
+}
+
+async fn get_bytes_in(client: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Vec<u8> {
+    client
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {key}: {e:?}"))
+        .body
+        .collect()
+        .await
+        .unwrap()
+        .into_bytes()
+        .to_vec()
 }
