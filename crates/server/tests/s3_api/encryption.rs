@@ -717,17 +717,7 @@ async fn master_key_rotation_rewraps_keys_is_finished_by_the_next_start_after_a_
     // Only the new key is loaded from here on.
     let srv = TestServer::start_in(dir, cfg.clone()).await;
     let admin = srv.admin();
-    let got = admin
-        .get_object()
-        .bucket("leadshop-assets")
-        .key("single")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        got.body.collect().await.unwrap().into_bytes().as_ref(),
-        single.as_slice()
-    );
+    assert_eq!(get_bytes(&admin, "single").await, single);
     let got = admin
         .get_object()
         .bucket("leadshop-assets")
@@ -750,17 +740,7 @@ async fn master_key_rotation_rewraps_keys_is_finished_by_the_next_start_after_a_
         &[p1.e_tag().unwrap()],
     )
     .await;
-    let got = admin
-        .get_object()
-        .bucket("leadshop-assets")
-        .key("open")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        got.body.collect().await.unwrap().into_bytes().as_ref(),
-        part.as_slice()
-    );
+    assert_eq!(get_bytes(&admin, "open").await, part);
     let got = admin
         .get_object()
         .bucket("kms-rotation")
