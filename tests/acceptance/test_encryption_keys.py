@@ -163,17 +163,24 @@ def test_rotate_master_on_a_stopped_server(tmp_path):
         own.stop()
 
 
+def _key_and_bucket(server, s3, alias_prefix, bucket_prefix):
+    """A new keyring key (made with `leadshop kms create-key`) and a new bucket."""
+    from leadshop_proc import BIN
+
+    alias = f"{alias_prefix}-{uuid.uuid4().hex[:8]}"
+    out = subprocess.run([str(BIN), "kms", "create-key", "--alias", alias, "--data-dir", str(server.data_dir)],
+                         check=True, capture_output=True, text=True).stdout
+    bucket = f"{bucket_prefix}-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=bucket)
+    return alias, out.split("KeyId: ")[1].split()[0], bucket
+
+
 def test_sse_kms_with_the_local_keyring(server, env, s3, tmp_path):
     from boto3.s3.transfer import TransferConfig
     from leadshop_proc import BIN
 
     data = ["--data-dir", str(server.data_dir)]
-    alias = f"reports-{uuid.uuid4().hex[:8]}"
-    out = subprocess.run([str(BIN), "kms", "create-key", "--alias", alias, *data], check=True,
-                         capture_output=True, text=True).stdout
-    key_id = out.split("KeyId: ")[1].split()[0]
-    bucket = f"kms-{uuid.uuid4().hex[:12]}"
-    s3.create_bucket(Bucket=bucket)
+    alias, key_id, bucket = _key_and_bucket(server, s3, "reports", "kms")
     marker = b"SSE-KMS-PLAINTEXT-MARKER-41d2"
     body = (marker + os.urandom(4000)) * 30
     src = tmp_path / "report.bin"
@@ -286,12 +293,7 @@ def test_dsse_kms_with_boto3_and_the_aws_cli(server, env, s3, tmp_path):
     from leadshop_proc import BIN
 
     data = ["--data-dir", str(server.data_dir)]
-    alias = f"dual-{uuid.uuid4().hex[:8]}"
-    out = subprocess.run([str(BIN), "kms", "create-key", "--alias", alias, *data], check=True,
-                         capture_output=True, text=True).stdout
-    key_id = out.split("KeyId: ")[1].split()[0]
-    bucket = f"dsse-{uuid.uuid4().hex[:12]}"
-    s3.create_bucket(Bucket=bucket)
+    alias, key_id, bucket = _key_and_bucket(server, s3, "dual", "dsse")
     marker = b"DSSE-KMS-PLAINTEXT-MARKER-7e0a"
     body = (marker + os.urandom(3000)) * 40
     src = tmp_path / "dual.bin"

@@ -78,12 +78,7 @@ pub(super) async fn handle_create_multipart_upload(
         s,
         &bucket_rec,
         &input.key,
-        super::sse::WriteRequest {
-            sse: input.server_side_encryption.as_ref().map(|x| x.as_str()),
-            kms_key_id: input.ssekms_key_id.as_deref(),
-            context: input.ssekms_encryption_context.as_deref(),
-            customer: customer_key,
-        },
+        super::sse::write_request!(input, customer_key),
     )?;
     let sse_c_key_md5 = enc.customer.as_ref().map(|c| c.md5.clone());
     let kms = enc

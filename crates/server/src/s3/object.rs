@@ -118,12 +118,7 @@ pub(super) async fn handle_put_object(
         s,
         &bucket_rec,
         &input.key,
-        sse::WriteRequest {
-            sse: input.server_side_encryption.as_ref().map(|x| x.as_str()),
-            kms_key_id: input.ssekms_key_id.as_deref(),
-            context: input.ssekms_encryption_context.as_deref(),
-            customer: customer_key,
-        },
+        sse::write_request!(input, customer_key),
     )?;
 
     let plan = ChecksumPlan::from_headers(&headers)?;
@@ -608,12 +603,7 @@ pub(super) async fn handle_copy_object(
         s,
         &bucket_rec,
         &input.key,
-        sse::WriteRequest {
-            sse: input.server_side_encryption.as_ref().map(|x| x.as_str()),
-            kms_key_id: input.ssekms_key_id.as_deref(),
-            context: input.ssekms_encryption_context.as_deref(),
-            customer: customer_key,
-        },
+        sse::write_request!(input, customer_key),
     )?;
 
     let algorithm = input

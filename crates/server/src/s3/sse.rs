@@ -24,6 +24,20 @@ pub(crate) struct WriteRequest<'a> {
     pub customer: Option<CustomerKey>,
 }
 
+/// The [`WriteRequest`] of an object-creating input (PutObject, CopyObject,
+/// CreateMultipartUpload: same field names, different types).
+macro_rules! write_request {
+    ($input:expr, $customer:expr) => {
+        $crate::s3::sse::WriteRequest {
+            sse: $input.server_side_encryption.as_ref().map(|x| x.as_str()),
+            kms_key_id: $input.ssekms_key_id.as_deref(),
+            context: $input.ssekms_encryption_context.as_deref(),
+            customer: $customer,
+        }
+    };
+}
+pub(super) use write_request;
+
 /// How a new object is encrypted, and what the response reports.
 #[derive(Default)]
 pub(crate) struct WriteEncryption {

@@ -315,36 +315,22 @@ async fn bucket_encryption_put_get_delete() {
         got(s3.get_bucket_encryption().bucket(&b).send().await.unwrap()),
         (ServerSideEncryption::Aes256, Some(false))
     );
-    s3.put_bucket_encryption()
-        .bucket(&b)
-        .server_side_encryption_configuration(rule(ServerSideEncryption::Aes256, true))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        got(s3.get_bucket_encryption().bucket(&b).send().await.unwrap()),
-        (ServerSideEncryption::Aes256, Some(true))
-    );
-    s3.put_bucket_encryption()
-        .bucket(&b)
-        .server_side_encryption_configuration(rule(ServerSideEncryption::AwsKms, true))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        got(s3.get_bucket_encryption().bucket(&b).send().await.unwrap()),
-        (ServerSideEncryption::AwsKms, Some(true))
-    );
-    s3.put_bucket_encryption()
-        .bucket(&b)
-        .server_side_encryption_configuration(rule(ServerSideEncryption::AwsKmsDsse, true))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        got(s3.get_bucket_encryption().bucket(&b).send().await.unwrap()),
-        (ServerSideEncryption::AwsKmsDsse, Some(true))
-    );
+    for alg in [
+        ServerSideEncryption::Aes256,
+        ServerSideEncryption::AwsKms,
+        ServerSideEncryption::AwsKmsDsse,
+    ] {
+        s3.put_bucket_encryption()
+            .bucket(&b)
+            .server_side_encryption_configuration(rule(alg.clone(), true))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            got(s3.get_bucket_encryption().bucket(&b).send().await.unwrap()),
+            (alg, Some(true))
+        );
+    }
     s3.delete_bucket_encryption()
         .bucket(&b)
         .send()
