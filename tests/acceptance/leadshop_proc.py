@@ -12,10 +12,16 @@ BIN = Path(os.environ.get("LEADSHOP_BIN", REPO / "target" / "release" / "leadsho
 
 
 class Leadshop:
-    def __init__(self, data_dir: Path):
+    def __init__(self, data_dir: Path, config: str | None = None):
+        """`config` is TOML (e.g. a `[limits]` table) written beside the data directory and
+        passed with --config; the listeners still come from the flags (port 0)."""
         self.data_dir = Path(data_dir)
         self.proc = None
         self.log = self.data_dir.parent / f"{self.data_dir.name}.log"
+        self.config = None
+        if config is not None:
+            self.config = self.data_dir.parent / f"{self.data_dir.name}.toml"
+            self.config.write_text(config)
 
     def start(self, timeout: float = 30.0) -> "Leadshop":
         endpoints = self.data_dir / "endpoints.json"
@@ -23,9 +29,12 @@ class Leadshop:
             endpoints.unlink()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log, "ab")
+        args = [str(BIN), "serve", "--data-dir", str(self.data_dir), "--s3-addr", "127.0.0.1:0",
+                "--http-addr", "127.0.0.1:0", "--console-addr", "127.0.0.1:0"]
+        if self.config is not None:
+            args += ["--config", str(self.config)]
         self.proc = subprocess.Popen(
-            [str(BIN), "serve", "--data-dir", str(self.data_dir), "--s3-addr", "127.0.0.1:0",
-             "--http-addr", "127.0.0.1:0", "--console-addr", "127.0.0.1:0"],
+            args,
             stdout=log, stderr=log, stdin=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + timeout
@@ -37,6 +46,23 @@ class Leadshop:
                 raise TimeoutError("leadshop did not become ready")
             time.sleep(0.02)
         return self
+
+    def open_fds(self) -> int:
+        """File descriptors the server process holds now."""
+        return len(os.listdir(f"/proc/{self.proc.pid}/fd"))
+
+    def rss_kib(self) -> int:
+        """Resident memory of the server process now, in KiB."""
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        raise RuntimeError("no VmRSS")
+
+    def metrics(self) -> dict:
+        """The console's /metrics, as {'name{labels}': value}."""
+        import urllib.request
+        text = urllib.request.urlopen(self.endpoints["console"] + "/metrics", timeout=10).read().decode()
+        return {k: float(v) for k, v in (l.rsplit(" ", 1) for l in text.splitlines() if l and not l.startswith("#"))}
 
     @property
     def endpoints(self) -> dict:

@@ -7,6 +7,11 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use leadshop_server::Config;
 
+/// mimalloc returns freed pages to the OS within milliseconds; glibc's malloc kept the
+/// buffers of thousands of closed connections resident (issue 10: RSS stayed at 610 MB).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "leadshop",
@@ -215,7 +220,7 @@ struct ServeArgs {
     /// Plain-HTTP listener, host:port [default: 127.0.0.1:9080].
     #[arg(long, env = "LEADSHOP_HTTP_ADDR")]
     http_addr: Option<SocketAddr>,
-    /// Console listener, host:port [default: 127.0.0.1:3000].
+    /// Console/admin listener (status page, /metrics), host:port [default: 127.0.0.1:9001].
     #[arg(long, env = "LEADSHOP_CONSOLE_ADDR")]
     console_addr: Option<SocketAddr>,
     /// Region [default: us-east-1].
@@ -517,12 +522,26 @@ fn keys(cmd: KeysCommand) -> Result<()> {
     Ok(())
 }
 
+/// The log filter: `LEADSHOP_LOG`, or info with one line per request only for 5xx.
+///
+/// s3s's own log lines carry whole request inputs (a malformed XML body, every POST form
+/// field) at ERROR level, so any client could fill the log: they are off unless the filter
+/// names `s3s` itself. Our request line says what happened instead.
+fn log_filter(env: Option<&str>) -> String {
+    let base = env.map_or_else(|| "info,leadshop::request=warn".to_string(), str::to_string);
+    if base.contains("s3s") {
+        base
+    } else {
+        format!("{base},s3s=off")
+    }
+}
+
 fn serve(args: ServeArgs) -> Result<()> {
+    let filter = log_filter(std::env::var("LEADSHOP_LOG").ok().as_deref());
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("LEADSHOP_LOG").unwrap_or_else(|_| {
-                tracing_subscriber::EnvFilter::new("info,leadshop::request=warn")
-            }),
+            tracing_subscriber::EnvFilter::try_new(&filter)
+                .with_context(|| format!("LEADSHOP_LOG: invalid filter {filter:?}"))?,
         )
         .with_writer(std::io::stderr)
         .init();
@@ -600,4 +619,16 @@ async fn wait_for_signal() -> Result<()> {
     #[cfg(not(unix))]
     tokio::signal::ctrl_c().await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::log_filter;
+
+    #[test]
+    fn s3s_lines_are_off_unless_asked_for() {
+        assert_eq!(log_filter(None), "info,leadshop::request=warn,s3s=off");
+        assert_eq!(log_filter(Some("debug")), "debug,s3s=off");
+        assert_eq!(log_filter(Some("info,s3s=debug")), "info,s3s=debug");
+    }
 }

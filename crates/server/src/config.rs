@@ -12,8 +12,9 @@ pub const DEFAULT_DATA_DIR: &str = "./data";
 pub const DEFAULT_S3_ADDR: &str = "127.0.0.1:9443";
 /// Default plain-HTTP listener (redirects browsers, refuses API requests).
 pub const DEFAULT_HTTP_ADDR: &str = "127.0.0.1:9080";
-/// Default console address (the web app's origin in the seed is localhost:3000).
-pub const DEFAULT_CONSOLE_ADDR: &str = "127.0.0.1:3000";
+/// Default console/admin address. Never 3000: that is LeadFactory's own front-end (and one of
+/// the bucket's CORS origins).
+pub const DEFAULT_CONSOLE_ADDR: &str = "127.0.0.1:9001";
 /// Default region, as in the seed.
 pub const DEFAULT_REGION: &str = "us-east-1";
 /// Default account id: the owner of every bucket and key (`${account_id}` in spec documents).
@@ -63,6 +64,53 @@ pub struct Config {
     /// Let S3 API requests on the plain-HTTP listener through when no policy denies them
     /// (as AWS does). Off: they are refused even where a bucket has no policy.
     pub plain_http_api: bool,
+    /// Robustness limits: timeouts, connection caps, request sizes (`[limits]`).
+    pub limits: Limits,
+}
+
+/// What one client may hold of the server: every limit has a safe default, and what happens
+/// when it is reached is documented in docs/SECURITY.md.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Seconds a client has to send a request's headers; on HTTP/1.1 this is also how long
+    /// an idle keep-alive connection is kept open. The connection is closed when it passes.
+    pub header_read_timeout_secs: u64,
+    /// Seconds a connection may stay open with no bytes moving and no request in progress
+    /// (HTTP/2, and responses a client stopped reading). The connection is closed.
+    pub idle_timeout_secs: u64,
+    /// Seconds a request body may stop making progress before the request fails with 400
+    /// RequestTimeout (as S3 answers a stalled upload) and nothing of it is stored.
+    pub body_timeout_secs: u64,
+    /// Open connections per listener; a connection beyond it is closed at once.
+    pub max_connections: usize,
+    /// Open connections per client address (the TCP peer; `trusted_proxies` are exempt); a
+    /// connection beyond it is closed at once.
+    pub max_connections_per_ip: usize,
+    /// Bytes of request headers accepted (names and values, `Cookie` excepted); beyond it
+    /// 400 RequestHeaderSectionTooLarge (AWS: 8 KB).
+    pub max_header_bytes: usize,
+    /// Bytes of an XML request body (DeleteObjects, CompleteMultipartUpload, configuration
+    /// documents); beyond it 400 MaxMessageLengthExceeded.
+    pub max_xml_body_bytes: usize,
+    /// Data-file writes (hashing, encrypting, writing one batch of an upload) running at once
+    /// on the blocking pool; the rest wait their turn, so uploads never starve metadata work.
+    pub max_parallel_writes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            header_read_timeout_secs: 20,
+            idle_timeout_secs: 60,
+            body_timeout_secs: 20,
+            max_connections: 4096,
+            max_connections_per_ip: 256,
+            max_header_bytes: 8 * 1024,
+            max_xml_body_bytes: 4 * 1024 * 1024,
+            max_parallel_writes: 64,
+        }
+    }
 }
 
 impl Default for Config {
@@ -84,6 +132,7 @@ impl Default for Config {
             account_id: DEFAULT_ACCOUNT_ID.into(),
             trusted_proxies: Vec::new(),
             plain_http_api: false,
+            limits: Limits::default(),
         }
     }
 }
@@ -152,6 +201,22 @@ impl Config {
             return Err(ConfigError::Invalid(format!(
                 "trusted_proxies: {p:?} is not an address or CIDR range"
             )));
+        }
+        let l = &self.limits;
+        if l.header_read_timeout_secs == 0 || l.idle_timeout_secs == 0 || l.body_timeout_secs == 0 {
+            return Err(ConfigError::Invalid(
+                "limits: timeouts must be at least 1 second".into(),
+            ));
+        }
+        if l.max_connections == 0 || l.max_connections_per_ip == 0 || l.max_parallel_writes == 0 {
+            return Err(ConfigError::Invalid(
+                "limits: max_connections, max_connections_per_ip and max_parallel_writes must be at least 1".into(),
+            ));
+        }
+        if l.max_header_bytes < 2048 {
+            return Err(ConfigError::Invalid(
+                "limits: max_header_bytes must be at least 2048 (a signed request needs about 1 KB)".into(),
+            ));
         }
         if self.region.is_empty() {
             return Err(ConfigError::Invalid("region must not be empty".into()));

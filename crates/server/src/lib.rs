@@ -8,7 +8,9 @@
 //!
 //! # Layout
 //! - [`config`]: the TOML configuration.
-//! - [`server`]: listeners, the request shell, bootstrap, graceful shutdown.
+//! - [`server`]: start-up (bootstrap, binding) and graceful shutdown.
+//! - [`shell`]: accepting within limits, TLS, the request shell around s3s.
+//! - [`private_dir`]: the data directory's permissions.
 //! - [`context`]: connection and request context.
 //! - [`access`]: the access hook.
 //! - [`keys`]: access keys and the credentials file.
@@ -26,10 +28,12 @@ pub mod keys;
 pub mod kms;
 pub mod master_key;
 pub mod plain_http;
+pub mod private_dir;
 pub mod rotate;
 pub mod s3;
 pub mod secret_file;
 pub mod server;
+pub mod shell;
 pub mod tls;
 
 pub use config::Config;

@@ -1,5 +1,5 @@
-//! The server shell: binds the listeners, terminates TLS, makes the request context, runs
-//! s3s, adds request ids, logs each request, and shuts down gracefully.
+//! Start-up and shutdown: opens the store, bootstraps keys, TLS and buckets, binds the
+//! listeners and hands them to the [`shell`](crate::shell); stops them gracefully.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -7,11 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::{HeaderValue, Request, Response, StatusCode};
-use hyper::body::Incoming;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
 use leadshop_spec::BucketSpec;
 use leadshop_store::{BucketRecord, Store, VersioningState};
 use s3s::service::{S3Service, S3ServiceBuilder};
@@ -23,9 +19,10 @@ use tokio_util::task::TaskTracker;
 
 use crate::access::{AccessControl, AccessHook};
 use crate::config::Config;
-use crate::context::{ConnInfo, RequestContext, TlsInfo};
 use crate::keys::{Authenticator, KeyStore};
 use crate::s3::Leadshop;
+use crate::shell::limits::{ConnLimiter, Listener, ShellStats};
+use crate::shell::{ListenerSetup, S3Shell, Timeouts, accept_loop};
 use crate::tls::{self, DevTlsPaths};
 use crate::{console, plain_http};
 
@@ -44,6 +41,10 @@ pub struct AppState {
     pub keyring: Arc<crate::kms::Keyring>,
     /// Where the server listens.
     pub endpoints: Endpoints,
+    /// Counters of the shell's limits (console `/metrics`).
+    pub shell_stats: Arc<ShellStats>,
+    /// Turns for data-file writes on the blocking pool (`limits.max_parallel_writes`).
+    pub write_turns: Arc<tokio::sync::Semaphore>,
 }
 
 /// The bound URLs, as written to `<data-dir>/endpoints.json`.
@@ -149,7 +150,7 @@ impl ServerHandle {
 pub async fn start(config: Config) -> Result<ServerHandle, StartError> {
     config.validate()?;
     let data_dir = config.data_dir.clone();
-    std::fs::create_dir_all(&data_dir)
+    crate::private_dir::create(&data_dir)
         .map_err(io_ctx(format!("creating {}", data_dir.display())))?;
 
     let master_path = crate::rotate::master_path(&config);
@@ -195,6 +196,18 @@ pub async fn start(config: Config) -> Result<ServerHandle, StartError> {
             })?
     };
     let store = Arc::new(store);
+    // Metadata, object names and tags are nobody else's business: the data directory is
+    // 0700 and every file in it 0600, also in directories made by earlier versions.
+    {
+        let dir = data_dir.clone();
+        tokio::task::spawn_blocking(move || crate::private_dir::tighten(&dir))
+            .await
+            .expect("tighten does not panic")
+            .map_err(io_ctx(format!(
+                "restricting the permissions of {}",
+                data_dir.display()
+            )))?;
+    }
     bootstrap_buckets(&store, &config)?;
     let keyring = Arc::new(
         crate::kms::Keyring::open(&data_dir, master_for_keys.clone()).map_err(|e| {
@@ -218,6 +231,8 @@ pub async fn start(config: Config) -> Result<ServerHandle, StartError> {
     };
     let acceptor = TlsAcceptor::from(tls::server_config(&cert, &key)?);
 
+    let open_files = crate::shell::limits::raise_open_files_limit();
+    let limits = fit_to_open_files(&config.limits, open_files);
     let s3_listener = bind(config.s3_addr).await?;
     let http_listener = bind(config.http_addr).await?;
     let console_listener = bind(config.console_addr).await?;
@@ -227,6 +242,7 @@ pub async fn start(config: Config) -> Result<ServerHandle, StartError> {
         http: format!("http://{}", url_host(local_addr(&http_listener)?)),
         console: format!("http://{}", url_host(local_addr(&console_listener)?)),
     };
+    let write_turns = Arc::new(tokio::sync::Semaphore::new(limits.max_parallel_writes));
     let state = Arc::new(AppState {
         store,
         config,
@@ -234,6 +250,8 @@ pub async fn start(config: Config) -> Result<ServerHandle, StartError> {
         access,
         keyring,
         endpoints,
+        shell_stats: Arc::new(ShellStats::default()),
+        write_turns,
     });
 
     let s3 = build_s3_service(&state);
@@ -245,41 +263,67 @@ pub async fn start(config: Config) -> Result<ServerHandle, StartError> {
         shutdown.subscribe(),
     ));
 
-    let s3_shell = Arc::new(S3Shell { s3 });
+    let stats = state.shell_stats.clone();
+    let trusted: Vec<_> = state
+        .config
+        .trusted_proxies
+        .iter()
+        .filter_map(|p| leadshop_spec::policy::Cidr::parse(p))
+        .collect();
+    let timeouts = Timeouts::from(&limits);
+    let setup = |listener, tls, which| ListenerSetup {
+        listener,
+        tls,
+        limiter: Arc::new(ConnLimiter::new(
+            which,
+            limits.max_connections,
+            limits.max_connections_per_ip,
+            trusted.clone(),
+            stats.clone(),
+        )),
+        timeouts,
+        stats: stats.clone(),
+    };
+    let s3_shell = Arc::new(S3Shell {
+        s3,
+        limits: limits.clone(),
+        stats: stats.clone(),
+        keys: state.keys.clone(),
+    });
     let http_shell = s3_shell.clone();
     tracker.spawn(accept_loop(
-        s3_listener,
-        Some(acceptor),
+        setup(s3_listener, Some(acceptor), Listener::S3),
         shutdown.subscribe(),
         tracker.clone(),
-        move |conn| {
+        move |conn, activity| {
             let shell = s3_shell.clone();
             service_fn(move |req| {
                 let shell = shell.clone();
                 let conn = conn.clone();
-                async move { Ok::<_, Infallible>(shell.handle(req, conn).await) }
+                let activity = activity.clone();
+                async move { Ok::<_, Infallible>(shell.handle(req, conn, activity).await) }
             })
         },
     ));
     let https_base = state.endpoints.s3.clone();
     tracker.spawn(accept_loop(
-        http_listener,
-        None,
+        setup(http_listener, None, Listener::Http),
         shutdown.subscribe(),
         tracker.clone(),
-        move |conn| {
+        move |conn, activity| {
             let base = https_base.clone();
             let shell = http_shell.clone();
             service_fn(move |req| {
                 let base = base.clone();
                 let shell = shell.clone();
                 let conn = conn.clone();
+                let activity = activity.clone();
                 async move {
                     // Browsers are sent to HTTPS; API requests go through access control
                     // with aws:SecureTransport = false, which refuses them.
                     Ok::<_, Infallible>(match plain_http::redirect(&req, &base) {
                         Some(resp) => resp,
-                        None => shell.handle(req, conn).await,
+                        None => shell.handle(req, conn, activity).await,
                     })
                 }
             })
@@ -287,15 +331,18 @@ pub async fn start(config: Config) -> Result<ServerHandle, StartError> {
     ));
     let console_state = state.clone();
     tracker.spawn(accept_loop(
-        console_listener,
-        None,
+        setup(console_listener, None, Listener::Console),
         shutdown.subscribe(),
         tracker.clone(),
-        move |_conn| {
+        move |_conn, activity| {
             let state = console_state.clone();
             service_fn(move |req| {
                 let state = state.clone();
-                async move { Ok::<_, Infallible>(console::handle(&req, &state).await) }
+                let activity = activity.clone();
+                async move {
+                    let _in_flight = activity.request();
+                    Ok::<_, Infallible>(console::handle(&req, &state).await)
+                }
             })
         },
     ));
@@ -316,12 +363,20 @@ fn build_s3_service(state: &Arc<AppState>) -> S3Service {
     let mut s3_config = s3s::config::S3Config::default();
     s3_config.put_object_max_size = Some(state.config.max_put_size);
     s3_config.presigned_url_max_expires_secs = state.config.presigned_max_expires_secs;
-    // An anonymous POST without Content-Length is buffered before authorisation: keep it small
-    // until browser POST uploads land with their own limits.
-    s3_config.post_object_max_file_size = 64 * 1024 * 1024;
+    // POST uploads must carry a Content-Length (the shell refuses them otherwise), so s3s
+    // streams the file instead of buffering it; AWS's limit for one POST is 5 GiB.
+    s3_config.post_object_max_file_size = state.config.max_put_size;
+    // The fields before the file: the shell has already bounded them to AWS's 20 KB.
+    s3_config.form_max_field_size = crate::shell::post_form::MAX_PRE_DATA;
+    s3_config.form_max_fields_size = crate::shell::post_form::MAX_PRE_DATA;
+    s3_config.form_max_parts = 100;
     // Signed aws-chunked chunks are buffered whole to check their signature.
     s3_config.aws_chunked_stream_max_chunk_size = 16 * 1024 * 1024;
-    s3_config.xml_max_body_size = 4 * 1024 * 1024;
+    s3_config.xml_max_body_size = state.config.limits.max_xml_body_bytes;
+    // A credential scope for another region is malformed, as on AWS.
+    s3_config.expected_region = Some(
+        s3s::region::Region::new(state.config.region.clone().into()).expect("validated region"),
+    );
     // SigV2 reaches only presigned URLs and POST forms: the access hook refuses it in headers.
     s3_config.enable_sig_v2 = state.config.sigv2_presigned;
 
@@ -424,13 +479,35 @@ fn load_spec_dir(
 }
 
 fn write_endpoints(data_dir: &Path, endpoints: &Endpoints) -> std::io::Result<()> {
-    let path = data_dir.join("endpoints.json");
-    let tmp = data_dir.join("endpoints.json.tmp");
-    std::fs::write(
-        &tmp,
-        serde_json::to_vec_pretty(endpoints).expect("serialisable"),
-    )?;
-    std::fs::rename(tmp, path)
+    crate::secret_file::write(
+        &data_dir.join("endpoints.json"),
+        &serde_json::to_vec_pretty(endpoints).expect("serialisable"),
+    )
+}
+
+/// The limits, with the connection caps lowered when the open-files limit could not hold
+/// them (three listeners, plus room for data files and the database).
+fn fit_to_open_files(
+    limits: &crate::config::Limits,
+    open_files: Option<u64>,
+) -> crate::config::Limits {
+    let mut out = limits.clone();
+    if let Some(n) = open_files {
+        let room = usize::try_from(n.saturating_sub(512) / 3)
+            .unwrap_or(usize::MAX)
+            .max(16);
+        if out.max_connections > room {
+            tracing::warn!(
+                open_files = n,
+                max_connections = out.max_connections,
+                lowered_to = room,
+                "the open-files limit (ulimit -n) cannot hold max_connections on three listeners; lowering it"
+            );
+            out.max_connections = room;
+            out.max_connections_per_ip = out.max_connections_per_ip.min(room);
+        }
+    }
+    out
 }
 
 async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
@@ -449,156 +526,5 @@ fn url_host(addr: SocketAddr) -> String {
     match addr {
         SocketAddr::V4(a) => format!("{}:{}", a.ip(), a.port()),
         SocketAddr::V6(a) => format!("[{}]:{}", a.ip(), a.port()),
-    }
-}
-
-/// How long a client may take to finish the TLS handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-
-async fn accept_loop<F, S>(
-    listener: TcpListener,
-    tls: Option<TlsAcceptor>,
-    mut shutdown: watch::Receiver<bool>,
-    tracker: TaskTracker,
-    make_service: F,
-) where
-    F: Fn(Arc<ConnInfo>) -> S + Send + Sync + 'static,
-    S: hyper::service::Service<
-            Request<Incoming>,
-            Response = Response<s3s::Body>,
-            Error = Infallible,
-        > + Send
-        + 'static,
-    S::Future: Send + 'static,
-{
-    let make_service = Arc::new(make_service);
-    loop {
-        let (tcp, remote) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(a) => a,
-                Err(e) => {
-                    // EMFILE and friends: back off instead of spinning.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            _ = shutdown.changed() => break,
-        };
-        let _ = tcp.set_nodelay(true);
-        let tls = tls.clone();
-        let shutdown = shutdown.clone();
-        let make_service = make_service.clone();
-        tracker.spawn(async move {
-            let local = tcp.local_addr().unwrap_or(remote);
-            match tls {
-                Some(acceptor) => {
-                    let stream =
-                        match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-                            Ok(Ok(s)) => s,
-                            Ok(Err(e)) => {
-                                tracing::debug!(%remote, error = %e, "TLS handshake failed");
-                                return;
-                            }
-                            Err(_) => {
-                                tracing::debug!(%remote, "TLS handshake timed out");
-                                return;
-                            }
-                        };
-                    let (_, session) = stream.get_ref();
-                    let info = TlsInfo {
-                        version: session
-                            .protocol_version()
-                            .map_or_else(String::new, |v| match v {
-                                rustls::ProtocolVersion::TLSv1_3 => "TLSv1.3".into(),
-                                rustls::ProtocolVersion::TLSv1_2 => "TLSv1.2".into(),
-                                other => format!("{other:?}"),
-                            }),
-                        cipher: session
-                            .negotiated_cipher_suite()
-                            .map_or_else(String::new, |c| format!("{:?}", c.suite())),
-                        sni: session.server_name().map(str::to_string),
-                    };
-                    let conn = Arc::new(ConnInfo {
-                        remote,
-                        local,
-                        tls: Some(info),
-                    });
-                    serve_connection(TokioIo::new(stream), make_service(conn), shutdown).await;
-                }
-                None => {
-                    let conn = Arc::new(ConnInfo {
-                        remote,
-                        local,
-                        tls: None,
-                    });
-                    serve_connection(TokioIo::new(tcp), make_service(conn), shutdown).await;
-                }
-            }
-        });
-    }
-}
-
-async fn serve_connection<I, S>(io: I, service: S, mut shutdown: watch::Receiver<bool>)
-where
-    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
-    S: hyper::service::Service<
-            Request<Incoming>,
-            Response = Response<s3s::Body>,
-            Error = Infallible,
-        > + Send
-        + 'static,
-    S::Future: Send + 'static,
-{
-    let builder = auto::Builder::new(TokioExecutor::new());
-    let conn = builder.serve_connection(io, service);
-    tokio::pin!(conn);
-    tokio::select! {
-        res = conn.as_mut() => {
-            if let Err(e) = res {
-                tracing::debug!(error = %e, "connection ended with an error");
-            }
-        }
-        _ = shutdown.changed() => {
-            conn.as_mut().graceful_shutdown();
-            let _ = conn.await;
-        }
-    }
-}
-
-/// Runs s3s with the request context in place and adds what the shell owns to the response.
-struct S3Shell {
-    s3: S3Service,
-}
-
-impl S3Shell {
-    async fn handle(&self, req: Request<Incoming>, conn: Arc<ConnInfo>) -> Response<s3s::Body> {
-        let cx = RequestContext::new(conn);
-        let method = req.method().clone();
-        let path = req.uri().path().to_string();
-        let (mut parts, body) = req.into_parts();
-        parts.extensions.insert(cx.clone());
-        let req = Request::from_parts(parts, s3s::Body::from(body));
-        let mut resp = match self.s3.call(req).await {
-            Ok(resp) => resp,
-            Err(e) => {
-                tracing::warn!(request_id = %cx.id, error = %e, "request failed inside the protocol layer");
-                let mut r = Response::new(s3s::Body::empty());
-                *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-                r
-            }
-        };
-        if let Ok(v) = HeaderValue::from_str(&cx.id) {
-            resp.headers_mut().insert("x-amz-request-id", v.clone());
-            resp.headers_mut().insert("x-amz-id-2", v);
-        }
-        let status = resp.status().as_u16();
-        let ms = cx.started.elapsed().as_secs_f64() * 1000.0;
-        if status >= 500 {
-            tracing::warn!(target: "leadshop::request", request_id = %cx.id, remote = %cx.conn.remote, %method, %path, status, ms);
-        } else {
-            tracing::info!(target: "leadshop::request", request_id = %cx.id, remote = %cx.conn.remote, %method, %path, status, ms);
-        }
-        resp
     }
 }

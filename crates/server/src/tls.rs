@@ -1,22 +1,27 @@
 //! TLS: the development CA and server certificate, and the rustls server configuration.
 //!
 //! At first start a CA and a certificate for `localhost`, `127.0.0.1` and `::1` signed by it
-//! are written to `<data-dir>/tls/` (keys 0600). Clients trust `tls/ca.pem`
-//! (`AWS_CA_BUNDLE`). A configured certificate and key replace the generated pair.
+//! are written to `<data-dir>/tls/` (directory 0700, files 0600). Clients trust `tls/ca.pem`
+//! (`AWS_CA_BUNDLE`). A developer may add that CA to a browser's trust store, so it is made
+//! harmless elsewhere: name constraints limit it to `localhost` (and `*.localhost`),
+//! 127.0.0.0/8 and ::1, and it lives three years. It is renewed at start when it has less
+//! than 30 days left, or when it predates these rules (`tls/dev-ca.json` records its format
+//! and expiry); clients then need the new `ca.pem`. A configured certificate and key replace
+//! the generated pair.
 
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose,
+    BasicConstraints, CertificateParams, CidrSubnet, DnType, ExtendedKeyUsagePurpose,
+    GeneralSubtree, IsCa, Issuer, KeyPair, KeyUsagePurpose, NameConstraints,
 };
 use rustls::ServerConfig;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-
-use crate::secret_file;
+use serde::{Deserialize, Serialize};
+use time::{Duration, OffsetDateTime};
 
 /// Where the generated TLS material lives.
 #[derive(Debug, Clone)]
@@ -29,6 +34,24 @@ pub struct DevTlsPaths {
     pub server_cert: PathBuf,
     /// The server's private key (0600).
     pub server_key: PathBuf,
+    /// What was generated, and until when it is valid.
+    pub meta: PathBuf,
+}
+
+/// The generation rules of the development CA. DO NOT LOWER: a CA without them is
+/// replaced at start. 2 = name constraints and a three-year lifetime.
+const DEV_CA_FORMAT: u32 = 2;
+/// How long the CA and the server certificate live.
+const LIFETIME: Duration = Duration::days(3 * 365);
+/// Renewed at start when less than this is left.
+const RENEW_BEFORE: Duration = Duration::days(30);
+
+/// `tls/dev-ca.json`.
+#[derive(Debug, Serialize, Deserialize)]
+struct DevCaMeta {
+    format: u32,
+    /// Unix seconds after which the CA and the certificate are invalid.
+    not_after: i64,
 }
 
 impl DevTlsPaths {
@@ -41,6 +64,7 @@ impl DevTlsPaths {
             ca_key: dir.join("ca-key.pem"),
             server_cert: dir.join("server.pem"),
             server_key: dir.join("server-key.pem"),
+            meta: dir.join("dev-ca.json"),
         }
     }
 }
@@ -72,21 +96,56 @@ pub enum TlsError {
     Rustls(#[from] rustls::Error),
 }
 
-/// Creates the development CA and server certificate unless they exist.
+/// Creates the development CA and server certificate unless a current set exists; renews a
+/// set that expires within 30 days or predates the name constraints.
 ///
 /// # Errors
 /// [`TlsError`] if generation or writing fails.
 pub fn ensure_dev_certificate(paths: &DevTlsPaths) -> Result<(), TlsError> {
-    if paths.server_cert.exists() && paths.server_key.exists() && paths.ca_cert.exists() {
-        return Ok(());
-    }
+    ensure_dev_certificate_at(paths, OffsetDateTime::now_utc())
+}
+
+/// [`ensure_dev_certificate`] as if it were `now`.
+///
+/// # Errors
+/// [`TlsError`] if generation or writing fails.
+pub fn ensure_dev_certificate_at(paths: &DevTlsPaths, now: OffsetDateTime) -> Result<(), TlsError> {
     let io_err = |path: &Path| {
         let path = path.to_path_buf();
         move |source| TlsError::Io { path, source }
     };
+    let complete = [
+        &paths.server_cert,
+        &paths.server_key,
+        &paths.ca_cert,
+        &paths.ca_key,
+    ]
+    .iter()
+    .all(|p| p.exists());
+    let meta: Option<DevCaMeta> = std::fs::read(&paths.meta)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok());
+    match &meta {
+        Some(m)
+            if complete
+                && m.format >= DEV_CA_FORMAT
+                && m.not_after - now.unix_timestamp() > RENEW_BEFORE.whole_seconds() =>
+        {
+            return Ok(());
+        }
+        Some(_) => {
+            tracing::warn!(ca = %paths.ca_cert.display(), "the development CA expires within 30 days: made a new one; clients must trust the new ca.pem")
+        }
+        None if complete => {
+            tracing::warn!(ca = %paths.ca_cert.display(), "the development CA predates its name constraints and limited lifetime: made a new one; clients must trust the new ca.pem")
+        }
+        None => {}
+    }
     let dir = paths.ca_cert.parent().expect("tls paths have a directory");
-    std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+    crate::private_dir::create(dir).map_err(io_err(dir))?;
 
+    let not_before = now - Duration::days(1);
+    let not_after = now + LIFETIME;
     let ca_key = KeyPair::generate()?;
     let mut ca = CertificateParams::new(Vec::<String>::new())?;
     ca.distinguished_name
@@ -99,6 +158,21 @@ pub fn ensure_dev_certificate(paths: &DevTlsPaths) -> Result<(), TlsError> {
         KeyUsagePurpose::CrlSign,
         KeyUsagePurpose::DigitalSignature,
     ];
+    // A leaked CA key can sign nothing but local names (RFC 5280 §4.2.1.10: "localhost"
+    // also covers its subdomains).
+    ca.name_constraints = Some(NameConstraints {
+        permitted_subtrees: vec![
+            GeneralSubtree::DnsName("localhost".into()),
+            GeneralSubtree::IpAddress(CidrSubnet::from_v4_prefix([127, 0, 0, 0], 8)),
+            GeneralSubtree::IpAddress(CidrSubnet::from_v6_prefix(
+                std::net::Ipv6Addr::LOCALHOST.octets(),
+                128,
+            )),
+        ],
+        excluded_subtrees: Vec::new(),
+    });
+    ca.not_before = not_before;
+    ca.not_after = not_after;
     let ca_cert = ca.self_signed(&ca_key)?;
 
     let server_key = KeyPair::generate()?;
@@ -115,18 +189,33 @@ pub fn ensure_dev_certificate(paths: &DevTlsPaths) -> Result<(), TlsError> {
     ];
     leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     leaf.use_authority_key_identifier_extension = true;
+    leaf.not_before = not_before;
+    leaf.not_after = not_after - Duration::days(1);
     let issuer = Issuer::new(ca, ca_key);
     let leaf_cert = leaf.signed_by(&server_key, &issuer)?;
 
-    secret_file::write(&paths.ca_key, issuer.key().serialize_pem().as_bytes())
-        .map_err(io_err(&paths.ca_key))?;
-    secret_file::write(&paths.server_key, server_key.serialize_pem().as_bytes())
-        .map_err(io_err(&paths.server_key))?;
-    let chain = format!("{}{}", leaf_cert.pem(), ca_cert.pem());
-    std::fs::write(&paths.server_cert, chain).map_err(io_err(&paths.server_cert))?;
+    let write =
+        |path: &Path, bytes: &[u8]| crate::secret_file::write(path, bytes).map_err(io_err(path));
+    // The previous set is unusable from here on: drop its marker first, so a crash midway
+    // leaves an incomplete set that the next start makes again.
+    let _ = std::fs::remove_file(&paths.meta);
+    write(&paths.ca_key, issuer.key().serialize_pem().as_bytes())?;
+    write(&paths.server_key, server_key.serialize_pem().as_bytes())?;
+    write(
+        &paths.server_cert,
+        format!("{}{}", leaf_cert.pem(), ca_cert.pem()).as_bytes(),
+    )?;
+    write(&paths.ca_cert, ca_cert.pem().as_bytes())?;
     // Written last: its presence marks the set complete.
-    std::fs::write(&paths.ca_cert, ca_cert.pem()).map_err(io_err(&paths.ca_cert))?;
-    tracing::info!(ca = %paths.ca_cert.display(), "created a development CA and a certificate for localhost");
+    let meta = DevCaMeta {
+        format: DEV_CA_FORMAT,
+        not_after: (not_after - Duration::days(1)).unix_timestamp(),
+    };
+    write(
+        &paths.meta,
+        &serde_json::to_vec_pretty(&meta).expect("serialisable"),
+    )?;
+    tracing::info!(ca = %paths.ca_cert.display(), valid_until = %(not_after - Duration::days(1)).date(), "created a development CA (localhost only) and a certificate for localhost");
     Ok(())
 }
 

@@ -1,7 +1,8 @@
-//! Names: the limits S3 puts on object keys.
+//! Names: the limits S3 puts on object keys, and the bucket names AWS reserves.
 //!
-//! Bucket names are validated by the protocol layer (s3s follows the AWS rules); keys are
-//! checked here because their limits shape the storage engine.
+//! Bucket names are validated by the protocol layer (s3s follows the AWS character and length
+//! rules); the prefixes and suffixes AWS reserves for its own features are refused here, at
+//! CreateBucket. Keys are checked here because their limits shape the storage engine.
 
 /// The longest key S3 accepts, in UTF-8 bytes.
 pub const MAX_KEY_LEN: usize = 1024;
@@ -38,9 +39,43 @@ pub fn validate_key(key: &str) -> Result<(), KeyError> {
     Ok(())
 }
 
+/// Prefixes AWS reserves for bucket names
+/// (<https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html>).
+const RESERVED_PREFIXES: [&str; 3] = ["xn--", "sthree-", "amzn-s3-demo-"];
+/// Suffixes AWS reserves: access point aliases, Object Lambda, Multi-Region Access Points,
+/// directory and table buckets.
+const RESERVED_SUFFIXES: [&str; 5] = ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"];
+
+/// Whether a new bucket may take this name under AWS's reserved prefixes and suffixes (the
+/// character and length rules are the protocol layer's).
+#[must_use]
+pub fn bucket_name_is_reserved(name: &str) -> bool {
+    RESERVED_PREFIXES.iter().any(|p| name.starts_with(p))
+        || RESERVED_SUFFIXES.iter().any(|s| name.ends_with(s))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn aws_reserved_bucket_names() {
+        for reserved in [
+            "logs-s3alias",
+            "sthree-x",
+            "xn--bucket",
+            "amzn-s3-demo-bucket",
+            "b--ol-s3",
+            "b.mrap",
+            "b--x-s3",
+            "b--table-s3",
+        ] {
+            assert!(bucket_name_is_reserved(reserved), "{reserved}");
+        }
+        for ok in ["leadshop-assets", "s3alias-first", "my-sthree", "alias"] {
+            assert!(!bucket_name_is_reserved(ok), "{ok}");
+        }
+    }
 
     #[test]
     fn keys_follow_s3_limits() {

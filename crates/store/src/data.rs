@@ -53,6 +53,23 @@ impl TryFrom<String> for FileId {
     }
 }
 
+/// Creates a directory (0700) if it is missing; a new one is made durable in its parent, so
+/// a file renamed into it after a crash is not lost with the directory entry.
+fn private_dir(dir: &Path) -> io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)?;
+    if let Some(parent) = dir.parent() {
+        File::open(parent)?.sync_all()?;
+    }
+    Ok(())
+}
+
 /// Paths of the data directory.
 #[derive(Debug, Clone)]
 pub(crate) struct DataDirs {
@@ -66,8 +83,8 @@ impl DataDirs {
             objects: root.join("objects"),
             tmp: root.join("tmp"),
         };
-        fs::create_dir_all(&dirs.objects)?;
-        fs::create_dir_all(&dirs.tmp)?;
+        private_dir(&dirs.objects)?;
+        private_dir(&dirs.tmp)?;
         Ok(dirs)
     }
 
@@ -292,7 +309,12 @@ impl DataWriter {
             }
         };
         let tmp = dirs.tmp_path(id);
-        let mut file = File::options().write(true).create_new(true).open(&tmp)?;
+        let mut options = File::options();
+        options.write(true).create_new(true);
+        // Object data is private to the server's user, even encrypted.
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&tmp)?;
         file.write_all(if sealer.is_some() {
             &DATA_HEADER_ENCRYPTED
         } else {
@@ -377,7 +399,7 @@ impl DataWriter {
                 .dest
                 .parent()
                 .expect("data paths have a shard directory");
-            fs::create_dir_all(dir)?;
+            private_dir(dir)?;
             fs::rename(&self.tmp, &self.dest)?;
             File::open(dir)?.sync_all()
         })();

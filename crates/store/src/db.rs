@@ -164,9 +164,16 @@ impl Store {
         let dirs = DataDirs::create(root)?;
         // redb caches pages up to this size; its default (1 GiB) would let RSS grow with the
         // database. Metadata records are small: 64 MiB holds a few hundred thousand.
+        let meta = root.join("meta.redb");
         let db = Database::builder()
             .set_cache_size(METADATA_CACHE_BYTES)
-            .create(root.join("meta.redb"))?;
+            .create(&meta)?;
+        // Object names, tags and key metadata: the owner's only.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&meta, std::fs::Permissions::from_mode(0o600))?;
+        }
         let store = Self {
             db,
             dirs,

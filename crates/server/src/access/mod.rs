@@ -15,7 +15,10 @@
 //! allow; so all decisions go through [`S3Access::check`], and operations whose `check` sees
 //! too little get typed checks: CopyObject and UploadPartCopy need read access to the source
 //! (checked here from `x-amz-copy-source`), DeleteObjects is authorised per key by its handler
-//! with the [`Authz`] this hook leaves in the request extensions.
+//! with the [`Authz`] this hook leaves in the request extensions (an anonymous caller no
+//! policy could let delete anything there is refused before the body is read), and POST
+//! uploads are authorised in [`S3Access::post_object`] on the form's key and fields, exactly
+//! as the PutObject they are.
 
 pub mod conditions;
 
@@ -28,11 +31,18 @@ use leadshop_spec::policy::{Cidr, Context, Decision, Policy, Request, evaluate};
 use leadshop_store::Store;
 use percent_encoding::percent_decode_str;
 use s3s::access::{S3Access, S3AccessContext};
+use s3s::dto::PostObjectInput;
 use s3s::path::S3Path;
-use s3s::{S3Error, S3ErrorCode, S3Result, s3_error};
+use s3s::{S3Error, S3ErrorCode, S3Request, S3Result, s3_error};
 
 use crate::context::RequestContext;
 use crate::keys::{Identity, KeyStore};
+use crate::shell::post_form::PostForm;
+
+/// Left in the request extensions by [`S3Access::post_object`] once a POST upload is
+/// authorised; the PutObject handler refuses a POST without it.
+#[derive(Debug, Clone, Copy)]
+pub struct PostAuthorized;
 
 /// Document names in a bucket record.
 pub const POLICY_DOC: &str = "policy";
@@ -125,6 +135,7 @@ pub struct AccessControl {
     account_id: String,
     trusted_proxies: Vec<Cidr>,
     plain_http_api: bool,
+    presigned_max_expires_secs: u32,
     buckets: RwLock<HashMap<String, Arc<BucketAccess>>>,
 }
 
@@ -142,6 +153,7 @@ impl AccessControl {
                 .filter_map(|p| Cidr::parse(p))
                 .collect(),
             plain_http_api: config.plain_http_api,
+            presigned_max_expires_secs: config.presigned_max_expires_secs,
             buckets: RwLock::new(HashMap::new()),
         }
     }
@@ -247,6 +259,25 @@ impl AccessControl {
         Ok(())
     }
 
+    /// Whether any policy could allow the caller to delete something in `bucket` (conditions
+    /// assumed to hold). DeleteObjects names its keys in its body: a caller no policy could
+    /// allow is refused before the body is read.
+    #[must_use]
+    pub fn may_delete_in(&self, authz: &Authz, bucket: &str) -> bool {
+        const DELETES: [&str; 2] = ["s3:DeleteObject", "s3:DeleteObjectVersion"];
+        let prefix = format!("arn:aws:s3:::{bucket}/");
+        let principal = authz.arn.as_deref();
+        let account = authz.identity.as_ref().map(|_| self.account_id.as_str());
+        let access = self.bucket_access(bucket);
+        authz
+            .identity
+            .as_ref()
+            .is_some_and(|i| i.policy.may_allow(principal, account, &DELETES, &prefix))
+            || access
+                .policy_for(authz.identity.is_none())
+                .is_some_and(|p| p.may_allow(principal, account, &DELETES, &prefix))
+    }
+
     /// The context plus `s3:ExistingObjectTag/<k>` of the object a resource ARN names.
     fn with_existing_tags(&self, context: &Context, bucket: &str, resource: &str) -> Context {
         let mut cx = context.clone();
@@ -299,6 +330,8 @@ impl S3Access for AccessHook {
                 "Signature Version 2 is not accepted in the Authorization header; sign with AWS4-HMAC-SHA256"
             ));
         }
+        check_signed_headers(cx.headers(), cx.uri())?;
+        check_sigv2_expiry(cx.uri(), ac.presigned_max_expires_secs)?;
         let identity = match cx.credentials() {
             Some(c) => Some(ac.keys.by_id(&c.access_key).ok_or_else(|| {
                 s3_error!(
@@ -309,6 +342,7 @@ impl S3Access for AccessHook {
             None => None,
         };
         let request = cx.extensions_mut().get::<RequestContext>().cloned();
+        let has_post_form = cx.extensions_mut().get::<Arc<PostForm>>().is_some();
         let operation = cx.s3_op().name();
         let (bucket, key) = match cx.s3_path() {
             S3Path::Root => (String::new(), None),
@@ -356,15 +390,36 @@ impl S3Access for AccessHook {
                 format!("Access Denied: {operation} is not covered by access control"),
             ));
         };
-        // DeleteObjects names its keys in the body: its handler authorises each one.
-        if operation != "DeleteObjects" {
-            let resource = actions::resource_arn(action.scope, &bucket, key.as_deref());
-            ac.authorize(&authz, action.name, &bucket, &resource)?;
-        } else if !authz.secure && !ac.plain_http_api {
-            return Err(s3_error!(
-                AccessDenied,
-                "Access Denied: requests must use HTTPS (aws:SecureTransport is false)"
-            ));
+        match operation {
+            // DeleteObjects names its keys in the body: its handler authorises each one, once
+            // the body is read, and reports refusals per key as S3 does. An anonymous caller
+            // no policy could let delete anything here is refused before the body is read.
+            "DeleteObjects" => {
+                ac.require_transport(&authz)?;
+                if authz.identity.is_none() && !ac.may_delete_in(&authz, &bucket) {
+                    let who = authz.arn.as_deref().unwrap_or("anonymous");
+                    return Err(S3Error::with_message(
+                        S3ErrorCode::AccessDenied,
+                        format!(
+                            "User: {who} is not authorized to perform: s3:DeleteObject on any object of bucket {bucket}"
+                        ),
+                    ));
+                }
+            }
+            // A POST upload names its key in the form: `post_object` below authorises it.
+            "PostObject" => {
+                ac.require_transport(&authz)?;
+                if !has_post_form {
+                    return Err(s3_error!(
+                        MalformedPOSTRequest,
+                        "The body of your POST request is not well-formed multipart/form-data."
+                    ));
+                }
+            }
+            _ => {
+                let resource = actions::resource_arn(action.scope, &bucket, key.as_deref());
+                ac.authorize(&authz, action.name, &bucket, &resource)?;
+            }
         }
         if matches!(operation, "CopyObject" | "UploadPartCopy") {
             check_copy_source(ac, &authz, cx.headers())?;
@@ -380,6 +435,182 @@ impl S3Access for AccessHook {
         }
         cx.extensions_mut().insert(Arc::new(authz));
         Ok(())
+    }
+
+    /// A POST upload, authorised exactly like the PutObject it is: s3:PutObject on the form's
+    /// key, with the form's `acl`, encryption, storage class and `tagging` fields as the
+    /// condition keys a PutObject sends as headers, and Public Access Block's
+    /// BlockPublicAcls. Runs before a byte of the file is stored.
+    async fn post_object(&self, req: &mut S3Request<PostObjectInput>) -> S3Result<()> {
+        let ac = &self.0;
+        let (Some(authz), Some(form)) = (
+            req.extensions.get::<Arc<Authz>>().cloned(),
+            req.extensions.get::<Arc<PostForm>>().cloned(),
+        ) else {
+            return Err(s3_error!(AccessDenied, "Access Denied"));
+        };
+        let bucket = req.input.bucket.clone();
+        let key = req.input.key.clone();
+        // The key s3s will store must be the form's key (with `${filename}` filled in), read
+        // by the same parser: anything else means the two disagree about the form.
+        let form_key = form
+            .get("key")
+            .map(|k| k.replace("${filename}", form.file_name.as_deref().unwrap_or_default()));
+        if form_key.as_deref() != Some(key.as_str()) {
+            return Err(s3_error!(
+                MalformedPOSTRequest,
+                "The body of your POST request is not well-formed multipart/form-data."
+            ));
+        }
+        let mut context = authz.context.clone();
+        post_form_context(&mut context, &form)?;
+        let with_form = Authz {
+            context,
+            ..(*authz).clone()
+        };
+        let resource = actions::resource_arn(Scope::Object, &bucket, Some(&key));
+        ac.authorize(&with_form, "s3:PutObject", &bucket, &resource)?;
+        let acl = form.get("acl").or_else(|| form.get("x-amz-acl"));
+        if acl.is_some_and(|a| PUBLIC_CANNED_ACLS.contains(&a.trim()))
+            && ac
+                .bucket_access(&bucket)
+                .public_access_block
+                .block_public_acls
+        {
+            return Err(s3_error!(
+                AccessDenied,
+                "Access Denied: public ACLs are blocked by the bucket's BlockPublicAcls setting"
+            ));
+        }
+        req.extensions.insert(PostAuthorized);
+        Ok(())
+    }
+}
+
+impl AccessControl {
+    /// Plain HTTP never reaches data unless `plain_http_api` lets policies decide.
+    fn require_transport(&self, authz: &Authz) -> S3Result<()> {
+        if !authz.secure && !self.plain_http_api {
+            return Err(s3_error!(
+                AccessDenied,
+                "Access Denied: requests must use HTTPS (aws:SecureTransport is false)"
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The condition keys a POST form carries, as a PutObject carries them in headers.
+fn post_form_context(cx: &mut Context, form: &PostForm) -> S3Result<()> {
+    for (key, field) in [
+        (
+            "s3:x-amz-server-side-encryption",
+            "x-amz-server-side-encryption",
+        ),
+        (
+            "s3:x-amz-server-side-encryption-aws-kms-key-id",
+            "x-amz-server-side-encryption-aws-kms-key-id",
+        ),
+        ("s3:x-amz-acl", "x-amz-acl"),
+        ("s3:x-amz-acl", "acl"),
+        ("s3:x-amz-storage-class", "x-amz-storage-class"),
+    ] {
+        if let Some(v) = form.get(field) {
+            cx.set(key, v);
+        }
+    }
+    if form.get("x-amz-algorithm").is_some() {
+        cx.set("s3:signatureversion", "AWS4-HMAC-SHA256");
+    } else if form.get("signature").is_some() {
+        cx.set("s3:signatureversion", "AWS");
+    }
+    if let Some(xml) = form.get("tagging") {
+        let tags = post_form_tags(xml)?;
+        for (k, v) in &tags {
+            cx.set(&format!("s3:RequestObjectTag/{k}"), v.clone());
+        }
+        cx.set_all(
+            "s3:RequestObjectTagKeys",
+            tags.into_iter().map(|(k, _)| k).collect(),
+        );
+    }
+    Ok(())
+}
+
+/// The tags of a POST form's `tagging` field (a `<Tagging>` document, as in PutObjectTagging).
+///
+/// # Errors
+/// MalformedXML when it does not parse.
+pub fn post_form_tags(xml: &str) -> S3Result<Vec<(String, String)>> {
+    use s3s::xml::Deserialize as _;
+    let tagging = s3s::dto::Tagging::deserialize(&mut s3s::xml::Deserializer::new(xml.as_bytes()))
+        .map_err(|_| {
+            s3_error!(
+                MalformedXML,
+                "The tagging field of the POST form is not a valid Tagging document."
+            )
+        })?;
+    Ok(tagging
+        .tag_set
+        .into_iter()
+        .map(|t| (t.key.unwrap_or_default(), t.value.unwrap_or_default()))
+        .collect())
+}
+
+/// SigV4 requests must sign `host` (else a signature could be replayed at another host), as
+/// AWS requires: 403 "There were headers present in the request which were not signed".
+fn check_signed_headers(headers: &http::HeaderMap, uri: &http::Uri) -> S3Result<()> {
+    let from_header = headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| v.starts_with("AWS4-HMAC-SHA256"))
+        .and_then(|v| {
+            v.split(',').find_map(|p| {
+                p.trim()
+                    .split_once("SignedHeaders=")
+                    .map(|(_, h)| h.trim().to_string())
+            })
+        });
+    let signed = from_header.or_else(|| {
+        conditions::query_pairs(uri)
+            .into_iter()
+            .find(|(k, _)| k == "X-Amz-SignedHeaders")
+            .map(|(_, v)| v)
+    });
+    if let Some(signed) = signed
+        && !signed.split(';').any(|h| h.eq_ignore_ascii_case("host"))
+    {
+        return Err(s3_error!(
+            AccessDenied,
+            "There were headers present in the request which were not signed: host"
+        ));
+    }
+    Ok(())
+}
+
+/// A SigV2 presigned URL carries only its expiry time: it may be at most
+/// `presigned_max_expires_secs` away, the limit SigV4's `X-Amz-Expires` has.
+fn check_sigv2_expiry(uri: &http::Uri, max_secs: u32) -> S3Result<()> {
+    let query = conditions::query_pairs(uri);
+    let q = |name: &str| {
+        query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    if q("Signature").is_none() || q("AWSAccessKeyId").is_none() {
+        return Ok(());
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let expires = q("Expires").and_then(|e| e.parse::<u64>().ok());
+    match expires {
+        Some(e) if e.saturating_sub(now) <= u64::from(max_secs) => Ok(()),
+        _ => Err(S3Error::with_message(
+            S3ErrorCode::AuthorizationQueryParametersError,
+            format!("Expires must be a time at most {max_secs} seconds from now"),
+        )),
     }
 }
 

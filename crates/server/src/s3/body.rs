@@ -20,8 +20,6 @@ use super::error;
 
 /// Bytes gathered before one write to the data file (bounds memory per upload).
 const WRITE_BATCH: usize = 1024 * 1024;
-/// Batches in flight between the receiving task and the hashing/writing thread.
-const PIPELINE_DEPTH: usize = 2;
 /// Bytes read from a data file per chunk of a GET response: a whole number of encryption
 /// chunks, so aligned reads never share a chunk.
 const READ_CHUNK: usize = 4 * leadshop_store::crypto::CHUNK_LEN;
@@ -36,6 +34,8 @@ pub(crate) struct ChecksumPlan {
     algorithms: Vec<&'static str>,
     /// Values sent as headers, by algorithm.
     expected: Vec<(&'static str, String)>,
+    /// The checksum `x-amz-trailer` announces: the body must end with it.
+    trailer: Option<&'static str>,
 }
 
 impl ChecksumPlan {
@@ -85,6 +85,8 @@ impl ChecksumPlan {
             for t in trailer.split(',') {
                 if let Some(alg) = t.trim().strip_prefix("x-amz-checksum-") {
                     add(alg, &mut plan)?;
+                    let alg = alg.to_ascii_lowercase();
+                    plan.trailer = ALGORITHMS.iter().find(|a| **a == alg).copied();
                 }
             }
         }
@@ -106,13 +108,13 @@ impl ChecksumPlan {
             Some(a) => match ALGORITHMS.iter().find(|k| **k == a) {
                 Some(k) => Self {
                     algorithms: vec![k],
-                    expected: Vec::new(),
+                    ..Self::default()
                 },
                 None => Self::computing(None),
             },
             None => Self {
                 algorithms: vec!["crc64nvme"],
-                expected: Vec::new(),
+                ..Self::default()
             },
         }
     }
@@ -191,11 +193,60 @@ impl OwnedWrapping {
     }
 }
 
+/// What a data file being written has seen so far: the file and the running digests. It
+/// moves to the blocking pool for one batch at a time and comes back.
+struct Sink {
+    writer: DataWriter,
+    md5: Md5,
+    hasher: ChecksumHasher,
+}
+
+impl Sink {
+    fn absorb(mut self, buf: &[u8]) -> std::io::Result<Self> {
+        self.md5.update(buf);
+        self.hasher.update(buf);
+        self.writer.write(buf)?;
+        Ok(self)
+    }
+}
+
+/// One batch hashed and written on the blocking pool, holding a write turn.
+async fn absorb(
+    s: &super::Leadshop,
+    sink: Sink,
+    buf: Bytes,
+) -> S3Result<tokio::task::JoinHandle<std::io::Result<Sink>>> {
+    let turn = s
+        .state
+        .write_turns
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(S3Error::internal_error)?;
+    Ok(tokio::task::spawn_blocking(move || {
+        let _turn = turn;
+        sink.absorb(&buf)
+    }))
+}
+
+async fn finish(handle: tokio::task::JoinHandle<std::io::Result<Sink>>) -> S3Result<Sink> {
+    handle
+        .await
+        .map_err(S3Error::internal_error)?
+        .map_err(error::io)
+}
+
 /// Streams `body` into a new data file, hashing as it goes, then checks Content-MD5, the
 /// announced checksums (headers or aws-chunked trailers) and the length. Nothing is visible
 /// to readers until the caller seals and commits.
+///
+/// Waiting for the client costs no thread: the body is received on the async side in
+/// `WRITE_BATCH` batches, and only hashing and writing a received batch runs on the blocking
+/// pool (one batch per upload at a time, within `limits.max_parallel_writes`), overlapping
+/// with receiving the next. A client that stalls holds a little memory until the shell's
+/// body timeout ends the request.
 pub(crate) async fn ingest(
-    store: &Arc<Store>,
+    s: &super::Leadshop,
     body: Option<StreamingBlob>,
     plan: &ChecksumPlan,
     content_md5: Option<&str>,
@@ -214,61 +265,47 @@ pub(crate) async fn ingest(
         })
         .transpose()?;
 
-    // The async side only receives; a blocking thread hashes and writes. A bounded channel of
-    // `WRITE_BATCH` buffers keeps memory per upload at a few MiB and lets receiving overlap
-    // with hashing and disk writes.
-    let s = store.clone();
+    let store = s.store().clone();
     let writer = tokio::task::spawn_blocking(move || match wrapping {
-        Some(w) => s.writer_wrapped(w.as_wrapping()),
-        None => s.writer(),
+        Some(w) => store.writer_wrapped(w.as_wrapping()),
+        None => store.writer(),
     })
     .await
     .map_err(S3Error::internal_error)?
     .map_err(error::io)?;
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(PIPELINE_DEPTH);
-    let hasher = plan.hasher();
-    let sink = tokio::task::spawn_blocking(
-        move || -> std::io::Result<(DataWriter, Md5, ChecksumHasher)> {
-            let (mut writer, mut md5, mut hasher) = (writer, Md5::new(), hasher);
-            while let Some(buf) = rx.blocking_recv() {
-                md5.update(&buf);
-                hasher.update(&buf);
-                writer.write(&buf)?;
-            }
-            Ok((writer, md5, hasher))
-        },
-    );
+    let mut sink = Some(Sink {
+        writer,
+        md5: Md5::new(),
+        hasher: plan.hasher(),
+    });
+    let mut writing = None;
     let mut batch = BytesMut::with_capacity(WRITE_BATCH);
-    let mut body_error = None;
     if let Some(mut body) = body {
         while let Some(chunk) = body.next().await {
-            match chunk {
-                Ok(chunk) => {
-                    batch.extend_from_slice(&chunk);
-                    if batch.len() >= WRITE_BATCH && tx.send(batch.split().freeze()).await.is_err()
-                    {
-                        break; // the sink failed; its error is reported below
-                    }
+            // On an error the data file is dropped (and removed) with the sink.
+            let chunk = chunk.map_err(body_stream_error)?;
+            batch.extend_from_slice(&chunk);
+            if batch.len() >= WRITE_BATCH {
+                if let Some(h) = writing.take() {
+                    sink = Some(finish(h).await?);
                 }
-                Err(e) => {
-                    body_error = Some(body_stream_error(e));
-                    break;
-                }
+                let next = sink.take().expect("the sink is back");
+                writing = Some(absorb(s, next, batch.split().freeze()).await?);
             }
         }
     }
-    if body_error.is_none() && !batch.is_empty() {
-        let _ = tx.send(batch.freeze()).await;
+    if let Some(h) = writing.take() {
+        sink = Some(finish(h).await?);
     }
-    drop(tx);
-    // Dropping the writer on an error path removes the temp file.
-    let (writer, md5, hasher) = sink
-        .await
-        .map_err(S3Error::internal_error)?
-        .map_err(error::io)?;
-    if let Some(e) = body_error {
-        return Err(e);
+    let mut sink = sink.expect("the sink is back");
+    if !batch.is_empty() {
+        sink = finish(absorb(s, sink, batch.freeze()).await?).await?;
     }
+    let Sink {
+        writer,
+        md5,
+        hasher,
+    } = sink;
 
     let md5: [u8; 16] = md5.finalize().into();
     if let Some(expected) = expected_md5
@@ -289,18 +326,7 @@ pub(crate) async fn ingest(
         checksum_type: Some("FULL_OBJECT".into()),
     };
     let mut announced = plan.expected.clone();
-    if let Some(trailers) = trailers
-        && let Some(map) = trailers.take()
-    {
-        for alg in ALGORITHMS {
-            if let Some(v) = map.get(format!("x-amz-checksum-{alg}").as_str()) {
-                let v = v
-                    .to_str()
-                    .map_err(|_| s3_error!(InvalidRequest, "Invalid checksum trailer"))?;
-                announced.push((alg, v.to_string()));
-            }
-        }
-    }
+    announced.extend(trailer_checksum(plan, trailers)?);
     for (alg, value) in announced {
         if get(&checksums, alg) != Some(value.as_str()) {
             return Err(S3Error::with_message(
@@ -319,29 +345,84 @@ pub(crate) async fn ingest(
     })
 }
 
+/// The checksum the body's trailer carries. The trailer must be exactly what `x-amz-trailer`
+/// announced: missing, unannounced or unreadable is `MalformedTrailerError`, as on AWS (with
+/// the unsigned-trailer uploads boto3 and the AWS CLI send by default, it is the only
+/// integrity check there is).
+fn trailer_checksum(
+    plan: &ChecksumPlan,
+    trailers: Option<&TrailingHeaders>,
+) -> S3Result<Option<(&'static str, String)>> {
+    let malformed = || {
+        error::custom(
+            "MalformedTrailerError",
+            "The request contained trailing data that was not well-formed or did not conform to our published schema.",
+            http::StatusCode::BAD_REQUEST,
+        )
+    };
+    let map = trailers.and_then(TrailingHeaders::take);
+    let mut sent = None;
+    if let Some(map) = &map {
+        for (name, value) in map {
+            let Some(alg) = name.as_str().strip_prefix("x-amz-checksum-") else {
+                continue;
+            };
+            if sent.is_some() || plan.trailer != ALGORITHMS.iter().find(|a| **a == alg).copied() {
+                return Err(malformed());
+            }
+            let v = value.to_str().map_err(|_| malformed())?;
+            sent = Some((plan.trailer.expect("compared above"), v.to_string()));
+        }
+    }
+    if plan.trailer.is_some() && sent.is_none() {
+        return Err(malformed());
+    }
+    Ok(sent)
+}
+
 /// The S3 error for a request body that failed while it was being received.
 fn body_stream_error(e: s3s::StdError) -> S3Error {
     use s3s::stream::aws_chunked_stream::AwsChunkedStreamError as Chunked;
+    use s3s::stream::upload_stream::UploadStreamError as Upload;
+    if crate::shell::body::is_body_timeout(e.as_ref()) {
+        return s3_error!(
+            RequestTimeout,
+            "Your socket connection to the server was not read from or written to within the timeout period."
+        );
+    }
     if e.downcast_ref::<s3s::BodySizeLimitExceeded>().is_some() {
         return s3_error!(
             EntityTooLarge,
             "Your proposed upload exceeds the maximum allowed size"
         );
     }
-    let (code, message) = match e.downcast_ref::<Chunked>() {
-        Some(Chunked::SignatureMismatch) => (
+    let (code, message) = match (e.downcast_ref::<Chunked>(), e.downcast_ref::<Upload>()) {
+        (Some(Chunked::SignatureMismatch), _) => (
             S3ErrorCode::SignatureDoesNotMatch,
             "The chunk signature we calculated does not match the signature you provided.",
         ),
-        Some(
-            Chunked::FormatError
-            | Chunked::ChunkMetaTooLarge(..)
-            | Chunked::ChunkDataTooLarge(..)
-            | Chunked::TrailersTooLarge(..),
+        (
+            Some(
+                Chunked::FormatError
+                | Chunked::ChunkMetaTooLarge(..)
+                | Chunked::ChunkDataTooLarge(..)
+                | Chunked::TrailersTooLarge(..)
+                | Chunked::TooManyTrailerHeaders(..),
+            ),
+            _,
         ) => (
             S3ErrorCode::InvalidRequest,
             "The aws-chunked request body is malformed.",
         ),
+        (_, Some(Upload::Sha256Mismatch)) => {
+            let mut err = error::custom(
+                "XAmzContentSHA256Mismatch",
+                "The provided 'x-amz-content-sha256' header does not match what was computed.",
+                http::StatusCode::BAD_REQUEST,
+            );
+            err.set_source(e);
+            return err;
+        }
         _ => (
             S3ErrorCode::IncompleteBody,
             "The request body ended early or could not be read.",

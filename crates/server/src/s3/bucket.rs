@@ -12,6 +12,12 @@ pub(super) async fn handle_create_bucket(
     req: S3Request<CreateBucketInput>,
 ) -> S3Result<S3Response<CreateBucketOutput>> {
     let input = req.input;
+    if leadshop_spec::names::bucket_name_is_reserved(&input.bucket) {
+        return Err(s3_error!(
+            InvalidBucketName,
+            "The specified bucket is not valid: AWS reserves this prefix or suffix."
+        ));
+    }
     let region = s.state.config.region.clone();
     if let Some(lc) = input
         .create_bucket_configuration

@@ -66,6 +66,9 @@ pub(crate) fn from_store(e: StoreError) -> S3Error {
         | StoreError::CommitFailed(_)
         | StoreError::Db(_)
         | StoreError::Io(_)) => {
+            if is_disk_full(&e) {
+                return disk_full(e);
+            }
             tracing::warn!(error = %e, "storage engine failure");
             S3Error::internal_error(e)
         }
@@ -83,6 +86,50 @@ fn delete_marker_headers(version_id: &str) -> HeaderMap {
 
 /// An I/O failure while moving object bytes.
 pub(crate) fn io(e: std::io::Error) -> S3Error {
+    if is_disk_full(&e) {
+        return disk_full(e);
+    }
     tracing::warn!(error = %e, "object data i/o failure");
     S3Error::internal_error(e)
+}
+
+/// Whether an error (or its cause) is the disk or a quota being full.
+fn is_disk_full(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(io) = err.downcast_ref::<std::io::Error>()
+            && matches!(
+                io.kind(),
+                std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+            )
+        {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
+}
+
+/// 507 InsufficientStorage: not an InternalError, which SDKs retry at once and in vain.
+/// Nothing of the request is kept (its temp file is removed with it).
+fn disk_full(e: impl std::error::Error + Send + Sync + 'static) -> S3Error {
+    tracing::warn!(error = %e, "the data directory's disk is full; refusing the write");
+    let mut err = custom(
+        "InsufficientStorage",
+        "The server has no space left to store this request. Free space on the server, then retry.",
+        http::StatusCode::INSUFFICIENT_STORAGE,
+    );
+    err.set_source(Box::new(e));
+    err
+}
+
+/// An S3 error code s3s has no variant for, with its status.
+pub(crate) fn custom(
+    code: &'static str,
+    message: impl Into<String>,
+    status: http::StatusCode,
+) -> S3Error {
+    let mut e = S3Error::with_message(S3ErrorCode::Custom(code.into()), message.into());
+    e.set_status_code(status);
+    e
 }

@@ -270,7 +270,7 @@ pub(super) async fn handle_upload_part(
     }
     let wrapping = upload_wrapping(s, &up, customer_key.as_ref())?;
     let ingested = body::ingest(
-        s.store(),
+        s,
         input.body,
         &plan,
         input.content_md5.as_deref(),
@@ -365,15 +365,7 @@ pub(super) async fn handle_upload_part_copy(
         .with_customer_key(src_wrapping_key)
         .named(&src_bucket, &src_key, &src.version_id);
     let wrapping = upload_wrapping(s, &up, customer_key.as_ref())?;
-    let ingested = body::ingest(
-        s.store(),
-        Some(reader.into_blob()),
-        &plan,
-        None,
-        None,
-        wrapping,
-    )
-    .await?;
+    let ingested = body::ingest(s, Some(reader.into_blob()), &plan, None, None, wrapping).await?;
     let part = store_part(s, input.upload_id, input.part_number, ingested).await?;
     let mut result = CopyPartResult {
         e_tag: Some(etag(&part.etag)),

@@ -12,7 +12,8 @@ use super::Leadshop;
 use super::body::{self, ChecksumPlan, ObjectReader};
 use super::convert::{self, HeaderFields, etag, set_checksums, ts};
 use super::{sse, sse_c};
-use crate::access::Authz;
+use crate::access::{Authz, PostAuthorized};
+use crate::shell::post_form::PostForm;
 
 /// Refuses keys S3 refuses, with S3's error codes.
 pub(super) fn check_key(key: &str) -> S3Result<()> {
@@ -39,12 +40,30 @@ pub(super) fn refuse_acl(acl: Option<&ObjectCannedACL>, grants: bool) -> S3Resul
     Ok(())
 }
 
+/// S3's limit on user-defined metadata: the UTF-8 bytes of every key and value, together.
+const MAX_METADATA_BYTES: usize = 2 * 1024;
+
+/// Refuses user metadata beyond [`MAX_METADATA_BYTES`], with S3's `MetadataTooLarge`.
+pub(super) fn check_metadata(m: Option<&Metadata>) -> S3Result<()> {
+    let size: usize = m.map_or(0, |m| m.iter().map(|(k, v)| k.len() + v.len()).sum());
+    if size > MAX_METADATA_BYTES {
+        return Err(S3Error::with_message(
+            S3ErrorCode::MetadataTooLarge,
+            format!(
+                "Your metadata headers exceed the maximum allowed metadata size ({size} of {MAX_METADATA_BYTES} bytes)."
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// The checks every object-creating request shares (PutObject, CopyObject,
-/// CreateMultipartUpload): key rules and ACLs.
+/// CreateMultipartUpload): key rules, ACLs and the metadata limit.
 macro_rules! write_preamble {
     ($input:expr) => {{
         let input = &$input;
         $crate::s3::object::check_key(&input.key)?;
+        $crate::s3::object::check_metadata(input.metadata.as_ref())?;
         $crate::s3::object::refuse_acl(
             input.acl.as_ref(),
             input.grant_full_control.is_some()
@@ -76,6 +95,33 @@ pub(super) fn write_precondition(
     }
 }
 
+/// The form fields s3s does not carry into PutObject: `acl` (AWS's name for it in a form)
+/// and `tagging` (a `<Tagging>` document).
+fn apply_post_form(input: &mut PutObjectInput, form: &PostForm) -> S3Result<()> {
+    if input.acl.is_none()
+        && let Some(acl) = form.get("acl")
+    {
+        input.acl = Some(ObjectCannedACL::from(acl.to_string()));
+    }
+    if input.tagging.is_none()
+        && let Some(xml) = form.get("tagging")
+    {
+        use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+        let pairs: Vec<String> = crate::access::post_form_tags(xml)?
+            .into_iter()
+            .map(|(k, v)| {
+                format!(
+                    "{}={}",
+                    utf8_percent_encode(&k, NON_ALPHANUMERIC),
+                    utf8_percent_encode(&v, NON_ALPHANUMERIC)
+                )
+            })
+            .collect();
+        input.tagging = Some(pairs.join("&"));
+    }
+    Ok(())
+}
+
 fn version_header(v: &VersionRecord, state: VersioningState) -> Option<String> {
     (state != VersioningState::Unversioned || v.version_id != NULL_VERSION_ID)
         .then(|| v.version_id.clone())
@@ -86,11 +132,20 @@ pub(super) async fn handle_put_object(
     req: S3Request<PutObjectInput>,
 ) -> S3Result<S3Response<PutObjectOutput>> {
     let S3Request {
-        input,
+        mut input,
         headers,
         trailing_headers,
+        extensions,
         ..
     } = req;
+    // A browser POST upload arrives here as the PutObject it is, once the access hook has
+    // authorised it on its form (never without that).
+    if let Some(form) = extensions.get::<Arc<PostForm>>() {
+        if extensions.get::<PostAuthorized>().is_none() {
+            return Err(s3_error!(AccessDenied, "Access Denied"));
+        }
+        apply_post_form(&mut input, form)?;
+    }
     write_preamble!(input);
     let customer_key = sse_c::from_headers(
         input.sse_customer_algorithm.as_deref(),
@@ -123,7 +178,7 @@ pub(super) async fn handle_put_object(
 
     let plan = ChecksumPlan::from_headers(&headers)?;
     let ingested = body::ingest(
-        s.store(),
+        s,
         input.body,
         &plan,
         input.content_md5.as_deref(),
@@ -278,6 +333,9 @@ async fn read_view(
                 "Cannot specify both Range header and partNumber query parameter"
             ));
         }
+        // A suffix range of an empty object is the whole (empty) object: RFC 9110 §14.1.1
+        // makes `bytes=-N` satisfiable, and a 206 cannot describe zero bytes.
+        (Some(Range::Suffix { length }), None) if size == 0 && length > 0 => (0, 0, None, None),
         (Some(r), None) => {
             let r = r.check(size).map_err(|_| {
                 S3Error::with_message(
@@ -618,7 +676,7 @@ pub(super) async fn handle_copy_object(
         .named(&src_bucket, &src_key, &src.version_id)
         .with_customer_key(src_wrapping_key);
     let ingested = body::ingest(
-        s.store(),
+        s,
         Some(reader.into_blob()),
         &plan,
         None,

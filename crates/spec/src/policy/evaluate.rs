@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use super::pattern::{substitute, wildcard};
+use super::pattern::{could_match_prefix, substitute, wildcard};
 use super::{Effect, Matchers, Policy, PrincipalSpec, Principals, Statement};
 
 /// Condition keys and their values for one request. Keys are case-insensitive.
@@ -122,6 +122,44 @@ pub fn statement_applies(st: &Statement, req: &Request<'_>) -> bool {
             })
         })
         && st.conditions.iter().all(|c| c.holds(req.context))
+}
+
+impl Policy {
+    /// Whether an Allow statement of this policy could apply to `principal` doing one of
+    /// `actions` on some resource starting with `resource_prefix`, if its conditions held.
+    /// An over-approximation for refusing early what nothing could allow: `NotResource`,
+    /// `NotAction` and policy variables in resources count as "could".
+    #[must_use]
+    pub fn may_allow(
+        &self,
+        principal: Option<&str>,
+        account: Option<&str>,
+        actions: &[&str],
+        resource_prefix: &str,
+    ) -> bool {
+        let empty = Context::new();
+        let who = Request {
+            principal,
+            account,
+            action: "",
+            resource: "",
+            context: &empty,
+        };
+        self.statements.iter().any(|st| {
+            st.effect == Effect::Allow
+                && principal_matches(st.principal.as_ref(), &who)
+                && (st.action.negated
+                    || actions
+                        .iter()
+                        .any(|a| st.action.patterns.iter().any(|p| wildcard(p, a, true))))
+                && st.resource.as_ref().is_none_or(|r| {
+                    r.negated
+                        || r.patterns
+                            .iter()
+                            .any(|p| p.contains("${") || could_match_prefix(p, resource_prefix))
+                })
+        })
+    }
 }
 
 fn matchers(m: &Matchers, hit: impl Fn(&str) -> bool) -> bool {

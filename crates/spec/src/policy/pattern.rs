@@ -29,6 +29,27 @@ pub fn wildcard(pattern: &str, text: &str, ignore_case: bool) -> bool {
     matches(&p, &t, '*', '?', |a, b| a == b)
 }
 
+/// Whether some text starting with `prefix` matches `pattern` (`*`, `?` wildcards, case
+/// sensitive): the pattern's literal part must agree with the prefix up to its first `*`.
+#[must_use]
+pub fn could_match_prefix(pattern: &str, prefix: &str) -> bool {
+    let mut text = prefix.chars();
+    for p in pattern.chars() {
+        match p {
+            // A star absorbs the rest of the prefix; whatever follows it can be chosen.
+            '*' => return true,
+            _ => match text.next() {
+                // The prefix is used up: the rest of the text can be chosen to match.
+                None => return true,
+                Some(t) if p == '?' || p == t => {}
+                Some(_) => return false,
+            },
+        }
+    }
+    // The pattern ended: it matches only if the prefix did too.
+    text.next().is_none()
+}
+
 /// Iterative matcher with backtracking to the last star: linear in practice, no recursion.
 fn matches<T: Copy + PartialEq>(
     p: &[T],
@@ -88,6 +109,30 @@ pub fn substitute<'p>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn patterns_that_could_match_some_key_under_a_prefix() {
+        let b = "arn:aws:s3:::assets/";
+        for (pattern, could) in [
+            ("arn:aws:s3:::assets/*", true),
+            ("arn:aws:s3:::assets/uploads/*", true),
+            ("arn:aws:s3:::assets/exact.txt", true),
+            ("arn:aws:s3:::*", true),
+            ("*", true),
+            ("arn:aws:s3:::asset?/x", true),
+            ("arn:aws:s3:::assets", false),
+            ("arn:aws:s3:::logs/*", false),
+            ("arn:aws:s3:::assets-old/*", false),
+        ] {
+            assert_eq!(could_match_prefix(pattern, b), could, "{pattern}");
+            // Consistent with the matcher: whenever some key matches, `could` said so.
+            for key in ["x", "uploads/a", "exact.txt"] {
+                if wildcard(pattern, &format!("{b}{key}"), false) {
+                    assert!(could, "{pattern} matches {key}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn wildcards() {

@@ -1,0 +1,292 @@
+//! Request bodies as the shell hands them on: a body that stops making progress fails after
+//! `body_timeout_secs` (so a stalled upload holds nothing for long), and bytes the shell has
+//! already read (a POST form's fields) are given back before the rest.
+
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+
+use super::limits::{ConnActivity, ShellStats};
+
+/// The error a stalled body fails with; [`s3::body`](crate::s3) and the shell map it to
+/// 400 RequestTimeout.
+#[derive(Debug, thiserror::Error)]
+#[error("the request body made no progress for {0:?}")]
+pub struct BodyTimeout(pub Duration);
+
+/// The error a body beyond its limit fails with.
+#[derive(Debug, thiserror::Error)]
+#[error("the request body exceeds {0} bytes")]
+pub struct BodyTooLarge(pub u64);
+
+/// What happened to a request's body, so the shell answers RequestTimeout or
+/// MaxMessageLengthExceeded whatever error the layer that was reading made of it.
+#[derive(Debug, Default)]
+pub struct BodyOutcome {
+    timed_out: AtomicBool,
+    too_large: AtomicBool,
+}
+
+impl BodyOutcome {
+    /// Whether the body timed out.
+    #[must_use]
+    pub fn timed_out(&self) -> bool {
+        self.timed_out.load(Ordering::Relaxed)
+    }
+
+    /// Whether the body went beyond its limit.
+    #[must_use]
+    pub fn too_large(&self) -> bool {
+        self.too_large.load(Ordering::Relaxed)
+    }
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A body that fails with [`BodyTimeout`] when no data arrives for `timeout` while it is
+/// being read (time spent while nobody reads, the handler busy writing, does not count), and
+/// with [`BodyTooLarge`] beyond an optional byte limit.
+pub struct TimedBody<B> {
+    inner: B,
+    timeout: Duration,
+    sleep: Option<Pin<Box<tokio::time::Sleep>>>,
+    limit: Option<u64>,
+    seen: u64,
+    outcome: Arc<BodyOutcome>,
+    activity: Arc<ConnActivity>,
+    stats: Arc<ShellStats>,
+}
+
+impl<B> TimedBody<B> {
+    /// Wraps `inner`; `outcome` records a timeout.
+    pub fn new(
+        inner: B,
+        timeout: Duration,
+        outcome: Arc<BodyOutcome>,
+        activity: Arc<ConnActivity>,
+        stats: Arc<ShellStats>,
+    ) -> Self {
+        Self {
+            inner,
+            timeout,
+            sleep: None,
+            limit: None,
+            seen: 0,
+            outcome,
+            activity,
+            stats,
+        }
+    }
+
+    /// Fails the body (and records it) beyond `limit` bytes.
+    #[must_use]
+    pub fn limited(mut self, limit: u64) -> Self {
+        self.limit = Some(limit);
+        self
+    }
+}
+
+impl<B> Body for TimedBody<B>
+where
+    B: Body<Data = Bytes> + Unpin,
+    B::Error: Into<BoxError>,
+{
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = &mut *self;
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(frame) => {
+                this.sleep = None;
+                this.activity.touch();
+                if let (Some(limit), Some(Ok(f))) = (this.limit, &frame) {
+                    this.seen += f.data_ref().map_or(0, |d| d.len() as u64);
+                    if this.seen > limit {
+                        this.outcome.too_large.store(true, Ordering::Relaxed);
+                        return Poll::Ready(Some(Err(Box::new(BodyTooLarge(limit)))));
+                    }
+                }
+                Poll::Ready(frame.map(|f| f.map_err(Into::into)))
+            }
+            Poll::Pending => {
+                let timeout = this.timeout;
+                let sleep = this
+                    .sleep
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+                if sleep.as_mut().poll(cx).is_ready() {
+                    this.sleep = None;
+                    if !this.outcome.timed_out.swap(true, Ordering::Relaxed) {
+                        ShellStats::bump(&this.stats.body_timeouts);
+                    }
+                    return Poll::Ready(Some(Err(Box::new(BodyTimeout(timeout)))));
+                }
+                Poll::Pending
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// Bytes already read from a body, then the rest of it.
+pub struct PrefixedBody<B> {
+    prefix: VecDeque<Bytes>,
+    prefix_len: u64,
+    inner: B,
+}
+
+impl<B> PrefixedBody<B> {
+    /// `prefix` was read from the front of `inner`.
+    pub fn new(prefix: Vec<Bytes>, inner: B) -> Self {
+        let prefix_len = prefix.iter().map(|b| b.len() as u64).sum();
+        Self {
+            prefix: prefix.into(),
+            prefix_len,
+            inner,
+        }
+    }
+}
+
+impl<B> Body for PrefixedBody<B>
+where
+    B: Body<Data = Bytes> + Unpin,
+{
+    type Data = Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
+        if let Some(b) = self.prefix.pop_front() {
+            self.prefix_len -= b.len() as u64;
+            return Poll::Ready(Some(Ok(Frame::data(b))));
+        }
+        Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.prefix.is_empty() && self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        let inner = self.inner.size_hint();
+        let mut hint = SizeHint::new();
+        hint.set_lower(inner.lower() + self.prefix_len);
+        if let Some(upper) = inner.upper() {
+            hint.set_upper(upper + self.prefix_len);
+        }
+        hint
+    }
+}
+
+/// Whether an error (or anything in its source chain) is a [`BodyTimeout`].
+#[must_use]
+pub fn is_body_timeout(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if err.is::<BodyTimeout>() {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::{BodyExt, StreamBody};
+
+    fn stats() -> (Arc<BodyOutcome>, Arc<ConnActivity>, Arc<ShellStats>) {
+        (
+            Arc::new(BodyOutcome::default()),
+            Arc::new(ConnActivity::default()),
+            Arc::new(ShellStats::default()),
+        )
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stalled_body_fails_after_the_timeout_and_a_flowing_one_never() {
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, BoxError>>(4);
+        let stream = tokio_stream_from(rx);
+        let (flag, activity, st) = stats();
+        let mut body = TimedBody::new(
+            StreamBody::new(stream),
+            Duration::from_secs(20),
+            flag.clone(),
+            activity,
+            st.clone(),
+        );
+        // Data every 15 s keeps it alive for a minute.
+        let sender = tokio::spawn(async move {
+            for _ in 0..4 {
+                tokio::time::sleep(Duration::from_secs(15)).await;
+                tx.send(Ok(Frame::data(Bytes::from_static(b"x"))))
+                    .await
+                    .unwrap();
+            }
+            // Then it stalls, holding the sender open.
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            drop(tx);
+        });
+        for _ in 0..4 {
+            let f = body.frame().await.unwrap().unwrap();
+            assert_eq!(f.into_data().unwrap(), "x");
+        }
+        let started = tokio::time::Instant::now();
+        let err = body.frame().await.unwrap().unwrap_err();
+        assert!(is_body_timeout(err.as_ref()), "{err}");
+        assert_eq!(started.elapsed(), Duration::from_secs(20));
+        assert!(flag.timed_out());
+        assert_eq!(st.body_timeouts.load(Ordering::Relaxed), 1);
+        sender.abort();
+    }
+
+    #[tokio::test]
+    async fn a_body_beyond_its_limit_fails_and_says_so() {
+        let (outcome, activity, st) = stats();
+        let body = TimedBody::new(
+            http_body_util::Full::new(Bytes::from(vec![b'x'; 100])),
+            Duration::from_secs(20),
+            outcome.clone(),
+            activity,
+            st,
+        )
+        .limited(99);
+        let err = body.collect().await.unwrap_err();
+        assert!(err.is::<BodyTooLarge>());
+        assert!(outcome.too_large() && !outcome.timed_out());
+    }
+
+    #[tokio::test]
+    async fn a_prefix_is_given_back_before_the_rest_and_counted_in_the_size() {
+        let rest = http_body_util::Full::new(Bytes::from_static(b"world"));
+        let body = PrefixedBody::new(vec![Bytes::from_static(b"hello, ")], rest);
+        assert_eq!(body.size_hint().exact(), Some(12));
+        let all = body.collect().await.unwrap().to_bytes();
+        assert_eq!(all, "hello, world");
+    }
+
+    fn tokio_stream_from(
+        mut rx: tokio::sync::mpsc::Receiver<Result<Frame<Bytes>, BoxError>>,
+    ) -> impl futures::Stream<Item = Result<Frame<Bytes>, BoxError>> {
+        futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
+    }
+}

@@ -1,0 +1,417 @@
+//! Two requests AWS accepts that s3s would refuse, made acceptable before s3s sees them:
+//!
+//! - **A path whose signed form is not s3s's canonical one.** SigV4 signs the path as the
+//!   client sent it (S3 never normalises it): a key `a/b` sent as `a%2Fb`, or lower-case hex
+//!   escapes. s3s canonicalises the decoded path (`/` and unreserved characters unescaped,
+//!   upper-case hex) and tries the raw path only when it holds unescaped reserved
+//!   characters, so such a request fails with SignatureDoesNotMatch.
+//! - **A Range header S3 ignores.** S3 answers the whole object to a `Range` it does not
+//!   understand (a second range, `bytes=5-2`, a unit other than `bytes`); s3s refuses it with
+//!   400.
+//!
+//! An unsigned `Range` is simply dropped. Otherwise the signature is verified here over the
+//! request exactly as sent — with the caller's secret, the s3s-sigv4 canonicalisation s3s
+//! itself uses, and the raw path — and, only if it holds, the request is signed again with
+//! the same secret, date and scope over what s3s will see (its canonical path, the Range
+//! header removed from the request and from `SignedHeaders`). s3s then authenticates it as
+//! usual. A signature that does not hold is left alone for s3s to refuse. Signed streaming
+//! uploads (`STREAMING-AWS4-HMAC-SHA256-PAYLOAD…`) chain every chunk signature to the
+//! request's, so they cannot be re-signed: those keep s3s's behaviour.
+
+use http::request::Parts;
+use http::{HeaderMap, HeaderValue, Method, Uri, header};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
+use s3s_sigv4::{AmzContentSha256, AmzDate, AuthorizationV4, Payload, PresignedUrlV4};
+
+use crate::keys::KeyStore;
+
+/// What was changed, for the request log and tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Adjusted {
+    /// An ignored `Range` header was removed.
+    pub range_dropped: bool,
+    /// The request was verified and signed again.
+    pub resigned: bool,
+}
+
+/// The characters SigV4 leaves unescaped in a path (RFC 3986 unreserved, and `/`).
+const PATH: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'/');
+
+/// Makes a request acceptable to s3s where AWS would accept it (see the module docs).
+pub fn adjust(parts: &mut Parts, keys: &KeyStore) -> Adjusted {
+    // HTTP/2 carries the host as :authority; SigV4 signs it as `host` (s3s does the same).
+    if !parts.headers.contains_key(header::HOST)
+        && parts.version == http::Version::HTTP_2
+        && let Some(v) = parts
+            .uri
+            .authority()
+            .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+    {
+        parts.headers.insert(header::HOST, v);
+    }
+    let drop_range = (parts.method == Method::GET || parts.method == Method::HEAD)
+        && parts.headers.contains_key(header::RANGE)
+        && range_is_ignored(&parts.headers);
+    let Some(decoded) = percent_decode_str(parts.uri.path()).decode_utf8().ok() else {
+        return Adjusted::default(); // s3s answers InvalidURI
+    };
+    let canonical_path = utf8_percent_encode(&decoded, PATH).to_string();
+    let path_differs = canonical_path != parts.uri.path();
+    if !drop_range && !path_differs {
+        return Adjusted::default();
+    }
+    let signed = Signed::of(&parts.headers, &parts.uri);
+    let range_signed = signed.as_ref().is_some_and(|s| {
+        s.signed_headers()
+            .iter()
+            .any(|h| h.eq_ignore_ascii_case("range"))
+    });
+    let needs_resign = signed.is_some() && (path_differs || range_signed);
+    if needs_resign
+        && let Some(s) = signed
+        && let Some(resigned) = s.resign(parts, keys, &decoded, drop_range)
+    {
+        apply(parts, resigned);
+        if drop_range {
+            parts.headers.remove(header::RANGE);
+        }
+        return Adjusted {
+            range_dropped: drop_range,
+            resigned: true,
+        };
+    }
+    // Unsigned (anonymous, SigV2, or a SigV4 request that does not sign it): the Range header
+    // can go without touching the signature.
+    if drop_range && !range_signed {
+        parts.headers.remove(header::RANGE);
+        return Adjusted {
+            range_dropped: true,
+            resigned: false,
+        };
+    }
+    Adjusted::default()
+}
+
+/// Whether S3 would ignore the request's Range (it does not parse as one byte range).
+fn range_is_ignored(headers: &HeaderMap) -> bool {
+    let mut all = headers.get_all(header::RANGE).iter();
+    match (all.next(), all.next()) {
+        (Some(v), None) => v
+            .to_str()
+            .map_or(true, |v| s3s::dto::Range::parse(v).is_err()),
+        _ => true,
+    }
+}
+
+/// A SigV4 signature found in the headers or the query.
+enum Signed<'a> {
+    Header {
+        auth: AuthorizationV4<'a>,
+        signed_headers: Vec<&'a str>,
+    },
+    Presigned {
+        query: Vec<(String, String)>,
+        signed_headers: Vec<String>,
+    },
+}
+
+/// A new signature and the fields that change with it.
+enum Resigned {
+    Header(HeaderValue),
+    Query(String),
+}
+
+impl<'a> Signed<'a> {
+    fn of(headers: &'a HeaderMap, uri: &Uri) -> Option<Self> {
+        if let Some(v) = headers.get(header::AUTHORIZATION) {
+            let auth = AuthorizationV4::parse(v.to_str().ok()?).ok()?;
+            let signed_headers = auth.signed_headers.clone();
+            return Some(Self::Header {
+                auth,
+                signed_headers,
+            });
+        }
+        let query = query_pairs(uri)?;
+        let signed_headers = query
+            .iter()
+            .find(|(k, _)| k == "X-Amz-Signature")
+            .and_then(|_| query.iter().find(|(k, _)| k == "X-Amz-SignedHeaders"))?
+            .1
+            .split(';')
+            .map(str::to_string)
+            .collect();
+        Some(Self::Presigned {
+            query,
+            signed_headers,
+        })
+    }
+
+    fn signed_headers(&self) -> Vec<&str> {
+        match self {
+            Self::Header { signed_headers, .. } => signed_headers.clone(),
+            Self::Presigned { signed_headers, .. } => {
+                signed_headers.iter().map(String::as_str).collect()
+            }
+        }
+    }
+
+    /// Verifies the signature over the request as sent; if it holds, signs what s3s will see.
+    fn resign(
+        &self,
+        parts: &Parts,
+        keys: &KeyStore,
+        decoded_path: &str,
+        drop_range: bool,
+    ) -> Option<Resigned> {
+        let method = parts.method.as_str();
+        let raw_path = parts.uri.path();
+        let names = self.signed_headers();
+        let headers = header_pairs(&parts.headers, &names)?;
+        let kept_names: Vec<&str> = names
+            .iter()
+            .copied()
+            .filter(|n| !(drop_range && n.eq_ignore_ascii_case("range")))
+            .collect();
+        let kept_headers = header_pairs(&parts.headers, &kept_names)?;
+        match self {
+            Self::Header { auth, .. } => {
+                let cred = &auth.credential;
+                let secret = keys.by_id(cred.access_key_id)?.secret_access_key.clone();
+                let date = AmzDate::parse(parts.headers.get("x-amz-date")?.to_str().ok()?).ok()?;
+                let sha = parts.headers.get("x-amz-content-sha256")?.to_str().ok()?;
+                let hex_payload;
+                let payload = match AmzContentSha256::parse(sha).ok()? {
+                    AmzContentSha256::UnsignedPayload => Payload::Unsigned,
+                    AmzContentSha256::StreamingUnsignedPayloadTrailer => {
+                        Payload::UnsignedMultipleChunksWithTrailer
+                    }
+                    AmzContentSha256::SingleChunk(_) => {
+                        hex_payload = sha.to_ascii_lowercase();
+                        Payload::SingleChunk(&hex_payload)
+                    }
+                    // Chunk signatures chain from this one: it cannot change.
+                    _ => return None,
+                };
+                let query = query_pairs(&parts.uri)?;
+                let sign = |canonical: &str| {
+                    let sts = s3s_sigv4::create_string_to_sign(
+                        canonical,
+                        &date,
+                        cred.aws_region,
+                        cred.aws_service,
+                    );
+                    s3s_sigv4::calculate_signature(
+                        &sts,
+                        &secret,
+                        &date,
+                        cred.aws_region,
+                        cred.aws_service,
+                    )
+                };
+                let sent = s3s_sigv4::create_canonical_request_with_raw_uri_path(
+                    method, raw_path, &query, &headers, payload,
+                );
+                let as_s3s = s3s_sigv4::create_canonical_request(
+                    method,
+                    decoded_path,
+                    &query,
+                    &headers,
+                    payload,
+                );
+                if !constant_eq(&sign(&sent), auth.signature)
+                    && !constant_eq(&sign(&as_s3s), auth.signature)
+                {
+                    return None;
+                }
+                let canonical = s3s_sigv4::create_canonical_request(
+                    method,
+                    decoded_path,
+                    &query,
+                    &kept_headers,
+                    payload,
+                );
+                let value = format!(
+                    "AWS4-HMAC-SHA256 Credential={}/{}/{}/{}/aws4_request, SignedHeaders={}, Signature={}",
+                    cred.access_key_id,
+                    cred.date,
+                    cred.aws_region,
+                    cred.aws_service,
+                    kept_names.join(";"),
+                    sign(&canonical)
+                );
+                HeaderValue::from_str(&value).ok().map(Resigned::Header)
+            }
+            Self::Presigned { query, .. } => {
+                // s3s checks the expiry itself; the limit here only has to let it parse.
+                let url = PresignedUrlV4::parse(query, u32::MAX).ok()?;
+                let cred = &url.credential;
+                let secret = keys.by_id(cred.access_key_id)?.secret_access_key.clone();
+                let sign = |canonical: &str| {
+                    let sts = s3s_sigv4::create_string_to_sign(
+                        canonical,
+                        &url.amz_date,
+                        cred.aws_region,
+                        cred.aws_service,
+                    );
+                    s3s_sigv4::calculate_signature(
+                        &sts,
+                        &secret,
+                        &url.amz_date,
+                        cred.aws_region,
+                        cred.aws_service,
+                    )
+                };
+                let sent = s3s_sigv4::create_presigned_canonical_request_with_raw_uri_path(
+                    method, raw_path, query, &headers,
+                );
+                let as_s3s = s3s_sigv4::create_presigned_canonical_request(
+                    method,
+                    decoded_path,
+                    query,
+                    &headers,
+                );
+                if !constant_eq(&sign(&sent), url.signature)
+                    && !constant_eq(&sign(&as_s3s), url.signature)
+                {
+                    return None;
+                }
+                let kept = kept_names.join(";");
+                let new_query: Vec<(String, String)> = query
+                    .iter()
+                    .map(|(k, v)| {
+                        if k == "X-Amz-SignedHeaders" {
+                            (k.clone(), kept.clone())
+                        } else {
+                            (k.clone(), v.clone())
+                        }
+                    })
+                    .collect();
+                let canonical = s3s_sigv4::create_presigned_canonical_request(
+                    method,
+                    decoded_path,
+                    &new_query,
+                    &kept_headers,
+                );
+                let signature = sign(&canonical);
+                let encoded = new_query
+                    .iter()
+                    .map(|(k, v)| {
+                        let v = if k == "X-Amz-Signature" {
+                            &signature
+                        } else {
+                            v
+                        };
+                        format!(
+                            "{}={}",
+                            utf8_percent_encode(k, NON_ALPHANUMERIC),
+                            utf8_percent_encode(v, NON_ALPHANUMERIC)
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("&");
+                Some(Resigned::Query(encoded))
+            }
+        }
+    }
+}
+
+fn apply(parts: &mut Parts, resigned: Resigned) {
+    match resigned {
+        Resigned::Header(v) => {
+            parts.headers.insert(header::AUTHORIZATION, v);
+        }
+        Resigned::Query(q) => {
+            let pq = format!("{}?{q}", parts.uri.path());
+            let mut uri = std::mem::take(&mut parts.uri).into_parts();
+            if let Ok(pq) = pq.parse() {
+                uri.path_and_query = Some(pq);
+            }
+            if let Ok(u) = Uri::from_parts(uri) {
+                parts.uri = u;
+            }
+        }
+    }
+}
+
+/// The query as s3s reads it: `application/x-www-form-urlencoded` pairs.
+fn query_pairs(uri: &Uri) -> Option<Vec<(String, String)>> {
+    match uri.query() {
+        None => Some(Vec::new()),
+        Some(q) => serde_urlencoded::from_str(q).ok(),
+    }
+}
+
+/// The values of the signed headers, as s3s collects them (every value of a repeated header,
+/// in order); `None` if one is missing or not text.
+fn header_pairs<'h>(headers: &'h HeaderMap, names: &[&'h str]) -> Option<Vec<(&'h str, &'h str)>> {
+    let mut out = Vec::with_capacity(names.len());
+    for &name in names {
+        let mut any = false;
+        for v in headers.get_all(name) {
+            out.push((name, v.to_str().ok()?));
+            any = true;
+        }
+        if !any {
+            return None;
+        }
+    }
+    Some(out)
+}
+
+/// Compares two signatures without stopping at the first difference.
+fn constant_eq(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y.to_ascii_lowercase()))
+            == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_s3_ignores() {
+        let h = |v: &str| {
+            let mut m = HeaderMap::new();
+            m.insert(header::RANGE, v.parse().unwrap());
+            m
+        };
+        for honoured in [
+            "bytes=0-0",
+            "bytes=5-",
+            "bytes=-3",
+            "bytes=0-9223372036854775807",
+        ] {
+            assert!(!range_is_ignored(&h(honoured)), "{honoured}");
+        }
+        for ignored in [
+            "bytes=0-1,3-4",
+            "bytes=5-2",
+            "items=0-1",
+            "bytes=",
+            "bytes=a-b",
+            "0-1",
+            // An end beyond 2^63: the whole object, where S3 would clamp it.
+            "bytes=0-18446744073709551615",
+        ] {
+            assert!(range_is_ignored(&h(ignored)), "{ignored}");
+        }
+        let mut two = h("bytes=0-1");
+        two.append(header::RANGE, "bytes=2-3".parse().unwrap());
+        assert!(range_is_ignored(&two));
+    }
+
+    #[test]
+    fn signatures_compare_case_insensitively_and_exactly() {
+        assert!(constant_eq("abcdef", "ABCDEF"));
+        assert!(!constant_eq("abcdef", "abcdee"));
+        assert!(!constant_eq("abc", "abcd"));
+    }
+}
