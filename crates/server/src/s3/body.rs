@@ -287,7 +287,10 @@ pub(crate) async fn ingest(
             batch.extend_from_slice(&chunk);
             if batch.len() >= WRITE_BATCH {
                 if let Some(h) = writing.take() {
-                    sink = Some(finish(h).await?);
+                    match finish(h).await {
+                        Ok(back) => sink = Some(back),
+                        Err(e) => return Err(drain(body, e).await),
+                    }
                 }
                 let next = sink.take().expect("the sink is back");
                 writing = Some(absorb(s, next, batch.split().freeze()).await?);
@@ -343,6 +346,18 @@ pub(crate) async fn ingest(
         md5,
         checksums,
     })
+}
+
+/// The rest of a body whose upload already failed (a full disk), read and dropped so the
+/// client, still sending, gets to read the error instead of a reset connection it would retry.
+/// The shell's body timeout still bounds a client that stops.
+async fn drain(mut body: StreamingBlob, e: S3Error) -> S3Error {
+    while let Some(chunk) = body.next().await {
+        if chunk.is_err() {
+            break;
+        }
+    }
+    e
 }
 
 /// The checksum the body's trailer carries. The trailer must be exactly what `x-amz-trailer`
