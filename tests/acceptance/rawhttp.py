@@ -40,6 +40,32 @@ def sign(method: str, endpoint: str, path: str, key_id: str, secret: str, *, que
     return h
 
 
+def presign_v4(endpoint: str, path: str, key_id: str, secret: str, *, expires: int,
+               when: datetime.datetime | None = None, region: str = "us-east-1") -> str:
+    """A SigV4 presigned URL for GET `path`, signed at `when` (default now)."""
+    now = when or datetime.datetime.now(datetime.timezone.utc)
+    amz_date, day = now.strftime("%Y%m%dT%H%M%SZ"), now.strftime("%Y%m%d")
+    scope = f"{day}/{region}/s3/aws4_request"
+    host = urllib.parse.urlparse(endpoint).netloc
+    q = {"X-Amz-Algorithm": "AWS4-HMAC-SHA256", "X-Amz-Credential": f"{key_id}/{scope}",
+         "X-Amz-Date": amz_date, "X-Amz-Expires": str(expires), "X-Amz-SignedHeaders": "host"}
+    canonical_query = "&".join(f"{_enc(k)}={_enc(v)}" for k, v in sorted(q.items()))
+    canonical = "\n".join(["GET", path, canonical_query, f"host:{host}", "", "host", "UNSIGNED-PAYLOAD"])
+    to_sign = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()])
+    key = _hmac(_hmac(_hmac(_hmac(("AWS4" + secret).encode(), day), region), "s3"), "aws4_request")
+    sig = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+    return f"{endpoint}{path}?{canonical_query}&X-Amz-Signature={sig}"
+
+
+def presign_v2(endpoint: str, path: str, key_id: str, secret: str, *, expires_at: int) -> str:
+    """A SigV2 presigned URL for GET `path` (as `aws s3 presign` makes in us-east-1)."""
+    import base64
+    sts = f"GET\n\n\n{expires_at}\n{path}"
+    sig = base64.b64encode(hmac.new(secret.encode(), sts.encode(), hashlib.sha1).digest()).decode()
+    q = urllib.parse.urlencode({"AWSAccessKeyId": key_id, "Signature": sig, "Expires": str(expires_at)})
+    return f"{endpoint}{path}?{q}"
+
+
 def exchange(endpoint: str, ca: str, method: str, target: str, headers: dict, body: bytes = b"",
              source_ip: str | None = None, timeout: float = 30.0, send_body: bool = True):
     """One HTTP/1.1 request over TLS (or plain TCP for http://); returns (status, headers, body).

@@ -2,6 +2,7 @@
 request it refuses and one it allows (seed criterion 4: HTTP rejected, unauthorized access 403,
 public writes blocked)."""
 
+import datetime
 import json
 import os
 import re
@@ -15,6 +16,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from leadshop_proc import BIN, REPO
+from rawhttp import presign_v2, presign_v4
 
 ASSETS = "leadshop-assets"
 LOGS = "leadshop-security-logs"
@@ -96,13 +98,22 @@ def test_app_presigned_get_works_without_credentials_until_it_expires(app, app_e
     app.put_object(Bucket=ASSETS, Key=key, Body=b"\x89PNG")
     # SigV4 (boto3 with s3v4) and SigV2 (the AWS CLI's default presign in us-east-1).
     v4 = client(app_env, signature_version="s3v4").generate_presigned_url(
-        "get_object", Params={"Bucket": ASSETS, "Key": key}, ExpiresIn=2)
-    v2 = run(["aws", "s3", "presign", f"s3://{ASSETS}/{key}", "--expires-in", "2"], app_env).stdout.strip()
+        "get_object", Params={"Bucket": ASSETS, "Key": key}, ExpiresIn=300)
+    v2 = run(["aws", "s3", "presign", f"s3://{ASSETS}/{key}", "--expires-in", "300"], app_env).stdout.strip()
     for url in (v4, v2):
         status, body = curl("--cacert", app_env["AWS_CA_BUNDLE"], url)
         assert status == 200, body
-    time.sleep(3.2)
-    for url in (v4, v2):
+    # The same URLs, signed in the past so that they have expired: no waiting for the clock.
+    ep, kid, secret = app_env["AWS_ENDPOINT_URL"], app_env["AWS_ACCESS_KEY_ID"], app_env["AWS_SECRET_ACCESS_KEY"]
+    an_hour_ago = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=1)
+    expired = (presign_v4(ep, f"/{ASSETS}/{key}", kid, secret, expires=60, when=an_hour_ago),
+               presign_v2(ep, f"/{ASSETS}/{key}", kid, secret, expires_at=int(time.time()) - 1))
+    fresh = (presign_v4(ep, f"/{ASSETS}/{key}", kid, secret, expires=60),
+             presign_v2(ep, f"/{ASSETS}/{key}", kid, secret, expires_at=int(time.time()) + 60))
+    for url in fresh:
+        status, body = curl("--cacert", app_env["AWS_CA_BUNDLE"], url)
+        assert status == 200, body
+    for url in expired:
         status, body = curl("--cacert", app_env["AWS_CA_BUNDLE"], url)
         assert status == 403 and "AccessDenied" in body and "expired" in body, body
 

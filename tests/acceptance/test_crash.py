@@ -1,9 +1,14 @@
-"""Crash safety: writers upload while the server is `kill -9`ed and restarted several times.
+"""Crash safety: writers put, overwrite, delete and complete multipart uploads while the server
+is `kill -9`ed and restarted several times.
 
-Afterwards every acknowledged object reads back byte-identical, no partial object is visible
-(every listed object has the full content its writer meant), and no temp file survives.
+Afterwards every key holds what its last acknowledged operation left, or what the operation
+interrupted by a kill would have left (it may have committed without its reply getting out);
+no partial object is visible (every listed version has the full content its writer meant); no
+temp file and no orphan data file survives. Which operation, and which phase of a multipart
+upload, each kill interrupted is recorded and printed.
 """
 
+import collections
 import hashlib
 import random
 import threading
@@ -14,14 +19,22 @@ from botocore.config import Config
 
 from leadshop_proc import Leadshop
 
-KILLS = 4
+KILLS = 5
 WRITERS = 4
-SIZES = [1024, 64 * 1024, 1024 * 1024, 9 * 1024 * 1024]  # the last goes multipart
+SIZES = [1024, 64 * 1024, 1024 * 1024]
+PART = 5 * 1024 * 1024
+MPU_SIZE = PART + 4 * 1024 * 1024  # two parts
+BUCKET = "leadshop-assets"
 
 
 def content(key: str, size: int) -> bytes:
     seed = hashlib.sha256(key.encode()).digest()
     return (seed * (size // len(seed) + 1))[:size]
+
+
+def body_of(key: str, state) -> bytes | None:
+    """What a key reads back in `state`: ("obj", size, generation), or None (deleted)."""
+    return None if state is None else content(f"{key}#{state[2]}", state[1])
 
 
 def client(srv: Leadshop):
@@ -35,18 +48,60 @@ def client(srv: Leadshop):
     )
 
 
+class Writer:
+    """One writer's keys: for each, the states it may be in (one after an acknowledged
+    operation; two after an interrupted one), and what is in flight now."""
+
+    def __init__(self, w: int):
+        self.w, self.rng, self.i = w, random.Random(w), 0
+        self.possible = {}  # key -> set of states
+        self.generations = collections.Counter()  # key -> contents ever written
+        self.in_flight = None  # (operation, phase)
+
+    def step(self, s3):
+        live = [k for k, p in self.possible.items() if any(st is not None for st in p)]
+        op = self.rng.choice(["put", "put", "overwrite", "delete", "multipart"] if live else ["put"])
+        key = (self.rng.choice(live) if op in ("overwrite", "delete")
+               else f"crash/{self.w}/{self.i}" + ("-mpu" if op == "multipart" else ""))
+        self.i += 1
+        before = self.possible.get(key, {None})
+        if op != "delete":
+            self.generations[key] += 1
+        gen = self.generations[key]
+        new = None if op == "delete" else ("obj", MPU_SIZE if op == "multipart" else self.rng.choice(SIZES), gen)
+        self.possible[key] = before | {new}  # until acknowledged, either may be the case
+        if op == "delete":
+            self.in_flight = ("delete", "request")
+            s3.delete_object(Bucket=BUCKET, Key=key)
+        elif op == "multipart":
+            data = body_of(key, new)
+            self.in_flight = ("multipart", "create")
+            up = s3.create_multipart_upload(Bucket=BUCKET, Key=key)["UploadId"]
+            etags = []
+            for n, chunk in ((1, data[:PART]), (2, data[PART:])):
+                self.in_flight = ("multipart", f"part {n}")
+                etags.append(s3.upload_part(Bucket=BUCKET, Key=key, UploadId=up, PartNumber=n, Body=chunk)["ETag"])
+            self.in_flight = ("multipart", "complete")
+            s3.complete_multipart_upload(Bucket=BUCKET, Key=key, UploadId=up, MultipartUpload={
+                "Parts": [{"PartNumber": n, "ETag": e} for n, e in zip((1, 2), etags)]})
+        else:
+            self.in_flight = (op, "request")
+            s3.put_object(Bucket=BUCKET, Key=key, Body=body_of(key, new))
+        self.possible[key] = {new}
+        self.in_flight = None
+        return op
+
+
 def test_acknowledged_writes_survive_kill_9(tmp_path):
     srv = Leadshop(tmp_path / "data").start()
-    acked = {}  # key -> size
-    attempted = {}
+    writers = [Writer(w) for w in range(WRITERS)]
+    acked = collections.Counter()
     lock = threading.Lock()
     stop = threading.Event()
     up = threading.Event()
     up.set()
 
-    def writer(w: int):
-        rng = random.Random(w)
-        i = 0
+    def run(wr: Writer):
         while not stop.is_set():
             up.wait()
             try:
@@ -54,40 +109,33 @@ def test_acknowledged_writes_survive_kill_9(tmp_path):
             except Exception:
                 continue
             while not stop.is_set() and up.is_set():
-                key = f"crash/{w}/{i}"
-                size = rng.choice(SIZES)
-                with lock:
-                    attempted[key] = size
-                i += 1
                 try:
-                    if size > 8 * 1024 * 1024:
-                        import io
-                        s3.upload_fileobj(io.BytesIO(content(key, size)), "leadshop-assets", key)
-                    else:
-                        s3.put_object(Bucket="leadshop-assets", Key=key, Body=content(key, size))
+                    op = wr.step(s3)
                 except Exception:
                     break  # server went away: reconnect after restart
                 with lock:
-                    acked[key] = size
+                    acked[op] += 1
 
-    threads = [threading.Thread(target=writer, args=(w,), daemon=True) for w in range(WRITERS)]
+    threads = [threading.Thread(target=run, args=(wr,), daemon=True) for wr in writers]
     for t in threads:
         t.start()
     rng = random.Random(7)
+    interrupted = []
     for _ in range(KILLS):
-        target = len(acked) + 8
+        target = sum(acked.values()) + 12
         deadline = time.monotonic() + 60
-        while len(acked) < target and time.monotonic() < deadline:
+        while sum(acked.values()) < target and time.monotonic() < deadline:
             time.sleep(0.01)
         time.sleep(rng.uniform(0, 0.3))  # kill at an arbitrary point mid-stream
         up.clear()
         srv.kill9()
+        interrupted.append([wr.in_flight for wr in writers if wr.in_flight])
         srv.start()
         assert not any((srv.data_dir / "tmp").iterdir()), "temp files are removed at start-up"
         up.set()
-    target = len(acked) + 4
+    target = sum(acked.values()) + 8
     deadline = time.monotonic() + 60
-    while len(acked) < target and time.monotonic() < deadline:
+    while sum(acked.values()) < target and time.monotonic() < deadline:
         time.sleep(0.01)
     stop.set()
     for t in threads:
@@ -96,27 +144,42 @@ def test_acknowledged_writes_survive_kill_9(tmp_path):
     srv.start()
 
     s3 = client(srv)
-    assert len(acked) >= KILLS * 8, f"too few writes got through: {len(acked)}"
-    for key, size in sorted(acked.items()):
-        body = s3.get_object(Bucket="leadshop-assets", Key=key)["Body"].read()
-        assert body == content(key, size), f"acknowledged {key} did not survive intact"
-    listed = []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket="leadshop-assets", Prefix="crash/"):
-        listed.extend(o for o in page.get("Contents", []))
-    for o in listed:
-        key = o["Key"]
-        assert key in attempted, f"{key} was never written"
-        assert o["Size"] == attempted[key], f"{key} is visible with a partial size"
-        body = s3.get_object(Bucket="leadshop-assets", Key=key)["Body"].read()
-        assert body == content(key, attempted[key]), f"{key} is visible with partial content"
-    assert set(acked) <= {o["Key"] for o in listed}
-    # Every data file on disk belongs to a listed object or part (orphans were removed).
-    uploads = s3.list_multipart_uploads(Bucket="leadshop-assets").get("Uploads", [])
-    parts = sum(len(s3.list_parts(Bucket="leadshop-assets", Key=u["Key"], UploadId=u["UploadId"]).get("Parts", [])) for u in uploads)
+    assert sum(acked.values()) >= KILLS * 12, f"too few operations got through: {acked}"
+    for wr in writers:
+        for key, possible in wr.possible.items():
+            try:
+                got = s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+            except s3.exceptions.NoSuchKey:
+                got = None
+            allowed = [body_of(key, st) for st in possible]
+            assert got in allowed, (f"{key}: read {None if got is None else len(got)} bytes, expected one of "
+                                    f"{[None if a is None else len(a) for a in allowed]}")
+    # Every version any listing shows is whole: its size and bytes are one its writer meant.
+    meant = {key: range(1, n + 1) for wr in writers for key, n in wr.generations.items()}
+    versions, markers = [], 0
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=BUCKET, Prefix="crash/"):
+        versions.extend(page.get("Versions", []))
+        markers += len(page.get("DeleteMarkers", []))
+    for v in versions:
+        body = s3.get_object(Bucket=BUCKET, Key=v["Key"], VersionId=v["VersionId"])["Body"].read()
+        assert len(body) == v["Size"]
+        assert any(body == content(f"{v['Key']}#{g}", v["Size"]) for g in meant.get(v["Key"], ())), \
+            f"{v['Key']} {v['VersionId']} is visible with partial or foreign content"
+    # Every data file on disk belongs to a version or a part of an open upload (orphans of
+    # interrupted writes were removed at start-up): multipart versions have two.
+    uploads = s3.list_multipart_uploads(Bucket=BUCKET, Prefix="crash/").get("Uploads", [])
+    parts = sum(len(s3.list_parts(Bucket=BUCKET, Key=u["Key"], UploadId=u["UploadId"]).get("Parts", [])) for u in uploads)
+    others = [v for page in s3.get_paginator("list_object_versions").paginate(Bucket=BUCKET)
+              for v in page.get("Versions", []) if not v["Key"].startswith("crash/")]
     files = [p for p in (srv.data_dir / "objects").rglob("*") if p.is_file()]
-    multipart_segments = sum(2 for o in listed if o["Size"] > 8 * 1024 * 1024)
-    assert len(files) == len(listed) - sum(1 for o in listed if o["Size"] > 8 * 1024 * 1024) + multipart_segments + parts
-    print(f"crash test: {len(acked)} acknowledged, {len(listed)} visible, {len(attempted)} attempted, {KILLS} kills")
+    segments = sum(2 if v["Size"] == MPU_SIZE else 1 for v in versions) + len(others)
+    assert len(files) == segments + parts, (len(files), segments, parts)
+    summary = collections.Counter(f"{op} ({phase})" for kill in interrupted for op, phase in kill)
+    print(f"crash test: acknowledged {dict(acked)}; {len(versions)} versions and {markers} delete markers "
+          f"visible; {KILLS} kills interrupted {dict(summary)}")
+    for n, kill in enumerate(interrupted, 1):
+        print(f"  kill {n}: " + (", ".join(f"{op} ({phase})" for op, phase in kill) or "between operations"))
+    assert len(summary) >= 1, "the kills interrupted no operation at all"
     srv.stop()
 
 

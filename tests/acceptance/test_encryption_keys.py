@@ -24,6 +24,27 @@ def code(fn, **kw):
     return e.value.response["Error"]["Code"]
 
 
+def files_containing(data_dir, needle: bytes):
+    return [p for p in data_dir.rglob("*") if p.is_file() and needle in p.read_bytes()]
+
+
+def assert_nothing_in_the_clear(s3, data_dir, secrets: dict):
+    """The "no plaintext on disk" scan with its positive control: an object named with a fresh
+    marker is written first, and object names are kept in the clear in meta.redb, so the scan
+    must find that marker there (a scan that reads nothing fails), and none of `secrets`."""
+    control = f"scan-control-{uuid.uuid4().hex}"
+    s3.put_object(Bucket="leadshop-assets", Key=control, Body=b"c")
+    found = files_containing(data_dir, control.encode())
+    assert any(p.name == "meta.redb" for p in found), f"positive control not found: {found}"
+    for what, needle in secrets.items():
+        assert not files_containing(data_dir, needle), f"{what} is on disk in the clear"
+
+
+def key_forms(what: str, key: bytes) -> dict:
+    """A customer key as bytes, as it travels in headers (base64) and as a log might print it."""
+    return {f"{what} (raw)": key, f"{what} (base64)": base64.b64encode(key), f"{what} (hex)": key.hex().encode()}
+
+
 @pytest.fixture(scope="module")
 def bucket(env):
     s3 = boto3.session.Session(aws_access_key_id=env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
@@ -229,9 +250,7 @@ def test_sse_kms_with_the_local_keyring(server, env, s3, tmp_path):
     put = s3.put_object(Bucket=bucket, Key="by-default", Body=b"x")
     assert put["ServerSideEncryption"] == "aws:kms" and put["SSEKMSKeyId"] == arn
     # No plaintext on disk.
-    for path in server.data_dir.rglob("*"):
-        if path.is_file():
-            assert marker not in path.read_bytes(), path
+    assert_nothing_in_the_clear(s3, server.data_dir, {"the plaintext marker": marker})
 
 
 def test_sse_c_multipart_and_copy(s3, bucket, tmp_path):
@@ -268,6 +287,16 @@ def test_sse_c_multipart_and_copy(s3, bucket, tmp_path):
     assert code(s3.copy_object, Bucket=bucket, Key="copy-nokey",
                 CopySource={"Bucket": bucket, "Key": "big-ssec"}) == "InvalidRequest"
 
+
+def test_customer_keys_and_their_data_never_reach_the_disk(server, s3, bucket):
+    """After every SSE-C test above: neither the customer key, in any form it travelled or could
+    be logged in, nor the plaintext of an SSE-C object is on disk; the scan sees what is."""
+    s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration=ALLOW_SSE_C)
+    marker = b"SSE-C-PLAINTEXT-MARKER-" + uuid.uuid4().hex.encode()
+    s3.put_object(Bucket=bucket, Key="marked", Body=(marker + os.urandom(1000)) * 20,
+                  SSECustomerAlgorithm="AES256", SSECustomerKey=KEY)
+    assert_nothing_in_the_clear(s3, server.data_dir, {**key_forms("the customer key", KEY),
+                                                      "the plaintext marker": marker})
 
 def test_copy_in_place_re_encrypts_under_a_kms_key(server, env, s3):
     from leadshop_proc import BIN
@@ -326,6 +355,4 @@ def test_dsse_kms_with_boto3_and_the_aws_cli(server, env, s3, tmp_path):
     assert code(s3.get_object, Bucket=bucket, Key="boto3") == "KMS.DisabledException"
     subprocess.run([str(BIN), "kms", "enable-key", "--key-id", key_id, *data], check=True, capture_output=True)
     assert s3.get_object(Bucket=bucket, Key="boto3")["Body"].read() == body
-    for path in server.data_dir.rglob("*"):
-        if path.is_file():
-            assert marker not in path.read_bytes(), path
+    assert_nothing_in_the_clear(s3, server.data_dir, {"the plaintext marker": marker})

@@ -395,3 +395,100 @@ def test_the_dev_ca_signs_only_local_names_for_a_few_years(server, tmp_path):
         assert (res.returncode == 0) == ok, (name, res.stdout, res.stderr)
         if not ok:
             assert "permitted subtree violation" in (res.stdout + res.stderr)
+
+
+# Refusals no test showed before issue 10, each beside what is allowed.
+
+def test_keys_set_policy_changes_what_a_key_may_do_at_once(server, env):
+    k = new_key(server, allow({"Effect": "Allow", "Action": ["s3:PutObject", "s3:GetObject"],
+                               "Resource": f"arn:aws:s3:::{ASSETS}/*"}))
+    name = next(line.split()[0] for line in subprocess.run(
+        [str(BIN), "keys", "list", "--data-dir", str(server.data_dir)], check=True, capture_output=True,
+        text=True).stdout.splitlines() if k["AWS_ACCESS_KEY_ID"] in line)
+    c = client(k)
+    c.put_object(Bucket=ASSETS, Key="setpolicy/a", Body=b"a")
+    read_only = server.data_dir.parent / "read-only.json"
+    read_only.write_text(json.dumps(allow({"Effect": "Allow", "Action": "s3:GetObject",
+                                           "Resource": f"arn:aws:s3:::{ASSETS}/*"})))
+    subprocess.run([str(BIN), "keys", "set-policy", "--name", name, "--policy", str(read_only),
+                    "--data-dir", str(server.data_dir)], check=True, capture_output=True)
+    assert error(c.put_object, Bucket=ASSETS, Key="setpolicy/b", Body=b"b") == ("AccessDenied", 403)
+    assert c.get_object(Bucket=ASSETS, Key="setpolicy/a")["Body"].read() == b"a"
+    # A malformed policy is refused and the key keeps the one it had.
+    bad = server.data_dir.parent / "bad.json"
+    bad.write_text('{"Version": "2012-10-17", "Statement": [{"Effect": "Allow"}]}')
+    res = subprocess.run([str(BIN), "keys", "set-policy", "--name", name, "--policy", str(bad),
+                          "--data-dir", str(server.data_dir)], capture_output=True, text=True)
+    assert res.returncode != 0 and "Action" in res.stderr, res.stderr
+    assert c.get_object(Bucket=ASSETS, Key="setpolicy/a")["Body"].read() == b"a"
+
+
+def client_hello(version: bytes) -> bytes:
+    """A ClientHello a TLS 1.2 server accepts (ECDHE with P-256 or X25519, AES-GCM, ECDSA), but
+    for the protocol version it offers; no supported_versions extension, so no TLS 1.3."""
+    def ext(kind: int, data: bytes) -> bytes:
+        return kind.to_bytes(2, "big") + len(data).to_bytes(2, "big") + data
+    groups = b"\x00\x1d\x00\x17"
+    sigs = b"\x04\x03\x08\x04\x04\x01"
+    extensions = (ext(0x000a, len(groups).to_bytes(2, "big") + groups) + ext(0x000b, b"\x01\x00")
+                  + ext(0x000d, len(sigs).to_bytes(2, "big") + sigs))
+    body = (version + os.urandom(32) + b"\x00" + b"\x00\x04\xc0\x2b\xc0\x2f" + b"\x01\x00"
+            + len(extensions).to_bytes(2, "big") + extensions)
+    hs = b"\x01" + len(body).to_bytes(3, "big") + body
+    return b"\x16\x03\x01" + len(hs).to_bytes(2, "big") + hs
+
+
+def test_tls_below_1_2_is_refused_at_the_handshake(server, env):
+    import socket
+    host, port = server.endpoints["s3"].split("://")[1].rsplit(":", 1)
+
+    def first_record(version: bytes) -> bytes:
+        s = socket.create_connection((host, int(port)), timeout=10)
+        s.sendall(client_hello(version))
+        reply = s.recv(64)
+        s.close()
+        return reply
+
+    # The same hand-made hello (a client library may not even offer old versions): offering
+    # TLS 1.2 gets a ServerHello; offering 1.1 or 1.0 gets a fatal alert and nothing else.
+    assert first_record(b"\x03\x03")[:1] == b"\x16", "TLS 1.2: a handshake record"
+    for version in (b"\x03\x02", b"\x03\x01"):
+        reply = first_record(version)
+        assert reply[:1] == b"\x15" and reply[5:6] == b"\x02", (version, reply)
+        assert reply[6] in (40, 70), f"handshake_failure or protocol_version, not {reply[6]}"
+
+
+def test_ignore_public_acls_opens_nothing_and_acls_stay_disabled(server, env, s3):
+    """ACLs are disabled (BucketOwnerEnforced), so no ACL can grant anything here: with
+    IgnorePublicAcls on or off, a public ACL is refused and anonymous reads stay refused; the
+    owner reads."""
+    bucket = f"ipa-{uuid.uuid4().hex[:10]}"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="doc", Body=b"owner only")
+    url = f"{server.endpoints['s3']}/{bucket}/doc"
+    for ignore in (True, False):
+        s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
+            "BlockPublicAcls": False, "IgnorePublicAcls": ignore, "BlockPublicPolicy": True, "RestrictPublicBuckets": True})
+        assert s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]["IgnorePublicAcls"] is ignore
+        assert error(s3.put_object_acl, Bucket=bucket, Key="doc", ACL="public-read")[0] in (
+            "AccessControlListNotSupported", "NotImplemented")
+        assert error(s3.put_object, Bucket=bucket, Key="doc2", Body=b"x", ACL="public-read") == \
+            ("AccessControlListNotSupported", 400)
+        assert requests.get(url, verify=env["AWS_CA_BUNDLE"]).status_code == 403
+        assert s3.get_object(Bucket=bucket, Key="doc")["Body"].read() == b"owner only"
+
+
+def test_key_files_others_can_read_are_refused(tmp_path):
+    srv = Leadshop(tmp_path / "data").start()
+    subprocess.run([str(BIN), "kms", "create-key", "--alias", "modes", "--data-dir", str(srv.data_dir)],
+                   check=True, capture_output=True)
+    for f in ("master.key", "keys.json", "kms.json", "credentials", "tls/ca-key.pem", "tls/server-key.pem"):
+        assert stat.S_IMODE((srv.data_dir / f).stat().st_mode) == 0o600, f
+    assert srv.stop() == 0
+    (srv.data_dir / "master.key").chmod(0o644)
+    with pytest.raises(RuntimeError) as e:
+        srv.start(timeout=20)
+    assert "readable by others" in str(e.value) and "chmod 600" in str(e.value)
+    (srv.data_dir / "master.key").chmod(0o600)
+    srv.start()
+    assert srv.stop() == 0

@@ -1,6 +1,7 @@
 //! The policy engine against AWS's documented semantics and our own baseline documents.
 
 use leadshop_spec::policy::{Context, Decision, Policy, Request, evaluate};
+use leadshop_spec::{BucketSpec, TemplateVars};
 
 const ACCOUNT: &str = "123456789012";
 const APP: &str = "arn:aws:iam::123456789012:user/app";
@@ -32,22 +33,23 @@ fn decide(
     )
 }
 
-/// The shipped baseline bucket policy with its template variables filled.
+/// The shipped baseline bucket policy, rendered by the renderer the server bootstraps with.
 fn baseline() -> Policy {
-    let text = include_str!("../../../config/buckets/leadshop-assets/policy.json")
-        .replace("${bucket}", "leadshop-assets")
-        .replace("${account_id}", ACCOUNT)
-        .replace("${sse_algorithm}", "AES256");
-    Policy::parse(&text).unwrap()
+    let specs = BucketSpec::builtin(&TemplateVars::new(ACCOUNT)).unwrap();
+    let assets = specs
+        .iter()
+        .find(|s| s.name == "leadshop-assets")
+        .expect("the assets bucket is built in");
+    let text = assets.policy.as_deref().expect("it has a policy");
+    assert!(!text.contains("${bucket}") && !text.contains("${account_id}"));
+    Policy::parse(text).unwrap()
 }
 
+/// The shipped app key policy (config/iam/app-policy.json), as the key store loads it.
 fn app_identity() -> Policy {
-    Policy::parse(
-        r#"{"Version":"2012-10-17","Statement":[
-          {"Effect":"Allow","Action":["s3:GetObject","s3:PutObject","s3:DeleteObject"],"Resource":"arn:aws:s3:::leadshop-assets/*"},
-          {"Effect":"Allow","Action":"s3:ListBucket","Resource":"arn:aws:s3:::leadshop-assets"}]}"#,
-    )
-    .unwrap()
+    let p = Policy::parse(include_str!("../../../config/iam/app-policy.json")).unwrap();
+    p.check_identity_policy().unwrap();
+    p
 }
 
 #[test]

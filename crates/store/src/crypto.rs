@@ -71,6 +71,16 @@ impl Key {
         Self(bytes)
     }
 
+    /// Whether two keys are the same, in constant time (tests prove layers use distinct keys).
+    #[must_use]
+    pub fn same_as(&self, other: &Self) -> bool {
+        self.0
+            .iter()
+            .zip(other.0.iter())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+    }
+
     fn aead(&self) -> LessSafeKey {
         LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &self.0).expect("32-byte key"))
     }

@@ -199,7 +199,8 @@ pub fn is_keyring_algorithm(algorithm: &str) -> bool {
 }
 
 /// The wrap binding of the outer layer's data key (format 2).
-fn outer_binding(key_id: &str, context: Option<&str>) -> String {
+#[must_use]
+pub fn outer_binding(key_id: &str, context: Option<&str>) -> String {
     format!("{}\nouter", wrap_binding(key_id, context))
 }
 

@@ -79,6 +79,10 @@ macro_rules! delegate {
                 }
             )*
         }
+
+        /// Every operation this server handles, by its `S3` trait method (the table below);
+        /// PostObject reaches `put_object` through s3s's default `post_object`.
+        pub const HANDLED_OPERATIONS: &[&str] = &[$(stringify!($op)),*];
     };
 }
 
@@ -342,4 +346,46 @@ delegate! {
     abort_multipart_upload => multipart::handle_abort_multipart_upload;
     list_parts => multipart::handle_list_parts;
     list_multipart_uploads => multipart::handle_list_multipart_uploads;
+}
+
+/// An operation's s3s name (`ListObjectsV2`) from its `S3` trait method (`list_objects_v2`).
+#[must_use]
+pub fn operation_name(method: &str) -> String {
+    method
+        .split('_')
+        .map(|w| {
+            let mut c = w.chars();
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Derived from the operation table: an operation added to `delegate!` without an IAM
+    /// action in `spec::actions` would be denied to everyone; this says which.
+    #[test]
+    fn every_handled_operation_has_an_action() {
+        assert_eq!(operation_name("list_objects_v2"), "ListObjectsV2");
+        assert!(
+            HANDLED_OPERATIONS.len() >= 36,
+            "{}",
+            HANDLED_OPERATIONS.len()
+        );
+        let names = HANDLED_OPERATIONS
+            .iter()
+            .map(|m| operation_name(m))
+            .chain(["PostObject".to_string()]);
+        for op in names {
+            for versioned in [false, true] {
+                let act = leadshop_spec::actions::action_for(&op, versioned)
+                    .unwrap_or_else(|| panic!("{op} is handled but has no IAM action"));
+                assert!(act.name.starts_with("s3:"), "{op}");
+            }
+        }
+    }
 }

@@ -473,23 +473,48 @@ async fn presigned_urls_work_until_they_expire() {
         .send()
         .await
         .unwrap();
-    let presigned = app
-        .get_object()
-        .bucket(ASSETS)
-        .key("shots/a.png")
-        .presigned(PresigningConfig::expires_in(Duration::from_secs(2)).unwrap())
-        .await
-        .unwrap();
-    let url = presigned.uri().to_string();
-    let path = &url[url.find("/leadshop-assets").unwrap()..];
-    let (st, body) = srv.https_raw("GET", path, &[]).await;
+    let presign = |start: std::time::SystemTime, secs: u64| {
+        let app = app.clone();
+        async move {
+            let config = PresigningConfig::builder()
+                .start_time(start)
+                .expires_in(Duration::from_secs(secs))
+                .build()
+                .unwrap();
+            let url = app
+                .get_object()
+                .bucket(ASSETS)
+                .key("shots/a.png")
+                .presigned(config)
+                .await
+                .unwrap()
+                .uri()
+                .to_string();
+            url[url.find("/leadshop-assets").unwrap()..].to_string()
+        }
+    };
+    let now = std::time::SystemTime::now();
+    let (st, body) = srv.https_raw("GET", &presign(now, 300).await, &[]).await;
     assert_eq!(st, 200, "{body}");
     assert!(body.ends_with("png"));
-    tokio::time::sleep(Duration::from_millis(3100)).await;
-    let (st, body) = srv.https_raw("GET", path, &[]).await;
+    // Signed an hour ago for a minute: expired, without waiting for the clock.
+    let an_hour_ago = now - Duration::from_secs(3600);
+    let (st, body) = srv
+        .https_raw("GET", &presign(an_hour_ago, 60).await, &[])
+        .await;
     assert_eq!(st, 403, "{body}");
     assert!(body.contains("<Code>AccessDenied</Code>"), "{body}");
     assert!(body.contains("expired"), "{body}");
+    // Its X-Amz-Expires stretched to a day: the signature no longer holds.
+    let stretched = presign(an_hour_ago, 60)
+        .await
+        .replace("X-Amz-Expires=60", "X-Amz-Expires=86400");
+    let (st, body) = srv.https_raw("GET", &stretched, &[]).await;
+    assert_eq!(st, 403, "{body}");
+    assert!(
+        body.contains("<Code>SignatureDoesNotMatch</Code>"),
+        "{body}"
+    );
 }
 
 #[tokio::test]

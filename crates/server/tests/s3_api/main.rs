@@ -10,4 +10,5 @@ mod encryption;
 mod listing;
 mod multipart;
 mod objects;
+mod refusals;
 mod versioning;

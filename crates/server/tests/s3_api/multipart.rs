@@ -551,7 +551,14 @@ async fn a_wrong_full_object_checksum_on_complete_is_bad_digest() {
         .unwrap_err();
     assert_eq!(code(&e), "BadDigest");
     // Nothing was committed; the upload is still there and can complete correctly.
-    assert!(s3.head_object().bucket(&b).key("k").send().await.is_err());
+    let e = s3
+        .head_object()
+        .bucket(&b)
+        .key("k")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(crate::common::status(&e), 404);
     s3.complete_multipart_upload()
         .bucket(&b)
         .key("k")

@@ -234,6 +234,58 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// Files under `dir` whose bytes contain `needle`.
+pub fn files_containing(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
+    files_under(dir)
+        .into_iter()
+        .filter(|f| {
+            std::fs::read(f)
+                .map(|data| data.windows(needle.len()).any(|w| w == needle))
+                .unwrap_or(false)
+        })
+        .collect()
+}
+
+/// The "nothing in the clear on disk" scan, with its positive control: an object named
+/// `<control>` is written first, and object names are kept in the clear in the metadata, so
+/// the scan must find `control` (in meta.redb) — a scan that reads nothing, or reads before
+/// the data is on disk, fails here — and must find none of `secrets`.
+pub async fn assert_nothing_in_the_clear(srv: &TestServer, secrets: &[(&str, Vec<u8>)]) {
+    let control = format!("scan-control-{:016x}", rand::random::<u64>());
+    srv.admin()
+        .put_object()
+        .bucket("leadshop-assets")
+        .key(&control)
+        .body(aws_sdk_s3::primitives::ByteStream::from_static(b"c"))
+        .send()
+        .await
+        .expect("control object");
+    let found = files_containing(srv.data_dir(), control.as_bytes());
+    assert!(
+        found.iter().any(|f| f.ends_with("meta.redb")),
+        "positive control: the scan must see the key name in meta.redb, saw it in {found:?}"
+    );
+    for (what, needle) in secrets {
+        let found = files_containing(srv.data_dir(), needle);
+        assert!(found.is_empty(), "{what} found in the clear in {found:?}");
+    }
+}
+
+/// The raw bytes of a key and the forms it travels in (base64 in headers, hex in logs).
+pub fn key_forms(what: &str, key: &[u8]) -> Vec<(String, Vec<u8>)> {
+    use base64::Engine as _;
+    vec![
+        (format!("{what} (raw)"), key.to_vec()),
+        (
+            format!("{what} (base64)"),
+            base64::engine::general_purpose::STANDARD
+                .encode(key)
+                .into_bytes(),
+        ),
+        (format!("{what} (hex)"), hex::encode(key).into_bytes()),
+    ]
+}
+
 /// The certificates of a PEM bundle.
 fn rustls_pemfile_certs(pem: &[u8]) -> Vec<rustls::pki_types::CertificateDer<'static>> {
     use rustls::pki_types::pem::PemObject;
