@@ -29,6 +29,8 @@ mod policy;
 mod sse;
 mod sse_c;
 
+pub use object::{RangeSpan, resolve_range};
+
 /// The S3 service of one server instance.
 #[derive(Debug, Clone)]
 pub struct Leadshop {

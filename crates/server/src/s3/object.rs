@@ -302,6 +302,56 @@ fn check_read_conditions(
     Ok(())
 }
 
+/// The bytes a `Range` selects of an object of `size` bytes: `start..end`, and the
+/// `Content-Range` of a 206 (`None`: the whole object, 200).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RangeSpan {
+    /// First byte.
+    pub start: u64,
+    /// One past the last byte.
+    pub end: u64,
+    /// `bytes a-b/size`, or `None` for a 200 with the whole object.
+    pub content_range: Option<String>,
+}
+
+/// Resolves a parsed `Range` against an object's size, as S3 does.
+///
+/// # Errors
+/// 416 InvalidRange when no byte of the object is selected.
+pub fn resolve_range(range: &Range, size: u64) -> S3Result<RangeSpan> {
+    // A suffix range of an empty object is the whole (empty) object: RFC 9110 §14.1.1 makes
+    // `bytes=-N` satisfiable, and a 206 cannot describe zero bytes.
+    if let Range::Suffix { length } = *range
+        && size == 0
+        && length > 0
+    {
+        return Ok(RangeSpan {
+            start: 0,
+            end: 0,
+            content_range: None,
+        });
+    }
+    let r = range.check(size).map_err(|_| {
+        S3Error::with_message(
+            S3ErrorCode::InvalidRange,
+            "The requested range is not satisfiable",
+        )
+    })?;
+    // `check` never selects nothing of a non-empty object; an empty selection would have no
+    // last byte to name, so it is refused rather than described.
+    let Some(last) = r.end.checked_sub(1).filter(|l| *l >= r.start) else {
+        return Err(S3Error::with_message(
+            S3ErrorCode::InvalidRange,
+            "The requested range is not satisfiable",
+        ));
+    };
+    Ok(RangeSpan {
+        start: r.start,
+        end: r.end,
+        content_range: Some(format!("bytes {}-{last}/{size}", r.start)),
+    })
+}
+
 /// What GET and HEAD both answer: the version, the byte range and the headers.
 struct ReadView {
     version: VersionRecord,
@@ -333,22 +383,9 @@ async fn read_view(
                 "Cannot specify both Range header and partNumber query parameter"
             ));
         }
-        // A suffix range of an empty object is the whole (empty) object: RFC 9110 §14.1.1
-        // makes `bytes=-N` satisfiable, and a 206 cannot describe zero bytes.
-        (Some(Range::Suffix { length }), None) if size == 0 && length > 0 => (0, 0, None, None),
         (Some(r), None) => {
-            let r = r.check(size).map_err(|_| {
-                S3Error::with_message(
-                    S3ErrorCode::InvalidRange,
-                    "The requested range is not satisfiable",
-                )
-            })?;
-            (
-                r.start,
-                r.end,
-                Some(format!("bytes {}-{}/{size}", r.start, r.end - 1)),
-                None,
-            )
+            let span = resolve_range(&r, size)?;
+            (span.start, span.end, span.content_range, None)
         }
         (None, Some(n)) => {
             let count = v.parts_count().unwrap_or(1);

@@ -98,12 +98,13 @@ pub fn adjust(parts: &mut Parts, keys: &KeyStore) -> Adjusted {
 }
 
 /// Whether S3 would ignore the request's Range (it does not parse as one byte range).
-fn range_is_ignored(headers: &HeaderMap) -> bool {
+#[must_use]
+pub fn range_is_ignored(headers: &HeaderMap) -> bool {
     let mut all = headers.get_all(header::RANGE).iter();
     match (all.next(), all.next()) {
-        (Some(v), None) => v
-            .to_str()
-            .map_or(true, |v| s3s::dto::Range::parse(v).is_err()),
+        (Some(v), None) => {
+            std::str::from_utf8(v.as_bytes()).map_or(true, |v| s3s::dto::Range::parse(v).is_err())
+        }
         _ => true,
     }
 }
@@ -347,13 +348,13 @@ fn query_pairs(uri: &Uri) -> Option<Vec<(String, String)>> {
 }
 
 /// The values of the signed headers, as s3s collects them (every value of a repeated header,
-/// in order); `None` if one is missing or not text.
+/// in order, as UTF-8); `None` if one is missing or not UTF-8.
 fn header_pairs<'h>(headers: &'h HeaderMap, names: &[&'h str]) -> Option<Vec<(&'h str, &'h str)>> {
     let mut out = Vec::with_capacity(names.len());
     for &name in names {
         let mut any = false;
         for v in headers.get_all(name) {
-            out.push((name, v.to_str().ok()?));
+            out.push((name, std::str::from_utf8(v.as_bytes()).ok()?));
             any = true;
         }
         if !any {
