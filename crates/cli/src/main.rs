@@ -7,11 +7,6 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use leadshop_server::Config;
 
-/// mimalloc returns freed pages to the OS within milliseconds; glibc's malloc kept the
-/// buffers of thousands of closed connections resident (issue 10: RSS stayed at 610 MB).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser)]
 #[command(
     name = "leadshop",

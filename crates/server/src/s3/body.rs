@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use base64::Engine as _;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use http::HeaderMap;
 use leadshop_store::{Checksums, DataWriter, SealedData, Segment, Store};
@@ -194,19 +194,54 @@ impl OwnedWrapping {
 }
 
 /// What a data file being written has seen so far: the file and the running digests. It
-/// moves to the blocking pool for one batch at a time and comes back.
+/// moves to the blocking pool for one batch at a time and comes back. The file is opened with
+/// the first batch, so an upload that has sent nothing yet holds no file and no buffer.
 struct Sink {
-    writer: DataWriter,
+    writer: Option<DataWriter>,
+    /// Where and how to open the file, until it is open.
+    open: Option<(Arc<Store>, Option<OwnedWrapping>)>,
     md5: Md5,
     hasher: ChecksumHasher,
 }
 
 impl Sink {
-    fn absorb(mut self, buf: &[u8]) -> std::io::Result<Self> {
-        self.md5.update(buf);
-        self.hasher.update(buf);
-        self.writer.write(buf)?;
+    fn absorb(mut self, batch: &[Bytes]) -> std::io::Result<Self> {
+        if let Some((store, wrapping)) = self.open.take() {
+            self.writer = Some(match wrapping {
+                Some(w) => store.writer_wrapped(w.as_wrapping())?,
+                None => store.writer()?,
+            });
+        }
+        let writer = self
+            .writer
+            .as_mut()
+            .ok_or_else(|| std::io::Error::other("the upload's data file is not open"))?;
+        for buf in batch {
+            self.md5.update(buf);
+            self.hasher.update(buf);
+            writer.write(buf)?;
+        }
         Ok(self)
+    }
+}
+
+/// Received chunks waiting to be written, as they came (no copy, no buffer allocated ahead:
+/// a client that sends 10 bytes and stalls holds 10 bytes).
+#[derive(Default)]
+struct Batch {
+    chunks: Vec<Bytes>,
+    len: usize,
+}
+
+impl Batch {
+    fn push(&mut self, chunk: Bytes) {
+        self.len += chunk.len();
+        self.chunks.push(chunk);
+    }
+
+    fn take(&mut self) -> Vec<Bytes> {
+        self.len = 0;
+        std::mem::take(&mut self.chunks)
     }
 }
 
@@ -214,7 +249,7 @@ impl Sink {
 async fn absorb(
     s: &super::Leadshop,
     sink: Sink,
-    buf: Bytes,
+    batch: Vec<Bytes>,
 ) -> S3Result<tokio::task::JoinHandle<std::io::Result<Sink>>> {
     let turn = s
         .state
@@ -225,7 +260,7 @@ async fn absorb(
         .map_err(S3Error::internal_error)?;
     Ok(tokio::task::spawn_blocking(move || {
         let _turn = turn;
-        sink.absorb(&buf)
+        sink.absorb(&batch)
     }))
 }
 
@@ -265,27 +300,20 @@ pub(crate) async fn ingest(
         })
         .transpose()?;
 
-    let store = s.store().clone();
-    let writer = tokio::task::spawn_blocking(move || match wrapping {
-        Some(w) => store.writer_wrapped(w.as_wrapping()),
-        None => store.writer(),
-    })
-    .await
-    .map_err(S3Error::internal_error)?
-    .map_err(error::io)?;
     let mut sink = Some(Sink {
-        writer,
+        writer: None,
+        open: Some((s.store().clone(), wrapping)),
         md5: Md5::new(),
         hasher: plan.hasher(),
     });
     let mut writing = None;
-    let mut batch = BytesMut::with_capacity(WRITE_BATCH);
+    let mut batch = Batch::default();
     if let Some(mut body) = body {
         while let Some(chunk) = body.next().await {
             // On an error the data file is dropped (and removed) with the sink.
             let chunk = chunk.map_err(body_stream_error)?;
-            batch.extend_from_slice(&chunk);
-            if batch.len() >= WRITE_BATCH {
+            batch.push(chunk);
+            if batch.len >= WRITE_BATCH {
                 if let Some(h) = writing.take() {
                     match finish(h).await {
                         Ok(back) => sink = Some(back),
@@ -293,7 +321,7 @@ pub(crate) async fn ingest(
                     }
                 }
                 let next = sink.take().expect("the sink is back");
-                writing = Some(absorb(s, next, batch.split().freeze()).await?);
+                writing = Some(absorb(s, next, batch.take()).await?);
             }
         }
     }
@@ -301,14 +329,22 @@ pub(crate) async fn ingest(
         sink = Some(finish(h).await?);
     }
     let mut sink = sink.expect("the sink is back");
-    if !batch.is_empty() {
-        sink = finish(absorb(s, sink, batch.freeze()).await?).await?;
+    // The last batch; an empty body still opens (and so makes) its empty data file.
+    if batch.len > 0 || sink.writer.is_none() {
+        sink = finish(absorb(s, sink, batch.take()).await?).await?;
     }
     let Sink {
-        writer,
+        writer: Some(writer),
         md5,
         hasher,
-    } = sink;
+        ..
+    } = sink
+    else {
+        return Err(s3_error!(
+            InternalError,
+            "the upload's data file was never opened"
+        ));
+    };
 
     let md5: [u8; 16] = md5.finalize().into();
     if let Some(expected) = expected_md5
