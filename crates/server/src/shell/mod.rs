@@ -32,6 +32,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
+use tokio_util::either::Either;
 use tokio_util::task::TaskTracker;
 
 use self::body::{BodyOutcome, PrefixedBody, TimedBody};
@@ -134,7 +135,8 @@ pub async fn accept_loop<F, S>(
                 inner: tcp,
                 activity: activity.clone(),
             };
-            match tls {
+            let (io, tls) = match tls {
+                None => (Either::Right(tcp), None),
                 Some(acceptor) => {
                     let stream =
                         match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
@@ -150,55 +152,39 @@ pub async fn accept_loop<F, S>(
                                 return;
                             }
                         };
-                    let (_, session) = stream.get_ref();
-                    let info = TlsInfo {
-                        version: session
-                            .protocol_version()
-                            .map_or_else(String::new, |v| match v {
-                                rustls::ProtocolVersion::TLSv1_3 => "TLSv1.3".into(),
-                                rustls::ProtocolVersion::TLSv1_2 => "TLSv1.2".into(),
-                                other => format!("{other:?}"),
-                            }),
-                        cipher: session
-                            .negotiated_cipher_suite()
-                            .map_or_else(String::new, |c| format!("{:?}", c.suite())),
-                        sni: session.server_name().map(str::to_string),
-                    };
-                    let conn = Arc::new(ConnInfo {
-                        remote,
-                        local,
-                        tls: Some(info),
-                    });
-                    let service = make_service(conn, activity.clone());
-                    serve_connection(
-                        TokioIo::new(stream),
-                        service,
-                        shutdown,
-                        activity,
-                        timeouts,
-                        &stats,
-                    )
-                    .await;
+                    let info = tls_info(stream.get_ref().1);
+                    (Either::Left(stream), Some(info))
                 }
-                None => {
-                    let conn = Arc::new(ConnInfo {
-                        remote,
-                        local,
-                        tls: None,
-                    });
-                    let service = make_service(conn, activity.clone());
-                    serve_connection(
-                        TokioIo::new(tcp),
-                        service,
-                        shutdown,
-                        activity,
-                        timeouts,
-                        &stats,
-                    )
-                    .await;
-                }
-            }
+            };
+            let conn = Arc::new(ConnInfo { remote, local, tls });
+            let service = make_service(conn, activity.clone());
+            serve_connection(
+                TokioIo::new(io),
+                service,
+                shutdown,
+                activity,
+                timeouts,
+                &stats,
+            )
+            .await;
         });
+    }
+}
+
+/// What a TLS session negotiated, for the request context.
+fn tls_info(session: &rustls::ServerConnection) -> TlsInfo {
+    TlsInfo {
+        version: session
+            .protocol_version()
+            .map_or_else(String::new, |v| match v {
+                rustls::ProtocolVersion::TLSv1_3 => "TLSv1.3".into(),
+                rustls::ProtocolVersion::TLSv1_2 => "TLSv1.2".into(),
+                other => format!("{other:?}"),
+            }),
+        cipher: session
+            .negotiated_cipher_suite()
+            .map_or_else(String::new, |c| format!("{:?}", c.suite())),
+        sni: session.server_name().map(str::to_string),
     }
 }
 
