@@ -236,3 +236,51 @@ def test_idle_slowloris_and_stalled_bodies_do_not_starve_a_good_client(srv):
     assert rss_after[1] <= rss_after[0] + 24 * 1024, (base_rss, rss_after)
     s3.put_object(Bucket=ASSETS, Key=key, Body=b"after")
     assert s3.get_object(Bucket=ASSETS, Key=key)["Body"].read() == b"after"
+
+
+def test_each_limit_answers_logs_and_counts(tmp_path):
+    """What happens at each limit, seen from outside: the answer (or the closed connection),
+    the log line (a few at most, with counts), and the counter on /metrics."""
+    srv = Leadshop(tmp_path / "data", config=LIMITS.replace("max_connections = 3000", "max_connections = 4")).start()
+    try:
+        env = srv.env("admin")
+        http_addr = host_port(srv.endpoints["http"])
+        # max_connections: four are held, the fifth (and sixth) closed before a byte is read.
+        held = [connect(http_addr, "127.0.0.1") for _ in range(4)]
+        for _ in range(2):
+            extra = connect(http_addr, "127.0.0.1")
+            extra.settimeout(5)
+            extra.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            try:
+                assert extra.recv(16) == b""
+            except ConnectionResetError:
+                pass
+            extra.close()
+        for s in held:
+            s.close()
+        # max_header_bytes: 400 RequestHeaderSectionTooLarge; just under it is served.
+        s3 = good_client(srv)
+        with pytest.raises(Exception) as e:
+            s3.put_object(Bucket=ASSETS, Key="limits/h", Body=b"x", Metadata={f"m{i}": "y" * 1000 for i in range(9)})
+        assert "RequestHeaderSectionTooLarge" in str(e.value)
+        s3.put_object(Bucket=ASSETS, Key="limits/h", Body=b"x", Metadata={"m": "y" * 1500})
+        # body_timeout_secs: a stalled upload gets 400 RequestTimeout.
+        app = srv.env("app")
+        ca = ssl.create_default_context(cafile=app["AWS_CA_BUNDLE"])
+        s = connect(host_port(srv.endpoints["s3"]), "127.0.0.1", ca)
+        s.sendall(signed_put_head(app, srv.endpoints["s3"], f"/{ASSETS}/limits/stalled") + b"0123")
+        s.settimeout(20)
+        assert s.recv(12).startswith(b"HTTP/1.1 400")
+        s.close()
+
+        m = srv.metrics()
+        assert m['leadshop_connections_refused_total{reason="listener_full"}'] >= 2, m
+        assert m['leadshop_requests_refused_total{reason="header_too_large"}'] == 1, m
+        assert m['leadshop_requests_refused_total{reason="body_timeout"}'] == 1, m
+        log = srv.log.read_text(errors="replace")
+        assert log.count("connection refused: the listener holds max_connections") == 1, "one line for both"
+        assert "refused_since_last_line=1" in log
+        assert "request refused: headers too large (RequestHeaderSectionTooLarge)" in log
+        assert "request refused: its body stalled (RequestTimeout)" in log
+    finally:
+        srv.stop()

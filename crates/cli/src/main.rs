@@ -539,6 +539,8 @@ fn serve(args: ServeArgs) -> Result<()> {
                 .with_context(|| format!("LEADSHOP_LOG: invalid filter {filter:?}"))?,
         )
         .with_writer(std::io::stderr)
+        // Colour codes only for a terminal: a log file or journal gets plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let mut config = match &args.config {
         Some(path) => Config::from_file(path)?,

@@ -10,6 +10,27 @@ use std::time::{Duration, Instant};
 
 use leadshop_spec::policy::Cidr;
 
+/// At most one log line per interval for events a client can cause at will, with the count of
+/// events since the last line: a flood shows in the log without flooding it.
+#[derive(Debug, Default)]
+pub struct LogLimiter(Mutex<(Option<Instant>, u64)>);
+
+impl LogLimiter {
+    /// The interval between lines.
+    pub const INTERVAL: Duration = Duration::from_secs(5);
+
+    /// Counts one event; returns how many to report if a line is due now.
+    pub fn admit(&self) -> Option<u64> {
+        let mut last = self.0.lock().expect("log lock");
+        last.1 += 1;
+        if last.0.is_some_and(|t| t.elapsed() < Self::INTERVAL) {
+            return None;
+        }
+        last.0 = Some(Instant::now());
+        Some(std::mem::take(&mut last.1))
+    }
+}
+
 /// Counters of the shell's limits, one set per server. Read by `/metrics`.
 #[derive(Debug, Default)]
 pub struct ShellStats {
@@ -30,6 +51,10 @@ pub struct ShellStats {
     pub tls_handshake_failures: AtomicU64,
     /// Connections open now, per listener (S3 HTTPS, plain HTTP, console).
     pub open: [AtomicUsize; 3],
+    /// The log lines of stalled bodies.
+    pub body_timeout_log: LogLimiter,
+    /// The log lines of oversized headers and bodies.
+    pub too_large_log: LogLimiter,
 }
 
 impl ShellStats {
@@ -80,9 +105,8 @@ pub struct ConnLimiter {
     exempt: Vec<Cidr>,
     state: Mutex<LimiterState>,
     stats: Arc<ShellStats>,
-    /// When the last "connection refused" line was logged (one line per few seconds, with
-    /// the count since, so a flood cannot flood the log).
-    last_log: Mutex<(Option<Instant>, u64)>,
+    /// The "connection refused" lines.
+    log: LogLimiter,
 }
 
 #[derive(Debug, Default)]
@@ -116,7 +140,7 @@ impl ConnLimiter {
             exempt,
             state: Mutex::new(LimiterState::default()),
             stats,
-            last_log: Mutex::new((None, 0)),
+            log: LogLimiter::default(),
         }
     }
 
@@ -160,13 +184,9 @@ impl ConnLimiter {
     }
 
     fn log_refusal(&self, r: Refusal, ip: IpAddr) {
-        let mut last = self.last_log.lock().expect("log lock");
-        last.1 += 1;
-        if last.0.is_some_and(|t| t.elapsed() < Duration::from_secs(5)) {
+        let Some(count) = self.log.admit() else {
             return;
-        }
-        let count = std::mem::take(&mut last.1);
-        last.0 = Some(Instant::now());
+        };
         let (why, cap) = match r {
             Refusal::ListenerFull => ("the listener holds max_connections", self.max_total),
             Refusal::PerIp => ("the address holds max_connections_per_ip", self.max_per_ip),

@@ -364,6 +364,9 @@ impl S3Shell {
     ) -> Response<s3s::Body> {
         if header_bytes(req.headers()) > self.limits.max_header_bytes {
             ShellStats::bump(&self.stats.header_too_large);
+            if let Some(n) = self.stats.too_large_log.admit() {
+                tracing::info!(target: "leadshop::limits", remote = %cx.conn.remote, refused_since_last_line = n, max_header_bytes = self.limits.max_header_bytes, "request refused: headers too large (RequestHeaderSectionTooLarge)");
+            }
             return errors::s3_error(
                 StatusCode::BAD_REQUEST,
                 "RequestHeaderSectionTooLarge",
@@ -396,6 +399,7 @@ impl S3Shell {
                 .get(header::CONTENT_LENGTH)
                 .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
             if declared.is_some_and(|n| n > max) {
+                self.log_too_large(cx, max);
                 return too_large(max, &cx.id);
             }
             body = body.limited(max);
@@ -417,7 +421,12 @@ impl S3Shell {
                         parts.extensions.insert(Arc::new(form));
                         s3s::Body::http_body(PrefixedBody::new(read, body))
                     }
-                    Err(e) => return form_error(&e, &cx.id, &outcome),
+                    Err(e) => {
+                        if outcome.timed_out() {
+                            self.log_body_timeout(cx);
+                        }
+                        return form_error(&e, &cx.id, &outcome);
+                    }
                 }
             }
         };
@@ -435,12 +444,26 @@ impl S3Shell {
         // Whatever the layer reading the body made of its failure, the client stalled or sent
         // too much.
         if outcome.timed_out() {
+            self.log_body_timeout(cx);
             return errors::request_timeout(&cx.id);
         }
         if outcome.too_large() {
+            self.log_too_large(cx, self.limits.max_xml_body_bytes as u64);
             return too_large(self.limits.max_xml_body_bytes as u64, &cx.id);
         }
         resp
+    }
+
+    fn log_body_timeout(&self, cx: &RequestContext) {
+        if let Some(n) = self.stats.body_timeout_log.admit() {
+            tracing::info!(target: "leadshop::limits", remote = %cx.conn.remote, refused_since_last_line = n, body_timeout_secs = self.limits.body_timeout_secs, "request refused: its body stalled (RequestTimeout)");
+        }
+    }
+
+    fn log_too_large(&self, cx: &RequestContext, max: u64) {
+        if let Some(n) = self.stats.too_large_log.admit() {
+            tracing::info!(target: "leadshop::limits", remote = %cx.conn.remote, refused_since_last_line = n, max_xml_body_bytes = max, "request refused: body too large (MaxMessageLengthExceeded)");
+        }
     }
 }
 
