@@ -293,6 +293,16 @@ def test_signatures_are_checked_as_aws_checks_them(env, s3):
     h = sign("PUT", ep, f"/{ASSETS}/sig%2Fput", kid, secret, headers={"content-length": "3"})
     assert exchange(ep, ca, "PUT", f"/{ASSETS}/sig%2Fput", h, b"put")[0] == 200
     assert s3.get_object(Bucket=ASSETS, Key="sig/put")["Body"].read() == b"put"
+    # The same with botocore's own signer over the escaped path, as it signs what it sends.
+    import botocore.auth
+    import botocore.awsrequest
+    import botocore.credentials
+    req = botocore.awsrequest.AWSRequest("GET", f"{ep}/{ASSETS}/sig%2Fa%2Fb")
+    botocore.auth.S3SigV4Auth(botocore.credentials.Credentials(kid, secret), "s3", "us-east-1").add_auth(req)
+    prepared = req.prepare()
+    assert "%2F" in prepared.url
+    r = requests.get(prepared.url, headers=dict(prepared.headers), verify=ca)
+    assert (r.status_code, r.content) == (200, b"signed"), r.text
     # ... but only with the right secret.
     h = sign("GET", ep, f"/{ASSETS}/sig%2Fa%2Fb", kid, "x" * 40)
     status, _, body = exchange(ep, ca, "GET", f"/{ASSETS}/sig%2Fa%2Fb", h)
