@@ -150,8 +150,19 @@ mod tests {
                 .md5,
             m
         );
-        assert!(from_headers(Some("AES256"), Some(&k), Some("AAAA")).is_err());
-        assert!(from_headers(Some("aws:kms"), Some(&k), Some(&m)).is_err());
-        assert!(from_headers(Some("AES256"), Some(&b64.encode([1u8; 16])), Some(&m)).is_err());
+        let refused = |r: S3Result<Option<CustomerKey>>, why: &str| {
+            let e = r.err().expect("refused");
+            assert_eq!(*e.code(), s3s::S3ErrorCode::InvalidArgument);
+            assert!(e.message().is_some_and(|m| m.contains(why)), "{e:?}");
+        };
+        refused(from_headers(Some("AES256"), Some(&k), Some("AAAA")), "MD5");
+        refused(
+            from_headers(Some("aws:kms"), Some(&k), Some(&m)),
+            "algorithm",
+        );
+        refused(
+            from_headers(Some("AES256"), Some(&b64.encode([1u8; 16])), Some(&m)),
+            "secret key was invalid",
+        );
     }
 }
