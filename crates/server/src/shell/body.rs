@@ -196,6 +196,86 @@ where
     }
 }
 
+/// A body that, when dropped before its end, leaves what is left of it in `slot`: the shell
+/// gets back a body that s3s or a refusal did not read, to drain it.
+pub struct GiveBack<B: Body> {
+    inner: Option<B>,
+    slot: Arc<std::sync::Mutex<Option<B>>>,
+}
+
+impl<B: Body> GiveBack<B> {
+    /// Wraps `inner`; its unread rest lands in `slot` when this is dropped.
+    pub fn new(inner: B, slot: Arc<std::sync::Mutex<Option<B>>>) -> Self {
+        Self {
+            inner: Some(inner),
+            slot,
+        }
+    }
+}
+
+impl<B: Body> Drop for GiveBack<B> {
+    fn drop(&mut self) {
+        if let Some(b) = self.inner.take()
+            && !b.is_end_stream()
+            && let Ok(mut slot) = self.slot.lock()
+        {
+            *slot = Some(b);
+        }
+    }
+}
+
+impl<B> Body for GiveBack<B>
+where
+    B: Body<Data = Bytes> + Unpin,
+{
+    type Data = Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
+        match self.inner.as_mut() {
+            Some(b) => Pin::new(b).poll_frame(cx),
+            None => Poll::Ready(None),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.as_ref().is_none_or(Body::is_end_stream)
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner
+            .as_ref()
+            .map_or_else(|| SizeHint::with_exact(0), Body::size_hint)
+    }
+}
+
+/// Reads and drops what is left of a body a refusal did not read, so that a client still
+/// sending gets to read the answer (closing a socket with unread bytes resets it, and the
+/// client sees a broken connection it will retry instead of the error). At most `max` bytes,
+/// and each read within `stall`; then the connection is simply closed.
+pub async fn drain<B>(mut body: B, max: u64, stall: Duration) -> bool
+where
+    B: Body<Data = Bytes> + Unpin,
+{
+    let mut seen = 0u64;
+    loop {
+        let next = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx));
+        match tokio::time::timeout(stall, next).await {
+            Ok(None) => return true,
+            Ok(Some(Ok(frame))) => {
+                seen += frame.data_ref().map_or(0, |d| d.len() as u64);
+                if seen > max {
+                    return false;
+                }
+            }
+            Ok(Some(Err(_))) | Err(_) => return false,
+        }
+    }
+}
+
 /// Whether an error (or anything in its source chain) is a [`BodyTimeout`].
 #[must_use]
 pub fn is_body_timeout(e: &(dyn std::error::Error + 'static)) -> bool {
@@ -273,6 +353,29 @@ mod tests {
         let err = body.collect().await.unwrap_err();
         assert!(err.is::<BodyTooLarge>());
         assert!(outcome.too_large() && !outcome.timed_out());
+    }
+
+    #[tokio::test]
+    async fn an_unread_body_is_given_back_and_drained() {
+        let slot = Arc::new(std::sync::Mutex::new(None));
+        let body = GiveBack::new(
+            http_body_util::Full::new(Bytes::from(vec![b'x'; 1000])),
+            slot.clone(),
+        );
+        drop(body);
+        let rest = slot.lock().unwrap().take().expect("given back");
+        assert!(drain(rest, 10_000, Duration::from_secs(1)).await);
+        // Read to its end: nothing is given back.
+        let mut read = GiveBack::new(
+            http_body_util::Full::new(Bytes::from_static(b"y")),
+            slot.clone(),
+        );
+        while read.frame().await.is_some() {}
+        drop(read);
+        assert!(slot.lock().unwrap().is_none());
+        // Beyond the cap, draining stops.
+        let big = http_body_util::Full::new(Bytes::from(vec![0u8; 100]));
+        assert!(!drain(big, 10, Duration::from_secs(1)).await);
     }
 
     #[tokio::test]

@@ -35,7 +35,7 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::either::Either;
 use tokio_util::task::TaskTracker;
 
-use self::body::{BodyOutcome, PrefixedBody, TimedBody};
+use self::body::{BodyOutcome, GiveBack, PrefixedBody, TimedBody};
 use self::limits::{ConnActivity, ConnLimiter, ShellStats};
 use crate::config::Limits;
 use crate::context::{ConnInfo, RequestContext, TlsInfo};
@@ -44,6 +44,8 @@ use crate::context::{ConnInfo, RequestContext, TlsInfo};
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// hyper's read buffer per HTTP/1.1 connection: bounds a request head (431 beyond it).
 const MAX_BUF: usize = 64 * 1024;
+/// The most of an unread body read (and dropped) after a refusal, so the client reads it.
+const DRAIN_MAX: u64 = 16 * 1024 * 1024;
 
 /// The per-connection timeouts of a listener.
 #[derive(Debug, Clone, Copy)]
@@ -362,7 +364,54 @@ impl S3Shell {
         cx: &RequestContext,
         activity: Arc<ConnActivity>,
     ) -> Response<s3s::Body> {
-        if header_bytes(req.headers()) > self.limits.max_header_bytes {
+        let (parts, incoming) = req.into_parts();
+        // A client that asked `Expect: 100-continue` sends nothing until told to: nothing to
+        // drain, and reading would only invite the body.
+        let waits_to_send = parts
+            .headers
+            .get(header::EXPECT)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+        let declared = parts
+            .headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        let unread = Arc::new(std::sync::Mutex::new(None));
+        let outcome = Arc::new(BodyOutcome::default());
+        let body = TimedBody::new(
+            GiveBack::new(incoming, unread.clone()),
+            Duration::from_secs(self.limits.body_timeout_secs),
+            outcome.clone(),
+            activity,
+            self.stats.clone(),
+        );
+        let resp = self.answer(parts, body, cx, &outcome).await;
+        // A request refused before its body was read: read (and drop) the rest of a small
+        // body, so the client reads the refusal instead of a reset connection.
+        let rest = unread.lock().ok().and_then(|mut slot| slot.take());
+        if let Some(rest) = rest
+            && resp.status().as_u16() >= 400
+            && !outcome.timed_out()
+            && !waits_to_send
+            && declared.is_none_or(|n| n <= DRAIN_MAX)
+        {
+            body::drain(
+                rest,
+                DRAIN_MAX,
+                Duration::from_secs(self.limits.body_timeout_secs),
+            )
+            .await;
+        }
+        resp
+    }
+
+    async fn answer(
+        &self,
+        mut parts: http::request::Parts,
+        mut body: TimedBody<GiveBack<Incoming>>,
+        cx: &RequestContext,
+        outcome: &Arc<BodyOutcome>,
+    ) -> Response<s3s::Body> {
+        if header_bytes(&parts.headers) > self.limits.max_header_bytes {
             ShellStats::bump(&self.stats.header_too_large);
             if let Some(n) = self.stats.too_large_log.admit() {
                 tracing::info!(target: "leadshop::limits", remote = %cx.conn.remote, refused_since_last_line = n, max_header_bytes = self.limits.max_header_bytes, "request refused: headers too large (RequestHeaderSectionTooLarge)");
@@ -377,19 +426,10 @@ impl S3Shell {
                 &cx.id,
             );
         }
-        let (mut parts, incoming) = req.into_parts();
         let adjusted = resign::adjust(&mut parts, &self.keys);
         if adjusted != resign::Adjusted::default() {
             tracing::debug!(request_id = %cx.id, ?adjusted, "request adjusted for s3s");
         }
-        let outcome = Arc::new(BodyOutcome::default());
-        let mut body = TimedBody::new(
-            incoming,
-            Duration::from_secs(self.limits.body_timeout_secs),
-            outcome.clone(),
-            activity,
-            self.stats.clone(),
-        );
         // A configuration document or an XML request: bounded here, where the limit can
         // answer 400 MaxMessageLengthExceeded (s3s's own check answers 500 for a streamed body).
         if !is_upload(&parts) {
@@ -425,7 +465,7 @@ impl S3Shell {
                         if outcome.timed_out() {
                             self.log_body_timeout(cx);
                         }
-                        return form_error(&e, &cx.id, &outcome);
+                        return form_error(&e, &cx.id, outcome);
                     }
                 }
             }
