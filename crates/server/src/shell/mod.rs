@@ -384,7 +384,7 @@ impl S3Shell {
             activity,
             self.stats.clone(),
         );
-        let resp = self.answer(parts, body, cx, &outcome).await;
+        let resp = self.answer(parts, body, declared, cx, &outcome).await;
         // A request refused before its body was read: read (and drop) the rest of a small
         // body, so the client reads the refusal instead of a reset connection.
         let rest = unread.lock().ok().and_then(|mut slot| slot.take());
@@ -404,10 +404,13 @@ impl S3Shell {
         resp
     }
 
+    /// The response to a request, or the shell's own refusal of it; `declared` is its
+    /// Content-Length.
     async fn answer(
         &self,
         mut parts: http::request::Parts,
         mut body: TimedBody<GiveBack<Incoming>>,
+        declared: Option<u64>,
         cx: &RequestContext,
         outcome: &Arc<BodyOutcome>,
     ) -> Response<s3s::Body> {
@@ -434,10 +437,6 @@ impl S3Shell {
         // answer 400 MaxMessageLengthExceeded (s3s's own check answers 500 for a streamed body).
         if !is_upload(&parts) {
             let max = self.limits.max_xml_body_bytes as u64;
-            let declared = parts
-                .headers
-                .get(header::CONTENT_LENGTH)
-                .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
             if declared.is_some_and(|n| n > max) {
                 self.log_too_large(cx, max);
                 return too_large(max, &cx.id);
@@ -448,7 +447,7 @@ impl S3Shell {
             None => s3s::Body::http_body(body),
             Some(boundary) => {
                 // Without a length s3s would buffer the whole file before authorising it.
-                if !parts.headers.contains_key(header::CONTENT_LENGTH) {
+                if declared.is_none() {
                     return errors::s3_error(
                         StatusCode::LENGTH_REQUIRED,
                         "MissingContentLength",
