@@ -1,0 +1,312 @@
+//! Accepting connections: the caps per listener and per address, TLS, hyper's settings and
+//! timeouts, and the idle watchdog of each connection.
+
+use std::convert::Infallible;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use http::{Request, Response};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
+use tokio_util::either::Either;
+use tokio_util::task::TaskTracker;
+
+use super::limits::{ConnActivity, ConnLimiter, ShellStats};
+use crate::config::Limits;
+use crate::context::{ConnInfo, TlsInfo};
+
+/// The service of one connection: hyper's, answering every request (errors are responses).
+pub trait ConnService:
+    hyper::service::Service<
+        Request<Incoming>,
+        Response = Response<s3s::Body>,
+        Error = Infallible,
+        Future: Send + 'static,
+    > + Send
+    + 'static
+{
+}
+
+impl<T> ConnService for T where
+    T: hyper::service::Service<
+            Request<Incoming>,
+            Response = Response<s3s::Body>,
+            Error = Infallible,
+            Future: Send + 'static,
+        > + Send
+        + 'static
+{
+}
+
+/// How long a client may take to finish the TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// hyper's read buffer per HTTP/1.1 connection: bounds a request head (431 beyond it).
+const MAX_BUF: usize = 64 * 1024;
+
+/// The per-connection timeouts of a listener.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    /// Request headers (and HTTP/1.1 keep-alive idleness).
+    pub header_read: Duration,
+    /// No bytes moving and no request in progress.
+    pub idle: Duration,
+    /// A request body that stopped making progress.
+    pub body: Duration,
+}
+
+impl From<&Limits> for Timeouts {
+    fn from(l: &Limits) -> Self {
+        Self {
+            header_read: Duration::from_secs(l.header_read_timeout_secs),
+            idle: Duration::from_secs(l.idle_timeout_secs),
+            body: Duration::from_secs(l.body_timeout_secs),
+        }
+    }
+}
+
+/// One accepting listener and what it needs.
+pub struct ListenerSetup {
+    /// The bound socket.
+    pub listener: TcpListener,
+    /// TLS, or `None` for plain HTTP.
+    pub tls: Option<TlsAcceptor>,
+    /// Its connection caps.
+    pub limiter: Arc<ConnLimiter>,
+    /// Its timeouts.
+    pub timeouts: Timeouts,
+    /// The shared counters.
+    pub stats: Arc<ShellStats>,
+}
+
+/// Accepts connections until `shutdown`, serving each with a service from `make_service`.
+pub async fn accept_loop<F, S>(
+    setup: ListenerSetup,
+    mut shutdown: watch::Receiver<bool>,
+    tracker: TaskTracker,
+    make_service: F,
+) where
+    F: Fn(Arc<ConnInfo>, Arc<ConnActivity>) -> S + Send + Sync + 'static,
+    S: ConnService,
+{
+    let ListenerSetup {
+        listener,
+        tls,
+        limiter,
+        timeouts,
+        stats,
+    } = setup;
+    let make_service = Arc::new(make_service);
+    loop {
+        let (tcp, remote) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // EMFILE and friends: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.changed() => break,
+        };
+        // Over a cap: close at once, before any byte is read or any buffer allocated.
+        let Ok(permit) = limiter.admit(remote.ip()) else {
+            drop(tcp);
+            continue;
+        };
+        let _ = tcp.set_nodelay(true);
+        let tls = tls.clone();
+        let shutdown = shutdown.clone();
+        let make_service = make_service.clone();
+        let stats = stats.clone();
+        tracker.spawn(async move {
+            let _permit = permit;
+            let local = tcp.local_addr().unwrap_or(remote);
+            let activity = Arc::new(ConnActivity::default());
+            let tcp = Tracked {
+                inner: tcp,
+                activity: activity.clone(),
+            };
+            let (io, tls) = match tls {
+                None => (Either::Right(tcp), None),
+                Some(acceptor) => {
+                    let stream =
+                        match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                            Ok(Ok(s)) => s,
+                            Ok(Err(e)) => {
+                                ShellStats::bump(&stats.tls_handshake_failures);
+                                tracing::debug!(%remote, error = %e, "TLS handshake failed");
+                                return;
+                            }
+                            Err(_) => {
+                                ShellStats::bump(&stats.tls_handshake_failures);
+                                tracing::debug!(%remote, "TLS handshake timed out");
+                                return;
+                            }
+                        };
+                    let info = tls_info(stream.get_ref().1);
+                    (Either::Left(stream), Some(info))
+                }
+            };
+            let conn = Arc::new(ConnInfo { remote, local, tls });
+            let service = make_service(conn, activity.clone());
+            serve_connection(
+                TokioIo::new(io),
+                service,
+                shutdown,
+                activity,
+                timeouts,
+                &stats,
+            )
+            .await;
+        });
+    }
+}
+
+/// What a TLS session negotiated, for the request context.
+fn tls_info(session: &rustls::ServerConnection) -> TlsInfo {
+    TlsInfo {
+        version: session
+            .protocol_version()
+            .map_or_else(String::new, |v| match v {
+                rustls::ProtocolVersion::TLSv1_3 => "TLSv1.3".into(),
+                rustls::ProtocolVersion::TLSv1_2 => "TLSv1.2".into(),
+                other => format!("{other:?}"),
+            }),
+        cipher: session
+            .negotiated_cipher_suite()
+            .map_or_else(String::new, |c| format!("{:?}", c.suite())),
+        sni: session.server_name().map(str::to_string),
+    }
+}
+
+/// The HTTP/1.1 and HTTP/2 settings every listener shares.
+fn http_builder(timeouts: Timeouts) -> auto::Builder<TokioExecutor> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(timeouts.header_read)
+        .max_buf_size(MAX_BUF)
+        .keep_alive(true);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(128)
+        .max_header_list_size(u32::try_from(MAX_BUF).expect("small"))
+        .keep_alive_interval(Duration::from_secs(30))
+        .keep_alive_timeout(Duration::from_secs(20));
+    builder
+}
+
+async fn serve_connection<I, S>(
+    io: I,
+    service: S,
+    mut shutdown: watch::Receiver<bool>,
+    activity: Arc<ConnActivity>,
+    timeouts: Timeouts,
+    stats: &ShellStats,
+) where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    S: ConnService,
+{
+    let builder = http_builder(timeouts);
+    let conn = builder.serve_connection(io, service);
+    tokio::pin!(conn);
+    // Closes a connection on which nothing moves and nothing is in progress: before the
+    // first request after `header_read` (the HTTP/2 preface has no timer of its own), later
+    // after `idle`.
+    let watchdog = async {
+        while let Some(wait) = activity.idle_deadline(timeouts.header_read, timeouts.idle) {
+            tokio::time::sleep(wait).await;
+        }
+    };
+    tokio::select! {
+        res = conn.as_mut() => {
+            if let Err(e) = res {
+                let timed_out = e
+                    .downcast_ref::<hyper::Error>()
+                    .is_some_and(hyper::Error::is_timeout);
+                if timed_out {
+                    ShellStats::bump(&stats.header_timeouts);
+                }
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        }
+        () = watchdog => {
+            ShellStats::bump(&stats.idle_closed);
+            tracing::debug!("closing an idle connection");
+        }
+        _ = shutdown.changed() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
+    }
+}
+
+/// A socket that tells its connection's watchdog when bytes move.
+struct Tracked<T> {
+    inner: T,
+    activity: Arc<ConnActivity>,
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Tracked<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let res = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if matches!(res, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            self.activity.touch();
+        }
+        res
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for Tracked<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let res = Pin::new(&mut self.inner).poll_write(cx, buf);
+        if matches!(res, Poll::Ready(Ok(n)) if n > 0) {
+            self.activity.touch();
+        }
+        res
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let res = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        if matches!(res, Poll::Ready(Ok(n)) if n > 0) {
+            self.activity.touch();
+        }
+        res
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+}

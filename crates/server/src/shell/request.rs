@@ -1,0 +1,307 @@
+//! One request through the shell: the request context, the limits on what it may send, the
+//! POST form read first, the re-signing of what s3s would refuse, s3s itself, and the request
+//! id and log line around it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use hyper::body::Incoming;
+use s3s::service::S3Service;
+
+use super::body::{self, BodyOutcome, GiveBack, PrefixedBody, TimedBody};
+use super::limits::{ConnActivity, ShellStats};
+use super::{errors, post_form, resign};
+use crate::config::Limits;
+use crate::context::{ConnInfo, RequestContext};
+
+/// The most of an unread body read (and dropped) after a refusal, so the client reads it.
+const DRAIN_MAX: u64 = 16 * 1024 * 1024;
+
+/// Runs s3s with the request context in place and adds what the shell owns to the response.
+pub struct S3Shell {
+    /// The S3 service.
+    pub s3: S3Service,
+    /// Request limits.
+    pub limits: Limits,
+    /// Counters.
+    pub stats: Arc<ShellStats>,
+    /// The access keys (to verify and re-sign what [`resign`] adjusts).
+    pub keys: Arc<crate::keys::KeyStore>,
+}
+
+impl S3Shell {
+    /// Handles one request of a connection.
+    pub async fn handle(
+        &self,
+        req: Request<Incoming>,
+        conn: Arc<ConnInfo>,
+        activity: Arc<ConnActivity>,
+    ) -> Response<s3s::Body> {
+        let _in_flight = activity.request();
+        let cx = RequestContext::new(conn);
+        let method = req.method().clone();
+        let path = req.uri().path().to_string();
+        let mut resp = self.respond(req, &cx, activity).await;
+        if let Ok(v) = HeaderValue::from_str(&cx.id) {
+            resp.headers_mut().insert("x-amz-request-id", v.clone());
+            resp.headers_mut().insert("x-amz-id-2", v);
+        }
+        let status = resp.status().as_u16();
+        let ms = cx.started.elapsed().as_secs_f64() * 1000.0;
+        if status >= 500 {
+            tracing::warn!(target: "leadshop::request", request_id = %cx.id, remote = %cx.conn.remote, %method, %path, status, ms);
+        } else {
+            tracing::info!(target: "leadshop::request", request_id = %cx.id, remote = %cx.conn.remote, %method, %path, status, ms);
+        }
+        resp
+    }
+
+    async fn respond(
+        &self,
+        req: Request<Incoming>,
+        cx: &RequestContext,
+        activity: Arc<ConnActivity>,
+    ) -> Response<s3s::Body> {
+        let (parts, incoming) = req.into_parts();
+        // A client that asked `Expect: 100-continue` sends nothing until told to: nothing to
+        // drain, and reading would only invite the body.
+        let waits_to_send = parts
+            .headers
+            .get(header::EXPECT)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+        let declared = parts
+            .headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        let unread = Arc::new(std::sync::Mutex::new(None));
+        let outcome = Arc::new(BodyOutcome::default());
+        let body = TimedBody::new(
+            GiveBack::new(incoming, unread.clone()),
+            Duration::from_secs(self.limits.body_timeout_secs),
+            outcome.clone(),
+            activity,
+            self.stats.clone(),
+        );
+        let resp = self.answer(parts, body, declared, cx, &outcome).await;
+        // A request refused before its body was read: read (and drop) the rest of a small
+        // body, so the client reads the refusal instead of a reset connection.
+        let rest = unread.lock().ok().and_then(|mut slot| slot.take());
+        if let Some(rest) = rest
+            && resp.status().as_u16() >= 400
+            && !outcome.timed_out()
+            && !waits_to_send
+            && declared.is_none_or(|n| n <= DRAIN_MAX)
+        {
+            body::drain(
+                rest,
+                DRAIN_MAX,
+                Duration::from_secs(self.limits.body_timeout_secs),
+            )
+            .await;
+        }
+        resp
+    }
+
+    /// The response to a request, or the shell's own refusal of it; `declared` is its
+    /// Content-Length.
+    async fn answer(
+        &self,
+        mut parts: http::request::Parts,
+        mut body: TimedBody<GiveBack<Incoming>>,
+        declared: Option<u64>,
+        cx: &RequestContext,
+        outcome: &Arc<BodyOutcome>,
+    ) -> Response<s3s::Body> {
+        if header_bytes(&parts.headers) > self.limits.max_header_bytes {
+            ShellStats::bump(&self.stats.header_too_large);
+            if let Some(n) = self.stats.too_large_log.admit() {
+                tracing::info!(target: "leadshop::limits", remote = %cx.conn.remote, refused_since_last_line = n, max_header_bytes = self.limits.max_header_bytes, "request refused: headers too large (RequestHeaderSectionTooLarge)");
+            }
+            return errors::s3_error(
+                StatusCode::BAD_REQUEST,
+                "RequestHeaderSectionTooLarge",
+                &format!(
+                    "Your request header section exceeds the maximum allowed size of {} bytes.",
+                    self.limits.max_header_bytes
+                ),
+                &cx.id,
+            );
+        }
+        let adjusted = resign::adjust(&mut parts, &self.keys);
+        if adjusted != resign::Adjusted::default() {
+            tracing::debug!(request_id = %cx.id, ?adjusted, "request adjusted for s3s");
+        }
+        // A configuration document or an XML request: bounded here, where the limit can
+        // answer 400 MaxMessageLengthExceeded (s3s's own check answers 500 for a streamed body).
+        if !is_upload(&parts) {
+            let max = self.limits.max_xml_body_bytes as u64;
+            if declared.is_some_and(|n| n > max) {
+                self.log_too_large(cx, max);
+                return too_large(max, &cx.id);
+            }
+            body = body.limited(max);
+        }
+        let body = match form_boundary(&parts.method, &parts.headers) {
+            None => s3s::Body::http_body(body),
+            Some(boundary) => {
+                // Without a length s3s would buffer the whole file before authorising it.
+                if declared.is_none() {
+                    return errors::s3_error(
+                        StatusCode::LENGTH_REQUIRED,
+                        "MissingContentLength",
+                        "You must provide the Content-Length HTTP header.",
+                        &cx.id,
+                    );
+                }
+                match post_form::read(&mut body, &boundary).await {
+                    Ok((form, read)) => {
+                        parts.extensions.insert(Arc::new(form));
+                        s3s::Body::http_body(PrefixedBody::new(read, body))
+                    }
+                    Err(e) => {
+                        if outcome.timed_out() {
+                            self.log_body_timeout(cx);
+                        }
+                        return form_error(&e, &cx.id, outcome);
+                    }
+                }
+            }
+        };
+        parts.extensions.insert(cx.clone());
+        let req = Request::from_parts(parts, body);
+        let resp = match self.s3.call(req).await {
+            Ok(resp) => resp,
+            Err(e) => {
+                tracing::warn!(request_id = %cx.id, error = %e, "request failed inside the protocol layer");
+                let mut r = Response::new(s3s::Body::empty());
+                *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+                r
+            }
+        };
+        // Whatever the layer reading the body made of its failure, the client stalled or sent
+        // too much.
+        if outcome.timed_out() {
+            self.log_body_timeout(cx);
+            return errors::request_timeout(&cx.id);
+        }
+        if outcome.too_large() {
+            self.log_too_large(cx, self.limits.max_xml_body_bytes as u64);
+            return too_large(self.limits.max_xml_body_bytes as u64, &cx.id);
+        }
+        resp
+    }
+
+    fn log_body_timeout(&self, cx: &RequestContext) {
+        if let Some(n) = self.stats.body_timeout_log.admit() {
+            tracing::info!(target: "leadshop::limits", remote = %cx.conn.remote, refused_since_last_line = n, body_timeout_secs = self.limits.body_timeout_secs, "request refused: its body stalled (RequestTimeout)");
+        }
+    }
+
+    fn log_too_large(&self, cx: &RequestContext, max: u64) {
+        if let Some(n) = self.stats.too_large_log.admit() {
+            tracing::info!(target: "leadshop::limits", remote = %cx.conn.remote, refused_since_last_line = n, max_xml_body_bytes = max, "request refused: body too large (MaxMessageLengthExceeded)");
+        }
+    }
+}
+
+fn form_error(
+    e: &post_form::FormError,
+    request_id: &str,
+    outcome: &BodyOutcome,
+) -> Response<s3s::Body> {
+    use post_form::FormError;
+    if outcome.timed_out() {
+        return errors::request_timeout(request_id);
+    }
+    let (code, message) = match e {
+        FormError::TooLarge => (
+            "MaxPostPreDataLengthExceeded",
+            "Your POST request fields preceding the upload file were too large.",
+        ),
+        FormError::Malformed(_) => (
+            "MalformedPOSTRequest",
+            "The body of your POST request is not well-formed multipart/form-data.",
+        ),
+        FormError::Body(_) => (
+            "IncompleteBody",
+            "You did not provide the number of bytes specified by the Content-Length HTTP header.",
+        ),
+    };
+    errors::s3_error(StatusCode::BAD_REQUEST, code, message, request_id)
+}
+
+fn too_large(max: u64, request_id: &str) -> Response<s3s::Body> {
+    errors::s3_error(
+        StatusCode::BAD_REQUEST,
+        "MaxMessageLengthExceeded",
+        &format!("Your request was too big: this request body may be at most {max} bytes."),
+        request_id,
+    )
+}
+
+/// Whether a request's body is object data (PutObject, UploadPart, a POST form), bounded by
+/// `max_put_size`, rather than a document bounded by `max_xml_body_bytes`. Every operation
+/// with a document names a subresource in its query (`?tagging`, `?delete`, `?uploadId` to
+/// complete, …); object data goes to a key with no query, or with `partNumber` and `uploadId`.
+fn is_upload(parts: &http::request::Parts) -> bool {
+    const NOT_SUBRESOURCES: [&str; 3] = ["partNumber", "uploadId", "x-id"];
+    if parts.method == Method::POST {
+        return form_boundary(&parts.method, &parts.headers).is_some();
+    }
+    if parts.method != Method::PUT {
+        return false;
+    }
+    let names_key = parts
+        .uri
+        .path()
+        .trim_start_matches('/')
+        .split_once('/')
+        .is_some_and(|(_, key)| !key.is_empty());
+    let query = parts.uri.query().unwrap_or_default();
+    let mut has_part_number = false;
+    let mut subresource = false;
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let name = pair.split_once('=').map_or(pair, |(n, _)| n);
+        if name == "partNumber" {
+            has_part_number = true;
+        }
+        // Presigned URL parameters are not subresources.
+        let auth = name.starts_with("X-Amz-")
+            || matches!(name, "AWSAccessKeyId" | "Signature" | "Expires");
+        if !auth && !NOT_SUBRESOURCES.contains(&name) {
+            subresource = true;
+        }
+    }
+    names_key && (!subresource || has_part_number)
+}
+
+/// The boundary of a `multipart/form-data` POST (a browser upload).
+fn form_boundary(method: &Method, headers: &http::HeaderMap) -> Option<String> {
+    if method != Method::POST {
+        return None;
+    }
+    // As s3s reads it: one Content-Type header, parsed by the same `mime` crate.
+    let mut all = headers.get_all(header::CONTENT_TYPE).iter();
+    let ct = all.next()?.to_str().ok()?;
+    if all.next().is_some() {
+        return None;
+    }
+    let mime: mime::Mime = ct.parse().ok()?;
+    (mime.type_() == mime::MULTIPART && mime.subtype() == mime::FORM_DATA)
+        .then(|| {
+            mime.get_param(mime::BOUNDARY)
+                .map(|b| b.as_str().to_string())
+        })
+        .flatten()
+}
+
+/// The size of a request's headers as S3 counts them against its 8 KB limit (the cookies a
+/// browser sends to `localhost` for other ports are not ours to refuse).
+fn header_bytes(headers: &http::HeaderMap) -> usize {
+    headers
+        .iter()
+        .filter(|(k, _)| *k != header::COOKIE)
+        .map(|(k, v)| k.as_str().len() + v.len() + 4)
+        .sum()
+}
