@@ -98,6 +98,7 @@ fn bench(c: &mut Criterion) {
             account_id: &account,
             trusted_proxies: &[],
             operation: "PutObject",
+            now_ms: leadshop_store::Clock::now_ms(&leadshop_store::SystemClock),
         });
         Authz {
             identity: Some(app.clone()),

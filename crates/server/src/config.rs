@@ -51,6 +51,9 @@ pub struct Config {
     pub max_put_size: u64,
     /// Largest presigned URL lifetime accepted, in seconds (AWS: 7 days).
     pub presigned_max_expires_secs: u32,
+    /// Seconds in a lifecycle and billing "day" (86400). Lower it only in tests and demos, to
+    /// run 30 days of expirations in minutes; policy conditions and timestamps are unaffected.
+    pub day_seconds: u64,
     /// Accept Signature Version 2 on presigned URLs and POST forms. botocore (boto3, the AWS
     /// CLI) presigns with SigV2 by default in us-east-1, and AWS accepts it there; SigV2 in an
     /// `Authorization` header is always refused. Set false to require SigV4 everywhere.
@@ -128,6 +131,7 @@ impl Default for Config {
             shutdown_grace_secs: 10,
             max_put_size: 5 * 1024 * 1024 * 1024,
             presigned_max_expires_secs: 7 * 24 * 3600,
+            day_seconds: 86_400,
             sigv2_presigned: true,
             account_id: DEFAULT_ACCOUNT_ID.into(),
             trusted_proxies: Vec::new(),
@@ -182,6 +186,11 @@ impl Config {
     /// # Errors
     /// [`ConfigError::Invalid`].
     pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.day_seconds == 0 {
+            return Err(ConfigError::Invalid(
+                "day_seconds must be at least 1 (86400 is a real day)".into(),
+            ));
+        }
         if self.tls_cert.is_some() != self.tls_key.is_some() {
             return Err(ConfigError::Invalid(
                 "tls_cert and tls_key must be given together".into(),

@@ -8,8 +8,8 @@ use std::sync::atomic::Ordering;
 
 use http::{Method, Request, Response, StatusCode, header};
 
-use crate::server::AppState;
 use crate::shell::limits::{Listener, ShellStats};
+use crate::state::AppState;
 
 fn escape(s: &str) -> String {
     s.replace('&', "&amp;")

@@ -323,7 +323,7 @@ fn record(
         user_id,
         master_key_id: master.id.clone(),
         policy,
-        created_ms: leadshop_store::db::timestamp_ms(),
+        created_ms: leadshop_store::Clock::now_ms(&leadshop_store::SystemClock),
     })
 }
 

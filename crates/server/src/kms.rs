@@ -227,7 +227,7 @@ pub fn create_key(
             aliases: alias.iter().cloned().collect(),
             description: description.to_string(),
             enabled: true,
-            created_ms: leadshop_store::db::timestamp_ms(),
+            created_ms: leadshop_store::Clock::now_ms(&leadshop_store::SystemClock),
             master_key_id: master.id.clone(),
             sealed_key: hex::encode(sealed),
         };

@@ -8,7 +8,9 @@
 //!
 //! # Layout
 //! - [`config`]: the TOML configuration.
-//! - [`server`]: start-up (bootstrap, binding) and graceful shutdown.
+//! - [`server`]: start-up (binding, wiring) and graceful shutdown; [`bootstrap`]: the buckets of
+//!   the spec documents.
+//! - [`state`]: [`AppState`], what every request and worker shares.
 //! - [`shell`]: accepting within limits, TLS, the request shell around s3s.
 //! - [`private_dir`]: the data directory's permissions.
 //! - [`context`]: connection and request context.
@@ -21,6 +23,7 @@
 //! - [`plain_http`], [`console`]: the other two listeners.
 
 pub mod access;
+pub mod bootstrap;
 pub mod config;
 pub mod console;
 pub mod context;
@@ -34,7 +37,10 @@ pub mod s3;
 pub mod secret_file;
 pub mod server;
 pub mod shell;
+pub mod start_error;
+pub mod state;
 pub mod tls;
 
 pub use config::Config;
-pub use server::{Endpoints, ServerHandle, StartError, start};
+pub use server::{ServerHandle, StartError, start, start_with_clock};
+pub use state::{AppState, Endpoints};

@@ -218,7 +218,7 @@ pub fn finish(
         retired,
         resumed,
         online,
-        finished_ms: leadshop_store::db::timestamp_ms(),
+        finished_ms: leadshop_store::Clock::now_ms(&leadshop_store::SystemClock),
     };
     // The report first: once `.next` is gone, a waiting command finds it.
     let report = serde_json::to_string_pretty(&rotation).expect("serialisable");
@@ -258,7 +258,7 @@ const RETRY_AFTER: Duration = Duration::from_secs(30);
 /// installs the new key in `masters` — the keys the engine, the access keys and the keyring
 /// share — and finishes the rotation while requests go on. Ends at shutdown.
 pub async fn watch(
-    state: std::sync::Arc<crate::server::AppState>,
+    state: std::sync::Arc<crate::state::AppState>,
     masters: MasterKeys,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
@@ -311,7 +311,7 @@ pub async fn watch(
 }
 
 fn rotate_online(
-    state: &crate::server::AppState,
+    state: &crate::state::AppState,
     masters: &MasterKeys,
     next_text: &[u8],
 ) -> Result<Rotation, RotateError> {

@@ -3,15 +3,13 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use hyper::service::service_fn;
-use leadshop_spec::BucketSpec;
-use leadshop_store::{BucketRecord, Store, VersioningState};
+use leadshop_store::{SharedClock, Store, SystemClock};
 use s3s::service::{S3Service, S3ServiceBuilder};
-use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
@@ -23,88 +21,11 @@ use crate::keys::{Authenticator, KeyStore};
 use crate::s3::Leadshop;
 use crate::shell::limits::{ConnLimiter, Listener, ShellStats};
 use crate::shell::{ListenerSetup, S3Shell, Timeouts, accept_loop};
+pub use crate::start_error::StartError;
+use crate::start_error::io_ctx;
+use crate::state::{AppState, Endpoints};
 use crate::tls::{self, DevTlsPaths};
 use crate::{console, plain_http};
-
-/// State shared by every request.
-#[derive(Debug)]
-pub struct AppState {
-    /// The storage engine.
-    pub store: Arc<Store>,
-    /// The configuration the server was started with.
-    pub config: Config,
-    /// Accepted access keys.
-    pub keys: Arc<KeyStore>,
-    /// Policy evaluation (keys, bucket policies, Public Access Block).
-    pub access: Arc<AccessControl>,
-    /// The SSE-KMS keyring.
-    pub keyring: Arc<crate::kms::Keyring>,
-    /// Where the server listens.
-    pub endpoints: Endpoints,
-    /// Counters of the shell's limits (console `/metrics`).
-    pub shell_stats: Arc<ShellStats>,
-    /// Turns for data-file writes on the blocking pool (`limits.max_parallel_writes`).
-    pub write_turns: Arc<tokio::sync::Semaphore>,
-}
-
-/// The bound URLs, as written to `<data-dir>/endpoints.json`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Endpoints {
-    /// HTTPS S3 API.
-    pub s3: String,
-    /// Plain HTTP (redirects and refusals only).
-    pub http: String,
-    /// Console.
-    pub console: String,
-}
-
-/// Why the server could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    /// Bad configuration.
-    #[error(transparent)]
-    Config(#[from] crate::config::ConfigError),
-    /// The storage engine could not open.
-    #[error("opening the data directory {path}: {source}")]
-    Store {
-        /// Data directory.
-        path: PathBuf,
-        /// Cause.
-        source: leadshop_store::StoreError,
-    },
-    /// TLS material could not be made or loaded.
-    #[error(transparent)]
-    Tls(#[from] tls::TlsError),
-    /// The access keys could not be loaded.
-    #[error("access keys: {0}")]
-    Keys(#[from] crate::keys::KeyError),
-    /// A bucket spec document is invalid.
-    #[error("bucket spec: {0}")]
-    Spec(#[from] leadshop_spec::SpecError),
-    /// A listener could not bind.
-    #[error(
-        "cannot listen on {addr}: {source} (is another server running? use another address or port 0)"
-    )]
-    Bind {
-        /// The address.
-        addr: SocketAddr,
-        /// Cause.
-        source: std::io::Error,
-    },
-    /// Other I/O.
-    #[error("{context}: {source}")]
-    Io {
-        /// What was being done.
-        context: String,
-        /// Cause.
-        source: std::io::Error,
-    },
-}
-
-fn io_ctx(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> StartError {
-    let context = context.into();
-    move |source| StartError::Io { context, source }
-}
 
 /// A running server.
 #[derive(Debug)]
@@ -148,6 +69,18 @@ impl ServerHandle {
 /// # Errors
 /// [`StartError`] naming what failed and how to fix it.
 pub async fn start(config: Config) -> Result<ServerHandle, StartError> {
+    start_with_clock(config, Arc::new(SystemClock)).await
+}
+
+/// [`start`] with the clock the store, handlers and workers take the time from (a
+/// [`TestClock`](leadshop_store::TestClock) in tests).
+///
+/// # Errors
+/// As [`start`].
+pub async fn start_with_clock(
+    config: Config,
+    clock: SharedClock,
+) -> Result<ServerHandle, StartError> {
     config.validate()?;
     let data_dir = config.data_dir.clone();
     crate::private_dir::create(&data_dir)
@@ -187,7 +120,8 @@ pub async fn start(config: Config) -> Result<ServerHandle, StartError> {
     };
     let store = {
         let dir = data_dir.clone();
-        tokio::task::spawn_blocking(move || Store::open(&dir, data_master))
+        let clock = clock.clone();
+        tokio::task::spawn_blocking(move || Store::open_with_clock(&dir, data_master, clock))
             .await
             .expect("store open does not panic")
             .map_err(|source| StartError::Store {
@@ -208,7 +142,7 @@ pub async fn start(config: Config) -> Result<ServerHandle, StartError> {
                 data_dir.display()
             )))?;
     }
-    bootstrap_buckets(&store, &config)?;
+    crate::bootstrap::bootstrap_buckets(&store, &config)?;
     let keyring = Arc::new(
         crate::kms::Keyring::open(&data_dir, master_for_keys.clone()).map_err(|e| {
             StartError::Io {
@@ -245,6 +179,7 @@ pub async fn start(config: Config) -> Result<ServerHandle, StartError> {
     let write_turns = Arc::new(tokio::sync::Semaphore::new(limits.max_parallel_writes));
     let state = Arc::new(AppState {
         store,
+        clock,
         config,
         keys,
         access,
@@ -387,95 +322,6 @@ fn build_s3_service(state: &Arc<AppState>) -> S3Service {
     builder.set_auth(Authenticator(state.keys.clone()));
     builder.set_access(AccessHook(state.access.clone()));
     builder.build()
-}
-
-/// Creates the buckets of the spec documents that do not exist yet. Existing buckets keep
-/// their (possibly changed) configuration: the documents are a bootstrap, not a reset.
-fn bootstrap_buckets(store: &Store, config: &Config) -> Result<(), StartError> {
-    let vars = leadshop_spec::TemplateVars::new(&config.account_id);
-    let specs = match &config.buckets_dir {
-        None => BucketSpec::builtin(&vars)?,
-        Some(dir) => load_spec_dir(dir, &vars)?,
-    };
-    for spec in specs {
-        if store.bucket(&spec.name).is_ok() {
-            continue;
-        }
-        let versioning = match spec.versioning.as_ref().map(|v| v.status) {
-            Some(leadshop_spec::VersioningStatus::Enabled) => VersioningState::Enabled,
-            Some(leadshop_spec::VersioningStatus::Suspended) => VersioningState::Suspended,
-            None => VersioningState::Unversioned,
-        };
-        let rec = BucketRecord {
-            name: spec.name.clone(),
-            created_ms: leadshop_store::db::timestamp_ms(),
-            region: config.region.clone(),
-            versioning,
-            documents: bucket_documents(&spec),
-        };
-        store
-            .create_bucket(&rec)
-            .map_err(|source| StartError::Store {
-                path: config.data_dir.clone(),
-                source,
-            })?;
-        tracing::info!(bucket = %spec.name, "created bucket from its spec documents");
-    }
-    Ok(())
-}
-
-/// The documents a bucket record keeps, from a spec.
-fn bucket_documents(spec: &BucketSpec) -> std::collections::BTreeMap<String, serde_json::Value> {
-    let mut docs = std::collections::BTreeMap::new();
-    if let Some(e) = &spec.encryption {
-        docs.insert(
-            "encryption".to_string(),
-            serde_json::to_value(e).expect("serialisable"),
-        );
-    }
-    if let Some(p) = &spec.policy {
-        docs.insert(
-            crate::access::POLICY_DOC.to_string(),
-            serde_json::Value::String(p.clone()),
-        );
-    }
-    if let Some(pab) = &spec.public_access_block {
-        docs.insert(
-            crate::access::PUBLIC_ACCESS_BLOCK_DOC.to_string(),
-            serde_json::to_value(pab).expect("serialisable"),
-        );
-    }
-    docs
-}
-
-fn load_spec_dir(
-    dir: &Path,
-    vars: &leadshop_spec::TemplateVars,
-) -> Result<Vec<BucketSpec>, StartError> {
-    let read_dir =
-        |p: &Path| std::fs::read_dir(p).map_err(io_ctx(format!("reading {}", p.display())));
-    let mut specs = Vec::new();
-    let mut buckets: Vec<_> = read_dir(dir)?
-        .filter_map(Result::ok)
-        .filter(|e| e.path().is_dir())
-        .collect();
-    buckets.sort_by_key(std::fs::DirEntry::file_name);
-    for bucket in buckets {
-        let name = bucket.file_name().to_string_lossy().into_owned();
-        let mut docs = Vec::new();
-        for doc in read_dir(&bucket.path())?.filter_map(Result::ok) {
-            let file = doc.file_name().to_string_lossy().into_owned();
-            let text = std::fs::read_to_string(doc.path())
-                .map_err(io_ctx(format!("reading {}", doc.path().display())))?;
-            docs.push((file, text));
-        }
-        specs.push(BucketSpec::parse(
-            &name,
-            docs.iter().map(|(f, t)| (f.as_str(), t.as_str())),
-            vars,
-        )?);
-    }
-    Ok(specs)
 }
 
 fn write_endpoints(data_dir: &Path, endpoints: &Endpoints) -> std::io::Result<()> {

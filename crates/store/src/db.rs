@@ -7,6 +7,7 @@ use std::path::Path;
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 
+use crate::clock::{SharedClock, SystemClock};
 use crate::data::{self, DataDirs, DataWriter};
 use crate::group::GroupCommit;
 use crate::keys;
@@ -42,6 +43,7 @@ pub struct Store {
     dirs: DataDirs,
     pub(crate) group: GroupCommit,
     pub(crate) master: Option<MasterKeys>,
+    clock: SharedClock,
 }
 
 /// A condition a write must meet, checked in the same transaction as the write.
@@ -138,20 +140,13 @@ pub struct CompletePart {
 /// Minimum size of every part but the last, as on AWS.
 pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
 
-fn now_ms() -> i64 {
-    let d = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
-}
-
-/// Milliseconds since the Unix epoch, the timestamps stored in records.
-#[must_use]
-pub fn timestamp_ms() -> i64 {
-    now_ms()
-}
-
 impl Store {
+    /// The clock that stamps records; handlers and workers take their time from it too.
+    #[must_use]
+    pub fn clock(&self) -> &SharedClock {
+        &self.clock
+    }
+
     /// Opens (or creates) the engine in `root`, then removes orphan data files left by a crash.
     /// With a master key every new data file is encrypted (SSE-S3); without one (benchmarks
     /// only) files are plaintext. Reading an encrypted file needs the key it was wrapped with.
@@ -160,6 +155,18 @@ impl Store {
     /// The database cannot be opened (e.g. another process holds it), or the data
     /// directory cannot be read or written.
     pub fn open(root: &Path, master: Option<MasterKeys>) -> Result<Self, StoreError> {
+        Self::open_with_clock(root, master, std::sync::Arc::new(SystemClock))
+    }
+
+    /// [`Store::open`] with the clock that stamps its records (a test clock in tests).
+    ///
+    /// # Errors
+    /// As [`Store::open`].
+    pub fn open_with_clock(
+        root: &Path,
+        master: Option<MasterKeys>,
+        clock: SharedClock,
+    ) -> Result<Self, StoreError> {
         std::fs::create_dir_all(root)?;
         let dirs = DataDirs::create(root)?;
         // redb caches pages up to this size; its default (1 GiB) would let RSS grow with the
@@ -179,6 +186,7 @@ impl Store {
             dirs,
             group: GroupCommit::default(),
             master,
+            clock,
         };
         store.init_schema()?;
         let referenced = store.referenced_files()?;
@@ -552,6 +560,7 @@ impl Store {
             key.to_string(),
             version_id.map(str::to_string),
         );
+        let clock = self.clock.clone();
         let (outcome, garbage) = self.group.run(&self.db, move |tx| {
             let (bucket, key, version_id) = (bucket.as_str(), key.as_str(), version_id.as_deref());
             let b = Self::bucket_in(tx, bucket)?;
@@ -602,7 +611,7 @@ impl Store {
                 key: key.into(),
                 version_id: String::new(),
                 delete_marker: true,
-                last_modified_ms: now_ms(),
+                last_modified_ms: clock.now_ms(),
                 size: 0,
                 etag: String::new(),
                 storage_class: "STANDARD".into(),

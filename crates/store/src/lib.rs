@@ -11,6 +11,7 @@
 //! # Layout
 //! - [`error`]: the error types.
 //! - [`record`]: the versioned records kept in the database (buckets, versions, uploads, parts).
+//! - [`clock`]: wall-clock time, the system's or a test's.
 //! - [`crypto`]: the chunked AES-256-GCM envelope format for SSE.
 //! - [`data`]: data files: ids, paths, the streaming writer, orphan cleanup.
 //! - [`keys`]: the byte encoding of table keys (ordering matters for listings).
@@ -19,6 +20,7 @@
 //! - [`masters`]: the master keys held (current, and earlier ones during a rotation).
 //! - `rewrap`: online master-key rotation ([`Store::rewrap_to_current`]).
 
+pub mod clock;
 pub mod crypto;
 pub mod data;
 pub mod db;
@@ -29,6 +31,7 @@ pub mod masters;
 pub mod record;
 mod rewrap;
 
+pub use clock::{Clock, SharedClock, SystemClock, TestClock};
 pub use data::{
     DataWriter, FileId, MasterKey, SSE_C_ALGORITHM, SSE_C_KEY_ID, SSE_KMS_ALGORITHM,
     SSE_KMS_DSSE_ALGORITHM, SealedData, Wrapping, is_keyring_algorithm,

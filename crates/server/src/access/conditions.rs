@@ -26,6 +26,8 @@ pub struct Inputs<'a> {
     pub trusted_proxies: &'a [Cidr],
     /// The S3 operation (s3s name), for operation-specific keys.
     pub operation: &'a str,
+    /// The time of the request, from the server's clock (`aws:CurrentTime`, `aws:EpochTime`).
+    pub now_ms: i64,
 }
 
 /// Whether the request reached us over TLS, and from which address: from the connection, or
@@ -116,7 +118,8 @@ pub fn build(inp: &Inputs<'_>) -> Context {
             cx.set(key, v);
         }
     }
-    let now = time::OffsetDateTime::now_utc();
+    let now = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(inp.now_ms) * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
     cx.set(
         "aws:CurrentTime",
         now.replace_nanosecond(0)

@@ -21,6 +21,10 @@
 //! as the PutObject they are.
 
 pub mod conditions;
+mod form;
+mod signature;
+
+pub use form::post_form_tags;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -330,8 +334,12 @@ impl S3Access for AccessHook {
                 "Signature Version 2 is not accepted in the Authorization header; sign with AWS4-HMAC-SHA256"
             ));
         }
-        check_signed_headers(cx.headers(), cx.uri())?;
-        check_sigv2_expiry(cx.uri(), ac.presigned_max_expires_secs)?;
+        signature::check_signed_headers(cx.headers(), cx.uri())?;
+        signature::check_presigned_time(
+            cx.uri(),
+            ac.presigned_max_expires_secs,
+            ac.store.clock().now_secs(),
+        )?;
         let identity = match cx.credentials() {
             Some(c) => Some(ac.keys.by_id(&c.access_key).ok_or_else(|| {
                 s3_error!(
@@ -357,6 +365,7 @@ impl S3Access for AccessHook {
             account_id: &ac.account_id,
             trusted_proxies: &ac.trusted_proxies,
             operation,
+            now_ms: ac.store.clock().now_ms(),
         });
         let secure = context
             .get("aws:SecureTransport")
@@ -463,7 +472,7 @@ impl S3Access for AccessHook {
             ));
         }
         let mut context = authz.context.clone();
-        post_form_context(&mut context, &form)?;
+        form::post_form_context(&mut context, &form)?;
         let with_form = Authz {
             context,
             ..(*authz).clone()
@@ -497,120 +506,6 @@ impl AccessControl {
             ));
         }
         Ok(())
-    }
-}
-
-/// The condition keys a POST form carries, as a PutObject carries them in headers.
-fn post_form_context(cx: &mut Context, form: &PostForm) -> S3Result<()> {
-    for (key, field) in [
-        (
-            "s3:x-amz-server-side-encryption",
-            "x-amz-server-side-encryption",
-        ),
-        (
-            "s3:x-amz-server-side-encryption-aws-kms-key-id",
-            "x-amz-server-side-encryption-aws-kms-key-id",
-        ),
-        ("s3:x-amz-acl", "x-amz-acl"),
-        ("s3:x-amz-acl", "acl"),
-        ("s3:x-amz-storage-class", "x-amz-storage-class"),
-    ] {
-        if let Some(v) = form.get(field) {
-            cx.set(key, v);
-        }
-    }
-    if form.get("x-amz-algorithm").is_some() {
-        cx.set("s3:signatureversion", "AWS4-HMAC-SHA256");
-    } else if form.get("signature").is_some() {
-        cx.set("s3:signatureversion", "AWS");
-    }
-    if let Some(xml) = form.get("tagging") {
-        let tags = post_form_tags(xml)?;
-        for (k, v) in &tags {
-            cx.set(&format!("s3:RequestObjectTag/{k}"), v.clone());
-        }
-        cx.set_all(
-            "s3:RequestObjectTagKeys",
-            tags.into_iter().map(|(k, _)| k).collect(),
-        );
-    }
-    Ok(())
-}
-
-/// The tags of a POST form's `tagging` field (a `<Tagging>` document, as in PutObjectTagging).
-///
-/// # Errors
-/// MalformedXML when it does not parse.
-pub fn post_form_tags(xml: &str) -> S3Result<Vec<(String, String)>> {
-    use s3s::xml::Deserialize as _;
-    let tagging = s3s::dto::Tagging::deserialize(&mut s3s::xml::Deserializer::new(xml.as_bytes()))
-        .map_err(|_| {
-            s3_error!(
-                MalformedXML,
-                "The tagging field of the POST form is not a valid Tagging document."
-            )
-        })?;
-    Ok(tagging
-        .tag_set
-        .into_iter()
-        .map(|t| (t.key.unwrap_or_default(), t.value.unwrap_or_default()))
-        .collect())
-}
-
-/// SigV4 requests must sign `host` (else a signature could be replayed at another host), as
-/// AWS requires: 403 "There were headers present in the request which were not signed".
-fn check_signed_headers(headers: &http::HeaderMap, uri: &http::Uri) -> S3Result<()> {
-    let from_header = headers
-        .get(http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| v.starts_with("AWS4-HMAC-SHA256"))
-        .and_then(|v| {
-            v.split(',').find_map(|p| {
-                p.trim()
-                    .split_once("SignedHeaders=")
-                    .map(|(_, h)| h.trim().to_string())
-            })
-        });
-    let signed = from_header.or_else(|| {
-        conditions::query_pairs(uri)
-            .into_iter()
-            .find(|(k, _)| k == "X-Amz-SignedHeaders")
-            .map(|(_, v)| v)
-    });
-    if let Some(signed) = signed
-        && !signed.split(';').any(|h| h.eq_ignore_ascii_case("host"))
-    {
-        return Err(s3_error!(
-            AccessDenied,
-            "There were headers present in the request which were not signed: host"
-        ));
-    }
-    Ok(())
-}
-
-/// A SigV2 presigned URL carries only its expiry time: it may be at most
-/// `presigned_max_expires_secs` away, the limit SigV4's `X-Amz-Expires` has.
-fn check_sigv2_expiry(uri: &http::Uri, max_secs: u32) -> S3Result<()> {
-    let query = conditions::query_pairs(uri);
-    let q = |name: &str| {
-        query
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    };
-    if q("Signature").is_none() || q("AWSAccessKeyId").is_none() {
-        return Ok(());
-    }
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let expires = q("Expires").and_then(|e| e.parse::<u64>().ok());
-    match expires {
-        Some(e) if e.saturating_sub(now) <= u64::from(max_secs) => Ok(()),
-        _ => Err(S3Error::with_message(
-            S3ErrorCode::AuthorizationQueryParametersError,
-            format!("Expires must be a time at most {max_secs} seconds from now"),
-        )),
     }
 }
 

@@ -49,7 +49,7 @@ pub(super) async fn handle_create_bucket(
     }
     let rec = BucketRecord {
         name: input.bucket.clone(),
-        created_ms: leadshop_store::db::timestamp_ms(),
+        created_ms: s.now_ms(),
         region,
         versioning: VersioningState::Unversioned,
         documents: std::collections::BTreeMap::new(),

@@ -16,7 +16,7 @@ use leadshop_store::{Store, StoreError};
 use s3s::dto::*;
 use s3s::{S3, S3Error, S3Request, S3Response, S3Result};
 
-use crate::server::AppState;
+use crate::state::AppState;
 
 mod body;
 mod bucket;
@@ -46,6 +46,11 @@ impl Leadshop {
 
     fn store(&self) -> &Arc<Store> {
         &self.state.store
+    }
+
+    /// The time now, from the server's clock (a test clock in tests).
+    fn now_ms(&self) -> i64 {
+        self.state.store.clock().now_ms()
     }
 
     /// The ARN of a keyring key, as `SSEKMSKeyId` reports it.

@@ -104,7 +104,7 @@ pub(super) async fn handle_create_multipart_upload(
         upload_id: hex::encode(rand::random::<[u8; 24]>()),
         bucket: input.bucket.clone(),
         key: input.key.clone(),
-        initiated_ms: leadshop_store::db::timestamp_ms(),
+        initiated_ms: s.now_ms(),
         storage_class: convert::storage_class(input.storage_class.as_ref())?,
         checksum_algorithm: Some(algorithm),
         checksum_type: Some(checksum_type),
@@ -233,7 +233,7 @@ async fn store_part(
         part_number,
         size: sealed.len,
         etag: etag_value,
-        last_modified_ms: leadshop_store::db::timestamp_ms(),
+        last_modified_ms: s.now_ms(),
         checksums,
         file: sealed.file,
         envelope: sealed.envelope.clone(),
@@ -530,6 +530,7 @@ pub(super) async fn handle_complete_multipart_upload(
     let (a2, ty2) = (alg.clone(), ty.clone());
     let outcome = s
         .db(move |st| {
+            let clock = st.clock().clone();
             st.complete_upload(&upload_id, wanted, precondition, move |up, parts| {
                 for (p, (n, sum)) in parts.iter().zip(&listed_sums) {
                     if let Some(sum) = sum
@@ -563,7 +564,7 @@ pub(super) async fn handle_complete_multipart_upload(
                     key: up.key.clone(),
                     version_id: String::new(),
                     delete_marker: false,
-                    last_modified_ms: leadshop_store::db::timestamp_ms(),
+                    last_modified_ms: clock.now_ms(),
                     size,
                     etag: format!("{}-{}", hex::encode(md5.finalize()), parts.len()),
                     storage_class: up.storage_class.clone(),

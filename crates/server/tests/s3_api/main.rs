@@ -6,6 +6,7 @@ mod common;
 mod access;
 mod auth;
 mod buckets;
+mod clock;
 mod encryption;
 mod listing;
 mod multipart;

@@ -1,0 +1,45 @@
+//! The state every request and worker shares, and where the server listens.
+
+use std::sync::Arc;
+
+use leadshop_store::{SharedClock, Store};
+use serde::{Deserialize, Serialize};
+
+use crate::access::AccessControl;
+use crate::config::Config;
+use crate::keys::KeyStore;
+use crate::shell::limits::ShellStats;
+
+/// State shared by every request.
+#[derive(Debug)]
+pub struct AppState {
+    /// The storage engine.
+    pub store: Arc<Store>,
+    /// Wall-clock time (the store's clock: the system's, or a test's).
+    pub clock: SharedClock,
+    /// The configuration the server was started with.
+    pub config: Config,
+    /// Accepted access keys.
+    pub keys: Arc<KeyStore>,
+    /// Policy evaluation (keys, bucket policies, Public Access Block).
+    pub access: Arc<AccessControl>,
+    /// The SSE-KMS keyring.
+    pub keyring: Arc<crate::kms::Keyring>,
+    /// Where the server listens.
+    pub endpoints: Endpoints,
+    /// Counters of the shell's limits (console `/metrics`).
+    pub shell_stats: Arc<ShellStats>,
+    /// Turns for data-file writes on the blocking pool (`limits.max_parallel_writes`).
+    pub write_turns: Arc<tokio::sync::Semaphore>,
+}
+
+/// The bound URLs, as written to `<data-dir>/endpoints.json`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Endpoints {
+    /// HTTPS S3 API.
+    pub s3: String,
+    /// Plain HTTP (redirects and refusals only).
+    pub http: String,
+    /// Console.
+    pub console: String,
+}
