@@ -97,7 +97,7 @@ fn bench(c: &mut Criterion) {
             identity: Some(&app),
             account_id: &account,
             trusted_proxies: &[],
-            operation: "PutObject",
+            operation: Some(leadshop_spec::Operation::PutObject),
             now_ms: leadshop_store::Clock::now_ms(&leadshop_store::SystemClock),
         });
         Authz {

@@ -1,6 +1,7 @@
 //! The console/admin listener: a status page that tells nothing about the data (no bucket or
 //! object names without signing in; the signed-in console comes with the browser-upload
-//! work), and `/metrics`, the counters of the shell's limits in Prometheus text format.
+//! work), and `/metrics`: the counters of the shell's limits and of requests (an event
+//! subscriber) in Prometheus text format.
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -41,7 +42,12 @@ pub async fn handle<B>(req: &Request<B>, state: &Arc<AppState>) -> Response<s3s:
         "/metrics" => text(
             StatusCode::OK,
             "text/plain; version=0.0.4; charset=utf-8",
-            metrics(&state.shell_stats),
+            format!(
+                "{}{}{}",
+                metrics(&state.shell_stats),
+                state.request_metrics.render(),
+                dropped(&state.events)
+            ),
         ),
         _ => text(
             StatusCode::NOT_FOUND,
@@ -116,6 +122,20 @@ pub fn metrics(s: &ShellStats) -> String {
             "leadshop_connections_open{{listener=\"{}\"}} {}",
             l.name(),
             s.open[l as usize].load(Ordering::Relaxed)
+        );
+    }
+    out
+}
+
+/// Request records a subscriber missed because its queue was full.
+fn dropped(events: &crate::events::Events) -> String {
+    let mut out = String::from(
+        "# HELP leadshop_events_dropped_total Request records dropped because a subscriber's queue was full.\n# TYPE leadshop_events_dropped_total counter\n",
+    );
+    for (name, n) in events.dropped() {
+        let _ = writeln!(
+            out,
+            "leadshop_events_dropped_total{{subscriber=\"{name}\"}} {n}"
         );
     }
     out

@@ -3,7 +3,7 @@
 //! aws:SourceIp), access logs and metrics read it; handlers never build their own.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 /// What the connection tells about a request.
@@ -28,6 +28,22 @@ pub struct TlsInfo {
     pub sni: Option<String>,
 }
 
+/// What later stages learn about a request, for its [`RequestRecord`](crate::events::RequestRecord):
+/// the access hook fills it once the operation and the caller are known.
+#[derive(Debug, Clone, Default)]
+pub struct RequestFacts {
+    /// The S3 operation.
+    pub operation: Option<leadshop_spec::Operation>,
+    /// The bucket named.
+    pub bucket: Option<String>,
+    /// The key named.
+    pub key: Option<String>,
+    /// The caller's ARN, when authenticated.
+    pub principal: Option<String>,
+    /// The access key id the request was signed with.
+    pub access_key_id: Option<String>,
+}
+
 /// One request's context.
 #[derive(Debug, Clone)]
 pub struct RequestContext {
@@ -37,6 +53,8 @@ pub struct RequestContext {
     pub started: Instant,
     /// The connection it came on.
     pub conn: Arc<ConnInfo>,
+    /// Filled in as the request goes through s3s (shared by every clone).
+    pub facts: Arc<Mutex<RequestFacts>>,
 }
 
 impl RequestContext {
@@ -47,7 +65,21 @@ impl RequestContext {
             id: format!("{:016X}", rand::random::<u64>()),
             started: Instant::now(),
             conn,
+            facts: Arc::default(),
         }
+    }
+
+    /// Records what the access hook learnt about the request.
+    pub fn learn(&self, f: impl FnOnce(&mut RequestFacts)) {
+        if let Ok(mut facts) = self.facts.lock() {
+            f(&mut facts);
+        }
+    }
+
+    /// What has been learnt so far.
+    #[must_use]
+    pub fn facts(&self) -> RequestFacts {
+        self.facts.lock().map(|f| f.clone()).unwrap_or_default()
     }
 
     /// Whether the request came over TLS (aws:SecureTransport).

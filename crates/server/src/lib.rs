@@ -21,12 +21,15 @@
 //! - [`tls`]: the development CA and rustls configuration.
 //! - [`s3`]: the S3 operations.
 //! - [`plain_http`], [`console`]: the other two listeners.
+//! - [`events`]: one record per request, for subscribers (metrics; access logs next).
+//! - [`workers`]: background work under a supervisor (rotation watcher, event delivery).
 
 pub mod access;
 pub mod bootstrap;
 pub mod config;
 pub mod console;
 pub mod context;
+pub mod events;
 pub mod keys;
 pub mod kms;
 pub mod master_key;
@@ -40,7 +43,8 @@ pub mod shell;
 pub mod start_error;
 pub mod state;
 pub mod tls;
+pub mod workers;
 
 pub use config::Config;
-pub use server::{ServerHandle, StartError, start, start_with_clock};
+pub use server::{ServerHandle, StartError, StartOptions, start, start_with};
 pub use state::{AppState, Endpoints};

@@ -88,7 +88,7 @@ pub enum RotateError {
     },
 }
 
-fn io(context: String) -> impl FnOnce(std::io::Error) -> RotateError {
+pub(crate) fn io(context: String) -> impl FnOnce(std::io::Error) -> RotateError {
     move |source| RotateError::Io { context, source }
 }
 
@@ -247,89 +247,4 @@ pub fn finish(
             .map_err(io(format!("syncing {}", dir.display())))?;
     }
     Ok(rotation)
-}
-
-/// How often the server looks for `<master>.next`.
-const WATCH_INTERVAL: Duration = Duration::from_millis(500);
-/// How long the server waits before retrying a rotation that failed.
-const RETRY_AFTER: Duration = Duration::from_secs(30);
-
-/// The server's rotation watcher: when `<master>.next` appears (or is there at start), it
-/// installs the new key in `masters` — the keys the engine, the access keys and the keyring
-/// share — and finishes the rotation while requests go on. Ends at shutdown.
-pub async fn watch(
-    state: std::sync::Arc<crate::state::AppState>,
-    masters: MasterKeys,
-    mut shutdown: tokio::sync::watch::Receiver<bool>,
-) {
-    let next = master_key::next_path(&master_path(&state.config));
-    let mut retry_at: Option<std::time::Instant> = None;
-    // The new key of a rotation that failed after it was installed: retried even if its
-    // file has vanished, since data may already be under it.
-    let mut pending: Option<Vec<u8>> = None;
-    loop {
-        tokio::select! {
-            () = tokio::time::sleep(WATCH_INTERVAL) => {}
-            _ = shutdown.changed() => return,
-        }
-        if retry_at.is_some_and(|t| std::time::Instant::now() < t) {
-            continue;
-        }
-        let text = match std::fs::read(&next) {
-            Ok(text) => text,
-            Err(_) => match &pending {
-                Some(text) => text.clone(),
-                None => continue,
-            },
-        };
-        let (st, m, t) = (state.clone(), masters.clone(), text.clone());
-        let failure = match tokio::task::spawn_blocking(move || rotate_online(&st, &m, &t)).await {
-            Ok(Ok(r)) => {
-                retry_at = None;
-                pending = None;
-                tracing::info!(
-                    old = %r.old_id,
-                    new = %r.new_id,
-                    rewrapped = r.data_keys.rewrapped,
-                    already = r.data_keys.already,
-                    secrets = r.secrets,
-                    kms_keys = r.kms_keys,
-                    retired = %r.retired.display(),
-                    "master key rotated online"
-                );
-                continue;
-            }
-            Ok(Err(e)) => e.to_string(),
-            Err(e) => format!("panicked: {e}"),
-        };
-        // Keep the key if it was installed: data may be under it already.
-        let installed = master_key::parse(&next, &text).is_ok_and(|k| masters.current().id == k.id);
-        pending = installed.then_some(text);
-        tracing::error!(error = %failure, "master-key rotation failed; retrying in {RETRY_AFTER:?} (every object stays readable meanwhile)");
-        retry_at = Some(std::time::Instant::now() + RETRY_AFTER);
-    }
-}
-
-fn rotate_online(
-    state: &crate::state::AppState,
-    masters: &MasterKeys,
-    next_text: &[u8],
-) -> Result<Rotation, RotateError> {
-    let next = master_key::next_path(&master_path(&state.config));
-    let new =
-        master_key::parse(&next, next_text).map_err(io(format!("loading {}", next.display())))?;
-    // Already current when the server started with `.next` present: a resumed rotation.
-    let resumed = masters.current().id == new.id;
-    tracing::info!(new = %new.id, resumed, "rotating the master key online");
-    masters.install(new);
-    // A key sealed under the new key by the CLI before this install may open now.
-    state.keys.reload();
-    finish(
-        &state.config,
-        &state.store,
-        masters,
-        next_text,
-        resumed,
-        true,
-    )
 }

@@ -17,6 +17,8 @@ use tokio_util::task::TaskTracker;
 
 use crate::access::{AccessControl, AccessHook};
 use crate::config::Config;
+use crate::events::metrics::RequestMetrics;
+use crate::events::{Events, QUEUE_CAPACITY, Subscriber};
 use crate::keys::{Authenticator, KeyStore};
 use crate::s3::Leadshop;
 use crate::shell::limits::{ConnLimiter, Listener, ShellStats};
@@ -25,6 +27,8 @@ pub use crate::start_error::StartError;
 use crate::start_error::io_ctx;
 use crate::state::{AppState, Endpoints};
 use crate::tls::{self, DevTlsPaths};
+use crate::workers::Supervisor;
+use crate::workers::rotation::RotationWatcher;
 use crate::{console, plain_http};
 
 /// A running server.
@@ -33,6 +37,7 @@ pub struct ServerHandle {
     state: Arc<AppState>,
     shutdown: watch::Sender<bool>,
     tracker: TaskTracker,
+    workers: Supervisor,
 }
 
 impl ServerHandle {
@@ -60,6 +65,8 @@ impl ServerHandle {
         {
             tracing::warn!("in-flight requests did not finish within {grace:?}; closing them");
         }
+        // Workers last: the records of the last requests reach their subscribers.
+        self.workers.shutdown(grace).await;
     }
 }
 
@@ -69,18 +76,33 @@ impl ServerHandle {
 /// # Errors
 /// [`StartError`] naming what failed and how to fix it.
 pub async fn start(config: Config) -> Result<ServerHandle, StartError> {
-    start_with_clock(config, Arc::new(SystemClock)).await
+    start_with(config, StartOptions::default()).await
 }
 
-/// [`start`] with the clock the store, handlers and workers take the time from (a
-/// [`TestClock`](leadshop_store::TestClock) in tests).
+/// What an embedding program or a test adds to a server: its clock and event subscribers.
+pub struct StartOptions {
+    /// Where the store, handlers and workers take the time from (a
+    /// [`TestClock`](leadshop_store::TestClock) in tests).
+    pub clock: SharedClock,
+    /// Subscribers to request records, beside the server's own metrics.
+    pub subscribers: Vec<Arc<dyn Subscriber>>,
+}
+
+impl Default for StartOptions {
+    fn default() -> Self {
+        Self {
+            clock: Arc::new(SystemClock),
+            subscribers: Vec::new(),
+        }
+    }
+}
+
+/// [`start`] with a clock and extra event subscribers.
 ///
 /// # Errors
 /// As [`start`].
-pub async fn start_with_clock(
-    config: Config,
-    clock: SharedClock,
-) -> Result<ServerHandle, StartError> {
+pub async fn start_with(config: Config, options: StartOptions) -> Result<ServerHandle, StartError> {
+    let StartOptions { clock, subscribers } = options;
     config.validate()?;
     let data_dir = config.data_dir.clone();
     crate::private_dir::create(&data_dir)
@@ -177,6 +199,14 @@ pub async fn start_with_clock(
         console: format!("http://{}", url_host(local_addr(&console_listener)?)),
     };
     let write_turns = Arc::new(tokio::sync::Semaphore::new(limits.max_parallel_writes));
+    let workers = Supervisor::new();
+    let request_metrics = Arc::new(RequestMetrics::default());
+    let mut subscribers = subscribers;
+    subscribers.push(request_metrics.clone());
+    let (events, deliveries) = Events::new(subscribers, QUEUE_CAPACITY);
+    for delivery in deliveries {
+        workers.spawn(delivery);
+    }
     let state = Arc::new(AppState {
         store,
         clock,
@@ -186,17 +216,18 @@ pub async fn start_with_clock(
         keyring,
         endpoints,
         shell_stats: Arc::new(ShellStats::default()),
+        events: Arc::new(events),
+        request_metrics,
         write_turns,
     });
 
     let s3 = build_s3_service(&state);
     let (shutdown, _) = watch::channel(false);
     let tracker = TaskTracker::new();
-    tracker.spawn(crate::rotate::watch(
+    workers.spawn(Arc::new(RotationWatcher::new(
         state.clone(),
         master_for_keys_watch,
-        shutdown.subscribe(),
-    ));
+    )));
 
     let stats = state.shell_stats.clone();
     let trusted: Vec<_> = state
@@ -224,6 +255,8 @@ pub async fn start_with_clock(
         limits: limits.clone(),
         stats: stats.clone(),
         keys: state.keys.clone(),
+        events: state.events.clone(),
+        clock: state.clock.clone(),
     });
     let http_shell = s3_shell.clone();
     tracker.spawn(accept_loop(
@@ -291,6 +324,7 @@ pub async fn start_with_clock(
         state,
         shutdown,
         tracker,
+        workers,
     })
 }
 

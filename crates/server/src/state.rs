@@ -29,6 +29,10 @@ pub struct AppState {
     pub endpoints: Endpoints,
     /// Counters of the shell's limits (console `/metrics`).
     pub shell_stats: Arc<ShellStats>,
+    /// Where request records go (access logs, metrics subscribe).
+    pub events: Arc<crate::events::Events>,
+    /// Request counters (an event subscriber), served on the console's `/metrics`.
+    pub request_metrics: Arc<crate::events::metrics::RequestMetrics>,
     /// Turns for data-file writes on the blocking pool (`limits.max_parallel_writes`).
     pub write_turns: Arc<tokio::sync::Semaphore>,
 }

@@ -27,82 +27,152 @@ const fn a(name: &'static str, scope: Scope) -> Action {
     Action { name, scope }
 }
 
-/// The IAM action of an S3 operation (s3s operation names). `versioned` is whether the request
-/// names a `versionId`, which selects the `…Version` actions where AWS has them.
+macro_rules! operations {
+    ($($op:ident),* $(,)?) => {
+        /// An S3 operation the server knows (s3s's operation names): what the access hook
+        /// authorises, what a request record and the metrics name. An operation s3s parses
+        /// that is not here has no IAM action, and the access hook denies it.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Operation {
+            $(
+                #[doc = concat!("`", stringify!($op), "`.")]
+                $op,
+            )*
+        }
+
+        impl Operation {
+            /// Every operation, in declaration order.
+            pub const ALL: &'static [Operation] = &[$(Operation::$op),*];
+
+            /// The S3 name, e.g. `GetObject`.
+            #[must_use]
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $(Operation::$op => stringify!($op),)*
+                }
+            }
+
+            /// The operation of an S3 name; `None` for one the server does not know.
+            #[must_use]
+            pub fn from_name(name: &str) -> Option<Self> {
+                match name {
+                    $(stringify!($op) => Some(Operation::$op),)*
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+operations! {
+    GetObject, HeadObject, DeleteObject, GetObjectTagging, PutObjectTagging,
+    DeleteObjectTagging, GetObjectAcl, GetObjectAttributes, PutObject, PostObject, CopyObject,
+    CreateMultipartUpload, UploadPart, UploadPartCopy, CompleteMultipartUpload, PutObjectAcl,
+    AbortMultipartUpload, ListParts, DeleteObjects, ListObjects, ListObjectsV2, HeadBucket,
+    ListObjectVersions, ListMultipartUploads, CreateBucket, DeleteBucket, GetBucketLocation,
+    GetBucketVersioning, PutBucketVersioning, GetBucketPolicy, PutBucketPolicy,
+    DeleteBucketPolicy, GetBucketPolicyStatus, GetPublicAccessBlock, PutPublicAccessBlock,
+    DeletePublicAccessBlock, GetBucketCors, PutBucketCors, DeleteBucketCors,
+    GetBucketEncryption, PutBucketEncryption, DeleteBucketEncryption,
+    GetBucketLifecycleConfiguration, PutBucketLifecycleConfiguration, DeleteBucketLifecycle,
+    GetBucketLogging, PutBucketLogging, GetBucketTagging, PutBucketTagging, DeleteBucketTagging,
+    GetBucketAcl, PutBucketAcl, GetBucketOwnershipControls, PutBucketOwnershipControls,
+    DeleteBucketOwnershipControls, ListBuckets,
+}
+
+impl Operation {
+    /// The IAM action a policy must allow, and the resource it is evaluated on. `versioned` is
+    /// whether the request names a `versionId`, which selects the `…Version` actions where AWS
+    /// has them. The match is exhaustive: an operation cannot be added without its action.
+    #[must_use]
+    pub const fn action(self, versioned: bool) -> Action {
+        use Operation as O;
+        use Scope::{Account, Bucket, Object};
+        match (self, versioned) {
+            (O::GetObject | O::HeadObject, false) => a("s3:GetObject", Object),
+            (O::GetObject | O::HeadObject, true) => a("s3:GetObjectVersion", Object),
+            (O::DeleteObject, false) => a("s3:DeleteObject", Object),
+            (O::DeleteObject, true) => a("s3:DeleteObjectVersion", Object),
+            (O::GetObjectTagging, false) => a("s3:GetObjectTagging", Object),
+            (O::GetObjectTagging, true) => a("s3:GetObjectVersionTagging", Object),
+            (O::PutObjectTagging, false) => a("s3:PutObjectTagging", Object),
+            (O::PutObjectTagging, true) => a("s3:PutObjectVersionTagging", Object),
+            (O::DeleteObjectTagging, false) => a("s3:DeleteObjectTagging", Object),
+            (O::DeleteObjectTagging, true) => a("s3:DeleteObjectVersionTagging", Object),
+            (O::GetObjectAcl, false) => a("s3:GetObjectAcl", Object),
+            (O::GetObjectAcl, true) => a("s3:GetObjectVersionAcl", Object),
+            (O::GetObjectAttributes, false) => a("s3:GetObjectAttributes", Object),
+            (O::GetObjectAttributes, true) => a("s3:GetObjectVersionAttributes", Object),
+            // Uploads of every shape need s3:PutObject; copies also need read access to the
+            // source, which the access hook checks separately.
+            (
+                O::PutObject
+                | O::PostObject
+                | O::CopyObject
+                | O::CreateMultipartUpload
+                | O::UploadPart
+                | O::UploadPartCopy
+                | O::CompleteMultipartUpload,
+                _,
+            ) => a("s3:PutObject", Object),
+            (O::PutObjectAcl, _) => a("s3:PutObjectAcl", Object),
+            (O::AbortMultipartUpload, _) => a("s3:AbortMultipartUpload", Object),
+            (O::ListParts, _) => a("s3:ListMultipartUploadParts", Object),
+            // DeleteObjects is authorised per key as s3:DeleteObject; the bucket-level check
+            // uses it too.
+            (O::DeleteObjects, _) => a("s3:DeleteObject", Bucket),
+            (O::ListObjects | O::ListObjectsV2 | O::HeadBucket, _) => a("s3:ListBucket", Bucket),
+            (O::ListObjectVersions, _) => a("s3:ListBucketVersions", Bucket),
+            (O::ListMultipartUploads, _) => a("s3:ListBucketMultipartUploads", Bucket),
+            (O::CreateBucket, _) => a("s3:CreateBucket", Bucket),
+            (O::DeleteBucket, _) => a("s3:DeleteBucket", Bucket),
+            (O::GetBucketLocation, _) => a("s3:GetBucketLocation", Bucket),
+            (O::GetBucketVersioning, _) => a("s3:GetBucketVersioning", Bucket),
+            (O::PutBucketVersioning, _) => a("s3:PutBucketVersioning", Bucket),
+            (O::GetBucketPolicy, _) => a("s3:GetBucketPolicy", Bucket),
+            (O::PutBucketPolicy, _) => a("s3:PutBucketPolicy", Bucket),
+            (O::DeleteBucketPolicy, _) => a("s3:DeleteBucketPolicy", Bucket),
+            (O::GetBucketPolicyStatus, _) => a("s3:GetBucketPolicyStatus", Bucket),
+            (O::GetPublicAccessBlock, _) => a("s3:GetBucketPublicAccessBlock", Bucket),
+            (O::PutPublicAccessBlock | O::DeletePublicAccessBlock, _) => {
+                a("s3:PutBucketPublicAccessBlock", Bucket)
+            }
+            (O::GetBucketCors, _) => a("s3:GetBucketCORS", Bucket),
+            (O::PutBucketCors | O::DeleteBucketCors, _) => a("s3:PutBucketCORS", Bucket),
+            (O::GetBucketEncryption, _) => a("s3:GetEncryptionConfiguration", Bucket),
+            (O::PutBucketEncryption | O::DeleteBucketEncryption, _) => {
+                a("s3:PutEncryptionConfiguration", Bucket)
+            }
+            (O::GetBucketLifecycleConfiguration, _) => a("s3:GetLifecycleConfiguration", Bucket),
+            (O::PutBucketLifecycleConfiguration | O::DeleteBucketLifecycle, _) => {
+                a("s3:PutLifecycleConfiguration", Bucket)
+            }
+            (O::GetBucketLogging, _) => a("s3:GetBucketLogging", Bucket),
+            (O::PutBucketLogging, _) => a("s3:PutBucketLogging", Bucket),
+            (O::GetBucketTagging, _) => a("s3:GetBucketTagging", Bucket),
+            (O::PutBucketTagging | O::DeleteBucketTagging, _) => a("s3:PutBucketTagging", Bucket),
+            (O::GetBucketAcl, _) => a("s3:GetBucketAcl", Bucket),
+            (O::PutBucketAcl, _) => a("s3:PutBucketAcl", Bucket),
+            (O::GetBucketOwnershipControls, _) => a("s3:GetBucketOwnershipControls", Bucket),
+            (O::PutBucketOwnershipControls | O::DeleteBucketOwnershipControls, _) => {
+                a("s3:PutBucketOwnershipControls", Bucket)
+            }
+            (O::ListBuckets, _) => a("s3:ListAllMyBuckets", Account),
+        }
+    }
+}
+
+impl std::fmt::Display for Operation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The IAM action of an S3 operation by its name ([`Operation::action`]); `None` for an
+/// operation the server does not know, which the access hook denies.
 #[must_use]
 pub fn action_for(operation: &str, versioned: bool) -> Option<Action> {
-    use Scope::{Account, Bucket, Object};
-    Some(match (operation, versioned) {
-        ("GetObject" | "HeadObject", false) => a("s3:GetObject", Object),
-        ("GetObject" | "HeadObject", true) => a("s3:GetObjectVersion", Object),
-        ("DeleteObject", false) => a("s3:DeleteObject", Object),
-        ("DeleteObject", true) => a("s3:DeleteObjectVersion", Object),
-        ("GetObjectTagging", false) => a("s3:GetObjectTagging", Object),
-        ("GetObjectTagging", true) => a("s3:GetObjectVersionTagging", Object),
-        ("PutObjectTagging", false) => a("s3:PutObjectTagging", Object),
-        ("PutObjectTagging", true) => a("s3:PutObjectVersionTagging", Object),
-        ("DeleteObjectTagging", false) => a("s3:DeleteObjectTagging", Object),
-        ("DeleteObjectTagging", true) => a("s3:DeleteObjectVersionTagging", Object),
-        ("GetObjectAcl", false) => a("s3:GetObjectAcl", Object),
-        ("GetObjectAcl", true) => a("s3:GetObjectVersionAcl", Object),
-        ("GetObjectAttributes", false) => a("s3:GetObjectAttributes", Object),
-        ("GetObjectAttributes", true) => a("s3:GetObjectVersionAttributes", Object),
-        // Uploads of every shape need s3:PutObject; copies also need read access to the source,
-        // which the access hook checks separately.
-        (
-            "PutObject"
-            | "PostObject"
-            | "CopyObject"
-            | "CreateMultipartUpload"
-            | "UploadPart"
-            | "UploadPartCopy"
-            | "CompleteMultipartUpload",
-            _,
-        ) => a("s3:PutObject", Object),
-        ("PutObjectAcl", _) => a("s3:PutObjectAcl", Object),
-        ("AbortMultipartUpload", _) => a("s3:AbortMultipartUpload", Object),
-        ("ListParts", _) => a("s3:ListMultipartUploadParts", Object),
-        // DeleteObjects is authorised per key as s3:DeleteObject; the bucket-level check uses it too.
-        ("DeleteObjects", _) => a("s3:DeleteObject", Bucket),
-        ("ListObjects" | "ListObjectsV2" | "HeadBucket", _) => a("s3:ListBucket", Bucket),
-        ("ListObjectVersions", _) => a("s3:ListBucketVersions", Bucket),
-        ("ListMultipartUploads", _) => a("s3:ListBucketMultipartUploads", Bucket),
-        ("CreateBucket", _) => a("s3:CreateBucket", Bucket),
-        ("DeleteBucket", _) => a("s3:DeleteBucket", Bucket),
-        ("GetBucketLocation", _) => a("s3:GetBucketLocation", Bucket),
-        ("GetBucketVersioning", _) => a("s3:GetBucketVersioning", Bucket),
-        ("PutBucketVersioning", _) => a("s3:PutBucketVersioning", Bucket),
-        ("GetBucketPolicy", _) => a("s3:GetBucketPolicy", Bucket),
-        ("PutBucketPolicy", _) => a("s3:PutBucketPolicy", Bucket),
-        ("DeleteBucketPolicy", _) => a("s3:DeleteBucketPolicy", Bucket),
-        ("GetBucketPolicyStatus", _) => a("s3:GetBucketPolicyStatus", Bucket),
-        ("GetPublicAccessBlock", _) => a("s3:GetBucketPublicAccessBlock", Bucket),
-        ("PutPublicAccessBlock" | "DeletePublicAccessBlock", _) => {
-            a("s3:PutBucketPublicAccessBlock", Bucket)
-        }
-        ("GetBucketCors", _) => a("s3:GetBucketCORS", Bucket),
-        ("PutBucketCors" | "DeleteBucketCors", _) => a("s3:PutBucketCORS", Bucket),
-        ("GetBucketEncryption", _) => a("s3:GetEncryptionConfiguration", Bucket),
-        ("PutBucketEncryption" | "DeleteBucketEncryption", _) => {
-            a("s3:PutEncryptionConfiguration", Bucket)
-        }
-        ("GetBucketLifecycleConfiguration", _) => a("s3:GetLifecycleConfiguration", Bucket),
-        ("PutBucketLifecycleConfiguration" | "DeleteBucketLifecycle", _) => {
-            a("s3:PutLifecycleConfiguration", Bucket)
-        }
-        ("GetBucketLogging", _) => a("s3:GetBucketLogging", Bucket),
-        ("PutBucketLogging", _) => a("s3:PutBucketLogging", Bucket),
-        ("GetBucketTagging", _) => a("s3:GetBucketTagging", Bucket),
-        ("PutBucketTagging" | "DeleteBucketTagging", _) => a("s3:PutBucketTagging", Bucket),
-        ("GetBucketAcl", _) => a("s3:GetBucketAcl", Bucket),
-        ("PutBucketAcl", _) => a("s3:PutBucketAcl", Bucket),
-        ("GetBucketOwnershipControls", _) => a("s3:GetBucketOwnershipControls", Bucket),
-        ("PutBucketOwnershipControls" | "DeleteBucketOwnershipControls", _) => {
-            a("s3:PutBucketOwnershipControls", Bucket)
-        }
-        ("ListBuckets", _) => a("s3:ListAllMyBuckets", Account),
-        _ => return None,
-    })
+    Operation::from_name(operation).map(|o| o.action(versioned))
 }
 
 /// The resource ARN an action is evaluated on.
@@ -180,5 +250,17 @@ mod tests {
         );
         assert_eq!(resource_arn(Scope::Bucket, "b", None), "arn:aws:s3:::b");
         assert_eq!(resource_arn(Scope::Account, "b", None), "*");
+    }
+
+    #[test]
+    fn operation_names_round_trip() {
+        for op in Operation::ALL {
+            assert_eq!(Operation::from_name(op.name()), Some(*op));
+        }
+        assert_eq!(
+            Operation::from_name("GetObject"),
+            Some(Operation::GetObject)
+        );
+        assert_eq!(Operation::from_name("getobject"), None);
     }
 }

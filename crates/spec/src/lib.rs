@@ -24,6 +24,7 @@ pub mod public_access_block;
 pub mod template;
 pub mod versioning;
 
+pub use actions::Operation;
 pub use bucket::{BucketSpec, SpecError, TemplateVars};
 pub use public_access_block::PublicAccessBlock;
 pub use versioning::{VersioningConfiguration, VersioningStatus};

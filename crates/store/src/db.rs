@@ -11,11 +11,10 @@ use crate::clock::{SharedClock, SystemClock};
 use crate::data::{self, DataDirs, DataWriter};
 use crate::group::GroupCommit;
 use crate::keys;
-use crate::masters::MasterKeys;
+use crate::masters::{self, MasterKeys};
 use crate::record::{
     self, BucketRecord, PartRecord, Segment, UploadRecord, VersionRecord, VersioningState,
 };
-use crate::rewrap;
 use crate::{FileId, NULL_VERSION_ID, StoreError};
 
 /// Engine-wide counters and the schema version.
@@ -426,7 +425,7 @@ impl Store {
             let mut versions = tx.open_table(VERSIONS)?;
             let current = newest_version(&versions, bucket, &rec.key)?;
             check_precondition(precondition.as_ref(), current.as_ref().map(|(_, r)| r))?;
-            rewrap::to_current(
+            masters::to_current(
                 masters.as_ref(),
                 rec.segments.iter_mut().filter_map(|s| s.envelope.as_mut()),
             )?;
@@ -832,7 +831,7 @@ impl Store {
             if tx.open_table(UPLOADS)?.get(upload_id.as_str())?.is_none() {
                 return Err(StoreError::NoSuchUpload(upload_id));
             }
-            rewrap::to_current(masters.as_ref(), part.envelope.as_mut())?;
+            masters::to_current(masters.as_ref(), part.envelope.as_mut())?;
             let mut parts = tx.open_table(PARTS)?;
             let key = keys::part_key(&upload_id, part.part_number);
             let old = parts.insert(key.as_slice(), record::encode(&part).as_slice())?;
@@ -950,7 +949,7 @@ impl Store {
             let current = newest_version(&versions, &upload.bucket, &upload.key)?;
             check_precondition(precondition.as_ref(), current.as_ref().map(|(_, r)| r))?;
             // Everything that can refuse the request has been checked: now change tables.
-            rewrap::to_current(
+            masters::to_current(
                 masters.as_ref(),
                 rec.segments.iter_mut().filter_map(|s| s.envelope.as_mut()),
             )?;

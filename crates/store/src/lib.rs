@@ -46,4 +46,5 @@ pub use record::{
     BucketRecord, Checksums, ContentHeaders, Envelope, NULL_VERSION_ID, PartRecord, Segment,
     UploadKms, UploadRecord, VersionRecord, VersioningState,
 };
-pub use rewrap::{REWRAP_BATCH, Rewrapped};
+pub use masters::Rewrapped;
+pub use rewrap::REWRAP_BATCH;

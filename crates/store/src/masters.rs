@@ -105,3 +105,73 @@ mod tests {
         assert_eq!(keys.previous_ids(), vec!["mk-1".to_string()]);
     }
 }
+
+/// What a rotation pass changed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Rewrapped {
+    /// Data keys re-wrapped (object segments and multipart parts).
+    pub rewrapped: usize,
+    /// Data keys already under the current master key.
+    pub already: usize,
+    /// Data keys wrapped by customer (SSE-C) or keyring (SSE-KMS) keys, which the master key
+    /// does not wrap (keyring keys are re-sealed with the keyring).
+    pub customer: usize,
+}
+
+impl std::ops::AddAssign for Rewrapped {
+    fn add_assign(&mut self, o: Self) {
+        self.rewrapped += o.rewrapped;
+        self.already += o.already;
+        self.customer += o.customer;
+    }
+}
+
+/// Re-wraps one envelope under the current master key if an earlier one wraps it; returns
+/// whether it changed.
+pub(crate) fn rewrap(
+    env: &mut Envelope,
+    masters: &MasterKeys,
+    out: &mut Rewrapped,
+) -> Result<bool, StoreError> {
+    if env.algorithm == SSE_C_ALGORITHM || is_keyring_algorithm(&env.algorithm) {
+        out.customer += 1;
+        return Ok(false);
+    }
+    let new = masters.current();
+    if env.key_id == new.id {
+        out.already += 1;
+        return Ok(false);
+    }
+    let old = masters.get(&env.key_id).ok_or_else(|| {
+        StoreError::Corrupt(format!(
+            "a data key is wrapped by master key {}, which is not loaded (current: {})",
+            env.key_id, new.id
+        ))
+    })?;
+    let wrapped = hex::decode(&env.wrapped_key)
+        .map_err(|_| StoreError::Corrupt("malformed envelope".into()))?;
+    let dek = crypto::unwrap_key(&old.key, &old.id, &wrapped)
+        .map_err(|e| StoreError::Corrupt(format!("unwrapping a data key: {e}")))?;
+    let again = crypto::wrap_key(&new.key, &new.id, &dek)
+        .map_err(|e| StoreError::Corrupt(format!("wrapping a data key: {e}")))?;
+    env.wrapped_key = hex::encode(again);
+    env.key_id.clone_from(&new.id);
+    out.rewrapped += 1;
+    Ok(true)
+}
+
+/// Puts the envelopes a commit is about to store under the current master key (a write that
+/// began before a rotation switched keys). Called inside the commit's transaction.
+pub(crate) fn to_current<'a>(
+    masters: Option<&MasterKeys>,
+    envelopes: impl IntoIterator<Item = &'a mut Envelope>,
+) -> Result<(), StoreError> {
+    let Some(masters) = masters else {
+        return Ok(());
+    };
+    let mut out = Rewrapped::default();
+    for env in envelopes {
+        rewrap(env, masters, &mut out)?;
+    }
+    Ok(())
+}

@@ -4,7 +4,8 @@
 //! Online, while writes continue:
 //! - [`crate::MasterKeys::install`] makes the new key current: every data file created after
 //!   that is wrapped by it;
-//! - a write that began under the old key is re-wrapped inside its own commit ([`to_current`]),
+//! - a write that began under the old key is re-wrapped inside its own commit
+//!   ([`crate::masters::to_current`]),
 //!   so nothing committed after the switch is under the old key;
 //! - [`Store::rewrap_to_current`] walks the versions and parts tables in batches, each a share
 //!   of a group commit (writers are never blocked for long), then checks that no envelope
@@ -19,82 +20,12 @@ use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 
 use crate::crypto;
 use crate::data::{SSE_C_ALGORITHM, is_keyring_algorithm};
-use crate::masters::MasterKeys;
+use crate::masters::{MasterKeys, Rewrapped, rewrap};
 use crate::record::{self, Envelope, PartRecord, VersionRecord};
 use crate::{Store, StoreError};
 
 /// Records per shared commit in [`Store::rewrap_to_current`].
 pub const REWRAP_BATCH: usize = 256;
-
-/// What a rotation pass changed.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Rewrapped {
-    /// Data keys re-wrapped (object segments and multipart parts).
-    pub rewrapped: usize,
-    /// Data keys already under the current master key.
-    pub already: usize,
-    /// Data keys wrapped by customer (SSE-C) or keyring (SSE-KMS) keys, which the master key
-    /// does not wrap (keyring keys are re-sealed with the keyring).
-    pub customer: usize,
-}
-
-impl std::ops::AddAssign for Rewrapped {
-    fn add_assign(&mut self, o: Self) {
-        self.rewrapped += o.rewrapped;
-        self.already += o.already;
-        self.customer += o.customer;
-    }
-}
-
-/// Re-wraps one envelope under the current master key if an earlier one wraps it; returns
-/// whether it changed.
-fn rewrap(
-    env: &mut Envelope,
-    masters: &MasterKeys,
-    out: &mut Rewrapped,
-) -> Result<bool, StoreError> {
-    if env.algorithm == SSE_C_ALGORITHM || is_keyring_algorithm(&env.algorithm) {
-        out.customer += 1;
-        return Ok(false);
-    }
-    let new = masters.current();
-    if env.key_id == new.id {
-        out.already += 1;
-        return Ok(false);
-    }
-    let old = masters.get(&env.key_id).ok_or_else(|| {
-        StoreError::Corrupt(format!(
-            "a data key is wrapped by master key {}, which is not loaded (current: {})",
-            env.key_id, new.id
-        ))
-    })?;
-    let wrapped = hex::decode(&env.wrapped_key)
-        .map_err(|_| StoreError::Corrupt("malformed envelope".into()))?;
-    let dek = crypto::unwrap_key(&old.key, &old.id, &wrapped)
-        .map_err(|e| StoreError::Corrupt(format!("unwrapping a data key: {e}")))?;
-    let again = crypto::wrap_key(&new.key, &new.id, &dek)
-        .map_err(|e| StoreError::Corrupt(format!("wrapping a data key: {e}")))?;
-    env.wrapped_key = hex::encode(again);
-    env.key_id.clone_from(&new.id);
-    out.rewrapped += 1;
-    Ok(true)
-}
-
-/// Puts the envelopes a commit is about to store under the current master key (a write that
-/// began before a rotation switched keys). Called inside the commit's transaction.
-pub(crate) fn to_current<'a>(
-    masters: Option<&MasterKeys>,
-    envelopes: impl IntoIterator<Item = &'a mut Envelope>,
-) -> Result<(), StoreError> {
-    let Some(masters) = masters else {
-        return Ok(());
-    };
-    let mut out = Rewrapped::default();
-    for env in envelopes {
-        rewrap(env, masters, &mut out)?;
-    }
-    Ok(())
-}
 
 fn version_envelopes(
     rec: &mut VersionRecord,

@@ -4,6 +4,7 @@
 use std::net::IpAddr;
 
 use http::{HeaderMap, Uri};
+use leadshop_spec::Operation;
 use leadshop_spec::policy::{Cidr, Context};
 use percent_encoding::percent_decode_str;
 
@@ -24,8 +25,8 @@ pub struct Inputs<'a> {
     pub account_id: &'a str,
     /// Peers trusted for `X-Forwarded-For` / `-Proto`.
     pub trusted_proxies: &'a [Cidr],
-    /// The S3 operation (s3s name), for operation-specific keys.
-    pub operation: &'a str,
+    /// The S3 operation, for operation-specific keys (`None`: one the server does not know).
+    pub operation: Option<Operation>,
     /// The time of the request, from the server's clock (`aws:CurrentTime`, `aws:EpochTime`).
     pub now_ms: i64,
 }
@@ -153,7 +154,12 @@ pub fn build(inp: &Inputs<'_>) -> Context {
     };
     if matches!(
         inp.operation,
-        "ListObjects" | "ListObjectsV2" | "ListObjectVersions" | "ListMultipartUploads"
+        Some(
+            Operation::ListObjects
+                | Operation::ListObjectsV2
+                | Operation::ListObjectVersions
+                | Operation::ListMultipartUploads
+        )
     ) {
         for (key, param) in [
             ("s3:prefix", "prefix"),
@@ -179,7 +185,7 @@ pub fn build(inp: &Inputs<'_>) -> Context {
         (Some("AWS4-HMAC-SHA256"), Some("REST-QUERY-STRING"))
     } else if q("Signature").is_some() && q("AWSAccessKeyId").is_some() {
         (Some("AWS"), Some("REST-QUERY-STRING"))
-    } else if inp.operation == "PostObject" {
+    } else if inp.operation == Some(Operation::PostObject) {
         (None, Some("POST"))
     } else {
         (None, None)

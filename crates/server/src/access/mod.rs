@@ -29,9 +29,9 @@ pub use form::post_form_tags;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use leadshop_spec::PublicAccessBlock;
 use leadshop_spec::actions::{self, Scope};
 use leadshop_spec::policy::{Cidr, Context, Decision, Policy, Request, evaluate};
+use leadshop_spec::{Operation, PublicAccessBlock};
 use leadshop_store::Store;
 use percent_encoding::percent_decode_str;
 use s3s::access::{S3Access, S3AccessContext};
@@ -308,6 +308,22 @@ const PUBLIC_CANNED_ACLS: [&str; 3] = ["public-read", "public-read-write", "auth
 impl S3Access for AccessHook {
     async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
         let ac = &self.0;
+        // What the request record needs, learnt before anything can refuse the request.
+        if let Some(rc) = cx.extensions_mut().get::<RequestContext>().cloned() {
+            let (bucket, key) = match cx.s3_path() {
+                S3Path::Root => (None, None),
+                S3Path::Bucket { bucket } => (Some(bucket.to_string()), None),
+                S3Path::Object { bucket, key } => (Some(bucket.to_string()), Some(key.to_string())),
+            };
+            let access_key_id = cx.credentials().map(|c| c.access_key.clone());
+            let operation = Operation::from_name(cx.s3_op().name());
+            rc.learn(|f| {
+                f.operation = operation;
+                f.bucket = bucket;
+                f.key = key;
+                f.access_key_id = access_key_id;
+            });
+        }
         // Temporary credentials (STS session tokens) are never issued by this server, so a
         // request carrying one cannot be valid; s3s does not check the token itself.
         if cx.headers().contains_key("x-amz-security-token")
@@ -351,12 +367,20 @@ impl S3Access for AccessHook {
         };
         let request = cx.extensions_mut().get::<RequestContext>().cloned();
         let has_post_form = cx.extensions_mut().get::<Arc<PostForm>>().is_some();
-        let operation = cx.s3_op().name();
+        let op_name = cx.s3_op().name();
+        let operation = Operation::from_name(op_name);
         let (bucket, key) = match cx.s3_path() {
             S3Path::Root => (String::new(), None),
             S3Path::Bucket { bucket } => (bucket.to_string(), None),
             S3Path::Object { bucket, key } => (bucket.to_string(), Some(key.to_string())),
         };
+        if let Some(rc) = &request {
+            rc.learn(|f| {
+                f.principal = identity
+                    .as_ref()
+                    .map(|i| format!("arn:aws:iam::{}:user/{}", ac.account_id, i.name));
+            });
+        }
         let context = conditions::build(&conditions::Inputs {
             request: request.as_ref(),
             headers: cx.headers(),
@@ -393,17 +417,18 @@ impl S3Access for AccessHook {
             ));
         }
         let versioned = authz.context.get("s3:VersionId").is_some();
-        let Some(action) = actions::action_for(operation, versioned) else {
+        let Some(operation) = operation else {
             return Err(S3Error::with_message(
                 S3ErrorCode::AccessDenied,
-                format!("Access Denied: {operation} is not covered by access control"),
+                format!("Access Denied: {op_name} is not covered by access control"),
             ));
         };
+        let action = operation.action(versioned);
         match operation {
             // DeleteObjects names its keys in the body: its handler authorises each one, once
             // the body is read, and reports refusals per key as S3 does. An anonymous caller
             // no policy could let delete anything here is refused before the body is read.
-            "DeleteObjects" => {
+            Operation::DeleteObjects => {
                 ac.require_transport(&authz)?;
                 if authz.identity.is_none() && !ac.may_delete_in(&authz, &bucket) {
                     let who = authz.arn.as_deref().unwrap_or("anonymous");
@@ -416,7 +441,7 @@ impl S3Access for AccessHook {
                 }
             }
             // A POST upload names its key in the form: `post_object` below authorises it.
-            "PostObject" => {
+            Operation::PostObject => {
                 ac.require_transport(&authz)?;
                 if !has_post_form {
                     return Err(s3_error!(
@@ -430,7 +455,7 @@ impl S3Access for AccessHook {
                 ac.authorize(&authz, action.name, &bucket, &resource)?;
             }
         }
-        if matches!(operation, "CopyObject" | "UploadPartCopy") {
+        if matches!(operation, Operation::CopyObject | Operation::UploadPartCopy) {
             check_copy_source(ac, &authz, cx.headers())?;
         }
         if action.scope == Scope::Object && carries_public_acl(cx.headers()) {

@@ -5,7 +5,7 @@
 use std::collections::VecDeque;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -31,6 +31,7 @@ pub struct BodyTooLarge(pub u64);
 pub struct BodyOutcome {
     timed_out: AtomicBool,
     too_large: AtomicBool,
+    bytes_read: AtomicU64,
 }
 
 impl BodyOutcome {
@@ -44,6 +45,12 @@ impl BodyOutcome {
     #[must_use]
     pub fn too_large(&self) -> bool {
         self.too_large.load(Ordering::Relaxed)
+    }
+
+    /// Body bytes read so far.
+    #[must_use]
+    pub fn bytes_read(&self) -> u64 {
+        self.bytes_read.load(Ordering::Relaxed)
     }
 }
 
@@ -109,6 +116,10 @@ where
             Poll::Ready(frame) => {
                 this.sleep = None;
                 this.activity.touch();
+                if let Some(Ok(f)) = &frame {
+                    let n = f.data_ref().map_or(0, |d| d.len() as u64);
+                    this.outcome.bytes_read.fetch_add(n, Ordering::Relaxed);
+                }
                 if let (Some(limit), Some(Ok(f))) = (this.limit, &frame) {
                     this.seen += f.data_ref().map_or(0, |d| d.len() as u64);
                     if this.seen > limit {

@@ -8,6 +8,8 @@
 //! - [`limits`]: connection caps, the idle watchdog, the counters of every limit.
 //! - [`body`]: request bodies with a progress timeout.
 //! - [`post_form`]: the fields of browser POST uploads, read before s3s.
+//! - [`record`]: each request's [`RequestRecord`](crate::events::RequestRecord), published when
+//!   its response has been sent.
 //! - [`resign`]: requests AWS accepts that s3s would refuse (an ignored Range, a path signed
 //!   in another escaping), verified and signed again.
 //! - [`errors`]: the S3 error responses the shell answers itself.
@@ -17,6 +19,7 @@ pub mod body;
 pub mod errors;
 pub mod limits;
 pub mod post_form;
+pub mod record;
 pub mod request;
 pub mod resign;
 

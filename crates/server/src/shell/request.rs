@@ -11,9 +11,12 @@ use s3s::service::S3Service;
 
 use super::body::{self, BodyOutcome, GiveBack, PrefixedBody, TimedBody};
 use super::limits::{ConnActivity, ShellStats};
+use super::record::{self, RecordedBody};
 use super::{errors, post_form, resign};
 use crate::config::Limits;
 use crate::context::{ConnInfo, RequestContext};
+use crate::events::Events;
+use leadshop_store::SharedClock;
 
 /// The most of an unread body read (and dropped) after a refusal, so the client reads it.
 const DRAIN_MAX: u64 = 16 * 1024 * 1024;
@@ -28,6 +31,10 @@ pub struct S3Shell {
     pub stats: Arc<ShellStats>,
     /// The access keys (to verify and re-sign what [`resign`] adjusts).
     pub keys: Arc<crate::keys::KeyStore>,
+    /// Where each request's record goes.
+    pub events: Arc<Events>,
+    /// The time of each record.
+    pub clock: SharedClock,
 }
 
 impl S3Shell {
@@ -40,9 +47,14 @@ impl S3Shell {
     ) -> Response<s3s::Body> {
         let _in_flight = activity.request();
         let cx = RequestContext::new(conn);
-        let method = req.method().clone();
-        let path = req.uri().path().to_string();
-        let mut resp = self.respond(req, &cx, activity).await;
+        let (parts, incoming) = req.into_parts();
+        let method = parts.method.clone();
+        let path = parts.uri.path().to_string();
+        let mut rec = record::begin(&parts, &cx, self.clock.now_ms());
+        let outcome = Arc::new(BodyOutcome::default());
+        let mut resp = self
+            .respond(parts, incoming, &cx, activity, outcome.clone())
+            .await;
         if let Ok(v) = HeaderValue::from_str(&cx.id) {
             resp.headers_mut().insert("x-amz-request-id", v.clone());
             resp.headers_mut().insert("x-amz-id-2", v);
@@ -54,16 +66,19 @@ impl S3Shell {
         } else {
             tracing::info!(target: "leadshop::request", request_id = %cx.id, remote = %cx.conn.remote, %method, %path, status, ms);
         }
-        resp
+        record::complete(&mut rec, &cx, &resp, outcome.bytes_read());
+        let events = self.events.clone();
+        resp.map(|body| s3s::Body::http_body(RecordedBody::new(body, rec, cx.started, events)))
     }
 
     async fn respond(
         &self,
-        req: Request<Incoming>,
+        parts: http::request::Parts,
+        incoming: Incoming,
         cx: &RequestContext,
         activity: Arc<ConnActivity>,
+        outcome: Arc<BodyOutcome>,
     ) -> Response<s3s::Body> {
-        let (parts, incoming) = req.into_parts();
         // A client that asked `Expect: 100-continue` sends nothing until told to: nothing to
         // drain, and reading would only invite the body.
         let waits_to_send = parts
@@ -75,7 +90,6 @@ impl S3Shell {
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
         let unread = Arc::new(std::sync::Mutex::new(None));
-        let outcome = Arc::new(BodyOutcome::default());
         let body = TimedBody::new(
             GiveBack::new(incoming, unread.clone()),
             Duration::from_secs(self.limits.body_timeout_secs),

@@ -15,7 +15,11 @@ const DAY: Duration = Duration::from_secs(86_400);
 
 async fn server_on(clock: &std::sync::Arc<TestClock>) -> TestServer {
     let dir = tempfile::tempdir().expect("temp dir");
-    let handle = leadshop_server::start_with_clock(test_config(dir.path()), clock.clone())
+    let options = leadshop_server::StartOptions {
+        clock: clock.clone(),
+        ..Default::default()
+    };
+    let handle = leadshop_server::start_with(test_config(dir.path()), options)
         .await
         .expect("server starts");
     TestServer { handle, dir }

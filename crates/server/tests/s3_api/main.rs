@@ -8,6 +8,7 @@ mod auth;
 mod buckets;
 mod clock;
 mod encryption;
+mod events;
 mod listing;
 mod multipart;
 mod objects;

@@ -1,0 +1,201 @@
+//! The request record of each S3 request: begun when the request arrives, completed from the
+//! response, and published (to [`Events`]) when the last byte of the body has gone out or the
+//! client went away.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::{HeaderMap, Method, header};
+use http_body::{Body, Frame, SizeHint};
+use leadshop_spec::Operation;
+
+use crate::context::RequestContext;
+use crate::events::{Events, RequestRecord};
+
+fn header_str(headers: &HeaderMap, name: impl http::header::AsHeaderName) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+/// What the request itself tells, read before it is consumed.
+#[must_use]
+pub fn begin(parts: &http::request::Parts, cx: &RequestContext, time_ms: i64) -> RequestRecord {
+    let h = &parts.headers;
+    let query = parts.uri.query().unwrap_or_default();
+    let has = |name: &str| query.split('&').any(|p| p.split('=').next() == Some(name));
+    let auth = header_str(h, header::AUTHORIZATION).unwrap_or_default();
+    let (signature_version, auth_type) = if auth.starts_with("AWS4-") {
+        (Some("SigV4"), Some("AuthHeader"))
+    } else if auth.starts_with("AWS ") {
+        (Some("SigV2"), Some("AuthHeader"))
+    } else if has("X-Amz-Algorithm") {
+        (Some("SigV4"), Some("QueryString"))
+    } else if has("Signature") && has("AWSAccessKeyId") {
+        (Some("SigV2"), Some("QueryString"))
+    } else {
+        (None, None)
+    };
+    let tls = cx.conn.tls.as_ref();
+    RequestRecord {
+        request_id: cx.id.clone(),
+        time_ms,
+        method: parts.method.to_string(),
+        uri: parts
+            .uri
+            .path_and_query()
+            .map_or_else(|| parts.uri.to_string(), ToString::to_string),
+        remote_ip: Some(cx.conn.remote.ip()),
+        user_agent: header_str(h, header::USER_AGENT),
+        referer: header_str(h, header::REFERER),
+        signature_version,
+        auth_type,
+        tls_version: tls.map(|t| t.version.clone()),
+        tls_cipher: tls.map(|t| t.cipher.clone()),
+        // HTTP/2 carries the host as the URI's authority.
+        host: header_str(h, header::HOST)
+            .or_else(|| parts.uri.authority().map(ToString::to_string)),
+        // An upload's object size is what the client declared (decoded from aws-chunked).
+        object_size: header_str(h, "x-amz-decoded-content-length")
+            .or_else(|| header_str(h, header::CONTENT_LENGTH))
+            .and_then(|v| v.parse().ok()),
+        ..RequestRecord::default()
+    }
+}
+
+/// Completes a record from the response and what the access hook learnt.
+pub fn complete(
+    rec: &mut RequestRecord,
+    cx: &RequestContext,
+    resp: &http::Response<s3s::Body>,
+    bytes_in: u64,
+) {
+    let facts = cx.facts();
+    rec.operation = facts.operation;
+    rec.bucket = facts.bucket;
+    rec.key = facts.key;
+    rec.principal = facts.principal;
+    rec.access_key_id = facts.access_key_id;
+    if rec.auth_type.is_none() && facts.operation == Some(Operation::PostObject) {
+        rec.auth_type = Some("POST");
+    }
+    rec.status = resp.status().as_u16();
+    rec.bytes_in = bytes_in;
+    rec.first_byte_time = cx.started.elapsed();
+    let h = resp.headers();
+    rec.version_id = header_str(h, "x-amz-version-id");
+    let uploads = matches!(
+        facts.operation,
+        Some(Operation::PutObject | Operation::UploadPart | Operation::PostObject)
+    );
+    if !uploads {
+        // A read names the whole object's size: Content-Range's total, else Content-Length.
+        let reads = matches!(
+            facts.operation,
+            Some(Operation::GetObject | Operation::HeadObject)
+        ) && resp.status().is_success();
+        rec.object_size = reads
+            .then(|| {
+                header_str(h, header::CONTENT_RANGE)
+                    .and_then(|r| r.rsplit('/').next()?.parse().ok())
+                    .or_else(|| header_str(h, header::CONTENT_LENGTH)?.parse().ok())
+            })
+            .flatten();
+    } else if rec.status >= 300 {
+        rec.object_size = None;
+    }
+    if rec.status >= 400 {
+        rec.error_code = error_code(resp, &rec.method);
+    }
+}
+
+/// The S3 error code of an error response: its XML `<Code>`, or for HEAD (which has no body)
+/// the code its status stands for.
+fn error_code(resp: &http::Response<s3s::Body>, method: &str) -> Option<String> {
+    if let Some(body) = resp.body().bytes() {
+        let text = std::str::from_utf8(&body).ok()?;
+        let start = text.find("<Code>")? + "<Code>".len();
+        let end = start + text[start..].find("</Code>")?;
+        return Some(text[start..end].to_string());
+    }
+    (method == Method::HEAD.as_str()).then(|| {
+        match resp.status().as_u16() {
+            400 => "BadRequest",
+            403 => "AccessDenied",
+            404 => "NotFound",
+            412 => "PreconditionFailed",
+            _ => "Error",
+        }
+        .to_string()
+    })
+}
+
+/// A response body that publishes its request's record when it has been sent, or dropped
+/// unsent (the client went away).
+pub struct RecordedBody {
+    inner: s3s::Body,
+    sent: u64,
+    pending: Option<(RequestRecord, std::time::Instant, Arc<Events>)>,
+}
+
+impl RecordedBody {
+    /// Wraps `inner`; the record is published once, at the end.
+    #[must_use]
+    pub fn new(
+        inner: s3s::Body,
+        record: RequestRecord,
+        started: std::time::Instant,
+        events: Arc<Events>,
+    ) -> Self {
+        Self {
+            inner,
+            sent: 0,
+            pending: Some((record, started, events)),
+        }
+    }
+
+    fn finish(&mut self) {
+        if let Some((mut rec, started, events)) = self.pending.take() {
+            rec.bytes_out = self.sent;
+            rec.total_time = started.elapsed();
+            events.publish(rec);
+        }
+    }
+}
+
+impl Drop for RecordedBody {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+impl Body for RecordedBody {
+    type Data = Bytes;
+    type Error = s3s::StdError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                self.sent += frame.data_ref().map_or(0, |d| d.len() as u64);
+            }
+            Poll::Ready(None) => self.finish(),
+            _ => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
