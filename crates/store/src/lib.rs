@@ -42,9 +42,9 @@ pub use db::{
 };
 pub use error::StoreError;
 pub use masters::MasterKeys;
+pub use masters::Rewrapped;
 pub use record::{
     BucketRecord, Checksums, ContentHeaders, Envelope, NULL_VERSION_ID, PartRecord, Segment,
     UploadKms, UploadRecord, VersionRecord, VersioningState,
 };
-pub use masters::Rewrapped;
 pub use rewrap::REWRAP_BATCH;

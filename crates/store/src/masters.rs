@@ -5,7 +5,10 @@
 
 use std::sync::{Arc, PoisonError, RwLock};
 
-use crate::data::MasterKey;
+use crate::crypto;
+use crate::data::{MasterKey, SSE_C_ALGORITHM, is_keyring_algorithm};
+use crate::error::StoreError;
+use crate::record::Envelope;
 
 /// A cheap-to-clone handle on the master keys (all clones see the same keys).
 #[derive(Clone)]

@@ -18,7 +18,6 @@ use std::ops::Bound;
 
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 
-use crate::crypto;
 use crate::data::{SSE_C_ALGORITHM, is_keyring_algorithm};
 use crate::masters::{MasterKeys, Rewrapped, rewrap};
 use crate::record::{self, Envelope, PartRecord, VersionRecord};
