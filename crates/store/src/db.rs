@@ -15,6 +15,7 @@ use crate::masters::{self, MasterKeys};
 use crate::record::{
     self, BucketRecord, PartRecord, Segment, UploadRecord, VersionRecord, VersioningState,
 };
+use crate::write::CompletedObject;
 use crate::{FileId, NULL_VERSION_ID, StoreError};
 
 /// Engine-wide counters and the schema version.
@@ -891,12 +892,13 @@ impl Store {
         upload_id: &str,
         wanted: Vec<CompletePart>,
         precondition: Option<WritePrecondition>,
-        finish: impl FnOnce(&UploadRecord, &[PartRecord]) -> Result<VersionRecord, StoreError>
+        finish: impl FnOnce(&UploadRecord, &[PartRecord]) -> Result<CompletedObject, StoreError>
         + Send
         + 'static,
     ) -> Result<PutOutcome, StoreError> {
         let upload_id = upload_id.to_string();
         let masters = self.master.clone();
+        let clock = self.clock.clone();
         let (outcome, garbage) = self.group.run(&self.db, move |tx| {
             let upload_id = upload_id.as_str();
             let upload: UploadRecord = {
@@ -933,16 +935,29 @@ impl Store {
             {
                 return Err(StoreError::EntityTooSmall(small.part_number));
             }
-            let mut rec = finish(&upload, &chosen)?;
-            rec.segments = chosen
-                .iter()
-                .map(|p| Segment {
-                    file: p.file,
-                    len: p.size,
-                    envelope: p.envelope.clone(),
-                })
-                .collect();
-            rec.size = chosen.iter().map(|p| p.size).sum();
+            let done = finish(&upload, &chosen)?;
+            let mut rec = VersionRecord {
+                key: upload.key.clone(),
+                version_id: String::new(),
+                delete_marker: false,
+                last_modified_ms: clock.now_ms(),
+                size: chosen.iter().map(|p| p.size).sum(),
+                etag: done.etag,
+                storage_class: upload.storage_class.clone(),
+                checksums: done.checksums,
+                headers: upload.headers.clone(),
+                metadata: upload.metadata.clone(),
+                tags: upload.tags.clone(),
+                segments: chosen
+                    .iter()
+                    .map(|p| Segment {
+                        file: p.file,
+                        len: p.size,
+                        envelope: p.envelope.clone(),
+                    })
+                    .collect(),
+                encryption: None,
+            };
 
             let b = Self::bucket_in(tx, &upload.bucket)?;
             let mut versions = tx.open_table(VERSIONS)?;

@@ -18,6 +18,7 @@
 //! - [`db`]: the [`Store`] itself: buckets, objects, versions, listings, multipart.
 //! - `group`: group commit, so concurrent writes share one transaction and one fsync.
 //! - [`masters`]: the master keys held (current, and earlier ones during a rotation).
+//! - [`write`]: the last step of every write: sealed data committed as a version or part.
 //! - `rewrap`: online master-key rotation ([`Store::rewrap_to_current`]).
 
 pub mod clock;
@@ -30,6 +31,7 @@ pub mod keys;
 pub mod masters;
 pub mod record;
 mod rewrap;
+pub mod write;
 
 pub use clock::{Clock, SharedClock, SystemClock, TestClock};
 pub use data::{
@@ -48,3 +50,4 @@ pub use record::{
     UploadKms, UploadRecord, VersionRecord, VersioningState,
 };
 pub use rewrap::REWRAP_BATCH;
+pub use write::{CompletedObject, NewPart, NewVersion};

@@ -3,7 +3,8 @@
 
 use base64::Engine as _;
 use leadshop_store::{
-    Checksums, CompletePart, NULL_VERSION_ID, PartRecord, StoreError, UploadRecord, VersionRecord,
+    Checksums, CompletePart, CompletedObject, NULL_VERSION_ID, NewPart, PartRecord, StoreError,
+    UploadRecord,
 };
 use md5::{Digest, Md5};
 use s3s::dto::*;
@@ -226,25 +227,14 @@ async fn store_part(
     part_number: i32,
     ingested: body::Ingested,
 ) -> S3Result<PartRecord> {
-    let etag_value = ingested.etag();
-    let checksums = ingested.checksums.clone();
-    let sealed = ingested.seal().await?;
-    let part = PartRecord {
+    let new = NewPart {
         part_number,
-        size: sealed.len,
-        etag: etag_value,
-        last_modified_ms: s.now_ms(),
-        checksums,
-        file: sealed.file,
-        envelope: sealed.envelope.clone(),
+        etag: ingested.etag(),
+        checksums: ingested.checksums.clone(),
     };
-    let p = part.clone();
-    let store = s.store().clone();
-    if let Err(e) = s.db(move |st| st.put_part(&upload_id, &p)).await {
-        store.discard(sealed.file);
-        return Err(e);
-    }
-    Ok(part)
+    let sealed = ingested.seal().await?;
+    s.db(move |st| st.commit_part(&upload_id, new, sealed))
+        .await
 }
 
 pub(super) async fn handle_upload_part(
@@ -530,8 +520,7 @@ pub(super) async fn handle_complete_multipart_upload(
     let (a2, ty2) = (alg.clone(), ty.clone());
     let outcome = s
         .db(move |st| {
-            let clock = st.clock().clone();
-            st.complete_upload(&upload_id, wanted, precondition, move |up, parts| {
+            st.complete_upload(&upload_id, wanted, precondition, move |_upload, parts| {
                 for (p, (n, sum)) in parts.iter().zip(&listed_sums) {
                     if let Some(sum) = sum
                         && body::get(&p.checksums, &a2) != Some(sum.as_str())
@@ -560,20 +549,9 @@ pub(super) async fn handle_complete_multipart_upload(
                 } else {
                     checksums.checksum_type = None;
                 }
-                Ok(VersionRecord {
-                    key: up.key.clone(),
-                    version_id: String::new(),
-                    delete_marker: false,
-                    last_modified_ms: clock.now_ms(),
-                    size,
+                Ok(CompletedObject {
                     etag: format!("{}-{}", hex::encode(md5.finalize()), parts.len()),
-                    storage_class: up.storage_class.clone(),
                     checksums,
-                    headers: up.headers.clone(),
-                    metadata: up.metadata.clone(),
-                    tags: up.tags.clone(),
-                    segments: Vec::new(),
-                    encryption: None,
                 })
             })
         })

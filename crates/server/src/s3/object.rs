@@ -4,7 +4,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use leadshop_spec::names::{KeyError, validate_key};
-use leadshop_store::{NULL_VERSION_ID, VersionRecord, VersioningState, WritePrecondition};
+use leadshop_store::{
+    NULL_VERSION_ID, NewVersion, VersionRecord, VersioningState, WritePrecondition,
+};
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 
@@ -186,18 +188,9 @@ pub(super) async fn handle_put_object(
         enc.wrapping.clone(),
     )
     .await?;
-    let etag_value = ingested.etag();
-    let checksums = ingested.checksums.clone();
-    let sealed = ingested.seal().await?;
-    let rec = VersionRecord {
+    let new = NewVersion {
         key: input.key,
-        version_id: String::new(),
-        delete_marker: false,
-        last_modified_ms: s.now_ms(),
-        size: sealed.len,
-        etag: etag_value,
         storage_class,
-        checksums,
         headers: HeaderFields {
             content_type: input.content_type,
             content_encoding: input.content_encoding,
@@ -210,14 +203,9 @@ pub(super) async fn handle_put_object(
         .into(),
         metadata: convert::metadata(input.metadata),
         tags,
-        segments: vec![leadshop_store::Segment {
-            file: sealed.file,
-            len: sealed.len,
-            envelope: sealed.envelope.clone(),
-        }],
-        encryption: None,
+        ..NewVersion::default()
     };
-    let outcome = commit_version(s, input.bucket, rec, precondition).await?;
+    let outcome = write_version(s, input.bucket, new, ingested, precondition).await?;
     let v = &outcome.version;
     let mut out = PutObjectOutput {
         server_side_encryption: convert::sse(&v.segments),
@@ -233,25 +221,23 @@ pub(super) async fn handle_put_object(
     Ok(S3Response::new(out))
 }
 
-/// Commits a version whose data files are sealed; if the commit is refused, the files are
-/// removed so nothing of the request stays behind.
-async fn commit_version(
+/// The end of every object write: the ingested data sealed (durable), then committed as a
+/// new version by the store, which removes the data again if the commit is refused.
+pub(super) async fn write_version(
     s: &Leadshop,
     bucket: String,
-    rec: VersionRecord,
+    new: NewVersion,
+    ingested: body::Ingested,
     precondition: Option<WritePrecondition>,
 ) -> S3Result<leadshop_store::PutOutcome> {
-    let files: Vec<_> = rec.segments.iter().map(|seg| seg.file).collect();
-    let store = s.store().clone();
-    let result = s
-        .db(move |st| st.put_version(&bucket, rec, precondition))
-        .await;
-    if result.is_err() {
-        for f in files {
-            store.discard(f);
-        }
-    }
-    result
+    let new = NewVersion {
+        etag: ingested.etag(),
+        checksums: ingested.checksums.clone(),
+        ..new
+    };
+    let sealed = ingested.seal().await?;
+    s.db(move |st| st.commit_version(&bucket, new, sealed, precondition))
+        .await
 }
 
 /// Evaluates GET/HEAD conditions in the order RFC 9110 §13.2.2 gives (as S3 does).
@@ -721,30 +707,16 @@ pub(super) async fn handle_copy_object(
         enc.wrapping.clone(),
     )
     .await?;
-    let etag_value = ingested.etag();
-    let checksums = ingested.checksums.clone();
-    let sealed = ingested.seal().await?;
-    let rec = VersionRecord {
+    let new = NewVersion {
         key: input.key,
-        version_id: String::new(),
-        delete_marker: false,
-        last_modified_ms: s.now_ms(),
-        size: sealed.len,
-        etag: etag_value,
         storage_class,
-        checksums,
         headers,
         metadata,
         tags,
-        segments: vec![leadshop_store::Segment {
-            file: sealed.file,
-            len: sealed.len,
-            envelope: sealed.envelope.clone(),
-        }],
-        encryption: None,
+        ..NewVersion::default()
     };
     let precondition = write_precondition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
-    let outcome = commit_version(s, input.bucket, rec, precondition).await?;
+    let outcome = write_version(s, input.bucket, new, ingested, precondition).await?;
     let v = &outcome.version;
     let mut result = CopyObjectResult {
         e_tag: Some(etag(&v.etag)),

@@ -1,0 +1,93 @@
+//! The store's write protocol: sealed data becomes a version or a part in one call, stamped by
+//! the store's clock, and a refused commit leaves no data file behind.
+
+mod support;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
+
+use leadshop_store::{
+    NewPart, NewVersion, Store, StoreError, TestClock, VersioningState, WritePrecondition,
+};
+
+/// Data files on disk (everything below the data directory but the database).
+fn data_files(dir: &Path) -> usize {
+    fn walk(p: &Path) -> usize {
+        std::fs::read_dir(p).map_or(0, |entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|e| {
+                    let path = e.path();
+                    if path.is_dir() {
+                        walk(&path)
+                    } else {
+                        usize::from(path.file_name().is_some_and(|n| n != "meta.redb"))
+                    }
+                })
+                .sum()
+        })
+    }
+    walk(dir)
+}
+
+fn new(key: &str) -> NewVersion {
+    NewVersion {
+        key: key.into(),
+        etag: "e".into(),
+        storage_class: "STANDARD".into(),
+        ..NewVersion::default()
+    }
+}
+
+#[test]
+fn a_committed_version_is_stamped_by_the_clock_and_a_refused_one_leaves_no_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = TestClock::at(UNIX_EPOCH + Duration::from_secs(2_000_000_000));
+    let store = Store::open_with_clock(dir.path(), None, clock.clone()).unwrap();
+    support::create_bucket(&store, "b", VersioningState::Enabled);
+    let before = data_files(dir.path());
+
+    let out = store
+        .commit_version("b", new("k"), support::write(&store, b"one"), None)
+        .unwrap();
+    assert_eq!(out.version.last_modified_ms, 2_000_000_000_000);
+    assert_eq!(out.version.size, 3);
+    assert_eq!(data_files(dir.path()), before + 1);
+
+    clock.advance(Duration::from_secs(60));
+    let refused = store.commit_version(
+        "b",
+        new("k"),
+        support::write(&store, b"two"),
+        Some(WritePrecondition::IfNoneMatchAny),
+    );
+    assert!(matches!(refused, Err(StoreError::PreconditionFailed(_))));
+    let missing = store.commit_version("gone", new("k"), support::write(&store, b"3"), None);
+    assert!(matches!(missing, Err(StoreError::NoSuchBucket(_))));
+    assert_eq!(
+        data_files(dir.path()),
+        before + 1,
+        "refused writes left files"
+    );
+
+    let again = store
+        .commit_version("b", new("k"), support::write(&store, b"four"), None)
+        .unwrap();
+    assert_eq!(again.version.last_modified_ms, 2_000_000_060_000);
+}
+
+#[test]
+fn a_part_for_a_missing_upload_leaves_no_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(dir.path(), None).unwrap());
+    let before = data_files(dir.path());
+    let part = NewPart {
+        part_number: 1,
+        etag: "e".into(),
+        ..NewPart::default()
+    };
+    let refused = store.commit_part("no-such-upload", part, support::write(&store, b"part"));
+    assert!(matches!(refused, Err(StoreError::NoSuchUpload(_))));
+    assert_eq!(data_files(dir.path()), before);
+}
