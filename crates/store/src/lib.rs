@@ -15,7 +15,8 @@
 //! - [`crypto`]: the chunked AES-256-GCM envelope format for SSE.
 //! - [`data`]: data files: ids, paths, the streaming writer, orphan cleanup.
 //! - [`keys`]: the byte encoding of table keys (ordering matters for listings).
-//! - [`db`]: the [`Store`] itself: buckets, objects, versions, listings, multipart.
+//! - [`db`]: the [`Store`] itself, by table area: `buckets`, `objects` (versions), `listing`,
+//!   `multipart`.
 //! - `group`: group commit, so concurrent writes share one transaction and one fsync.
 //! - [`masters`]: the master keys held (current, and earlier ones during a rotation).
 //! - [`write`]: the last step of every write: sealed data committed as a version or part.

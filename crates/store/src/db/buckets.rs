@@ -1,0 +1,108 @@
+//! Buckets: create, read, update (versioning, configuration documents), delete.
+
+#[allow(clippy::wildcard_imports)]
+use super::*;
+
+impl Store {
+    /// Creates a bucket.
+    ///
+    /// # Errors
+    /// [`StoreError::BucketAlreadyExists`] if the name is taken.
+    pub fn create_bucket(&self, rec: &BucketRecord) -> Result<(), StoreError> {
+        let rec = rec.clone();
+        self.group.run(&self.db, move |tx| {
+            let mut buckets = tx.open_table(BUCKETS)?;
+            if buckets.get(rec.name.as_str())?.is_some() {
+                return Err(StoreError::BucketAlreadyExists(rec.name.clone()));
+            }
+            buckets.insert(rec.name.as_str(), record::encode(&rec).as_slice())?;
+            Ok(())
+        })
+    }
+
+    /// One bucket.
+    ///
+    /// # Errors
+    /// [`StoreError::NoSuchBucket`].
+    pub fn bucket(&self, name: &str) -> Result<BucketRecord, StoreError> {
+        let tx = self.db.begin_read()?;
+        let table = tx.open_table(BUCKETS)?;
+        let rec = table
+            .get(name)?
+            .ok_or_else(|| StoreError::NoSuchBucket(name.into()))?;
+        record::decode(rec.value())
+    }
+
+    /// All buckets, by name.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn buckets(&self) -> Result<Vec<BucketRecord>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let table = tx.open_table(BUCKETS)?;
+        let mut out = Vec::new();
+        for entry in table.iter()? {
+            out.push(record::decode(entry?.1.value())?);
+        }
+        Ok(out)
+    }
+
+    /// Changes a bucket's record (versioning, configuration documents) atomically.
+    ///
+    /// # Errors
+    /// [`StoreError::NoSuchBucket`], or what `change` returns.
+    pub fn update_bucket(
+        &self,
+        name: &str,
+        change: impl FnOnce(&mut BucketRecord) -> Result<(), StoreError> + Send + 'static,
+    ) -> Result<BucketRecord, StoreError> {
+        let name = name.to_string();
+        self.group.run(&self.db, move |tx| {
+            let mut buckets = tx.open_table(BUCKETS)?;
+            let mut rec: BucketRecord = match buckets.get(name.as_str())? {
+                Some(v) => record::decode(v.value())?,
+                None => return Err(StoreError::NoSuchBucket(name)),
+            };
+            change(&mut rec)?;
+            buckets.insert(name.as_str(), record::encode(&rec).as_slice())?;
+            Ok(rec)
+        })
+    }
+
+    /// Deletes an empty bucket.
+    ///
+    /// # Errors
+    /// [`StoreError::NoSuchBucket`], [`StoreError::BucketNotEmpty`] if any version, delete
+    /// marker or multipart upload remains.
+    pub fn delete_bucket(&self, name: &str) -> Result<(), StoreError> {
+        let name = name.to_string();
+        self.group.run(&self.db, move |tx| {
+            let name = name.as_str();
+            let mut buckets = tx.open_table(BUCKETS)?;
+            if buckets.get(name)?.is_none() {
+                return Err(StoreError::NoSuchBucket(name.into()));
+            }
+            let versions = tx.open_table(VERSIONS)?;
+            let start = keys::bucket_prefix(name);
+            let end = keys::bucket_end(name);
+            if versions
+                .range(start.as_slice()..end.as_slice())?
+                .next()
+                .is_some()
+            {
+                return Err(StoreError::BucketNotEmpty(name.into()));
+            }
+            let uploads = tx.open_table(UPLOADS)?;
+            for entry in uploads.iter()? {
+                let rec: UploadRecord = record::decode(entry?.1.value())?;
+                if rec.bucket == name {
+                    return Err(StoreError::BucketNotEmpty(name.into()));
+                }
+            }
+            buckets.remove(name)?;
+            Ok(())
+        })
+    }
+
+    // ---- objects -------------------------------------------------------------------------
+}

@@ -1,0 +1,342 @@
+//! Object versions: commit, read, update (tags), delete (markers, versions), and the
+//! version-id and precondition rules they share.
+
+#[allow(clippy::wildcard_imports)]
+use super::*;
+
+/// A version found: its table key and record.
+type Found = Option<(Vec<u8>, VersionRecord)>;
+
+pub(super) fn newest_version(
+    table: &impl ReadableTable<&'static [u8], &'static [u8]>,
+    bucket: &str,
+    key: &str,
+) -> Result<Found, StoreError> {
+    let start = keys::key_prefix(bucket, key);
+    let end = keys::after_key(bucket, key);
+    let mut range = table.range(start.as_slice()..end.as_slice())?;
+    match range.next() {
+        Some(entry) => {
+            let (k, v) = entry?;
+            Ok(Some((k.value().to_vec(), record::decode(v.value())?)))
+        }
+        None => Ok(None),
+    }
+}
+
+pub(super) fn find_version(
+    table: &impl ReadableTable<&'static [u8], &'static [u8]>,
+    bucket: &str,
+    key: &str,
+    version_id: &str,
+) -> Result<Found, StoreError> {
+    if version_id == NULL_VERSION_ID {
+        let start = keys::key_prefix(bucket, key);
+        let end = keys::after_key(bucket, key);
+        for entry in table.range(start.as_slice()..end.as_slice())? {
+            let (k, v) = entry?;
+            let rec: VersionRecord = record::decode(v.value())?;
+            if rec.version_id == NULL_VERSION_ID {
+                return Ok(Some((k.value().to_vec(), rec)));
+            }
+        }
+        return Ok(None);
+    }
+    let Some(seq) = parse_version_id(version_id) else {
+        return Ok(None);
+    };
+    let table_key = keys::version_key(bucket, key, seq);
+    match table.get(table_key.as_slice())? {
+        Some(v) => {
+            let rec: VersionRecord = record::decode(v.value())?;
+            Ok((rec.version_id == version_id).then_some((table_key, rec)))
+        }
+        None => Ok(None),
+    }
+}
+
+/// Version ids are `seq(16 hex) random(16 hex)`: the sequence number locates the version in
+/// the table without a second index, the random half makes ids unguessable.
+pub(super) fn new_version_id(seq: u64) -> String {
+    format!("{seq:016x}{:016x}", rand::random::<u64>())
+}
+
+pub(super) fn parse_version_id(id: &str) -> Option<u64> {
+    if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    u64::from_str_radix(&id[..16], 16).ok()
+}
+
+/// Gives `rec` its version id for the bucket's state; with versioning off or suspended the
+/// existing `null` version is removed and its files returned for deletion after commit.
+pub(super) fn assign_version(
+    versions: &mut redb::Table<&'static [u8], &'static [u8]>,
+    bucket: &str,
+    state: VersioningState,
+    seq: u64,
+    rec: &mut VersionRecord,
+) -> Result<Vec<FileId>, StoreError> {
+    if state == VersioningState::Enabled {
+        rec.version_id = new_version_id(seq);
+        return Ok(Vec::new());
+    }
+    rec.version_id = NULL_VERSION_ID.into();
+    match find_version(versions, bucket, &rec.key, NULL_VERSION_ID)? {
+        Some((table_key, old)) => {
+            versions.remove(table_key.as_slice())?;
+            Ok(old.segments.iter().map(|s| s.file).collect())
+        }
+        None => Ok(Vec::new()),
+    }
+}
+
+pub(super) fn check_precondition(
+    pre: Option<&WritePrecondition>,
+    current: Option<&VersionRecord>,
+) -> Result<(), StoreError> {
+    let live = current.filter(|r| !r.delete_marker);
+    match (pre, live) {
+        (Some(WritePrecondition::IfNoneMatchAny), Some(_)) => Err(StoreError::PreconditionFailed(
+            "an object with this key exists (If-None-Match: *)",
+        )),
+        (Some(WritePrecondition::IfMatch(_)), None) => Err(StoreError::NoSuchKey {
+            key: String::new(),
+            delete_marker: None,
+        }),
+        (Some(WritePrecondition::IfMatch(etag)), Some(r)) if *etag != r.etag => Err(
+            StoreError::PreconditionFailed("the ETag does not match (If-Match)"),
+        ),
+        _ => Ok(()),
+    }
+}
+
+impl Store {
+    /// Commits a new version of `rec.key` whose data files are already sealed. The version id
+    /// is assigned here according to the bucket's versioning state; a replaced `null` version's
+    /// files are deleted after the commit. Concurrent writes share one commit.
+    ///
+    /// # Errors
+    /// [`StoreError::NoSuchBucket`], [`StoreError::PreconditionFailed`], database errors. On
+    /// error the caller still owns (and should discard) the data files.
+    pub fn put_version(
+        &self,
+        bucket: &str,
+        mut rec: VersionRecord,
+        precondition: Option<WritePrecondition>,
+    ) -> Result<PutOutcome, StoreError> {
+        let bucket = bucket.to_string();
+        let masters = self.master.clone();
+        let (outcome, garbage) = self.group.run(&self.db, move |tx| {
+            let bucket = bucket.as_str();
+            let b = Self::bucket_in(tx, bucket)?;
+            let mut versions = tx.open_table(VERSIONS)?;
+            let current = newest_version(&versions, bucket, &rec.key)?;
+            check_precondition(precondition.as_ref(), current.as_ref().map(|(_, r)| r))?;
+            masters::to_current(
+                masters.as_ref(),
+                rec.segments.iter_mut().filter_map(|s| s.envelope.as_mut()),
+            )?;
+            let seq = Self::next_seq(tx)?;
+            let garbage = assign_version(&mut versions, bucket, b.versioning, seq, &mut rec)?;
+            versions.insert(
+                keys::version_key(bucket, &rec.key, seq).as_slice(),
+                record::encode(&rec).as_slice(),
+            )?;
+            Ok((
+                PutOutcome {
+                    version: rec,
+                    versioning: b.versioning,
+                },
+                garbage,
+            ))
+        })?;
+        self.remove_files(garbage);
+        Ok(outcome)
+    }
+
+    /// The current version of a key, or a given version.
+    ///
+    /// # Errors
+    /// [`StoreError::NoSuchBucket`], [`StoreError::NoSuchKey`] (also when the current version is
+    /// a delete marker), [`StoreError::NoSuchVersion`], [`StoreError::MethodNotAllowed`] when a
+    /// version id names a delete marker.
+    pub fn get_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<VersionRecord, StoreError> {
+        let tx = self.db.begin_read()?;
+        if tx.open_table(BUCKETS)?.get(bucket)?.is_none() {
+            return Err(StoreError::NoSuchBucket(bucket.into()));
+        }
+        let versions = tx.open_table(VERSIONS)?;
+        match version_id {
+            None => match newest_version(&versions, bucket, key)? {
+                Some((_, rec)) if rec.delete_marker => Err(StoreError::NoSuchKey {
+                    key: key.into(),
+                    delete_marker: Some(rec.version_id),
+                }),
+                Some((_, rec)) => Ok(rec),
+                None => Err(StoreError::NoSuchKey {
+                    key: key.into(),
+                    delete_marker: None,
+                }),
+            },
+            Some(vid) => match find_version(&versions, bucket, key, vid)? {
+                Some((_, rec)) if rec.delete_marker => {
+                    Err(StoreError::MethodNotAllowed(vid.into()))
+                }
+                Some((_, rec)) => Ok(rec),
+                None => Err(StoreError::NoSuchVersion(vid.into())),
+            },
+        }
+    }
+
+    /// Changes one version's record in place (tags). Data and identity stay as they are.
+    ///
+    /// # Errors
+    /// As [`Store::get_version`], or what `change` returns.
+    pub fn update_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        change: impl FnOnce(&mut VersionRecord) -> Result<(), StoreError> + Send + 'static,
+    ) -> Result<VersionRecord, StoreError> {
+        let (bucket, key, version_id) = (
+            bucket.to_string(),
+            key.to_string(),
+            version_id.map(str::to_string),
+        );
+        self.group.run(&self.db, move |tx| {
+            let (bucket, key, version_id) = (bucket.as_str(), key.as_str(), version_id.as_deref());
+            Self::bucket_in(tx, bucket)?;
+            let mut versions = tx.open_table(VERSIONS)?;
+            let found = match version_id {
+                None => newest_version(&versions, bucket, key)?,
+                Some(vid) => find_version(&versions, bucket, key, vid)?,
+            };
+            let (table_key, mut rec) = match found {
+                Some((_, rec)) if rec.delete_marker => {
+                    return Err(match version_id {
+                        Some(v) => StoreError::MethodNotAllowed(v.into()),
+                        None => StoreError::NoSuchKey {
+                            key: key.into(),
+                            delete_marker: Some(rec.version_id),
+                        },
+                    });
+                }
+                Some(found) => found,
+                None => {
+                    return Err(match version_id {
+                        Some(v) => StoreError::NoSuchVersion(v.into()),
+                        None => StoreError::NoSuchKey {
+                            key: key.into(),
+                            delete_marker: None,
+                        },
+                    });
+                }
+            };
+            change(&mut rec)?;
+            versions.insert(table_key.as_slice(), record::encode(&rec).as_slice())?;
+            Ok(rec)
+        })
+    }
+
+    /// DeleteObject: removes a version (with `version_id`), or the current object as S3 does for
+    /// the bucket's versioning state (a delete marker when versioned).
+    ///
+    /// # Errors
+    /// [`StoreError::NoSuchBucket`], [`StoreError::InvalidArgument`] for a malformed version id.
+    pub fn delete_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<DeleteOutcome, StoreError> {
+        let (bucket, key, version_id) = (
+            bucket.to_string(),
+            key.to_string(),
+            version_id.map(str::to_string),
+        );
+        let clock = self.clock.clone();
+        let (outcome, garbage) = self.group.run(&self.db, move |tx| {
+            let (bucket, key, version_id) = (bucket.as_str(), key.as_str(), version_id.as_deref());
+            let b = Self::bucket_in(tx, bucket)?;
+            let mut versions = tx.open_table(VERSIONS)?;
+            if let Some(vid) = version_id {
+                if vid != NULL_VERSION_ID && parse_version_id(vid).is_none() {
+                    return Err(StoreError::InvalidArgument(
+                        "Invalid version id specified".into(),
+                    ));
+                }
+                return Ok(match find_version(&versions, bucket, key, vid)? {
+                    Some((table_key, rec)) => {
+                        versions.remove(table_key.as_slice())?;
+                        let files = rec.segments.iter().map(|s| s.file).collect();
+                        (
+                            DeleteOutcome {
+                                version_id: Some(vid.into()),
+                                delete_marker: rec.delete_marker,
+                            },
+                            files,
+                        )
+                    }
+                    None => (
+                        DeleteOutcome {
+                            version_id: Some(vid.into()),
+                            delete_marker: false,
+                        },
+                        Vec::new(),
+                    ),
+                });
+            }
+            if b.versioning == VersioningState::Unversioned {
+                return Ok(
+                    match find_version(&versions, bucket, key, NULL_VERSION_ID)? {
+                        Some((table_key, rec)) => {
+                            versions.remove(table_key.as_slice())?;
+                            (
+                                DeleteOutcome::default(),
+                                rec.segments.iter().map(|s| s.file).collect(),
+                            )
+                        }
+                        None => (DeleteOutcome::default(), Vec::new()),
+                    },
+                );
+            }
+            let seq = Self::next_seq(tx)?;
+            let mut marker = VersionRecord {
+                key: key.into(),
+                version_id: String::new(),
+                delete_marker: true,
+                last_modified_ms: clock.now_ms(),
+                size: 0,
+                etag: String::new(),
+                storage_class: "STANDARD".into(),
+                checksums: record::Checksums::default(),
+                headers: record::ContentHeaders::default(),
+                metadata: std::collections::BTreeMap::new(),
+                tags: std::collections::BTreeMap::new(),
+                segments: Vec::new(),
+                encryption: None,
+            };
+            let garbage = assign_version(&mut versions, bucket, b.versioning, seq, &mut marker)?;
+            versions.insert(
+                keys::version_key(bucket, key, seq).as_slice(),
+                record::encode(&marker).as_slice(),
+            )?;
+            Ok((
+                DeleteOutcome {
+                    version_id: Some(marker.version_id),
+                    delete_marker: true,
+                },
+                garbage,
+            ))
+        })?;
+        self.remove_files(garbage);
+        Ok(outcome)
+    }
+}
