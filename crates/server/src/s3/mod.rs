@@ -20,16 +20,22 @@ use crate::state::AppState;
 
 mod body;
 mod bucket;
+mod complete;
 mod convert;
+mod copy;
+mod delete;
 mod error;
 mod list;
 mod multipart;
 mod object;
 mod policy;
+mod read;
+mod reader;
 mod sse;
 mod sse_c;
+mod tagging;
 
-pub use object::{RangeSpan, resolve_range};
+pub use read::{RangeSpan, resolve_range};
 
 /// The S3 service of one server instance.
 #[derive(Debug, Clone)]
@@ -335,21 +341,21 @@ delegate! {
     get_public_access_block => policy::handle_get_public_access_block;
     delete_public_access_block => policy::handle_delete_public_access_block;
     put_object => object::handle_put_object;
-    get_object => object::handle_get_object;
-    head_object => object::handle_head_object;
-    copy_object => object::handle_copy_object;
-    delete_object => object::handle_delete_object;
-    delete_objects => object::handle_delete_objects;
-    put_object_tagging => object::handle_put_object_tagging;
-    get_object_tagging => object::handle_get_object_tagging;
-    delete_object_tagging => object::handle_delete_object_tagging;
+    get_object => read::handle_get_object;
+    head_object => read::handle_head_object;
+    copy_object => copy::handle_copy_object;
+    delete_object => delete::handle_delete_object;
+    delete_objects => delete::handle_delete_objects;
+    put_object_tagging => tagging::handle_put_object_tagging;
+    get_object_tagging => tagging::handle_get_object_tagging;
+    delete_object_tagging => tagging::handle_delete_object_tagging;
     list_objects => list::handle_list_objects;
     list_objects_v2 => list::handle_list_objects_v2;
     list_object_versions => list::handle_list_object_versions;
     create_multipart_upload => multipart::handle_create_multipart_upload;
     upload_part => multipart::handle_upload_part;
     upload_part_copy => multipart::handle_upload_part_copy;
-    complete_multipart_upload => multipart::handle_complete_multipart_upload;
+    complete_multipart_upload => complete::handle_complete_multipart_upload;
     abort_multipart_upload => multipart::handle_abort_multipart_upload;
     list_parts => multipart::handle_list_parts;
     list_multipart_uploads => multipart::handle_list_multipart_uploads;

@@ -1,21 +1,18 @@
 //! Multipart uploads. Parts are data files of their own; completing an upload makes them the
 //! segments of the new version in one metadata transaction, without copying bytes.
 
-use base64::Engine as _;
-use leadshop_store::{
-    Checksums, CompletePart, CompletedObject, NULL_VERSION_ID, NewPart, PartRecord, StoreError,
-    UploadRecord,
-};
-use md5::{Digest, Md5};
+use leadshop_store::{Checksums, NULL_VERSION_ID, NewPart, PartRecord, StoreError, UploadRecord};
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 
 use super::Leadshop;
-use super::body::{self, ChecksumPlan, ObjectReader};
+use super::body::{self, ChecksumPlan};
 use super::convert::{self, HeaderFields, etag, set_checksums, ts};
-use super::object::{copy_source_version, write_preamble, write_precondition};
+use super::copy::{copy_source, copy_source_version};
+use super::object::write_preamble;
+use super::reader::ObjectReader;
 
-const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+pub(super) const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
 /// Resolves a checksum algorithm and type as AWS does: CRC64NVME is full-object only, SHA
 /// algorithms composite only, CRC32/CRC32C composite unless asked otherwise. With no
@@ -194,7 +191,7 @@ fn upload_wrapping(
 }
 
 /// The upload, checked to belong to this bucket and key.
-async fn upload_for(
+pub(super) async fn upload_for(
     s: &Leadshop,
     upload_id: &str,
     bucket: &str,
@@ -349,7 +346,7 @@ pub(super) async fn handle_upload_part_copy(
     .await?;
     let (start, end) = copy_range(input.copy_source_range.as_deref(), src.size)?;
     let plan = ChecksumPlan::computing(up.checksum_algorithm.as_deref());
-    let (src_bucket, src_key, _) = super::object::copy_source(&input.copy_source)?;
+    let (src_bucket, src_key, _) = copy_source(&input.copy_source)?;
     let (src_wrapping_key, _) = super::sse::for_read(s, &src.segments, source_key.as_ref())?;
     let reader = ObjectReader::new(s.store().clone(), src.segments.clone(), start, end)
         .with_customer_key(src_wrapping_key)
@@ -368,211 +365,6 @@ pub(super) async fn handle_upload_part_copy(
         copy_source_version_id: (src.version_id != NULL_VERSION_ID).then(|| src.version_id.clone()),
         ..Default::default()
     }))
-}
-
-fn crc_algorithm(alg: &str) -> Option<crc_fast::CrcAlgorithm> {
-    match alg {
-        "crc32" => Some(crc_fast::CrcAlgorithm::Crc32IsoHdlc),
-        "crc32c" => Some(crc_fast::CrcAlgorithm::Crc32Iscsi),
-        "crc64nvme" => Some(crc_fast::CrcAlgorithm::Crc64Nvme),
-        _ => None,
-    }
-}
-
-fn decode_int(b64: &str) -> Result<u64, StoreError> {
-    let raw = B64
-        .decode(b64)
-        .map_err(|_| StoreError::Corrupt("stored checksum is not base64".into()))?;
-    if raw.len() > 8 {
-        return Err(StoreError::Corrupt("stored CRC is too long".into()));
-    }
-    Ok(raw.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b)))
-}
-
-/// The object checksum of a multipart upload from its parts' checksums.
-fn object_checksum(
-    alg: &str,
-    ty: &str,
-    parts: &[PartRecord],
-) -> Result<Option<String>, StoreError> {
-    let mut values = Vec::with_capacity(parts.len());
-    for p in parts {
-        match body::get(&p.checksums, alg) {
-            Some(v) => values.push(v),
-            // A part uploaded without this checksum: no object checksum can be given.
-            None => return Ok(None),
-        }
-    }
-    if ty == "FULL_OBJECT" {
-        let crc = crc_algorithm(alg)
-            .ok_or_else(|| StoreError::InvalidArgument(format!("{alg} cannot be combined")))?;
-        let mut acc: Option<u64> = None;
-        for (p, v) in parts.iter().zip(&values) {
-            let v = decode_int(v)?;
-            acc = Some(match acc {
-                None => v,
-                Some(a) => crc_fast::checksum_combine(crc, a, v, p.size),
-            });
-        }
-        let width = if alg == "crc64nvme" { 8 } else { 4 };
-        let acc = acc.unwrap_or(0);
-        return Ok(Some(B64.encode(&acc.to_be_bytes()[8 - width..])));
-    }
-    let mut concat = Vec::new();
-    for v in &values {
-        concat.extend(
-            B64.decode(v)
-                .map_err(|_| StoreError::Corrupt("stored checksum is not base64".into()))?,
-        );
-    }
-    let digest: Vec<u8> = match alg {
-        "crc32" | "crc32c" => {
-            let crc = crc_algorithm(alg).expect("crc algorithm");
-            let v = crc_fast::checksum(crc, &concat);
-            (v as u32).to_be_bytes().to_vec()
-        }
-        "sha1" => sha1::Sha1::digest(&concat).to_vec(),
-        "sha256" => sha2::Sha256::digest(&concat).to_vec(),
-        other => {
-            return Err(StoreError::InvalidArgument(format!(
-                "{other} cannot be composed"
-            )));
-        }
-    };
-    Ok(Some(format!("{}-{}", B64.encode(digest), parts.len())))
-}
-
-/// The per-part checksum a client listed in CompleteMultipartUpload, if any.
-fn listed_checksum(p: &CompletedPart, alg: &str) -> Option<String> {
-    match alg {
-        "crc32" => p.checksum_crc32.clone(),
-        "crc32c" => p.checksum_crc32c.clone(),
-        "crc64nvme" => p.checksum_crc64nvme.clone(),
-        "sha1" => p.checksum_sha1.clone(),
-        "sha256" => p.checksum_sha256.clone(),
-        _ => None,
-    }
-}
-
-pub(super) async fn handle_complete_multipart_upload(
-    s: &Leadshop,
-    req: S3Request<CompleteMultipartUploadInput>,
-) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
-    let input = req.input;
-    let up = upload_for(s, &input.upload_id, &input.bucket, &input.key).await?;
-    let listed = input
-        .multipart_upload
-        .and_then(|m| m.parts)
-        .unwrap_or_default();
-    if listed.is_empty() {
-        return Err(s3_error!(
-            MalformedXML,
-            "The XML you provided was not well-formed or did not validate against our published schema"
-        ));
-    }
-    let alg = up
-        .checksum_algorithm
-        .clone()
-        .unwrap_or_else(|| "CRC64NVME".into())
-        .to_ascii_lowercase();
-    let ty = up
-        .checksum_type
-        .clone()
-        .unwrap_or_else(|| "FULL_OBJECT".into());
-    let mut wanted = Vec::with_capacity(listed.len());
-    let mut listed_sums = Vec::with_capacity(listed.len());
-    for p in &listed {
-        let n = p
-            .part_number
-            .ok_or_else(|| s3_error!(MalformedXML, "A part is missing its PartNumber"))?;
-        let e = p
-            .e_tag
-            .as_ref()
-            .ok_or_else(|| s3_error!(MalformedXML, "A part is missing its ETag"))?;
-        wanted.push(CompletePart {
-            part_number: n,
-            etag: e.value().trim_matches('"').to_string(),
-        });
-        listed_sums.push((n, listed_checksum(p, &alg)));
-    }
-    let announced = {
-        let mut c = Checksums::default();
-        if let Some(v) = input.checksum_crc32 {
-            body::set(&mut c, "crc32", v)
-        }
-        if let Some(v) = input.checksum_crc32c {
-            body::set(&mut c, "crc32c", v)
-        }
-        if let Some(v) = input.checksum_crc64nvme {
-            body::set(&mut c, "crc64nvme", v)
-        }
-        if let Some(v) = input.checksum_sha1 {
-            body::set(&mut c, "sha1", v)
-        }
-        if let Some(v) = input.checksum_sha256 {
-            body::set(&mut c, "sha256", v)
-        }
-        c
-    };
-    let precondition = write_precondition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
-    let expected_size = input.mpu_object_size;
-    let upload_id = input.upload_id.clone();
-    let (a2, ty2) = (alg.clone(), ty.clone());
-    let outcome = s
-        .db(move |st| {
-            st.complete_upload(&upload_id, wanted, precondition, move |_upload, parts| {
-                for (p, (n, sum)) in parts.iter().zip(&listed_sums) {
-                    if let Some(sum) = sum
-                        && body::get(&p.checksums, &a2) != Some(sum.as_str())
-                    {
-                        return Err(StoreError::InvalidPart(*n));
-                    }
-                }
-                let size: u64 = parts.iter().map(|p| p.size).sum();
-                if let Some(expected) = expected_size
-                    && u64::try_from(expected).ok() != Some(size)
-                {
-                    return Err(StoreError::InvalidArgument(format!("The provided object size {expected} does not match the size of the parts, {size}")));
-                }
-                let mut md5 = Md5::new();
-                for p in parts {
-                    md5.update(hex::decode(&p.etag).map_err(|_| StoreError::Corrupt("stored part ETag is not hex".into()))?);
-                }
-                let mut checksums = Checksums { checksum_type: Some(ty2.clone()), ..Default::default() };
-                if let Some(v) = object_checksum(&a2, &ty2, parts)? {
-                    if let Some(claimed) = body::get(&announced, &a2)
-                        && claimed != v
-                    {
-                        return Err(StoreError::ChecksumMismatch(a2.to_ascii_uppercase()));
-                    }
-                    body::set(&mut checksums, &a2, v);
-                } else {
-                    checksums.checksum_type = None;
-                }
-                Ok(CompletedObject {
-                    etag: format!("{}-{}", hex::encode(md5.finalize()), parts.len()),
-                    checksums,
-                })
-            })
-        })
-        .await?;
-    let v = &outcome.version;
-    let mut out = CompleteMultipartUploadOutput {
-        server_side_encryption: convert::sse(&v.segments),
-        bucket: Some(input.bucket.clone()),
-        key: Some(input.key.clone()),
-        e_tag: Some(etag(&v.etag)),
-        location: Some(format!(
-            "{}/{}/{}",
-            s.state.endpoints.s3, input.bucket, input.key
-        )),
-        version_id: (outcome.versioning != leadshop_store::VersioningState::Unversioned)
-            .then(|| v.version_id.clone()),
-        checksum_type: convert::checksum_type(&v.checksums),
-        ..Default::default()
-    };
-    set_checksums!(out, &v.checksums);
-    Ok(S3Response::new(out))
 }
 
 pub(super) async fn handle_abort_multipart_upload(

@@ -1,0 +1,102 @@
+//! DeleteObject and DeleteObjects (each key authorised on its own).
+
+use std::sync::Arc;
+
+use s3s::dto::*;
+use s3s::{S3Request, S3Response, S3Result, s3_error};
+
+use super::Leadshop;
+use crate::access::Authz;
+
+pub(super) async fn handle_delete_object(
+    s: &Leadshop,
+    req: S3Request<DeleteObjectInput>,
+) -> S3Result<S3Response<DeleteObjectOutput>> {
+    let input = req.input;
+    if input.if_match.is_some()
+        || input.if_match_last_modified_time.is_some()
+        || input.if_match_size.is_some()
+    {
+        return Err(s3_error!(
+            NotImplemented,
+            "Conditional deletes are not supported"
+        ));
+    }
+    let (bucket, key, vid) = (input.bucket, input.key, input.version_id);
+    let out = s
+        .db(move |st| st.delete_object(&bucket, &key, vid.as_deref()))
+        .await?;
+    Ok(S3Response::new(DeleteObjectOutput {
+        delete_marker: out.delete_marker.then_some(true),
+        version_id: out.version_id,
+        request_charged: None,
+    }))
+}
+
+pub(super) async fn handle_delete_objects(
+    s: &Leadshop,
+    req: S3Request<DeleteObjectsInput>,
+) -> S3Result<S3Response<DeleteObjectsOutput>> {
+    let input = req.input;
+    let objects = input.delete.objects;
+    if objects.len() > 1000 {
+        return Err(s3_error!(
+            MalformedXML,
+            "The request may not contain more than 1000 keys"
+        ));
+    }
+    let quiet = input.delete.quiet.unwrap_or(false);
+    let bucket = input.bucket;
+    let b = bucket.clone();
+    s.db(move |st| st.bucket(&b)).await?;
+    // The access hook left who is asking; each key is authorised as its own DeleteObject.
+    let Some(authz) = req.extensions.get::<Arc<Authz>>().cloned() else {
+        return Err(s3_error!(AccessDenied, "Access Denied"));
+    };
+    let mut deleted = Vec::new();
+    let mut errors = Vec::new();
+    for obj in objects {
+        let action = if obj.version_id.is_some() {
+            "s3:DeleteObjectVersion"
+        } else {
+            "s3:DeleteObject"
+        };
+        let resource = format!("arn:aws:s3:::{bucket}/{}", obj.key);
+        if let Err(e) = s.state.access.authorize(&authz, action, &bucket, &resource) {
+            errors.push(s3s::dto::Error {
+                code: Some(e.code().as_str().to_string()),
+                key: Some(obj.key),
+                message: e.message().map(str::to_string),
+                version_id: obj.version_id,
+            });
+            continue;
+        }
+        let (b, k, v) = (bucket.clone(), obj.key.clone(), obj.version_id.clone());
+        match s.db(move |st| st.delete_object(&b, &k, v.as_deref())).await {
+            Ok(out) => {
+                if !quiet {
+                    let marker_created = out.delete_marker && obj.version_id.is_none();
+                    deleted.push(DeletedObject {
+                        delete_marker: out.delete_marker.then_some(true),
+                        delete_marker_version_id: marker_created
+                            .then(|| out.version_id.clone())
+                            .flatten(),
+                        key: Some(obj.key),
+                        version_id: if marker_created { None } else { obj.version_id },
+                    });
+                }
+            }
+            Err(e) => errors.push(s3s::dto::Error {
+                code: Some(e.code().as_str().to_string()),
+                key: Some(obj.key),
+                message: e.message().map(str::to_string),
+                version_id: obj.version_id,
+            }),
+        }
+    }
+    Ok(S3Response::new(DeleteObjectsOutput {
+        deleted: Some(deleted),
+        errors: Some(errors),
+        request_charged: None,
+    }))
+}
