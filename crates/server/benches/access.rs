@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use http::{HeaderMap, HeaderValue, Uri};
-use leadshop_server::access::{self, AccessControl, Authz, conditions};
+use leadshop_server::access::{AccessControl, Authz, conditions};
 use leadshop_server::context::{ConnInfo, RequestContext, TlsInfo};
 use leadshop_server::keys::KeyStore;
 use leadshop_spec::{BucketSpec, TemplateVars};
@@ -30,11 +30,11 @@ fn setup(dir: &std::path::Path) -> (Arc<AccessControl>, Arc<KeyStore>) {
         .expect("assets spec");
     let mut documents = std::collections::BTreeMap::new();
     documents.insert(
-        access::POLICY_DOC.to_string(),
+        leadshop_server::bucket_config::POLICY_DOC.to_string(),
         serde_json::Value::String(spec.policy.expect("baseline policy")),
     );
     documents.insert(
-        access::PUBLIC_ACCESS_BLOCK_DOC.to_string(),
+        leadshop_server::bucket_config::PUBLIC_ACCESS_BLOCK_DOC.to_string(),
         serde_json::to_value(spec.public_access_block.expect("pab")).expect("json"),
     );
     store
@@ -47,7 +47,8 @@ fn setup(dir: &std::path::Path) -> (Arc<AccessControl>, Arc<KeyStore>) {
         })
         .expect("bucket");
     let keys = Arc::new(KeyStore::open(dir, master).expect("keys"));
-    let ac = Arc::new(AccessControl::new(keys.clone(), store, &config));
+    let configs = leadshop_server::bucket_config::BucketConfigs::new(store.clone());
+    let ac = Arc::new(AccessControl::new(keys.clone(), store, configs, &config));
     (ac, keys)
 }
 

@@ -50,19 +50,19 @@ fn bucket_documents(spec: &BucketSpec) -> BTreeMap<String, serde_json::Value> {
     let mut docs = BTreeMap::new();
     if let Some(e) = &spec.encryption {
         docs.insert(
-            "encryption".to_string(),
+            crate::bucket_config::ENCRYPTION_DOC.to_string(),
             serde_json::to_value(e).expect("serialisable"),
         );
     }
     if let Some(p) = &spec.policy {
         docs.insert(
-            crate::access::POLICY_DOC.to_string(),
+            crate::bucket_config::POLICY_DOC.to_string(),
             serde_json::Value::String(p.clone()),
         );
     }
     if let Some(pab) = &spec.public_access_block {
         docs.insert(
-            crate::access::PUBLIC_ACCESS_BLOCK_DOC.to_string(),
+            crate::bucket_config::PUBLIC_ACCESS_BLOCK_DOC.to_string(),
             serde_json::to_value(pab).expect("serialisable"),
         );
     }

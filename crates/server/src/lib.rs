@@ -14,7 +14,8 @@
 //! - [`shell`]: accepting within limits, TLS, the request shell around s3s.
 //! - [`private_dir`]: the data directory's permissions.
 //! - [`context`]: connection and request context.
-//! - [`access`]: the access hook.
+//! - [`access`]: the access hook; [`bucket_config`]: each bucket's configuration, typed and
+//!   cached.
 //! - [`keys`]: access keys and the credentials file.
 //! - [`kms`]: the local keyring for SSE-KMS.
 //! - [`master_key`]: the SSE-S3 master key file; [`rotate`]: its rotation.
@@ -26,6 +27,7 @@
 
 pub mod access;
 pub mod bootstrap;
+pub mod bucket_config;
 pub mod config;
 pub mod console;
 pub mod context;

@@ -16,6 +16,7 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::task::TaskTracker;
 
 use crate::access::{AccessControl, AccessHook};
+use crate::bucket_config::BucketConfigs;
 use crate::config::Config;
 use crate::events::metrics::RequestMetrics;
 use crate::events::{Events, QUEUE_CAPACITY, Subscriber};
@@ -175,7 +176,13 @@ pub async fn start_with(config: Config, options: StartOptions) -> Result<ServerH
     );
     let master_for_keys_watch = master_for_keys.clone();
     let keys = Arc::new(KeyStore::open(&data_dir, master_for_keys)?);
-    let access = Arc::new(AccessControl::new(keys.clone(), store.clone(), &config));
+    let bucket_configs = BucketConfigs::new(store.clone());
+    let access = Arc::new(AccessControl::new(
+        keys.clone(),
+        store.clone(),
+        bucket_configs.clone(),
+        &config,
+    ));
 
     let (cert, key) = match (&config.tls_cert, &config.tls_key) {
         (Some(c), Some(k)) => (c.clone(), k.clone()),
@@ -210,6 +217,7 @@ pub async fn start_with(config: Config, options: StartOptions) -> Result<ServerH
     let state = Arc::new(AppState {
         store,
         clock,
+        bucket_configs,
         config,
         keys,
         access,

@@ -17,6 +17,8 @@ pub struct AppState {
     pub store: Arc<Store>,
     /// Wall-clock time (the store's clock: the system's, or a test's).
     pub clock: SharedClock,
+    /// Each bucket's configuration, typed and cached (the store refreshes it on change).
+    pub bucket_configs: Arc<crate::bucket_config::BucketConfigs>,
     /// The configuration the server was started with.
     pub config: Config,
     /// Accepted access keys.

@@ -26,12 +26,11 @@ mod signature;
 
 pub use form::post_form_tags;
 
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
+use leadshop_spec::Operation;
 use leadshop_spec::actions::{self, Scope};
-use leadshop_spec::policy::{Cidr, Context, Decision, Policy, Request, evaluate};
-use leadshop_spec::{Operation, PublicAccessBlock};
+use leadshop_spec::policy::{Cidr, Context, Decision, Request, evaluate};
 use leadshop_store::Store;
 use percent_encoding::percent_decode_str;
 use s3s::access::{S3Access, S3AccessContext};
@@ -39,6 +38,7 @@ use s3s::dto::PostObjectInput;
 use s3s::path::S3Path;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Result, s3_error};
 
+use crate::bucket_config::{BucketConfig, BucketConfigs};
 use crate::context::RequestContext;
 use crate::keys::{Identity, KeyStore};
 use crate::shell::post_form::PostForm;
@@ -47,74 +47,6 @@ use crate::shell::post_form::PostForm;
 /// authorised; the PutObject handler refuses a POST without it.
 #[derive(Debug, Clone, Copy)]
 pub struct PostAuthorized;
-
-/// Document names in a bucket record.
-pub const POLICY_DOC: &str = "policy";
-/// See [`POLICY_DOC`].
-pub const PUBLIC_ACCESS_BLOCK_DOC: &str = "public-access-block";
-
-/// What governs access to one bucket, parsed once and cached.
-#[derive(Debug, Default)]
-pub struct BucketAccess {
-    /// The bucket policy.
-    pub policy: Option<Arc<Policy>>,
-    /// The policy as RestrictPublicBuckets leaves it for anonymous callers.
-    restricted: Option<Arc<Policy>>,
-    /// Public Access Block (all off when the bucket has none).
-    pub public_access_block: PublicAccessBlock,
-    /// Whether the policy tests `s3:ExistingObjectTag/…`.
-    reads_object_tags: bool,
-    /// The stored policy does not parse: every request is refused.
-    damaged: bool,
-}
-
-impl BucketAccess {
-    fn from_record(rec: &leadshop_store::BucketRecord) -> Self {
-        let mut damaged = false;
-        let policy = rec
-            .documents
-            .get(POLICY_DOC)
-            .and_then(serde_json::Value::as_str)
-            .and_then(|text| match Policy::parse(text) {
-                Ok(p) => Some(Arc::new(p)),
-                Err(e) => {
-                    // Only valid policies are stored, so this record is damaged. Ignoring it
-                    // would drop its Deny statements: fail closed instead.
-                    tracing::error!(bucket = %rec.name, error = %e, "stored bucket policy does not parse; refusing every request to the bucket");
-                    damaged = true;
-                    None
-                }
-            });
-        let public_access_block: PublicAccessBlock = rec
-            .documents
-            .get(PUBLIC_ACCESS_BLOCK_DOC)
-            .and_then(|v| serde_json::from_value(v.clone()).ok())
-            .unwrap_or_default();
-        let restricted = match &policy {
-            Some(p) if public_access_block.restrict_public_buckets && p.is_public() => {
-                Some(Arc::new(p.without_public_grants()))
-            }
-            _ => None,
-        };
-        Self {
-            damaged,
-            reads_object_tags: policy
-                .as_ref()
-                .is_some_and(|p| p.uses_condition_key(crate::keys::EXISTING_OBJECT_TAG)),
-            policy,
-            restricted,
-            public_access_block,
-        }
-    }
-
-    fn policy_for(&self, anonymous: bool) -> Option<&Arc<Policy>> {
-        if anonymous && self.restricted.is_some() {
-            self.restricted.as_ref()
-        } else {
-            self.policy.as_ref()
-        }
-    }
-}
 
 /// Who is asking and the condition context of their request: made once by the hook and left
 /// in the request extensions for handlers that authorise more than one thing.
@@ -140,13 +72,18 @@ pub struct AccessControl {
     trusted_proxies: Vec<Cidr>,
     plain_http_api: bool,
     presigned_max_expires_secs: u32,
-    buckets: RwLock<HashMap<String, Arc<BucketAccess>>>,
+    configs: Arc<BucketConfigs>,
 }
 
 impl AccessControl {
     /// Access control over these keys and this store.
     #[must_use]
-    pub fn new(keys: Arc<KeyStore>, store: Arc<Store>, config: &crate::config::Config) -> Self {
+    pub fn new(
+        keys: Arc<KeyStore>,
+        store: Arc<Store>,
+        configs: Arc<BucketConfigs>,
+        config: &crate::config::Config,
+    ) -> Self {
         Self {
             keys,
             store,
@@ -158,7 +95,7 @@ impl AccessControl {
                 .collect(),
             plain_http_api: config.plain_http_api,
             presigned_max_expires_secs: config.presigned_max_expires_secs,
-            buckets: RwLock::new(HashMap::new()),
+            configs,
         }
     }
 
@@ -168,26 +105,9 @@ impl AccessControl {
         &self.account_id
     }
 
-    /// What governs a bucket (cached; a bucket that does not exist has nothing).
-    pub fn bucket_access(&self, bucket: &str) -> Arc<BucketAccess> {
-        if let Some(b) = self.buckets.read().expect("cache lock").get(bucket) {
-            return b.clone();
-        }
-        let access = Arc::new(match self.store.bucket(bucket) {
-            Ok(rec) => BucketAccess::from_record(&rec),
-            Err(_) => BucketAccess::default(),
-        });
-        self.buckets
-            .write()
-            .expect("cache lock")
-            .insert(bucket.to_string(), access.clone());
-        access
-    }
-
-    /// Forgets the cached access of a bucket; every handler that changes a bucket's policy
-    /// or Public Access Block, creates or deletes a bucket, calls it after the change commits.
-    pub fn invalidate(&self, bucket: &str) {
-        self.buckets.write().expect("cache lock").remove(bucket);
+    /// What governs a bucket (a bucket that does not exist has nothing: no policy grants).
+    pub fn bucket_access(&self, bucket: &str) -> Arc<BucketConfig> {
+        self.configs.get(bucket).unwrap_or_default()
     }
 
     /// Decides one action on one resource for the caller of `authz`.

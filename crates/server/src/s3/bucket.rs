@@ -6,6 +6,7 @@ use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 
 use super::Leadshop;
 use super::convert::ts;
+use crate::bucket_config::ENCRYPTION_DOC;
 
 pub(super) async fn handle_create_bucket(
     s: &Leadshop,
@@ -55,7 +56,6 @@ pub(super) async fn handle_create_bucket(
         documents: std::collections::BTreeMap::new(),
     };
     s.db(move |st| st.create_bucket(&rec)).await?;
-    s.state.access.invalidate(&input.bucket);
     Ok(S3Response::new(CreateBucketOutput {
         location: Some(format!("/{}", input.bucket)),
         ..Default::default()
@@ -133,9 +133,7 @@ pub(super) async fn handle_delete_bucket(
     req: S3Request<DeleteBucketInput>,
 ) -> S3Result<S3Response<DeleteBucketOutput>> {
     let name = req.input.bucket;
-    let n = name.clone();
-    s.db(move |st| st.delete_bucket(&n)).await?;
-    s.state.access.invalidate(&name);
+    s.db(move |st| st.delete_bucket(&name)).await?;
     Ok(S3Response::new(DeleteBucketOutput::default()))
 }
 
@@ -213,17 +211,12 @@ pub(super) async fn handle_get_bucket_encryption(
     s: &Leadshop,
     req: S3Request<GetBucketEncryptionInput>,
 ) -> S3Result<S3Response<GetBucketEncryptionOutput>> {
-    let name = req.input.bucket;
-    let b = s.db(move |st| st.bucket(&name)).await?;
     // Every object is encrypted with SSE-S3 whatever the document says; a bucket without one
     // reports AWS's default configuration.
-    let doc = b
-        .documents
-        .get("encryption")
-        .and_then(|v| {
-            serde_json::from_value::<leadshop_spec::encryption::EncryptionConfiguration>(v.clone())
-                .ok()
-        })
+    let doc = s
+        .bucket_config(&req.input.bucket)?
+        .encryption
+        .clone()
         .unwrap_or_else(|| leadshop_spec::encryption::EncryptionConfiguration::sse_s3(false));
     let rules = doc
         .rules
@@ -294,14 +287,7 @@ pub(super) async fn handle_put_bucket_encryption(
     doc.validate()
         .map_err(|m| S3Error::with_message(S3ErrorCode::MalformedXML, m))?;
     let value = serde_json::to_value(&doc).map_err(S3Error::internal_error)?;
-    let name = input.bucket;
-    s.db(move |st| {
-        st.update_bucket(&name, move |b| {
-            b.documents.insert("encryption".into(), value);
-            Ok(())
-        })
-    })
-    .await?;
+    super::policy::set_document(s, input.bucket, ENCRYPTION_DOC, Some(value)).await?;
     Ok(S3Response::new(PutBucketEncryptionOutput::default()))
 }
 
@@ -311,13 +297,6 @@ pub(super) async fn handle_delete_bucket_encryption(
     s: &Leadshop,
     req: S3Request<DeleteBucketEncryptionInput>,
 ) -> S3Result<S3Response<DeleteBucketEncryptionOutput>> {
-    let name = req.input.bucket;
-    s.db(move |st| {
-        st.update_bucket(&name, |b| {
-            b.documents.remove("encryption");
-            Ok(())
-        })
-    })
-    .await?;
+    super::policy::set_document(s, req.input.bucket, ENCRYPTION_DOC, None).await?;
     Ok(S3Response::new(DeleteBucketEncryptionOutput::default()))
 }

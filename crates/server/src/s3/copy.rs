@@ -151,11 +151,10 @@ pub(super) async fn handle_copy_object(
     } else {
         src.tags.clone()
     };
-    let bucket = input.bucket.clone();
-    let bucket_rec = s.db(move |st| st.bucket(&bucket)).await?;
+    let bucket_cfg = s.bucket_config(&input.bucket)?;
     let enc = sse::for_write(
         s,
-        &bucket_rec,
+        &bucket_cfg,
         &input.key,
         sse::write_request!(input, customer_key),
     )?;

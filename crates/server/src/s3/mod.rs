@@ -54,6 +54,14 @@ impl Leadshop {
         &self.state.store
     }
 
+    /// A bucket's configuration (cached), or NoSuchBucket.
+    fn bucket_config(&self, bucket: &str) -> S3Result<Arc<crate::bucket_config::BucketConfig>> {
+        self.state
+            .bucket_configs
+            .get(bucket)
+            .ok_or_else(|| error::from_store(StoreError::NoSuchBucket(bucket.to_string())))
+    }
+
     /// The time now, from the server's clock (a test clock in tests).
     fn now_ms(&self) -> i64 {
         self.state.store.clock().now_ms()

@@ -69,12 +69,11 @@ pub(super) async fn handle_create_multipart_upload(
         input.checksum_algorithm.as_ref(),
         input.checksum_type.as_ref(),
     )?;
-    let bucket = input.bucket.clone();
-    let bucket_rec = s.db(move |st| st.bucket(&bucket)).await?;
+    let bucket_cfg = s.bucket_config(&input.bucket)?;
     // Every part is encrypted under the key chosen now (SSE-KMS), or the master key.
     let enc = super::sse::for_write(
         s,
-        &bucket_rec,
+        &bucket_cfg,
         &input.key,
         super::sse::write_request!(input, customer_key),
     )?;

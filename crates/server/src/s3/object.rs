@@ -169,11 +169,10 @@ pub(super) async fn handle_put_object(
     let storage_class = convert::storage_class(input.storage_class.as_ref())?;
     let tags = convert::tagging_header(input.tagging.as_deref())?;
     let precondition = write_precondition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
-    let bucket = input.bucket.clone();
-    let bucket_rec = s.db(move |st| st.bucket(&bucket)).await?;
+    let bucket_cfg = s.bucket_config(&input.bucket)?;
     let enc = sse::for_write(
         s,
-        &bucket_rec,
+        &bucket_cfg,
         &input.key,
         sse::write_request!(input, customer_key),
     )?;

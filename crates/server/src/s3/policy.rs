@@ -1,5 +1,6 @@
 //! Bucket policies and Public Access Block: stored in the bucket record, enforced by the
-//! access hook ([`crate::access`]), whose cache every change here invalidates.
+//! access hook ([`crate::access`]) from the bucket's [`BucketConfig`](crate::bucket_config),
+//! which the store's change notice refreshes.
 
 use leadshop_spec::PublicAccessBlock;
 use leadshop_spec::policy::Policy;
@@ -7,19 +8,17 @@ use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 
 use super::Leadshop;
-use crate::access::{POLICY_DOC, PUBLIC_ACCESS_BLOCK_DOC};
+use crate::bucket_config::{POLICY_DOC, PUBLIC_ACCESS_BLOCK_DOC};
 
-/// Changes one document of a bucket record (`None` removes it), then drops the cached access
-/// decision inputs of the bucket.
-async fn set_document(
+/// Changes one document of a bucket record (`None` removes it).
+pub(super) async fn set_document(
     s: &Leadshop,
     bucket: String,
     name: &'static str,
     value: Option<serde_json::Value>,
 ) -> S3Result<()> {
-    let b = bucket.clone();
     s.db(move |st| {
-        st.update_bucket(&b, move |rec| {
+        st.update_bucket(&bucket, move |rec| {
             match value {
                 Some(v) => rec.documents.insert(name.into(), v),
                 None => rec.documents.remove(name),
@@ -28,7 +27,6 @@ async fn set_document(
         })
     })
     .await?;
-    s.state.access.invalidate(&bucket);
     Ok(())
 }
 

@@ -6,14 +6,13 @@ use std::sync::Arc;
 
 use base64::Engine;
 use leadshop_store::crypto::Key;
-use leadshop_store::{
-    BucketRecord, SSE_KMS_ALGORITHM, SSE_KMS_DSSE_ALGORITHM, Segment, is_keyring_algorithm,
-};
+use leadshop_store::{SSE_KMS_ALGORITHM, SSE_KMS_DSSE_ALGORITHM, Segment, is_keyring_algorithm};
 use s3s::{S3Error, S3ErrorCode, S3Result, s3_error};
 
 use super::Leadshop;
 use super::body::OwnedWrapping;
 use super::sse_c::{self, CustomerKey};
+use crate::bucket_config::BucketConfig;
 use crate::kms::KmsError;
 
 /// What a write asked for, from its headers.
@@ -62,10 +61,8 @@ pub(crate) fn kms_error(e: KmsError) -> S3Error {
 }
 
 /// The bucket's default SSE-KMS or DSSE-KMS settings: the algorithm and the key, if named.
-fn bucket_default(rec: &BucketRecord) -> Option<(&'static str, Option<String>)> {
-    let doc: leadshop_spec::encryption::EncryptionConfiguration =
-        serde_json::from_value(rec.documents.get("encryption")?.clone()).ok()?;
-    let d = &doc.rules.first()?.default;
+fn bucket_default(cfg: &BucketConfig) -> Option<(&'static str, Option<String>)> {
+    let d = &cfg.encryption.as_ref()?.rules.first()?.default;
     let algorithm = match d.sse_algorithm.as_str() {
         SSE_KMS_ALGORITHM => SSE_KMS_ALGORITHM,
         SSE_KMS_DSSE_ALGORITHM => SSE_KMS_DSSE_ALGORITHM,
@@ -100,7 +97,7 @@ fn context(header: Option<&str>, bucket: &str, key: &str) -> S3Result<String> {
 /// 400 for incompatible or unknown settings and KMS key errors; 403 when SSE-C is blocked.
 pub(crate) fn for_write(
     s: &Leadshop,
-    bucket: &BucketRecord,
+    bucket: &BucketConfig,
     object_key: &str,
     req: WriteRequest<'_>,
 ) -> S3Result<WriteEncryption> {

@@ -67,16 +67,8 @@ pub(crate) fn from_headers(
 ///
 /// # Errors
 /// 403 AccessDenied, as AWS answers.
-pub(crate) fn check_upload_allowed(bucket: &leadshop_store::BucketRecord) -> S3Result<()> {
-    let allowed = bucket
-        .documents
-        .get("encryption")
-        .and_then(|v| {
-            serde_json::from_value::<leadshop_spec::encryption::EncryptionConfiguration>(v.clone())
-                .ok()
-        })
-        .is_some_and(|c| c.sse_c_allowed());
-    if allowed {
+pub(crate) fn check_upload_allowed(bucket: &crate::bucket_config::BucketConfig) -> S3Result<()> {
+    if bucket.sse_c_allowed() {
         Ok(())
     } else {
         Err(s3_error!(

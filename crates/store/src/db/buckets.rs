@@ -4,11 +4,29 @@
 use super::*;
 
 impl Store {
+    /// Calls `watcher` with a bucket's name after every committed change to the bucket
+    /// (created, its record updated, deleted): caches of bucket configuration invalidate here,
+    /// so no handler has to remember to.
+    pub fn watch_buckets(&self, watcher: impl Fn(&str) + Send + Sync + 'static) {
+        if let Ok(mut w) = self.bucket_watchers.0.write() {
+            w.push(Box::new(watcher));
+        }
+    }
+
+    fn bucket_changed(&self, name: &str) {
+        if let Ok(w) = self.bucket_watchers.0.read() {
+            for watcher in w.iter() {
+                watcher(name);
+            }
+        }
+    }
+
     /// Creates a bucket.
     ///
     /// # Errors
     /// [`StoreError::BucketAlreadyExists`] if the name is taken.
     pub fn create_bucket(&self, rec: &BucketRecord) -> Result<(), StoreError> {
+        let name = rec.name.clone();
         let rec = rec.clone();
         self.group.run(&self.db, move |tx| {
             let mut buckets = tx.open_table(BUCKETS)?;
@@ -17,7 +35,9 @@ impl Store {
             }
             buckets.insert(rec.name.as_str(), record::encode(&rec).as_slice())?;
             Ok(())
-        })
+        })?;
+        self.bucket_changed(&name);
+        Ok(())
     }
 
     /// One bucket.
@@ -56,8 +76,9 @@ impl Store {
         name: &str,
         change: impl FnOnce(&mut BucketRecord) -> Result<(), StoreError> + Send + 'static,
     ) -> Result<BucketRecord, StoreError> {
-        let name = name.to_string();
-        self.group.run(&self.db, move |tx| {
+        let owned = name.to_string();
+        let rec = self.group.run(&self.db, move |tx| {
+            let name = owned;
             let mut buckets = tx.open_table(BUCKETS)?;
             let mut rec: BucketRecord = match buckets.get(name.as_str())? {
                 Some(v) => record::decode(v.value())?,
@@ -66,7 +87,9 @@ impl Store {
             change(&mut rec)?;
             buckets.insert(name.as_str(), record::encode(&rec).as_slice())?;
             Ok(rec)
-        })
+        })?;
+        self.bucket_changed(name);
+        Ok(rec)
     }
 
     /// Deletes an empty bucket.
@@ -75,9 +98,9 @@ impl Store {
     /// [`StoreError::NoSuchBucket`], [`StoreError::BucketNotEmpty`] if any version, delete
     /// marker or multipart upload remains.
     pub fn delete_bucket(&self, name: &str) -> Result<(), StoreError> {
-        let name = name.to_string();
+        let owned = name.to_string();
         self.group.run(&self.db, move |tx| {
-            let name = name.as_str();
+            let name = owned.as_str();
             let mut buckets = tx.open_table(BUCKETS)?;
             if buckets.get(name)?.is_none() {
                 return Err(StoreError::NoSuchBucket(name.into()));
@@ -101,8 +124,8 @@ impl Store {
             }
             buckets.remove(name)?;
             Ok(())
-        })
+        })?;
+        self.bucket_changed(name);
+        Ok(())
     }
-
-    // ---- objects -------------------------------------------------------------------------
 }

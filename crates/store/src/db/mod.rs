@@ -57,6 +57,21 @@ pub struct Store {
     pub(crate) group: GroupCommit,
     pub(crate) master: Option<MasterKeys>,
     clock: SharedClock,
+    bucket_watchers: BucketWatchers,
+}
+
+/// Called with a bucket's name after a change to it commits.
+pub type BucketWatcher = Box<dyn Fn(&str) + Send + Sync>;
+
+/// The callbacks told of bucket changes.
+#[derive(Default)]
+struct BucketWatchers(std::sync::RwLock<Vec<BucketWatcher>>);
+
+impl std::fmt::Debug for BucketWatchers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.0.read().map_or(0, |w| w.len());
+        write!(f, "BucketWatchers({n})")
+    }
 }
 
 /// A condition a write must meet, checked in the same transaction as the write.
@@ -132,6 +147,7 @@ impl Store {
             group: GroupCommit::default(),
             master,
             clock,
+            bucket_watchers: BucketWatchers::default(),
         };
         store.init_schema()?;
         let referenced = store.referenced_files()?;

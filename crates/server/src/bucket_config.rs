@@ -1,0 +1,240 @@
+//! A bucket's configuration, typed: parsed once from the documents its record keeps, cached,
+//! and dropped from the cache by the store whenever the bucket changes (created, a document
+//! put or deleted, versioning changed, deleted) — no handler invalidates anything.
+//!
+//! The documents stay in the record as AWS's JSON shapes (`BucketRecord.documents`, readable
+//! by every earlier version); their names are the constants here. CORS, lifecycle, logging and
+//! metrics configurations get a typed field here when their features arrive.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock, Weak};
+
+use leadshop_spec::PublicAccessBlock;
+use leadshop_spec::encryption::EncryptionConfiguration;
+use leadshop_spec::policy::Policy;
+use leadshop_store::{BucketRecord, Store, VersioningState};
+
+/// The bucket policy document (the policy's JSON text, as a string).
+pub const POLICY_DOC: &str = "policy";
+/// The Public Access Block document.
+pub const PUBLIC_ACCESS_BLOCK_DOC: &str = "public-access-block";
+/// The default-encryption document (`PutBucketEncryption`).
+pub const ENCRYPTION_DOC: &str = "encryption";
+
+/// One bucket's configuration.
+#[derive(Debug, Default)]
+pub struct BucketConfig {
+    /// The bucket's name.
+    pub name: String,
+    /// Versioning.
+    pub versioning: VersioningState,
+    /// The bucket policy.
+    pub policy: Option<Arc<Policy>>,
+    /// The policy as RestrictPublicBuckets leaves it for anonymous callers.
+    restricted: Option<Arc<Policy>>,
+    /// Public Access Block (all off when the bucket has none).
+    pub public_access_block: PublicAccessBlock,
+    /// Whether the policy tests `s3:ExistingObjectTag/…`.
+    pub reads_object_tags: bool,
+    /// Default encryption; `None` is AWS's default (SSE-S3).
+    pub encryption: Option<EncryptionConfiguration>,
+    /// A stored access document (policy, Public Access Block) does not parse: every request
+    /// to the bucket is refused rather than run without its Deny statements.
+    pub damaged: bool,
+}
+
+impl BucketConfig {
+    /// Parses a record's documents. Only valid documents are ever stored, so one that does not
+    /// parse means a damaged record: it is logged, and access to the bucket fails closed.
+    #[must_use]
+    pub fn from_record(rec: &BucketRecord) -> Self {
+        let mut damaged = false;
+        let mut fail = |doc: &str, e: &dyn std::fmt::Display| {
+            tracing::error!(bucket = %rec.name, document = doc, error = %e, "stored bucket document does not parse");
+            damaged = true;
+        };
+        let policy = match rec.documents.get(POLICY_DOC) {
+            None => None,
+            Some(v) => match v.as_str().map(Policy::parse) {
+                Some(Ok(p)) => Some(Arc::new(p)),
+                Some(Err(e)) => {
+                    fail(POLICY_DOC, &e);
+                    None
+                }
+                None => {
+                    fail(POLICY_DOC, &"not a string");
+                    None
+                }
+            },
+        };
+        let public_access_block = match rec.documents.get(PUBLIC_ACCESS_BLOCK_DOC) {
+            None => PublicAccessBlock::default(),
+            Some(v) => serde_json::from_value(v.clone()).unwrap_or_else(|e| {
+                fail(PUBLIC_ACCESS_BLOCK_DOC, &e);
+                // Fail closed: everything blocked.
+                PublicAccessBlock {
+                    block_public_acls: true,
+                    ignore_public_acls: true,
+                    block_public_policy: true,
+                    restrict_public_buckets: true,
+                }
+            }),
+        };
+        // A damaged encryption document cannot open anything up: every object is encrypted
+        // with SSE-S3 whatever it says. It is logged and read as absent.
+        let encryption = rec.documents.get(ENCRYPTION_DOC).and_then(|v| {
+            serde_json::from_value(v.clone())
+                .inspect_err(|e| {
+                    tracing::error!(bucket = %rec.name, document = ENCRYPTION_DOC, error = %e, "stored bucket document does not parse");
+                })
+                .ok()
+        });
+        let restricted = match &policy {
+            Some(p) if public_access_block.restrict_public_buckets && p.is_public() => {
+                Some(Arc::new(p.without_public_grants()))
+            }
+            _ => None,
+        };
+        Self {
+            name: rec.name.clone(),
+            versioning: rec.versioning,
+            reads_object_tags: policy
+                .as_ref()
+                .is_some_and(|p| p.uses_condition_key(crate::keys::EXISTING_OBJECT_TAG)),
+            policy,
+            restricted,
+            public_access_block,
+            encryption,
+            damaged,
+        }
+    }
+
+    /// The bucket policy that applies to a caller (RestrictPublicBuckets: its public grants do
+    /// nothing for anonymous callers).
+    #[must_use]
+    pub fn policy_for(&self, anonymous: bool) -> Option<&Arc<Policy>> {
+        if anonymous && self.restricted.is_some() {
+            self.restricted.as_ref()
+        } else {
+            self.policy.as_ref()
+        }
+    }
+
+    /// Whether SSE-C uploads are unblocked (AWS blocks them by default since 2026).
+    #[must_use]
+    pub fn sse_c_allowed(&self) -> bool {
+        self.encryption
+            .as_ref()
+            .is_some_and(EncryptionConfiguration::sse_c_allowed)
+    }
+}
+
+/// The cache of bucket configurations.
+#[derive(Debug)]
+pub struct BucketConfigs {
+    store: Arc<Store>,
+    cache: RwLock<HashMap<String, Arc<BucketConfig>>>,
+    /// Bumped by every invalidation, so a read that raced with a change does not cache what it
+    /// read before the change.
+    generation: AtomicU64,
+}
+
+impl BucketConfigs {
+    /// A cache over `store`, which it asks to be told of every bucket change.
+    #[must_use]
+    pub fn new(store: Arc<Store>) -> Arc<Self> {
+        let configs = Arc::new(Self {
+            store: store.clone(),
+            cache: RwLock::new(HashMap::new()),
+            generation: AtomicU64::new(0),
+        });
+        let weak: Weak<Self> = Arc::downgrade(&configs);
+        store.watch_buckets(move |bucket| {
+            if let Some(c) = weak.upgrade() {
+                c.invalidate(bucket);
+            }
+        });
+        configs
+    }
+
+    /// A bucket's configuration; `None` when the bucket does not exist. A cache miss reads
+    /// the bucket's record (a short read transaction).
+    pub fn get(&self, bucket: &str) -> Option<Arc<BucketConfig>> {
+        if let Some(c) = self.cache.read().expect("cache lock").get(bucket) {
+            return Some(c.clone());
+        }
+        let generation = self.generation.load(Ordering::SeqCst);
+        let config = Arc::new(BucketConfig::from_record(&self.store.bucket(bucket).ok()?));
+        let mut cache = self.cache.write().expect("cache lock");
+        if self.generation.load(Ordering::SeqCst) == generation {
+            cache.insert(bucket.to_string(), config.clone());
+        }
+        Some(config)
+    }
+
+    fn invalidate(&self, bucket: &str) {
+        let mut cache = self.cache.write().expect("cache lock");
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        cache.remove(bucket);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(docs: &[(&str, serde_json::Value)]) -> BucketRecord {
+        BucketRecord {
+            name: "b".into(),
+            created_ms: 0,
+            region: "us-east-1".into(),
+            versioning: VersioningState::Enabled,
+            documents: docs
+                .iter()
+                .map(|(k, v)| ((*k).to_string(), v.clone()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_document_that_does_not_parse_fails_closed() {
+        let ok = BucketConfig::from_record(&record(&[]));
+        assert!(!ok.damaged && ok.policy.is_none() && ok.encryption.is_none());
+        let bad_policy =
+            BucketConfig::from_record(&record(&[(POLICY_DOC, serde_json::json!("{not json"))]));
+        assert!(bad_policy.damaged);
+        let bad_pab = BucketConfig::from_record(&record(&[(
+            PUBLIC_ACCESS_BLOCK_DOC,
+            serde_json::json!({"BlockPublicAcls": "maybe"}),
+        )]));
+        assert!(bad_pab.damaged);
+        assert!(bad_pab.public_access_block.restrict_public_buckets);
+    }
+
+    #[test]
+    fn the_store_invalidates_the_cache_when_a_bucket_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(dir.path(), None).unwrap());
+        let configs = BucketConfigs::new(store.clone());
+        assert!(configs.get("b").is_none(), "no such bucket");
+        store.create_bucket(&record(&[])).unwrap();
+        let before = configs.get("b").expect("created");
+        assert!(before.encryption.is_none());
+        store
+            .update_bucket("b", |r| {
+                r.documents.insert(
+                    ENCRYPTION_DOC.into(),
+                    serde_json::to_value(EncryptionConfiguration::sse_s3(true)).unwrap(),
+                );
+                Ok(())
+            })
+            .unwrap();
+        assert!(
+            configs.get("b").unwrap().encryption.is_some(),
+            "the change is seen"
+        );
+        store.delete_bucket("b").unwrap();
+        assert!(configs.get("b").is_none(), "the deletion is seen");
+    }
+}
