@@ -197,6 +197,35 @@ def test_sigterm_drains_and_exits_zero(tmp_path):
     from leadshop_proc import Leadshop
 
     srv = Leadshop(tmp_path / "data").start()
+    assert (tmp_path / "data" / "endpoints.json").exists()
+    assert srv.stop() == 0
+    # Nothing listens any more: no tool may find an endpoint to connect to.
+    assert not (tmp_path / "data" / "endpoints.json").exists()
+
+
+def test_a_busy_port_stops_the_start_before_anything_is_made(tmp_path):
+    """Listeners bind first: a port in use leaves no half-made data directory, and the error
+    names the address once. Host names are accepted in the addresses."""
+    import socket
+    from leadshop_proc import BIN
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        data = tmp_path / "data"
+        r = subprocess.run(
+            [str(BIN), "serve", "--data-dir", str(data), "--s3-addr", f"localhost:{port}",
+             "--http-addr", "127.0.0.1:0", "--console-addr", "127.0.0.1:0"],
+            capture_output=True, text=True, timeout=60,
+        )
+    assert r.returncode == 1, r.stderr
+    assert f"cannot listen on 127.0.0.1:{port}" in r.stderr, r.stderr
+    assert r.stderr.count("Address already in use") == 1, r.stderr
+    assert not data.exists(), "nothing made before the ports were bound"
+    # `localhost` was resolved (to the address named in the error); a free port then starts.
+    from leadshop_proc import Leadshop
+    srv = Leadshop(data).start()
     assert srv.stop() == 0
 
 

@@ -210,13 +210,13 @@ struct ServeArgs {
     #[arg(long, env = "LEADSHOP_DATA_DIR")]
     data_dir: Option<PathBuf>,
     /// HTTPS S3 listener, host:port (port 0: any free port) [default: 127.0.0.1:9443].
-    #[arg(long, env = "LEADSHOP_S3_ADDR")]
+    #[arg(long, env = "LEADSHOP_S3_ADDR", value_parser = leadshop_server::config::resolve_addr)]
     s3_addr: Option<SocketAddr>,
     /// Plain-HTTP listener, host:port [default: 127.0.0.1:9080].
-    #[arg(long, env = "LEADSHOP_HTTP_ADDR")]
+    #[arg(long, env = "LEADSHOP_HTTP_ADDR", value_parser = leadshop_server::config::resolve_addr)]
     http_addr: Option<SocketAddr>,
     /// Console/admin listener (status page, /metrics), host:port [default: 127.0.0.1:9001].
-    #[arg(long, env = "LEADSHOP_CONSOLE_ADDR")]
+    #[arg(long, env = "LEADSHOP_CONSOLE_ADDR", value_parser = leadshop_server::config::resolve_addr)]
     console_addr: Option<SocketAddr>,
     /// Region [default: us-east-1].
     #[arg(long, env = "LEADSHOP_REGION")]
@@ -250,10 +250,26 @@ struct EnvArgs {
 
 fn main() {
     if let Err(e) = run(Cli::parse()) {
-        // The chain of causes, without a backtrace: these are user-facing errors.
-        eprintln!("error: {e:#}");
+        eprintln!("error: {}", report(&e));
         std::process::exit(1);
     }
+}
+
+/// The chain of causes on one line, without a backtrace (these are user-facing errors), each
+/// said once: a cause whose text a message already quotes is not repeated.
+fn report(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
 }
 
 fn run(cli: Cli) -> Result<()> {
@@ -620,7 +636,21 @@ async fn wait_for_signal() -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::log_filter;
+    use super::{log_filter, report};
+
+    #[test]
+    fn each_cause_is_said_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::AddrInUse, "Address already in use");
+        let quoted =
+            anyhow::Error::new(io).context("cannot listen on 127.0.0.1:1: Address already in use");
+        assert_eq!(
+            report(&quoted),
+            "cannot listen on 127.0.0.1:1: Address already in use"
+        );
+        let io = std::io::Error::other("disk full");
+        let chained = anyhow::Error::new(io).context("writing x");
+        assert_eq!(report(&chained), "writing x: disk full");
+    }
 
     #[test]
     fn s3s_lines_are_off_unless_asked_for() {

@@ -32,9 +32,7 @@ pub struct ClientEnv {
 #[derive(Debug, thiserror::Error)]
 pub enum EnvError {
     /// A file could not be read.
-    #[error(
-        "cannot read {path}: {source} (is `leadshop serve --data-dir {dir}` running or has it run?)"
-    )]
+    #[error("cannot read {path}: {source} (is `leadshop serve --data-dir {dir}` running?)")]
     Read {
         /// The file.
         path: PathBuf,

@@ -26,11 +26,15 @@ pub const DEFAULT_ACCOUNT_ID: &str = "000000000000";
 pub struct Config {
     /// Where metadata, object data, TLS material and credentials live.
     pub data_dir: PathBuf,
-    /// HTTPS listener for the S3 API (`host:port`; port 0 picks a free port).
+    /// HTTPS listener for the S3 API (`host:port`, the host a name or an address; port 0
+    /// picks a free port).
+    #[serde(deserialize_with = "deserialize_addr")]
     pub s3_addr: SocketAddr,
     /// Plain-HTTP listener: browsers are redirected to HTTPS, API requests refused.
+    #[serde(deserialize_with = "deserialize_addr")]
     pub http_addr: SocketAddr,
     /// Console listener (status page now; the upload console later).
+    #[serde(deserialize_with = "deserialize_addr")]
     pub console_addr: SocketAddr,
     /// Region buckets are created in and requests are signed for.
     pub region: String,
@@ -141,6 +145,31 @@ impl Default for Config {
     }
 }
 
+/// A listen address from `host:port`, where the host is an IP address or a name (`localhost`):
+/// a name is resolved, and its first IPv4 address taken (else its first address).
+///
+/// # Errors
+/// A message naming the address and why it is not one.
+pub fn resolve_addr(s: &str) -> Result<SocketAddr, String> {
+    if let Ok(a) = s.parse() {
+        return Ok(a);
+    }
+    let addrs: Vec<SocketAddr> = std::net::ToSocketAddrs::to_socket_addrs(s)
+        .map_err(|e| format!("{s:?} is not host:port ({e})"))?
+        .collect();
+    addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or_else(|| addrs.first())
+        .copied()
+        .ok_or_else(|| format!("{s:?} resolves to no address"))
+}
+
+fn deserialize_addr<'de, D: serde::Deserializer<'de>>(d: D) -> Result<SocketAddr, D::Error> {
+    let s = String::deserialize(d)?;
+    resolve_addr(&s).map_err(serde::de::Error::custom)
+}
+
 /// Why the configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -237,6 +266,17 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn listen_addresses_take_host_names() {
+        assert_eq!(resolve_addr("127.0.0.1:9443").unwrap().port(), 9443);
+        let local = resolve_addr("localhost:0").unwrap();
+        assert!(local.ip().is_loopback(), "{local}");
+        let cfg: Config = toml::from_str("s3_addr = \"localhost:9443\"").unwrap();
+        assert!(cfg.s3_addr.ip().is_loopback() && cfg.s3_addr.port() == 9443);
+        assert!(resolve_addr("localhost").is_err(), "a port is required");
+        assert!(toml::from_str::<Config>("s3_addr = \"no-such-host.invalid:1\"").is_err());
+    }
 
     #[test]
     fn shipped_example_config_matches_defaults() {

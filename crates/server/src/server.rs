@@ -68,6 +68,13 @@ impl ServerHandle {
         }
         // Workers last: the records of the last requests reach their subscribers.
         self.workers.shutdown(grace).await;
+        // Nothing listens there any more: tools reading endpoints.json must not connect.
+        let endpoints = self.state.config.data_dir.join("endpoints.json");
+        if let Err(e) = std::fs::remove_file(&endpoints)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(path = %endpoints.display(), error = %e, "could not remove endpoints.json");
+        }
     }
 }
 
@@ -105,6 +112,10 @@ impl Default for StartOptions {
 pub async fn start_with(config: Config, options: StartOptions) -> Result<ServerHandle, StartError> {
     let StartOptions { clock, subscribers } = options;
     config.validate()?;
+    // Listen first: a busy port stops the start before anything is made in the data directory.
+    let s3_listener = bind(config.s3_addr).await?;
+    let http_listener = bind(config.http_addr).await?;
+    let console_listener = bind(config.console_addr).await?;
     let data_dir = config.data_dir.clone();
     crate::private_dir::create(&data_dir)
         .map_err(io_ctx(format!("creating {}", data_dir.display())))?;
@@ -196,9 +207,6 @@ pub async fn start_with(config: Config, options: StartOptions) -> Result<ServerH
 
     let open_files = crate::shell::limits::raise_open_files_limit();
     let limits = fit_to_open_files(&config.limits, open_files);
-    let s3_listener = bind(config.s3_addr).await?;
-    let http_listener = bind(config.http_addr).await?;
-    let console_listener = bind(config.console_addr).await?;
     let s3_addr = local_addr(&s3_listener)?;
     let endpoints = Endpoints {
         s3: format!("https://{}", url_host(s3_addr)),
