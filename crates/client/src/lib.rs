@@ -87,8 +87,8 @@ impl ClientEnv {
             })?
             .to_string();
         let creds = read(dir.join("credentials"))?;
-        let (id, secret) =
-            profile(&creds, key).ok_or_else(|| EnvError::NoSuchKey(key.to_string()))?;
+        let (id, secret) = leadshop_spec::credentials::profile(&creds, key)
+            .ok_or_else(|| EnvError::NoSuchKey(key.to_string()))?;
         let ca = dir.join("tls").join("ca.pem");
         let ca_bundle = ca.exists().then(|| std::path::absolute(&ca).unwrap_or(ca));
         Ok(Self {
@@ -125,29 +125,6 @@ fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
 }
 
-/// Reads one profile of an AWS shared-credentials file.
-fn profile(text: &str, name: &str) -> Option<(String, String)> {
-    let mut in_profile = false;
-    let (mut id, mut secret) = (None, None);
-    for line in text.lines().map(str::trim) {
-        if let Some(p) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
-            in_profile = p.trim() == name;
-            continue;
-        }
-        if !in_profile {
-            continue;
-        }
-        if let Some((k, v)) = line.split_once('=') {
-            match k.trim() {
-                "aws_access_key_id" => id = Some(v.trim().to_string()),
-                "aws_secret_access_key" => secret = Some(v.trim().to_string()),
-                _ => {}
-            }
-        }
-    }
-    Some((id?, secret?))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,12 +143,5 @@ mod tests {
         assert!(out.contains("export AWS_ENDPOINT_URL='https://127.0.0.1:9443'\n"));
         assert!(out.contains("export AWS_SECRET_ACCESS_KEY='a'\\''b'\n"));
         assert!(out.contains("export AWS_S3_BUCKET_NAME='leadshop-assets'\n"));
-    }
-
-    #[test]
-    fn profiles_are_found_by_name() {
-        let text = "[admin]\naws_access_key_id = A1\naws_secret_access_key = S1\n[app]\naws_access_key_id=A2\naws_secret_access_key=S2\n";
-        assert_eq!(profile(text, "app"), Some(("A2".into(), "S2".into())));
-        assert_eq!(profile(text, "nope"), None);
     }
 }

@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::master_key::MasterSource;
 use crate::secret_file;
+use leadshop_spec::credentials::{parse_profiles, render_profiles};
 
 /// The admin key's identity policy: every S3 action.
 pub const ADMIN_POLICY: &str = include_str!("../../../config/iam/admin-policy.json");
@@ -701,63 +702,6 @@ impl S3Auth for Authenticator {
             )),
         }
     }
-}
-
-type Profile = (String, String, String);
-
-/// Renders profiles `(name, id, secret)` in the AWS shared-credentials (INI) format.
-fn render_profiles(profiles: &[Profile]) -> String {
-    let mut out = String::from(
-        "# leadshop access keys (AWS shared-credentials format). Keep this file private.\n\
-         # Client side only: the server reads keys.json; `leadshop keys` keeps this file in step.\n",
-    );
-    for (name, id, secret) in profiles {
-        out.push_str(&format!(
-            "\n[{name}]\naws_access_key_id = {id}\naws_secret_access_key = {secret}\n"
-        ));
-    }
-    out
-}
-
-/// Parses the AWS shared-credentials format (profiles with the two key fields).
-fn parse_profiles(text: &str) -> Result<Vec<Profile>, String> {
-    let mut out = Vec::new();
-    let mut current: Option<(String, Option<String>, Option<String>)> = None;
-    let finish =
-        |c: Option<(String, Option<String>, Option<String>)>, out: &mut Vec<Profile>| match c {
-            None => Ok(()),
-            Some((name, Some(id), Some(secret))) => {
-                out.push((name, id, secret));
-                Ok(())
-            }
-            Some((name, _, _)) => Err(format!(
-                "profile [{name}] lacks aws_access_key_id or aws_secret_access_key"
-            )),
-        };
-    for (n, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
-            continue;
-        }
-        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
-            finish(current.take(), &mut out)?;
-            current = Some((name.trim().to_string(), None, None));
-            continue;
-        }
-        let (k, v) = line
-            .split_once('=')
-            .ok_or_else(|| format!("line {}: expected key = value", n + 1))?;
-        let entry = current
-            .as_mut()
-            .ok_or_else(|| format!("line {}: value outside a [profile]", n + 1))?;
-        match k.trim() {
-            "aws_access_key_id" => entry.1 = Some(v.trim().to_string()),
-            "aws_secret_access_key" => entry.2 = Some(v.trim().to_string()),
-            _ => {}
-        }
-    }
-    finish(current, &mut out)?;
-    Ok(out)
 }
 
 #[cfg(test)]

@@ -89,9 +89,6 @@ impl MasterSource {
 pub fn create(path: &Path) -> io::Result<MasterKey> {
     let bytes: [u8; 32] = rand::random();
     secret_file::write(path, format!("{}\n", hex::encode(bytes)).as_bytes())?;
-    if let Some(dir) = path.parent() {
-        std::fs::File::open(dir)?.sync_all()?;
-    }
     load(path)
 }
 

@@ -1,9 +1,11 @@
-//! Files holding secrets: created 0600, written atomically (temp, fsync, rename).
+//! Files holding secrets: created 0600, written atomically and durably (temp file, fsync,
+//! rename, fsync of the directory), so a crash leaves the old file or the new one, whole.
 
 use std::io::{self, Write};
 use std::path::Path;
 
-/// Writes `bytes` to `path` readable by the owner only.
+/// Writes `bytes` to `path` readable by the owner only: every writer of keys, key files,
+/// credentials, reports and `endpoints.json` goes through here.
 ///
 /// # Errors
 /// Any I/O error.
@@ -16,7 +18,13 @@ pub fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let mut file = options.open(&tmp)?;
     file.write_all(bytes)?;
     file.sync_all()?;
-    std::fs::rename(&tmp, path)
+    std::fs::rename(&tmp, path)?;
+    // The rename itself is durable only once the directory is.
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    std::fs::File::open(dir)?.sync_all()
 }
 
 /// Refuses a secret file that others can read or write.

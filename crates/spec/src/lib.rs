@@ -17,6 +17,7 @@
 
 pub mod actions;
 pub mod bucket;
+pub mod credentials;
 pub mod encryption;
 pub mod names;
 pub mod policy;
