@@ -11,22 +11,20 @@
 //! take `<data-dir>/keys.lock`, write a new file and rename it into place; the server notices
 //! the new file (its identity changes) at the next request and reloads it.
 
-use std::collections::{BTreeMap, HashMap};
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
+use leadshop_spec::credentials::{parse_profiles, render_profiles};
 use leadshop_spec::policy::Policy;
 use leadshop_store::crypto;
 use leadshop_store::{MasterKey, MasterKeys};
 use rand::Rng;
-use s3s::auth::{S3Auth, SecretKey};
-use s3s::{S3Result, s3_error};
 use serde::{Deserialize, Serialize};
 
 use crate::master_key::MasterSource;
+use crate::record_file::{FileError, RecordFile};
 use crate::secret_file;
-use leadshop_spec::credentials::{parse_profiles, render_profiles};
 
 /// The admin key's identity policy: every S3 action.
 pub const ADMIN_POLICY: &str = include_str!("../../../config/iam/admin-policy.json");
@@ -90,12 +88,6 @@ pub struct KeyRecord {
     pub created_ms: i64,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
-struct KeyFile {
-    format: u32,
-    keys: Vec<KeyRecord>,
-}
-
 /// Why a key operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
@@ -124,6 +116,15 @@ pub enum KeyError {
     /// The name is taken or not allowed.
     #[error("{0}")]
     BadName(String),
+}
+
+impl From<FileError> for KeyError {
+    fn from(e: FileError) -> Self {
+        match e {
+            FileError::Io { context, source } => Self::Io { context, source },
+            FileError::Invalid { path, message } => Self::Invalid { path, message },
+        }
+    }
 }
 
 fn io_err(context: impl Into<String>) -> impl FnOnce(io::Error) -> KeyError {
@@ -237,69 +238,24 @@ impl KeyPaths {
             credentials: data_dir.join("credentials"),
         }
     }
-}
 
-fn read_records(path: &Path) -> Result<Vec<KeyRecord>, KeyError> {
-    secret_file::check_private(path).map_err(io_err(format!("checking {}", path.display())))?;
-    let text =
-        std::fs::read_to_string(path).map_err(io_err(format!("reading {}", path.display())))?;
-    let file: KeyFile = serde_json::from_str(&text).map_err(|e| KeyError::Invalid {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    })?;
-    if file.format != FORMAT {
-        return Err(KeyError::Invalid {
-            path: path.to_path_buf(),
-            message: format!(
-                "format {} is not supported (expected {FORMAT})",
-                file.format
-            ),
-        });
+    /// keys.json as a record file.
+    #[must_use]
+    pub fn file(&self) -> RecordFile {
+        RecordFile {
+            path: self.keys.clone(),
+            lock: self.lock.clone(),
+            format: FORMAT,
+        }
     }
-    Ok(file.keys)
 }
 
-fn write_records(path: &Path, keys: &[KeyRecord]) -> Result<(), KeyError> {
-    let text = serde_json::to_string_pretty(&KeyFile {
-        format: FORMAT,
-        keys: keys.to_vec(),
-    })
-    .expect("serialisable");
-    secret_file::write(path, text.as_bytes()).map_err(io_err(format!("writing {}", path.display())))
-}
-
-/// Holds `keys.lock` while a writer changes keys.json.
-pub(crate) struct WriteLock(#[allow(dead_code)] std::fs::File);
-
-fn lock(paths: &KeyPaths) -> Result<WriteLock, KeyError> {
-    lock_file(&paths.lock).map_err(io_err(format!("locking {}", paths.lock.display())))
-}
-
-/// Takes an exclusive OS lock on `path` (created 0600), held until the guard drops.
-pub(crate) fn lock_file(path: &Path) -> io::Result<WriteLock> {
-    let mut options = std::fs::File::options();
-    options.create(true).truncate(false).write(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let file = options.open(path)?;
-    file.lock()?;
-    Ok(WriteLock(file))
-}
-
-/// Changes keys.json under the lock. `change` gets the records and returns a value.
+/// Changes keys.json under its lock. `change` gets the records and returns a value.
 fn modify<T>(
     paths: &KeyPaths,
     change: impl FnOnce(&mut Vec<KeyRecord>) -> Result<T, KeyError>,
 ) -> Result<T, KeyError> {
-    let _guard = lock(paths)?;
-    let mut records = if paths.keys.exists() {
-        read_records(&paths.keys)?
-    } else {
-        Vec::new()
-    };
-    let out = change(&mut records)?;
-    write_records(&paths.keys, &records)?;
-    Ok(out)
+    paths.file().modify(change)
 }
 
 /// The master keys to seal with, read from `source` (call it under keys.lock).
@@ -454,10 +410,7 @@ pub fn reseal(paths: &KeyPaths, masters: &MasterKeys) -> Result<usize, KeyError>
 /// # Errors
 /// I/O or a damaged file.
 pub fn list(paths: &KeyPaths) -> Result<Vec<KeyRecord>, KeyError> {
-    if !paths.keys.exists() {
-        return Ok(Vec::new());
-    }
-    read_records(&paths.keys)
+    Ok(paths.file().read()?)
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ` for a key's creation time.
@@ -535,7 +488,8 @@ pub fn bootstrap(paths: &KeyPaths, master: &MasterSource) -> Result<(), KeyError
     if paths.keys.exists() {
         return Ok(());
     }
-    let _guard = lock(paths)?;
+    let file = paths.file();
+    let _guard = file.lock()?;
     if paths.keys.exists() {
         return Ok(());
     }
@@ -570,138 +524,12 @@ pub fn bootstrap(paths: &KeyPaths, master: &MasterSource) -> Result<(), KeyError
         .iter()
         .map(|r| open(&masters, &paths.keys, r))
         .collect::<Result<_, _>>()?;
-    write_records(&paths.keys, &records)?;
+    file.write(&records)?;
     for i in &identities {
         update_profile(paths, &i.name, Some(i))?;
     }
     tracing::info!(path = %paths.keys.display(), "created the admin and app access keys");
     Ok(())
-}
-
-/// What identifies one version of keys.json on disk (a rename makes a new inode).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Stamp {
-    modified: Option<std::time::SystemTime>,
-    len: u64,
-    #[cfg(unix)]
-    inode: u64,
-}
-
-pub(crate) fn stamp(path: &Path) -> Option<Stamp> {
-    let m = std::fs::metadata(path).ok()?;
-    Some(Stamp {
-        modified: m.modified().ok(),
-        len: m.len(),
-        #[cfg(unix)]
-        inode: std::os::unix::fs::MetadataExt::ino(&m),
-    })
-}
-
-/// The keys the server accepts, reloaded when keys.json changes.
-#[derive(Debug)]
-pub struct KeyStore {
-    paths: KeyPaths,
-    master: MasterKeys,
-    current: RwLock<(Option<Stamp>, Arc<KeySet>)>,
-}
-
-/// One loaded version of keys.json.
-#[derive(Debug, Default)]
-pub struct KeySet {
-    by_id: HashMap<String, Arc<Identity>>,
-    by_name: BTreeMap<String, Arc<Identity>>,
-}
-
-impl KeySet {
-    fn new(identities: Vec<Identity>) -> Self {
-        let mut set = Self::default();
-        for i in identities {
-            let i = Arc::new(i);
-            set.by_id.insert(i.access_key_id.clone(), i.clone());
-            set.by_name.insert(i.name.clone(), i);
-        }
-        set
-    }
-}
-
-impl KeyStore {
-    /// Bootstraps (at first start) and loads the keys of a data directory.
-    ///
-    /// # Errors
-    /// [`KeyError`] naming the file and the problem.
-    pub fn open(data_dir: &Path, master: MasterKeys) -> Result<Self, KeyError> {
-        let paths = KeyPaths::new(data_dir);
-        bootstrap(&paths, &MasterSource::Held(master.clone()))?;
-        let st = stamp(&paths.keys);
-        let set = KeySet::new(load(&paths, &master)?);
-        Ok(Self {
-            paths,
-            master,
-            current: RwLock::new((st, Arc::new(set))),
-        })
-    }
-
-    /// The current keys, reloading keys.json if it changed since the last look. A file that
-    /// fails to load keeps the previous keys in force (and is logged), so a broken edit
-    /// cannot lock everyone out or let anyone in.
-    pub fn current(&self) -> Arc<KeySet> {
-        let now = stamp(&self.paths.keys);
-        {
-            let cur = self.current.read().expect("key store lock");
-            if cur.0 == now {
-                return cur.1.clone();
-            }
-        }
-        let mut cur = self.current.write().expect("key store lock");
-        if cur.0 != now {
-            match load(&self.paths, &self.master) {
-                Ok(ids) => {
-                    tracing::info!(keys = ids.len(), "reloaded access keys");
-                    *cur = (now, Arc::new(KeySet::new(ids)));
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "keys.json changed but cannot be loaded; keeping the previous keys");
-                    cur.0 = now;
-                }
-            }
-        }
-        cur.1.clone()
-    }
-
-    /// Reloads keys.json at the next look even if it did not change (after a new master key
-    /// was installed, a record it could not open before may open now).
-    pub fn reload(&self) {
-        self.current.write().expect("key store lock").0 = None;
-    }
-
-    /// The key with this name.
-    #[must_use]
-    pub fn by_name(&self, name: &str) -> Option<Arc<Identity>> {
-        self.current().by_name.get(name).cloned()
-    }
-
-    /// The key with this access key id.
-    #[must_use]
-    pub fn by_id(&self, id: &str) -> Option<Arc<Identity>> {
-        self.current().by_id.get(id).cloned()
-    }
-}
-
-/// The s3s authentication side: secrets by access key id.
-#[derive(Debug, Clone)]
-pub struct Authenticator(pub Arc<KeyStore>);
-
-#[async_trait::async_trait]
-impl S3Auth for Authenticator {
-    async fn get_secret_key(&self, access_key: &str) -> S3Result<SecretKey> {
-        match self.0.by_id(access_key) {
-            Some(k) => Ok(SecretKey::from(k.secret_access_key.clone())),
-            None => Err(s3_error!(
-                InvalidAccessKeyId,
-                "The AWS Access Key Id you provided does not exist in our records."
-            )),
-        }
-    }
 }
 
 #[cfg(test)]
@@ -720,7 +548,7 @@ mod tests {
     fn keys_are_sealed_reloaded_rotated_and_deleted() {
         let dir = tempfile::tempdir().unwrap();
         let m = master();
-        let store = KeyStore::open(dir.path(), m.clone()).unwrap();
+        let store = crate::key_store::KeyStore::open(dir.path(), m.clone()).unwrap();
         let m = MasterSource::Held(m);
         let app = store.by_name("app").unwrap();
         let paths = KeyPaths::new(dir.path());
@@ -778,7 +606,7 @@ mod tests {
         let paths = KeyPaths::new(dir.path());
         let old = render_profiles(&[("app".into(), "AKIAOLD".into(), "oldsecret".into())]);
         secret_file::write(&paths.credentials, old.as_bytes()).unwrap();
-        let store = KeyStore::open(dir.path(), master()).unwrap();
+        let store = crate::key_store::KeyStore::open(dir.path(), master()).unwrap();
         assert_eq!(
             store.by_id("AKIAOLD").unwrap().secret_access_key,
             "oldsecret"

@@ -9,15 +9,14 @@
 
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use leadshop_store::MasterKeys;
 use leadshop_store::crypto::{self, Key};
 use serde::{Deserialize, Serialize};
 
-use crate::keys::{Stamp, lock_file, stamp};
 use crate::master_key::MasterSource;
-use crate::secret_file;
+use crate::record_file::{FileError, RecordFile, Snapshot};
 
 const FORMAT: u32 = 1;
 
@@ -39,12 +38,6 @@ pub struct KmsRecord {
     pub master_key_id: String,
     /// Key material sealed under the master key (hex), bound to the key id.
     pub sealed_key: String,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-struct KmsFile {
-    format: u32,
-    keys: Vec<KmsRecord>,
 }
 
 /// Keyring errors, in the words of AWS KMS where a client sees them.
@@ -77,6 +70,15 @@ pub enum KmsError {
     },
 }
 
+impl From<FileError> for KmsError {
+    fn from(e: FileError) -> Self {
+        match e {
+            FileError::Io { context, source } => Self::Io { context, source },
+            FileError::Invalid { path, message } => Self::Invalid { path, message },
+        }
+    }
+}
+
 fn io_err(context: String) -> impl FnOnce(io::Error) -> KmsError {
     move |source| KmsError::Io { context, source }
 }
@@ -99,6 +101,16 @@ impl KmsPaths {
             lock: data_dir.join("kms.lock"),
         }
     }
+
+    /// kms.json as a record file.
+    #[must_use]
+    pub fn record_file(&self) -> RecordFile {
+        RecordFile {
+            path: self.file.clone(),
+            lock: self.lock.clone(),
+            format: FORMAT,
+        }
+    }
 }
 
 /// The ARN of a key, as SSEKMSKeyId reports it.
@@ -108,42 +120,14 @@ pub fn key_arn(region: &str, account: &str, key_id: &str) -> String {
 }
 
 fn read(paths: &KmsPaths) -> Result<Vec<KmsRecord>, KmsError> {
-    if !paths.file.exists() {
-        return Ok(Vec::new());
-    }
-    secret_file::check_private(&paths.file)
-        .map_err(io_err(format!("checking {}", paths.file.display())))?;
-    let text = std::fs::read_to_string(&paths.file)
-        .map_err(io_err(format!("reading {}", paths.file.display())))?;
-    let f: KmsFile = serde_json::from_str(&text).map_err(|e| KmsError::Invalid {
-        path: paths.file.clone(),
-        message: e.to_string(),
-    })?;
-    if f.format != FORMAT {
-        return Err(KmsError::Invalid {
-            path: paths.file.clone(),
-            message: format!("format {} is not supported", f.format),
-        });
-    }
-    Ok(f.keys)
+    Ok(paths.record_file().read()?)
 }
 
 fn modify<T>(
     paths: &KmsPaths,
     change: impl FnOnce(&mut Vec<KmsRecord>) -> Result<T, KmsError>,
 ) -> Result<T, KmsError> {
-    let _guard =
-        lock_file(&paths.lock).map_err(io_err(format!("locking {}", paths.lock.display())))?;
-    let mut keys = read(paths)?;
-    let out = change(&mut keys)?;
-    let text = serde_json::to_string_pretty(&KmsFile {
-        format: FORMAT,
-        keys,
-    })
-    .expect("serialisable");
-    secret_file::write(&paths.file, text.as_bytes())
-        .map_err(io_err(format!("writing {}", paths.file.display())))?;
-    Ok(out)
+    paths.record_file().modify(change)
 }
 
 fn position(keys: &[KmsRecord], wanted: &str) -> Option<usize> {
@@ -321,7 +305,7 @@ pub struct KmsKey {
 pub struct Keyring {
     paths: KmsPaths,
     master: MasterKeys,
-    current: RwLock<(Option<Stamp>, Arc<Vec<KmsRecord>>)>,
+    current: Snapshot<Vec<KmsRecord>>,
 }
 
 impl Keyring {
@@ -331,34 +315,16 @@ impl Keyring {
     /// A damaged kms.json.
     pub fn open(data_dir: &Path, master: MasterKeys) -> Result<Self, KmsError> {
         let paths = KmsPaths::new(data_dir);
-        let st = stamp(&paths.file);
         let keys = read(&paths)?;
         Ok(Self {
+            current: Snapshot::new(paths.file.clone(), "SSE-KMS keyring", keys),
             paths,
             master,
-            current: RwLock::new((st, Arc::new(keys))),
         })
     }
 
     fn records(&self) -> Arc<Vec<KmsRecord>> {
-        let now = stamp(&self.paths.file);
-        {
-            let cur = self.current.read().expect("keyring lock");
-            if cur.0 == now {
-                return cur.1.clone();
-            }
-        }
-        let mut cur = self.current.write().expect("keyring lock");
-        if cur.0 != now {
-            match read(&self.paths) {
-                Ok(k) => *cur = (now, Arc::new(k)),
-                Err(e) => {
-                    tracing::error!(error = %e, "kms.json changed but cannot be loaded; keeping the previous keyring");
-                    cur.0 = now;
-                }
-            }
-        }
-        cur.1.clone()
+        self.current.get(|| read(&self.paths))
     }
 
     /// The key for an id, alias or ARN, if it exists and is enabled.

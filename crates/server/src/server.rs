@@ -20,7 +20,7 @@ use crate::bucket_config::BucketConfigs;
 use crate::config::Config;
 use crate::events::metrics::RequestMetrics;
 use crate::events::{Events, QUEUE_CAPACITY, Subscriber};
-use crate::keys::{Authenticator, KeyStore};
+use crate::key_store::{Authenticator, KeyStore};
 use crate::s3::Leadshop;
 use crate::shell::limits::{ConnLimiter, Listener, ShellStats};
 use crate::shell::{ListenerSetup, S3Shell, Timeouts, accept_loop};

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::access::AccessControl;
 use crate::config::Config;
-use crate::keys::KeyStore;
+use crate::key_store::KeyStore;
 use crate::shell::limits::ShellStats;
 
 /// State shared by every request.

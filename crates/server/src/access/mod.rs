@@ -1,6 +1,6 @@
 //! Access control: every S3 request passes [`AccessHook::check`], deny by default.
 //!
-//! s3s authenticates the signature against the [`KeyStore`](crate::keys::KeyStore) first;
+//! s3s authenticates the signature against the [`KeyStore`](crate::key_store::KeyStore) first;
 //! then the hook evaluates, as AWS does within one account:
 //! - the caller's identity policy (none for anonymous callers),
 //! - the bucket policy, which Public Access Block can neutralise (RestrictPublicBuckets: its
@@ -40,7 +40,8 @@ use s3s::{S3Error, S3ErrorCode, S3Request, S3Result, s3_error};
 
 use crate::bucket_config::{BucketConfig, BucketConfigs};
 use crate::context::RequestContext;
-use crate::keys::{Identity, KeyStore};
+use crate::key_store::KeyStore;
+use crate::keys::Identity;
 use crate::shell::post_form::PostForm;
 
 /// Left in the request extensions by [`S3Access::post_object`] once a POST upload is
