@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use leadshop_store::{Checksums, ContentHeaders, VersionRecord};
+use leadshop_store::{Checksums, VersionRecord};
 use s3s::dto::{self, ETag, Timestamp};
 use s3s::{S3Result, s3_error};
 
@@ -126,37 +126,34 @@ pub(crate) fn tag_set(tags: &BTreeMap<String, String>) -> Vec<dto::Tag> {
         .collect()
 }
 
-/// Content headers from a request's fields.
-pub(crate) struct HeaderFields {
-    pub content_type: Option<String>,
-    pub content_encoding: Option<String>,
-    pub content_disposition: Option<String>,
-    pub content_language: Option<String>,
-    pub cache_control: Option<String>,
-    pub expires: Option<String>,
-    pub website_redirect_location: Option<String>,
-}
-
-impl From<HeaderFields> for ContentHeaders {
-    fn from(h: HeaderFields) -> Self {
-        Self {
-            content_type: h.content_type,
-            // aws-chunked is a transfer detail of the upload, not a property of the object.
-            content_encoding: h.content_encoding.and_then(|e| {
-                let kept: Vec<&str> = e
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|p| !p.is_empty() && !p.eq_ignore_ascii_case("aws-chunked"))
-                    .collect();
-                (!kept.is_empty()).then(|| kept.join(","))
-            }),
-            content_disposition: h.content_disposition,
-            content_language: h.content_language,
-            cache_control: h.cache_control,
-            expires: h.expires,
-            website_redirect_location: h.website_redirect_location,
+/// The stored content headers of a write (PutObject, CopyObject replacing metadata,
+/// CreateMultipartUpload), from the request's fields of the same names.
+macro_rules! content_headers {
+    ($input:expr) => {
+        leadshop_store::ContentHeaders {
+            content_type: $input.content_type,
+            content_encoding: $crate::s3::convert::stored_encoding($input.content_encoding),
+            content_disposition: $input.content_disposition,
+            content_language: $input.content_language,
+            cache_control: $input.cache_control,
+            expires: $input.expires,
+            website_redirect_location: $input.website_redirect_location,
         }
-    }
+    };
+}
+pub(crate) use content_headers;
+
+/// The Content-Encoding stored with an object: aws-chunked is a transfer detail of the upload,
+/// not a property of the object.
+pub(crate) fn stored_encoding(e: Option<String>) -> Option<String> {
+    e.and_then(|e| {
+        let kept: Vec<&str> = e
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty() && !p.eq_ignore_ascii_case("aws-chunked"))
+            .collect();
+        (!kept.is_empty()).then(|| kept.join(","))
+    })
 }
 
 /// Fills the checksum fields of any output that has the usual set.

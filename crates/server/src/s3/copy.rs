@@ -6,7 +6,7 @@ use s3s::{S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 
 use super::Leadshop;
 use super::body::{self, ChecksumPlan};
-use super::convert::{self, HeaderFields, etag, set_checksums, ts};
+use super::convert::{self, content_headers, etag, set_checksums, ts};
 use super::object::{version_header, write_preamble, write_precondition, write_version};
 use super::read::check_read_conditions;
 use super::reader::ObjectReader;
@@ -55,6 +55,34 @@ pub(super) async fn copy_source_version(
     Ok(v)
 }
 
+/// The source of CopyObject or UploadPartCopy (inputs with the same copy-source fields): its
+/// version, checked against the `x-amz-copy-source-if-*` conditions.
+macro_rules! source_version {
+    ($s:expr, $input:expr) => {
+        $crate::s3::copy::copy_source_version(
+            $s,
+            &$input.copy_source,
+            $input.copy_source_if_match.as_ref(),
+            $input.copy_source_if_none_match.as_ref(),
+            $input.copy_source_if_modified_since.as_ref(),
+            $input.copy_source_if_unmodified_since.as_ref(),
+        )
+    };
+}
+pub(super) use source_version;
+
+/// The customer key of an SSE-C copy source (`x-amz-copy-source-server-side-encryption-customer-*`).
+macro_rules! source_customer_key {
+    ($input:expr) => {
+        $crate::s3::sse_c::from_headers(
+            $input.copy_source_sse_customer_algorithm.as_deref(),
+            $input.copy_source_sse_customer_key.as_deref(),
+            $input.copy_source_sse_customer_key_md5.as_deref(),
+        )
+    };
+}
+pub(super) use source_customer_key;
+
 pub(super) async fn handle_copy_object(
     s: &Leadshop,
     req: S3Request<CopyObjectInput>,
@@ -66,20 +94,8 @@ pub(super) async fn handle_copy_object(
         input.sse_customer_key.as_deref(),
         input.sse_customer_key_md5.as_deref(),
     )?;
-    let source_key = sse_c::from_headers(
-        input.copy_source_sse_customer_algorithm.as_deref(),
-        input.copy_source_sse_customer_key.as_deref(),
-        input.copy_source_sse_customer_key_md5.as_deref(),
-    )?;
-    let src = copy_source_version(
-        s,
-        &input.copy_source,
-        input.copy_source_if_match.as_ref(),
-        input.copy_source_if_none_match.as_ref(),
-        input.copy_source_if_modified_since.as_ref(),
-        input.copy_source_if_unmodified_since.as_ref(),
-    )
-    .await?;
+    let source_key = source_customer_key!(input)?;
+    let src = source_version!(s, input).await?;
     let (src_bucket, src_key, src_version) = copy_source(&input.copy_source)?;
     let replace_meta = match input
         .metadata_directive
@@ -129,16 +145,7 @@ pub(super) async fn handle_copy_object(
         ));
     }
     let (headers, metadata) = if replace_meta {
-        let h = HeaderFields {
-            content_type: input.content_type,
-            content_encoding: input.content_encoding,
-            content_disposition: input.content_disposition,
-            content_language: input.content_language,
-            cache_control: input.cache_control,
-            expires: input.expires,
-            website_redirect_location: input.website_redirect_location,
-        };
-        (h.into(), convert::metadata(input.metadata))
+        (content_headers!(input), convert::metadata(input.metadata))
     } else {
         let mut h = src.headers.clone();
         if input.website_redirect_location.is_some() {

@@ -7,8 +7,8 @@ use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 
 use super::Leadshop;
 use super::body::{self, ChecksumPlan};
-use super::convert::{self, HeaderFields, etag, set_checksums, ts};
-use super::copy::{copy_source, copy_source_version};
+use super::convert::{self, content_headers, etag, set_checksums, ts};
+use super::copy::{copy_source, source_customer_key, source_version};
 use super::object::write_preamble;
 use super::reader::ObjectReader;
 
@@ -105,16 +105,7 @@ pub(super) async fn handle_create_multipart_upload(
         storage_class: convert::storage_class(input.storage_class.as_ref())?,
         checksum_algorithm: Some(algorithm),
         checksum_type: Some(checksum_type),
-        headers: HeaderFields {
-            content_type: input.content_type,
-            content_encoding: input.content_encoding,
-            content_disposition: input.content_disposition,
-            content_language: input.content_language,
-            cache_control: input.cache_control,
-            expires: input.expires,
-            website_redirect_location: input.website_redirect_location,
-        }
-        .into(),
+        headers: content_headers!(input),
         metadata: convert::metadata(input.metadata),
         tags: convert::tagging_header(input.tagging.as_deref())?,
         kms,
@@ -328,21 +319,9 @@ pub(super) async fn handle_upload_part_copy(
         input.sse_customer_key.as_deref(),
         input.sse_customer_key_md5.as_deref(),
     )?;
-    let source_key = super::sse_c::from_headers(
-        input.copy_source_sse_customer_algorithm.as_deref(),
-        input.copy_source_sse_customer_key.as_deref(),
-        input.copy_source_sse_customer_key_md5.as_deref(),
-    )?;
+    let source_key = source_customer_key!(input)?;
     let up = upload_for(s, &input.upload_id, &input.bucket, &input.key).await?;
-    let src = copy_source_version(
-        s,
-        &input.copy_source,
-        input.copy_source_if_match.as_ref(),
-        input.copy_source_if_none_match.as_ref(),
-        input.copy_source_if_modified_since.as_ref(),
-        input.copy_source_if_unmodified_since.as_ref(),
-    )
-    .await?;
+    let src = source_version!(s, input).await?;
     let (start, end) = copy_range(input.copy_source_range.as_deref(), src.size)?;
     let plan = ChecksumPlan::computing(up.checksum_algorithm.as_deref());
     let (src_bucket, src_key, _) = copy_source(&input.copy_source)?;

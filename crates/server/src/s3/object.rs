@@ -12,7 +12,7 @@ use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 
 use super::Leadshop;
 use super::body::{self, ChecksumPlan};
-use super::convert::{self, HeaderFields, etag, set_checksums};
+use super::convert::{self, content_headers, etag, set_checksums};
 use super::{sse, sse_c};
 use crate::access::PostAuthorized;
 use crate::shell::post_form::PostForm;
@@ -190,16 +190,7 @@ pub(super) async fn handle_put_object(
     let new = NewVersion {
         key: input.key,
         storage_class,
-        headers: HeaderFields {
-            content_type: input.content_type,
-            content_encoding: input.content_encoding,
-            content_disposition: input.content_disposition,
-            content_language: input.content_language,
-            cache_control: input.cache_control,
-            expires: input.expires,
-            website_redirect_location: input.website_redirect_location,
-        }
-        .into(),
+        headers: content_headers!(input),
         metadata: convert::metadata(input.metadata),
         tags,
         ..NewVersion::default()

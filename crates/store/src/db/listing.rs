@@ -78,17 +78,8 @@ impl Store {
     /// [`StoreError::NoSuchBucket`], database errors.
     pub fn list_objects(&self, bucket: &str, q: &ListQuery) -> Result<ListPage, StoreError> {
         let tx = self.db.begin_read()?;
-        if tx.open_table(BUCKETS)?.get(bucket)?.is_none() {
-            return Err(StoreError::NoSuchBucket(bucket.into()));
-        }
+        let (mut start, end) = listing_range(&tx, bucket, &q.prefix)?;
         let versions = tx.open_table(VERSIONS)?;
-        let end = if q.prefix.is_empty() {
-            keys::bucket_end(bucket)
-        } else {
-            keys::after_prefix(bucket, &q.prefix)
-        };
-        let mut start = keys::key_prefix(bucket, &q.prefix);
-        start.pop(); // `bucket 0 prefix`: the prefix itself may be a key
         if let Some(after) = &q.start_after {
             start = start.max(keys::after_key(bucket, after));
         }
@@ -141,17 +132,8 @@ impl Store {
         q: &ListVersionsQuery,
     ) -> Result<ListVersionsPage, StoreError> {
         let tx = self.db.begin_read()?;
-        if tx.open_table(BUCKETS)?.get(bucket)?.is_none() {
-            return Err(StoreError::NoSuchBucket(bucket.into()));
-        }
+        let (start, end) = listing_range(&tx, bucket, &q.prefix)?;
         let versions = tx.open_table(VERSIONS)?;
-        let end = if q.prefix.is_empty() {
-            keys::bucket_end(bucket)
-        } else {
-            keys::after_prefix(bucket, &q.prefix)
-        };
-        let mut start = keys::key_prefix(bucket, &q.prefix);
-        start.pop();
         let mut start_bound = Bound::Included(start.clone());
         if let Some(marker) = &q.key_marker {
             let after = match q.version_id_marker.as_deref() {
@@ -226,4 +208,24 @@ impl Store {
     }
 
     // ---- multipart -----------------------------------------------------------------------
+}
+
+/// The table keys a listing of `prefix` in `bucket` walks, from the prefix itself (it may be a
+/// key) to past its last key; NoSuchBucket when the bucket does not exist.
+fn listing_range(
+    tx: &redb::ReadTransaction,
+    bucket: &str,
+    prefix: &str,
+) -> Result<(Vec<u8>, Vec<u8>), StoreError> {
+    if tx.open_table(BUCKETS)?.get(bucket)?.is_none() {
+        return Err(StoreError::NoSuchBucket(bucket.into()));
+    }
+    let end = if prefix.is_empty() {
+        keys::bucket_end(bucket)
+    } else {
+        keys::after_prefix(bucket, prefix)
+    };
+    let mut start = keys::key_prefix(bucket, prefix);
+    start.pop(); // `bucket 0 prefix`
+    Ok((start, end))
 }
