@@ -164,7 +164,8 @@ pub(super) async fn handle_copy_object(
         &bucket_cfg,
         &input.key,
         sse::write_request!(input, customer_key),
-    )?;
+    )
+    .await?;
 
     let algorithm = input
         .checksum_algorithm

@@ -76,7 +76,8 @@ pub(super) async fn handle_create_multipart_upload(
         &bucket_cfg,
         &input.key,
         super::sse::write_request!(input, customer_key),
-    )?;
+    )
+    .await?;
     let sse_c_key_md5 = enc.customer.as_ref().map(|c| c.md5.clone());
     let kms = enc
         .kms_key_arn

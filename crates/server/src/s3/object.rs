@@ -175,7 +175,8 @@ pub(super) async fn handle_put_object(
         &bucket_cfg,
         &input.key,
         sse::write_request!(input, customer_key),
-    )?;
+    )
+    .await?;
 
     let plan = ChecksumPlan::from_headers(&headers)?;
     let ingested = body::ingest(

@@ -95,7 +95,7 @@ fn context(header: Option<&str>, bucket: &str, key: &str) -> S3Result<String> {
 ///
 /// # Errors
 /// 400 for incompatible or unknown settings and KMS key errors; 403 when SSE-C is blocked.
-pub(crate) fn for_write(
+pub(crate) async fn for_write(
     s: &Leadshop,
     bucket: &BucketConfig,
     object_key: &str,
@@ -154,10 +154,16 @@ pub(crate) fn for_write(
     let Some((algorithm, wanted)) = wanted else {
         return Ok(WriteEncryption::default());
     };
-    let keyring = &s.state.keyring;
     let key = match wanted {
-        Some(w) => keyring.resolve(&w),
-        None => keyring.default_key(),
+        Some(w) => s.state.keyring.resolve(&w),
+        // Making the default key (the first time) takes a file lock and an fsync: not on the
+        // async threads.
+        None => {
+            let keyring = s.state.keyring.clone();
+            tokio::task::spawn_blocking(move || keyring.default_key())
+                .await
+                .map_err(S3Error::internal_error)?
+        }
     }
     .map_err(kms_error)?;
     let ctx = context(req.context, &bucket.name, object_key)?;

@@ -1,0 +1,250 @@
+//! The command line: every subcommand, flag and environment variable (clap).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use leadshop_server::Config;
+
+#[derive(Parser)]
+#[command(
+    name = "leadshop",
+    version,
+    about = "leadshop: the leadshop-assets S3 stack on any machine"
+)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum Command {
+    /// Run the S3 server (HTTPS), the plain-HTTP listener and the console.
+    Serve(ServeArgs),
+    /// Print `export` lines that point boto3, the AWS CLI and SDKs at a running instance.
+    Env(EnvArgs),
+    /// Manage access keys and their identity policies (takes effect at once, also while the
+    /// server runs).
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Encryption keys: master-key rotation.
+    #[command(subcommand)]
+    Kms(KmsCommand),
+    /// Security incident: turn on all four Public Access Block settings of a bucket on any S3
+    /// endpoint (AWS or local) and read them back.
+    Lockdown(RemoteArgs),
+    /// Data recovery: make an earlier version of an object current again (the newest delete
+    /// marker is removed, or the previous or the given version is copied back).
+    Recover {
+        #[command(flatten)]
+        remote: RemoteArgs,
+        /// Object key.
+        #[arg(long)]
+        key: String,
+        /// The version to restore [default: undo the latest delete or overwrite].
+        #[arg(long)]
+        version_id: Option<String>,
+    },
+    /// Cost overrun: delete every object under a prefix now and, with --noncurrent, old
+    /// versions and incomplete uploads for good (what a stricter lifecycle would do later).
+    Cleanup {
+        #[command(flatten)]
+        remote: RemoteArgs,
+        /// Key prefix, e.g. tmp/ (required: an empty prefix would empty the bucket).
+        #[arg(long)]
+        prefix: String,
+        /// Also remove noncurrent versions and delete markers permanently and abort
+        /// incomplete multipart uploads.
+        #[arg(long)]
+        noncurrent: bool,
+        /// Only count what would be removed.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+/// Where a runbook verb acts: the standard AWS environment (`eval "$(leadshop env)"` for a
+/// local server), with overrides.
+#[derive(clap::Args)]
+pub(crate) struct RemoteArgs {
+    /// S3 endpoint URL [default: AWS_ENDPOINT_URL, else AWS S3 in AWS_REGION].
+    #[arg(long)]
+    pub(crate) endpoint: Option<String>,
+    /// Bucket [default: AWS_S3_BUCKET_NAME].
+    #[arg(long)]
+    pub(crate) bucket: Option<String>,
+}
+
+#[derive(clap::Args)]
+pub(crate) struct InstanceArgs {
+    /// TOML configuration file (its data_dir and master_key_file are used).
+    #[arg(long, env = "LEADSHOP_CONFIG")]
+    pub(crate) config: Option<PathBuf>,
+    /// Data directory [default: ./data].
+    #[arg(long, env = "LEADSHOP_DATA_DIR")]
+    pub(crate) data_dir: Option<PathBuf>,
+    /// Master key file [default: <data-dir>/master.key].
+    #[arg(long, env = "LEADSHOP_MASTER_KEY_FILE")]
+    pub(crate) master_key_file: Option<PathBuf>,
+}
+
+impl InstanceArgs {
+    /// The configuration these flags name (file, then flags over it).
+    pub(crate) fn config(&self) -> Result<Config> {
+        let mut config = match &self.config {
+            Some(path) => Config::from_file(path)?,
+            None => Config::default(),
+        };
+        if let Some(v) = &self.data_dir {
+            config.data_dir.clone_from(v);
+        }
+        if let Some(v) = &self.master_key_file {
+            config.master_key_file = Some(v.clone());
+        }
+        Ok(config)
+    }
+}
+
+#[derive(Subcommand)]
+pub(crate) enum KmsCommand {
+    /// Create a keyring key for SSE-KMS (prints its id and ARN).
+    CreateKey {
+        #[command(flatten)]
+        instance: InstanceArgs,
+        /// Alias, e.g. leadshop-assets (used as alias/leadshop-assets).
+        #[arg(long)]
+        alias: Option<String>,
+        /// Description.
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// List keyring keys (never their material).
+    ListKeys {
+        #[command(flatten)]
+        instance: InstanceArgs,
+    },
+    /// Disable a key: its objects cannot be read or written (KMS.DisabledException) until it
+    /// is enabled again.
+    DisableKey {
+        #[command(flatten)]
+        instance: InstanceArgs,
+        /// Key id, alias/NAME or ARN.
+        #[arg(long)]
+        key_id: String,
+    },
+    /// Enable a disabled key.
+    EnableKey {
+        #[command(flatten)]
+        instance: InstanceArgs,
+        /// Key id, alias/NAME or ARN.
+        #[arg(long)]
+        key_id: String,
+    },
+    /// Replace the master key: re-wrap every object's data key, access-key secret and keyring
+    /// key under a new one, without rewriting object data. Works while `leadshop serve` runs
+    /// (the server does it, requests go on) or with it stopped. Crash-safe: an interrupted
+    /// rotation is finished by the next server start or by running this again.
+    RotateMaster {
+        #[command(flatten)]
+        instance: InstanceArgs,
+        /// With a server running: how long to wait for it to finish.
+        #[arg(long, default_value_t = 600)]
+        wait_secs: u64,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum KeysCommand {
+    /// Create a key with an identity policy (IAM JSON). Prints the secret once and adds the
+    /// profile to <data-dir>/credentials.
+    Create {
+        #[command(flatten)]
+        instance: InstanceArgs,
+        /// Key name (the IAM user name, aws:username).
+        #[arg(long)]
+        name: String,
+        /// Identity policy file, e.g. config/iam/app-policy.json.
+        #[arg(long)]
+        policy: PathBuf,
+    },
+    /// List keys (never secrets).
+    List {
+        #[command(flatten)]
+        instance: InstanceArgs,
+    },
+    /// Delete a key: requests signed with it fail with InvalidAccessKeyId at once.
+    Delete {
+        #[command(flatten)]
+        instance: InstanceArgs,
+        /// Key name.
+        #[arg(long)]
+        name: String,
+    },
+    /// Give a key a new id and secret (policy and user id stay); the old pair stops working.
+    Rotate {
+        #[command(flatten)]
+        instance: InstanceArgs,
+        /// Key name.
+        #[arg(long)]
+        name: String,
+    },
+    /// Replace a key's identity policy.
+    SetPolicy {
+        #[command(flatten)]
+        instance: InstanceArgs,
+        /// Key name.
+        #[arg(long)]
+        name: String,
+        /// Identity policy file.
+        #[arg(long)]
+        policy: PathBuf,
+    },
+}
+
+#[derive(clap::Args)]
+pub(crate) struct ServeArgs {
+    /// TOML configuration file (see config/leadshop.toml for every field).
+    #[arg(long, env = "LEADSHOP_CONFIG")]
+    pub(crate) config: Option<PathBuf>,
+    /// Data directory [default: ./data].
+    #[arg(long, env = "LEADSHOP_DATA_DIR")]
+    pub(crate) data_dir: Option<PathBuf>,
+    /// HTTPS S3 listener, host:port (port 0: any free port) [default: 127.0.0.1:9443].
+    #[arg(long, env = "LEADSHOP_S3_ADDR", value_parser = leadshop_server::config::resolve_addr)]
+    pub(crate) s3_addr: Option<SocketAddr>,
+    /// Plain-HTTP listener, host:port [default: 127.0.0.1:9080].
+    #[arg(long, env = "LEADSHOP_HTTP_ADDR", value_parser = leadshop_server::config::resolve_addr)]
+    pub(crate) http_addr: Option<SocketAddr>,
+    /// Console/admin listener (status page, /metrics), host:port [default: 127.0.0.1:9001].
+    #[arg(long, env = "LEADSHOP_CONSOLE_ADDR", value_parser = leadshop_server::config::resolve_addr)]
+    pub(crate) console_addr: Option<SocketAddr>,
+    /// Region [default: us-east-1].
+    #[arg(long, env = "LEADSHOP_REGION")]
+    pub(crate) region: Option<String>,
+    /// Master key file (64 hex digits, 0600) [default: <data-dir>/master.key, created if missing].
+    #[arg(long, env = "LEADSHOP_MASTER_KEY_FILE")]
+    pub(crate) master_key_file: Option<PathBuf>,
+    /// Certificate chain (PEM) to serve instead of the generated development certificate.
+    #[arg(long, env = "LEADSHOP_TLS_CERT", requires = "tls_key")]
+    pub(crate) tls_cert: Option<PathBuf>,
+    /// Private key (PEM) for --tls-cert.
+    #[arg(long, env = "LEADSHOP_TLS_KEY", requires = "tls_cert")]
+    pub(crate) tls_key: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+pub(crate) struct EnvArgs {
+    /// Data directory of the instance [default: ./data].
+    #[arg(long, env = "LEADSHOP_DATA_DIR", default_value = "./data")]
+    pub(crate) data_dir: PathBuf,
+    /// Which key: admin (everything) or app (the application's least-privilege key).
+    #[arg(long, default_value = "admin")]
+    pub(crate) key: String,
+    /// Region to export.
+    #[arg(long, env = "LEADSHOP_REGION", default_value = "us-east-1")]
+    pub(crate) region: String,
+    /// Bucket to export as AWS_S3_BUCKET_NAME.
+    #[arg(long, default_value = "leadshop-assets")]
+    pub(crate) bucket: String,
+}
