@@ -47,8 +47,8 @@ pub use error::StoreError;
 pub use masters::MasterKeys;
 pub use masters::Rewrapped;
 pub use record::{
-    BucketRecord, Checksums, ContentHeaders, Envelope, NULL_VERSION_ID, PartRecord, Segment,
-    UploadKms, UploadRecord, VersionRecord, VersioningState,
+    BucketRecord, ChecksumAlgorithm, Checksums, ContentHeaders, Envelope, NULL_VERSION_ID,
+    PartRecord, Segment, UploadKms, UploadRecord, VersionRecord, VersioningState,
 };
 pub use rewrap::REWRAP_BATCH;
 pub use write::{CompletedObject, NewPart, NewVersion};

@@ -84,6 +84,104 @@ pub struct ContentHeaders {
     pub website_redirect_location: Option<String>,
 }
 
+/// A checksum algorithm S3 stores (`x-amz-checksum-<name>`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ChecksumAlgorithm {
+    /// CRC32 (ISO-HDLC).
+    Crc32,
+    /// CRC32C (Castagnoli).
+    Crc32c,
+    /// CRC64NVME, AWS's default since 2025.
+    Crc64Nvme,
+    /// SHA-1.
+    Sha1,
+    /// SHA-256.
+    Sha256,
+}
+
+impl ChecksumAlgorithm {
+    /// Every algorithm, in S3's order.
+    pub const ALL: [Self; 5] = [
+        Self::Crc32,
+        Self::Crc32c,
+        Self::Crc64Nvme,
+        Self::Sha1,
+        Self::Sha256,
+    ];
+
+    /// The lower-case name of the headers (`crc64nvme`).
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Crc32 => "crc32",
+            Self::Crc32c => "crc32c",
+            Self::Crc64Nvme => "crc64nvme",
+            Self::Sha1 => "sha1",
+            Self::Sha256 => "sha256",
+        }
+    }
+
+    /// The name S3 uses in bodies and `x-amz-checksum-algorithm` (`CRC64NVME`).
+    #[must_use]
+    pub const fn upper(self) -> &'static str {
+        match self {
+            Self::Crc32 => "CRC32",
+            Self::Crc32c => "CRC32C",
+            Self::Crc64Nvme => "CRC64NVME",
+            Self::Sha1 => "SHA1",
+            Self::Sha256 => "SHA256",
+        }
+    }
+
+    /// The algorithm of a name, in either case; `None` for one S3 does not know.
+    #[must_use]
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|a| a.name().eq_ignore_ascii_case(name))
+    }
+}
+
+impl std::fmt::Display for ChecksumAlgorithm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.upper())
+    }
+}
+
+impl Checksums {
+    /// The stored value of one algorithm.
+    #[must_use]
+    pub fn get(&self, a: ChecksumAlgorithm) -> Option<&str> {
+        match a {
+            ChecksumAlgorithm::Crc32 => self.crc32.as_deref(),
+            ChecksumAlgorithm::Crc32c => self.crc32c.as_deref(),
+            ChecksumAlgorithm::Crc64Nvme => self.crc64nvme.as_deref(),
+            ChecksumAlgorithm::Sha1 => self.sha1.as_deref(),
+            ChecksumAlgorithm::Sha256 => self.sha256.as_deref(),
+        }
+    }
+
+    /// Sets the value of one algorithm.
+    pub fn set(&mut self, a: ChecksumAlgorithm, value: String) {
+        let slot = match a {
+            ChecksumAlgorithm::Crc32 => &mut self.crc32,
+            ChecksumAlgorithm::Crc32c => &mut self.crc32c,
+            ChecksumAlgorithm::Crc64Nvme => &mut self.crc64nvme,
+            ChecksumAlgorithm::Sha1 => &mut self.sha1,
+            ChecksumAlgorithm::Sha256 => &mut self.sha256,
+        };
+        *slot = Some(value);
+    }
+
+    /// The first algorithm with a value (what a copy computes again).
+    #[must_use]
+    pub fn first_algorithm(&self) -> Option<ChecksumAlgorithm> {
+        ChecksumAlgorithm::ALL
+            .into_iter()
+            .find(|a| self.get(*a).is_some())
+    }
+}
+
 /// Checksums of an object or part, base64 encoded as S3 returns them.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Checksums {
@@ -247,6 +345,22 @@ pub struct PartRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn checksum_algorithms_by_name_and_in_records() {
+        for a in ChecksumAlgorithm::ALL {
+            assert_eq!(ChecksumAlgorithm::parse(a.name()), Some(a));
+            assert_eq!(ChecksumAlgorithm::parse(a.upper()), Some(a));
+        }
+        assert_eq!(ChecksumAlgorithm::parse("md5"), None);
+        let mut c = Checksums::default();
+        assert_eq!(c.first_algorithm(), None);
+        c.set(ChecksumAlgorithm::Sha256, "x".into());
+        assert_eq!(c.sha256.as_deref(), Some("x"));
+        assert_eq!(c.get(ChecksumAlgorithm::Sha256), Some("x"));
+        assert_eq!(c.get(ChecksumAlgorithm::Crc32), None);
+        assert_eq!(c.first_algorithm(), Some(ChecksumAlgorithm::Sha256));
+    }
 
     #[test]
     fn records_round_trip_and_refuse_unknown_formats() {

@@ -7,7 +7,7 @@ use base64::Engine as _;
 use bytes::Bytes;
 use futures::StreamExt;
 use http::HeaderMap;
-use leadshop_store::{Checksums, DataWriter, SealedData, Store};
+use leadshop_store::{ChecksumAlgorithm, Checksums, DataWriter, SealedData, Store};
 use md5::{Digest, Md5};
 use s3s::checksum::ChecksumHasher;
 use s3s::dto::StreamingBlob;
@@ -18,18 +18,15 @@ use super::error;
 /// Bytes gathered before one write to the data file (bounds memory per upload).
 const WRITE_BATCH: usize = 1024 * 1024;
 
-/// The checksum algorithms S3 stores, by header suffix.
-const ALGORITHMS: [&str; 5] = ["crc32", "crc32c", "crc64nvme", "sha1", "sha256"];
-
 /// Which checksums a write asked for and which values it announced.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct ChecksumPlan {
-    /// Algorithms to compute (lower-case names).
-    algorithms: Vec<&'static str>,
+    /// Algorithms to compute.
+    algorithms: Vec<ChecksumAlgorithm>,
     /// Values sent as headers, by algorithm.
-    expected: Vec<(&'static str, String)>,
+    expected: Vec<(ChecksumAlgorithm, String)>,
     /// The checksum `x-amz-trailer` announces: the body must end with it.
-    trailer: Option<&'static str>,
+    trailer: Option<ChecksumAlgorithm>,
 }
 
 impl ChecksumPlan {
@@ -37,18 +34,18 @@ impl ChecksumPlan {
     /// When none is given, CRC64NVME is computed, as AWS does since 2025.
     pub(crate) fn from_headers(headers: &HeaderMap) -> S3Result<Self> {
         let mut plan = Self::default();
-        let add = |alg: &str, plan: &mut Self| -> S3Result<()> {
-            let alg = alg.to_ascii_lowercase();
-            let Some(known) = ALGORITHMS.iter().find(|a| **a == alg) else {
+        let add = |alg: &str, plan: &mut Self| -> S3Result<ChecksumAlgorithm> {
+            let Some(known) = ChecksumAlgorithm::parse(alg) else {
                 return Err(s3_error!(
                     InvalidRequest,
-                    "Checksum algorithm {alg} is not supported"
+                    "Checksum algorithm {} is not supported",
+                    alg.to_ascii_lowercase()
                 ));
             };
-            if !plan.algorithms.contains(known) {
+            if !plan.algorithms.contains(&known) {
                 plan.algorithms.push(known);
             }
-            Ok(())
+            Ok(known)
         };
         for (name, value) in headers {
             let Some(alg) = name.as_str().strip_prefix("x-amz-checksum-") else {
@@ -57,16 +54,10 @@ impl ChecksumPlan {
             if alg == "type" || alg == "algorithm" || alg == "mode" {
                 continue;
             }
-            add(alg, &mut plan)?;
+            let known = add(alg, &mut plan)?;
             let value = value
                 .to_str()
                 .map_err(|_| s3_error!(InvalidRequest, "Invalid checksum header"))?;
-            let known = plan
-                .algorithms
-                .iter()
-                .find(|a| **a == alg)
-                .copied()
-                .expect("just added");
             plan.expected.push((known, value.to_string()));
         }
         if let Some(alg) = headers
@@ -78,9 +69,7 @@ impl ChecksumPlan {
         if let Some(trailer) = headers.get("x-amz-trailer").and_then(|v| v.to_str().ok()) {
             for t in trailer.split(',') {
                 if let Some(alg) = t.trim().strip_prefix("x-amz-checksum-") {
-                    add(alg, &mut plan)?;
-                    let alg = alg.to_ascii_lowercase();
-                    plan.trailer = ALGORITHMS.iter().find(|a| **a == alg).copied();
+                    plan.trailer = Some(add(alg, &mut plan)?);
                 }
             }
         }
@@ -91,43 +80,38 @@ impl ChecksumPlan {
             ));
         }
         if plan.algorithms.is_empty() {
-            plan.algorithms.push("crc64nvme");
+            plan.algorithms.push(ChecksumAlgorithm::Crc64Nvme);
         }
         Ok(plan)
     }
 
-    /// A plan that computes `algorithm` (for copies and multipart parts of such uploads).
+    /// A plan that computes `algorithm` (for copies and multipart parts of such uploads), or
+    /// CRC64NVME when it names none S3 knows.
     pub(crate) fn computing(algorithm: Option<&str>) -> Self {
-        match algorithm.map(str::to_ascii_lowercase) {
-            Some(a) => match ALGORITHMS.iter().find(|k| **k == a) {
-                Some(k) => Self {
-                    algorithms: vec![k],
-                    ..Self::default()
-                },
-                None => Self::computing(None),
-            },
-            None => Self {
-                algorithms: vec!["crc64nvme"],
-                ..Self::default()
-            },
+        Self {
+            algorithms: vec![
+                algorithm
+                    .and_then(ChecksumAlgorithm::parse)
+                    .unwrap_or(ChecksumAlgorithm::Crc64Nvme),
+            ],
+            ..Self::default()
         }
     }
 
     /// The algorithms this plan computes.
-    pub(crate) fn algorithms(&self) -> &[&'static str] {
+    pub(crate) fn algorithms(&self) -> &[ChecksumAlgorithm] {
         &self.algorithms
     }
 
     fn hasher(&self) -> ChecksumHasher {
         let mut h = ChecksumHasher::default();
         for a in &self.algorithms {
-            match *a {
-                "crc32" => h.crc32 = Some(Default::default()),
-                "crc32c" => h.crc32c = Some(Default::default()),
-                "crc64nvme" => h.crc64nvme = Some(Default::default()),
-                "sha1" => h.sha1 = Some(Default::default()),
-                "sha256" => h.sha256 = Some(Default::default()),
-                _ => {}
+            match a {
+                ChecksumAlgorithm::Crc32 => h.crc32 = Some(Default::default()),
+                ChecksumAlgorithm::Crc32c => h.crc32c = Some(Default::default()),
+                ChecksumAlgorithm::Crc64Nvme => h.crc64nvme = Some(Default::default()),
+                ChecksumAlgorithm::Sha1 => h.sha1 = Some(Default::default()),
+                ChecksumAlgorithm::Sha256 => h.sha256 = Some(Default::default()),
             }
         }
         h
@@ -361,12 +345,12 @@ pub(crate) async fn ingest(
     let mut announced = plan.expected.clone();
     announced.extend(trailer_checksum(plan, trailers)?);
     for (alg, value) in announced {
-        if get(&checksums, alg) != Some(value.as_str()) {
+        if checksums.get(alg) != Some(value.as_str()) {
             return Err(S3Error::with_message(
                 S3ErrorCode::BadDigest,
                 format!(
                     "The {} you specified did not match the calculated checksum.",
-                    alg.to_ascii_uppercase()
+                    alg.upper()
                 ),
             ));
         }
@@ -397,7 +381,7 @@ async fn drain(mut body: StreamingBlob, e: S3Error) -> S3Error {
 fn trailer_checksum(
     plan: &ChecksumPlan,
     trailers: Option<&TrailingHeaders>,
-) -> S3Result<Option<(&'static str, String)>> {
+) -> S3Result<Option<(ChecksumAlgorithm, String)>> {
     let malformed = || {
         error::custom(
             "MalformedTrailerError",
@@ -412,7 +396,7 @@ fn trailer_checksum(
             let Some(alg) = name.as_str().strip_prefix("x-amz-checksum-") else {
                 continue;
             };
-            if sent.is_some() || plan.trailer != ALGORITHMS.iter().find(|a| **a == alg).copied() {
+            if sent.is_some() || plan.trailer != ChecksumAlgorithm::parse(alg) {
                 return Err(malformed());
             }
             let v = value.to_str().map_err(|_| malformed())?;
@@ -478,44 +462,11 @@ fn body_stream_error(e: s3s::StdError) -> S3Error {
     err
 }
 
-/// The stored checksum for an algorithm name.
-pub(crate) fn get<'c>(c: &'c Checksums, alg: &str) -> Option<&'c str> {
-    match alg {
-        "crc32" => c.crc32.as_deref(),
-        "crc32c" => c.crc32c.as_deref(),
-        "crc64nvme" => c.crc64nvme.as_deref(),
-        "sha1" => c.sha1.as_deref(),
-        "sha256" => c.sha256.as_deref(),
-        _ => None,
-    }
-}
-
-/// Sets the stored checksum for an algorithm name.
-pub(crate) fn set(c: &mut Checksums, alg: &str, value: String) {
-    match alg {
-        "crc32" => c.crc32 = Some(value),
-        "crc32c" => c.crc32c = Some(value),
-        "crc64nvme" => c.crc64nvme = Some(value),
-        "sha1" => c.sha1 = Some(value),
-        "sha256" => c.sha256 = Some(value),
-        _ => {}
-    }
-}
-
-/// The algorithm a stored object was written with (the first present), for copies.
-pub(crate) fn stored_algorithm(c: &Checksums) -> Option<String> {
-    ALGORITHMS
-        .iter()
-        .find(|a| get(c, a).is_some())
-        .map(|a| a.to_ascii_uppercase())
-}
-
 impl ChecksumPlan {
     /// Also computes `algorithm` (a multipart upload's algorithm for each of its parts).
     pub(crate) fn ensure(&mut self, algorithm: &str) {
-        let a = algorithm.to_ascii_lowercase();
-        if let Some(k) = ALGORITHMS.iter().find(|k| **k == a)
-            && !self.algorithms.contains(k)
+        if let Some(k) = ChecksumAlgorithm::parse(algorithm)
+            && !self.algorithms.contains(&k)
         {
             self.algorithms.push(k);
         }

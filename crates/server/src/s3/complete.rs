@@ -2,23 +2,26 @@
 //! (no bytes copied), with the multipart ETag and the checksum of the parts' checksums.
 
 use base64::Engine as _;
-use leadshop_store::{Checksums, CompletePart, CompletedObject, PartRecord, StoreError};
+use leadshop_store::{
+    ChecksumAlgorithm as Algorithm, Checksums, CompletePart, CompletedObject, PartRecord,
+    StoreError,
+};
 use md5::{Digest, Md5};
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
 use super::Leadshop;
-use super::body::{self};
 use super::convert::{self, etag, set_checksums};
+use super::error;
 use super::multipart::{B64, upload_for};
 use super::object::write_precondition;
 
-fn crc_algorithm(alg: &str) -> Option<crc_fast::CrcAlgorithm> {
+fn crc_algorithm(alg: Algorithm) -> Option<crc_fast::CrcAlgorithm> {
     match alg {
-        "crc32" => Some(crc_fast::CrcAlgorithm::Crc32IsoHdlc),
-        "crc32c" => Some(crc_fast::CrcAlgorithm::Crc32Iscsi),
-        "crc64nvme" => Some(crc_fast::CrcAlgorithm::Crc64Nvme),
-        _ => None,
+        Algorithm::Crc32 => Some(crc_fast::CrcAlgorithm::Crc32IsoHdlc),
+        Algorithm::Crc32c => Some(crc_fast::CrcAlgorithm::Crc32Iscsi),
+        Algorithm::Crc64Nvme => Some(crc_fast::CrcAlgorithm::Crc64Nvme),
+        Algorithm::Sha1 | Algorithm::Sha256 => None,
     }
 }
 
@@ -34,13 +37,13 @@ fn decode_int(b64: &str) -> Result<u64, StoreError> {
 
 /// The object checksum of a multipart upload from its parts' checksums.
 fn object_checksum(
-    alg: &str,
+    alg: Algorithm,
     ty: &str,
     parts: &[PartRecord],
 ) -> Result<Option<String>, StoreError> {
     let mut values = Vec::with_capacity(parts.len());
     for p in parts {
-        match body::get(&p.checksums, alg) {
+        match p.checksums.get(alg) {
             Some(v) => values.push(v),
             // A part uploaded without this checksum: no object checksum can be given.
             None => return Ok(None),
@@ -57,7 +60,7 @@ fn object_checksum(
                 Some(a) => crc_fast::checksum_combine(crc, a, v, p.size),
             });
         }
-        let width = if alg == "crc64nvme" { 8 } else { 4 };
+        let width = if alg == Algorithm::Crc64Nvme { 8 } else { 4 };
         let acc = acc.unwrap_or(0);
         return Ok(Some(B64.encode(&acc.to_be_bytes()[8 - width..])));
     }
@@ -69,16 +72,17 @@ fn object_checksum(
         );
     }
     let digest: Vec<u8> = match alg {
-        "crc32" | "crc32c" => {
+        Algorithm::Crc32 | Algorithm::Crc32c => {
             let crc = crc_algorithm(alg).expect("crc algorithm");
             let v = crc_fast::checksum(crc, &concat);
             (v as u32).to_be_bytes().to_vec()
         }
-        "sha1" => sha1::Sha1::digest(&concat).to_vec(),
-        "sha256" => sha2::Sha256::digest(&concat).to_vec(),
-        other => {
+        Algorithm::Sha1 => sha1::Sha1::digest(&concat).to_vec(),
+        Algorithm::Sha256 => sha2::Sha256::digest(&concat).to_vec(),
+        Algorithm::Crc64Nvme => {
             return Err(StoreError::InvalidArgument(format!(
-                "{other} cannot be composed"
+                "{} cannot be composed",
+                alg.name()
             )));
         }
     };
@@ -86,14 +90,13 @@ fn object_checksum(
 }
 
 /// The per-part checksum a client listed in CompleteMultipartUpload, if any.
-fn listed_checksum(p: &CompletedPart, alg: &str) -> Option<String> {
+fn listed_checksum(p: &CompletedPart, alg: Algorithm) -> Option<String> {
     match alg {
-        "crc32" => p.checksum_crc32.clone(),
-        "crc32c" => p.checksum_crc32c.clone(),
-        "crc64nvme" => p.checksum_crc64nvme.clone(),
-        "sha1" => p.checksum_sha1.clone(),
-        "sha256" => p.checksum_sha256.clone(),
-        _ => None,
+        Algorithm::Crc32 => p.checksum_crc32.clone(),
+        Algorithm::Crc32c => p.checksum_crc32c.clone(),
+        Algorithm::Crc64Nvme => p.checksum_crc64nvme.clone(),
+        Algorithm::Sha1 => p.checksum_sha1.clone(),
+        Algorithm::Sha256 => p.checksum_sha256.clone(),
     }
 }
 
@@ -113,11 +116,14 @@ pub(super) async fn handle_complete_multipart_upload(
             "The XML you provided was not well-formed or did not validate against our published schema"
         ));
     }
-    let alg = up
-        .checksum_algorithm
-        .clone()
-        .unwrap_or_else(|| "CRC64NVME".into())
-        .to_ascii_lowercase();
+    let alg = match up.checksum_algorithm.as_deref() {
+        None => Algorithm::Crc64Nvme,
+        Some(name) => Algorithm::parse(name).ok_or_else(|| {
+            error::from_store(StoreError::Corrupt(format!(
+                "the upload's checksum algorithm {name} is unknown"
+            )))
+        })?,
+    };
     let ty = up
         .checksum_type
         .clone()
@@ -136,37 +142,33 @@ pub(super) async fn handle_complete_multipart_upload(
             part_number: n,
             etag: e.value().trim_matches('"').to_string(),
         });
-        listed_sums.push((n, listed_checksum(p, &alg)));
+        listed_sums.push((n, listed_checksum(p, alg)));
     }
     let announced = {
         let mut c = Checksums::default();
-        if let Some(v) = input.checksum_crc32 {
-            body::set(&mut c, "crc32", v)
-        }
-        if let Some(v) = input.checksum_crc32c {
-            body::set(&mut c, "crc32c", v)
-        }
-        if let Some(v) = input.checksum_crc64nvme {
-            body::set(&mut c, "crc64nvme", v)
-        }
-        if let Some(v) = input.checksum_sha1 {
-            body::set(&mut c, "sha1", v)
-        }
-        if let Some(v) = input.checksum_sha256 {
-            body::set(&mut c, "sha256", v)
+        for (a, v) in [
+            (Algorithm::Crc32, input.checksum_crc32),
+            (Algorithm::Crc32c, input.checksum_crc32c),
+            (Algorithm::Crc64Nvme, input.checksum_crc64nvme),
+            (Algorithm::Sha1, input.checksum_sha1),
+            (Algorithm::Sha256, input.checksum_sha256),
+        ] {
+            if let Some(v) = v {
+                c.set(a, v);
+            }
         }
         c
     };
     let precondition = write_precondition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
     let expected_size = input.mpu_object_size;
     let upload_id = input.upload_id.clone();
-    let (a2, ty2) = (alg.clone(), ty.clone());
+    let (a2, ty2) = (alg, ty.clone());
     let outcome = s
         .db(move |st| {
             st.complete_upload(&upload_id, wanted, precondition, move |_upload, parts| {
                 for (p, (n, sum)) in parts.iter().zip(&listed_sums) {
                     if let Some(sum) = sum
-                        && body::get(&p.checksums, &a2) != Some(sum.as_str())
+                        && p.checksums.get(a2) != Some(sum.as_str())
                     {
                         return Err(StoreError::InvalidPart(*n));
                     }
@@ -182,13 +184,13 @@ pub(super) async fn handle_complete_multipart_upload(
                     md5.update(hex::decode(&p.etag).map_err(|_| StoreError::Corrupt("stored part ETag is not hex".into()))?);
                 }
                 let mut checksums = Checksums { checksum_type: Some(ty2.clone()), ..Default::default() };
-                if let Some(v) = object_checksum(&a2, &ty2, parts)? {
-                    if let Some(claimed) = body::get(&announced, &a2)
+                if let Some(v) = object_checksum(a2, &ty2, parts)? {
+                    if let Some(claimed) = announced.get(a2)
                         && claimed != v
                     {
-                        return Err(StoreError::ChecksumMismatch(a2.to_ascii_uppercase()));
+                        return Err(StoreError::ChecksumMismatch(a2.upper().to_string()));
                     }
-                    body::set(&mut checksums, &a2, v);
+                    checksums.set(a2, v);
                 } else {
                     checksums.checksum_type = None;
                 }

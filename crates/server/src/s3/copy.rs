@@ -171,7 +171,11 @@ pub(super) async fn handle_copy_object(
         .checksum_algorithm
         .as_ref()
         .map(|a| a.as_str().to_string())
-        .or_else(|| body::stored_algorithm(&src.checksums));
+        .or_else(|| {
+            src.checksums
+                .first_algorithm()
+                .map(|a| a.upper().to_string())
+        });
     let plan = ChecksumPlan::computing(algorithm.as_deref());
     // The source opens with its own key (x-amz-copy-source-server-side-encryption-customer-*).
     let (src_wrapping_key, _) = sse::for_read(s, &src.segments, source_key.as_ref())?;

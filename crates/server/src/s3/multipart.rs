@@ -1,7 +1,10 @@
 //! Multipart uploads. Parts are data files of their own; completing an upload makes them the
 //! segments of the new version in one metadata transaction, without copying bytes.
 
-use leadshop_store::{Checksums, NULL_VERSION_ID, NewPart, PartRecord, StoreError, UploadRecord};
+use leadshop_store::{
+    ChecksumAlgorithm as Algorithm, Checksums, NULL_VERSION_ID, NewPart, PartRecord, StoreError,
+    UploadRecord,
+};
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 
@@ -273,11 +276,11 @@ pub(super) async fn handle_upload_part(
 }
 
 /// The checksums of `c` for the given algorithms only.
-fn only(c: &Checksums, algorithms: &[&str]) -> Checksums {
+fn only(c: &Checksums, algorithms: &[Algorithm]) -> Checksums {
     let mut out = Checksums::default();
     for a in algorithms {
-        if let Some(v) = body::get(c, a) {
-            body::set(&mut out, a, v.to_string());
+        if let Some(v) = c.get(*a) {
+            out.set(*a, v.to_string());
         }
     }
     out
@@ -370,11 +373,12 @@ pub(super) async fn handle_list_parts(
     let after: Vec<&PartRecord> = parts.iter().filter(|p| p.part_number > marker).collect();
     let truncated = after.len() > max;
     let page = &after[..after.len().min(max)];
-    let alg = up
+    let algorithms: Vec<Algorithm> = up
         .checksum_algorithm
-        .clone()
-        .unwrap_or_default()
-        .to_ascii_lowercase();
+        .as_deref()
+        .and_then(Algorithm::parse)
+        .into_iter()
+        .collect();
     let list: Vec<Part> = page
         .iter()
         .map(|p| {
@@ -385,7 +389,7 @@ pub(super) async fn handle_list_parts(
                 size: Some(i64::try_from(p.size).unwrap_or(i64::MAX)),
                 ..Default::default()
             };
-            set_checksums!(part, &only(&p.checksums, &[alg.as_str()]));
+            set_checksums!(part, &only(&p.checksums, &algorithms));
             part
         })
         .collect();
