@@ -40,8 +40,8 @@ pub use data::{
     SSE_KMS_DSSE_ALGORITHM, SealedData, Wrapping, is_keyring_algorithm,
 };
 pub use db::{
-    CompletePart, DeleteOutcome, ListPage, ListQuery, ListVersionsPage, ListVersionsQuery,
-    PutOutcome, Store, WritePrecondition,
+    CompletePart, CompletedObject, DeleteOutcome, ListPage, ListQuery, ListVersionsPage,
+    ListVersionsQuery, PutOutcome, Store, WritePrecondition,
 };
 pub use error::StoreError;
 pub use masters::MasterKeys;
@@ -51,4 +51,4 @@ pub use record::{
     PartRecord, Segment, UploadKms, UploadRecord, VersionRecord, VersioningState,
 };
 pub use rewrap::REWRAP_BATCH;
-pub use write::{CompletedObject, NewPart, NewVersion};
+pub use write::{NewPart, NewVersion};

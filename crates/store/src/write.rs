@@ -42,16 +42,6 @@ pub struct NewPart {
     pub checksums: Checksums,
 }
 
-/// What completing a multipart upload computed over its parts; the store makes the version
-/// from it and the upload (key, headers, metadata, tags, storage class).
-#[derive(Debug, Clone, Default)]
-pub struct CompletedObject {
-    /// The multipart ETag (`<md5 of the part md5s>-<parts>`), without quotes.
-    pub etag: String,
-    /// The object's checksums.
-    pub checksums: Checksums,
-}
-
 impl Store {
     /// Commits sealed data as a new version of `bucket`/`new.key` if `precondition` holds.
     ///

@@ -1,75 +1,9 @@
 //! Listings: ListObjects(V2) and ListObjectVersions, with prefixes, delimiters and
 //! continuation.
 
+use super::objects::{find_version, newest_version};
 #[allow(clippy::wildcard_imports)]
 use super::*;
-
-/// What ListObjects(V2) asks for.
-#[derive(Debug, Clone, Default)]
-pub struct ListQuery {
-    /// Only keys starting with this.
-    pub prefix: String,
-    /// Group keys by the first occurrence of this after the prefix.
-    pub delimiter: Option<String>,
-    /// Only keys (and common prefixes) strictly after this.
-    pub start_after: Option<String>,
-    /// At most this many keys plus common prefixes.
-    pub max_keys: usize,
-}
-
-/// One page of ListObjects(V2).
-#[derive(Debug, Clone, Default)]
-pub struct ListPage {
-    /// Current versions of the keys, in key order.
-    pub objects: Vec<VersionRecord>,
-    /// Common prefixes, in order.
-    pub common_prefixes: Vec<String>,
-    /// Whether more entries follow.
-    pub truncated: bool,
-    /// The last key or common prefix returned (the next marker when truncated).
-    pub last: Option<String>,
-}
-
-/// What ListObjectVersions asks for.
-#[derive(Debug, Clone, Default)]
-pub struct ListVersionsQuery {
-    /// Only keys starting with this.
-    pub prefix: String,
-    /// Group keys by the first occurrence of this after the prefix.
-    pub delimiter: Option<String>,
-    /// Start after this key (or within it, with `version_id_marker`).
-    pub key_marker: Option<String>,
-    /// Start after this version of `key_marker`.
-    pub version_id_marker: Option<String>,
-    /// At most this many versions plus common prefixes.
-    pub max_keys: usize,
-}
-
-/// One page of ListObjectVersions.
-#[derive(Debug, Clone, Default)]
-pub struct ListVersionsPage {
-    /// Versions and delete markers with their "is latest" flag, keys ascending, newest first.
-    pub versions: Vec<(VersionRecord, bool)>,
-    /// Common prefixes, in order.
-    pub common_prefixes: Vec<String>,
-    /// Whether more entries follow.
-    pub truncated: bool,
-    /// Where the next page starts: (key, version id) of the last version returned, or the last
-    /// common prefix with no version id.
-    pub next: Option<(String, Option<String>)>,
-}
-
-/// The common prefix `key` rolls up into, if a delimiter occurs after the prefix.
-pub(super) fn common_prefix<'k>(
-    key: &'k str,
-    prefix: &str,
-    delimiter: Option<&str>,
-) -> Option<&'k str> {
-    let delimiter = delimiter.filter(|d| !d.is_empty())?;
-    let rest = key.get(prefix.len()..)?;
-    let at = rest.find(delimiter)?;
-    Some(&key[..prefix.len() + at + delimiter.len()])
-}
 
 impl Store {
     /// ListObjects / ListObjectsV2: current versions (not delete markers) and common prefixes.
@@ -228,4 +162,16 @@ fn listing_range(
     let mut start = keys::key_prefix(bucket, prefix);
     start.pop(); // `bucket 0 prefix`
     Ok((start, end))
+}
+
+/// The common prefix `key` rolls up into, if a delimiter occurs after the prefix.
+pub(super) fn common_prefix<'k>(
+    key: &'k str,
+    prefix: &str,
+    delimiter: Option<&str>,
+) -> Option<&'k str> {
+    let delimiter = delimiter.filter(|d| !d.is_empty())?;
+    let rest = key.get(prefix.len()..)?;
+    let at = rest.find(delimiter)?;
+    Some(&key[..prefix.len() + at + delimiter.len()])
 }

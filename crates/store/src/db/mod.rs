@@ -15,7 +15,6 @@ use crate::masters::{self, MasterKeys};
 use crate::record::{
     self, BucketRecord, PartRecord, Segment, UploadRecord, VersionRecord, VersioningState,
 };
-use crate::write::CompletedObject;
 use crate::{FileId, NULL_VERSION_ID, StoreError};
 
 mod buckets;
@@ -23,9 +22,12 @@ mod listing;
 mod multipart;
 mod objects;
 
-pub use listing::{ListPage, ListQuery, ListVersionsPage, ListVersionsQuery};
-pub use multipart::{CompletePart, MIN_PART_SIZE};
-use objects::{assign_version, check_precondition, find_version, newest_version};
+mod types;
+
+pub use types::{
+    CompletePart, CompletedObject, DeleteOutcome, ListPage, ListQuery, ListVersionsPage,
+    ListVersionsQuery, MIN_PART_SIZE, PutOutcome, WritePrecondition,
+};
 
 /// Engine-wide counters and the schema version.
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
@@ -72,33 +74,6 @@ impl std::fmt::Debug for BucketWatchers {
         let n = self.0.read().map_or(0, |w| w.len());
         write!(f, "BucketWatchers({n})")
     }
-}
-
-/// A condition a write must meet, checked in the same transaction as the write.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum WritePrecondition {
-    /// `If-None-Match: *`: only if the key has no current version.
-    IfNoneMatchAny,
-    /// `If-Match: "etag"`: only if the current version has this ETag.
-    IfMatch(String),
-}
-
-/// Result of a write that created a version.
-#[derive(Debug, Clone)]
-pub struct PutOutcome {
-    /// The stored version.
-    pub version: VersionRecord,
-    /// The bucket's versioning state at the time of the write.
-    pub versioning: VersioningState,
-}
-
-/// Result of a DeleteObject.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct DeleteOutcome {
-    /// Version id removed or created (a delete marker), if the bucket is versioned.
-    pub version_id: Option<String>,
-    /// Whether a delete marker was created or removed.
-    pub delete_marker: bool,
 }
 
 impl Store {

@@ -3,17 +3,7 @@
 #[allow(clippy::wildcard_imports)]
 use super::*;
 
-/// A part named in CompleteMultipartUpload.
-#[derive(Debug, Clone)]
-pub struct CompletePart {
-    /// Part number.
-    pub part_number: i32,
-    /// ETag the client has for it, without quotes.
-    pub etag: String,
-}
-
-/// Minimum size of every part but the last, as on AWS.
-pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
+use super::objects::{assign_version, check_precondition, newest_version};
 
 pub(super) fn read_parts(
     parts: &impl ReadableTable<&'static [u8], &'static [u8]>,
