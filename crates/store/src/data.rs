@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::crypto::{self, ChunkCipher, CryptoError, Key};
-use crate::record::{Envelope, Segment};
+use crate::record::{Envelope, Segment, SseAlgorithm};
 
 /// Header of every plaintext data file. DO NOT CHANGE: existing files carry it.
 pub const DATA_HEADER: [u8; 8] = *b"LSDATA\x01\x00";
@@ -186,18 +186,6 @@ pub struct SealedData {
     pub envelope: Option<Envelope>,
 }
 
-/// `Envelope.algorithm` of data whose key is wrapped by a keyring key (SSE-KMS).
-pub const SSE_KMS_ALGORITHM: &str = "aws:kms";
-/// `Envelope.algorithm` of dual-layer data (DSSE-KMS, [`crypto::FORMAT_DUAL`]): two
-/// independent data keys, both wrapped by the keyring key.
-pub const SSE_KMS_DSSE_ALGORITHM: &str = "aws:kms:dsse";
-
-/// Whether data keys of this algorithm are wrapped by a keyring key (SSE-KMS, DSSE-KMS).
-#[must_use]
-pub fn is_keyring_algorithm(algorithm: &str) -> bool {
-    algorithm == SSE_KMS_ALGORITHM || algorithm == SSE_KMS_DSSE_ALGORITHM
-}
-
 /// The wrap binding of the outer layer's data key (format 2).
 #[must_use]
 pub fn outer_binding(key_id: &str, context: Option<&str>) -> String {
@@ -209,9 +197,9 @@ pub fn outer_binding(key_id: &str, context: Option<&str>) -> String {
 pub struct Wrapping<'a> {
     /// The wrapping key.
     pub key: &'a Key,
-    /// [`SSE_C_ALGORITHM`], [`SSE_KMS_ALGORITHM`] or [`SSE_KMS_DSSE_ALGORITHM`] (which adds
-    /// a second layer).
-    pub algorithm: &'a str,
+    /// [`SseAlgorithm::Customer`], [`SseAlgorithm::Kms`] or [`SseAlgorithm::KmsDsse`] (which
+    /// adds a second layer).
+    pub algorithm: SseAlgorithm,
     /// Recorded in the envelope: [`SSE_C_KEY_ID`] or the keyring key's id.
     pub key_id: &'a str,
     /// SSE-KMS encryption context (canonical JSON), bound into the wrapping.
@@ -227,8 +215,6 @@ pub fn wrap_binding(key_id: &str, context: Option<&str>) -> String {
     }
 }
 
-/// `Envelope.algorithm` of data whose key is wrapped by a customer-provided key (SSE-C).
-pub const SSE_C_ALGORITHM: &str = "SSE-C";
 /// `Envelope.key_id` (and wrap binding) for SSE-C: the key itself is never stored.
 pub const SSE_C_KEY_ID: &str = "customer";
 
@@ -269,7 +255,7 @@ impl DataWriter {
         let wrapping = other.or_else(|| {
             master.map(|m| Wrapping {
                 key: &m.key,
-                algorithm: "AES256",
+                algorithm: SseAlgorithm::S3,
                 key_id: &m.id,
                 context: None,
             })
@@ -280,7 +266,7 @@ impl DataWriter {
                 let dek = Key::generate().map_err(crypto_err)?;
                 let wrapped = crypto::wrap_key(w.key, &wrap_binding(w.key_id, w.context), &dek)
                     .map_err(crypto_err)?;
-                let outer = if w.algorithm == SSE_KMS_DSSE_ALGORITHM {
+                let outer = if w.algorithm == SseAlgorithm::KmsDsse {
                     let outer_dek = Key::generate().map_err(crypto_err)?;
                     let outer_wrapped =
                         crypto::wrap_key(w.key, &outer_binding(w.key_id, w.context), &outer_dek)
@@ -297,7 +283,7 @@ impl DataWriter {
                         } else {
                             crypto::FORMAT
                         },
-                        algorithm: w.algorithm.into(),
+                        algorithm: w.algorithm,
                         key_id: w.key_id.into(),
                         wrapped_key: hex::encode(wrapped),
                         context: w.context.map(str::to_string),
@@ -466,7 +452,7 @@ pub(crate) fn read_segment(
         (Some(env), DATA_HEADER_ENCRYPTED) => {
             let wrapped =
                 hex::decode(&env.wrapped_key).map_err(|_| invalid("malformed envelope".into()))?;
-            let dek = if env.algorithm == SSE_C_ALGORITHM {
+            let dek = if env.algorithm == SseAlgorithm::Customer {
                 // A missing or wrong customer key is the caller's error, not damaged data.
                 let key = wrapping_key.ok_or_else(|| {
                     io::Error::new(
@@ -480,7 +466,7 @@ pub(crate) fn read_segment(
                         "the customer-provided key does not open this object",
                     )
                 })?
-            } else if is_keyring_algorithm(&env.algorithm) {
+            } else if env.algorithm.is_keyring() {
                 let key = wrapping_key.ok_or_else(|| {
                     io::Error::new(
                         io::ErrorKind::PermissionDenied,
@@ -512,7 +498,7 @@ pub(crate) fn read_segment(
             // Format 2 (DSSE-KMS): the outer layer's key is wrapped by the same keyring key.
             let outer = match (env.format, &env.outer_wrapped_key) {
                 (crypto::FORMAT, None) => None,
-                (crypto::FORMAT_DUAL, Some(w)) if is_keyring_algorithm(&env.algorithm) => {
+                (crypto::FORMAT_DUAL, Some(w)) if env.algorithm.is_keyring() => {
                     let w = hex::decode(w).map_err(|_| invalid("malformed envelope".into()))?;
                     let key = wrapping_key.expect("checked above for keyring algorithms");
                     let outer_dek = crypto::unwrap_key(

@@ -35,10 +35,7 @@ mod rewrap;
 pub mod write;
 
 pub use clock::{Clock, SharedClock, SystemClock, TestClock};
-pub use data::{
-    DataWriter, FileId, MasterKey, SSE_C_ALGORITHM, SSE_C_KEY_ID, SSE_KMS_ALGORITHM,
-    SSE_KMS_DSSE_ALGORITHM, SealedData, Wrapping, is_keyring_algorithm,
-};
+pub use data::{DataWriter, FileId, MasterKey, SSE_C_KEY_ID, SealedData, Wrapping};
 pub use db::{
     CompletePart, CompletedObject, DeleteOutcome, ListPage, ListQuery, ListVersionsPage,
     ListVersionsQuery, PutOutcome, Store, WritePrecondition,
@@ -48,7 +45,7 @@ pub use masters::MasterKeys;
 pub use masters::Rewrapped;
 pub use record::{
     BucketRecord, ChecksumAlgorithm, Checksums, ContentHeaders, Envelope, NULL_VERSION_ID,
-    PartRecord, Segment, UploadKms, UploadRecord, VersionRecord, VersioningState,
+    PartRecord, Segment, SseAlgorithm, UploadKms, UploadRecord, VersionRecord, VersioningState,
 };
 pub use rewrap::REWRAP_BATCH;
 pub use write::{NewPart, NewVersion};

@@ -6,9 +6,10 @@
 use std::sync::{Arc, PoisonError, RwLock};
 
 use crate::crypto;
-use crate::data::{MasterKey, SSE_C_ALGORITHM, is_keyring_algorithm};
+use crate::data::MasterKey;
 use crate::error::StoreError;
 use crate::record::Envelope;
+use crate::record::SseAlgorithm;
 
 /// A cheap-to-clone handle on the master keys (all clones see the same keys).
 #[derive(Clone)]
@@ -136,7 +137,7 @@ pub(crate) fn rewrap(
     masters: &MasterKeys,
     out: &mut Rewrapped,
 ) -> Result<bool, StoreError> {
-    if env.algorithm == SSE_C_ALGORITHM || is_keyring_algorithm(&env.algorithm) {
+    if env.algorithm != SseAlgorithm::S3 {
         out.customer += 1;
         return Ok(false);
     }

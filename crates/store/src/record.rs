@@ -182,6 +182,74 @@ impl Checksums {
     }
 }
 
+/// How a data file's data key is wrapped: the server-side encryption of the bytes in it.
+///
+/// Stored in [`Envelope::algorithm`] under the names below, which are what the envelope has
+/// always held on disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum SseAlgorithm {
+    /// SSE-S3: wrapped by the master key (`AES256`).
+    #[serde(rename = "AES256")]
+    S3,
+    /// SSE-KMS: wrapped by a keyring key (`aws:kms`).
+    #[serde(rename = "aws:kms")]
+    Kms,
+    /// DSSE-KMS: two independent data keys, both wrapped by a keyring key (`aws:kms:dsse`,
+    /// [`crate::crypto::FORMAT_DUAL`]).
+    #[serde(rename = "aws:kms:dsse")]
+    KmsDsse,
+    /// SSE-C: wrapped by the customer's key, which is never stored (`SSE-C`).
+    #[serde(rename = "SSE-C")]
+    Customer,
+}
+
+impl SseAlgorithm {
+    /// The name stored in the envelope.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::S3 => "AES256",
+            Self::Kms => "aws:kms",
+            Self::KmsDsse => "aws:kms:dsse",
+            Self::Customer => "SSE-C",
+        }
+    }
+
+    /// The algorithm named by `x-amz-server-side-encryption` (or a bucket default's
+    /// `SSEAlgorithm`); `None` for anything else. SSE-C is never named there.
+    #[must_use]
+    pub fn from_header(value: &str) -> Option<Self> {
+        match value {
+            "AES256" => Some(Self::S3),
+            "aws:kms" => Some(Self::Kms),
+            "aws:kms:dsse" => Some(Self::KmsDsse),
+            _ => None,
+        }
+    }
+
+    /// The value S3 answers in `x-amz-server-side-encryption`; `None` for SSE-C, which is
+    /// reported through `x-amz-server-side-encryption-customer-algorithm` instead.
+    #[must_use]
+    pub const fn header(self) -> Option<&'static str> {
+        match self {
+            Self::Customer => None,
+            other => Some(other.as_str()),
+        }
+    }
+
+    /// Whether the data key is wrapped by a keyring key (SSE-KMS, DSSE-KMS).
+    #[must_use]
+    pub const fn is_keyring(self) -> bool {
+        matches!(self, Self::Kms | Self::KmsDsse)
+    }
+}
+
+impl std::fmt::Display for SseAlgorithm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Checksums of an object or part, base64 encoded as S3 returns them.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Checksums {
@@ -216,8 +284,8 @@ pub struct Segment {
 pub struct Envelope {
     /// Envelope format ([`crate::crypto::FORMAT`]).
     pub format: u8,
-    /// `AES256` (SSE-S3), `aws:kms`, `aws:kms:dsse` or `SSE-C`.
-    pub algorithm: String,
+    /// How the data key is wrapped.
+    pub algorithm: SseAlgorithm,
     /// Id of the master key that wraps the data key.
     pub key_id: String,
     /// The wrapped data key, hex.
@@ -321,6 +389,18 @@ pub struct UploadKms {
     pub dual_layer: bool,
 }
 
+impl UploadKms {
+    /// The parts' algorithm: SSE-KMS or, with two layers, DSSE-KMS.
+    #[must_use]
+    pub const fn algorithm(&self) -> SseAlgorithm {
+        if self.dual_layer {
+            SseAlgorithm::KmsDsse
+        } else {
+            SseAlgorithm::Kms
+        }
+    }
+}
+
 /// One uploaded part.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PartRecord {
@@ -345,6 +425,29 @@ pub struct PartRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sse_algorithms_keep_their_on_disk_names_and_headers_never_name_sse_c() {
+        for (a, name) in [
+            (SseAlgorithm::S3, "AES256"),
+            (SseAlgorithm::Kms, "aws:kms"),
+            (SseAlgorithm::KmsDsse, "aws:kms:dsse"),
+            (SseAlgorithm::Customer, "SSE-C"),
+        ] {
+            let json = serde_json::to_string(&a).unwrap();
+            assert_eq!(json, format!("\"{name}\""));
+            assert_eq!(serde_json::from_str::<SseAlgorithm>(&json).unwrap(), a);
+            assert_eq!(a.as_str(), name);
+        }
+        assert_eq!(SseAlgorithm::from_header("SSE-C"), None);
+        assert_eq!(SseAlgorithm::from_header("aes256"), None);
+        assert_eq!(SseAlgorithm::Customer.header(), None);
+        assert_eq!(
+            SseAlgorithm::from_header("aws:kms:dsse").and_then(SseAlgorithm::header),
+            Some("aws:kms:dsse")
+        );
+        assert!(SseAlgorithm::KmsDsse.is_keyring() && !SseAlgorithm::S3.is_keyring());
+    }
 
     #[test]
     fn checksum_algorithms_by_name_and_in_records() {

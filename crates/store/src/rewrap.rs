@@ -18,8 +18,8 @@ use std::ops::Bound;
 
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 
-use crate::data::{SSE_C_ALGORITHM, is_keyring_algorithm};
 use crate::masters::{MasterKeys, Rewrapped, rewrap};
+use crate::record::SseAlgorithm;
 use crate::record::{self, Envelope, PartRecord, VersionRecord};
 use crate::{Store, StoreError};
 
@@ -117,11 +117,8 @@ impl Store {
     /// Envelopes under a master key other than the current one (read-only check).
     fn not_current(&self, masters: &MasterKeys) -> Result<usize, StoreError> {
         let current = masters.current().id.clone();
-        let under_other = |env: &Envelope| {
-            env.algorithm != SSE_C_ALGORITHM
-                && !is_keyring_algorithm(&env.algorithm)
-                && env.key_id != current
-        };
+        let under_other =
+            |env: &Envelope| env.algorithm == SseAlgorithm::S3 && env.key_id != current;
         let tx = self.db.begin_read()?;
         let mut n = 0;
         for entry in tx.open_table(crate::db::VERSIONS)?.iter()? {

@@ -5,13 +5,11 @@
 
 use leadshop_store::crypto::{self, CHUNK_LEN, Key};
 use leadshop_store::data::{outer_binding, wrap_binding};
-use leadshop_store::{
-    MasterKey, MasterKeys, SSE_KMS_ALGORITHM, SSE_KMS_DSSE_ALGORITHM, Segment, Store, Wrapping,
-};
+use leadshop_store::{MasterKey, MasterKeys, Segment, SseAlgorithm, Store, Wrapping};
 
 const KEY_ID: &str = "1234abcd-0000-0000-0000-000000000001";
 
-fn write(store: &Store, key: &Key, algorithm: &str, context: &str, data: &[u8]) -> Segment {
+fn write(store: &Store, key: &Key, algorithm: SseAlgorithm, context: &str, data: &[u8]) -> Segment {
     let mut w = store
         .writer_wrapped(Wrapping {
             key,
@@ -48,8 +46,8 @@ fn dual_layer_round_trips_and_fails_cleanly_when_anything_differs() {
     let kms = Key::from_bytes([5; 32]);
     let len = 3 * CHUNK_LEN + 1234;
     let data: Vec<u8> = (0..len).map(|i| (i * 31 % 253) as u8).collect();
-    let dual = write(&store, &kms, SSE_KMS_DSSE_ALGORITHM, "{}", &data);
-    let single = write(&store, &kms, SSE_KMS_ALGORITHM, "{}", &data);
+    let dual = write(&store, &kms, SseAlgorithm::KmsDsse, "{}", &data);
+    let single = write(&store, &kms, SseAlgorithm::Kms, "{}", &data);
     let env = dual.envelope.as_ref().unwrap();
     assert_eq!(env.format, crypto::FORMAT_DUAL);
     assert_eq!(single.envelope.as_ref().unwrap().format, crypto::FORMAT);

@@ -145,7 +145,7 @@ impl Ingested {
 #[derive(Clone)]
 pub(crate) struct OwnedWrapping {
     pub key: Arc<leadshop_store::crypto::Key>,
-    pub algorithm: &'static str,
+    pub algorithm: leadshop_store::SseAlgorithm,
     pub key_id: String,
     pub context: Option<String>,
 }
@@ -164,7 +164,7 @@ impl OwnedWrapping {
     pub fn customer(key: Arc<leadshop_store::crypto::Key>) -> Self {
         Self {
             key,
-            algorithm: leadshop_store::SSE_C_ALGORITHM,
+            algorithm: leadshop_store::SseAlgorithm::Customer,
             key_id: leadshop_store::SSE_C_KEY_ID.to_string(),
             context: None,
         }

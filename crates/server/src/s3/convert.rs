@@ -250,6 +250,6 @@ pub(crate) fn sse(segments: &[leadshop_store::Segment]) -> Option<dto::ServerSid
         .and_then(|s| s.envelope.as_ref())
         // SSE-C objects report the customer algorithm instead (x-amz-server-side-encryption-
         // customer-algorithm), not x-amz-server-side-encryption.
-        .filter(|e| e.algorithm != leadshop_store::SSE_C_ALGORITHM)
-        .map(|e| dto::ServerSideEncryption::from(e.algorithm.clone()))
+        .and_then(|e| e.algorithm.header())
+        .map(|name| dto::ServerSideEncryption::from(name.to_string()))
 }

@@ -215,7 +215,7 @@ pub(super) async fn handle_copy_object(
         copy_source_version_id: (src.version_id != NULL_VERSION_ID).then(|| src.version_id.clone()),
         version_id: version_header(v, outcome.versioning),
         ssekms_key_id: enc.kms_key_arn,
-        sse_customer_algorithm: enc.customer.as_ref().map(|_| "AES256".to_string()),
+        sse_customer_algorithm: super::sse_c::algorithm(enc.customer.as_ref()),
         sse_customer_key_md5: enc.customer.map(|k| k.md5),
         ..Default::default()
     }))

@@ -89,18 +89,11 @@ pub(super) async fn handle_create_multipart_upload(
         .map(|w| leadshop_store::UploadKms {
             key_id: w.key_id.clone(),
             context: w.context.clone().unwrap_or_default(),
-            dual_layer: w.algorithm == leadshop_store::SSE_KMS_DSSE_ALGORITHM,
+            dual_layer: w.algorithm == leadshop_store::SseAlgorithm::KmsDsse,
         });
-    let kms_algorithm = kms.as_ref().map(|k| {
-        ServerSideEncryption::from(
-            if k.dual_layer {
-                leadshop_store::SSE_KMS_DSSE_ALGORITHM
-            } else {
-                leadshop_store::SSE_KMS_ALGORITHM
-            }
-            .to_string(),
-        )
-    });
+    let kms_algorithm = kms
+        .as_ref()
+        .map(|k| ServerSideEncryption::from(k.algorithm().to_string()));
     let rec = UploadRecord {
         upload_id: hex::encode(rand::random::<[u8; 24]>()),
         bucket: input.bucket.clone(),
@@ -126,7 +119,7 @@ pub(super) async fn handle_create_multipart_upload(
         checksum_type: input.checksum_type,
         server_side_encryption: kms_algorithm,
         ssekms_key_id: enc.kms_key_arn,
-        sse_customer_algorithm: sse_c_key_md5.as_ref().map(|_| "AES256".to_string()),
+        sse_customer_algorithm: super::sse_c::algorithm(sse_c_key_md5.as_ref()),
         sse_customer_key_md5: sse_c_key_md5,
         ..Default::default()
     }))
@@ -174,11 +167,7 @@ fn upload_wrapping(
         .map_err(super::sse::kms_error)?;
     Ok(Some(body::OwnedWrapping {
         key: key.key,
-        algorithm: if kms.dual_layer {
-            leadshop_store::SSE_KMS_DSSE_ALGORITHM
-        } else {
-            leadshop_store::SSE_KMS_ALGORITHM
-        },
+        algorithm: kms.algorithm(),
         key_id: key.key_id,
         context: Some(kms.context.clone()),
     }))
@@ -267,7 +256,7 @@ pub(super) async fn handle_upload_part(
             envelope: part.envelope.clone(),
         })),
         e_tag: Some(etag(&part.etag)),
-        sse_customer_algorithm: customer_key.as_ref().map(|_| "AES256".to_string()),
+        sse_customer_algorithm: super::sse_c::algorithm(customer_key.as_ref()),
         sse_customer_key_md5: customer_key.map(|k| k.md5),
         ..Default::default()
     };

@@ -203,7 +203,7 @@ pub(super) async fn handle_put_object(
         e_tag: Some(etag(&v.etag)),
         version_id: version_header(v, outcome.versioning),
         checksum_type: convert::checksum_type(&v.checksums),
-        sse_customer_algorithm: enc.customer.as_ref().map(|_| "AES256".to_string()),
+        sse_customer_algorithm: super::sse_c::algorithm(enc.customer.as_ref()),
         sse_customer_key_md5: enc.customer.map(|k| k.md5),
         ssekms_key_id: enc.kms_key_arn,
         ..Default::default()

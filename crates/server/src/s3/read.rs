@@ -278,7 +278,7 @@ pub(super) async fn handle_get_object(
     let mut out = GetObjectOutput::default();
     fill_read_output!(out, &view, input);
     out.ssekms_key_id = kms_arn;
-    out.sse_customer_algorithm = customer_key.as_ref().map(|_| "AES256".to_string());
+    out.sse_customer_algorithm = super::sse_c::algorithm(customer_key.as_ref());
     out.sse_customer_key_md5 = customer_key.as_ref().map(|k| k.md5.clone());
     let reader = ObjectReader::new(
         s.store().clone(),
@@ -301,7 +301,7 @@ pub(super) async fn handle_head_object(
     let mut out = HeadObjectOutput::default();
     fill_read_output!(out, &view, input);
     out.ssekms_key_id = kms_arn;
-    out.sse_customer_algorithm = customer_key.as_ref().map(|_| "AES256".to_string());
+    out.sse_customer_algorithm = super::sse_c::algorithm(customer_key.as_ref());
     out.sse_customer_key_md5 = customer_key.map(|k| k.md5);
     Ok(S3Response::new(out))
 }

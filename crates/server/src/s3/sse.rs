@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use base64::Engine;
 use leadshop_store::crypto::Key;
-use leadshop_store::{SSE_KMS_ALGORITHM, SSE_KMS_DSSE_ALGORITHM, Segment, is_keyring_algorithm};
+use leadshop_store::{Segment, SseAlgorithm};
 use s3s::{S3Error, S3ErrorCode, S3Result, s3_error};
 
 use super::Leadshop;
@@ -61,14 +61,11 @@ pub(crate) fn kms_error(e: KmsError) -> S3Error {
 }
 
 /// The bucket's default SSE-KMS or DSSE-KMS settings: the algorithm and the key, if named.
-fn bucket_default(cfg: &BucketConfig) -> Option<(&'static str, Option<String>)> {
+fn bucket_default(cfg: &BucketConfig) -> Option<(SseAlgorithm, Option<String>)> {
     let d = &cfg.encryption.as_ref()?.rules.first()?.default;
-    let algorithm = match d.sse_algorithm.as_str() {
-        SSE_KMS_ALGORITHM => SSE_KMS_ALGORITHM,
-        SSE_KMS_DSSE_ALGORITHM => SSE_KMS_DSSE_ALGORITHM,
-        _ => return None,
-    };
-    Some((algorithm, d.kms_master_key_id.clone()))
+    SseAlgorithm::from_header(&d.sse_algorithm)
+        .filter(|a| a.is_keyring())
+        .map(|a| (a, d.kms_master_key_id.clone()))
 }
 
 /// The SSE-KMS encryption context: the request's (base64 JSON object of strings) plus
@@ -115,9 +112,9 @@ pub(crate) async fn for_write(
             kms_key_arn: None,
         });
     }
-    let requested_kms = match req.sse {
+    let requested_kms = match req.sse.map(|a| (a, SseAlgorithm::from_header(a))) {
         None => None,
-        Some("AES256") => {
+        Some((_, Some(SseAlgorithm::S3))) => {
             if req.kms_key_id.is_some() {
                 return Err(s3_error!(
                     InvalidArgument,
@@ -126,11 +123,10 @@ pub(crate) async fn for_write(
             }
             return Ok(WriteEncryption::default());
         }
-        Some(SSE_KMS_ALGORITHM) => Some((SSE_KMS_ALGORITHM, req.kms_key_id.map(str::to_string))),
-        Some(SSE_KMS_DSSE_ALGORITHM) => {
-            Some((SSE_KMS_DSSE_ALGORITHM, req.kms_key_id.map(str::to_string)))
+        Some((_, Some(algorithm @ (SseAlgorithm::Kms | SseAlgorithm::KmsDsse)))) => {
+            Some((algorithm, req.kms_key_id.map(str::to_string)))
         }
-        Some(other) => {
+        Some((other, _)) => {
             return Err(s3_error!(
                 InvalidArgument,
                 "Unknown server-side encryption {other}"
@@ -196,7 +192,7 @@ pub(crate) fn for_read(
     let mut ids = segments
         .iter()
         .filter_map(|seg| seg.envelope.as_ref())
-        .filter(|e| is_keyring_algorithm(&e.algorithm))
+        .filter(|e| e.algorithm.is_keyring())
         .map(|e| e.key_id.as_str());
     let Some(first) = ids.next() else {
         return Ok((None, None));

@@ -9,9 +9,18 @@ use std::sync::Arc;
 
 use base64::Engine;
 use leadshop_store::crypto::Key;
-use leadshop_store::{SSE_C_ALGORITHM, Segment};
+use leadshop_store::{Segment, SseAlgorithm};
 use md5::Digest;
 use s3s::{S3Result, s3_error};
+
+/// The only algorithm `x-amz-server-side-encryption-customer-algorithm` names.
+const ALGORITHM: &str = "AES256";
+
+/// `x-amz-server-side-encryption-customer-algorithm` of a response: set when the request or
+/// the object used a customer key.
+pub(crate) fn algorithm<T>(customer: Option<T>) -> Option<String> {
+    customer.map(|_| ALGORITHM.to_string())
+}
 
 /// A customer-provided key from the request headers, checked against its MD5.
 #[derive(Clone)]
@@ -34,7 +43,7 @@ pub(crate) fn from_headers(
     if algorithm.is_none() && key.is_none() && key_md5.is_none() {
         return Ok(None);
     }
-    if algorithm != Some("AES256") {
+    if algorithm != Some(ALGORITHM) {
         return Err(s3_error!(
             InvalidArgument,
             "Requests specifying Server Side Encryption with Customer provided keys must provide a valid encryption algorithm."
@@ -83,7 +92,7 @@ pub(crate) fn is_sse_c(segments: &[Segment]) -> bool {
     segments.iter().any(|s| {
         s.envelope
             .as_ref()
-            .is_some_and(|e| e.algorithm == SSE_C_ALGORITHM)
+            .is_some_and(|e| e.algorithm == SseAlgorithm::Customer)
     })
 }
 
