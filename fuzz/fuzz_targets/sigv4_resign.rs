@@ -8,7 +8,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use leadshop_server::key_store::KeyStore;
+use leadshop_keys::KeyStore;
 use leadshop_server::shell::resign;
 use leadshop_store::crypto::Key;
 use leadshop_store::{MasterKey, MasterKeys};

@@ -52,7 +52,7 @@ fn run(cli: Cli) -> Result<()> {
             alias,
             description,
         }) => {
-            use leadshop_server::kms;
+            use leadshop_keys::keyring as kms;
             let config = instance.config()?;
             std::fs::create_dir_all(&config.data_dir)?;
             let master = master(&config)?;
@@ -73,7 +73,7 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Kms(KmsCommand::ListKeys { instance }) => {
-            use leadshop_server::kms;
+            use leadshop_keys::keyring as kms;
             let config = instance.config()?;
             println!("{:<38} {:<9} {:<20} ALIASES", "KEY ID", "STATE", "CREATED");
             for k in kms::list(&kms::KmsPaths::new(&config.data_dir))? {
@@ -81,7 +81,7 @@ fn run(cli: Cli) -> Result<()> {
                     "{:<38} {:<9} {:<20} {}",
                     k.key_id,
                     if k.enabled { "Enabled" } else { "Disabled" },
-                    leadshop_server::keys::format_time(k.created_ms),
+                    format_time(k.created_ms),
                     k.aliases
                         .iter()
                         .map(|a| format!("alias/{a}"))
@@ -101,8 +101,8 @@ fn run(cli: Cli) -> Result<()> {
             instance,
             wait_secs,
         }) => {
-            let r = leadshop_server::rotate::rotate_master(
-                &instance.config()?,
+            let r = leadshop_keys::rotate::rotate_master(
+                &instance.config()?.key_locations(),
                 std::time::Duration::from_secs(wait_secs),
             )?;
             println!(
@@ -195,7 +195,7 @@ fn remote(
 }
 
 fn set_kms_key_enabled(instance: &InstanceArgs, key_id: &str, enabled: bool) -> Result<()> {
-    use leadshop_server::kms;
+    use leadshop_keys::keyring as kms;
     let config = instance.config()?;
     let k = kms::set_enabled(&kms::KmsPaths::new(&config.data_dir), key_id, enabled)?;
     println!(
@@ -208,21 +208,21 @@ fn set_kms_key_enabled(instance: &InstanceArgs, key_id: &str, enabled: bool) -> 
 
 /// The master key of an instance (created if the data directory is new), read again under the
 /// lock of each file that seals a secret with it.
-fn master(config: &Config) -> Result<leadshop_server::master_key::MasterSource> {
-    let path = leadshop_server::rotate::master_path(config);
+fn master(config: &Config) -> Result<leadshop_keys::master_key::MasterSource> {
+    let path = config.key_locations().master_key;
     anyhow::ensure!(
         path.exists() || !config.data_dir.join("meta.redb").exists(),
         "the master key {} is missing but {} holds data encrypted under it; restore the key from your backup",
         path.display(),
         config.data_dir.display()
     );
-    leadshop_server::master_key::load_or_create(&path)
+    leadshop_keys::master_key::load_or_create(&path)
         .with_context(|| format!("loading the master key {}", path.display()))?;
-    Ok(leadshop_server::master_key::MasterSource::File(path))
+    Ok(leadshop_keys::master_key::MasterSource::File(path))
 }
 
 fn keys(cmd: KeysCommand) -> Result<()> {
-    use leadshop_server::keys::{self, KeyPaths};
+    use leadshop_keys::access_keys::{self as keys, KeyPaths};
     let open = |instance: &InstanceArgs| -> Result<(Config, KeyPaths)> {
         let config = instance.config()?;
         std::fs::create_dir_all(&config.data_dir)
@@ -263,8 +263,9 @@ fn keys(cmd: KeysCommand) -> Result<()> {
                 "NAME", "ACCESS KEY ID", "USER ID", "CREATED"
             );
             for k in keys::list(&paths)? {
-                let created = leadshop_server::keys::format_time(k.created_ms);
-                let actions = keys::policy_actions(&k.policy).join(",");
+                let created = format_time(k.created_ms);
+                let actions = leadshop_spec::policy::Policy::parse(&k.policy.to_string())
+                    .map_or_else(|_| "<invalid>".into(), |p| p.action_summary().join(","));
                 println!(
                     "{:<16} {:<22} {:<23} {:<20} {actions}",
                     k.name, k.access_key_id, k.user_id, created
@@ -393,6 +394,17 @@ async fn wait_for_signal() -> Result<()> {
     #[cfg(not(unix))]
     tokio::signal::ctrl_c().await?;
     Ok(())
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` for a key's creation time.
+fn format_time(ms: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(ms / 1000)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -10,9 +10,9 @@ use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use http::{HeaderMap, HeaderValue, Uri};
+use leadshop_keys::KeyStore;
 use leadshop_server::access::{AccessControl, Authz, conditions};
 use leadshop_server::context::{ConnInfo, RequestContext, TlsInfo};
-use leadshop_server::key_store::KeyStore;
 use leadshop_spec::{BucketSpec, TemplateVars};
 use leadshop_store::{BucketRecord, MasterKey, MasterKeys, Store, VersioningState, crypto::Key};
 

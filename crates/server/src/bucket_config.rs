@@ -101,7 +101,7 @@ impl BucketConfig {
             versioning: rec.versioning,
             reads_object_tags: policy
                 .as_ref()
-                .is_some_and(|p| p.uses_condition_key(crate::keys::EXISTING_OBJECT_TAG)),
+                .is_some_and(|p| p.uses_condition_key(leadshop_spec::policy::EXISTING_OBJECT_TAG)),
             policy,
             restricted,
             public_access_block,

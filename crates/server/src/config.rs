@@ -210,6 +210,12 @@ impl Config {
         })
     }
 
+    /// Where this configuration's master key, key files and rotation report are.
+    #[must_use]
+    pub fn key_locations(&self) -> leadshop_keys::Locations {
+        leadshop_keys::Locations::new(&self.data_dir, self.master_key_file.as_deref())
+    }
+
     /// Checks settings that depend on each other.
     ///
     /// # Errors

@@ -3,7 +3,7 @@
 //!
 //! A request goes: accept → TLS (or the plain-HTTP listener, which never reaches data) →
 //! [`context::RequestContext`] made once → s3s (SigV4 header / presigned / aws-chunked
-//! authentication against [`key_store::KeyStore`]) → [`access::AccessHook`] → one handler in
+//! authentication against [`leadshop_keys::KeyStore`]) → [`access::AccessHook`] → one handler in
 //! [`s3`] → the store → response, with the request id added by the shell.
 //!
 //! # Layout
@@ -16,10 +16,8 @@
 //! - [`context`]: connection and request context.
 //! - [`access`]: the access hook; [`bucket_config`]: each bucket's configuration, typed and
 //!   cached.
-//! - [`keys`]: access keys and the credentials file; [`key_store`]: the keys a server holds; [`record_file`]: the locked JSON file and
-//!   reloading snapshot behind keys.json and kms.json.
-//! - [`kms`]: the local keyring for SSE-KMS.
-//! - [`master_key`]: the SSE-S3 master key file; [`rotate`]: its rotation.
+//! - Key management (access keys, the SSE-KMS keyring, master keys and their rotation) is
+//!   the `leadshop-keys` crate; [`access::Authenticator`] is its s3s side.
 //! - [`tls`]: the development CA and rustls configuration.
 //! - [`s3`]: the S3 operations.
 //! - [`plain_http`], [`console`]: the other two listeners.
@@ -33,16 +31,9 @@ pub mod config;
 pub mod console;
 pub mod context;
 pub mod events;
-pub mod key_store;
-pub mod keys;
-pub mod kms;
-pub mod master_key;
 pub mod plain_http;
 pub mod private_dir;
-pub mod record_file;
-pub mod rotate;
 pub mod s3;
-pub mod secret_file;
 pub mod server;
 pub mod shell;
 pub mod start_error;

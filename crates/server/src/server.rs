@@ -15,12 +15,12 @@ use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::task::TaskTracker;
 
+use crate::access::Authenticator;
 use crate::access::{AccessControl, AccessHook};
 use crate::bucket_config::BucketConfigs;
 use crate::config::Config;
 use crate::events::metrics::RequestMetrics;
 use crate::events::{Events, QUEUE_CAPACITY, Subscriber};
-use crate::key_store::{Authenticator, KeyStore};
 use crate::s3::Leadshop;
 use crate::shell::limits::{ConnLimiter, Listener, ShellStats};
 use crate::shell::{ListenerSetup, S3Shell, Timeouts, accept_loop};
@@ -31,6 +31,7 @@ use crate::tls::{self, DevTlsPaths};
 use crate::workers::Supervisor;
 use crate::workers::rotation::RotationWatcher;
 use crate::{console, plain_http};
+use leadshop_keys::KeyStore;
 
 /// A running server.
 #[derive(Debug)]
@@ -120,7 +121,7 @@ pub async fn start_with(config: Config, options: StartOptions) -> Result<ServerH
     crate::private_dir::create(&data_dir)
         .map_err(io_ctx(format!("creating {}", data_dir.display())))?;
 
-    let master_path = crate::rotate::master_path(&config);
+    let master_path = config.key_locations().master_key;
     // A data directory with metadata but no master key would get a fresh key that opens
     // nothing: refuse, so the operator restores the key instead.
     if !master_path.exists() && data_dir.join("meta.redb").exists() {
@@ -131,17 +132,18 @@ pub async fn start_with(config: Config, options: StartOptions) -> Result<ServerH
             ),
         });
     }
-    crate::master_key::load_or_create(&master_path).map_err(io_ctx(format!(
+    leadshop_keys::master_key::load_or_create(&master_path).map_err(io_ctx(format!(
         "loading the master key {}",
         master_path.display()
     )))?;
     // With `<master>.next` present a rotation is unfinished: both keys are loaded, the new
     // one current, and the rotation watcher finishes it.
-    let masters = crate::master_key::load_with_next(&master_path).map_err(io_ctx(format!(
-        "loading the master key {} (and {})",
-        master_path.display(),
-        crate::master_key::next_path(&master_path).display()
-    )))?;
+    let masters =
+        leadshop_keys::master_key::load_with_next(&master_path).map_err(io_ctx(format!(
+            "loading the master key {} (and {})",
+            master_path.display(),
+            leadshop_keys::master_key::next_path(&master_path).display()
+        )))?;
     let master_for_keys = masters.clone();
     let data_master = Some(masters);
     // Benchmark builds can measure the server without encryption; normal builds cannot.
@@ -178,7 +180,7 @@ pub async fn start_with(config: Config, options: StartOptions) -> Result<ServerH
     }
     crate::bootstrap::bootstrap_buckets(&store, &config)?;
     let keyring = Arc::new(
-        crate::kms::Keyring::open(&data_dir, master_for_keys.clone()).map_err(|e| {
+        leadshop_keys::keyring::Keyring::open(&data_dir, master_for_keys.clone()).map_err(|e| {
             StartError::Io {
                 context: "loading the SSE-KMS keyring".into(),
                 source: std::io::Error::other(e.to_string()),
@@ -375,7 +377,7 @@ fn build_s3_service(state: &Arc<AppState>) -> S3Service {
 }
 
 fn write_endpoints(data_dir: &Path, endpoints: &Endpoints) -> std::io::Result<()> {
-    crate::secret_file::write(
+    leadshop_keys::secret_file::write(
         &data_dir.join("endpoints.json"),
         &serde_json::to_vec_pretty(endpoints).expect("serialisable"),
     )

@@ -24,7 +24,7 @@ pub enum StartError {
     Tls(#[from] tls::TlsError),
     /// The access keys could not be loaded.
     #[error("access keys: {0}")]
-    Keys(#[from] crate::keys::KeyError),
+    Keys(#[from] leadshop_keys::KeyError),
     /// A bucket spec document is invalid.
     #[error("bucket spec: {0}")]
     Spec(#[from] leadshop_spec::SpecError),

@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::access::AccessControl;
 use crate::config::Config;
-use crate::key_store::KeyStore;
 use crate::shell::limits::ShellStats;
+use leadshop_keys::KeyStore;
 
 /// State shared by every request.
 #[derive(Debug)]
@@ -26,7 +26,7 @@ pub struct AppState {
     /// Policy evaluation (keys, bucket policies, Public Access Block).
     pub access: Arc<AccessControl>,
     /// The SSE-KMS keyring.
-    pub keyring: Arc<crate::kms::Keyring>,
+    pub keyring: Arc<leadshop_keys::keyring::Keyring>,
     /// Where the server listens.
     pub endpoints: Endpoints,
     /// Counters of the shell's limits (console `/metrics`).

@@ -194,8 +194,9 @@ pub fn ensure_dev_certificate_at(paths: &DevTlsPaths, now: OffsetDateTime) -> Re
     let issuer = Issuer::new(ca, ca_key);
     let leaf_cert = leaf.signed_by(&server_key, &issuer)?;
 
-    let write =
-        |path: &Path, bytes: &[u8]| crate::secret_file::write(path, bytes).map_err(io_err(path));
+    let write = |path: &Path, bytes: &[u8]| {
+        leadshop_keys::secret_file::write(path, bytes).map_err(io_err(path))
+    };
     // The previous set is unusable from here on: drop its marker first, so a crash midway
     // leaves an incomplete set that the next start makes again.
     let _ = std::fs::remove_file(&paths.meta);

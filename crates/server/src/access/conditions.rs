@@ -9,7 +9,7 @@ use leadshop_spec::policy::{Cidr, Context};
 use percent_encoding::percent_decode_str;
 
 use crate::context::RequestContext;
-use crate::keys::Identity;
+use leadshop_keys::Identity;
 
 /// What the context is built from.
 pub struct Inputs<'a> {

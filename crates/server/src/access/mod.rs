@@ -1,6 +1,6 @@
 //! Access control: every S3 request passes [`AccessHook::check`], deny by default.
 //!
-//! s3s authenticates the signature against the [`KeyStore`](crate::key_store::KeyStore) first;
+//! s3s authenticates the signature against the [`KeyStore`](leadshop_keys::KeyStore) first;
 //! then the hook evaluates, as AWS does within one account:
 //! - the caller's identity policy (none for anonymous callers),
 //! - the bucket policy, which Public Access Block can neutralise (RestrictPublicBuckets: its
@@ -20,10 +20,12 @@
 //! uploads are authorised in [`S3Access::post_object`] on the form's key and fields, exactly
 //! as the PutObject they are.
 
+mod authenticator;
 pub mod conditions;
 mod form;
 mod signature;
 
+pub use authenticator::Authenticator;
 pub use form::post_form_tags;
 
 use std::sync::Arc;
@@ -40,9 +42,9 @@ use s3s::{S3Error, S3ErrorCode, S3Request, S3Result, s3_error};
 
 use crate::bucket_config::{BucketConfig, BucketConfigs};
 use crate::context::RequestContext;
-use crate::key_store::KeyStore;
-use crate::keys::Identity;
 use crate::shell::post_form::PostForm;
+use leadshop_keys::Identity;
+use leadshop_keys::KeyStore;
 
 /// Left in the request extensions by [`S3Access::post_object`] once a POST upload is
 /// authorised; the PutObject handler refuses a POST without it.

@@ -261,7 +261,7 @@ pub(super) async fn handle_put_bucket_encryption(
         // A default key must exist in the keyring (an unknown one would fail every upload).
         if let Some(k) = &d.kms_master_key_id {
             match s.state.keyring.resolve(k) {
-                Ok(_) | Err(crate::kms::KmsError::Disabled(_)) => {}
+                Ok(_) | Err(leadshop_keys::keyring::KmsError::Disabled(_)) => {}
                 Err(e) => return Err(super::sse::kms_error(e)),
             }
         }

@@ -69,7 +69,7 @@ impl Leadshop {
 
     /// The ARN of a keyring key, as `SSEKMSKeyId` reports it.
     fn kms_arn(&self, key_id: &str) -> String {
-        crate::kms::key_arn(
+        leadshop_keys::keyring::key_arn(
             &self.state.config.region,
             &self.state.config.account_id,
             key_id,

@@ -13,7 +13,7 @@ use super::Leadshop;
 use super::body::OwnedWrapping;
 use super::sse_c::{self, CustomerKey};
 use crate::bucket_config::BucketConfig;
-use crate::kms::KmsError;
+use leadshop_keys::keyring::KmsError;
 
 /// What a write asked for, from its headers.
 pub(crate) struct WriteRequest<'a> {

@@ -30,7 +30,7 @@ pub struct S3Shell {
     /// Counters.
     pub stats: Arc<ShellStats>,
     /// The access keys (to verify and re-sign what [`resign`] adjusts).
-    pub keys: Arc<crate::key_store::KeyStore>,
+    pub keys: Arc<leadshop_keys::KeyStore>,
     /// Where each request's record goes.
     pub events: Arc<Events>,
     /// The time of each record.

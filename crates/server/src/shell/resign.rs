@@ -23,7 +23,7 @@ use http::{HeaderMap, HeaderValue, Method, Uri, header};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 use s3s_sigv4::{AmzContentSha256, AmzDate, AuthorizationV4, Payload, PresignedUrlV4};
 
-use crate::key_store::KeyStore;
+use leadshop_keys::KeyStore;
 
 /// What was changed, for the request log and tests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

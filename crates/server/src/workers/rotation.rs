@@ -1,15 +1,16 @@
 //! The master-key rotation watcher: when `<master>.next` appears (or is there at start), it
 //! installs the new key in the keys the engine, the access keys and the keyring share, and
-//! finishes the rotation while requests go on ([`crate::rotate`] has the procedure).
+//! finishes the rotation while requests go on ([`leadshop_keys::rotate`] has the procedure).
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use leadshop_store::MasterKeys;
 
+use leadshop_keys::master_key;
+use leadshop_keys::rotate::{RotateError, Rotation, finish};
+
 use super::{Stop, Worker};
-use crate::master_key;
-use crate::rotate::{RotateError, Rotation, finish, io, master_path};
 use crate::state::AppState;
 
 /// How often the server looks for `<master>.next`.
@@ -46,7 +47,7 @@ impl Worker for RotationWatcher {
 
     async fn run(&self, mut stop: Stop) {
         let (state, masters) = (&self.state, &self.masters);
-        let next = master_key::next_path(&master_path(&state.config));
+        let next = master_key::next_path(&state.config.key_locations().master_key);
         let mut retry_at: Option<Instant> = None;
         loop {
             tokio::select! {
@@ -100,21 +101,17 @@ fn rotate_online(
     masters: &MasterKeys,
     next_text: &[u8],
 ) -> Result<Rotation, RotateError> {
-    let next = master_key::next_path(&master_path(&state.config));
-    let new =
-        master_key::parse(&next, next_text).map_err(io(format!("loading {}", next.display())))?;
+    let locations = state.config.key_locations();
+    let next = master_key::next_path(&locations.master_key);
+    let new = master_key::parse(&next, next_text).map_err(|source| RotateError::Io {
+        context: format!("loading {}", next.display()),
+        source,
+    })?;
     // Already current when the server started with `.next` present: a resumed rotation.
     let resumed = masters.current().id == new.id;
     tracing::info!(new = %new.id, resumed, "rotating the master key online");
     masters.install(new);
     // A key sealed under the new key by the CLI before this install may open now.
     state.keys.reload();
-    finish(
-        &state.config,
-        &state.store,
-        masters,
-        next_text,
-        resumed,
-        true,
-    )
+    finish(&locations, &state.store, masters, next_text, resumed, true)
 }

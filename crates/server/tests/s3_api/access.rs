@@ -7,7 +7,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
     Delete, ObjectIdentifier, PublicAccessBlockConfiguration, ServerSideEncryption,
 };
-use leadshop_server::keys::{self, KeyPaths};
+use leadshop_keys::access_keys::{self as keys, KeyPaths};
 
 use crate::common::{TestServer, code, status};
 
@@ -521,7 +521,7 @@ async fn presigned_urls_work_until_they_expire() {
 async fn keys_made_changed_and_deleted_while_running_take_effect_at_once() {
     let srv = TestServer::start().await;
     let paths = KeyPaths::new(srv.data_dir());
-    let master = leadshop_server::master_key::MasterSource::File(srv.data_dir().join("master.key"));
+    let master = leadshop_keys::master_key::MasterSource::File(srv.data_dir().join("master.key"));
     // A read-only key for the reports/ prefix, using a policy variable and a condition.
     let policy = r#"{"Version":"2012-10-17","Statement":[
         {"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::leadshop-assets/reports/*"},
@@ -653,7 +653,7 @@ async fn a_damaged_stored_policy_fails_closed_until_replaced() {
         .await;
     // Damage the stored policy behind the server's back.
     {
-        let master = leadshop_server::master_key::load(&dir.path().join("master.key")).unwrap();
+        let master = leadshop_keys::master_key::load(&dir.path().join("master.key")).unwrap();
         let store =
             leadshop_store::Store::open(dir.path(), Some(leadshop_store::MasterKeys::new(master)))
                 .unwrap();

@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime};
 
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
-use leadshop_server::keys::{self, KeyPaths};
+use leadshop_keys::access_keys::{self as keys, KeyPaths};
 use leadshop_store::{Clock, TestClock};
 
 use crate::common::{TestServer, code, test_config};
@@ -89,7 +89,7 @@ async fn a_policy_bounded_by_aws_current_time_stops_allowing_at_its_date() {
         "Resource":"arn:aws:s3:::leadshop-assets/reports/*",
         "Condition":{{"DateLessThan":{{"aws:CurrentTime":"{until}"}}}}}}]}}"#
     );
-    let master = leadshop_server::master_key::MasterSource::File(srv.data_dir().join("master.key"));
+    let master = leadshop_keys::master_key::MasterSource::File(srv.data_dir().join("master.key"));
     let key = keys::create(
         &KeyPaths::new(srv.data_dir()),
         &master,

@@ -526,7 +526,7 @@ async fn sse_c_is_blocked_by_default_and_round_trips_when_allowed() {
 #[tokio::test]
 async fn master_key_rotation_rewraps_keys_is_finished_by_the_next_start_after_a_crash_and_leaves_data_alone()
  {
-    use leadshop_server::keys::{self, KeyPaths};
+    use leadshop_keys::access_keys::{self as keys, KeyPaths};
     let dir = tempfile::tempdir().unwrap();
     let cfg = crate::common::test_config(dir.path());
     let srv = TestServer::start_in(dir, cfg.clone()).await;
@@ -600,8 +600,8 @@ async fn master_key_rotation_rewraps_keys_is_finished_by_the_next_start_after_a_
         .await
         .unwrap();
     let master_path = srv.data_dir().join("master.key");
-    let old_master = leadshop_server::master_key::load(&master_path).unwrap();
-    let source = leadshop_server::master_key::MasterSource::File(master_path.clone());
+    let old_master = leadshop_keys::master_key::load(&master_path).unwrap();
+    let source = leadshop_keys::master_key::MasterSource::File(master_path.clone());
     let ci = keys::create(
         &KeyPaths::new(srv.data_dir()),
         &source,
@@ -610,8 +610,8 @@ async fn master_key_rotation_rewraps_keys_is_finished_by_the_next_start_after_a_
     )
     .unwrap();
     // An SSE-KMS object: its keyring key is re-sealed with the rotation.
-    let kms_key = leadshop_server::kms::create_key(
-        &leadshop_server::kms::KmsPaths::new(srv.data_dir()),
+    let kms_key = leadshop_keys::keyring::create_key(
+        &leadshop_keys::keyring::KmsPaths::new(srv.data_dir()),
         &source,
         Some("rotation-test"),
         "",
@@ -644,8 +644,8 @@ async fn master_key_rotation_rewraps_keys_is_finished_by_the_next_start_after_a_
             .collect();
 
     // A rotation that crashed after re-wrapping, before re-sealing secrets and renaming.
-    let next = leadshop_server::master_key::next_path(&master_path);
-    let new_master = leadshop_server::master_key::create(&next).unwrap();
+    let next = leadshop_keys::master_key::next_path(&master_path);
+    let new_master = leadshop_keys::master_key::create(&next).unwrap();
     let masters = leadshop_store::MasterKeys::new(old_master.clone());
     masters.install(new_master.clone());
     let store = leadshop_store::Store::open(dir.path(), Some(masters)).unwrap();
@@ -670,7 +670,7 @@ async fn master_key_rotation_rewraps_keys_is_finished_by_the_next_start_after_a_
     assert_eq!(r.new_id, new_master.id);
     assert!(!next.exists() && r.retired.exists());
     assert_eq!(
-        leadshop_server::master_key::load(&master_path).unwrap().id,
+        leadshop_keys::master_key::load(&master_path).unwrap().id,
         new_master.id
     );
     for (f, d) in &objects_before {
@@ -734,7 +734,8 @@ async fn master_key_rotation_rewraps_keys_is_finished_by_the_next_start_after_a_
         .unwrap();
     // A second rotation starts fresh from the new key.
     let dir = srv.stop().await;
-    let again = leadshop_server::rotate::rotate_master(&cfg, Duration::from_secs(60)).unwrap();
+    let again = leadshop_keys::rotate::rotate_master(&cfg.key_locations(), Duration::from_secs(60))
+        .unwrap();
     assert!(!again.resumed && !again.online);
     assert_eq!(
         again.data_keys.rewrapped, 4,
@@ -764,12 +765,12 @@ async fn a_missing_master_key_is_not_silently_replaced() {
 async fn wait_for_rotation(
     cfg: &leadshop_server::Config,
     new_id: &str,
-) -> leadshop_server::rotate::Rotation {
-    let next = leadshop_server::master_key::next_path(&leadshop_server::rotate::master_path(cfg));
+) -> leadshop_keys::rotate::Rotation {
+    let next = leadshop_keys::master_key::next_path(&cfg.key_locations().master_key);
     for _ in 0..600 {
         if !next.exists()
-            && let Some(r) =
-                leadshop_server::rotate::read_report(cfg).filter(|r| r.new_id == new_id)
+            && let Some(r) = leadshop_keys::rotate::read_report(&cfg.key_locations())
+                .filter(|r| r.new_id == new_id)
         {
             return r;
         }
@@ -826,7 +827,7 @@ async fn the_master_key_rotates_online_under_load_and_every_object_reads_back() 
         .await
         .unwrap();
     let master_path = srv.data_dir().join("master.key");
-    let old_id = leadshop_server::master_key::load(&master_path).unwrap().id;
+    let old_id = leadshop_keys::master_key::load(&master_path).unwrap().id;
 
     // Writers and readers run before, during and after the rotation.
     let stop = Arc::new(AtomicBool::new(false));
@@ -850,7 +851,7 @@ async fn the_master_key_rotates_online_under_load_and_every_object_reads_back() 
     tokio::time::sleep(Duration::from_millis(300)).await;
     let rotate_cfg = cfg.clone();
     let r = tokio::task::spawn_blocking(move || {
-        leadshop_server::rotate::rotate_master(&rotate_cfg, Duration::from_secs(60))
+        leadshop_keys::rotate::rotate_master(&rotate_cfg.key_locations(), Duration::from_secs(60))
     })
     .await
     .unwrap()
@@ -900,10 +901,10 @@ async fn the_master_key_rotates_online_under_load_and_every_object_reads_back() 
     // nothing (an envelope under a key it does not hold would be an error), and a restarted
     // server without the retired key file reads everything back.
     let dir = srv.stop().await;
-    assert!(!leadshop_server::master_key::next_path(&master_path).exists());
+    assert!(!leadshop_keys::master_key::next_path(&master_path).exists());
     let retired_elsewhere = tempfile::tempdir().unwrap();
     std::fs::rename(&r.retired, retired_elsewhere.path().join("old.key")).unwrap();
-    let new_master = leadshop_server::master_key::load(&master_path).unwrap();
+    let new_master = leadshop_keys::master_key::load(&master_path).unwrap();
     assert_eq!(new_master.id, r.new_id);
     {
         let store = leadshop_store::Store::open(
@@ -928,20 +929,22 @@ async fn a_rotation_whose_next_key_file_vanishes_still_makes_the_new_key_the_mas
     let dir = srv.stop().await;
 
     let master_path = dir.path().join("master.key");
-    let next = leadshop_server::master_key::next_path(&master_path);
-    let new = leadshop_server::master_key::create(&next).unwrap();
+    let next = leadshop_keys::master_key::next_path(&master_path);
+    let new = leadshop_keys::master_key::create(&next).unwrap();
     let text = std::fs::read(&next).unwrap();
     let masters =
-        leadshop_store::MasterKeys::new(leadshop_server::master_key::load(&master_path).unwrap());
+        leadshop_store::MasterKeys::new(leadshop_keys::master_key::load(&master_path).unwrap());
     masters.install(new.clone());
     let store = leadshop_store::Store::open(dir.path(), Some(masters.clone())).unwrap();
     // Someone removes `.next` while the data keys are being re-wrapped under it.
     std::fs::remove_file(&next).unwrap();
-    let r = leadshop_server::rotate::finish(&cfg, &store, &masters, &text, false, false).unwrap();
+    let r =
+        leadshop_keys::rotate::finish(&cfg.key_locations(), &store, &masters, &text, false, false)
+            .unwrap();
     drop(store);
     assert_eq!(r.data_keys.rewrapped, 1);
     assert_eq!(
-        leadshop_server::master_key::load(&master_path).unwrap().id,
+        leadshop_keys::master_key::load(&master_path).unwrap().id,
         new.id
     );
     let srv = TestServer::start_in(dir, cfg.clone()).await;
@@ -950,8 +953,8 @@ async fn a_rotation_whose_next_key_file_vanishes_still_makes_the_new_key_the_mas
 
 #[tokio::test]
 async fn keys_made_during_a_rotation_are_sealed_under_the_new_key_and_keep_working() {
-    use leadshop_server::keys::{self, KeyPaths};
-    use leadshop_server::master_key::MasterSource;
+    use leadshop_keys::access_keys::{self as keys, KeyPaths};
+    use leadshop_keys::master_key::MasterSource;
 
     let srv = TestServer::start().await;
     let cfg = crate::common::test_config(srv.data_dir());
@@ -960,7 +963,7 @@ async fn keys_made_during_a_rotation_are_sealed_under_the_new_key_and_keep_worki
     // A rotation is pending (the server is about to pick it up) when `leadshop keys create`
     // and `leadshop kms create-key` run: they seal under the new key, not the retiring one.
     let new =
-        leadshop_server::master_key::create(&leadshop_server::master_key::next_path(&master_path))
+        leadshop_keys::master_key::create(&leadshop_keys::master_key::next_path(&master_path))
             .unwrap();
     let paths = KeyPaths::new(dir.path());
     let source = MasterSource::File(master_path.clone());
@@ -971,8 +974,8 @@ async fn keys_made_during_a_rotation_are_sealed_under_the_new_key_and_keep_worki
         .find(|k| k.name == "late")
         .unwrap();
     assert_eq!(record.master_key_id, new.id);
-    let kms = leadshop_server::kms::create_key(
-        &leadshop_server::kms::KmsPaths::new(dir.path()),
+    let kms = leadshop_keys::keyring::create_key(
+        &leadshop_keys::keyring::KmsPaths::new(dir.path()),
         &source,
         Some("late"),
         "",
@@ -1001,9 +1004,9 @@ async fn dsse_kms_encrypts_in_two_layers_for_put_multipart_copy_and_bucket_defau
     let s3 = srv.admin();
     let b = crate::common::bucket("dsse");
     s3.create_bucket().bucket(&b).send().await.unwrap();
-    let key = leadshop_server::kms::create_key(
-        &leadshop_server::kms::KmsPaths::new(srv.data_dir()),
-        &leadshop_server::master_key::MasterSource::File(srv.data_dir().join("master.key")),
+    let key = leadshop_keys::keyring::create_key(
+        &leadshop_keys::keyring::KmsPaths::new(srv.data_dir()),
+        &leadshop_keys::master_key::MasterSource::File(srv.data_dir().join("master.key")),
         Some("dual"),
         "",
     )
@@ -1161,8 +1164,8 @@ async fn dsse_kms_encrypts_in_two_layers_for_put_multipart_copy_and_bucket_defau
     }
 
     // A disabled key makes them unreadable; no marker is on disk.
-    leadshop_server::kms::set_enabled(
-        &leadshop_server::kms::KmsPaths::new(srv.data_dir()),
+    leadshop_keys::keyring::set_enabled(
+        &leadshop_keys::keyring::KmsPaths::new(srv.data_dir()),
         "alias/dual",
         false,
     )

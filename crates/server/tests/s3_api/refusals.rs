@@ -1,7 +1,7 @@
 //! Refusals no test showed before issue 10, each beside the request that is allowed.
 
 use aws_sdk_s3::primitives::ByteStream;
-use leadshop_server::keys::{self, KeyPaths};
+use leadshop_keys::access_keys::{self as keys, KeyPaths};
 
 use crate::common::{TestServer, code, status, test_config};
 
@@ -103,7 +103,7 @@ async fn upload_part_copy_needs_read_access_to_its_source() {
         .await
         .unwrap();
     let paths = KeyPaths::new(srv.data_dir());
-    let master = leadshop_server::master_key::MasterSource::File(srv.data_dir().join("master.key"));
+    let master = leadshop_keys::master_key::MasterSource::File(srv.data_dir().join("master.key"));
     // May write anywhere, read only shared/* and only current versions.
     let policy = r#"{"Version":"2012-10-17","Statement":[
         {"Effect":"Allow","Action":["s3:PutObject","s3:AbortMultipartUpload"],"Resource":"arn:aws:s3:::leadshop-assets/*"},

@@ -31,6 +31,9 @@ pub struct Policy {
     pub statements: Vec<Statement>,
 }
 
+/// The condition key prefix whose values come from the object's stored tags.
+pub const EXISTING_OBJECT_TAG: &str = "s3:ExistingObjectTag/";
+
 /// `Allow` or `Deny`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Effect {
@@ -106,6 +109,22 @@ impl Policy {
             }
         }
         Ok(())
+    }
+
+    /// The actions each statement names, for listings: `deny:` marks a Deny statement's,
+    /// `all-but:` an Allow statement's `NotAction`.
+    #[must_use]
+    pub fn action_summary(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for st in &self.statements {
+            let prefix = match (st.effect, st.action.negated) {
+                (Effect::Allow, false) => "",
+                (Effect::Allow, true) => "all-but:",
+                (Effect::Deny, _) => "deny:",
+            };
+            out.extend(st.action.patterns.iter().map(|a| format!("{prefix}{a}")));
+        }
+        out
     }
 
     /// Whether any condition uses a key starting with `prefix` (case-insensitive), so callers

@@ -37,9 +37,6 @@ pub const BOOTSTRAP_KEYS: [(&str, &str); 2] = [("admin", ADMIN_POLICY), ("app", 
 
 const FORMAT: u32 = 1;
 
-/// The condition key prefix whose values come from the object's stored tags.
-pub const EXISTING_OBJECT_TAG: &str = "s3:ExistingObjectTag/";
-
 /// One access key as the server uses it: secret opened, policy parsed.
 #[derive(Clone)]
 pub struct Identity {
@@ -212,7 +209,7 @@ fn open(masters: &MasterKeys, path: &Path, rec: &KeyRecord) -> Result<Identity, 
         access_key_id: rec.access_key_id.clone(),
         user_id: rec.user_id.clone(),
         secret_access_key: secret,
-        reads_object_tags: policy.uses_condition_key(EXISTING_OBJECT_TAG),
+        reads_object_tags: policy.uses_condition_key(leadshop_spec::policy::EXISTING_OBJECT_TAG),
         policy: Arc::new(policy),
     })
 }
@@ -411,36 +408,6 @@ pub fn reseal(paths: &KeyPaths, masters: &MasterKeys) -> Result<usize, KeyError>
 /// I/O or a damaged file.
 pub fn list(paths: &KeyPaths) -> Result<Vec<KeyRecord>, KeyError> {
     Ok(paths.file().read()?)
-}
-
-/// `YYYY-MM-DDTHH:MM:SSZ` for a key's creation time.
-#[must_use]
-pub fn format_time(ms: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(ms / 1000)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_default()
-}
-
-/// The actions a policy document allows (for listings), `NotAction` statements marked.
-#[must_use]
-pub fn policy_actions(policy: &serde_json::Value) -> Vec<String> {
-    let Ok(p) = Policy::parse(&policy.to_string()) else {
-        return vec!["<invalid>".into()];
-    };
-    let mut out = Vec::new();
-    for st in &p.statements {
-        let prefix = match (st.effect, st.action.negated) {
-            (leadshop_spec::policy::Effect::Allow, false) => "",
-            (leadshop_spec::policy::Effect::Allow, true) => "all-but:",
-            (leadshop_spec::policy::Effect::Deny, _) => "deny:",
-        };
-        out.extend(st.action.patterns.iter().map(|a| format!("{prefix}{a}")));
-    }
-    out
 }
 
 /// Opens every key of keys.json: what `leadshop env` and the server use.

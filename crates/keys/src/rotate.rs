@@ -24,9 +24,35 @@ use std::time::Duration;
 use leadshop_store::{MasterKeys, REWRAP_BATCH, Rewrapped, Store, StoreError};
 use serde::{Deserialize, Serialize};
 
-use crate::config::Config;
-use crate::keys::{self, KeyPaths};
+use crate::access_keys::{self as keys, KeyPaths};
 use crate::master_key;
+
+/// Where a data directory's master key and rotation report are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Locations {
+    /// The data directory (keys.json, kms.json, the metadata).
+    pub data_dir: PathBuf,
+    /// The master key file (`<data-dir>/master.key` unless configured elsewhere).
+    pub master_key: PathBuf,
+}
+
+impl Locations {
+    /// The locations of a data directory, with its master key file where configured.
+    #[must_use]
+    pub fn new(data_dir: &Path, master_key_file: Option<&Path>) -> Self {
+        Self {
+            data_dir: data_dir.to_path_buf(),
+            master_key: master_key_file
+                .map_or_else(|| data_dir.join("master.key"), Path::to_path_buf),
+        }
+    }
+
+    /// Where the last rotation's report is written.
+    #[must_use]
+    pub fn report(&self) -> PathBuf {
+        self.data_dir.join("rotation.json")
+    }
+}
 
 /// What a rotation did (also written to `<data-dir>/rotation.json`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -92,38 +118,23 @@ pub(crate) fn io(context: String) -> impl FnOnce(std::io::Error) -> RotateError 
     move |source| RotateError::Io { context, source }
 }
 
-/// The master key file a configuration uses.
-#[must_use]
-pub fn master_path(config: &Config) -> PathBuf {
-    config
-        .master_key_file
-        .clone()
-        .unwrap_or_else(|| config.data_dir.join("master.key"))
-}
-
-/// Where the last rotation's report is written.
-#[must_use]
-pub fn report_path(config: &Config) -> PathBuf {
-    config.data_dir.join("rotation.json")
-}
-
 /// Rotates (or finishes rotating) the master key of a data directory. When a server holds
 /// the directory, the rotation is handed to it and this waits up to `wait` for its report.
 ///
 /// # Errors
 /// [`RotateError`]; rerunning after fixing the cause completes the rotation.
-pub fn rotate_master(config: &Config, wait: Duration) -> Result<Rotation, RotateError> {
-    let path = master_path(config);
+pub fn rotate_master(loc: &Locations, wait: Duration) -> Result<Rotation, RotateError> {
+    let path = loc.master_key.clone();
     let next = master_key::next_path(&path);
     let old = master_key::load(&path).map_err(io(format!("loading {}", path.display())))?;
     let masters = MasterKeys::new(old);
     // Open the metadata first: if a server holds it, the server does the work.
-    let store = match Store::open(&config.data_dir, Some(masters.clone())) {
+    let store = match Store::open(&loc.data_dir, Some(masters.clone())) {
         Ok(store) => store,
-        Err(e) if e.is_held_elsewhere() => return hand_to_server(config, &next, wait),
+        Err(e) if e.is_held_elsewhere() => return hand_to_server(loc, &next, wait),
         Err(source) => {
             return Err(RotateError::Store {
-                path: config.data_dir.clone(),
+                path: loc.data_dir.clone(),
                 source,
             });
         }
@@ -136,11 +147,11 @@ pub fn rotate_master(config: &Config, wait: Duration) -> Result<Rotation, Rotate
     };
     let next_text = std::fs::read(&next).map_err(io(format!("reading {}", next.display())))?;
     masters.install(new);
-    finish(config, &store, &masters, &next_text, resumed, false)
+    finish(loc, &store, &masters, &next_text, resumed, false)
 }
 
 /// Writes `.next` (unless a rotation is already pending) and waits for the server's report.
-fn hand_to_server(config: &Config, next: &Path, wait: Duration) -> Result<Rotation, RotateError> {
+fn hand_to_server(loc: &Locations, next: &Path, wait: Duration) -> Result<Rotation, RotateError> {
     let resumed = next.exists();
     let new = if resumed {
         master_key::load(next).map_err(io(format!("loading {}", next.display())))?
@@ -150,7 +161,7 @@ fn hand_to_server(config: &Config, next: &Path, wait: Duration) -> Result<Rotati
     let started = std::time::Instant::now();
     loop {
         if !next.exists()
-            && let Some(r) = read_report(config).filter(|r| r.new_id == new.id)
+            && let Some(r) = read_report(loc).filter(|r| r.new_id == new.id)
         {
             return Ok(r);
         }
@@ -166,8 +177,8 @@ fn hand_to_server(config: &Config, next: &Path, wait: Duration) -> Result<Rotati
 
 /// The last rotation's report, if any.
 #[must_use]
-pub fn read_report(config: &Config) -> Option<Rotation> {
-    let text = std::fs::read_to_string(report_path(config)).ok()?;
+pub fn read_report(loc: &Locations) -> Option<Rotation> {
+    let text = std::fs::read_to_string(loc.report()).ok()?;
     serde_json::from_str(&text).ok()
 }
 
@@ -178,25 +189,25 @@ pub fn read_report(config: &Config) -> Option<Rotation> {
 /// # Errors
 /// [`RotateError`]; running it again finishes the rotation.
 pub fn finish(
-    config: &Config,
+    loc: &Locations,
     store: &Store,
     masters: &MasterKeys,
     next_text: &[u8],
     resumed: bool,
     online: bool,
 ) -> Result<Rotation, RotateError> {
-    let path = master_path(config);
+    let path = loc.master_key.clone();
     let next = master_key::next_path(&path);
     let new_id = masters.current().id.clone();
     let data_keys = store
         .rewrap_to_current(REWRAP_BATCH)
         .map_err(RotateError::Rewrap)?;
-    let secrets = keys::reseal(&KeyPaths::new(&config.data_dir), masters)?;
-    let kms_keys = crate::kms::reseal(&crate::kms::KmsPaths::new(&config.data_dir), masters)
+    let secrets = keys::reseal(&KeyPaths::new(&loc.data_dir), masters)?;
+    let kms_keys = crate::keyring::reseal(&crate::keyring::KmsPaths::new(&loc.data_dir), masters)
         .map_err(|e| RotateError::Io {
-            context: "re-sealing the SSE-KMS keyring".into(),
-            source: std::io::Error::other(e.to_string()),
-        })?;
+        context: "re-sealing the SSE-KMS keyring".into(),
+        source: std::io::Error::other(e.to_string()),
+    })?;
 
     let old = master_key::load(&path).map_err(io(format!("loading {}", path.display())))?;
     let retired = path.with_file_name(format!(
@@ -222,8 +233,8 @@ pub fn finish(
     };
     // The report first: once `.next` is gone, a waiting command finds it.
     let report = serde_json::to_string_pretty(&rotation).expect("serialisable");
-    crate::secret_file::write(&report_path(config), report.as_bytes())
-        .map_err(io(format!("writing {}", report_path(config).display())))?;
+    crate::secret_file::write(&loc.report(), report.as_bytes())
+        .map_err(io(format!("writing {}", loc.report().display())))?;
     match std::fs::rename(&next, &path) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {

@@ -1,11 +1,9 @@
 //! The one store behind `keys.json` and `kms.json`: a private JSON file of records
 //! (`{"format": N, "keys": [...]}`), changed under an OS lock by any process (the server, the
-//! CLI), written atomically; and the [`Snapshot`] a server holds of it, reloaded when the file
-//! changes.
+//! CLI), written atomically. A server holds a [`crate::snapshot::Snapshot`] of it.
 
 use std::io;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::path::PathBuf;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -134,79 +132,5 @@ impl RecordFile {
         let out = change(&mut records)?;
         self.write(&records)?;
         Ok(out)
-    }
-}
-
-/// What identifies one version of a file on disk (a rename makes a new inode).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Stamp {
-    modified: Option<std::time::SystemTime>,
-    len: u64,
-    #[cfg(unix)]
-    inode: u64,
-}
-
-fn stamp(path: &Path) -> Option<Stamp> {
-    let m = std::fs::metadata(path).ok()?;
-    Some(Stamp {
-        modified: m.modified().ok(),
-        len: m.len(),
-        #[cfg(unix)]
-        inode: std::os::unix::fs::MetadataExt::ino(&m),
-    })
-}
-
-/// What a server has loaded from a file, reloaded when the file changes (checked by a `stat`
-/// at each look, so a change made by another process applies to the next request). A file
-/// that fails to load keeps the previous value in force, and is logged: a broken edit cannot
-/// lock everyone out or let anyone in.
-#[derive(Debug)]
-pub struct Snapshot<T> {
-    path: PathBuf,
-    what: &'static str,
-    current: RwLock<(Option<Stamp>, Arc<T>)>,
-}
-
-impl<T> Snapshot<T> {
-    /// A snapshot of `path` holding `value` (just loaded from it); `what` names it in logs.
-    #[must_use]
-    pub fn new(path: PathBuf, what: &'static str, value: T) -> Self {
-        let st = stamp(&path);
-        Self {
-            path,
-            what,
-            current: RwLock::new((st, Arc::new(value))),
-        }
-    }
-
-    /// The value, reloaded with `load` first if the file changed since the last look.
-    pub fn get<E: std::fmt::Display>(&self, load: impl FnOnce() -> Result<T, E>) -> Arc<T> {
-        let now = stamp(&self.path);
-        {
-            let cur = self.current.read().expect("snapshot lock");
-            if cur.0 == now {
-                return cur.1.clone();
-            }
-        }
-        let mut cur = self.current.write().expect("snapshot lock");
-        if cur.0 != now {
-            match load() {
-                Ok(v) => {
-                    tracing::info!(file = %self.path.display(), "reloaded {}", self.what);
-                    *cur = (now, Arc::new(v));
-                }
-                Err(e) => {
-                    tracing::error!(file = %self.path.display(), error = %e, "changed but cannot be loaded; keeping the previous {}", self.what);
-                    cur.0 = now;
-                }
-            }
-        }
-        cur.1.clone()
-    }
-
-    /// Reloads at the next look even if the file did not change (a new master key may open
-    /// what the last load could not).
-    pub fn force_reload(&self) {
-        self.current.write().expect("snapshot lock").0 = None;
     }
 }

@@ -1,17 +1,15 @@
-//! The access keys as the server holds them: a snapshot of keys.json, reloaded when any
-//! process changes the file, and the s3s side of authentication (secrets by access key id).
+//! The access keys as a server holds them: a snapshot of keys.json, swapped when any process
+//! changes the file.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 
 use leadshop_store::MasterKeys;
-use s3s::auth::{S3Auth, SecretKey};
-use s3s::{S3Result, s3_error};
 
-use crate::keys::{Identity, KeyError, KeyPaths, bootstrap, load};
+use crate::access_keys::{Identity, KeyError, KeyPaths, bootstrap, load};
 use crate::master_key::MasterSource;
-use crate::record_file::Snapshot;
+use crate::snapshot::Snapshot;
 
 /// The keys the server accepts, reloaded when keys.json changes.
 #[derive(Debug)]
@@ -48,15 +46,18 @@ impl KeyStore {
     pub fn open(data_dir: &Path, master: MasterKeys) -> Result<Self, KeyError> {
         let paths = KeyPaths::new(data_dir);
         bootstrap(&paths, &MasterSource::Held(master.clone()))?;
-        let set = KeySet::new(load(&paths, &master)?);
+        let current = Snapshot::load(paths.keys.clone(), "access keys", || {
+            load(&paths, &master).map(KeySet::new)
+        })?;
         Ok(Self {
-            current: Snapshot::new(paths.keys.clone(), "access keys", set),
+            current,
             paths,
             master,
         })
     }
 
-    /// The current keys, reloading keys.json if it changed since the last look. A file that
+    /// The current keys, reloading keys.json if it changed since the last look (no file
+    /// system work unless it did: see [`crate::snapshot`]). A file that
     /// fails to load keeps the previous keys in force (and is logged), so a broken edit
     /// cannot lock everyone out or let anyone in.
     pub fn current(&self) -> Arc<KeySet> {
@@ -80,22 +81,5 @@ impl KeyStore {
     #[must_use]
     pub fn by_id(&self, id: &str) -> Option<Arc<Identity>> {
         self.current().by_id.get(id).cloned()
-    }
-}
-
-/// The s3s authentication side: secrets by access key id.
-#[derive(Debug, Clone)]
-pub struct Authenticator(pub Arc<KeyStore>);
-
-#[async_trait::async_trait]
-impl S3Auth for Authenticator {
-    async fn get_secret_key(&self, access_key: &str) -> S3Result<SecretKey> {
-        match self.0.by_id(access_key) {
-            Some(k) => Ok(SecretKey::from(k.secret_access_key.clone())),
-            None => Err(s3_error!(
-                InvalidAccessKeyId,
-                "The AWS Access Key Id you provided does not exist in our records."
-            )),
-        }
     }
 }

@@ -16,7 +16,8 @@ use leadshop_store::crypto::{self, Key};
 use serde::{Deserialize, Serialize};
 
 use crate::master_key::MasterSource;
-use crate::record_file::{FileError, RecordFile, Snapshot};
+use crate::record_file::{FileError, RecordFile};
+use crate::snapshot::Snapshot;
 
 const FORMAT: u32 = 1;
 
@@ -315,9 +316,9 @@ impl Keyring {
     /// A damaged kms.json.
     pub fn open(data_dir: &Path, master: MasterKeys) -> Result<Self, KmsError> {
         let paths = KmsPaths::new(data_dir);
-        let keys = read(&paths)?;
+        let current = Snapshot::load(paths.file.clone(), "SSE-KMS keyring", || read(&paths))?;
         Ok(Self {
-            current: Snapshot::new(paths.file.clone(), "SSE-KMS keyring", keys),
+            current,
             paths,
             master,
         })
