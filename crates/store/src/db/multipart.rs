@@ -3,7 +3,6 @@
 #[allow(clippy::wildcard_imports)]
 use super::*;
 
-use super::objects::{assign_version, check_precondition, newest_version};
 
 pub(super) fn read_parts(
     parts: &impl ReadableTable<&'static [u8], &'static [u8]>,
@@ -162,7 +161,7 @@ impl Store {
                 return Err(StoreError::EntityTooSmall(small.part_number));
             }
             let done = finish(&upload, &chosen)?;
-            let mut rec = VersionRecord {
+            let rec = VersionRecord {
                 key: upload.key.clone(),
                 version_id: String::new(),
                 delete_marker: false,
@@ -185,21 +184,12 @@ impl Store {
                 encryption: None,
             };
 
-            let b = Self::bucket_in(tx, &upload.bucket)?;
-            let mut versions = tx.open_table(VERSIONS)?;
-            let current = newest_version(&versions, &upload.bucket, &upload.key)?;
-            check_precondition(precondition.as_ref(), current.as_ref().map(|(_, r)| r))?;
-            // Everything that can refuse the request has been checked: now change tables.
-            masters::to_current(
+            let (outcome, mut garbage) = Self::insert_version(
+                tx,
                 masters.as_ref(),
-                rec.segments.iter_mut().filter_map(|s| s.envelope.as_mut()),
-            )?;
-            let seq = Self::next_seq(tx)?;
-            let mut garbage =
-                assign_version(&mut versions, &upload.bucket, b.versioning, seq, &mut rec)?;
-            versions.insert(
-                keys::version_key(&upload.bucket, &upload.key, seq).as_slice(),
-                record::encode(&rec).as_slice(),
+                &upload.bucket,
+                rec,
+                precondition.as_ref(),
             )?;
             for p in &stored {
                 parts_table.remove(keys::part_key(upload_id, p.part_number).as_slice())?;
@@ -211,13 +201,7 @@ impl Store {
                     .filter(|p| !chosen.iter().any(|c| c.file == p.file))
                     .map(|p| p.file),
             );
-            Ok((
-                PutOutcome {
-                    version: rec,
-                    versioning: b.versioning,
-                },
-                garbage,
-            ))
+            Ok((outcome, garbage))
         })?;
         self.remove_files(garbage);
         Ok(outcome)

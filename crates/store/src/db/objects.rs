@@ -70,7 +70,7 @@ pub(super) fn parse_version_id(id: &str) -> Option<u64> {
 
 /// Gives `rec` its version id for the bucket's state; with versioning off or suspended the
 /// existing `null` version is removed and its files returned for deletion after commit.
-pub(super) fn assign_version(
+fn assign_version(
     versions: &mut redb::Table<&'static [u8], &'static [u8]>,
     bucket: &str,
     state: VersioningState,
@@ -91,7 +91,7 @@ pub(super) fn assign_version(
     }
 }
 
-pub(super) fn check_precondition(
+fn check_precondition(
     pre: Option<&WritePrecondition>,
     current: Option<&VersionRecord>,
 ) -> Result<(), StoreError> {
@@ -122,37 +122,52 @@ impl Store {
     pub fn put_version(
         &self,
         bucket: &str,
-        mut rec: VersionRecord,
+        rec: VersionRecord,
         precondition: Option<WritePrecondition>,
     ) -> Result<PutOutcome, StoreError> {
         let bucket = bucket.to_string();
         let masters = self.master.clone();
         let (outcome, garbage) = self.group.run(&self.db, move |tx| {
-            let bucket = bucket.as_str();
-            let b = Self::bucket_in(tx, bucket)?;
-            let mut versions = tx.open_table(VERSIONS)?;
-            let current = newest_version(&versions, bucket, &rec.key)?;
-            check_precondition(precondition.as_ref(), current.as_ref().map(|(_, r)| r))?;
-            masters::to_current(
-                masters.as_ref(),
-                rec.segments.iter_mut().filter_map(|s| s.envelope.as_mut()),
-            )?;
-            let seq = Self::next_seq(tx)?;
-            let garbage = assign_version(&mut versions, bucket, b.versioning, seq, &mut rec)?;
-            versions.insert(
-                keys::version_key(bucket, &rec.key, seq).as_slice(),
-                record::encode(&rec).as_slice(),
-            )?;
-            Ok((
-                PutOutcome {
-                    version: rec,
-                    versioning: b.versioning,
-                },
-                garbage,
-            ))
+            Self::insert_version(tx, masters.as_ref(), &bucket, rec, precondition.as_ref())
         })?;
         self.remove_files(garbage);
         Ok(outcome)
+    }
+
+    /// Inside a write transaction: checks `precondition` against the key's current version,
+    /// moves the new version's envelopes under the current master key, and inserts it as the
+    /// key's newest version (replacing the `null` version where versioning is not enabled).
+    /// Returns the outcome and the data files the replaced version leaves behind, to remove
+    /// once the transaction is durable. Nothing is changed when it refuses.
+    pub(super) fn insert_version(
+        tx: &WriteTransaction,
+        masters: Option<&MasterKeys>,
+        bucket: &str,
+        mut rec: VersionRecord,
+        precondition: Option<&WritePrecondition>,
+    ) -> Result<(PutOutcome, Vec<FileId>), StoreError> {
+        let b = Self::bucket_in(tx, bucket)?;
+        let mut versions = tx.open_table(VERSIONS)?;
+        let current = newest_version(&versions, bucket, &rec.key)?;
+        check_precondition(precondition, current.as_ref().map(|(_, r)| r))?;
+        // Everything that can refuse the write has been checked: now change tables.
+        masters::to_current(
+            masters,
+            rec.segments.iter_mut().filter_map(|s| s.envelope.as_mut()),
+        )?;
+        let seq = Self::next_seq(tx)?;
+        let garbage = assign_version(&mut versions, bucket, b.versioning, seq, &mut rec)?;
+        versions.insert(
+            keys::version_key(bucket, &rec.key, seq).as_slice(),
+            record::encode(&rec).as_slice(),
+        )?;
+        Ok((
+            PutOutcome {
+                version: rec,
+                versioning: b.versioning,
+            },
+            garbage,
+        ))
     }
 
     /// The current version of a key, or a given version.
