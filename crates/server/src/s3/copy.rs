@@ -158,14 +158,7 @@ pub(super) async fn handle_copy_object(
     } else {
         src.tags.clone()
     };
-    let bucket_cfg = s.bucket_config(&input.bucket)?;
-    let enc = sse::for_write(
-        s,
-        &bucket_cfg,
-        &input.key,
-        sse::write_request!(input, customer_key),
-    )
-    .await?;
+    let enc = sse::for_input!(s, input, customer_key).await?;
 
     let algorithm = input
         .checksum_algorithm

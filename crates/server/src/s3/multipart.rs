@@ -72,15 +72,8 @@ pub(super) async fn handle_create_multipart_upload(
         input.checksum_algorithm.as_ref(),
         input.checksum_type.as_ref(),
     )?;
-    let bucket_cfg = s.bucket_config(&input.bucket)?;
     // Every part is encrypted under the key chosen now (SSE-KMS), or the master key.
-    let enc = super::sse::for_write(
-        s,
-        &bucket_cfg,
-        &input.key,
-        super::sse::write_request!(input, customer_key),
-    )
-    .await?;
+    let enc = super::sse::for_input!(s, input, customer_key).await?;
     let sse_c_key_md5 = enc.customer.as_ref().map(|c| c.md5.clone());
     let kms = enc
         .kms_key_arn

@@ -13,7 +13,7 @@ use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 use super::Leadshop;
 use super::body::{self, ChecksumPlan};
 use super::convert::{self, content_headers, etag, set_checksums};
-use super::{sse, sse_c};
+use super::sse_c;
 use crate::access::PostAuthorized;
 use crate::shell::post_form::PostForm;
 
@@ -169,14 +169,7 @@ pub(super) async fn handle_put_object(
     let storage_class = convert::storage_class(input.storage_class.as_ref())?;
     let tags = convert::tagging_header(input.tagging.as_deref())?;
     let precondition = write_precondition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
-    let bucket_cfg = s.bucket_config(&input.bucket)?;
-    let enc = sse::for_write(
-        s,
-        &bucket_cfg,
-        &input.key,
-        sse::write_request!(input, customer_key),
-    )
-    .await?;
+    let enc = super::sse::for_input!(s, input, customer_key).await?;
 
     let plan = ChecksumPlan::from_headers(&headers)?;
     let ingested = body::ingest(

@@ -23,19 +23,24 @@ pub(crate) struct WriteRequest<'a> {
     pub customer: Option<CustomerKey>,
 }
 
-/// The [`WriteRequest`] of an object-creating input (PutObject, CopyObject,
-/// CreateMultipartUpload: same field names, different types).
-macro_rules! write_request {
-    ($input:expr, $customer:expr) => {
-        $crate::s3::sse::WriteRequest {
-            sse: $input.server_side_encryption.as_ref().map(|x| x.as_str()),
-            kms_key_id: $input.ssekms_key_id.as_deref(),
-            context: $input.ssekms_encryption_context.as_deref(),
-            customer: $customer,
-        }
+/// [`for_write`] for an object-creating input (PutObject, CopyObject, CreateMultipartUpload:
+/// same field names, different types), into its bucket and key.
+macro_rules! for_input {
+    ($s:expr, $input:expr, $customer:expr) => {
+        $crate::s3::sse::for_write(
+            $s,
+            &$input.bucket,
+            &$input.key,
+            $crate::s3::sse::WriteRequest {
+                sse: $input.server_side_encryption.as_ref().map(|x| x.as_str()),
+                kms_key_id: $input.ssekms_key_id.as_deref(),
+                context: $input.ssekms_encryption_context.as_deref(),
+                customer: $customer,
+            },
+        )
     };
 }
-pub(super) use write_request;
+pub(super) use for_input;
 
 /// How a new object is encrypted, and what the response reports.
 #[derive(Default)]
@@ -88,16 +93,17 @@ fn context(header: Option<&str>, bucket: &str, key: &str) -> S3Result<String> {
     Ok(serde_json::to_string(&map).expect("serialisable"))
 }
 
-/// Decides a write's encryption.
+/// Decides the encryption of a write into `bucket` (its default encryption applies).
 ///
 /// # Errors
 /// 400 for incompatible or unknown settings and KMS key errors; 403 when SSE-C is blocked.
 pub(crate) async fn for_write(
     s: &Leadshop,
-    bucket: &BucketConfig,
+    bucket: &str,
     object_key: &str,
     req: WriteRequest<'_>,
 ) -> S3Result<WriteEncryption> {
+    let bucket = &*s.bucket_config(bucket)?;
     if let Some(c) = req.customer {
         if req.sse.is_some() || req.kms_key_id.is_some() {
             return Err(s3_error!(
