@@ -78,13 +78,13 @@ pub(crate) struct RemoteArgs {
 
 #[derive(clap::Args)]
 pub(crate) struct InstanceArgs {
-    /// TOML configuration file (its data_dir and master_key_file are used).
+    /// TOML configuration file (see config/leadshop.toml for every field).
     #[arg(long, env = "LEADSHOP_CONFIG")]
     pub(crate) config: Option<PathBuf>,
     /// Data directory [default: ./data].
     #[arg(long, env = "LEADSHOP_DATA_DIR")]
     pub(crate) data_dir: Option<PathBuf>,
-    /// Master key file [default: <data-dir>/master.key].
+    /// Master key file (64 hex digits, 0600) [default: <data-dir>/master.key, created if missing].
     #[arg(long, env = "LEADSHOP_MASTER_KEY_FILE")]
     pub(crate) master_key_file: Option<PathBuf>,
 }
@@ -204,12 +204,9 @@ pub(crate) enum KeysCommand {
 
 #[derive(clap::Args)]
 pub(crate) struct ServeArgs {
-    /// TOML configuration file (see config/leadshop.toml for every field).
-    #[arg(long, env = "LEADSHOP_CONFIG")]
-    pub(crate) config: Option<PathBuf>,
-    /// Data directory [default: ./data].
-    #[arg(long, env = "LEADSHOP_DATA_DIR")]
-    pub(crate) data_dir: Option<PathBuf>,
+    /// The configuration file, data directory and master key.
+    #[command(flatten)]
+    pub(crate) instance: InstanceArgs,
     /// HTTPS S3 listener, host:port (port 0: any free port) [default: 127.0.0.1:9443].
     #[arg(long, env = "LEADSHOP_S3_ADDR", value_parser = leadshop_server::config::resolve_addr)]
     pub(crate) s3_addr: Option<SocketAddr>,
@@ -222,9 +219,6 @@ pub(crate) struct ServeArgs {
     /// Region [default: us-east-1].
     #[arg(long, env = "LEADSHOP_REGION")]
     pub(crate) region: Option<String>,
-    /// Master key file (64 hex digits, 0600) [default: <data-dir>/master.key, created if missing].
-    #[arg(long, env = "LEADSHOP_MASTER_KEY_FILE")]
-    pub(crate) master_key_file: Option<PathBuf>,
     /// Certificate chain (PEM) to serve instead of the generated development certificate.
     #[arg(long, env = "LEADSHOP_TLS_CERT", requires = "tls_key")]
     pub(crate) tls_cert: Option<PathBuf>,

@@ -320,13 +320,7 @@ fn serve(args: ServeArgs) -> Result<()> {
         // Colour codes only for a terminal: a log file or journal gets plain text.
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let mut config = match &args.config {
-        Some(path) => Config::from_file(path)?,
-        None => Config::default(),
-    };
-    if let Some(v) = args.data_dir {
-        config.data_dir = v;
-    }
+    let mut config = args.instance.config()?;
     if let Some(v) = args.s3_addr {
         config.s3_addr = v;
     }
@@ -338,9 +332,6 @@ fn serve(args: ServeArgs) -> Result<()> {
     }
     if let Some(v) = args.region {
         config.region = v;
-    }
-    if let Some(v) = args.master_key_file {
-        config.master_key_file = Some(v);
     }
     if args.tls_cert.is_some() {
         config.tls_cert = args.tls_cert;
