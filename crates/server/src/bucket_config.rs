@@ -159,10 +159,34 @@ impl BucketConfigs {
     }
 
     /// A bucket's configuration; `None` when the bucket does not exist. A cache miss reads
-    /// the bucket's record (a short read transaction).
-    pub fn get(&self, bucket: &str) -> Option<Arc<BucketConfig>> {
-        if let Some(c) = self.cache.read().expect("cache lock").get(bucket) {
-            return Some(c.clone());
+    /// the bucket's record on the blocking pool, never on an async thread; a read that fails
+    /// there fails closed (a damaged configuration refuses every request).
+    pub async fn load(self: &Arc<Self>, bucket: &str) -> Option<Arc<BucketConfig>> {
+        if let Some(c) = self.cached(bucket) {
+            return Some(c);
+        }
+        let (configs, name) = (self.clone(), bucket.to_string());
+        match tokio::task::spawn_blocking(move || configs.get(&name)).await {
+            Ok(config) => config,
+            Err(e) => {
+                tracing::error!(bucket, error = %e, "reading the bucket's configuration failed; refusing its requests");
+                Some(Arc::new(BucketConfig {
+                    name: bucket.to_string(),
+                    damaged: true,
+                    ..BucketConfig::default()
+                }))
+            }
+        }
+    }
+
+    fn cached(&self, bucket: &str) -> Option<Arc<BucketConfig>> {
+        self.cache.read().expect("cache lock").get(bucket).cloned()
+    }
+
+    /// [`BucketConfigs::load`]'s work, on the blocking pool: the record read on a cache miss.
+    fn get(&self, bucket: &str) -> Option<Arc<BucketConfig>> {
+        if let Some(c) = self.cached(bucket) {
+            return Some(c);
         }
         let generation = self.generation.load(Ordering::SeqCst);
         let config = Arc::new(BucketConfig::from_record(&self.store.bucket(bucket).ok()?));

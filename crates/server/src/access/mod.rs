@@ -109,22 +109,26 @@ impl AccessControl {
     }
 
     /// What governs a bucket (a bucket that does not exist has nothing: no policy grants).
-    pub fn bucket_access(&self, bucket: &str) -> Arc<BucketConfig> {
-        self.configs.get(bucket).unwrap_or_default()
+    pub async fn bucket_access(&self, bucket: &str) -> Arc<BucketConfig> {
+        self.configs.load(bucket).await.unwrap_or_default()
     }
 
     /// Decides one action on one resource for the caller of `authz`.
     ///
     /// # Errors
     /// 403 AccessDenied with a message in AWS's words naming the action, resource and reason.
-    pub fn authorize(
+    pub async fn authorize(
         &self,
         authz: &Authz,
         action: &str,
         bucket: &str,
         resource: &str,
     ) -> S3Result<()> {
-        let bucket_access = (!bucket.is_empty()).then(|| self.bucket_access(bucket));
+        let bucket_access = if bucket.is_empty() {
+            None
+        } else {
+            Some(self.bucket_access(bucket).await)
+        };
         let anonymous = authz.identity.is_none();
         // Only replacing or deleting the damaged policy stays possible (for whom the identity
         // policy allows it).
@@ -145,7 +149,10 @@ impl AccessControl {
                 .as_deref()
                 .is_some_and(|b| b.reads_object_tags)
         {
-            context_with_tags = Some(self.with_existing_tags(&authz.context, bucket, resource));
+            context_with_tags = Some(
+                self.with_existing_tags(&authz.context, bucket, resource)
+                    .await,
+            );
         }
         let req = Request {
             principal: authz.arn.as_deref(),
@@ -190,12 +197,12 @@ impl AccessControl {
     /// assumed to hold). DeleteObjects names its keys in its body: a caller no policy could
     /// allow is refused before the body is read.
     #[must_use]
-    pub fn may_delete_in(&self, authz: &Authz, bucket: &str) -> bool {
+    pub async fn may_delete_in(&self, authz: &Authz, bucket: &str) -> bool {
         const DELETES: [&str; 2] = ["s3:DeleteObject", "s3:DeleteObjectVersion"];
         let prefix = format!("arn:aws:s3:::{bucket}/");
         let principal = authz.arn.as_deref();
         let account = authz.identity.as_ref().map(|_| self.account_id.as_str());
-        let access = self.bucket_access(bucket);
+        let access = self.bucket_access(bucket).await;
         authz
             .identity
             .as_ref()
@@ -205,14 +212,23 @@ impl AccessControl {
                 .is_some_and(|p| p.may_allow(principal, account, &DELETES, &prefix))
     }
 
-    /// The context plus `s3:ExistingObjectTag/<k>` of the object a resource ARN names.
-    fn with_existing_tags(&self, context: &Context, bucket: &str, resource: &str) -> Context {
+    /// The context plus `s3:ExistingObjectTag/<k>` of the object a resource ARN names (read
+    /// on the blocking pool).
+    async fn with_existing_tags(&self, context: &Context, bucket: &str, resource: &str) -> Context {
         let mut cx = context.clone();
         let prefix = format!("arn:aws:s3:::{bucket}/");
         if let Some(key) = resource.strip_prefix(&prefix) {
             let version = context.get("s3:VersionId").and_then(|v| v.first()).cloned();
-            if let Ok(rec) = self.store.get_version(bucket, key, version.as_deref()) {
-                for (k, v) in rec.tags {
+            let (store, bucket, key) = (self.store.clone(), bucket.to_string(), key.to_string());
+            let tags = tokio::task::spawn_blocking(move || {
+                store
+                    .get_version(&bucket, &key, version.as_deref())
+                    .map(|rec| rec.tags)
+            })
+            .await;
+            // No object (or no readable record): no tags, so tag conditions do not match.
+            if let Ok(Ok(tags)) = tags {
+                for (k, v) in tags {
                     cx.set(&format!("s3:ExistingObjectTag/{k}"), v);
                 }
             }
@@ -231,19 +247,22 @@ const PUBLIC_CANNED_ACLS: [&str; 3] = ["public-read", "public-read-write", "auth
 impl S3Access for AccessHook {
     async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
         let ac = &self.0;
+        let request = cx.extensions_mut().get::<RequestContext>().cloned();
+        let has_post_form = cx.extensions_mut().get::<Arc<PostForm>>().is_some();
+        let op_name = cx.s3_op().name();
+        let operation = Operation::from_name(op_name);
+        let (bucket, key) = match cx.s3_path() {
+            S3Path::Root => (String::new(), None),
+            S3Path::Bucket { bucket } => (bucket.to_string(), None),
+            S3Path::Object { bucket, key } => (bucket.to_string(), Some(key.to_string())),
+        };
         // What the request record needs, learnt before anything can refuse the request.
-        if let Some(rc) = cx.extensions_mut().get::<RequestContext>().cloned() {
-            let (bucket, key) = match cx.s3_path() {
-                S3Path::Root => (None, None),
-                S3Path::Bucket { bucket } => (Some(bucket.to_string()), None),
-                S3Path::Object { bucket, key } => (Some(bucket.to_string()), Some(key.to_string())),
-            };
+        if let Some(rc) = &request {
             let access_key_id = cx.credentials().map(|c| c.access_key.clone());
-            let operation = Operation::from_name(cx.s3_op().name());
             rc.learn(|f| {
                 f.operation = operation;
-                f.bucket = bucket;
-                f.key = key;
+                f.bucket = (!bucket.is_empty()).then(|| bucket.clone());
+                f.key.clone_from(&key);
                 f.access_key_id = access_key_id;
             });
         }
@@ -288,21 +307,11 @@ impl S3Access for AccessHook {
             })?),
             None => None,
         };
-        let request = cx.extensions_mut().get::<RequestContext>().cloned();
-        let has_post_form = cx.extensions_mut().get::<Arc<PostForm>>().is_some();
-        let op_name = cx.s3_op().name();
-        let operation = Operation::from_name(op_name);
-        let (bucket, key) = match cx.s3_path() {
-            S3Path::Root => (String::new(), None),
-            S3Path::Bucket { bucket } => (bucket.to_string(), None),
-            S3Path::Object { bucket, key } => (bucket.to_string(), Some(key.to_string())),
-        };
+        let arn = identity
+            .as_ref()
+            .map(|i| format!("arn:aws:iam::{}:user/{}", ac.account_id, i.name));
         if let Some(rc) = &request {
-            rc.learn(|f| {
-                f.principal = identity
-                    .as_ref()
-                    .map(|i| format!("arn:aws:iam::{}:user/{}", ac.account_id, i.name));
-            });
+            rc.learn(|f| f.principal.clone_from(&arn));
         }
         let context = conditions::build(&conditions::Inputs {
             request: request.as_ref(),
@@ -318,9 +327,7 @@ impl S3Access for AccessHook {
             .get("aws:SecureTransport")
             .is_some_and(|v| v.first().is_some_and(|v| v == "true"));
         let authz = Authz {
-            arn: identity
-                .as_ref()
-                .map(|i| format!("arn:aws:iam::{}:user/{}", ac.account_id, i.name)),
+            arn,
             identity,
             context,
             secure,
@@ -353,7 +360,7 @@ impl S3Access for AccessHook {
             // no policy could let delete anything here is refused before the body is read.
             Operation::DeleteObjects => {
                 ac.require_transport(&authz)?;
-                if authz.identity.is_none() && !ac.may_delete_in(&authz, &bucket) {
+                if authz.identity.is_none() && !ac.may_delete_in(&authz, &bucket).await {
                     let who = authz.arn.as_deref().unwrap_or("anonymous");
                     return Err(S3Error::with_message(
                         S3ErrorCode::AccessDenied,
@@ -375,14 +382,15 @@ impl S3Access for AccessHook {
             }
             _ => {
                 let resource = actions::resource_arn(action.scope, &bucket, key.as_deref());
-                ac.authorize(&authz, action.name, &bucket, &resource)?;
+                ac.authorize(&authz, action.name, &bucket, &resource)
+                    .await?;
             }
         }
         if matches!(operation, Operation::CopyObject | Operation::UploadPartCopy) {
-            check_copy_source(ac, &authz, cx.headers())?;
+            check_copy_source(ac, &authz, cx.headers()).await?;
         }
         if action.scope == Scope::Object && carries_public_acl(cx.headers()) {
-            let pab = ac.bucket_access(&bucket).public_access_block;
+            let pab = ac.bucket_access(&bucket).await.public_access_block;
             if pab.block_public_acls {
                 return Err(s3_error!(
                     AccessDenied,
@@ -426,11 +434,13 @@ impl S3Access for AccessHook {
             ..(*authz).clone()
         };
         let resource = actions::resource_arn(Scope::Object, &bucket, Some(&key));
-        ac.authorize(&with_form, "s3:PutObject", &bucket, &resource)?;
+        ac.authorize(&with_form, "s3:PutObject", &bucket, &resource)
+            .await?;
         let acl = form.get("acl").or_else(|| form.get("x-amz-acl"));
         if acl.is_some_and(|a| PUBLIC_CANNED_ACLS.contains(&a.trim()))
             && ac
                 .bucket_access(&bucket)
+                .await
                 .public_access_block
                 .block_public_acls
         {
@@ -473,7 +483,11 @@ fn carries_public_acl(headers: &http::HeaderMap) -> bool {
 
 /// CopyObject and UploadPartCopy read their source: the caller needs s3:GetObject (or
 /// s3:GetObjectVersion) on it too.
-fn check_copy_source(ac: &AccessControl, authz: &Authz, headers: &http::HeaderMap) -> S3Result<()> {
+async fn check_copy_source(
+    ac: &AccessControl,
+    authz: &Authz,
+    headers: &http::HeaderMap,
+) -> S3Result<()> {
     let Some(raw) = headers
         .get("x-amz-copy-source")
         .and_then(|v| v.to_str().ok())
@@ -493,5 +507,5 @@ fn check_copy_source(ac: &AccessControl, authz: &Authz, headers: &http::HeaderMa
         "s3:GetObject"
     };
     let resource = actions::resource_arn(Scope::Object, bucket, Some(key));
-    ac.authorize(authz, action, bucket, &resource)
+    ac.authorize(authz, action, bucket, &resource).await
 }

@@ -214,7 +214,8 @@ pub(super) async fn handle_get_bucket_encryption(
     // Every object is encrypted with SSE-S3 whatever the document says; a bucket without one
     // reports AWS's default configuration.
     let doc = s
-        .bucket_config(&req.input.bucket)?
+        .bucket_config(&req.input.bucket)
+        .await?
         .encryption
         .clone()
         .unwrap_or_else(|| leadshop_spec::encryption::EncryptionConfiguration::sse_s3(false));

@@ -62,7 +62,12 @@ pub(super) async fn handle_delete_objects(
             "s3:DeleteObject"
         };
         let resource = format!("arn:aws:s3:::{bucket}/{}", obj.key);
-        if let Err(e) = s.state.access.authorize(&authz, action, &bucket, &resource) {
+        if let Err(e) = s
+            .state
+            .access
+            .authorize(&authz, action, &bucket, &resource)
+            .await
+        {
             errors.push(s3s::dto::Error {
                 code: Some(e.code().as_str().to_string()),
                 key: Some(obj.key),

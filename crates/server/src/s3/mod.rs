@@ -55,10 +55,14 @@ impl Leadshop {
     }
 
     /// A bucket's configuration (cached), or NoSuchBucket.
-    fn bucket_config(&self, bucket: &str) -> S3Result<Arc<crate::bucket_config::BucketConfig>> {
+    async fn bucket_config(
+        &self,
+        bucket: &str,
+    ) -> S3Result<Arc<crate::bucket_config::BucketConfig>> {
         self.state
             .bucket_configs
-            .get(bucket)
+            .load(bucket)
+            .await
             .ok_or_else(|| error::from_store(StoreError::NoSuchBucket(bucket.to_string())))
     }
 

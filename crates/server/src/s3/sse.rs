@@ -103,7 +103,7 @@ pub(crate) async fn for_write(
     object_key: &str,
     req: WriteRequest<'_>,
 ) -> S3Result<WriteEncryption> {
-    let bucket = &*s.bucket_config(bucket)?;
+    let bucket = &*s.bucket_config(bucket).await?;
     if let Some(c) = req.customer {
         if req.sse.is_some() || req.kms_key_id.is_some() {
             return Err(s3_error!(
