@@ -3,7 +3,6 @@
 #[allow(clippy::wildcard_imports)]
 use super::*;
 
-
 pub(super) fn read_parts(
     parts: &impl ReadableTable<&'static [u8], &'static [u8]>,
     upload_id: &str,
