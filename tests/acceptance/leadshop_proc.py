@@ -12,10 +12,12 @@ BIN = Path(os.environ.get("LEADSHOP_BIN", REPO / "target" / "release" / "leadsho
 
 
 class Leadshop:
-    def __init__(self, data_dir: Path, config: str | None = None):
+    def __init__(self, data_dir: Path, config: str | None = None, s3_addr: str = "127.0.0.1:0"):
         """`config` is TOML (e.g. a `[limits]` table) written beside the data directory and
-        passed with --config; the listeners still come from the flags (port 0)."""
+        passed with --config; the listeners still come from the flags (port 0, unless
+        `s3_addr` names one: a restart that clients must find again)."""
         self.data_dir = Path(data_dir)
+        self.s3_addr = s3_addr
         self.proc = None
         self.log = self.data_dir.parent / f"{self.data_dir.name}.log"
         self.config = None
@@ -29,7 +31,7 @@ class Leadshop:
             endpoints.unlink()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log, "ab")
-        args = [str(BIN), "serve", "--data-dir", str(self.data_dir), "--s3-addr", "127.0.0.1:0",
+        args = [str(BIN), "serve", "--data-dir", str(self.data_dir), "--s3-addr", self.s3_addr,
                 "--http-addr", "127.0.0.1:0", "--console-addr", "127.0.0.1:0"]
         if self.config is not None:
             args += ["--config", str(self.config)]

@@ -241,4 +241,7 @@ pub(crate) struct EnvArgs {
     /// Bucket to export as AWS_S3_BUCKET_NAME.
     #[arg(long, default_value = "leadshop-assets")]
     pub(crate) bucket: String,
+    /// Print a `.env` file (`KEY="value"` lines, for python-dotenv) instead of `export` lines.
+    #[arg(long)]
+    pub(crate) dotenv: bool,
 }

@@ -43,7 +43,11 @@ fn run(cli: Cli) -> Result<()> {
                 &args.region,
                 &args.bucket,
             )?;
-            print!("{}", env.to_exports());
+            if args.dotenv {
+                print!("{}", env.to_dotenv());
+            } else {
+                print!("{}", env.to_exports());
+            }
             Ok(())
         }
         Command::Keys(cmd) => keys(cmd),

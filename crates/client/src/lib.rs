@@ -104,6 +104,23 @@ impl ClientEnv {
     /// Shell `export` lines (POSIX quoting).
     #[must_use]
     pub fn to_exports(&self) -> String {
+        self.vars()
+            .iter()
+            .map(|(k, v)| format!("export {k}={}\n", shell_quote(v)))
+            .collect()
+    }
+
+    /// A `.env` file, as python-dotenv (and most dotenv readers) read it: `KEY="value"`, with
+    /// `\` and `"` escaped.
+    #[must_use]
+    pub fn to_dotenv(&self) -> String {
+        self.vars()
+            .iter()
+            .map(|(k, v)| format!("{k}=\"{}\"\n", v.replace('\\', "\\\\").replace('"', "\\\"")))
+            .collect()
+    }
+
+    fn vars(&self) -> Vec<(&'static str, String)> {
         let mut vars = vec![("AWS_ENDPOINT_URL", self.endpoint_url.clone())];
         if let Some(ca) = &self.ca_bundle {
             vars.push(("AWS_CA_BUNDLE", ca.display().to_string()));
@@ -115,9 +132,7 @@ impl ClientEnv {
             ("AWS_REGION", self.region.clone()),
             ("AWS_S3_BUCKET_NAME", self.bucket.clone()),
         ]);
-        vars.iter()
-            .map(|(k, v)| format!("export {k}={}\n", shell_quote(v)))
-            .collect()
+        vars
     }
 }
 
@@ -143,5 +158,13 @@ mod tests {
         assert!(out.contains("export AWS_ENDPOINT_URL='https://127.0.0.1:9443'\n"));
         assert!(out.contains("export AWS_SECRET_ACCESS_KEY='a'\\''b'\n"));
         assert!(out.contains("export AWS_S3_BUCKET_NAME='leadshop-assets'\n"));
+        let dotenv = ClientEnv {
+            secret_access_key: "a\"b\\c".into(),
+            ..env
+        }
+        .to_dotenv();
+        assert!(dotenv.contains("AWS_ENDPOINT_URL=\"https://127.0.0.1:9443\"\n"));
+        assert!(dotenv.contains("AWS_SECRET_ACCESS_KEY=\"a\\\"b\\\\c\"\n"));
+        assert!(!dotenv.contains("export"));
     }
 }

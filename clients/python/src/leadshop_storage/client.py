@@ -1,0 +1,549 @@
+"""`S3Storage`: LeadFactory's storage operations on boto3, the same against AWS S3, leadshop
+or any S3-compatible store."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import mimetypes
+import os
+import random
+import shutil
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, Optional, Sequence, Union
+
+import boto3
+from boto3.exceptions import S3UploadFailedError
+from boto3.s3.transfer import TransferConfig
+from botocore.config import Config as BotoConfig
+
+from .config import StorageConfig
+from .errors import (
+    IntegrityError,
+    LocalOnly,
+    NotFound,
+    StorageError,
+    StorageUnavailable,
+    Throttled,
+    translate,
+)
+from .outbox import SHA256_META, UPLOAD_ID_META, Entry, Outbox, sha256_file
+
+log = logging.getLogger("leadshop_storage")
+
+PathLike = Union[str, "os.PathLike[str]"]
+Progress = Callable[[int], None]
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class UploadResult:
+    """Where an upload went: the store (etag, version) or the outbox (`queued`)."""
+
+    key: str
+    size: int
+    sha256: str
+    etag: Optional[str] = None
+    version_id: Optional[str] = None
+    queued: bool = False
+    outbox_id: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class DownloadResult:
+    """A completed download: `source` is `store` or `outbox`."""
+
+    key: str
+    path: Path
+    size: int
+    sha256: str
+    source: str = "store"
+    version_id: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """One object of a listing."""
+
+    key: str
+    size: int
+    etag: str
+    last_modified: datetime
+    storage_class: str = "STANDARD"
+
+
+@dataclass
+class BatchItem:
+    """One file of `upload_many`: its result, or the error it ended with."""
+
+    path: Path
+    key: str
+    result: Optional[UploadResult] = None
+    error: Optional[StorageError] = None
+
+
+@dataclass
+class SyncReport:
+    """What one pass over the outbox did."""
+
+    delivered: list
+    remaining: int = 0
+    error: Optional[StorageError] = None
+    busy: bool = False
+
+
+class RateLimiter:
+    """At most `rate` starts per second (a token bucket of `burst`), shared by threads."""
+
+    def __init__(self, rate: float, burst: Optional[int] = None) -> None:
+        if rate <= 0:
+            raise ValueError("rate must be positive")
+        self.rate = rate
+        self.capacity = float(burst or max(1, int(rate)))
+        self.tokens = self.capacity
+        self.updated = time.monotonic()
+        self.lock = threading.Lock()
+
+    def acquire(self) -> None:
+        while True:
+            with self.lock:
+                now = time.monotonic()
+                self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
+                self.updated = now
+                if self.tokens >= 1:
+                    self.tokens -= 1
+                    return
+                wait = (1 - self.tokens) / self.rate
+            time.sleep(wait)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class S3Storage:
+    """The storage client. Build it with `S3Storage.from_env()` (or a `StorageConfig`)."""
+
+    # Throttling answers that outlast botocore's own retries get this many more rounds of
+    # exponential backoff with jitter (0.5 s, 1 s, 2 s ... capped at 8 s).
+    THROTTLE_RETRIES = 4
+
+    def __init__(self, config: StorageConfig, *, session: Optional[boto3.session.Session] = None,
+                 client=None) -> None:
+        self.config = config
+        self.bucket = config.bucket
+        self.outbox = Outbox(config.outbox_dir) if config.outbox_dir else None
+        self._down_until = 0.0
+        self._stop = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+        self.transfer = TransferConfig(multipart_threshold=8 * 1024 * 1024, max_concurrency=4)
+        self.client = None
+        if not config.local_only:
+            if session is None:
+                session = boto3.session.Session(profile_name=config.profile) if config.profile \
+                    else boto3.session.Session()
+            self.client = client or session.client(
+                "s3",
+                region_name=config.region,
+                endpoint_url=config.endpoint_url,
+                verify=config.ca_bundle if config.ca_bundle else None,
+                config=BotoConfig(
+                    signature_version="s3v4",
+                    retries={"mode": config.retry_mode, "max_attempts": config.max_attempts},
+                    connect_timeout=config.connect_timeout,
+                    read_timeout=config.read_timeout,
+                    max_pool_connections=32,
+                ),
+            )
+        if self.outbox is not None and self.client is not None and config.sync_interval > 0:
+            self._thread = threading.Thread(target=self._sync_loop, name="leadshop-storage-sync",
+                                            daemon=True)
+            self._thread.start()
+
+    @classmethod
+    def from_env(cls, dotenv_path: Optional[PathLike] = None, **overrides) -> "S3Storage":
+        """A client configured from the environment and `.env` (see `leadshop_storage.config`)."""
+        return cls(StorageConfig.from_env(dotenv_path, **overrides))
+
+    def close(self) -> None:
+        """Stops the background delivery thread (the outbox stays on disk)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
+    def __enter__(self) -> "S3Storage":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- the store's health ---------------------------------------------------------------------
+
+    def _mark_down(self, err: StorageError) -> None:
+        if time.monotonic() >= self._down_until:
+            log.warning("the store is unavailable (%s); %s for %.0f s", err,
+                        "uploads go to the outbox" if self.outbox else "requests fail fast",
+                        self.config.down_cooldown)
+        self._down_until = time.monotonic() + self.config.down_cooldown
+
+    def _is_down(self) -> bool:
+        return time.monotonic() < self._down_until
+
+    def _call(self, fn: Callable, key: Optional[str] = None):
+        """Runs one store call; typed errors, extra backoff on throttling."""
+        if self.client is None:
+            raise LocalOnly("the store is disabled (LOCAL_ONLY)", key=key)
+        for attempt in range(self.THROTTLE_RETRIES + 1):
+            try:
+                return fn()
+            except Exception as e:  # noqa: BLE001 - translated below
+                cause = e.__context__ if isinstance(e, S3UploadFailedError) and e.__context__ else e
+                err = translate(cause, key)
+                if isinstance(err, Throttled) and attempt < self.THROTTLE_RETRIES:
+                    delay = min(8.0, 0.5 * 2 ** attempt) * (0.5 + random.random() / 2)
+                    log.info("throttled on %s; retrying in %.2f s", key, delay)
+                    time.sleep(delay)
+                    continue
+                if isinstance(err, StorageUnavailable):
+                    self._mark_down(err)
+                raise err from e
+        raise AssertionError("unreachable")
+
+    def _should_queue(self) -> bool:
+        """Whether a write goes to the outbox: the store is off or down, or writes queued
+        before it are still waiting (writes are delivered in the order they were made)."""
+        if self.outbox is None:
+            return False
+        return self.client is None or self._is_down() or len(self.outbox) > 0
+
+    # -- operations ----------------------------------------------------------------------------
+
+    def upload_file(self, path: PathLike, key: str, *, content_type: Optional[str] = None,
+                    metadata: Optional[dict] = None,
+                    progress: Optional[Progress] = None) -> UploadResult:
+        """Uploads a file (multipart above 8 MiB). Its SHA-256 goes into the object's
+        metadata, so downloads can verify it. When the store is unavailable and an outbox is
+        configured, the file is queued there instead (`result.queued`)."""
+        path = Path(path)
+        digest, size = sha256_file(path)
+        content_type = content_type or mimetypes.guess_type(key)[0] or "application/octet-stream"
+        upload_id = Outbox.new_id()
+        meta = {**(metadata or {}), SHA256_META: digest, UPLOAD_ID_META: upload_id}
+        if self._should_queue():
+            return self._queue(path, key, content_type, metadata, digest, upload_id)
+        try:
+            self._call(lambda: self.client.upload_file(
+                str(path), self.bucket, key,
+                ExtraArgs={"Metadata": meta, "ContentType": content_type},
+                Callback=progress, Config=self.transfer), key)
+            head = self._call(lambda: self.client.head_object(Bucket=self.bucket, Key=key), key)
+        except StorageUnavailable:
+            if self.outbox is None:
+                raise
+            # The store may have taken it before it failed: the upload id tells the deliverer.
+            return self._queue(path, key, content_type, metadata, digest, upload_id)
+        return UploadResult(key=key, size=size, sha256=digest, etag=head.get("ETag"),
+                            version_id=head.get("VersionId"))
+
+    def _queue(self, path: Path, key: str, content_type: str, metadata: Optional[dict],
+               digest: str, upload_id: str) -> UploadResult:
+        assert self.outbox is not None
+        e = self.outbox.put(path, key, content_type=content_type, metadata=metadata,
+                            sha256=digest, entry_id=upload_id)
+        return UploadResult(key=key, size=e.size or 0, sha256=digest, queued=True,
+                            outbox_id=e.id)
+
+    def download_file(self, key: str, dest: PathLike, *, version_id: Optional[str] = None,
+                      progress: Optional[Progress] = None, verify: bool = True) -> DownloadResult:
+        """Downloads `key` to `dest` atomically: the bytes go to a temporary file beside it,
+        are checked (size, and the SHA-256 recorded at upload), fsynced, then renamed over
+        `dest`; a failed or partial download never replaces it. A key with an upload still in
+        the outbox is served from there (it is the newest write)."""
+        dest = Path(dest)
+        if self.outbox is not None and version_id is None:
+            queued = self.outbox.latest(key)
+            if queued is not None:
+                if queued.op == "delete":
+                    raise NotFound(f"{key} was deleted (the delete waits in the outbox)", key=key)
+                return self._from_outbox(queued, dest, progress)
+        if self.client is None:
+            raise NotFound(f"{key} is not in the local outbox (LOCAL_ONLY)", key=key)
+        attempts = max(1, self.config.max_attempts)
+        for attempt in range(1, attempts + 1):
+            try:
+                return self._download_once(key, dest, version_id, progress, verify)
+            except StorageUnavailable:
+                # A connection lost mid-body: start again (botocore retried the request).
+                if attempt == attempts:
+                    raise
+                time.sleep(min(2.0, 0.2 * 2 ** attempt))
+        raise AssertionError("unreachable")
+
+    def _download_once(self, key, dest: Path, version_id, progress, verify) -> DownloadResult:
+        params = {"Bucket": self.bucket, "Key": key}
+        if version_id:
+            params["VersionId"] = version_id
+        resp = self._call(lambda: self.client.get_object(**params), key)
+        tmp = dest.parent / f".{dest.name}.{uuid.uuid4().hex[:8]}.part"
+        h = hashlib.sha256()
+        size = 0
+        try:
+            body = resp["Body"]
+            with open(tmp, "wb") as f:
+                try:
+                    for chunk in iter(lambda: body.read(_CHUNK), b""):
+                        f.write(chunk)
+                        h.update(chunk)
+                        size += len(chunk)
+                        if progress:
+                            progress(len(chunk))
+                except Exception as e:  # noqa: BLE001
+                    raise translate(e, key) from e
+                f.flush()
+                os.fsync(f.fileno())
+            expected_len = resp.get("ContentLength")
+            if expected_len is not None and expected_len != size:
+                raise IntegrityError(f"{key}: got {size} bytes of {expected_len}", key=key)
+            digest = h.hexdigest()
+            expected = (resp.get("Metadata") or {}).get(SHA256_META)
+            if verify and expected and expected != digest:
+                raise IntegrityError(f"{key}: SHA-256 {digest} does not match the recorded "
+                                     f"{expected}", key=key)
+            os.replace(tmp, dest)
+            _fsync_dir(dest.parent)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return DownloadResult(key=key, path=dest, size=size, sha256=digest,
+                              version_id=resp.get("VersionId"))
+
+    def _from_outbox(self, e: Entry, dest: Path, progress) -> DownloadResult:
+        assert self.outbox is not None
+        tmp = dest.parent / f".{dest.name}.{uuid.uuid4().hex[:8]}.part"
+        try:
+            shutil.copyfile(self.outbox.blob(e), tmp)
+            digest, size = sha256_file(tmp)
+            if digest != e.sha256:
+                raise IntegrityError(f"{e.key}: the outbox copy fails its SHA-256", key=e.key)
+            with open(tmp, "rb") as f:
+                os.fsync(f.fileno())
+            os.replace(tmp, dest)
+            _fsync_dir(dest.parent)
+        finally:
+            tmp.unlink(missing_ok=True)
+        if progress:
+            progress(size)
+        return DownloadResult(key=e.key, path=dest, size=size, sha256=digest, source="outbox")
+
+    def generate_presigned_url(self, key: str, *, method: str = "GET", expires_in: int = 3600,
+                               content_type: Optional[str] = None,
+                               version_id: Optional[str] = None) -> str:
+        """A presigned GET (download) or PUT (upload) URL, SigV4, valid `expires_in` seconds
+        (at most 7 days). A PUT signed with `content_type` must be sent with that type."""
+        self._need_client(key)
+        method = method.upper()
+        if not 1 <= expires_in <= 7 * 24 * 3600:
+            raise ValueError("expires_in must be between 1 second and 7 days")
+        params = {"Bucket": self.bucket, "Key": key}
+        if method == "GET":
+            op = "get_object"
+            if version_id:
+                params["VersionId"] = version_id
+        elif method == "PUT":
+            op = "put_object"
+            if content_type:
+                params["ContentType"] = content_type
+        else:
+            raise ValueError("method must be GET or PUT")
+        return self.client.generate_presigned_url(op, Params=params, ExpiresIn=expires_in)
+
+    def generate_presigned_post(self, key: str, *, content_type: Optional[str] = None,
+                                content_type_prefix: Optional[str] = None,
+                                max_size: int = 100 * 1024 * 1024, min_size: int = 1,
+                                expires_in: int = 3600) -> dict:
+        """A presigned POST for a browser upload of `key` (`{"url", "fields"}`): the policy
+        limits the size to [`min_size`, `max_size`] bytes and the type to `content_type`
+        exactly or to one starting with `content_type_prefix` (e.g. `image/`)."""
+        self._need_client(key)
+        fields: dict = {}
+        conditions: list = [["content-length-range", min_size, max_size]]
+        if content_type:
+            fields["Content-Type"] = content_type
+            conditions.append({"Content-Type": content_type})
+        elif content_type_prefix:
+            conditions.append(["starts-with", "$Content-Type", content_type_prefix])
+        return self.client.generate_presigned_post(self.bucket, key, Fields=fields,
+                                                   Conditions=conditions, ExpiresIn=expires_in)
+
+    def delete(self, key: str, *, version_id: Optional[str] = None) -> None:
+        """Deletes `key` (a delete marker where versioning is on) or one version of it. While
+        the store is unavailable a delete of the key waits in the outbox, behind the uploads
+        queued before it."""
+        if version_id is None and self._should_queue():
+            self.outbox.delete(key)  # type: ignore[union-attr]
+            return
+        params = {"Bucket": self.bucket, "Key": key}
+        if version_id:
+            params["VersionId"] = version_id
+        try:
+            self._call(lambda: self.client.delete_object(**params), key)
+        except StorageUnavailable:
+            if self.outbox is None or version_id is not None:
+                raise
+            self.outbox.delete(key)
+
+    def exists(self, key: str) -> bool:
+        """Whether `key` has a current object (counting writes waiting in the outbox)."""
+        if self.outbox is not None:
+            queued = self.outbox.latest(key)
+            if queued is not None:
+                return queued.op == "put"
+        if self.client is None:
+            return False
+        try:
+            self._call(lambda: self.client.head_object(Bucket=self.bucket, Key=key), key)
+            return True
+        except NotFound:
+            return False
+
+    def list(self, prefix: str = "", *, max_items: Optional[int] = None) -> Iterator[ObjectInfo]:
+        """The store's objects under `prefix`, in key order (writes waiting in the outbox are
+        not listed: see `Outbox.pending`)."""
+        self._need_client(prefix)
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=prefix,
+            PaginationConfig={"MaxItems": max_items} if max_items else {})
+        it = iter(pages)
+        while True:
+            page = self._call(lambda: next(it, None), prefix)
+            if page is None:
+                return
+            for o in page.get("Contents", []):
+                yield ObjectInfo(key=o["Key"], size=o["Size"], etag=o["ETag"],
+                                 last_modified=o["LastModified"],
+                                 storage_class=o.get("StorageClass", "STANDARD"))
+
+    def upload_many(self, items: Iterable[tuple[PathLike, str]], *, max_concurrency: int = 8,
+                    rate_limit: Optional[float] = None,
+                    progress: Optional[Callable[[BatchItem], None]] = None) -> list[BatchItem]:
+        """Uploads many files, at most `max_concurrency` at once and at most `rate_limit`
+        starts per second. Each file's result or error is in its `BatchItem` (one failure does
+        not stop the others); files the store could not take go to the outbox."""
+        batch = [BatchItem(path=Path(p), key=k) for p, k in items]
+        limiter = RateLimiter(rate_limit) if rate_limit else None
+
+        def one(item: BatchItem) -> BatchItem:
+            if limiter:
+                limiter.acquire()
+            try:
+                item.result = self.upload_file(item.path, item.key)
+            except StorageError as e:
+                item.error = e
+            except OSError as e:
+                item.error = StorageError(f"{item.path}: {e}", key=item.key)
+            if progress:
+                progress(item)
+            return item
+
+        with ThreadPoolExecutor(max_workers=max(1, max_concurrency),
+                                thread_name_prefix="leadshop-upload") as pool:
+            list(pool.map(one, batch))
+        return batch
+
+    # -- the outbox ----------------------------------------------------------------------------
+
+    def sync(self, *, wait: bool = True) -> SyncReport:
+        """Delivers the outbox, oldest first, each operation exactly once; stops at the first
+        failure (to keep the order) and reports it. Another process delivering the same
+        outbox makes this wait (or, with `wait=False`, return `busy`)."""
+        report = SyncReport(delivered=[])
+        if self.outbox is None or self.client is None:
+            return report
+        with self.outbox.delivering(wait=wait) as got:
+            if not got:
+                report.busy = True
+                return report
+            while True:
+                pending = self.outbox.pending()
+                if not pending:
+                    break
+                entry = pending[0]
+                try:
+                    self._deliver(entry)
+                except StorageError as e:
+                    report.error = e
+                    log.warning("outbox delivery stopped at %s (%s): %s", entry.key, entry.id, e)
+                    break
+                report.delivered.append(entry)
+            report.remaining = len(self.outbox)
+        if report.delivered:
+            log.info("delivered %d outbox entries (%d remaining)", len(report.delivered),
+                     report.remaining)
+        return report
+
+    def _deliver(self, e: Entry) -> None:
+        assert self.outbox is not None
+        if e.op == "delete":
+            try:
+                self._call(lambda: self.client.delete_object(Bucket=self.bucket, Key=e.key), e.key)
+            except NotFound:
+                pass
+            self.outbox.mark_done(e)
+            return
+        blob = self.outbox.blob(e)
+        try:
+            digest, size = sha256_file(blob)
+        except FileNotFoundError:
+            self.outbox.quarantine(e, "has lost its bytes")
+            return
+        if digest != e.sha256 or size != e.size:
+            self.outbox.quarantine(e, "fails its SHA-256")
+            return
+        # Landed already (a direct attempt whose answer was lost, or a delivery that crashed
+        # before `done`): the key carries this entry's id.
+        if self._delivered(e):
+            self.outbox.mark_done(e)
+            return
+        meta = {**e.metadata, SHA256_META: e.sha256, UPLOAD_ID_META: e.id}
+        extra = {"Metadata": meta, "ContentType": e.content_type or "application/octet-stream"}
+        self._call(lambda: self.client.upload_file(str(blob), self.bucket, e.key, ExtraArgs=extra,
+                                                   Config=self.transfer), e.key)
+        if not self._delivered(e, size):
+            raise IntegrityError(f"{e.key}: the store does not show the delivered upload {e.id}",
+                                 key=e.key)
+        self.outbox.mark_done(e)
+
+    def _delivered(self, e: Entry, size: Optional[int] = None) -> bool:
+        try:
+            head = self._call(lambda: self.client.head_object(Bucket=self.bucket, Key=e.key),
+                              e.key)
+        except NotFound:
+            return False
+        meta = head.get("Metadata") or {}
+        return meta.get(UPLOAD_ID_META) == e.id and (size is None or head["ContentLength"] == size)
+
+    def _sync_loop(self) -> None:
+        while not self._stop.wait(self.config.sync_interval):
+            try:
+                if self.outbox is not None and not self._is_down() and len(self.outbox) > 0:
+                    self.sync(wait=False)
+            except Exception:  # noqa: BLE001 - the thread must survive anything
+                log.exception("outbox delivery failed; retrying in %.0f s",
+                              self.config.sync_interval)
+
+    def _need_client(self, key: Optional[str]) -> None:
+        if self.client is None:
+            raise LocalOnly("the store is disabled (LOCAL_ONLY)", key=key)
+
+
+__all__: Sequence[str] = ["S3Storage", "UploadResult", "DownloadResult", "ObjectInfo",
+                          "BatchItem", "SyncReport", "RateLimiter"]
