@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Optional, Sequence, Union
+from typing import Any, Callable, Iterable, Iterator, List, Optional, Sequence, Union
 
 import boto3
 from boto3.exceptions import S3UploadFailedError
@@ -147,7 +147,8 @@ class S3Storage:
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
         self.transfer = TransferConfig(multipart_threshold=8 * 1024 * 1024, max_concurrency=4)
-        self.client = None
+        # A botocore S3 client; None when the store is disabled (LOCAL_ONLY).
+        self.client: Any = None
         if not config.local_only:
             if session is None:
                 session = boto3.session.Session(profile_name=config.profile) if config.profile \
@@ -159,7 +160,8 @@ class S3Storage:
                 verify=config.ca_bundle if config.ca_bundle else None,
                 config=BotoConfig(
                     signature_version="s3v4",
-                    retries={"mode": config.retry_mode, "max_attempts": config.max_attempts},
+                    retries={"mode": config.retry_mode,
+                             "total_max_attempts": config.max_attempts},
                     connect_timeout=config.connect_timeout,
                     read_timeout=config.read_timeout,
                     max_pool_connections=32,
@@ -192,7 +194,7 @@ class S3Storage:
     def _mark_down(self, err: StorageError) -> None:
         if time.monotonic() >= self._down_until:
             log.warning("the store is unavailable (%s); %s for %.0f s", err,
-                        "uploads go to the outbox" if self.outbox else "requests fail fast",
+                        "uploads go to the outbox" if self.outbox is not None else "requests fail fast",
                         self.config.down_cooldown)
         self._down_until = time.monotonic() + self.config.down_cooldown
 
@@ -434,7 +436,7 @@ class S3Storage:
 
     def upload_many(self, items: Iterable[tuple[PathLike, str]], *, max_concurrency: int = 8,
                     rate_limit: Optional[float] = None,
-                    progress: Optional[Callable[[BatchItem], None]] = None) -> list[BatchItem]:
+                    progress: Optional[Callable[[BatchItem], None]] = None) -> List[BatchItem]:
         """Uploads many files, at most `max_concurrency` at once and at most `rate_limit`
         starts per second. Each file's result or error is in its `BatchItem` (one failure does
         not stop the others); files the store could not take go to the outbox."""

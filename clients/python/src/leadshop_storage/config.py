@@ -47,7 +47,7 @@ class StorageConfig:
     extra: dict = field(default_factory=dict)
 
     @classmethod
-    def from_env(cls, dotenv_path: Union[str, Path, None] = None,
+    def from_env(cls, dotenv_path: Union[str, "os.PathLike[str]", None] = None,
                  environ: Optional[Mapping[str, str]] = None, **overrides) -> "StorageConfig":
         """Reads the environment, after loading `dotenv_path` (or a `.env` found from the
         working directory) without overriding variables already set."""
