@@ -60,6 +60,12 @@ fn bucket_documents(spec: &BucketSpec) -> BTreeMap<String, serde_json::Value> {
             serde_json::Value::String(p.clone()),
         );
     }
+    if let Some(c) = &spec.cors {
+        docs.insert(
+            crate::bucket_config::CORS_DOC.to_string(),
+            serde_json::to_value(c).expect("serialisable"),
+        );
+    }
     if let Some(pab) = &spec.public_access_block {
         docs.insert(
             crate::bucket_config::PUBLIC_ACCESS_BLOCK_DOC.to_string(),

@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, Weak};
 
 use leadshop_spec::PublicAccessBlock;
+use leadshop_spec::cors::CorsConfiguration;
 use leadshop_spec::encryption::EncryptionConfiguration;
 use leadshop_spec::policy::Policy;
 use leadshop_store::{BucketRecord, Store, VersioningState};
@@ -21,6 +22,8 @@ pub const POLICY_DOC: &str = "policy";
 pub const PUBLIC_ACCESS_BLOCK_DOC: &str = "public-access-block";
 /// The default-encryption document (`PutBucketEncryption`).
 pub const ENCRYPTION_DOC: &str = "encryption";
+/// The CORS configuration (`PutBucketCors`), in AWS JSON shape.
+pub const CORS_DOC: &str = "cors";
 
 /// One bucket's configuration.
 #[derive(Debug, Default)]
@@ -39,6 +42,8 @@ pub struct BucketConfig {
     pub reads_object_tags: bool,
     /// Default encryption; `None` is AWS's default (SSE-S3).
     pub encryption: Option<EncryptionConfiguration>,
+    /// CORS rules; `None`: cross-origin requests get no CORS headers and preflights 403.
+    pub cors: Option<Arc<CorsConfiguration>>,
     /// A stored access document (policy, Public Access Block) does not parse: every request
     /// to the bucket is refused rather than run without its Deny statements.
     pub damaged: bool,
@@ -90,6 +95,15 @@ impl BucketConfig {
                 })
                 .ok()
         });
+        // A damaged CORS document allows no cross-origin request (as if absent).
+        let cors = rec.documents.get(CORS_DOC).and_then(|v| {
+            serde_json::from_value::<CorsConfiguration>(v.clone())
+                .inspect_err(|e| {
+                    tracing::error!(bucket = %rec.name, document = CORS_DOC, error = %e, "stored bucket document does not parse");
+                })
+                .ok()
+                .map(Arc::new)
+        });
         let restricted = match &policy {
             Some(p) if public_access_block.restrict_public_buckets && p.is_public() => {
                 Some(Arc::new(p.without_public_grants()))
@@ -106,6 +120,7 @@ impl BucketConfig {
             restricted,
             public_access_block,
             encryption,
+            cors,
             damaged,
         }
     }

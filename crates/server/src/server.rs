@@ -275,6 +275,7 @@ pub async fn start_with(config: Config, options: StartOptions) -> Result<ServerH
         keys: state.keys.clone(),
         events: state.events.clone(),
         clock: state.clock.clone(),
+        configs: state.bucket_configs.clone(),
     });
     let http_shell = s3_shell.clone();
     tracker.spawn(accept_loop(

@@ -62,6 +62,8 @@ pub struct BucketSpec {
     pub policy: Option<String>,
     /// `public-access-block.json`, if present.
     pub public_access_block: Option<PublicAccessBlock>,
+    /// `cors.json`, if present.
+    pub cors: Option<crate::cors::CorsConfiguration>,
 }
 
 /// The spec documents shipped in `config/buckets/`, compiled in so `leadshop serve` runs from
@@ -76,6 +78,11 @@ pub const BUILTIN_DOCUMENTS: &[(&str, &str, &str)] = &[
         "leadshop-assets",
         "encryption.json",
         include_str!("../../../config/buckets/leadshop-assets/encryption.json"),
+    ),
+    (
+        "leadshop-assets",
+        "cors.json",
+        include_str!("../../../config/buckets/leadshop-assets/cors.json"),
     ),
     (
         "leadshop-assets",
@@ -131,6 +138,7 @@ impl BucketSpec {
             encryption: None,
             policy: None,
             public_access_block: None,
+            cors: None,
         };
         let mut policy_text = None;
         for (file, text) in documents {
@@ -153,9 +161,14 @@ impl BucketSpec {
                         serde_json::from_str(text).map_err(|e| invalid(file, e.to_string()))?;
                     spec.public_access_block = Some(doc);
                 }
+                "cors.json" => {
+                    let doc = crate::cors::CorsConfiguration::parse(text)
+                        .map_err(|e| invalid(file, e.to_string()))?;
+                    spec.cors = Some(doc);
+                }
                 // Documents whose enforcement lands with later work are recognised but not
                 // yet applied; they are listed so that adding them is not an error.
-                "cors.json" | "lifecycle.json" | "logging.json" => {}
+                "lifecycle.json" | "logging.json" => {}
                 other => return Err(invalid(other, "unknown document name".into())),
             }
         }

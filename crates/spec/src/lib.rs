@@ -7,6 +7,8 @@
 //!
 //! # Layout
 //! - [`actions`]: S3 operation → IAM action and resource ARN (one table).
+//! - [`cors`]: the CORS configuration document and the rule matching of preflight and actual
+//!   requests.
 //! - [`encryption`]: the default-encryption document.
 //! - [`names`]: bucket-name and object-key rules.
 //! - [`policy`]: IAM policy documents: parse, validate, evaluate.
@@ -17,6 +19,7 @@
 
 pub mod actions;
 pub mod bucket;
+pub mod cors;
 pub mod credentials;
 pub mod encryption;
 pub mod names;

@@ -23,6 +23,7 @@ mod bucket;
 mod complete;
 mod convert;
 mod copy;
+mod cors;
 mod delete;
 mod error;
 mod list;
@@ -159,6 +160,15 @@ macro_rules! paste_input {
     (get_bucket_encryption) => {
         GetBucketEncryptionInput
     };
+    (get_bucket_cors) => {
+        GetBucketCorsInput
+    };
+    (put_bucket_cors) => {
+        PutBucketCorsInput
+    };
+    (delete_bucket_cors) => {
+        DeleteBucketCorsInput
+    };
     (put_bucket_encryption) => {
         PutBucketEncryptionInput
     };
@@ -269,6 +279,15 @@ macro_rules! paste_output {
     (get_bucket_encryption) => {
         GetBucketEncryptionOutput
     };
+    (get_bucket_cors) => {
+        GetBucketCorsOutput
+    };
+    (put_bucket_cors) => {
+        PutBucketCorsOutput
+    };
+    (delete_bucket_cors) => {
+        DeleteBucketCorsOutput
+    };
     (put_bucket_encryption) => {
         PutBucketEncryptionOutput
     };
@@ -345,6 +364,9 @@ delegate! {
     get_bucket_encryption => bucket::handle_get_bucket_encryption;
     put_bucket_encryption => bucket::handle_put_bucket_encryption;
     delete_bucket_encryption => bucket::handle_delete_bucket_encryption;
+    get_bucket_cors => cors::handle_get_bucket_cors;
+    put_bucket_cors => cors::handle_put_bucket_cors;
+    delete_bucket_cors => cors::handle_delete_bucket_cors;
     put_bucket_policy => policy::handle_put_bucket_policy;
     get_bucket_policy => policy::handle_get_bucket_policy;
     delete_bucket_policy => policy::handle_delete_bucket_policy;

@@ -13,9 +13,11 @@
 //! - [`resign`]: requests AWS accepts that s3s would refuse (an ignored Range, a path signed
 //!   in another escaping), verified and signed again.
 //! - [`errors`]: the S3 error responses the shell answers itself.
+//! - [`cors`]: preflights answered from the bucket's CORS rules; CORS headers on responses.
 
 pub mod accept;
 pub mod body;
+pub mod cors;
 pub mod errors;
 pub mod limits;
 pub mod post_form;

@@ -12,7 +12,7 @@ use s3s::service::S3Service;
 use super::body::{self, BodyOutcome, GiveBack, PrefixedBody, TimedBody};
 use super::limits::{ConnActivity, ShellStats};
 use super::record::{self, RecordedBody};
-use super::{errors, post_form, resign};
+use super::{cors, errors, post_form, resign};
 use crate::config::Limits;
 use crate::context::{ConnInfo, RequestContext};
 use crate::events::Events;
@@ -35,6 +35,8 @@ pub struct S3Shell {
     pub events: Arc<Events>,
     /// The time of each record.
     pub clock: SharedClock,
+    /// Bucket configurations (their CORS rules).
+    pub configs: Arc<crate::bucket_config::BucketConfigs>,
 }
 
 impl S3Shell {
@@ -52,9 +54,23 @@ impl S3Shell {
         let path = parts.uri.path().to_string();
         let mut rec = record::begin(&parts, &cx, self.clock.now_ms());
         let outcome = Arc::new(BodyOutcome::default());
-        let mut resp = self
-            .respond(parts, incoming, &cx, activity, outcome.clone())
-            .await;
+        let origin = parts
+            .headers
+            .get(header::ORIGIN)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let mut resp = if method == Method::OPTIONS {
+            // A preflight carries no credentials and gets no access check, as on AWS.
+            cors::preflight(&self.configs, &path, &parts.headers, &cx.id).await
+        } else {
+            let mut resp = self
+                .respond(parts, incoming, &cx, activity, outcome.clone())
+                .await;
+            if let (Some(origin), Some(bucket)) = (&origin, cors::bucket_of(&path)) {
+                cors::decorate(&self.configs, &mut resp, bucket, origin, &method).await;
+            }
+            resp
+        };
         if let Ok(v) = HeaderValue::from_str(&cx.id) {
             resp.headers_mut().insert("x-amz-request-id", v.clone());
             resp.headers_mut().insert("x-amz-id-2", v);

@@ -7,6 +7,7 @@ mod access;
 mod auth;
 mod buckets;
 mod clock;
+mod cors;
 mod encryption;
 mod events;
 mod listing;
