@@ -120,7 +120,8 @@ def test_upload_from_localhost_3000_completes_and_reads_back(server, app_env, s3
     head = s3.head_object(Bucket="leadshop-assets", Key=r["key"])
     assert head["ContentLength"] == ten_mb.stat().st_size
     assert head["ServerSideEncryption"] == "AES256"
-    # The page could read the exposed headers.
+    # The page could read the exposed headers, of the upload (POST too) and of the download.
+    assert r["etag"] == head["ETag"] and r["versionId"] == head["VersionId"], r
     assert r["downloadEtag"] == head["ETag"]
     print(f"browser {method} of 10 MB from http://localhost:3000: upload {r['uploadMs']} ms, "
           f"whole flow {report['elapsedMs']} ms")

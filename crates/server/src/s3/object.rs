@@ -142,6 +142,11 @@ pub(super) async fn handle_put_object(
     } = req;
     // A browser POST upload arrives here as the PutObject it is, once the access hook has
     // authorised it on its form (never without that).
+    // A redirecting form's answer is s3s's 303 and its Location: nothing to add to it.
+    let post = extensions
+        .get::<Arc<PostForm>>()
+        .filter(|f| f.get("success_action_redirect").is_none() && f.get("redirect").is_none())
+        .map(|_| (input.bucket.clone(), input.key.clone()));
     if let Some(form) = extensions.get::<Arc<PostForm>>() {
         if extensions.get::<PostAuthorized>().is_none() {
             return Err(s3_error!(AccessDenied, "Access Denied"));
@@ -202,7 +207,57 @@ pub(super) async fn handle_put_object(
         ..Default::default()
     };
     set_checksums!(out, &v.checksums);
-    Ok(S3Response::new(out))
+    let mut resp = S3Response::new(out);
+    if let Some((bucket, key)) = post {
+        post_response_headers(
+            &mut resp.headers,
+            &headers,
+            &bucket,
+            &key,
+            v,
+            outcome.versioning,
+        );
+    }
+    Ok(resp)
+}
+
+/// What AWS answers a POST upload in headers, whatever its status: `ETag`, `Location` (the
+/// object's URL) and the version id and encryption. s3s's POST serializer writes only the
+/// status (or the 201 document), and a browser page reads these through CORS's
+/// `Access-Control-Expose-Headers`.
+fn post_response_headers(
+    out: &mut http::HeaderMap,
+    request: &http::HeaderMap,
+    bucket: &str,
+    key: &str,
+    v: &VersionRecord,
+    versioning: VersioningState,
+) {
+    use percent_encoding::utf8_percent_encode;
+    let mut set = |name: &'static str, value: String| {
+        if let Ok(v) = http::HeaderValue::from_str(&value) {
+            out.insert(name, v);
+        }
+    };
+    set("etag", format!("\"{}\"", v.etag));
+    if let Some(host) = request
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+    {
+        set(
+            "location",
+            format!(
+                "https://{host}/{bucket}/{}",
+                utf8_percent_encode(key, crate::shell::resign::PATH)
+            ),
+        );
+    }
+    if let Some(id) = version_header(v, versioning) {
+        set("x-amz-version-id", id);
+    }
+    if let Some(sse) = convert::sse(&v.segments) {
+        set("x-amz-server-side-encryption", sse.as_str().to_string());
+    }
 }
 
 /// The end of every object write: the ingested data sealed (durable), then committed as a

@@ -35,7 +35,7 @@ pub struct Adjusted {
 }
 
 /// The characters SigV4 leaves unescaped in a path (RFC 3986 unreserved, and `/`).
-const PATH: &AsciiSet = &NON_ALPHANUMERIC
+pub(crate) const PATH: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'_')
     .remove(b'.')
