@@ -165,3 +165,25 @@ def test_another_origin_is_stopped_by_cors_and_stores_nothing(server, app_env, s
     with pytest.raises(s3.exceptions.ClientError) as e:
         s3.head_object(Bucket="leadshop-assets", Key=r["key"])
     assert e.value.response["Error"]["Code"] in ("404", "NoSuchKey")
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT"])
+def test_virtual_hosted_upload_from_localhost_3000(server, app_env, s3, ten_mb, method):
+    # What the JavaScript SDK and most pages send: https://<bucket>.localhost:<port>. Chromium
+    # resolves *.localhost itself; leadshop mints that host's certificate from its dev CA.
+    port = server.endpoints["s3"].rsplit(":", 1)[1]
+    env = {**app_env, "AWS_ENDPOINT_URL": f"https://localhost:{port}",
+           "STORAGE_ADDRESSING_STYLE": "virtual"}
+    page = Page(env, 3000)
+    try:
+        report = drive("http://localhost:3000/", ten_mb, method,
+                       [spki(server.data_dir / "tls" / "ca.pem")],
+                       screenshot=f"upload-virtual-hosted-{method}.png")
+    finally:
+        page.stop()
+    r = report["result"]
+    assert r["ok"], report
+    assert r["uploadUrl"].startswith(f"https://leadshop-assets.localhost:{port}/"), r
+    assert r["sha256"] == hashlib.sha256(ten_mb.read_bytes()).hexdigest()
+    assert s3.head_object(Bucket="leadshop-assets", Key=r["key"])["ContentLength"] == r["size"]
+

@@ -38,6 +38,11 @@ pub struct Config {
     pub console_addr: SocketAddr,
     /// Region buckets are created in and requests are signed for.
     pub region: String,
+    /// Virtual-hosted-style addressing: a request to `<bucket>.<base_domain>` names its bucket
+    /// in the host, as browsers and the JavaScript SDK send by default; requests to the base
+    /// domain itself or to an address are path-style. With the development certificate, each
+    /// bucket host under `localhost` gets its own certificate on first use.
+    pub base_domain: String,
     /// PEM certificate chain to serve instead of the generated development certificate.
     pub tls_cert: Option<PathBuf>,
     /// PEM private key for `tls_cert`.
@@ -128,6 +133,7 @@ impl Default for Config {
             http_addr: DEFAULT_HTTP_ADDR.parse().expect("valid default"),
             console_addr: DEFAULT_CONSOLE_ADDR.parse().expect("valid default"),
             region: DEFAULT_REGION.into(),
+            base_domain: "localhost".into(),
             tls_cert: None,
             tls_key: None,
             master_key_file: None,
@@ -225,6 +231,12 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "day_seconds must be at least 1 (86400 is a real day)".into(),
             ));
+        }
+        if s3s::host::SingleDomain::new(&self.base_domain).is_err() {
+            return Err(ConfigError::Invalid(format!(
+                "base_domain {:?} is not a domain name",
+                self.base_domain
+            )));
         }
         if self.tls_cert.is_some() != self.tls_key.is_some() {
             return Err(ConfigError::Invalid(

@@ -18,7 +18,8 @@
 //!   cached.
 //! - Key management (access keys, the SSE-KMS keyring, master keys and their rotation) is
 //!   the `leadshop-keys` crate; [`access::Authenticator`] is its s3s side.
-//! - [`tls`]: the development CA and rustls configuration.
+//! - [`tls`]: the development CA and rustls configuration; [`sni_certs`]: a certificate per
+//!   bucket host for virtual-hosted-style addressing.
 //! - [`s3`]: the S3 operations.
 //! - [`plain_http`], [`console`]: the other two listeners.
 //! - [`events`]: one record per request, for subscribers (metrics; access logs next).
@@ -36,6 +37,7 @@ pub mod private_dir;
 pub mod s3;
 pub mod server;
 pub mod shell;
+pub mod sni_certs;
 pub mod start_error;
 pub mod state;
 pub mod tls;

@@ -197,15 +197,15 @@ pub async fn start_with(config: Config, options: StartOptions) -> Result<ServerH
         &config,
     ));
 
-    let (cert, key) = match (&config.tls_cert, &config.tls_key) {
-        (Some(c), Some(k)) => (c.clone(), k.clone()),
+    let tls_config = match (&config.tls_cert, &config.tls_key) {
+        (Some(c), Some(k)) => tls::server_config(c, k)?,
         _ => {
             let paths = DevTlsPaths::new(&data_dir);
             tls::ensure_dev_certificate(&paths)?;
-            (paths.server_cert, paths.server_key)
+            tls::dev_server_config(&paths, &config.base_domain)?
         }
     };
-    let acceptor = TlsAcceptor::from(tls::server_config(&cert, &key)?);
+    let acceptor = TlsAcceptor::from(tls_config);
 
     let open_files = crate::shell::limits::raise_open_files_limit();
     let limits = fit_to_open_files(&config.limits, open_files);
@@ -276,6 +276,7 @@ pub async fn start_with(config: Config, options: StartOptions) -> Result<ServerH
         events: state.events.clone(),
         clock: state.clock.clone(),
         configs: state.bucket_configs.clone(),
+        base_domain: state.config.base_domain.clone(),
     });
     let http_shell = s3_shell.clone();
     tracker.spawn(accept_loop(
@@ -374,6 +375,13 @@ fn build_s3_service(state: &Arc<AppState>) -> S3Service {
     ))));
     builder.set_auth(Authenticator(state.keys.clone()));
     builder.set_access(AccessHook(state.access.clone()));
+    // `<bucket>.<base_domain>` is virtual-hosted; any other host (the base domain, an address,
+    // a name outside it) is path-style, never taken for a bucket name.
+    builder.set_host(
+        s3s::host::SingleDomain::new(&state.config.base_domain)
+            .expect("validated base_domain")
+            .with_cname_fallback(false),
+    );
     builder.build()
 }
 

@@ -147,48 +147,17 @@ pub fn ensure_dev_certificate_at(paths: &DevTlsPaths, now: OffsetDateTime) -> Re
     let not_before = now - Duration::days(1);
     let not_after = now + LIFETIME;
     let ca_key = KeyPair::generate()?;
-    let mut ca = CertificateParams::new(Vec::<String>::new())?;
-    ca.distinguished_name
-        .push(DnType::CommonName, "leadshop development CA");
-    ca.distinguished_name
-        .push(DnType::OrganizationName, "leadshop");
-    ca.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
-    ca.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::CrlSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
-    // A leaked CA key can sign nothing but local names (RFC 5280 §4.2.1.10: "localhost"
-    // also covers its subdomains).
-    ca.name_constraints = Some(NameConstraints {
-        permitted_subtrees: vec![
-            GeneralSubtree::DnsName("localhost".into()),
-            GeneralSubtree::IpAddress(CidrSubnet::from_v4_prefix([127, 0, 0, 0], 8)),
-            GeneralSubtree::IpAddress(CidrSubnet::from_v6_prefix(
-                std::net::Ipv6Addr::LOCALHOST.octets(),
-                128,
-            )),
-        ],
-        excluded_subtrees: Vec::new(),
-    });
+    let mut ca = ca_params()?;
     ca.not_before = not_before;
     ca.not_after = not_after;
     let ca_cert = ca.self_signed(&ca_key)?;
 
     let server_key = KeyPair::generate()?;
-    let mut leaf = CertificateParams::new(vec![
+    let mut leaf = leaf_params(vec![
         "localhost".to_string(),
         "127.0.0.1".to_string(),
         "::1".to_string(),
     ])?;
-    leaf.distinguished_name
-        .push(DnType::CommonName, "localhost");
-    leaf.key_usages = vec![
-        KeyUsagePurpose::DigitalSignature,
-        KeyUsagePurpose::KeyEncipherment,
-    ];
-    leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-    leaf.use_authority_key_identifier_extension = true;
     leaf.not_before = not_before;
     leaf.not_after = not_after - Duration::days(1);
     let issuer = Issuer::new(ca, ca_key);
@@ -220,6 +189,51 @@ pub fn ensure_dev_certificate_at(paths: &DevTlsPaths, now: OffsetDateTime) -> Re
     Ok(())
 }
 
+/// The development CA's parameters (its name, and constraints that limit it to local names).
+pub(crate) fn ca_params() -> Result<CertificateParams, rcgen::Error> {
+    let mut ca = CertificateParams::new(Vec::<String>::new())?;
+    ca.distinguished_name
+        .push(DnType::CommonName, "leadshop development CA");
+    ca.distinguished_name
+        .push(DnType::OrganizationName, "leadshop");
+    ca.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    ca.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    // A leaked CA key can sign nothing but local names (RFC 5280 §4.2.1.10: "localhost"
+    // also covers its subdomains).
+    ca.name_constraints = Some(NameConstraints {
+        permitted_subtrees: vec![
+            GeneralSubtree::DnsName("localhost".into()),
+            GeneralSubtree::IpAddress(CidrSubnet::from_v4_prefix([127, 0, 0, 0], 8)),
+            GeneralSubtree::IpAddress(CidrSubnet::from_v6_prefix(
+                std::net::Ipv6Addr::LOCALHOST.octets(),
+                128,
+            )),
+        ],
+        excluded_subtrees: Vec::new(),
+    });
+    Ok(ca)
+}
+
+/// A server certificate's parameters for these names (validity left to the caller).
+pub(crate) fn leaf_params(names: Vec<String>) -> Result<CertificateParams, rcgen::Error> {
+    let mut leaf = CertificateParams::new(names.clone())?;
+    leaf.distinguished_name.push(
+        DnType::CommonName,
+        names.first().map_or("localhost", String::as_str),
+    );
+    leaf.key_usages = vec![
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::KeyEncipherment,
+    ];
+    leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    leaf.use_authority_key_identifier_extension = true;
+    Ok(leaf)
+}
+
 /// A rustls server configuration for the certificate chain and key: TLS 1.2 and 1.3 only,
 /// HTTP/2 and HTTP/1.1 by ALPN.
 ///
@@ -249,6 +263,26 @@ pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, TlsEr
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
         .with_no_client_auth()
         .with_single_cert(certs, key)?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// The server configuration of the development certificate: the `localhost` certificate, and
+/// one minted on first use for each bucket host under `base_domain` (virtual-hosted-style
+/// addressing, `<bucket>.localhost`), signed by the development CA ([`crate::sni_certs`]).
+///
+/// # Errors
+/// [`TlsError`] if the files cannot be read.
+pub fn dev_server_config(
+    paths: &DevTlsPaths,
+    base_domain: &str,
+) -> Result<Arc<ServerConfig>, TlsError> {
+    let resolver = crate::sni_certs::SniCerts::load(paths, base_domain)?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
+        .with_no_client_auth()
+        .with_cert_resolver(Arc::new(resolver));
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }

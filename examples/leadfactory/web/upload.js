@@ -50,12 +50,14 @@ async function upload() {
     const t0 = performance.now();
     if (method === "POST") {
       const { url, fields } = await presign({ method, key, content_type: type, size: file.size });
+      result.uploadUrl = url.split("?")[0];
       const form = new FormData();
       for (const [k, v] of Object.entries(fields)) form.append(k, v);
       form.append("file", file); // the file comes last
       Object.assign(result, await send("POST", url, form));
     } else {
       const { url } = await presign({ method, key, content_type: type });
+      result.uploadUrl = url.split("?")[0];
       Object.assign(result, await send("PUT", url, file, { "Content-Type": type }));
     }
     result.uploadMs = Math.round(performance.now() - t0);

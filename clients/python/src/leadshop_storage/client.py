@@ -165,6 +165,7 @@ class S3Storage:
                     connect_timeout=config.connect_timeout,
                     read_timeout=config.read_timeout,
                     max_pool_connections=32,
+                    s3={"addressing_style": config.addressing_style or "auto"},
                 ),
             )
         if self.outbox is not None and self.client is not None and config.sync_interval > 0:

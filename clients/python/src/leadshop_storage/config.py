@@ -12,6 +12,7 @@
 | `STORAGE_MAX_ATTEMPTS` | attempts per request, botocore's retry modes (default 3) |
 | `STORAGE_RETRY_MODE` | `standard` (default) or `adaptive` |
 | `STORAGE_CONNECT_TIMEOUT`, `STORAGE_READ_TIMEOUT` | seconds (default 2 and 30) |
+| `STORAGE_ADDRESSING_STYLE` | `virtual` (`<bucket>.<host>`), `path` or `auto` (boto3's choice, the default) |
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ class StorageConfig:
     retry_mode: str = "standard"
     connect_timeout: float = 2.0
     read_timeout: float = 30.0
+    addressing_style: Optional[str] = None
     # How long a failed store is assumed down: uploads meanwhile go straight to the outbox
     # instead of waiting for retries each.
     down_cooldown: float = 5.0
@@ -75,6 +77,7 @@ class StorageConfig:
             retry_mode=env.get("STORAGE_RETRY_MODE", "standard"),
             connect_timeout=float(env.get("STORAGE_CONNECT_TIMEOUT", "2")),
             read_timeout=float(env.get("STORAGE_READ_TIMEOUT", "30")),
+            addressing_style=env.get("STORAGE_ADDRESSING_STYLE") or None,
         )
         for k, v in overrides.items():
             if not hasattr(config, k):
@@ -82,6 +85,9 @@ class StorageConfig:
             setattr(config, k, v)
         if config.local_only and config.outbox_dir is None:
             raise ValueError("LOCAL_ONLY needs STORAGE_OUTBOX_DIR: where the files are kept")
+        if config.addressing_style not in (None, "auto", "virtual", "path"):
+            raise ValueError("STORAGE_ADDRESSING_STYLE must be virtual, path or auto, not "
+                             f"{config.addressing_style!r}")
         if config.retry_mode not in ("standard", "adaptive", "legacy"):
             raise ValueError(f"STORAGE_RETRY_MODE must be standard or adaptive, not {config.retry_mode!r}")
         return config

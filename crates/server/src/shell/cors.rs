@@ -14,13 +14,6 @@ use crate::bucket_config::BucketConfigs;
 /// What S3 answers when no rule allows a preflight.
 const NOT_ALLOWED: &str = "CORSResponse: This CORS request is not allowed. This is usually because the evalution of Origin, request method / Access-Control-Request-Method or Access-Control-Request-Headers are not whitelisted by the resource's CORS spec.";
 
-/// The bucket a path-style request names, if any.
-#[must_use]
-pub fn bucket_of(path: &str) -> Option<&str> {
-    let b = path.trim_start_matches('/').split('/').next()?;
-    (!b.is_empty()).then_some(b)
-}
-
 fn header_str<'a>(headers: &'a HeaderMap, name: &header::HeaderName) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
@@ -28,7 +21,7 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &header::HeaderName) -> Option<&
 /// Answers a preflight.
 pub async fn preflight(
     configs: &Arc<BucketConfigs>,
-    path: &str,
+    bucket: Option<&str>,
     headers: &HeaderMap,
     request_id: &str,
 ) -> Response<s3s::Body> {
@@ -56,7 +49,7 @@ pub async fn preflight(
         .filter(|h| !h.is_empty())
         .collect();
     let requested_refs: Vec<&str> = requested.iter().map(String::as_str).collect();
-    let config = match bucket_of(path) {
+    let config = match bucket {
         Some(b) => configs.load(b).await,
         None => None,
     };
@@ -130,21 +123,5 @@ fn allow(h: &mut HeaderMap, rule: &CorsRule, origin: &str) {
     }
     if !h.get_all(header::VARY).iter().any(|v| v == "Origin") {
         h.append(header::VARY, HeaderValue::from_static("Origin"));
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_bucket_is_the_first_path_segment() {
-        assert_eq!(
-            bucket_of("/leadshop-assets/a/b.png"),
-            Some("leadshop-assets")
-        );
-        assert_eq!(bucket_of("/leadshop-assets"), Some("leadshop-assets"));
-        assert_eq!(bucket_of("/"), None);
-        assert_eq!(bucket_of(""), None);
     }
 }

@@ -14,6 +14,7 @@
 //!   in another escaping), verified and signed again.
 //! - [`errors`]: the S3 error responses the shell answers itself.
 //! - [`cors`]: preflights answered from the bucket's CORS rules; CORS headers on responses.
+//! - [`target`]: the bucket (from the host or the path) a request names, before s3s.
 
 pub mod accept;
 pub mod body;
@@ -24,6 +25,7 @@ pub mod post_form;
 pub mod record;
 pub mod request;
 pub mod resign;
+pub mod target;
 
 pub use accept::{ListenerSetup, Timeouts, accept_loop};
 pub use request::S3Shell;

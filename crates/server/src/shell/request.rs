@@ -12,7 +12,7 @@ use s3s::service::S3Service;
 use super::body::{self, BodyOutcome, GiveBack, PrefixedBody, TimedBody};
 use super::limits::{ConnActivity, ShellStats};
 use super::record::{self, RecordedBody};
-use super::{cors, errors, post_form, resign};
+use super::{cors, errors, post_form, resign, target};
 use crate::config::Limits;
 use crate::context::{ConnInfo, RequestContext};
 use crate::events::Events;
@@ -37,6 +37,8 @@ pub struct S3Shell {
     pub clock: SharedClock,
     /// Bucket configurations (their CORS rules).
     pub configs: Arc<crate::bucket_config::BucketConfigs>,
+    /// The virtual-hosting domain (`<bucket>.<base_domain>`).
+    pub base_domain: String,
 }
 
 impl S3Shell {
@@ -59,14 +61,21 @@ impl S3Shell {
             .get(header::ORIGIN)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
+        let target = target::of(&parts, &self.base_domain);
         let mut resp = if method == Method::OPTIONS {
             // A preflight carries no credentials and gets no access check, as on AWS.
-            cors::preflight(&self.configs, &path, &parts.headers, &cx.id).await
+            cors::preflight(
+                &self.configs,
+                target.bucket.as_deref(),
+                &parts.headers,
+                &cx.id,
+            )
+            .await
         } else {
             let mut resp = self
-                .respond(parts, incoming, &cx, activity, outcome.clone())
+                .respond(parts, incoming, &cx, activity, outcome.clone(), &target)
                 .await;
-            if let (Some(origin), Some(bucket)) = (&origin, cors::bucket_of(&path)) {
+            if let (Some(origin), Some(bucket)) = (&origin, &target.bucket) {
                 cors::decorate(&self.configs, &mut resp, bucket, origin, &method).await;
             }
             resp
@@ -94,6 +103,7 @@ impl S3Shell {
         cx: &RequestContext,
         activity: Arc<ConnActivity>,
         outcome: Arc<BodyOutcome>,
+        target: &target::Target,
     ) -> Response<s3s::Body> {
         // A client that asked `Expect: 100-continue` sends nothing until told to: nothing to
         // drain, and reading would only invite the body.
@@ -113,7 +123,9 @@ impl S3Shell {
             activity,
             self.stats.clone(),
         );
-        let resp = self.answer(parts, body, declared, cx, &outcome).await;
+        let resp = self
+            .answer(parts, body, declared, cx, &outcome, target)
+            .await;
         // A request refused before its body was read: read (and drop) the rest of a small
         // body, so the client reads the refusal instead of a reset connection.
         let rest = unread.lock().ok().and_then(|mut slot| slot.take());
@@ -142,6 +154,7 @@ impl S3Shell {
         declared: Option<u64>,
         cx: &RequestContext,
         outcome: &Arc<BodyOutcome>,
+        target: &target::Target,
     ) -> Response<s3s::Body> {
         if header_bytes(&parts.headers) > self.limits.max_header_bytes {
             ShellStats::bump(&self.stats.header_too_large);
@@ -164,7 +177,7 @@ impl S3Shell {
         }
         // A configuration document or an XML request: bounded here, where the limit can
         // answer 400 MaxMessageLengthExceeded (s3s's own check answers 500 for a streamed body).
-        if !is_upload(&parts) {
+        if !is_upload(&parts, target) {
             let max = self.limits.max_xml_body_bytes as u64;
             if declared.is_some_and(|n| n > max) {
                 self.log_too_large(cx, max);
@@ -274,7 +287,7 @@ fn too_large(max: u64, request_id: &str) -> Response<s3s::Body> {
 /// `max_put_size`, rather than a document bounded by `max_xml_body_bytes`. Every operation
 /// with a document names a subresource in its query (`?tagging`, `?delete`, `?uploadId` to
 /// complete, …); object data goes to a key with no query, or with `partNumber` and `uploadId`.
-fn is_upload(parts: &http::request::Parts) -> bool {
+fn is_upload(parts: &http::request::Parts, target: &target::Target) -> bool {
     const NOT_SUBRESOURCES: [&str; 3] = ["partNumber", "uploadId", "x-id"];
     if parts.method == Method::POST {
         return form_boundary(&parts.method, &parts.headers).is_some();
@@ -282,12 +295,7 @@ fn is_upload(parts: &http::request::Parts) -> bool {
     if parts.method != Method::PUT {
         return false;
     }
-    let names_key = parts
-        .uri
-        .path()
-        .trim_start_matches('/')
-        .split_once('/')
-        .is_some_and(|(_, key)| !key.is_empty());
+    let names_key = target.names_key;
     let query = parts.uri.query().unwrap_or_default();
     let mut has_part_number = false;
     let mut subresource = false;

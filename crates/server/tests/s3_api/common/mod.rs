@@ -86,13 +86,51 @@ impl TestServer {
         headers: &[(&str, &str)],
     ) -> (u16, String) {
         let addr = self.endpoint().trim_start_matches("https://").to_string();
+        self.exchange("localhost", &addr, method, path_and_query, headers, &[])
+            .await
+    }
+
+    /// [`TestServer::https_raw`] to a host name (sent as SNI, verified against the dev CA, and
+    /// in the Host header with the listener's port), with a body.
+    pub async fn https_raw_to(
+        &self,
+        host: &str,
+        method: &str,
+        path_and_query: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> (u16, String) {
+        let addr = self.endpoint().trim_start_matches("https://").to_string();
+        let port = addr.rsplit_once(':').expect("port").1.to_string();
+        let host_header = format!("{host}:{port}");
+        self.exchange(host, &host_header, method, path_and_query, headers, body)
+            .await
+    }
+
+    async fn exchange(
+        &self,
+        host: &str,
+        host_header: &str,
+        method: &str,
+        path_and_query: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> (u16, String) {
+        let addr = self.endpoint().trim_start_matches("https://").to_string();
         let pem = std::fs::read(self.data_dir().join("tls/ca.pem")).expect("dev CA");
-        let mut request =
-            format!("{method} {path_and_query} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+        let mut request = format!(
+            "{method} {path_and_query} HTTP/1.1\r\nHost: {host_header}\r\nConnection: close\r\n"
+        );
         for (k, v) in headers {
             request.push_str(&format!("{k}: {v}\r\n"));
         }
+        if !body.is_empty() {
+            request.push_str(&format!("Content-Length: {}\r\n", body.len()));
+        }
         request.push_str("\r\n");
+        let mut request = request.into_bytes();
+        request.extend_from_slice(body);
+        let host = host.to_string();
         tokio::task::spawn_blocking(move || {
             use std::io::{Read, Write};
             let mut roots = rustls::RootCertStore::empty();
@@ -106,11 +144,11 @@ impl TestServer {
             .unwrap()
             .with_root_certificates(roots)
             .with_no_client_auth();
-            let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+            let name = rustls::pki_types::ServerName::try_from(host).unwrap();
             let conn = rustls::ClientConnection::new(std::sync::Arc::new(config), name).unwrap();
             let tcp = std::net::TcpStream::connect(&addr).unwrap();
             let mut tls = rustls::StreamOwned::new(conn, tcp);
-            tls.write_all(request.as_bytes()).unwrap();
+            tls.write_all(&request).unwrap();
             let mut out = Vec::new();
             let _ = tls.read_to_end(&mut out);
             let text = String::from_utf8_lossy(&out).into_owned();
