@@ -73,6 +73,8 @@ def test_a_download_whose_bytes_do_not_match_the_recorded_sha256_is_refused(stor
     with pytest.raises(IntegrityError):
         storage.download_file("pytest/bad.bin", dest)
     assert dest.read_bytes() == b"keep"
+    # Deliberately off: `verify=False` is the caller's explicit opt-out of the SHA-256 check,
+    # and this shows it only skips that check (the download itself still completes).
     storage.download_file("pytest/bad.bin", dest, verify=False)
     assert dest.read_bytes() == b"abc"
 

@@ -202,7 +202,7 @@ pub async fn start_with(config: Config, options: StartOptions) -> Result<ServerH
         _ => {
             let paths = DevTlsPaths::new(&data_dir);
             tls::ensure_dev_certificate(&paths)?;
-            tls::dev_server_config(&paths, &config.base_domain)?
+            crate::sni_certs::dev_server_config(&paths, &config.base_domain)?
         }
     };
     let acceptor = TlsAcceptor::from(tls_config);

@@ -258,31 +258,32 @@ pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, TlsEr
         });
     }
     let key = PrivateKeyDer::from_pem_file(key).map_err(pem_err(key))?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = ServerConfig::builder_with_provider(provider)
-        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
-        .with_no_client_auth()
-        .with_single_cert(certs, key)?;
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(Arc::new(config))
+    let config = builder()?.with_single_cert(certs, key)?;
+    Ok(finish(config))
 }
 
-/// The server configuration of the development certificate: the `localhost` certificate, and
-/// one minted on first use for each bucket host under `base_domain` (virtual-hosted-style
-/// addressing, `<bucket>.localhost`), signed by the development CA ([`crate::sni_certs`]).
+/// A server configuration whose certificate `resolver` picks per handshake (the development
+/// certificates of [`crate::sni_certs`]), with the same protocols as [`server_config`].
 ///
 /// # Errors
-/// [`TlsError`] if the files cannot be read.
-pub fn dev_server_config(
-    paths: &DevTlsPaths,
-    base_domain: &str,
+/// [`TlsError`] if rustls refuses the protocol versions.
+pub fn server_config_with(
+    resolver: Arc<dyn rustls::server::ResolvesServerCert>,
 ) -> Result<Arc<ServerConfig>, TlsError> {
-    let resolver = crate::sni_certs::SniCerts::load(paths, base_domain)?;
+    Ok(finish(builder()?.with_cert_resolver(resolver)))
+}
+
+/// TLS 1.3 and 1.2 with ring, no client certificates.
+fn builder()
+-> Result<rustls::ConfigBuilder<ServerConfig, rustls::server::WantsServerCert>, TlsError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = ServerConfig::builder_with_provider(provider)
+    Ok(ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
-        .with_no_client_auth()
-        .with_cert_resolver(Arc::new(resolver));
+        .with_no_client_auth())
+}
+
+/// HTTP/2 and HTTP/1.1 by ALPN.
+fn finish(mut config: ServerConfig) -> Arc<ServerConfig> {
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(Arc::new(config))
+    Arc::new(config)
 }
