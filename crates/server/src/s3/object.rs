@@ -244,12 +244,18 @@ fn post_response_headers(
         .get(http::header::HOST)
         .and_then(|h| h.to_str().ok())
     {
+        let key = utf8_percent_encode(key, crate::shell::resign::PATH);
+        // Virtual-hosted (`<bucket>.<domain>`) or path-style, as the request was addressed.
+        let virtual_host = host
+            .strip_prefix(bucket)
+            .is_some_and(|rest| rest.starts_with('.'));
         set(
             "location",
-            format!(
-                "https://{host}/{bucket}/{}",
-                utf8_percent_encode(key, crate::shell::resign::PATH)
-            ),
+            if virtual_host {
+                format!("https://{host}/{key}")
+            } else {
+                format!("https://{host}/{bucket}/{key}")
+            },
         );
     }
     if let Some(id) = version_header(v, versioning) {

@@ -22,6 +22,7 @@ pub mod cors;
 pub mod errors;
 pub mod limits;
 pub mod post_form;
+pub mod post_policy;
 pub mod record;
 pub mod request;
 pub mod resign;

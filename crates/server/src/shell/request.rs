@@ -12,7 +12,7 @@ use s3s::service::S3Service;
 use super::body::{self, BodyOutcome, GiveBack, PrefixedBody, TimedBody};
 use super::limits::{ConnActivity, ShellStats};
 use super::record::{self, RecordedBody};
-use super::{cors, errors, post_form, resign, target};
+use super::{cors, errors, post_form, post_policy, resign, target};
 use crate::config::Limits;
 use crate::context::{ConnInfo, RequestContext};
 use crate::events::Events;
@@ -185,6 +185,7 @@ impl S3Shell {
             }
             body = body.limited(max);
         }
+        let mut upload_form = None;
         let body = match form_boundary(&parts.method, &parts.headers) {
             None => s3s::Body::http_body(body),
             Some(boundary) => {
@@ -199,7 +200,15 @@ impl S3Shell {
                 }
                 match post_form::read(&mut body, &boundary).await {
                     Ok((form, read)) => {
-                        parts.extensions.insert(Arc::new(form));
+                        let bucket = target.bucket.as_deref().unwrap_or_default();
+                        if let Err(r) = post_policy::check(&form, bucket, self.clock.now_secs()) {
+                            let status =
+                                StatusCode::from_u16(r.status).unwrap_or(StatusCode::FORBIDDEN);
+                            return errors::s3_error(status, r.code, &r.message, &cx.id);
+                        }
+                        let form = Arc::new(form);
+                        upload_form = Some(form.clone());
+                        parts.extensions.insert(form);
                         s3s::Body::http_body(PrefixedBody::new(read, body))
                     }
                     Err(e) => {
@@ -232,7 +241,10 @@ impl S3Shell {
             self.log_too_large(cx, self.limits.max_xml_body_bytes as u64);
             return too_large(self.limits.max_xml_body_bytes as u64, &cx.id);
         }
-        resp
+        match (upload_form, &target.bucket) {
+            (Some(form), Some(bucket)) => post_policy::finish(resp, &form, bucket, &cx.id).await,
+            _ => resp,
+        }
     }
 
     fn log_body_timeout(&self, cx: &RequestContext) {
