@@ -84,6 +84,7 @@ fn bench(c: &mut Criterion) {
             cipher: "TLS13_AES_256_GCM_SHA384".into(),
             sni: Some("localhost".into()),
         }),
+        loopback_console: false,
     });
     let rc = RequestContext::new(conn);
     let headers = request_headers();

@@ -15,6 +15,9 @@ pub struct ConnInfo {
     pub local: SocketAddr,
     /// TLS parameters, or `None` on the plain-HTTP listener.
     pub tls: Option<TlsInfo>,
+    /// A request the console forwards for a browser on this machine (its peer is a loopback
+    /// address): nothing crossed a network in the clear, so it counts as secure transport.
+    pub loopback_console: bool,
 }
 
 /// The negotiated TLS parameters of a connection.
@@ -82,9 +85,10 @@ impl RequestContext {
         self.facts.lock().map(|f| f.clone()).unwrap_or_default()
     }
 
-    /// Whether the request came over TLS (aws:SecureTransport).
+    /// Whether the request came over TLS, or from the console for a browser on this machine
+    /// (aws:SecureTransport).
     #[must_use]
     pub fn secure_transport(&self) -> bool {
-        self.conn.tls.is_some()
+        self.conn.tls.is_some() || self.conn.loopback_console
     }
 }

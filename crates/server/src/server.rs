@@ -279,6 +279,7 @@ pub async fn start_with(config: Config, options: StartOptions) -> Result<ServerH
         base_domain: state.config.base_domain.clone(),
     });
     let http_shell = s3_shell.clone();
+    let console_shell = s3_shell.clone();
     tracker.spawn(accept_loop(
         setup(s3_listener, Some(acceptor), Listener::S3),
         shutdown.subscribe(),
@@ -317,20 +318,18 @@ pub async fn start_with(config: Config, options: StartOptions) -> Result<ServerH
             })
         },
     ));
-    let console_state = state.clone();
+    let console = Arc::new(console::Console::new(state.clone(), console_shell));
     tracker.spawn(accept_loop(
         setup(console_listener, None, Listener::Console),
         shutdown.subscribe(),
         tracker.clone(),
-        move |_conn, activity| {
-            let state = console_state.clone();
+        move |conn, activity| {
+            let console = console.clone();
             service_fn(move |req| {
-                let state = state.clone();
+                let console = console.clone();
+                let conn = conn.clone();
                 let activity = activity.clone();
-                async move {
-                    let _in_flight = activity.request();
-                    Ok::<_, Infallible>(console::handle(&req, &state).await)
-                }
+                async move { Ok::<_, Infallible>(console.handle(req, conn, activity).await) }
             })
         },
     ));

@@ -236,6 +236,7 @@ mod tests {
             remote: format!("{peer}:40000").parse().unwrap(),
             local: "127.0.0.1:9080".parse().unwrap(),
             tls: None,
+            loopback_console: false,
         }))
     }
 

@@ -193,6 +193,47 @@ impl AccessControl {
         Ok(())
     }
 
+    /// Whether `identity` may perform a bucket-level `operation` on `bucket` in a request
+    /// with this context and no special headers (what the console shows or hides).
+    pub async fn may(
+        &self,
+        identity: Arc<Identity>,
+        request: &RequestContext,
+        operation: Operation,
+        bucket: &str,
+    ) -> bool {
+        let uri: http::Uri = format!("/{bucket}")
+            .parse()
+            .unwrap_or_else(|_| http::Uri::from_static("/"));
+        let context = conditions::build(&conditions::Inputs {
+            request: Some(request),
+            headers: &http::HeaderMap::new(),
+            uri: &uri,
+            identity: Some(&identity),
+            account_id: &self.account_id,
+            trusted_proxies: &self.trusted_proxies,
+            operation: Some(operation),
+            now_ms: self.store.clock().now_ms(),
+        });
+        let secure = context
+            .get("aws:SecureTransport")
+            .is_some_and(|v| v.first().is_some_and(|v| v == "true"));
+        let authz = Authz {
+            arn: Some(format!(
+                "arn:aws:iam::{}:user/{}",
+                self.account_id, identity.name
+            )),
+            identity: Some(identity),
+            context,
+            secure,
+        };
+        let action = operation.action(false);
+        let resource = actions::resource_arn(action.scope, bucket, None);
+        self.authorize(&authz, action.name, bucket, &resource)
+            .await
+            .is_ok()
+    }
+
     /// Whether any policy could allow the caller to delete something in `bucket` (conditions
     /// assumed to hold). DeleteObjects names its keys in its body: a caller no policy could
     /// allow is refused before the body is read.

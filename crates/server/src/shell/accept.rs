@@ -156,7 +156,12 @@ pub async fn accept_loop<F, S>(
                     (Either::Left(stream), Some(info))
                 }
             };
-            let conn = Arc::new(ConnInfo { remote, local, tls });
+            let conn = Arc::new(ConnInfo {
+                remote,
+                local,
+                tls,
+                loopback_console: false,
+            });
             let service = make_service(conn, activity.clone());
             serve_connection(
                 TokioIo::new(io),

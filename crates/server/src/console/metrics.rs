@@ -1,76 +1,21 @@
-//! The console/admin listener: a status page that tells nothing about the data (no bucket or
-//! object names without signing in; the signed-in console comes with the browser-upload
-//! work), and `/metrics`: the counters of the shell's limits and of requests (an event
-//! subscriber) in Prometheus text format.
+//! `/metrics`: the counters of the shell's limits and of requests (an event subscriber) in
+//! Prometheus text format.
 
 use std::fmt::Write as _;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
-
-use http::{Method, Request, Response, StatusCode, header};
 
 use crate::shell::limits::{Listener, ShellStats};
 use crate::state::AppState;
 
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-fn text(status: StatusCode, content_type: &'static str, body: String) -> Response<s3s::Body> {
-    Response::builder()
-        .status(status)
-        .header(header::CONTENT_TYPE, content_type)
-        .header(header::CACHE_CONTROL, "no-store")
-        .body(s3s::Body::from(body))
-        .expect("valid")
-}
-
-/// Answers one console request.
-pub async fn handle<B>(req: &Request<B>, state: &Arc<AppState>) -> Response<s3s::Body> {
-    if req.method() != Method::GET && req.method() != Method::HEAD {
-        return text(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "text/plain; charset=utf-8",
-            "method not allowed\n".into(),
-        );
-    }
-    match req.uri().path() {
-        "/" => status_page(state),
-        "/metrics" => text(
-            StatusCode::OK,
-            "text/plain; version=0.0.4; charset=utf-8",
-            format!(
-                "{}{}{}",
-                metrics(&state.shell_stats),
-                state.request_metrics.render(),
-                dropped(&state.events)
-            ),
-        ),
-        _ => text(
-            StatusCode::NOT_FOUND,
-            "text/plain; charset=utf-8",
-            "not found\n".into(),
-        ),
-    }
-}
-
-fn status_page(state: &AppState) -> Response<s3s::Body> {
-    let mut html = String::from(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>leadshop</title></head><body>",
-    );
-    let _ = write!(
-        html,
-        "<h1>leadshop</h1><p>S3 endpoint: <code>{}</code> (HTTPS; trust the development CA \
-         <code>tls/ca.pem</code> of the data directory). Point a client at it with \
-         <code>eval \"$(leadshop env)\"</code>.</p><p>Buckets and objects are shown only to \
-         signed-in users.</p>",
-        escape(&state.endpoints.s3),
-    );
-    html.push_str("</body></html>\n");
-    text(StatusCode::OK, "text/html; charset=utf-8", html)
+/// Everything `/metrics` serves: the shell's limits, request counters, dropped records.
+#[must_use]
+pub fn render(state: &AppState) -> String {
+    format!(
+        "{}{}{}",
+        metrics(&state.shell_stats),
+        state.request_metrics.render(),
+        dropped(&state.events)
+    )
 }
 
 /// The shell's counters in Prometheus text exposition format.

@@ -1,0 +1,504 @@
+// The leadshop console. Every S3 request goes to /s3/… on this origin, where the server signs
+// it with the signed-in key and hands it to its S3 layer: the console can do exactly what
+// that key's policies allow, no more.
+import { h, render } from 'preact';
+import { useEffect, useRef, useState } from 'preact/hooks';
+import htm from 'htm';
+import Uppy from '@uppy/core';
+import Dashboard from '@uppy/dashboard';
+import AwsS3 from '@uppy/aws-s3';
+
+const html = htm.bind(h);
+let csrf = '';
+
+// ---- HTTP ---------------------------------------------------------------------------------
+
+class S3Failure extends Error {
+  constructor(status, code, message) {
+    super(`${code}: ${message}`);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+async function api(method, path, body) {
+  const res = await fetch(path, {
+    method,
+    credentials: 'same-origin',
+    headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrf },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const data = await res.json().catch(() => ({}));
+  if (!res.ok) throw new S3Failure(res.status, 'ConsoleError', data.error || res.statusText);
+  return data;
+}
+
+const encodeKey = (key) => key.split('/').map(encodeURIComponent).join('/');
+
+function s3Path(bucket, key) {
+  if (!bucket) return '/s3/';
+  return `/s3/${encodeURIComponent(bucket)}${key === undefined ? '' : `/${encodeKey(key)}`}`;
+}
+
+function queryString(query) {
+  const parts = Object.entries(query || {})
+    .filter(([, v]) => v !== undefined && v !== null)
+    .map(([k, v]) => (v === '' ? encodeURIComponent(k) : `${encodeURIComponent(k)}=${encodeURIComponent(v)}`));
+  return parts.length ? `?${parts.join('&')}` : '';
+}
+
+async function s3(method, bucket, key, { query, headers, body } = {}) {
+  const res = await fetch(s3Path(bucket, key) + queryString(query), {
+    method,
+    credentials: 'same-origin',
+    headers: { 'X-CSRF-Token': csrf, ...(headers || {}) },
+    body,
+  });
+  const text = method === 'HEAD' ? '' : await res.text();
+  if (!res.ok) {
+    if (res.status === 401) throw new S3Failure(401, 'SignedOut', 'Sign in again.');
+    const doc = text ? new DOMParser().parseFromString(text, 'application/xml') : null;
+    const code = (doc && first(doc, 'Code')) || `HTTP${res.status}`;
+    const message = (doc && first(doc, 'Message')) || res.statusText;
+    throw new S3Failure(res.status, code, message);
+  }
+  return { res, text, xml: text && text.startsWith('<') ? new DOMParser().parseFromString(text, 'application/xml') : null };
+}
+
+function first(node, tag) {
+  const el = node.getElementsByTagName(tag)[0];
+  return el ? el.textContent : '';
+}
+
+function children(node, tag) {
+  return Array.from(node.children).filter((c) => c.localName === tag);
+}
+
+const bytes = (n) => {
+  if (n === undefined || n === null || n === '') return '';
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = Number(n);
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) { v /= 1024; i += 1; }
+  return `${i === 0 ? v : v.toFixed(1)} ${units[i]}`;
+};
+
+// ---- Sign-in ------------------------------------------------------------------------------
+
+function SignIn({ onSignedIn }) {
+  const [error, setError] = useState('');
+  const [busy, setBusy] = useState(false);
+  const submit = async (e) => {
+    e.preventDefault();
+    const form = new FormData(e.target);
+    setBusy(true);
+    setError('');
+    try {
+      onSignedIn(await api('POST', '/api/session', {
+        accessKeyId: form.get('accessKeyId'),
+        secretAccessKey: form.get('secretAccessKey'),
+      }));
+    } catch (err) {
+      setError(err.message.replace(/^ConsoleError: /, ''));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return html`
+    <main class="container">
+      <article style="max-width: 32rem; margin: 4rem auto;">
+        <header><h2>leadshop console</h2></header>
+        <form onSubmit=${submit}>
+          <label>Access key id
+            <input id="access-key-id" name="accessKeyId" autocomplete="username" required />
+          </label>
+          <label>Secret access key
+            <input id="secret-access-key" name="secretAccessKey" type="password" autocomplete="current-password" required />
+          </label>
+          ${error && html`<p id="sign-in-error" class="error" role="alert">${error}</p>`}
+          <button id="sign-in" type="submit" aria-busy=${busy}>Sign in</button>
+        </form>
+        <footer class="muted"><small>Your keys: <code>leadshop keys list</code> and the
+          <code>credentials</code> file of the data directory.</small></footer>
+      </article>
+    </main>`;
+}
+
+// ---- Buckets ------------------------------------------------------------------------------
+
+function Buckets({ go }) {
+  const [state, setState] = useState({ loading: true });
+  useEffect(() => {
+    s3('GET', '').then(({ xml }) => {
+      const buckets = Array.from(xml.getElementsByTagName('Bucket')).map((b) => ({
+        name: first(b, 'Name'), created: first(b, 'CreationDate'),
+      }));
+      setState({ buckets });
+    }).catch((err) => setState({ error: err }));
+  }, []);
+  const open = (e) => {
+    e.preventDefault();
+    const name = new FormData(e.target).get('bucket').trim();
+    if (name) go(`#/b/${encodeURIComponent(name)}/`);
+  };
+  return html`
+    <section>
+      <h3>Buckets</h3>
+      ${state.loading && html`<p aria-busy="true">Loading buckets…</p>`}
+      ${state.error && html`<p class="error" id="buckets-error">${state.error.message}</p>`}
+      ${state.buckets && html`
+        <table id="buckets">
+          <thead><tr><th>Name</th><th>Created</th></tr></thead>
+          <tbody>${state.buckets.map((b) => html`
+            <tr><td><a href=${`#/b/${encodeURIComponent(b.name)}/`}>${b.name}</a></td><td>${b.created}</td></tr>`)}
+          </tbody>
+        </table>`}
+      <form onSubmit=${open} role="group">
+        <input id="open-bucket" name="bucket" placeholder="Open a bucket by name (e.g. leadshop-assets)" />
+        <button type="submit">Open</button>
+      </form>
+    </section>`;
+}
+
+// ---- Objects ------------------------------------------------------------------------------
+
+function Uploader({ bucket, prefix, onUploaded }) {
+  const el = useRef(null);
+  useEffect(() => {
+    const uppy = new Uppy({ autoProceed: true, id: `upload-${bucket}` });
+    uppy.use(Dashboard, {
+      inline: true,
+      target: el.current,
+      height: 220,
+      proudlyDisplayPoweredByUppy: false,
+      note: `Drop files to upload to ${bucket}/${prefix} (a presigned POST, encrypted at rest).`,
+    });
+    uppy.use(AwsS3, {
+      shouldUseMultipart: false,
+      generateObjectKey: (file) => `${prefix}${file.name}`,
+      signRequest: async (request) => {
+        if (request.method !== 'PUT') throw new Error('only single uploads are signed here');
+        const form = await api('POST', '/api/upload-form', {
+          bucket, key: request.key, contentType: request.contentType || '',
+        });
+        return { url: new URL(form.url, window.location.origin).href, fields: form.fields };
+      },
+    });
+    uppy.on('upload-success', () => onUploaded());
+    return () => uppy.destroy();
+  }, [bucket, prefix]);
+  return html`<div id="uploader" ref=${el}></div>`;
+}
+
+async function listObjects(bucket, prefix, versions) {
+  const query = versions
+    ? { versions: '', prefix, delimiter: '/' }
+    : { 'list-type': '2', prefix, delimiter: '/' };
+  const { xml } = await s3('GET', bucket, undefined, { query });
+  const root = xml.documentElement;
+  const prefixes = Array.from(root.getElementsByTagName('CommonPrefixes')).map((p) => first(p, 'Prefix'));
+  const rows = [];
+  for (const node of Array.from(root.children)) {
+    const kind = node.localName;
+    if (kind !== 'Contents' && kind !== 'Version' && kind !== 'DeleteMarker') continue;
+    rows.push({
+      key: first(node, 'Key'),
+      versionId: versions ? first(node, 'VersionId') : undefined,
+      latest: versions ? first(node, 'IsLatest') === 'true' : true,
+      deleteMarker: kind === 'DeleteMarker',
+      size: first(node, 'Size'),
+      modified: first(node, 'LastModified'),
+      storageClass: first(node, 'StorageClass'),
+    });
+  }
+  // S3 lists a key's versions newest first; the XML groups versions and delete markers apart.
+  rows.sort((a, b) => (a.key === b.key ? b.modified.localeCompare(a.modified) : a.key.localeCompare(b.key)));
+  return { prefixes, rows };
+}
+
+async function headEncryption(bucket, row) {
+  if (row.deleteMarker) return '—';
+  const query = row.versionId ? { versionId: row.versionId } : {};
+  try {
+    const { res } = await s3('HEAD', bucket, row.key, { query });
+    return res.headers.get('x-amz-server-side-encryption') || 'none';
+  } catch (err) {
+    return err.code;
+  }
+}
+
+function Objects({ bucket, prefix, perms }) {
+  const [versions, setVersions] = useState(false);
+  const [state, setState] = useState({ loading: true });
+  const [message, setMessage] = useState('');
+  const [tick, setTick] = useState(0);
+  const refresh = () => setTick((t) => t + 1);
+  const mayVersions = perms && perms.ListObjectVersions;
+
+  useEffect(() => {
+    let live = true;
+    setState((s) => ({ ...s, loading: true }));
+    listObjects(bucket, prefix, versions && mayVersions).then(async (list) => {
+      const enc = await Promise.all(list.rows.map((r) => headEncryption(bucket, r)));
+      list.rows.forEach((r, i) => { r.encryption = enc[i]; });
+      if (live) setState({ ...list });
+    }).catch((err) => live && setState({ error: err }));
+    return () => { live = false; };
+  }, [bucket, prefix, versions, tick, mayVersions]);
+
+  const act = async (what, fn) => {
+    setMessage('');
+    try {
+      await fn();
+      setMessage(what);
+      refresh();
+    } catch (err) {
+      setMessage(`${what} failed: ${err.message}`);
+    }
+  };
+  const download = async (row) => {
+    try {
+      const { url } = await api('POST', '/api/download-url', { bucket, key: row.key, versionId: row.versionId });
+      const a = document.createElement('a');
+      a.href = url;
+      a.rel = 'noopener';
+      document.body.appendChild(a);
+      a.click();
+      a.remove();
+    } catch (err) {
+      setMessage(`Download failed: ${err.message}`);
+    }
+  };
+  const remove = (row) => act(`Deleted ${row.key}`, () => s3('DELETE', bucket, row.key));
+  const removeVersion = (row) => act(
+    `Deleted version ${row.versionId} of ${row.key}`,
+    () => s3('DELETE', bucket, row.key, { query: { versionId: row.versionId } }),
+  );
+  const restore = (row) => act(`Restored ${row.key} from version ${row.versionId}`, () => s3('PUT', bucket, row.key, {
+    headers: { 'x-amz-copy-source': `/${encodeURIComponent(bucket)}/${encodeKey(row.key)}?versionId=${encodeURIComponent(row.versionId)}` },
+  }));
+
+  const crumbs = [['', bucket]];
+  let acc = '';
+  for (const part of prefix.split('/').filter(Boolean)) {
+    acc += `${part}/`;
+    crumbs.push([acc, part]);
+  }
+  const link = (p) => `#/b/${encodeURIComponent(bucket)}/${encodeKey(p)}`;
+  return html`
+    <section>
+      <nav class="crumbs" aria-label="breadcrumb">
+        ${crumbs.map(([p, label]) => html`<a href=${link(p)}>${label}</a> / `)}
+      </nav>
+      <${Uploader} bucket=${bucket} prefix=${prefix} onUploaded=${refresh} />
+      <label>
+        <input type="checkbox" role="switch" id="show-versions" checked=${versions}
+          disabled=${!mayVersions} onChange=${(e) => setVersions(e.target.checked)} />
+        Show versions${!mayVersions && html` <small class="muted">(this key may not list versions)</small>`}
+      </label>
+      ${message && html`<p id="object-message" role="status">${message}</p>`}
+      ${state.error && html`<p class="error" id="objects-error">${state.error.message}</p>`}
+      ${state.loading && !state.rows && html`<p aria-busy="true">Loading…</p>`}
+      ${state.rows && html`
+        <table id="objects">
+          <thead><tr><th>Key</th><th>Version</th><th>Size</th><th>Last modified</th><th>Class</th><th>Encryption</th><th></th></tr></thead>
+          <tbody>
+            ${state.prefixes.map((p) => html`
+              <tr><td colspan="7"><a href=${link(p)}>${p.slice(prefix.length)}</a></td></tr>`)}
+            ${state.rows.map((r) => html`
+              <tr class=${r.latest ? 'current' : 'noncurrent'} data-key=${r.key} data-version=${r.versionId || ''}>
+                <td>${r.key.slice(prefix.length)}</td>
+                <td>${r.versionId ? html`<code title=${r.versionId}>…${r.versionId.slice(-10)}</code>${r.latest ? ' (current)' : ''}` : ''}
+                  ${r.deleteMarker ? html` <mark>delete marker</mark>` : ''}</td>
+                <td>${r.deleteMarker ? '' : bytes(r.size)}</td>
+                <td>${r.modified}</td>
+                <td>${r.deleteMarker ? '' : (r.storageClass || 'STANDARD')}</td>
+                <td class="encryption">${r.encryption}</td>
+                <td class="actions">
+                  ${!r.deleteMarker && html`<button class="download secondary" onClick=${() => download(r)}>Download</button>`}
+                  ${r.latest && !r.deleteMarker && html`<button class="delete contrast" onClick=${() => remove(r)}>Delete</button>`}
+                  ${r.versionId && !r.latest && !r.deleteMarker && html`<button class="restore" onClick=${() => restore(r)}>Restore</button>`}
+                  ${r.versionId && r.deleteMarker && html`<button class="undelete" onClick=${() => removeVersion(r)}>Remove delete marker</button>`}
+                </td>
+              </tr>`)}
+          </tbody>
+        </table>`}
+    </section>`;
+}
+
+// ---- Settings -----------------------------------------------------------------------------
+
+const SETTINGS = [
+  ['policy', 'Bucket policy'],
+  ['publicAccessBlock', 'Public access block'],
+  ['encryption', 'Default encryption'],
+  ['versioning', 'Versioning'],
+  ['cors', 'CORS'],
+  ['lifecycle', 'Lifecycle'],
+  ['logging', 'Access logging'],
+];
+
+function prettyXml(text) {
+  return text.replace(/></g, '>\n<').replace(/^<\?xml[^>]*>\n?/, '');
+}
+
+function corsToJson(xml) {
+  const rules = Array.from(xml.getElementsByTagName('CORSRule')).map((r) => {
+    const all = (tag) => children(r, tag).map((c) => c.textContent);
+    const rule = {};
+    if (first(r, 'ID')) rule.ID = first(r, 'ID');
+    rule.AllowedHeaders = all('AllowedHeader');
+    rule.AllowedMethods = all('AllowedMethod');
+    rule.AllowedOrigins = all('AllowedOrigin');
+    rule.ExposeHeaders = all('ExposeHeader');
+    if (first(r, 'MaxAgeSeconds')) rule.MaxAgeSeconds = Number(first(r, 'MaxAgeSeconds'));
+    return rule;
+  });
+  return JSON.stringify({ CORSRules: rules }, null, 2);
+}
+
+const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+function corsToXml(text) {
+  const doc = JSON.parse(text);
+  const rules = (doc.CORSRules || []).map((r) => {
+    const many = (tag, list) => (list || []).map((v) => `<${tag}>${esc(v)}</${tag}>`).join('');
+    return `<CORSRule>${r.ID ? `<ID>${esc(r.ID)}</ID>` : ''}${many('AllowedHeader', r.AllowedHeaders)}${many('AllowedMethod', r.AllowedMethods)}${many('AllowedOrigin', r.AllowedOrigins)}${many('ExposeHeader', r.ExposeHeaders)}${r.MaxAgeSeconds !== undefined ? `<MaxAgeSeconds>${Number(r.MaxAgeSeconds)}</MaxAgeSeconds>` : ''}</CORSRule>`;
+  }).join('');
+  return `<CORSConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">${rules}</CORSConfiguration>`;
+}
+
+function Settings({ bucket, perms }) {
+  const [values, setValues] = useState({});
+  const [tick, setTick] = useState(0);
+  const [message, setMessage] = useState('');
+  useEffect(() => {
+    let live = true;
+    Promise.all(SETTINGS.map(async ([q]) => {
+      try {
+        const { text, xml } = await s3('GET', bucket, undefined, { query: { [q]: '' } });
+        if (q === 'policy') return [q, { text: JSON.stringify(JSON.parse(text), null, 2) }];
+        if (q === 'cors') return [q, { text: corsToJson(xml) }];
+        if (q === 'versioning') return [q, { text: first(xml, 'Status') || 'Never enabled' }];
+        return [q, { text: prettyXml(text) }];
+      } catch (err) {
+        return [q, { error: err }];
+      }
+    })).then((entries) => live && setValues(Object.fromEntries(entries)));
+    return () => { live = false; };
+  }, [bucket, tick]);
+
+  const save = async (what, fn) => {
+    setMessage('');
+    try {
+      await fn();
+      setMessage(`${what} saved.`);
+      setTick((t) => t + 1);
+    } catch (err) {
+      setMessage(`${what} not saved: ${err.message}`);
+    }
+  };
+  const mayEdit = perms && (perms.PutBucketPolicy || perms.PutBucketCors || perms.PutBucketVersioning);
+  const versioningXml = (status) => `<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Status>${status}</Status></VersioningConfiguration>`;
+  const editor = (q, label, onSave) => html`
+    <form class="editor" id=${`edit-${q}`} onSubmit=${(e) => {
+      e.preventDefault();
+      const text = new FormData(e.target).get('doc');
+      save(label, () => onSave(text));
+    }}>
+      <textarea name="doc" rows="10" spellcheck="false">${values[q] && values[q].text}</textarea>
+      <button type="submit">Save ${label}</button>
+    </form>`;
+
+  return html`
+    <section class="settings" id="settings">
+      ${!mayEdit && html`<p class="muted" id="read-only-note">This key may not change this bucket's settings; they are shown read-only.</p>`}
+      ${message && html`<p id="settings-message" role="status">${message}</p>`}
+      ${SETTINGS.map(([q, label]) => {
+        const v = values[q];
+        const editable = (q === 'policy' && perms.PutBucketPolicy) || (q === 'cors' && perms.PutBucketCors);
+        return html`
+          <article id=${`setting-${q}`}>
+            <header><strong>${label}</strong></header>
+            ${!v && html`<p aria-busy="true"></p>`}
+            ${v && v.error && html`<p class="muted">${v.error.code === 'AccessDenied' ? 'Not visible to this key (AccessDenied)' : v.error.message}</p>`}
+            ${v && !v.error && !editable && html`<pre>${v.text}</pre>`}
+            ${v && editable && q === 'policy' && editor(q, 'bucket policy', (text) => s3('PUT', bucket, undefined, {
+              query: { policy: '' }, headers: { 'Content-Type': 'application/json' }, body: text,
+            }))}
+            ${v && editable && q === 'cors' && editor(q, 'CORS', (text) => s3('PUT', bucket, undefined, {
+              query: { cors: '' }, headers: { 'Content-Type': 'application/xml' }, body: corsToXml(text),
+            }))}
+            ${q === 'versioning' && perms.PutBucketVersioning && html`
+              <div role="group" id="versioning-controls">
+                <button onClick=${() => save('Versioning', () => s3('PUT', bucket, undefined, { query: { versioning: '' }, body: versioningXml('Enabled') }))}>Enable</button>
+                <button class="secondary" onClick=${() => save('Versioning', () => s3('PUT', bucket, undefined, { query: { versioning: '' }, body: versioningXml('Suspended') }))}>Suspend</button>
+              </div>`}
+          </article>`;
+      })}
+    </section>`;
+}
+
+// ---- Shell --------------------------------------------------------------------------------
+
+function Bucket({ bucket, prefix, tab, go }) {
+  const [perms, setPerms] = useState(null);
+  useEffect(() => {
+    api('GET', `/api/permissions?bucket=${encodeURIComponent(bucket)}`).then(setPerms).catch(() => setPerms({}));
+  }, [bucket]);
+  const base = `#/b/${encodeURIComponent(bucket)}/`;
+  return html`
+    <section>
+      <h3><a href="#/">Buckets</a> / ${bucket}</h3>
+      <div class="tabs" role="group">
+        <button id="tab-objects" class=${tab === 'objects' ? '' : 'outline'} onClick=${() => go(`${base}${encodeKey(prefix)}`)}>Objects</button>
+        <button id="tab-settings" class=${tab === 'settings' ? '' : 'outline'} onClick=${() => go(`#/s/${encodeURIComponent(bucket)}`)}>Settings</button>
+      </div>
+      ${perms && tab === 'objects' && html`<${Objects} bucket=${bucket} prefix=${prefix} perms=${perms} />`}
+      ${perms && tab === 'settings' && html`<${Settings} bucket=${bucket} perms=${perms} />`}
+    </section>`;
+}
+
+function parseRoute(hash) {
+  const m = hash.match(/^#\/b\/([^/]+)\/(.*)$/);
+  if (m) return { bucket: decodeURIComponent(m[1]), prefix: m[2].split('/').map(decodeURIComponent).join('/'), tab: 'objects' };
+  const s = hash.match(/^#\/s\/([^/]+)$/);
+  if (s) return { bucket: decodeURIComponent(s[1]), prefix: '', tab: 'settings' };
+  return {};
+}
+
+function App() {
+  const [session, setSession] = useState(undefined);
+  const [hash, setHash] = useState(window.location.hash);
+  useEffect(() => {
+    const onHash = () => setHash(window.location.hash);
+    window.addEventListener('hashchange', onHash);
+    api('GET', '/api/session').then((s) => { csrf = s.csrf; setSession(s); }).catch(() => setSession(null));
+    return () => window.removeEventListener('hashchange', onHash);
+  }, []);
+  const go = (h2) => { window.location.hash = h2; };
+  if (session === undefined) return html`<main class="container"><p aria-busy="true">Loading…</p></main>`;
+  if (!session) return html`<${SignIn} onSignedIn=${(s) => { csrf = s.csrf; setSession(s); }} />`;
+  const signOut = async () => {
+    await api('DELETE', '/api/session').catch(() => {});
+    csrf = '';
+    setSession(null);
+  };
+  const route = parseRoute(hash);
+  return html`
+    <main class="container">
+      <header class="topbar">
+        <h2><a href="#/">leadshop</a></h2>
+        <div>
+          Signed in as <strong id="signed-in-user">${session.user}</strong>
+          <small class="muted"> (<code>${session.accessKeyId}</code>) · S3 endpoint <code>${session.s3Endpoint}</code></small>
+        </div>
+        <button id="sign-out" class="secondary outline" style="width:auto" onClick=${signOut}>Sign out</button>
+      </header>
+      ${route.bucket
+        ? html`<${Bucket} key=${route.bucket} bucket=${route.bucket} prefix=${route.prefix} tab=${route.tab} go=${go} />`
+        : html`<${Buckets} go=${go} />`}
+    </main>`;
+}
+
+render(html`<${App} />`, document.getElementById('app'));

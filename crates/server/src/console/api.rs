@@ -1,0 +1,430 @@
+//! The console's JSON API: sign in and out, what the signed-in key may change in a bucket,
+//! and the POST forms and presigned GETs the page uploads and downloads with.
+//!
+//! - Only the console's own pages may call it: a request whose `Origin` is another site is
+//!   refused, and every call but reading or starting a session must echo the session's CSRF
+//!   token in `X-CSRF-Token`.
+//! - Signing in sends a secret, so it is accepted only where nothing crosses a network in the
+//!   clear: from this machine, or through a trusted proxy that says it terminated HTTPS.
+//! - A wrong key or secret is answered after a pause, and the same way for both.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use http::{HeaderMap, Method, Request, Response, StatusCode, header};
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use leadshop_keys::Identity;
+use leadshop_spec::Operation;
+use leadshop_spec::policy::Cidr;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::Console;
+use super::session::{self, COOKIE, LIFETIME, Session};
+use super::sign::Signer;
+use crate::context::{ConnInfo, RequestContext};
+
+/// The largest JSON body the API reads.
+const MAX_BODY: usize = 64 * 1024;
+/// How long a failed sign-in waits before answering.
+const FAILED_SIGN_IN_PAUSE: Duration = Duration::from_millis(400);
+/// How long the POST forms and presigned GETs the console hands out stay valid.
+const URL_LIFETIME_SECS: u32 = 900;
+
+fn json_response(status: StatusCode, body: &Value) -> Response<s3s::Body> {
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::CACHE_CONTROL, "no-store")
+        .body(s3s::Body::from(body.to_string()))
+        .expect("valid")
+}
+
+pub(super) fn error(status: StatusCode, message: &str) -> Response<s3s::Body> {
+    json_response(status, &json!({ "error": message }))
+}
+
+/// A refused console request: its status and the message the page shows.
+#[derive(Debug)]
+pub(super) struct Refused(StatusCode, String);
+
+impl Refused {
+    fn new(status: StatusCode, message: &str) -> Self {
+        Self(status, message.to_string())
+    }
+
+    /// The JSON answer.
+    pub(super) fn response(&self) -> Response<s3s::Body> {
+        error(self.0, &self.1)
+    }
+}
+
+/// Whether a request comes from the console's own page (or from no page at all, e.g. curl):
+/// a browser names the page's origin in `Origin` and `Sec-Fetch-Site`.
+pub(super) fn same_origin(headers: &HeaderMap) -> bool {
+    let get = |n: &str| headers.get(n).and_then(|v| v.to_str().ok());
+    if let Some(site) = get("sec-fetch-site")
+        && site != "same-origin"
+        && site != "none"
+    {
+        return false;
+    }
+    match (get("origin"), get("host")) {
+        (None, _) => true,
+        (Some(origin), Some(host)) => origin == format!("http://{host}"),
+        (Some(_), None) => false,
+    }
+}
+
+/// The session a request's cookie names, with its key, if the request also carries the
+/// session's CSRF token (when `csrf` is asked for).
+pub(super) fn session_of(
+    console: &Console,
+    headers: &HeaderMap,
+    csrf: bool,
+) -> Result<(Session, Arc<Identity>), Refused> {
+    let unauthenticated = || Refused::new(StatusCode::UNAUTHORIZED, "Sign in first.");
+    let token = session::cookie_token(headers).ok_or_else(unauthenticated)?;
+    let s = console
+        .sessions
+        .get(token, Instant::now())
+        .ok_or_else(unauthenticated)?;
+    if csrf {
+        let sent = headers
+            .get("x-csrf-token")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        if !session::same_token(sent, &s.csrf) {
+            return Err(Refused::new(
+                StatusCode::FORBIDDEN,
+                "The request lacks the session's CSRF token.",
+            ));
+        }
+    }
+    // The key may have been rotated or deleted since: then the session is over.
+    let identity = console
+        .state
+        .keys
+        .by_id(&s.access_key_id)
+        .ok_or_else(unauthenticated)?;
+    Ok((s, identity))
+}
+
+/// The connection as the access check sees a request the console forwards.
+pub(super) fn forwarded_conn(conn: &ConnInfo) -> Arc<ConnInfo> {
+    Arc::new(ConnInfo {
+        remote: conn.remote,
+        local: conn.local,
+        tls: None,
+        loopback_console: conn.remote.ip().is_loopback(),
+    })
+}
+
+fn trusted_proxies(console: &Console) -> Vec<Cidr> {
+    console
+        .state
+        .config
+        .trusted_proxies
+        .iter()
+        .filter_map(|p| Cidr::parse(p))
+        .collect()
+}
+
+async fn read_json<T: for<'de> Deserialize<'de>>(req: Request<Incoming>) -> Result<T, Refused> {
+    let is_json = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    // A form could be posted from any site without a preflight; JSON cannot.
+    if !is_json {
+        return Err(Refused::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Send application/json.",
+        ));
+    }
+    let body = Limited::new(req.into_body(), MAX_BODY)
+        .collect()
+        .await
+        .map_err(|_| {
+            Refused::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "The request body is too large.",
+            )
+        })?
+        .to_bytes();
+    serde_json::from_slice(&body)
+        .map_err(|e| Refused(StatusCode::BAD_REQUEST, format!("Malformed request: {e}")))
+}
+
+fn session_json(console: &Console, s: &Session, identity: &Identity) -> Value {
+    json!({
+        "accessKeyId": s.access_key_id,
+        "user": identity.name,
+        "csrf": s.csrf,
+        "expiresIn": s.expires.saturating_duration_since(Instant::now()).as_secs(),
+        "s3Endpoint": console.state.endpoints.s3,
+        "region": console.state.config.region,
+        "maxUploadBytes": console.state.config.max_put_size,
+    })
+}
+
+/// Answers one `/api/…` request.
+pub(super) async fn handle(
+    console: &Console,
+    req: Request<Incoming>,
+    conn: &ConnInfo,
+) -> Response<s3s::Body> {
+    if !same_origin(req.headers()) {
+        return error(
+            StatusCode::FORBIDDEN,
+            "Cross-site requests to the console are refused.",
+        );
+    }
+    let method = req.method().clone();
+    match (method, req.uri().path()) {
+        (Method::GET, "/api/session") => match session_of(console, req.headers(), false) {
+            Ok((s, identity)) => {
+                json_response(StatusCode::OK, &session_json(console, &s, &identity))
+            }
+            Err(r) => r.response(),
+        },
+        (Method::POST, "/api/session") => sign_in(console, req, conn).await,
+        (Method::DELETE, "/api/session") => {
+            if let Err(r) = session_of(console, req.headers(), true) {
+                return r.response();
+            }
+            if let Some(token) = session::cookie_token(req.headers()) {
+                console.sessions.end(token);
+            }
+            let mut resp = json_response(StatusCode::OK, &json!({}));
+            resp.headers_mut().insert(
+                header::SET_COOKIE,
+                format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0")
+                    .parse()
+                    .expect("ascii"),
+            );
+            resp
+        }
+        (Method::GET, "/api/permissions") => permissions(console, &req, conn).await,
+        (Method::POST, "/api/upload-form") => upload_form(console, req).await,
+        (Method::POST, "/api/download-url") => download_url(console, req).await,
+        _ => error(StatusCode::NOT_FOUND, "No such console API."),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SignIn {
+    access_key_id: String,
+    secret_access_key: String,
+}
+
+async fn sign_in(
+    console: &Console,
+    req: Request<Incoming>,
+    conn: &ConnInfo,
+) -> Response<s3s::Body> {
+    let rc = RequestContext::new(forwarded_conn(conn));
+    let (secure, _) =
+        crate::access::conditions::transport(Some(&rc), req.headers(), &trusted_proxies(console));
+    if !secure {
+        return error(
+            StatusCode::FORBIDDEN,
+            "Signing in sends a secret: use the console from this machine (http://127.0.0.1), or through a trusted proxy that terminates HTTPS.",
+        );
+    }
+    let form: SignIn = match read_json(req).await {
+        Ok(f) => f,
+        Err(r) => return r.response(),
+    };
+    let identity = console
+        .state
+        .keys
+        .by_id(form.access_key_id.trim())
+        .filter(|i| session::same_token(&i.secret_access_key, &form.secret_access_key));
+    let Some(identity) = identity else {
+        tracing::info!(target: "leadshop::console", remote = %conn.remote, "console sign-in refused");
+        tokio::time::sleep(FAILED_SIGN_IN_PAUSE).await;
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "The access key id or the secret access key is wrong.",
+        );
+    };
+    let (cookie, s) = console
+        .sessions
+        .start(&identity.access_key_id, Instant::now());
+    tracing::info!(target: "leadshop::console", remote = %conn.remote, user = %identity.name, "console sign-in");
+    let mut resp = json_response(StatusCode::OK, &session_json(console, &s, &identity));
+    resp.headers_mut().insert(
+        header::SET_COOKIE,
+        format!(
+            "{COOKIE}={cookie}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}",
+            LIFETIME.as_secs()
+        )
+        .parse()
+        .expect("ascii"),
+    );
+    resp
+}
+
+/// The bucket settings the signed-in key may change, evaluated by the same policies that
+/// will decide the requests.
+async fn permissions(
+    console: &Console,
+    req: &Request<Incoming>,
+    conn: &ConnInfo,
+) -> Response<s3s::Body> {
+    let (_, identity) = match session_of(console, req.headers(), true) {
+        Ok(x) => x,
+        Err(r) => return r.response(),
+    };
+    let bucket = crate::access::conditions::query_pairs(req.uri())
+        .into_iter()
+        .find(|(k, _)| k == "bucket")
+        .map(|(_, v)| v)
+        .unwrap_or_default();
+    if bucket.is_empty() {
+        return error(StatusCode::BAD_REQUEST, "Name a bucket.");
+    }
+    let rc = RequestContext::new(forwarded_conn(conn));
+    let mut out = serde_json::Map::new();
+    for op in [
+        Operation::PutBucketPolicy,
+        Operation::PutBucketCors,
+        Operation::PutBucketVersioning,
+        Operation::ListObjectVersions,
+    ] {
+        let may = console
+            .state
+            .access
+            .may(identity.clone(), &rc, op, &bucket)
+            .await;
+        out.insert(op.name().to_string(), Value::Bool(may));
+    }
+    json_response(StatusCode::OK, &Value::Object(out))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UploadForm {
+    bucket: String,
+    key: String,
+    content_type: Option<String>,
+}
+
+fn signer<'a>(console: &'a Console, identity: &'a Identity) -> Signer<'a> {
+    Signer {
+        access_key_id: &identity.access_key_id,
+        secret: &identity.secret_access_key,
+        region: &console.state.config.region,
+        now_secs: console.state.clock.now_secs(),
+    }
+}
+
+/// A POST form for one upload of exactly this key, for the page to send to `/s3/<bucket>`.
+async fn upload_form(console: &Console, req: Request<Incoming>) -> Response<s3s::Body> {
+    let (_, identity) = match session_of(console, req.headers(), true) {
+        Ok(x) => x,
+        Err(r) => return r.response(),
+    };
+    let form: UploadForm = match read_json(req).await {
+        Ok(f) => f,
+        Err(r) => return r.response(),
+    };
+    if form.bucket.is_empty() || form.key.is_empty() {
+        return error(StatusCode::BAD_REQUEST, "Name a bucket and a key.");
+    }
+    let content_type = form.content_type.filter(|c| !c.is_empty());
+    let fields = signer(console, &identity).post_form(
+        &form.bucket,
+        &form.key,
+        content_type.as_deref(),
+        console.state.config.max_put_size,
+        URL_LIFETIME_SECS,
+    );
+    let fields: serde_json::Map<String, Value> = fields
+        .into_iter()
+        .map(|(k, v)| (k, Value::String(v)))
+        .collect();
+    json_response(
+        StatusCode::OK,
+        &json!({
+            "url": format!("/s3/{}", super::sign::encode_path(&form.bucket)),
+            "fields": fields,
+        }),
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Download {
+    bucket: String,
+    key: String,
+    version_id: Option<String>,
+}
+
+/// A presigned GET that downloads one object (version) as an attachment.
+async fn download_url(console: &Console, req: Request<Incoming>) -> Response<s3s::Body> {
+    let (_, identity) = match session_of(console, req.headers(), true) {
+        Ok(x) => x,
+        Err(r) => return r.response(),
+    };
+    let d: Download = match read_json(req).await {
+        Ok(f) => f,
+        Err(r) => return r.response(),
+    };
+    if d.bucket.is_empty() || d.key.is_empty() {
+        return error(StatusCode::BAD_REQUEST, "Name a bucket and a key.");
+    }
+    let name = d.key.rsplit('/').next().unwrap_or("download");
+    let ascii: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let mut extra = vec![(
+        "response-content-disposition".to_string(),
+        format!(
+            "attachment; filename=\"{ascii}\"; filename*=UTF-8''{}",
+            percent_encoding::utf8_percent_encode(name, percent_encoding::NON_ALPHANUMERIC)
+        ),
+    )];
+    if let Some(v) = d.version_id.filter(|v| !v.is_empty()) {
+        extra.push(("versionId".into(), v));
+    }
+    let path = format!("/{}/{}", d.bucket, d.key);
+    let url =
+        signer(console, &identity).presign_get(&console.s3_host, &path, &extra, URL_LIFETIME_SECS);
+    json_response(StatusCode::OK, &json!({ "url": format!("/s3{url}") }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_consoles_own_pages_may_call() {
+        let mut h = HeaderMap::new();
+        h.insert("host", "127.0.0.1:9001".parse().unwrap());
+        assert!(
+            same_origin(&h),
+            "no Origin: not a cross-site browser request"
+        );
+        h.insert("origin", "http://127.0.0.1:9001".parse().unwrap());
+        assert!(same_origin(&h));
+        h.insert("origin", "http://localhost:3000".parse().unwrap());
+        assert!(!same_origin(&h));
+        h.remove("origin");
+        h.insert("sec-fetch-site", "cross-site".parse().unwrap());
+        assert!(!same_origin(&h));
+        h.insert("sec-fetch-site", "same-origin".parse().unwrap());
+        assert!(same_origin(&h));
+    }
+}
