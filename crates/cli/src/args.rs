@@ -213,7 +213,7 @@ pub(crate) struct ServeArgs {
     /// Plain-HTTP listener, host:port [default: 127.0.0.1:9080].
     #[arg(long, env = "LEADSHOP_HTTP_ADDR", value_parser = leadshop_server::config::resolve_addr)]
     pub(crate) http_addr: Option<SocketAddr>,
-    /// Console/admin listener (status page, /metrics), host:port [default: 127.0.0.1:9001].
+    /// Console/admin listener (the web console, /metrics), host:port [default: 127.0.0.1:9001].
     #[arg(long, env = "LEADSHOP_CONSOLE_ADDR", value_parser = leadshop_server::config::resolve_addr)]
     pub(crate) console_addr: Option<SocketAddr>,
     /// Region [default: us-east-1].

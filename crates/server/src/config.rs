@@ -33,7 +33,7 @@ pub struct Config {
     /// Plain-HTTP listener: browsers are redirected to HTTPS, API requests refused.
     #[serde(deserialize_with = "deserialize_addr")]
     pub http_addr: SocketAddr,
-    /// Console listener (status page now; the upload console later).
+    /// Console listener: the web console and `/metrics` (plain HTTP; keep it on loopback).
     #[serde(deserialize_with = "deserialize_addr")]
     pub console_addr: SocketAddr,
     /// Region buckets are created in and requests are signed for.
