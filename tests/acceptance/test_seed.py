@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 import zlib
 
@@ -188,9 +189,12 @@ def test_leadshop_env_and_console(server, env):
     assert env["AWS_DEFAULT_REGION"] == "us-east-1"
     assert oct(os.stat(server.data_dir / "credentials").st_mode & 0o777) == "0o600"
     page = urllib.request.urlopen(server.endpoints["console"]).read().decode()
-    # Without signing in, the console tells where the endpoint is and nothing about the data.
-    assert server.endpoints["s3"] in page
+    # Without signing in, the console is its sign-in page and tells nothing about the data.
+    assert "<title>leadshop console</title>" in page
     assert "leadshop-assets" not in page and "leadshop-security-logs" not in page
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(server.endpoints["console"] + "/s3/")
+    assert refused.value.code == 401
 
 
 def test_sigterm_drains_and_exits_zero(tmp_path):

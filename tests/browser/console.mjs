@@ -78,6 +78,23 @@ async function encryptionShown(expectedVersions) {
   );
 }
 
+// Opens the settings tab and reports which editing controls it offers.
+async function settings() {
+  await page.click("#tab-settings");
+  await page.waitForSelector("#setting-cors");
+  await page.waitForFunction(() => !document.querySelector("#settings [aria-busy=true]"));
+  const has = async (sel) => (await page.$(sel)) !== null;
+  return {
+    corsEditor: await has("#edit-cors"),
+    policyEditor: await has("#edit-policy"),
+    versioningControls: await has("#versioning-controls"),
+    readOnlyNote: await has("#read-only-note"),
+    policy: await page.textContent("#setting-policy"),
+    encryption: await page.textContent("#setting-encryption"),
+    versioning: await page.textContent("#setting-versioning"),
+  };
+}
+
 try {
   // A wrong secret cannot sign in.
   await signIn(env.ADMIN_KEY, "not-the-secret");
@@ -155,18 +172,8 @@ try {
   await shot("console-restored.png");
 
   // Settings: the admin key may edit.
-  await page.click("#tab-settings");
-  await page.waitForSelector("#setting-cors textarea, #setting-cors pre");
-  await page.waitForFunction(() => !document.querySelector("#settings [aria-busy=true]"));
-  report.adminSettings = {
-    corsEditor: (await page.$("#edit-cors")) !== null,
-    policyEditor: (await page.$("#edit-policy")) !== null,
-    versioningControls: (await page.$("#versioning-controls")) !== null,
-    readOnlyNote: (await page.$("#read-only-note")) !== null,
-    encryption: await page.textContent("#setting-encryption"),
-    versioning: await page.textContent("#setting-versioning"),
-    cors: await page.inputValue("#edit-cors textarea"),
-  };
+  report.adminSettings = await settings();
+  report.adminSettings.cors = await page.inputValue("#edit-cors textarea");
   await shot("console-settings-admin.png");
 
   // The app key: the same bucket, settings read-only.
@@ -183,16 +190,7 @@ try {
   await page.press("#open-bucket", "Enter");
   await page.waitForSelector("#objects");
   report.app.listed = await page.$$eval(row(), (rows) => rows.length);
-  await page.click("#tab-settings");
-  await page.waitForSelector("#setting-cors");
-  await page.waitForFunction(() => !document.querySelector("#settings [aria-busy=true]"));
-  report.appSettings = {
-    corsEditor: (await page.$("#edit-cors")) !== null,
-    policyEditor: (await page.$("#edit-policy")) !== null,
-    versioningControls: (await page.$("#versioning-controls")) !== null,
-    readOnlyNote: (await page.$("#read-only-note")) !== null,
-    policy: await page.textContent("#setting-policy"),
-  };
+  report.appSettings = await settings();
   await shot("console-settings-app.png");
 } catch (e) {
   report.failure = String(e && e.stack ? e.stack : e);

@@ -323,14 +323,19 @@ fn signer<'a>(console: &'a Console, identity: &'a Identity) -> Signer<'a> {
     }
 }
 
+/// The signed-in key (CSRF token checked) and the request's JSON body.
+async fn signed_in_json<T: for<'de> Deserialize<'de>>(
+    console: &Console,
+    req: Request<Incoming>,
+) -> Result<(Arc<Identity>, T), Refused> {
+    let (_, identity) = session_of(console, req.headers(), true)?;
+    Ok((identity, read_json(req).await?))
+}
+
 /// A POST form for one upload of exactly this key, for the page to send to `/s3/<bucket>`.
 async fn upload_form(console: &Console, req: Request<Incoming>) -> Response<s3s::Body> {
-    let (_, identity) = match session_of(console, req.headers(), true) {
+    let (identity, form): (_, UploadForm) = match signed_in_json(console, req).await {
         Ok(x) => x,
-        Err(r) => return r.response(),
-    };
-    let form: UploadForm = match read_json(req).await {
-        Ok(f) => f,
         Err(r) => return r.response(),
     };
     if form.bucket.is_empty() || form.key.is_empty() {
@@ -367,12 +372,8 @@ struct Download {
 
 /// A presigned GET that downloads one object (version) as an attachment.
 async fn download_url(console: &Console, req: Request<Incoming>) -> Response<s3s::Body> {
-    let (_, identity) = match session_of(console, req.headers(), true) {
+    let (identity, d): (_, Download) = match signed_in_json(console, req).await {
         Ok(x) => x,
-        Err(r) => return r.response(),
-    };
-    let d: Download = match read_json(req).await {
-        Ok(f) => f,
         Err(r) => return r.response(),
     };
     if d.bucket.is_empty() || d.key.is_empty() {
