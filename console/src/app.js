@@ -190,10 +190,13 @@ function Uploader({ bucket, prefix, onUploaded }) {
   return html`<div id="uploader" ref=${el}></div>`;
 }
 
-async function listObjects(bucket, prefix, versions) {
+// One page of a listing (PAGE keys); `from` is where the previous page ended.
+const PAGE = 100;
+
+async function listObjects(bucket, prefix, versions, from) {
   const query = versions
-    ? { versions: '', prefix, delimiter: '/' }
-    : { 'list-type': '2', prefix, delimiter: '/' };
+    ? { versions: '', prefix, delimiter: '/', 'max-keys': PAGE, 'key-marker': from && from.keyMarker, 'version-id-marker': from && from.versionIdMarker }
+    : { 'list-type': '2', prefix, delimiter: '/', 'max-keys': PAGE, 'continuation-token': from && from.token };
   const { xml } = await s3('GET', bucket, undefined, { query });
   const root = xml.documentElement;
   const prefixes = Array.from(root.getElementsByTagName('CommonPrefixes')).map((p) => first(p, 'Prefix'));
@@ -213,7 +216,14 @@ async function listObjects(bucket, prefix, versions) {
   }
   // S3 lists a key's versions newest first; the XML groups versions and delete markers apart.
   rows.sort((a, b) => (a.key === b.key ? b.modified.localeCompare(a.modified) : a.key.localeCompare(b.key)));
-  return { prefixes, rows };
+  const truncated = children(root, 'IsTruncated').some((n) => n.textContent === 'true');
+  let next = null;
+  if (truncated) {
+    next = versions
+      ? { keyMarker: first(root, 'NextKeyMarker'), versionIdMarker: first(root, 'NextVersionIdMarker') }
+      : { token: first(root, 'NextContinuationToken') };
+  }
+  return { prefixes, rows, next };
 }
 
 async function headEncryption(bucket, row) {
@@ -232,19 +242,23 @@ function Objects({ bucket, prefix, perms }) {
   const [state, setState] = useState({ loading: true });
   const [message, setMessage] = useState('');
   const [tick, setTick] = useState(0);
+  // The pages walked so far: where each began, so "Previous" can go back.
+  const [pages, setPages] = useState([null]);
   const refresh = () => setTick((t) => t + 1);
   const mayVersions = perms && perms.ListObjectVersions;
+  const from = pages[pages.length - 1];
+  useEffect(() => { setPages([null]); }, [bucket, prefix, versions]);
 
   useEffect(() => {
     let live = true;
     setState((s) => ({ ...s, loading: true }));
-    listObjects(bucket, prefix, versions && mayVersions).then(async (list) => {
+    listObjects(bucket, prefix, versions && mayVersions, from).then(async (list) => {
       const enc = await Promise.all(list.rows.map((r) => headEncryption(bucket, r)));
       list.rows.forEach((r, i) => { r.encryption = enc[i]; });
       if (live) setState({ ...list });
     }).catch((err) => live && setState({ error: err }));
     return () => { live = false; };
-  }, [bucket, prefix, versions, tick, mayVersions]);
+  }, [bucket, prefix, versions, tick, mayVersions, from]);
 
   const act = async (what, fn) => {
     setMessage('');
@@ -322,7 +336,13 @@ function Objects({ bucket, prefix, perms }) {
                 </td>
               </tr>`)}
           </tbody>
-        </table>`}
+        </table>
+        <div role="group" class="pager">
+          <button id="previous-page" class="secondary outline" disabled=${pages.length < 2}
+            onClick=${() => setPages((p) => p.slice(0, -1))}>Previous ${PAGE}</button>
+          <button id="next-page" class="secondary outline" disabled=${!state.next}
+            onClick=${() => setPages((p) => [...p, state.next])}>Next ${PAGE}</button>
+        </div>`}
     </section>`;
 }
 

@@ -51,7 +51,10 @@ def test_console_in_chromium_upload_download_delete_restore(server, s3, console)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     keys = keys_of(server)
     name = f"console-{uuid.uuid4().hex[:8]}.txt"
-    env = {**os.environ, "CONSOLE_URL": console + "/", "OBJECT_NAME": name,
+    paging = f"console-paging-{uuid.uuid4().hex[:8]}/"
+    for i in range(103):
+        s3.put_object(Bucket=BUCKET, Key=f"{paging}{i:03d}.txt", Body=b"x")
+    env = {**os.environ, "CONSOLE_URL": console + "/", "OBJECT_NAME": name, "PAGING_PREFIX": paging,
            "ADMIN_KEY": keys["admin"][0], "ADMIN_SECRET": keys["admin"][1],
            "APP_KEY": keys["app"][0], "APP_SECRET": keys["app"][1], "SHOTS": str(SCREENSHOTS)}
     out = subprocess.run(["node", str(BROWSER / "console.mjs")], env=env, capture_output=True,
@@ -82,6 +85,9 @@ def test_console_in_chromium_upload_download_delete_restore(server, s3, console)
     assert head["ServerSideEncryption"] == "AES256"
     listing = s3.list_object_versions(Bucket=BUCKET, Prefix=name)
     assert len(listing["Versions"]) == 3 and len(listing["DeleteMarkers"]) == 1
+    # A listing is walked a page (100 keys) at a time.
+    assert report["paging"] == {"firstPage": 100, "secondPage": 3, "nextEnabled": False,
+                                "previousEnabled": True}
     # Settings: the admin key may edit them, the app key sees them read-only.
     admin = report["adminSettings"]
     assert admin["corsEditor"] and admin["policyEditor"] and admin["versioningControls"]
@@ -199,5 +205,27 @@ def test_rotating_a_key_ends_its_console_sessions(tmp_path):
         subprocess.run([str(BIN), "keys", "rotate", "--name", "app", "--data-dir", str(srv.data_dir)],
                        check=True, capture_output=True)
         assert s.get(f"{console}/s3/{BUCKET}?list-type=2", timeout=10).status_code == 401
+    finally:
+        srv.stop()
+
+
+def test_behind_a_trusted_https_proxy_the_cookie_is_https_only(tmp_path):
+    """A reverse proxy on this machine that terminates HTTPS: its `X-Forwarded-Proto: https`
+    makes the session cookie `Secure`; its `X-Forwarded-Proto: http` (a browser on plain HTTP
+    somewhere) cannot sign in at all."""
+    srv = Leadshop(tmp_path / "data", config='trusted_proxies = ["127.0.0.1/32"]\n').start()
+    try:
+        console = srv.endpoints["console"]
+        admin = keys_of(srv)["admin"]
+        body = {"accessKeyId": admin[0], "secretAccessKey": admin[1]}
+        r = requests.post(f"{console}/api/session", json=body,
+                          headers={"X-Forwarded-Proto": "https", "X-Forwarded-For": "192.0.2.7"},
+                          timeout=10)
+        assert r.status_code == 200 and "; Secure" in r.headers["set-cookie"]
+        r = requests.post(f"{console}/api/session", json=body,
+                          headers={"X-Forwarded-Proto": "http", "X-Forwarded-For": "192.0.2.7"},
+                          timeout=10)
+        assert r.status_code == 403 and "set-cookie" not in r.headers
+        assert "Signing in sends a secret" in r.json()["error"]
     finally:
         srv.stop()

@@ -171,6 +171,31 @@ try {
   };
   await shot("console-restored.png");
 
+  // A prefix of more than one page: 100 rows, then the rest on the next page.
+  if (env.PAGING_PREFIX) {
+    const rows = "#objects tbody tr[data-key]";
+    // The listing of the prefix shown (not the previous one), `n` rows of it.
+    const shown = (test) => page.waitForFunction(
+      ([sel, prefix, t]) => {
+        const r = [...document.querySelectorAll(sel)];
+        return r.length > 0 && r.every((x) => x.dataset.key.startsWith(prefix))
+          && (t === "full" ? r.length === 100 : r.length < 100);
+      },
+      [rows, env.PAGING_PREFIX, test],
+      { timeout: 30_000 },
+    );
+    await page.goto(`${env.CONSOLE_URL}#/b/${BUCKET}/${env.PAGING_PREFIX}`);
+    await shown("full");
+    const count = () => page.$$eval(rows, (r) => r.length);
+    const firstPage = await count();
+    await page.click("#next-page");
+    await shown("rest");
+    report.paging = { firstPage, secondPage: await count(),
+      nextEnabled: await page.isEnabled("#next-page"), previousEnabled: await page.isEnabled("#previous-page") };
+    await page.goto(`${env.CONSOLE_URL}#/b/${BUCKET}/`);
+    await page.waitForSelector("#objects");
+  }
+
   // Settings: the admin key may edit.
   report.adminSettings = await settings();
   report.adminSettings.cors = await page.inputValue("#edit-cors textarea");

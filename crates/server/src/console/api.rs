@@ -227,8 +227,17 @@ async fn sign_in(
     conn: &ConnInfo,
 ) -> Response<s3s::Body> {
     let rc = RequestContext::new(forwarded_conn(conn));
-    let (secure, _) =
-        crate::access::conditions::transport(Some(&rc), req.headers(), &trusted_proxies(console));
+    let trusted = trusted_proxies(console);
+    let (secure, _) = crate::access::conditions::transport(Some(&rc), req.headers(), &trusted);
+    // Behind a trusted proxy that terminated HTTPS the browser speaks HTTPS: the cookie may
+    // then travel only over HTTPS. Straight from loopback it is plain HTTP, which `Secure`
+    // would forbid.
+    let https_proxy = trusted.iter().any(|c| c.contains(conn.remote.ip()))
+        && req
+            .headers()
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("https"));
     if !secure {
         return error(
             StatusCode::FORBIDDEN,
@@ -260,8 +269,9 @@ async fn sign_in(
     resp.headers_mut().insert(
         header::SET_COOKIE,
         format!(
-            "{COOKIE}={cookie}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}",
-            LIFETIME.as_secs()
+            "{COOKIE}={cookie}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
+            LIFETIME.as_secs(),
+            if https_proxy { "; Secure" } else { "" }
         )
         .parse()
         .expect("ascii"),
