@@ -13,18 +13,17 @@ pub(super) async fn handle_delete_object(
     req: S3Request<DeleteObjectInput>,
 ) -> S3Result<S3Response<DeleteObjectOutput>> {
     let input = req.input;
-    if input.if_match.is_some()
-        || input.if_match_last_modified_time.is_some()
-        || input.if_match_size.is_some()
-    {
+    // AWS accepts these two on directory buckets (S3 Express) only.
+    if input.if_match_last_modified_time.is_some() || input.if_match_size.is_some() {
         return Err(s3_error!(
             NotImplemented,
-            "Conditional deletes are not supported"
+            "x-amz-if-match-last-modified-time and x-amz-if-match-size are supported only for directory buckets"
         ));
     }
+    let pre = super::object::write_precondition(input.if_match.as_ref(), None)?;
     let (bucket, key, vid) = (input.bucket, input.key, input.version_id);
     let out = s
-        .db(move |st| st.delete_object(&bucket, &key, vid.as_deref()))
+        .db(move |st| st.delete_object_if(&bucket, &key, vid.as_deref(), pre))
         .await?;
     Ok(S3Response::new(DeleteObjectOutput {
         delete_marker: out.delete_marker.then_some(true),
@@ -76,8 +75,30 @@ pub(super) async fn handle_delete_objects(
             });
             continue;
         }
+        if obj.last_modified_time.is_some() || obj.size.is_some() {
+            errors.push(s3s::dto::Error {
+                code: Some("NotImplemented".into()),
+                key: Some(obj.key),
+                message: Some(
+                    "LastModifiedTime and Size conditions are supported only for directory buckets"
+                        .into(),
+                ),
+                version_id: obj.version_id,
+            });
+            continue;
+        }
+        // An ETag makes this key's delete conditional, as If-Match does for DeleteObject.
+        let pre = obj
+            .e_tag
+            .as_ref()
+            .map(|e| super::object::write_precondition(Some(&ETagCondition::ETag(e.clone())), None))
+            .transpose()?
+            .flatten();
         let (b, k, v) = (bucket.clone(), obj.key.clone(), obj.version_id.clone());
-        match s.db(move |st| st.delete_object(&b, &k, v.as_deref())).await {
+        match s
+            .db(move |st| st.delete_object_if(&b, &k, v.as_deref(), pre))
+            .await
+        {
             Ok(out) => {
                 if !quiet {
                     let marker_created = out.delete_marker && obj.version_id.is_none();

@@ -92,7 +92,8 @@ pub(super) fn write_precondition(
         (Some(ETagCondition::ETag(e)), None) => {
             Ok(Some(WritePrecondition::IfMatch(e.value().to_string())))
         }
-        (Some(_), None) => Err(s3_error!(NotImplemented, "If-Match: * is not supported")),
+        (Some(c), None) if c.is_any() => Ok(Some(WritePrecondition::IfMatchAny)),
+        (Some(_), None) => Err(s3_error!(InvalidArgument, "If-Match has an invalid value")),
         (None, None) => Ok(None),
     }
 }

@@ -801,3 +801,171 @@ async fn entity_too_large_and_malformed_xml() {
         .unwrap_err();
     assert_eq!(code(&e), "MalformedXML");
 }
+
+#[tokio::test]
+async fn conditional_deletes_and_if_match_any() {
+    let srv = TestServer::start().await;
+    let s3 = srv.admin();
+    let b = new_bucket(&srv, "conddel").await;
+    let put = |key: &'static str, body: &'static [u8]| {
+        s3.put_object()
+            .bucket(&b)
+            .key(key)
+            .body(ByteStream::from_static(body))
+            .send()
+    };
+    let etag = put("k", b"1").await.unwrap().e_tag().unwrap().to_string();
+    // A different ETag: 412, and the object stays.
+    let e = s3
+        .delete_object()
+        .bucket(&b)
+        .key("k")
+        .if_match("\"00000000000000000000000000000000\"")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!((status(&e), code(&e).as_str()), (412, "PreconditionFailed"));
+    s3.head_object().bucket(&b).key("k").send().await.unwrap();
+    // The current ETag: deleted.
+    s3.delete_object()
+        .bucket(&b)
+        .key("k")
+        .if_match(&etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        status(
+            &s3.head_object()
+                .bucket(&b)
+                .key("k")
+                .send()
+                .await
+                .unwrap_err()
+        ),
+        404
+    );
+    // Nothing to compare with: NoSuchKey.
+    let e = s3
+        .delete_object()
+        .bucket(&b)
+        .key("k")
+        .if_match(&etag)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!((status(&e), code(&e).as_str()), (404, "NoSuchKey"));
+    // If-Match: * writes only over an existing object.
+    let e = s3
+        .put_object()
+        .bucket(&b)
+        .key("k")
+        .if_match("*")
+        .body(ByteStream::from_static(b"2"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!((status(&e), code(&e).as_str()), (404, "NoSuchKey"));
+    put("k", b"3").await.unwrap();
+    s3.put_object()
+        .bucket(&b)
+        .key("k")
+        .if_match("*")
+        .body(ByteStream::from_static(b"4"))
+        .send()
+        .await
+        .unwrap();
+    // DeleteObjects: each key's ETag is its own condition, refusals reported per key.
+    let etag_a = put("a", b"a").await.unwrap().e_tag().unwrap().to_string();
+    put("c", b"c").await.unwrap();
+    let ids = [
+        ("a", etag_a.as_str()),
+        ("c", "\"11111111111111111111111111111111\""),
+    ]
+    .into_iter()
+    .map(|(k, e)| ObjectIdentifier::builder().key(k).e_tag(e).build().unwrap())
+    .collect();
+    let out = s3
+        .delete_objects()
+        .bucket(&b)
+        .delete(Delete::builder().set_objects(Some(ids)).build().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let deleted: Vec<_> = out.deleted().iter().filter_map(|d| d.key()).collect();
+    assert_eq!(deleted, ["a"]);
+    let [err] = out.errors() else {
+        panic!("one error expected: {:?}", out.errors())
+    };
+    assert_eq!(
+        (err.key(), err.code()),
+        (Some("c"), Some("PreconditionFailed"))
+    );
+    s3.head_object().bucket(&b).key("c").send().await.unwrap();
+}
+
+#[tokio::test]
+async fn racing_conditional_writers_exactly_one_wins() {
+    let srv = TestServer::start().await;
+    let s3 = srv.admin();
+    let b = new_bucket(&srv, "condrace").await;
+    const WRITERS: usize = 24;
+    // Create-if-absent: of many writers, one creates the object, every other gets 412.
+    let tries = (0..WRITERS).map(|i| {
+        let s3 = s3.clone();
+        let b = b.clone();
+        async move {
+            let r = s3
+                .put_object()
+                .bucket(&b)
+                .key("race")
+                .if_none_match("*")
+                .body(ByteStream::from(format!("writer {i}").into_bytes()))
+                .send()
+                .await;
+            (
+                i,
+                r.map(|o| o.e_tag().unwrap().to_string())
+                    .map_err(|e| status(&e)),
+            )
+        }
+    });
+    let results = futures::future::join_all(tries).await;
+    let winners: Vec<_> = results.iter().filter(|(_, r)| r.is_ok()).collect();
+    assert_eq!(winners.len(), 1, "{results:?}");
+    assert!(
+        results
+            .iter()
+            .all(|(_, r)| matches!(r, Ok(_) | Err(412 | 409))),
+        "{results:?}"
+    );
+    let (winner, Ok(etag)) = winners[0].clone() else {
+        unreachable!()
+    };
+    let body = s3.get_object().bucket(&b).key("race").send().await.unwrap();
+    assert_eq!(
+        body.body.collect().await.unwrap().into_bytes().as_ref(),
+        format!("writer {winner}").as_bytes()
+    );
+    // Compare-and-swap on that ETag: again exactly one replaces it.
+    let tries = (0..WRITERS).map(|i| {
+        let (s3, b, etag) = (s3.clone(), b.clone(), etag.clone());
+        async move {
+            s3.put_object()
+                .bucket(&b)
+                .key("race")
+                .if_match(&etag)
+                .body(ByteStream::from(format!("swap {i}").into_bytes()))
+                .send()
+                .await
+                .map_err(|e| status(&e))
+        }
+    });
+    let results = futures::future::join_all(tries).await;
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{results:?}"
+    );
+    assert!(results.iter().all(|r| matches!(r, Ok(_) | Err(412 | 409))));
+}

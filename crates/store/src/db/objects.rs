@@ -100,14 +100,27 @@ fn check_precondition(
         (Some(WritePrecondition::IfNoneMatchAny), Some(_)) => Err(StoreError::PreconditionFailed(
             "an object with this key exists (If-None-Match: *)",
         )),
-        (Some(WritePrecondition::IfMatch(_)), None) => Err(StoreError::NoSuchKey {
-            key: String::new(),
-            delete_marker: None,
-        }),
+        (Some(WritePrecondition::IfMatch(_) | WritePrecondition::IfMatchAny), None) => {
+            Err(StoreError::NoSuchKey {
+                key: String::new(),
+                delete_marker: None,
+            })
+        }
         (Some(WritePrecondition::IfMatch(etag)), Some(r)) if *etag != r.etag => Err(
             StoreError::PreconditionFailed("the ETag does not match (If-Match)"),
         ),
         _ => Ok(()),
+    }
+}
+
+/// A NoSuchKey from [`check_precondition`] names the key.
+fn with_key(e: StoreError, key: &str) -> StoreError {
+    match e {
+        StoreError::NoSuchKey { delete_marker, .. } => StoreError::NoSuchKey {
+            key: key.to_string(),
+            delete_marker,
+        },
+        other => other,
     }
 }
 
@@ -271,6 +284,23 @@ impl Store {
         key: &str,
         version_id: Option<&str>,
     ) -> Result<DeleteOutcome, StoreError> {
+        self.delete_object_if(bucket, key, version_id, None)
+    }
+
+    /// [`Store::delete_object`] only if `precondition` holds (`If-Match`), checked in the same
+    /// transaction as the delete: against the named version, else the current one (a delete
+    /// marker is no object).
+    ///
+    /// # Errors
+    /// As [`Store::delete_object`]; [`StoreError::PreconditionFailed`] when the ETag differs,
+    /// [`StoreError::NoSuchKey`] when there is no object to compare with.
+    pub fn delete_object_if(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        precondition: Option<WritePrecondition>,
+    ) -> Result<DeleteOutcome, StoreError> {
         let (bucket, key, version_id) = (
             bucket.to_string(),
             key.to_string(),
@@ -287,7 +317,12 @@ impl Store {
                         "Invalid version id specified".into(),
                     ));
                 }
-                return Ok(match find_version(&versions, bucket, key, vid)? {
+                let found = find_version(&versions, bucket, key, vid)?;
+                if precondition.is_some() {
+                    check_precondition(precondition.as_ref(), found.as_ref().map(|(_, r)| r))
+                        .map_err(|e| with_key(e, key))?;
+                }
+                return Ok(match found {
                     Some((table_key, rec)) => {
                         versions.remove(table_key.as_slice())?;
                         let files = rec.segments.iter().map(|s| s.file).collect();
@@ -307,6 +342,11 @@ impl Store {
                         Vec::new(),
                     ),
                 });
+            }
+            if precondition.is_some() {
+                let current = newest_version(&versions, bucket, key)?;
+                check_precondition(precondition.as_ref(), current.as_ref().map(|(_, r)| r))
+                    .map_err(|e| with_key(e, key))?;
             }
             if b.versioning == VersioningState::Unversioned {
                 return Ok(

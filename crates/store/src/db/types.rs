@@ -10,6 +10,8 @@ pub enum WritePrecondition {
     IfNoneMatchAny,
     /// `If-Match: "etag"`: only if the current version has this ETag.
     IfMatch(String),
+    /// `If-Match: *`: only if the key has a current version (a delete marker is none).
+    IfMatchAny,
 }
 
 /// Result of a write that created a version.
