@@ -49,6 +49,9 @@ pub(super) async fn handle_list_objects_v2(
     let input = req.input;
     let encode = convert::wants_url_encoding(input.encoding_type.as_ref())?;
     let max_keys = convert::max_keys(input.max_keys)?;
+    // An empty delimiter is no delimiter, and AWS does not echo it.
+    let mut input = input;
+    input.delimiter = input.delimiter.filter(|d| !d.is_empty());
     let token = input
         .continuation_token
         .as_deref()
@@ -66,7 +69,9 @@ pub(super) async fn handle_list_objects_v2(
         max_keys,
     };
     let bucket = input.bucket.clone();
-    let page = s.db(move |st| st.list_objects(&bucket, &q)).await?;
+    let mut page = s.db(move |st| st.list_objects(&bucket, &q)).await?;
+    // `max-keys=0` asks for nothing: AWS answers an empty, untruncated page.
+    page.truncated &= max_keys > 0;
     let fetch_owner = input.fetch_owner.unwrap_or(false);
     let contents: Vec<Object> = page
         .objects
@@ -107,6 +112,9 @@ pub(super) async fn handle_list_objects(
     let input = req.input;
     let encode = convert::wants_url_encoding(input.encoding_type.as_ref())?;
     let max_keys = convert::max_keys(input.max_keys)?;
+    // An empty delimiter is no delimiter, and AWS does not echo it.
+    let mut input = input;
+    input.delimiter = input.delimiter.filter(|d| !d.is_empty());
     let q = ListQuery {
         prefix: input.prefix.clone().unwrap_or_default(),
         delimiter: input.delimiter.clone(),
@@ -114,7 +122,9 @@ pub(super) async fn handle_list_objects(
         max_keys,
     };
     let bucket = input.bucket.clone();
-    let page = s.db(move |st| st.list_objects(&bucket, &q)).await?;
+    let mut page = s.db(move |st| st.list_objects(&bucket, &q)).await?;
+    // `max-keys=0` asks for nothing: AWS answers an empty, untruncated page.
+    page.truncated &= max_keys > 0;
     let contents: Vec<Object> = page
         .objects
         .iter()
@@ -130,8 +140,8 @@ pub(super) async fn handle_list_objects(
         marker: Some(maybe_encode(&input.marker.unwrap_or_default(), encode)),
         max_keys: Some(i32::try_from(max_keys).unwrap_or(1000)),
         is_truncated: Some(page.truncated),
-        next_marker: page
-            .truncated
+        // AWS returns NextMarker only when a delimiter was given (else the last key is it).
+        next_marker: (page.truncated && input.delimiter.is_some())
             .then(|| page.last.as_deref().map(|l| maybe_encode(l, encode)))
             .flatten(),
         contents: Some(contents),
@@ -149,6 +159,9 @@ pub(super) async fn handle_list_object_versions(
     let input = req.input;
     let encode = convert::wants_url_encoding(input.encoding_type.as_ref())?;
     let max_keys = convert::max_keys(input.max_keys)?;
+    // An empty delimiter is no delimiter, and AWS does not echo it.
+    let mut input = input;
+    input.delimiter = input.delimiter.filter(|d| !d.is_empty());
     if input.version_id_marker.is_some() && input.key_marker.is_none() {
         return Err(s3_error!(
             InvalidArgument,
@@ -163,7 +176,8 @@ pub(super) async fn handle_list_object_versions(
         max_keys,
     };
     let bucket = input.bucket.clone();
-    let page = s.db(move |st| st.list_versions(&bucket, &q)).await?;
+    let mut page = s.db(move |st| st.list_versions(&bucket, &q)).await?;
+    page.truncated &= max_keys > 0;
     let mut versions = Vec::new();
     let mut markers = Vec::new();
     for (v, latest) in &page.versions {
@@ -207,15 +221,15 @@ pub(super) async fn handle_list_object_versions(
     Ok(S3Response::new(ListObjectVersionsOutput {
         common_prefixes: prefixes(page.common_prefixes, encode),
         delete_markers: (!markers.is_empty()).then_some(markers),
-        delimiter: input.delimiter,
+        delimiter: input.delimiter.map(|d| maybe_encode(&d, encode)),
         encoding_type: input.encoding_type,
         is_truncated: Some(page.truncated),
-        key_marker: Some(input.key_marker.unwrap_or_default()),
+        key_marker: Some(maybe_encode(&input.key_marker.unwrap_or_default(), encode)),
         max_keys: Some(i32::try_from(max_keys).unwrap_or(1000)),
         name: Some(input.bucket),
         next_key_marker: next_key,
         next_version_id_marker: next_vid,
-        prefix: Some(input.prefix.unwrap_or_default()),
+        prefix: Some(maybe_encode(&input.prefix.unwrap_or_default(), encode)),
         request_charged: None,
         version_id_marker: Some(input.version_id_marker.unwrap_or_default()),
         versions: (!versions.is_empty()).then_some(versions),

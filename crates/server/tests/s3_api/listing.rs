@@ -167,3 +167,82 @@ async fn list_v1_markers_and_url_encoding() {
     let keys: Vec<&str> = enc.contents().iter().filter_map(|o| o.key()).collect();
     assert_eq!(keys, ["a%20b", "caf%C3%A9", "plain", "x%2By"]);
 }
+
+#[tokio::test]
+async fn max_keys_zero_and_empty_delimiters() {
+    let srv = TestServer::start().await;
+    let s3 = srv.admin();
+    let b = filled(&srv, &["a/1", "a/2", "b"]).await;
+    // max-keys=0: nothing, and nothing more to fetch.
+    let v2 = s3
+        .list_objects_v2()
+        .bucket(&b)
+        .max_keys(0)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            v2.is_truncated(),
+            v2.key_count(),
+            v2.next_continuation_token()
+        ),
+        (Some(false), Some(0), None)
+    );
+    let v1 = s3
+        .list_objects()
+        .bucket(&b)
+        .max_keys(0)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!((v1.is_truncated(), v1.contents().len()), (Some(false), 0));
+    let vs = s3
+        .list_object_versions()
+        .bucket(&b)
+        .max_keys(0)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!((vs.is_truncated(), vs.versions().len()), (Some(false), 0));
+    // An empty delimiter groups nothing and is not echoed.
+    let all = s3
+        .list_objects_v2()
+        .bucket(&b)
+        .delimiter("")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(all.delimiter(), None);
+    assert!(all.common_prefixes().is_empty());
+    assert_eq!(all.contents().len(), 3);
+    let v1 = s3
+        .list_objects()
+        .bucket(&b)
+        .delimiter("")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!((v1.delimiter(), v1.contents().len()), (None, 3));
+    // Without a delimiter a truncated v1 page has no NextMarker: the last key is the marker.
+    let page = s3
+        .list_objects()
+        .bucket(&b)
+        .max_keys(1)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        (page.is_truncated(), page.next_marker()),
+        (Some(true), None)
+    );
+    let page = s3
+        .list_objects()
+        .bucket(&b)
+        .max_keys(1)
+        .delimiter("/")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.next_marker(), Some("a/"));
+}
