@@ -111,3 +111,53 @@ def test_url_encoding_covers_every_field_aws_encodes(s3, odd_keys):
     # boto3 decodes what it asked to be encoded: the keys come back as they were written.
     out = s3.list_object_versions(Bucket=BUCKET, Prefix=f"{p}a b/")
     assert sorted(v["Key"] for v in out["Versions"]) == [f"{p}a b/c+d.txt", f"{p}a b/\u00e9.txt"]
+
+
+ATTRS = ["ETag", "Checksum", "ObjectParts", "StorageClass", "ObjectSize"]
+
+
+def test_get_object_attributes_of_a_simple_object(s3):
+    key = f"conformance/{uuid.uuid4().hex[:8]}"
+    put = s3.put_object(Bucket=BUCKET, Key=key, Body=b"hello", ChecksumAlgorithm="SHA256")
+    out = s3.get_object_attributes(Bucket=BUCKET, Key=key, ObjectAttributes=ATTRS)
+    assert out["ETag"].strip('"') == put["ETag"].strip('"')
+    assert out["Checksum"] == {"ChecksumSHA256": put["ChecksumSHA256"], "ChecksumType": "FULL_OBJECT"}
+    assert out["StorageClass"] == "STANDARD" and out["ObjectSize"] == 5
+    assert "ObjectParts" not in out  # not a multipart object
+    assert out["VersionId"] == put["VersionId"]
+    only = s3.get_object_attributes(Bucket=BUCKET, Key=key, ObjectAttributes=["ObjectSize"])
+    assert only["ObjectSize"] == 5 and "ETag" not in only and "Checksum" not in only
+    with pytest.raises(ClientError) as e:
+        s3.get_object_attributes(Bucket=BUCKET, Key=key + "-absent", ObjectAttributes=ATTRS)
+    assert err(e.value) == (404, "NoSuchKey")
+
+
+def test_get_object_attributes_lists_parts_with_their_checksums(s3):
+    key = f"conformance/{uuid.uuid4().hex[:8]}"
+    up = s3.create_multipart_upload(Bucket=BUCKET, Key=key, ChecksumAlgorithm="CRC32")
+    parts = []
+    for n, body in enumerate([b"a" * 5 * 1024 * 1024, b"b" * 5 * 1024 * 1024, b"c" * 1000], 1):
+        r = s3.upload_part(Bucket=BUCKET, Key=key, UploadId=up["UploadId"], PartNumber=n,
+                           Body=body, ChecksumAlgorithm="CRC32")
+        parts.append({"PartNumber": n, "ETag": r["ETag"], "ChecksumCRC32": r["ChecksumCRC32"]})
+    s3.complete_multipart_upload(Bucket=BUCKET, Key=key, UploadId=up["UploadId"],
+                                 MultipartUpload={"Parts": parts})
+    out = s3.get_object_attributes(Bucket=BUCKET, Key=key, ObjectAttributes=ATTRS, MaxParts=2)
+    op = out["ObjectParts"]
+    assert (op["TotalPartsCount"], op["MaxParts"], op["IsTruncated"], op["NextPartNumberMarker"]) \
+        == (3, 2, True, 2)
+    assert [(p["PartNumber"], p["Size"], p["ChecksumCRC32"]) for p in op["Parts"]] == \
+        [(1, 5 * 1024 * 1024, parts[0]["ChecksumCRC32"]), (2, 5 * 1024 * 1024, parts[1]["ChecksumCRC32"])]
+    rest = s3.get_object_attributes(Bucket=BUCKET, Key=key, ObjectAttributes=["ObjectParts"],
+                                    PartNumberMarker=2)["ObjectParts"]
+    assert [p["PartNumber"] for p in rest["Parts"]] == [3] and rest["IsTruncated"] is False
+    assert out["ETag"].strip('"').endswith("-3")
+    assert out["Checksum"]["ChecksumType"] == "COMPOSITE"
+    assert out["ObjectSize"] == 10 * 1024 * 1024 + 1000
+    # The SDKs' checksum validation reads the same stored checksum from HEAD and GET.
+    head = s3.head_object(Bucket=BUCKET, Key=key, ChecksumMode="ENABLED")
+    assert head["ChecksumType"] == "COMPOSITE"
+    assert head["ChecksumCRC32"] == out["Checksum"]["ChecksumCRC32"]
+    got = s3.get_object(Bucket=BUCKET, Key=key, ChecksumMode="ENABLED")
+    assert got["ChecksumCRC32"] == out["Checksum"]["ChecksumCRC32"]
+    assert len(got["Body"].read()) == out["ObjectSize"]

@@ -277,6 +277,11 @@ pub struct Segment {
     /// How the file is encrypted; `None` for plaintext files.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub envelope: Option<Envelope>,
+    /// A multipart object's part: the checksums the part was uploaded with
+    /// (GetObjectAttributes' `ObjectParts`). `None` for single-part objects and for objects
+    /// completed before this was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub part_checksums: Option<Checksums>,
 }
 
 /// The encryption envelope of one data file (format in [`crate::crypto`]).

@@ -70,6 +70,7 @@ impl Store {
                 file: data.file,
                 len: data.len,
                 envelope: data.envelope,
+                part_checksums: None,
             }],
             encryption: None,
         };

@@ -24,6 +24,7 @@ fn write(store: &Store, key: &Key, algorithm: SseAlgorithm, context: &str, data:
         file: s.file,
         len: s.len,
         envelope: s.envelope,
+        part_checksums: None,
     }
 }
 

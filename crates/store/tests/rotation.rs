@@ -123,6 +123,7 @@ fn writes_begun_under_the_old_key_commit_under_the_new_one() {
         file: part.file,
         len: part.size,
         envelope: part.envelope.clone(),
+        part_checksums: None,
     };
     assert_eq!(
         store

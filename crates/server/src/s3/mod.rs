@@ -4,6 +4,7 @@
 //! # Layout
 //! - [`bucket`]: bucket lifecycle, location, versioning configuration.
 //! - [`object`]: PutObject, GetObject, HeadObject, CopyObject, DeleteObject(s), tagging.
+//! - [`attributes`]: GetObjectAttributes.
 //! - [`policy`]: bucket policies and Public Access Block.
 //! - [`list`]: ListObjects, ListObjectsV2, ListObjectVersions.
 //! - [`multipart`]: multipart uploads.
@@ -18,6 +19,7 @@ use s3s::{S3, S3Error, S3Request, S3Response, S3Result};
 
 use crate::state::AppState;
 
+mod attributes;
 mod body;
 mod bucket;
 mod complete;
@@ -184,6 +186,9 @@ macro_rules! paste_input {
     (head_object) => {
         HeadObjectInput
     };
+    (get_object_attributes) => {
+        GetObjectAttributesInput
+    };
     (copy_object) => {
         CopyObjectInput
     };
@@ -303,6 +308,9 @@ macro_rules! paste_output {
     (head_object) => {
         HeadObjectOutput
     };
+    (get_object_attributes) => {
+        GetObjectAttributesOutput
+    };
     (copy_object) => {
         CopyObjectOutput
     };
@@ -377,6 +385,7 @@ delegate! {
     put_object => object::handle_put_object;
     get_object => read::handle_get_object;
     head_object => read::handle_head_object;
+    get_object_attributes => attributes::handle_get_object_attributes;
     copy_object => copy::handle_copy_object;
     delete_object => delete::handle_delete_object;
     delete_objects => delete::handle_delete_objects;

@@ -247,6 +247,7 @@ pub(super) async fn handle_upload_part(
             file: part.file,
             len: part.size,
             envelope: part.envelope.clone(),
+            part_checksums: None,
         })),
         e_tag: Some(etag(&part.etag)),
         sse_customer_algorithm: super::sse_c::algorithm(customer_key.as_ref()),

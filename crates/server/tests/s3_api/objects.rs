@@ -969,3 +969,56 @@ async fn racing_conditional_writers_exactly_one_wins() {
     );
     assert!(results.iter().all(|r| matches!(r, Ok(_) | Err(412 | 409))));
 }
+
+#[tokio::test]
+async fn get_object_attributes_names_what_was_asked() {
+    use aws_sdk_s3::types::ObjectAttributes;
+    let srv = TestServer::start().await;
+    let s3 = srv.admin();
+    let b = new_bucket(&srv, "attrs").await;
+    let put = s3
+        .put_object()
+        .bucket(&b)
+        .key("k")
+        .checksum_algorithm(ChecksumAlgorithm::Crc32C)
+        .storage_class(StorageClass::StandardIa)
+        .body(ByteStream::from_static(b"attributes"))
+        .send()
+        .await
+        .unwrap();
+    let out = s3
+        .get_object_attributes()
+        .bucket(&b)
+        .key("k")
+        .object_attributes(ObjectAttributes::Etag)
+        .object_attributes(ObjectAttributes::Checksum)
+        .object_attributes(ObjectAttributes::StorageClass)
+        .object_attributes(ObjectAttributes::ObjectSize)
+        .object_attributes(ObjectAttributes::ObjectParts)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        out.e_tag().map(|e| e.trim_matches('"')),
+        put.e_tag().map(|e| e.trim_matches('"'))
+    );
+    assert_eq!(
+        out.checksum().and_then(|c| c.checksum_crc32_c()),
+        put.checksum_crc32_c()
+    );
+    assert_eq!(out.storage_class(), Some(&StorageClass::StandardIa));
+    assert_eq!(out.object_size(), Some(10));
+    assert!(
+        out.object_parts().is_none(),
+        "a single-part object has no parts"
+    );
+    let e = s3
+        .get_object_attributes()
+        .bucket(&b)
+        .key("absent")
+        .object_attributes(ObjectAttributes::Etag)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!((status(&e), code(&e).as_str()), (404, "NoSuchKey"));
+}

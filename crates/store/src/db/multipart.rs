@@ -178,6 +178,7 @@ impl Store {
                         file: p.file,
                         len: p.size,
                         envelope: p.envelope.clone(),
+                        part_checksums: Some(p.checksums.clone()),
                     })
                     .collect(),
                 encryption: None,

@@ -30,6 +30,7 @@ pub fn record(key: &str, data: SealedData) -> VersionRecord {
             file: data.file,
             len: data.len,
             envelope: data.envelope,
+            part_checksums: None,
         }],
         encryption: None,
     }
