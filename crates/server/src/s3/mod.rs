@@ -4,7 +4,7 @@
 //! # Layout
 //! - [`bucket`]: bucket lifecycle, location, versioning configuration.
 //! - [`object`]: PutObject, GetObject, HeadObject, CopyObject, DeleteObject(s), tagging.
-//! - [`attributes`]: GetObjectAttributes.
+//! - [`attributes`]: GetObjectAttributes (what an object is, without its data).
 //! - [`policy`]: bucket policies and Public Access Block.
 //! - [`list`]: ListObjects, ListObjectsV2, ListObjectVersions.
 //! - [`multipart`]: multipart uploads.
