@@ -161,3 +161,34 @@ def test_get_object_attributes_lists_parts_with_their_checksums(s3):
     got = s3.get_object(Bucket=BUCKET, Key=key, ChecksumMode="ENABLED")
     assert got["ChecksumCRC32"] == out["Checksum"]["ChecksumCRC32"]
     assert len(got["Body"].read()) == out["ObjectSize"]
+
+
+def test_sigv2_presigned_urls_for_bucket_operations(s3, env, server):
+    """boto3's default presigning in us-east-1 is SigV2, whose canonical resource for a bucket
+    is `/bucket/`: bucket-level URLs work like object URLs, and stay bound to what was signed."""
+    import requests
+
+    key = f"conformance/{uuid.uuid4().hex[:8]}"
+    s3.put_object(Bucket=BUCKET, Key=key, Body=b"x")
+    ca = env["AWS_CA_BUNDLE"]
+    url = s3.generate_presigned_url("list_objects_v2", Params={"Bucket": BUCKET, "Prefix": key})
+    assert "Signature=" in url and "X-Amz-Signature" not in url  # SigV2, boto3's default
+    r = requests.get(url, verify=ca, timeout=10)
+    assert r.status_code == 200 and f"<Key>{key}</Key>" in r.text
+    url = s3.generate_presigned_url("get_bucket_versioning", Params={"Bucket": BUCKET})
+    r = requests.get(url, verify=ca, timeout=10)
+    assert r.status_code == 200 and "<Status>Enabled</Status>" in r.text
+    # Another bucket under the same signature, or a changed signature: refused.
+    r = requests.get(url.replace(f"/{BUCKET}?", "/leadshop-security-logs?"), verify=ca, timeout=10)
+    assert r.status_code == 403 and "<Code>SignatureDoesNotMatch</Code>" in r.text
+    r = requests.get(url.replace("Signature=", "Signature=A"), verify=ca, timeout=10)
+    assert r.status_code == 403
+    # The app key may not read the versioning configuration: the URL it signs is refused.
+    app = server.env("app")
+    import boto3
+    app_s3 = boto3.client("s3", endpoint_url=app["AWS_ENDPOINT_URL"], verify=ca,
+                          aws_access_key_id=app["AWS_ACCESS_KEY_ID"],
+                          aws_secret_access_key=app["AWS_SECRET_ACCESS_KEY"], region_name="us-east-1")
+    url = app_s3.generate_presigned_url("get_bucket_versioning", Params={"Bucket": BUCKET})
+    r = requests.get(url, verify=ca, timeout=10)
+    assert r.status_code == 403 and "<Code>AccessDenied</Code>" in r.text

@@ -171,6 +171,9 @@ impl S3Shell {
                 &cx.id,
             );
         }
+        if resign::sigv2_bucket_path(&mut parts, target.bucket.as_deref(), target.names_key) {
+            tracing::debug!(request_id = %cx.id, "SigV2 bucket path given its trailing slash");
+        }
         let adjusted = resign::adjust(&mut parts, &self.keys);
         if adjusted != resign::Adjusted::default() {
             tracing::debug!(request_id = %cx.id, ?adjusted, "request adjusted for s3s");

@@ -1,10 +1,13 @@
-//! Two requests AWS accepts that s3s would refuse, made acceptable before s3s sees them:
+//! Requests AWS accepts that s3s would refuse, made acceptable before s3s sees them:
 //!
 //! - **A path whose signed form is not s3s's canonical one.** SigV4 signs the path as the
 //!   client sent it (S3 never normalises it): a key `a/b` sent as `a%2Fb`, or lower-case hex
 //!   escapes. s3s canonicalises the decoded path (`/` and unreserved characters unescaped,
 //!   upper-case hex) and tries the raw path only when it holds unescaped reserved
 //!   characters, so such a request fails with SignatureDoesNotMatch.
+//! - **A SigV2 presigned URL for a bucket** (`/bucket?list-type=2&Signature=…`): AWS and
+//!   botocore sign the bucket's resource as `/bucket/`, s3s the path as sent
+//!   ([`sigv2_bucket_path`] adds the slash, which S3 routes the same).
 //! - **A Range header S3 ignores.** S3 answers the whole object to a `Range` it does not
 //!   understand (a second range, `bytes=5-2`, a unit other than `bytes`); s3s refuses it with
 //!   400.
@@ -41,6 +44,39 @@ pub(crate) const PATH: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'.')
     .remove(b'~')
     .remove(b'/');
+
+/// A SigV2 presigned URL for a bucket-level operation, path style (`/bucket?…`): botocore,
+/// like AWS, signs the bucket's canonical resource as `/bucket/`, and s3s signs the path as
+/// sent. The path is given its trailing slash (which S3 routes the same), so both agree.
+/// Returns whether the path changed.
+pub fn sigv2_bucket_path(parts: &mut Parts, bucket: Option<&str>, names_key: bool) -> bool {
+    let sigv2 = parts.uri.query().is_some_and(|q| {
+        q.split('&').any(|p| p.starts_with("Signature="))
+            && q.split('&').any(|p| p.starts_with("AWSAccessKeyId="))
+    });
+    let Some(bucket) = bucket else {
+        return false;
+    };
+    if !sigv2 || names_key || parts.uri.path() != format!("/{bucket}") {
+        return false;
+    }
+    let pq = match parts.uri.query() {
+        Some(q) => format!("/{bucket}/?{q}"),
+        None => format!("/{bucket}/"),
+    };
+    let mut uri = parts.uri.clone().into_parts();
+    match pq.parse() {
+        Ok(p) => uri.path_and_query = Some(p),
+        Err(_) => return false,
+    }
+    match Uri::from_parts(uri) {
+        Ok(u) => {
+            parts.uri = u;
+            true
+        }
+        Err(_) => false,
+    }
+}
 
 /// Makes a request acceptable to s3s where AWS would accept it (see the module docs).
 pub fn adjust(parts: &mut Parts, keys: &KeyStore) -> Adjusted {
@@ -376,6 +412,28 @@ fn constant_eq(a: &str, b: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sigv2_bucket_urls_get_the_slash_aws_signs() {
+        let parts = |uri: &str| http::Request::get(uri).body(()).unwrap().into_parts().0;
+        let mut p = parts("/b?list-type=2&AWSAccessKeyId=AK&Signature=x%2B&Expires=1");
+        assert!(sigv2_bucket_path(&mut p, Some("b"), false));
+        assert_eq!(
+            p.uri.to_string(),
+            "/b/?list-type=2&AWSAccessKeyId=AK&Signature=x%2B&Expires=1"
+        );
+        // Objects, SigV4, virtual-hosted keys and unsigned requests keep their path.
+        for (uri, names_key) in [
+            ("/b/k?AWSAccessKeyId=AK&Signature=x&Expires=1", true),
+            ("/b?X-Amz-Signature=x&X-Amz-Credential=c", false),
+            ("/k?AWSAccessKeyId=AK&Signature=x&Expires=1", true),
+            ("/b?list-type=2", false),
+        ] {
+            let mut p = parts(uri);
+            assert!(!sigv2_bucket_path(&mut p, Some("b"), names_key), "{uri}");
+            assert_eq!(p.uri.to_string(), uri);
+        }
+    }
 
     #[test]
     fn ranges_s3_ignores() {
