@@ -31,6 +31,7 @@ mod error;
 mod list;
 mod multipart;
 mod object;
+pub mod operations;
 mod policy;
 mod read;
 mod reader;

@@ -1,0 +1,217 @@
+//! Every operation s3s 0.17.0 routes, and what leadshop does with each: the source of
+//! `docs/S3-API.md`, which a test keeps equal to what this file and the handler table
+//! (`delegate!`) say, so the document cannot drift from the code.
+
+/// The operations s3s 0.17.0 routes (its `ops/generated` modules), by `S3` trait method.
+pub const S3S_OPERATIONS: &[&str] = &[
+    "abort_multipart_upload",
+    "complete_multipart_upload",
+    "copy_object",
+    "create_bucket",
+    "create_bucket_metadata_configuration",
+    "create_bucket_metadata_table_configuration",
+    "create_multipart_upload",
+    "create_session",
+    "delete_bucket",
+    "delete_bucket_analytics_configuration",
+    "delete_bucket_cors",
+    "delete_bucket_encryption",
+    "delete_bucket_intelligent_tiering_configuration",
+    "delete_bucket_inventory_configuration",
+    "delete_bucket_lifecycle",
+    "delete_bucket_metadata_configuration",
+    "delete_bucket_metadata_table_configuration",
+    "delete_bucket_metrics_configuration",
+    "delete_bucket_ownership_controls",
+    "delete_bucket_policy",
+    "delete_bucket_replication",
+    "delete_bucket_tagging",
+    "delete_bucket_website",
+    "delete_object",
+    "delete_object_annotation",
+    "delete_object_tagging",
+    "delete_objects",
+    "delete_public_access_block",
+    "get_bucket_abac",
+    "get_bucket_accelerate_configuration",
+    "get_bucket_acl",
+    "get_bucket_analytics_configuration",
+    "get_bucket_cors",
+    "get_bucket_encryption",
+    "get_bucket_intelligent_tiering_configuration",
+    "get_bucket_inventory_configuration",
+    "get_bucket_lifecycle_configuration",
+    "get_bucket_location",
+    "get_bucket_logging",
+    "get_bucket_metadata_configuration",
+    "get_bucket_metadata_table_configuration",
+    "get_bucket_metrics_configuration",
+    "get_bucket_notification_configuration",
+    "get_bucket_ownership_controls",
+    "get_bucket_policy",
+    "get_bucket_policy_status",
+    "get_bucket_replication",
+    "get_bucket_request_payment",
+    "get_bucket_tagging",
+    "get_bucket_versioning",
+    "get_bucket_website",
+    "get_object",
+    "get_object_acl",
+    "get_object_annotation",
+    "get_object_attributes",
+    "get_object_legal_hold",
+    "get_object_lock_configuration",
+    "get_object_retention",
+    "get_object_tagging",
+    "get_object_torrent",
+    "get_public_access_block",
+    "head_bucket",
+    "head_object",
+    "list_bucket_analytics_configurations",
+    "list_bucket_intelligent_tiering_configurations",
+    "list_bucket_inventory_configurations",
+    "list_bucket_metrics_configurations",
+    "list_buckets",
+    "list_directory_buckets",
+    "list_multipart_uploads",
+    "list_object_annotations",
+    "list_object_versions",
+    "list_objects",
+    "list_objects_v2",
+    "list_parts",
+    "listen_bucket_notification",
+    "post_object",
+    "put_bucket_abac",
+    "put_bucket_accelerate_configuration",
+    "put_bucket_acl",
+    "put_bucket_analytics_configuration",
+    "put_bucket_cors",
+    "put_bucket_encryption",
+    "put_bucket_intelligent_tiering_configuration",
+    "put_bucket_inventory_configuration",
+    "put_bucket_lifecycle_configuration",
+    "put_bucket_logging",
+    "put_bucket_metrics_configuration",
+    "put_bucket_notification_configuration",
+    "put_bucket_ownership_controls",
+    "put_bucket_policy",
+    "put_bucket_replication",
+    "put_bucket_request_payment",
+    "put_bucket_tagging",
+    "put_bucket_versioning",
+    "put_bucket_website",
+    "put_object",
+    "put_object_acl",
+    "put_object_annotation",
+    "put_object_legal_hold",
+    "put_object_lock_configuration",
+    "put_object_retention",
+    "put_object_tagging",
+    "put_public_access_block",
+    "rename_object",
+    "restore_object",
+    "select_object_content",
+    "update_bucket_metadata_annotation_table_configuration",
+    "update_bucket_metadata_inventory_table_configuration",
+    "update_bucket_metadata_journal_table_configuration",
+    "update_object_encryption",
+    "upload_part",
+    "upload_part_copy",
+    "write_get_object_response",
+];
+
+/// Where a supported operation differs from AWS in a way a client could notice.
+pub const DIFFERENCES: &[(&str, &str)] = &[
+    (
+        "list_object_versions",
+        "versions and delete markers are grouped in the XML (all `Version`s, then all `DeleteMarker`s); SDKs parse them into separate lists either way",
+    ),
+    (
+        "get_object_attributes",
+        "the `ETag` element is quoted, as in every other response (AWS leaves it unquoted here)",
+    ),
+    (
+        "delete_object",
+        "`x-amz-if-match-last-modified-time` and `x-amz-if-match-size` (directory buckets only on AWS) answer NotImplemented",
+    ),
+    (
+        "put_object",
+        "`If-Match` together with `If-None-Match` answers NotImplemented",
+    ),
+    (
+        "post_object",
+        "routed as PutObject; policy conditions are checked before the signature, so a form failing both gets the condition's error",
+    ),
+    (
+        "create_bucket",
+        "`x-amz-bucket-object-lock-enabled: true` answers NotImplemented; every bucket is BucketOwnerEnforced (`x-amz-object-ownership` is not read; ACLs other than `private` are refused with InvalidBucketAclWithObjectOwnership, as AWS does under that setting)",
+    ),
+];
+
+/// The operations the server answers itself beyond the `S3` handler table.
+pub const HANDLED_ELSEWHERE: &[(&str, &str)] = &[(
+    "post_object",
+    "browser POST uploads: the shell reads the form and checks its policy, the access hook authorises it as the PutObject it becomes",
+)];
+
+/// `docs/S3-API.md`.
+#[must_use]
+pub fn document(handled: &[&str]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::from(
+        "# S3 operations\n\nGenerated from `crates/server/src/s3/operations.rs` and the handler table in\n`crates/server/src/s3/mod.rs` (`LEADSHOP_WRITE_DOCS=1 cargo test -p leadshop-server --lib\n--ignore-rust-version operations` rewrites it; the test fails while it is out of date).\nEvery operation s3s 0.17.0 routes is listed: *supported*, *supported with a difference*\n(named), or *NotImplemented* (answered with 501 `NotImplemented`, never a silent success).\n\n| operation | status | notes |\n|---|---|---|\n",
+    );
+    let (mut yes, mut total) = (0, 0);
+    for method in S3S_OPERATIONS {
+        total += 1;
+        let name = super::operation_name(method);
+        let elsewhere = HANDLED_ELSEWHERE.iter().find(|(m, _)| m == method);
+        let supported = handled.contains(method) || elsewhere.is_some();
+        let diff = DIFFERENCES
+            .iter()
+            .find(|(m, _)| m == method)
+            .map(|(_, d)| *d);
+        let status = match (supported, diff) {
+            (true, None) => "supported",
+            (true, Some(_)) => "supported, with a difference",
+            (false, _) => "NotImplemented",
+        };
+        if supported {
+            yes += 1;
+        }
+        let notes = match (elsewhere, diff) {
+            (Some((_, e)), Some(d)) => format!("{e}; {d}"),
+            (Some((_, e)), None) => (*e).to_string(),
+            (None, Some(d)) => d.to_string(),
+            (None, None) => String::new(),
+        };
+        let _ = writeln!(out, "| {name} | {status} | {notes} |");
+    }
+    let _ = writeln!(out, "\n{yes} of {total} operations supported.");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_operations_document_is_up_to_date() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/S3-API.md");
+        let want = document(super::super::HANDLED_OPERATIONS);
+        if std::env::var_os("LEADSHOP_WRITE_DOCS").is_some() {
+            std::fs::write(&path, &want).expect("write docs/S3-API.md");
+        }
+        let have = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            have == want,
+            "docs/S3-API.md is out of date: LEADSHOP_WRITE_DOCS=1 cargo test -p leadshop-server --lib --ignore-rust-version operations"
+        );
+        for (m, _) in DIFFERENCES.iter().chain(HANDLED_ELSEWHERE) {
+            assert!(S3S_OPERATIONS.contains(m), "{m} is not an s3s operation");
+        }
+        for m in super::super::HANDLED_OPERATIONS {
+            assert!(S3S_OPERATIONS.contains(m), "{m} is handled but not listed");
+        }
+    }
+}
