@@ -192,3 +192,38 @@ def test_sigv2_presigned_urls_for_bucket_operations(s3, env, server):
     url = app_s3.generate_presigned_url("get_bucket_versioning", Params={"Bucket": BUCKET})
     r = requests.get(url, verify=ca, timeout=10)
     assert r.status_code == 403 and "<Code>AccessDenied</Code>" in r.text
+
+
+def test_acls_under_bucket_owner_enforced(s3):
+    owner_only = lambda acl: [(g["Grantee"]["Type"], g["Permission"]) for g in acl["Grants"]]  # noqa: E731
+    acl = s3.get_bucket_acl(Bucket=BUCKET)
+    assert owner_only(acl) == [("CanonicalUser", "FULL_CONTROL")]
+    assert acl["Grants"][0]["Grantee"]["ID"] == acl["Owner"]["ID"]
+    key = f"conformance/{uuid.uuid4().hex[:8]}"
+    s3.put_object(Bucket=BUCKET, Key=key, Body=b"x", ACL="bucket-owner-full-control")
+    assert owner_only(s3.get_object_acl(Bucket=BUCKET, Key=key)) == [("CanonicalUser", "FULL_CONTROL")]
+    # What changes nothing is accepted; anything that would grant is refused.
+    s3.put_object_acl(Bucket=BUCKET, Key=key, ACL="private")
+    s3.put_bucket_acl(Bucket=BUCKET, ACL="private")
+    s3.put_bucket_acl(Bucket=BUCKET, AccessControlPolicy={
+        "Owner": acl["Owner"], "Grants": acl["Grants"]})
+    for call in (lambda: s3.put_object_acl(Bucket=BUCKET, Key=key, ACL="public-read"),
+                 lambda: s3.put_bucket_acl(Bucket=BUCKET, ACL="authenticated-read"),
+                 lambda: s3.put_object_acl(Bucket=BUCKET, Key=key,
+                                           GrantRead='uri="http://acs.amazonaws.com/groups/global/AllUsers"'),
+                 lambda: s3.put_object(Bucket=BUCKET, Key=key, Body=b"y", ACL="public-read-write")):
+        with pytest.raises(ClientError) as e:
+            call()
+        assert err(e.value) in {(400, "AccessControlListNotSupported"), (403, "AccessDenied")}, e.value
+    # The object was not replaced by the refused write.
+    assert s3.get_object(Bucket=BUCKET, Key=key)["Body"].read() == b"x"
+    with pytest.raises(ClientError) as e:
+        s3.get_object_acl(Bucket=BUCKET, Key=key + "-absent")
+    assert err(e.value) == (404, "NoSuchKey")
+    controls = s3.get_bucket_ownership_controls(Bucket=BUCKET)["OwnershipControls"]
+    assert controls == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+    s3.put_bucket_ownership_controls(Bucket=BUCKET, OwnershipControls=controls)
+    with pytest.raises(ClientError) as e:
+        s3.put_bucket_ownership_controls(Bucket=BUCKET, OwnershipControls={
+            "Rules": [{"ObjectOwnership": "ObjectWriter"}]})
+    assert err(e.value) == (501, "NotImplemented")

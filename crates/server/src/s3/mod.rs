@@ -5,6 +5,7 @@
 //! - [`bucket`]: bucket lifecycle, location, versioning configuration.
 //! - [`object`]: PutObject, GetObject, HeadObject, CopyObject, DeleteObject(s), tagging.
 //! - [`attributes`]: GetObjectAttributes (what an object is, without its data).
+//! - [`acl`]: ACLs and ownership controls under BucketOwnerEnforced.
 //! - [`policy`]: bucket policies and Public Access Block.
 //! - [`list`]: ListObjects, ListObjectsV2, ListObjectVersions.
 //! - [`multipart`]: multipart uploads.
@@ -19,6 +20,7 @@ use s3s::{S3, S3Error, S3Request, S3Response, S3Result};
 
 use crate::state::AppState;
 
+mod acl;
 mod attributes;
 mod body;
 mod bucket;
@@ -187,6 +189,24 @@ macro_rules! paste_input {
     (head_object) => {
         HeadObjectInput
     };
+    (get_bucket_acl) => {
+        GetBucketAclInput
+    };
+    (put_bucket_acl) => {
+        PutBucketAclInput
+    };
+    (get_object_acl) => {
+        GetObjectAclInput
+    };
+    (put_object_acl) => {
+        PutObjectAclInput
+    };
+    (get_bucket_ownership_controls) => {
+        GetBucketOwnershipControlsInput
+    };
+    (put_bucket_ownership_controls) => {
+        PutBucketOwnershipControlsInput
+    };
     (get_object_attributes) => {
         GetObjectAttributesInput
     };
@@ -309,6 +329,24 @@ macro_rules! paste_output {
     (head_object) => {
         HeadObjectOutput
     };
+    (get_bucket_acl) => {
+        GetBucketAclOutput
+    };
+    (put_bucket_acl) => {
+        PutBucketAclOutput
+    };
+    (get_object_acl) => {
+        GetObjectAclOutput
+    };
+    (put_object_acl) => {
+        PutObjectAclOutput
+    };
+    (get_bucket_ownership_controls) => {
+        GetBucketOwnershipControlsOutput
+    };
+    (put_bucket_ownership_controls) => {
+        PutBucketOwnershipControlsOutput
+    };
     (get_object_attributes) => {
         GetObjectAttributesOutput
     };
@@ -387,6 +425,12 @@ delegate! {
     get_object => read::handle_get_object;
     head_object => read::handle_head_object;
     get_object_attributes => attributes::handle_get_object_attributes;
+    get_bucket_acl => acl::handle_get_bucket_acl;
+    put_bucket_acl => acl::handle_put_bucket_acl;
+    get_object_acl => acl::handle_get_object_acl;
+    put_object_acl => acl::handle_put_object_acl;
+    get_bucket_ownership_controls => acl::handle_get_bucket_ownership_controls;
+    put_bucket_ownership_controls => acl::handle_put_bucket_ownership_controls;
     copy_object => copy::handle_copy_object;
     delete_object => delete::handle_delete_object;
     delete_objects => delete::handle_delete_objects;

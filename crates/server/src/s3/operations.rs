@@ -123,6 +123,18 @@ pub const S3S_OPERATIONS: &[&str] = &[
 /// Where a supported operation differs from AWS in a way a client could notice.
 pub const DIFFERENCES: &[(&str, &str)] = &[
     (
+        "put_bucket_ownership_controls",
+        "only `BucketOwnerEnforced` (ACLs disabled); `ObjectWriter` and `BucketOwnerPreferred` answer NotImplemented",
+    ),
+    (
+        "put_bucket_acl",
+        "BucketOwnerEnforced: only ACLs that grant the owner alone are accepted (no change); others get AccessControlListNotSupported, as on AWS",
+    ),
+    (
+        "put_object_acl",
+        "BucketOwnerEnforced: only ACLs that grant the owner alone are accepted (no change); others get AccessControlListNotSupported, as on AWS",
+    ),
+    (
         "list_object_versions",
         "versions and delete markers are grouped in the XML (all `Version`s, then all `DeleteMarker`s); SDKs parse them into separate lists either way",
     ),

@@ -1022,3 +1022,55 @@ async fn get_object_attributes_names_what_was_asked() {
         .unwrap_err();
     assert_eq!((status(&e), code(&e).as_str()), (404, "NoSuchKey"));
 }
+
+#[tokio::test]
+async fn acls_are_disabled_as_under_bucket_owner_enforced() {
+    use aws_sdk_s3::types::{ObjectCannedAcl, ObjectOwnership, Permission};
+    let srv = TestServer::start().await;
+    let s3 = srv.admin();
+    let b = new_bucket(&srv, "acls").await;
+    let acl = s3.get_bucket_acl().bucket(&b).send().await.unwrap();
+    let grants: Vec<_> = acl
+        .grants()
+        .iter()
+        .map(|g| g.permission().cloned())
+        .collect();
+    assert_eq!(grants, [Some(Permission::FullControl)]);
+    s3.put_object()
+        .bucket(&b)
+        .key("k")
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .unwrap();
+    s3.put_object_acl()
+        .bucket(&b)
+        .key("k")
+        .acl(ObjectCannedAcl::BucketOwnerFullControl)
+        .send()
+        .await
+        .unwrap();
+    let e = s3
+        .put_object_acl()
+        .bucket(&b)
+        .key("k")
+        .grant_read("uri=\"http://acs.amazonaws.com/groups/global/AuthenticatedUsers\"")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (status(&e), code(&e).as_str()),
+        (400, "AccessControlListNotSupported")
+    );
+    let controls = s3
+        .get_bucket_ownership_controls()
+        .bucket(&b)
+        .send()
+        .await
+        .unwrap();
+    let rules = controls.ownership_controls().unwrap().rules();
+    assert_eq!(
+        rules[0].object_ownership(),
+        &ObjectOwnership::BucketOwnerEnforced
+    );
+}
