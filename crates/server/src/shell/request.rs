@@ -178,6 +178,28 @@ impl S3Shell {
         if adjusted != resign::Adjusted::default() {
             tracing::debug!(request_id = %cx.id, ?adjusted, "request adjusted for s3s");
         }
+        // A SigV4 header without a time the signature covers (`x-amz-date`, or a signed `Date`
+        // the re-signing above turned into one): AWS's refusal, not s3s's 400.
+        if !parts.headers.contains_key("x-amz-date")
+            && parts
+                .headers
+                .get(header::AUTHORIZATION)
+                .is_some_and(|v| v.as_bytes().starts_with(b"AWS4-HMAC-SHA256"))
+        {
+            // A signed Date that did not verify is a wrong signature.
+            let (code, message) = if resign::signs_date_instead_of_amz_date(&parts.headers) {
+                (
+                    "SignatureDoesNotMatch",
+                    "The request signature we calculated does not match the signature you provided. Check your key and signing method.",
+                )
+            } else {
+                (
+                    "AccessDenied",
+                    "AWS authentication requires a valid Date or x-amz-date header",
+                )
+            };
+            return errors::s3_error(StatusCode::FORBIDDEN, code, message, &cx.id);
+        }
         // A configuration document or an XML request: bounded here, where the limit can
         // answer 400 MaxMessageLengthExceeded (s3s's own check answers 500 for a streamed body).
         if !is_upload(&parts, target) {

@@ -8,6 +8,9 @@
 //! - **A SigV2 presigned URL for a bucket** (`/bucket?list-type=2&Signature=…`): AWS and
 //!   botocore sign the bucket's resource as `/bucket/`, s3s the path as sent
 //!   ([`sigv2_bucket_path`] adds the slash, which S3 routes the same).
+//! - **A SigV4 request dated by a signed `Date` header** without `x-amz-date`, which AWS
+//!   accepts and s3s does not: verified with that time, then signed again with the same
+//!   time in an added `x-amz-date`.
 //! - **A Range header S3 ignores.** S3 answers the whole object to a `Range` it does not
 //!   understand (a second range, `bytes=5-2`, a unit other than `bytes`); s3s refuses it with
 //!   400.
@@ -98,7 +101,8 @@ pub fn adjust(parts: &mut Parts, keys: &KeyStore) -> Adjusted {
     };
     let canonical_path = utf8_percent_encode(&decoded, PATH).to_string();
     let path_differs = canonical_path != parts.uri.path();
-    if !drop_range && !path_differs {
+    let dated_by_date_header = signs_date_instead_of_amz_date(&parts.headers);
+    if !drop_range && !path_differs && !dated_by_date_header {
         return Adjusted::default();
     }
     let signed = Signed::of(&parts.headers, &parts.uri);
@@ -107,7 +111,7 @@ pub fn adjust(parts: &mut Parts, keys: &KeyStore) -> Adjusted {
             .iter()
             .any(|h| h.eq_ignore_ascii_case("range"))
     });
-    let needs_resign = signed.is_some() && (path_differs || range_signed);
+    let needs_resign = signed.is_some() && (path_differs || range_signed || dated_by_date_header);
     if needs_resign
         && let Some(s) = signed
         && let Some(resigned) = s.resign(parts, keys, &decoded, drop_range)
@@ -159,7 +163,8 @@ enum Signed<'a> {
 
 /// A new signature and the fields that change with it.
 enum Resigned {
-    Header(HeaderValue),
+    /// The new `Authorization`, and the `x-amz-date` it signs when the request had only `Date`.
+    Header(HeaderValue, Option<HeaderValue>),
     Query(String),
 }
 
@@ -214,12 +219,27 @@ impl<'a> Signed<'a> {
             .copied()
             .filter(|n| !(drop_range && n.eq_ignore_ascii_case("range")))
             .collect();
-        let kept_headers = header_pairs(&parts.headers, &kept_names)?;
+        let mut kept_headers = header_pairs(&parts.headers, &kept_names)?;
         match self {
             Self::Header { auth, .. } => {
                 let cred = &auth.credential;
                 let secret = keys.by_id(cred.access_key_id)?.secret_access_key.clone();
-                let date = AmzDate::parse(parts.headers.get("x-amz-date")?.to_str().ok()?).ok()?;
+                // The request's time: `x-amz-date`, else the signed `Date` header.
+                let (date, added_amz_date) = match parts.headers.get("x-amz-date") {
+                    Some(v) => (AmzDate::parse(v.to_str().ok()?).ok()?, None),
+                    None => {
+                        let iso = amz_date_of_http_date(parts.headers.get(header::DATE)?)?;
+                        (AmzDate::parse(&iso).ok()?, Some(iso))
+                    }
+                };
+                // s3s reads the time from `x-amz-date` only: it is added, and signed.
+                let mut kept_names = kept_names.clone();
+                if let Some(iso) = &added_amz_date {
+                    kept_names.push("x-amz-date");
+                    kept_names.sort_unstable();
+                    kept_headers.push(("x-amz-date", iso.as_str()));
+                    kept_headers.sort_by(|a, b| a.0.cmp(b.0));
+                }
                 let sha = parts.headers.get("x-amz-content-sha256")?.to_str().ok()?;
                 let hex_payload;
                 let payload = match AmzContentSha256::parse(sha).ok()? {
@@ -281,7 +301,12 @@ impl<'a> Signed<'a> {
                     kept_names.join(";"),
                     sign(&canonical)
                 );
-                HeaderValue::from_str(&value).ok().map(Resigned::Header)
+                let value = HeaderValue::from_str(&value).ok()?;
+                let amz_date = match added_amz_date {
+                    Some(iso) => Some(HeaderValue::from_str(&iso).ok()?),
+                    None => None,
+                };
+                Some(Resigned::Header(value, amz_date))
             }
             Self::Presigned { query, .. } => {
                 // s3s checks the expiry itself; the limit here only has to let it parse.
@@ -359,8 +384,11 @@ impl<'a> Signed<'a> {
 
 fn apply(parts: &mut Parts, resigned: Resigned) {
     match resigned {
-        Resigned::Header(v) => {
+        Resigned::Header(v, amz_date) => {
             parts.headers.insert(header::AUTHORIZATION, v);
+            if let Some(d) = amz_date {
+                parts.headers.insert("x-amz-date", d);
+            }
         }
         Resigned::Query(q) => {
             let pq = format!("{}?{q}", parts.uri.path());
@@ -373,6 +401,52 @@ fn apply(parts: &mut Parts, resigned: Resigned) {
             }
         }
     }
+}
+
+/// A SigV4 header-signed request that carries its time in a signed `Date` header and no
+/// `x-amz-date`, which AWS accepts and s3s does not.
+pub(crate) fn signs_date_instead_of_amz_date(headers: &HeaderMap) -> bool {
+    !headers.contains_key("x-amz-date")
+        && headers.contains_key(header::DATE)
+        && headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| AuthorizationV4::parse(v).ok())
+            .is_some_and(|a| {
+                a.signed_headers
+                    .iter()
+                    .any(|h| h.eq_ignore_ascii_case("date"))
+            })
+}
+
+/// An HTTP date (`Mon, 30 Nov 2026 23:45:00 GMT`, RFC 9110's IMF-fixdate) as SigV4's
+/// `20261130T234500Z`.
+fn amz_date_of_http_date(v: &HeaderValue) -> Option<String> {
+    let text = v.to_str().ok()?;
+    let mut it = text.split_whitespace();
+    let (_weekday, day, month, year, hms, zone) = (
+        it.next()?,
+        it.next()?,
+        it.next()?,
+        it.next()?,
+        it.next()?,
+        it.next()?,
+    );
+    if zone != "GMT" || it.next().is_some() {
+        return None;
+    }
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let month = MONTHS.iter().position(|m| *m == month)? + 1;
+    let day: u32 = day.parse().ok()?;
+    let year: u32 = year.parse().ok()?;
+    let mut t = hms.split(':').map(|p| p.parse::<u32>().ok());
+    let (h, m, sec) = (t.next()??, t.next()??, t.next()??);
+    if !(1..=31).contains(&day) || h > 23 || m > 59 || sec > 60 || t.next().is_some() {
+        return None;
+    }
+    Some(format!("{year:04}{month:02}{day:02}T{h:02}{m:02}{sec:02}Z"))
 }
 
 /// The query as s3s reads it: `application/x-www-form-urlencoded` pairs.
@@ -412,6 +486,25 @@ fn constant_eq(a: &str, b: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn http_dates_become_amz_dates() {
+        let d = |s: &str| amz_date_of_http_date(&HeaderValue::from_str(s).unwrap());
+        assert_eq!(
+            d("Mon, 30 Nov 2026 23:45:07 GMT").as_deref(),
+            Some("20261130T234507Z")
+        );
+        for bad in [
+            "Mon, 30 Nov 2026 23:45:07 +0000",
+            "Mon, 30 Foo 2026 23:45:07 GMT",
+            "Mon, 32 Nov 2026 23:45:07 GMT",
+            "Mon, 30 Nov 2026 24:00:00 GMT",
+            "Mon, 30 Nov 2026 23:45 GMT",
+            "20261130T234507Z",
+        ] {
+            assert_eq!(d(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn sigv2_bucket_urls_get_the_slash_aws_signs() {
