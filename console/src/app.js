@@ -126,7 +126,7 @@ function SignIn({ onSignedIn }) {
 
 // ---- Buckets ------------------------------------------------------------------------------
 
-function Buckets({ go }) {
+function Buckets({ go, session }) {
   const [state, setState] = useState({ loading: true });
   useEffect(() => {
     s3('GET', '').then(({ xml }) => {
@@ -146,6 +146,9 @@ function Buckets({ go }) {
       <h3>Buckets</h3>
       ${state.loading && html`<p aria-busy="true">Loading buckets…</p>`}
       ${state.error && html`<p class="error" id="buckets-error">${state.error.message}</p>`}
+      ${state.error && session.policyBuckets && session.policyBuckets.length > 0 && html`
+        <p id="policy-buckets">Buckets this key's policy names:
+          ${session.policyBuckets.map((b) => html` <a href=${`#/b/${encodeURIComponent(b)}/`}>${b}</a>`)}</p>`}
       ${state.buckets && html`
         <table id="buckets">
           <thead><tr><th>Name</th><th>Created</th></tr></thead>
@@ -517,7 +520,7 @@ function App() {
       </header>
       ${route.bucket
         ? html`<${Bucket} key=${route.bucket} bucket=${route.bucket} prefix=${route.prefix} tab=${route.tab} go=${go} />`
-        : html`<${Buckets} go=${go} />`}
+        : html`<${Buckets} go=${go} session=${session} />`}
     </main>`;
 }
 

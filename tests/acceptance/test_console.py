@@ -99,6 +99,7 @@ def test_console_in_chromium_upload_download_delete_restore(server, s3, console)
     assert not app["corsEditor"] and not app["policyEditor"] and not app["versioningControls"]
     assert app["readOnlyNote"] and "AccessDenied" in app["policy"]
     assert "s3:ListAllMyBuckets" in report["app"]["bucketsError"]
+    assert report["app"]["policyBuckets"] == [BUCKET]  # offered from the app key's policy
     assert report["app"]["listed"] >= 1
     for shot in ("sign-in-refused", "buckets", "objects", "versions", "restored",
                  "settings-admin", "settings-app"):

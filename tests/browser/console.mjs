@@ -210,6 +210,7 @@ try {
   report.app = {
     user: await page.textContent("#signed-in-user"),
     bucketsError: await page.textContent("#buckets-error"),
+    policyBuckets: await page.$$eval("#policy-buckets a", (a) => a.map((x) => x.textContent)),
   };
   await page.fill("#open-bucket", BUCKET);
   await page.press("#open-bucket", "Enter");

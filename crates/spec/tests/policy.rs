@@ -602,3 +602,17 @@ fn the_log_bucket_policy_admits_only_log_delivery_from_our_bucket() {
         Decision::ImplicitDeny
     );
 }
+
+#[test]
+fn named_buckets_are_the_exact_bucket_names_of_allow_statements() {
+    let p = Policy::parse(
+        r#"{"Version":"2012-10-17","Statement":[
+        {"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::leadshop-assets/*"},
+        {"Effect":"Allow","Action":"s3:ListBucket","Resource":["arn:aws:s3:::leadshop-assets","arn:aws:s3:::reports"]},
+        {"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::logs-*/*"},
+        {"Effect":"Deny","Action":"s3:*","Resource":"arn:aws:s3:::secret"},
+        {"Effect":"Allow","Action":"s3:ListAllMyBuckets","Resource":"*"}]}"#,
+    )
+    .unwrap();
+    assert_eq!(p.named_buckets(), ["leadshop-assets", "reports"]);
+}

@@ -28,19 +28,22 @@ this.ifd0Offset: ${this.ifd0Offset}, file.byteLength: ${e.byteLength}`),e.tiff&&
         <footer class="muted"><small>Your keys: <code>leadshop keys list</code> and the
           <code>credentials</code> file of the data directory.</small></footer>
       </article>
-    </main>`}function mm({go:i}){let[e,t]=O({loading:!0});z(()=>{Ce("GET","").then(({xml:r})=>{let n=Array.from(r.getElementsByTagName("Bucket")).map(o=>({name:Z(o,"Name"),created:Z(o,"CreationDate")}));t({buckets:n})}).catch(r=>t({error:r}))},[]);let s=r=>{r.preventDefault();let n=new FormData(r.target).get("bucket").trim();n&&i(`#/b/${encodeURIComponent(n)}/`)};return R`
+    </main>`}function mm({go:i,session:e}){let[t,s]=O({loading:!0});z(()=>{Ce("GET","").then(({xml:n})=>{let o=Array.from(n.getElementsByTagName("Bucket")).map(a=>({name:Z(a,"Name"),created:Z(a,"CreationDate")}));s({buckets:o})}).catch(n=>s({error:n}))},[]);let r=n=>{n.preventDefault();let o=new FormData(n.target).get("bucket").trim();o&&i(`#/b/${encodeURIComponent(o)}/`)};return R`
     <section>
       <h3>Buckets</h3>
-      ${e.loading&&R`<p aria-busy="true">Loading buckets…</p>`}
-      ${e.error&&R`<p class="error" id="buckets-error">${e.error.message}</p>`}
-      ${e.buckets&&R`
+      ${t.loading&&R`<p aria-busy="true">Loading buckets…</p>`}
+      ${t.error&&R`<p class="error" id="buckets-error">${t.error.message}</p>`}
+      ${t.error&&e.policyBuckets&&e.policyBuckets.length>0&&R`
+        <p id="policy-buckets">Buckets this key's policy names:
+          ${e.policyBuckets.map(n=>R` <a href=${`#/b/${encodeURIComponent(n)}/`}>${n}</a>`)}</p>`}
+      ${t.buckets&&R`
         <table id="buckets">
           <thead><tr><th>Name</th><th>Created</th></tr></thead>
-          <tbody>${e.buckets.map(r=>R`
-            <tr><td><a href=${`#/b/${encodeURIComponent(r.name)}/`}>${r.name}</a></td><td>${r.created}</td></tr>`)}
+          <tbody>${t.buckets.map(n=>R`
+            <tr><td><a href=${`#/b/${encodeURIComponent(n.name)}/`}>${n.name}</a></td><td>${n.created}</td></tr>`)}
           </tbody>
         </table>`}
-      <form onSubmit=${s} role="group">
+      <form onSubmit=${r} role="group">
         <input id="open-bucket" name="bucket" placeholder="Open a bucket by name (e.g. leadshop-assets)" />
         <button type="submit">Open</button>
       </form>
@@ -130,7 +133,7 @@ this.ifd0Offset: ${this.ifd0Offset}, file.byteLength: ${e.byteLength}`),e.tiff&&
         </div>
         <button id="sign-out" class="secondary outline" style="width:auto" onClick=${n}>Sign out</button>
       </header>
-      ${o.bucket?R`<${xm} key=${o.bucket} bucket=${o.bucket} prefix=${o.prefix} tab=${o.tab} go=${r} />`:R`<${mm} go=${r} />`}
+      ${o.bucket?R`<${xm} key=${o.bucket} bucket=${o.bucket} prefix=${o.prefix} tab=${o.tab} go=${r} />`:R`<${mm} go=${r} session=${i} />`}
     </main>`}Wt(R`<${Pm} />`,document.getElementById("app"));})();
 /*! Bundled license information:
 

@@ -167,6 +167,8 @@ fn session_json(console: &Console, s: &Session, identity: &Identity) -> Value {
         "s3Endpoint": console.state.endpoints.s3,
         "region": console.state.config.region,
         "maxUploadBytes": console.state.config.max_put_size,
+        // Where a key that may not list buckets can still go.
+        "policyBuckets": identity.policy.named_buckets(),
     })
 }
 

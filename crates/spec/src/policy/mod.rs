@@ -111,6 +111,28 @@ impl Policy {
         Ok(())
     }
 
+    /// The buckets the policy's Allow statements name exactly (`arn:aws:s3:::name` or
+    /// `arn:aws:s3:::name/…`, no wildcard in the name), sorted: where a key that may not list
+    /// buckets can still go (the console offers them).
+    #[must_use]
+    pub fn named_buckets(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .statements
+            .iter()
+            .filter(|s| s.effect == Effect::Allow)
+            .filter_map(|s| s.resource.as_ref())
+            .filter(|r| !r.negated)
+            .flat_map(|r| r.patterns.iter())
+            .filter_map(|p| p.strip_prefix("arn:aws:s3:::"))
+            .map(|rest| rest.split('/').next().unwrap_or_default())
+            .filter(|b| !b.is_empty() && !b.contains(['*', '?', '$']))
+            .map(str::to_string)
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
     /// The actions each statement names, for listings: `deny:` marks a Deny statement's,
     /// `all-but:` an Allow statement's `NotAction`.
     #[must_use]
