@@ -230,3 +230,18 @@ def test_behind_a_trusted_https_proxy_the_cookie_is_https_only(tmp_path):
         assert "Signing in sends a secret" in r.json()["error"]
     finally:
         srv.stop()
+
+
+def test_the_console_answers_only_to_its_own_names(server, console):
+    """DNS rebinding: a page whose own name was made to resolve to 127.0.0.1 reaches the
+    console with that name in Host, and gets nothing; /metrics stays open to scrapers."""
+    port = console.rsplit(":", 1)[1]
+    for host in (f"evil.example:{port}", "127.0.0.1", f"localhost:{int(port) + 1}"):
+        r = requests.get(console + "/", headers={"Host": host}, timeout=10)
+        assert r.status_code == 421, host
+        r = requests.post(f"{console}/api/session", json={}, headers={"Host": host}, timeout=10)
+        assert r.status_code == 421, host
+    for host in (f"localhost:{port}", f"127.0.0.1:{port}"):
+        assert requests.get(console + "/", headers={"Host": host}, timeout=10).status_code == 200
+    r = requests.get(console + "/metrics", headers={"Host": "prometheus.internal"}, timeout=10)
+    assert r.status_code == 200 and "leadshop_connections_open" in r.text

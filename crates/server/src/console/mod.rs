@@ -70,6 +70,16 @@ impl Console {
         activity: Arc<ConnActivity>,
     ) -> Response<s3s::Body> {
         let path = req.uri().path().to_string();
+        // `/metrics` is for scrapers, whatever name they use; the rest is the console's own.
+        if path != "/metrics" && !self.host_allowed(req.headers(), &conn) {
+            // A page whose name was made to resolve here (DNS rebinding) gets nothing.
+            return text(
+                StatusCode::MISDIRECTED_REQUEST,
+                "text/plain; charset=utf-8",
+                "this console answers only to its own address (localhost, 127.0.0.1, [::1])\n"
+                    .into(),
+            );
+        }
         if path == "/s3" || path.starts_with("/s3/") {
             let mut resp = gateway::forward(self, req, conn, activity).await;
             // Objects come back on the console's origin: never let one run as a page of it.
@@ -110,6 +120,41 @@ impl Console {
                 "not found\n".into(),
             )
         })
+    }
+}
+
+impl Console {
+    /// Whether the `Host` names this console: a loopback name or the bound address with the
+    /// console's port. Behind a trusted proxy the proxy's `Host` is accepted.
+    fn host_allowed(&self, headers: &http::HeaderMap, conn: &ConnInfo) -> bool {
+        let trusted = self
+            .state
+            .config
+            .trusted_proxies
+            .iter()
+            .filter_map(|p| leadshop_spec::policy::Cidr::parse(p))
+            .any(|c| c.contains(conn.remote.ip()));
+        if trusted {
+            return true;
+        }
+        let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
+            return false;
+        };
+        let port = conn.local.port();
+        let bound = self
+            .state
+            .endpoints
+            .console
+            .trim_start_matches("http://")
+            .to_string();
+        host == bound
+            || [
+                format!("localhost:{port}"),
+                format!("127.0.0.1:{port}"),
+                format!("[::1]:{port}"),
+            ]
+            .iter()
+            .any(|h| h.eq_ignore_ascii_case(host))
     }
 }
 
