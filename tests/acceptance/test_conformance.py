@@ -285,3 +285,63 @@ def test_sigv4_with_a_signed_date_header_instead_of_x_amz_date(s3, env):
     if h["date"] != now:
         r = requests.get(url, headers=h, verify=env["AWS_CA_BUNDLE"], timeout=10)
         assert r.status_code == 403 and "SignatureDoesNotMatch" in r.text
+
+
+def test_archived_classes_need_a_restore_and_restores_expire(tmp_path):
+    """GLACIER and DEEP_ARCHIVE keep data archived: GET and copies answer InvalidObjectState
+    until RestoreObject's copy is ready, for `Days` days. With `day_seconds = 1` a day is a
+    second: a Standard GLACIER restore (5 hours) takes about 0.2 s."""
+    import boto3
+
+    from leadshop_proc import Leadshop
+
+    srv = Leadshop(tmp_path / "data", config="day_seconds = 1\n").start()
+    try:
+        e = srv.env("admin")
+        s3 = boto3.client("s3", endpoint_url=e["AWS_ENDPOINT_URL"], verify=e["AWS_CA_BUNDLE"],
+                          aws_access_key_id=e["AWS_ACCESS_KEY_ID"],
+                          aws_secret_access_key=e["AWS_SECRET_ACCESS_KEY"], region_name="us-east-1")
+        s3.put_object(Bucket=BUCKET, Key="cold", Body=b"archived", StorageClass="GLACIER")
+        s3.put_object(Bucket=BUCKET, Key="warm", Body=b"x")
+        with pytest.raises(ClientError) as err_get:
+            s3.get_object(Bucket=BUCKET, Key="cold")
+        assert err(err_get.value) == (403, "InvalidObjectState")
+        with pytest.raises(ClientError) as err_copy:
+            s3.copy_object(Bucket=BUCKET, Key="copy", CopySource={"Bucket": BUCKET, "Key": "cold"})
+        assert err(err_copy.value) == (403, "InvalidObjectState")
+        head = s3.head_object(Bucket=BUCKET, Key="cold")
+        assert head["StorageClass"] == "GLACIER" and "Restore" not in head
+        # Not archived, or no such tier for the class: refused.
+        with pytest.raises(ClientError) as e1:
+            s3.restore_object(Bucket=BUCKET, Key="warm", RestoreRequest={"Days": 1})
+        assert err(e1.value) == (403, "InvalidObjectState")
+        s3.put_object(Bucket=BUCKET, Key="deep", Body=b"x", StorageClass="DEEP_ARCHIVE")
+        with pytest.raises(ClientError) as e2:
+            s3.restore_object(Bucket=BUCKET, Key="deep", RestoreRequest={
+                "Days": 1, "GlacierJobParameters": {"Tier": "Expedited"}})
+        assert err(e2.value) == (400, "InvalidArgument")
+        # A restore: 202, in progress (a second one is 409), then readable.
+        r = s3.restore_object(Bucket=BUCKET, Key="cold", RestoreRequest={
+            "Days": 2, "GlacierJobParameters": {"Tier": "Standard"}})
+        assert r["ResponseMetadata"]["HTTPStatusCode"] == 202
+        assert s3.head_object(Bucket=BUCKET, Key="cold")["Restore"] == 'ongoing-request="true"'
+        with pytest.raises(ClientError) as e3:
+            s3.restore_object(Bucket=BUCKET, Key="cold", RestoreRequest={"Days": 2})
+        assert err(e3.value) == (409, "RestoreAlreadyInProgress")
+        deadline = time.monotonic() + 5
+        while s3.head_object(Bucket=BUCKET, Key="cold")["Restore"].startswith('ongoing-request="true"'):
+            assert time.monotonic() < deadline, "the restore never completed"
+            time.sleep(0.05)
+        assert 'ongoing-request="false", expiry-date="' in s3.head_object(Bucket=BUCKET, Key="cold")["Restore"]
+        assert s3.get_object(Bucket=BUCKET, Key="cold")["Body"].read() == b"archived"
+        assert s3.head_object(Bucket=BUCKET, Key="cold")["StorageClass"] == "GLACIER"
+        # The copy goes away after its days.
+        deadline = time.monotonic() + 6
+        while "Restore" in s3.head_object(Bucket=BUCKET, Key="cold"):
+            assert time.monotonic() < deadline, "the restored copy never expired"
+            time.sleep(0.1)
+        with pytest.raises(ClientError) as e4:
+            s3.get_object(Bucket=BUCKET, Key="cold")
+        assert err(e4.value) == (403, "InvalidObjectState")
+    finally:
+        srv.stop()

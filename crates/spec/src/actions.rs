@@ -77,7 +77,7 @@ operations! {
     GetBucketLifecycleConfiguration, PutBucketLifecycleConfiguration, DeleteBucketLifecycle,
     GetBucketLogging, PutBucketLogging, GetBucketTagging, PutBucketTagging, DeleteBucketTagging,
     GetBucketAcl, PutBucketAcl, GetBucketOwnershipControls, PutBucketOwnershipControls,
-    DeleteBucketOwnershipControls, ListBuckets,
+    DeleteBucketOwnershipControls, ListBuckets, RestoreObject,
 }
 
 impl Operation {
@@ -103,6 +103,7 @@ impl Operation {
             (O::GetObjectAcl, true) => a("s3:GetObjectVersionAcl", Object),
             (O::GetObjectAttributes, false) => a("s3:GetObjectAttributes", Object),
             (O::GetObjectAttributes, true) => a("s3:GetObjectVersionAttributes", Object),
+            (O::RestoreObject, _) => a("s3:RestoreObject", Object),
             // Uploads of every shape need s3:PutObject; copies also need read access to the
             // source, which the access hook checks separately.
             (

@@ -53,6 +53,13 @@ pub enum StoreError {
     /// The caller's input was refused by the engine (e.g. a NUL byte in a key).
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    /// The operation does not apply to the version's storage class (RestoreObject on a
+    /// class that is not archived).
+    #[error("invalid object state: {0}")]
+    InvalidObjectState(&'static str),
+    /// A restore of the version is under way already.
+    #[error("object restore is already in progress")]
+    RestoreAlreadyInProgress,
     /// A stored record could not be decoded: a newer format, or corruption.
     #[error("corrupt or unknown record format: {0}")]
     Corrupt(String),

@@ -338,9 +338,40 @@ pub struct VersionRecord {
     /// Encryption envelope (wrapped data key, key id, algorithm); filled by the SSE layer.
     #[serde(default)]
     pub encryption: Option<serde_json::Value>,
+    /// An archived version's temporary copy (RestoreObject), if one was asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore: Option<Restore>,
+}
+
+/// The temporary copy RestoreObject makes of an archived (GLACIER, DEEP_ARCHIVE) version: it
+/// is readable from `ready_ms` until `expiry_ms` (milliseconds since the epoch, on the
+/// server's clock).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Restore {
+    /// When the restore completes.
+    pub ready_ms: i64,
+    /// When the restored copy goes away again.
+    pub expiry_ms: i64,
 }
 
 impl VersionRecord {
+    /// Whether the version's storage class keeps its data archived: readable only through a
+    /// restored copy.
+    #[must_use]
+    pub fn is_archived(&self) -> bool {
+        matches!(self.storage_class.as_str(), "GLACIER" | "DEEP_ARCHIVE")
+    }
+
+    /// Whether its data can be read at `now_ms`: not archived, or restored and not expired.
+    #[must_use]
+    pub fn readable_at(&self, now_ms: i64) -> bool {
+        !self.is_archived()
+            || self
+                .restore
+                .as_ref()
+                .is_some_and(|r| r.ready_ms <= now_ms && now_ms < r.expiry_ms)
+    }
+
     /// Part sizes of a multipart object (one per segment), for `PartNumber` reads.
     #[must_use]
     pub fn parts_count(&self) -> Option<usize> {

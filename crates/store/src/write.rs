@@ -73,6 +73,7 @@ impl Store {
                 part_checksums: None,
             }],
             encryption: None,
+            restore: None,
         };
         self.put_version(bucket, rec, precondition)
             .inspect_err(|_| self.discard(data.file))

@@ -52,6 +52,9 @@ pub(super) async fn copy_source_version(
         if_unmodified_since,
         S3ErrorCode::PreconditionFailed,
     )?;
+    if !v.readable_at(s.now_ms()) {
+        return Err(super::restore::archived());
+    }
     Ok(v)
 }
 

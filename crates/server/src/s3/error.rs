@@ -62,6 +62,13 @@ pub(crate) fn from_store(e: StoreError) -> S3Error {
         }
         StoreError::ConditionalRequestConflict => s3_error!(ConditionalRequestConflict),
         StoreError::InvalidArgument(m) => S3Error::with_message(S3ErrorCode::InvalidArgument, m),
+        StoreError::InvalidObjectState(m) => {
+            S3Error::with_message(S3ErrorCode::InvalidObjectState, m)
+        }
+        StoreError::RestoreAlreadyInProgress => S3Error::with_message(
+            S3ErrorCode::RestoreAlreadyInProgress,
+            "Object restore is already in progress",
+        ),
         e @ (StoreError::Corrupt(_)
         | StoreError::CommitFailed(_)
         | StoreError::Db(_)

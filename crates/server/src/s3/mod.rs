@@ -6,6 +6,7 @@
 //! - [`object`]: PutObject, GetObject, HeadObject, CopyObject, DeleteObject(s), tagging.
 //! - [`attributes`]: GetObjectAttributes (what an object is, without its data).
 //! - [`acl`]: ACLs and ownership controls under BucketOwnerEnforced.
+//! - [`restore`]: archived storage classes and RestoreObject.
 //! - [`policy`]: bucket policies and Public Access Block.
 //! - [`list`]: ListObjects, ListObjectsV2, ListObjectVersions.
 //! - [`multipart`]: multipart uploads.
@@ -37,11 +38,18 @@ pub mod operations;
 mod policy;
 mod read;
 mod reader;
+mod restore;
 mod sse;
 mod sse_c;
 mod tagging;
 
 pub use read::{RangeSpan, resolve_range};
+
+/// A status a handler answers with that s3s's serializer does not set (it ignores
+/// `S3Response::status` for generated operations): left in the response extensions, applied
+/// by the shell. RestoreObject's 202 Accepted uses it.
+#[derive(Debug, Clone, Copy)]
+pub struct StatusOverride(pub http::StatusCode);
 
 /// The S3 service of one server instance.
 #[derive(Debug, Clone)]
@@ -189,6 +197,9 @@ macro_rules! paste_input {
     (head_object) => {
         HeadObjectInput
     };
+    (restore_object) => {
+        RestoreObjectInput
+    };
     (get_bucket_acl) => {
         GetBucketAclInput
     };
@@ -329,6 +340,9 @@ macro_rules! paste_output {
     (head_object) => {
         HeadObjectOutput
     };
+    (restore_object) => {
+        RestoreObjectOutput
+    };
     (get_bucket_acl) => {
         GetBucketAclOutput
     };
@@ -424,6 +438,7 @@ delegate! {
     put_object => object::handle_put_object;
     get_object => read::handle_get_object;
     head_object => read::handle_head_object;
+    restore_object => restore::handle_restore_object;
     get_object_attributes => attributes::handle_get_object_attributes;
     get_bucket_acl => acl::handle_get_bucket_acl;
     put_bucket_acl => acl::handle_put_bucket_acl;

@@ -123,6 +123,10 @@ pub const S3S_OPERATIONS: &[&str] = &[
 /// Where a supported operation differs from AWS in a way a client could notice.
 pub const DIFFERENCES: &[(&str, &str)] = &[
     (
+        "restore_object",
+        "archive restores only (S3 Select requests answer NotImplemented); a restore takes AWS's upper bound for the class and tier, on the server's clock (scaled by `day_seconds`); the copy expires `Days` days after it is ready, not at the following midnight UTC",
+    ),
+    (
         "put_bucket_ownership_controls",
         "only `BucketOwnerEnforced` (ACLs disabled); `ObjectWriter` and `BucketOwnerPreferred` answer NotImplemented",
     ),

@@ -114,6 +114,8 @@ struct ReadView {
     content_range: Option<String>,
     parts_count: Option<i32>,
     with_checksums: bool,
+    /// The server's time of the read (restored copies come and go with it).
+    now_ms: i64,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -176,6 +178,7 @@ async fn read_view(
         content_range,
         parts_count,
         with_checksums,
+        now_ms: s.now_ms(),
     })
 }
 
@@ -266,6 +269,7 @@ macro_rules! fill_read_output {
             set_checksums!($out, &v.checksums);
             $out.checksum_type = convert::checksum_type(&v.checksums);
         }
+        $out.restore = super::restore::restore_header(v, view.now_ms);
     }};
 }
 
@@ -275,6 +279,10 @@ pub(super) async fn handle_get_object(
 ) -> S3Result<S3Response<GetObjectOutput>> {
     let input = req.input;
     let (view, customer_key, wrapping_key, kms_arn) = prepare_read!(s, input);
+    // An archived version's data is readable only through a restored copy (HEAD answers).
+    if !view.version.readable_at(view.now_ms) {
+        return Err(super::restore::archived());
+    }
     let mut out = GetObjectOutput::default();
     fill_read_output!(out, &view, input);
     out.ssekms_key_id = kms_arn;

@@ -247,7 +247,7 @@ impl S3Shell {
         };
         parts.extensions.insert(cx.clone());
         let req = Request::from_parts(parts, body);
-        let resp = match self.s3.call(req).await {
+        let mut resp = match self.s3.call(req).await {
             Ok(resp) => resp,
             Err(e) => {
                 tracing::warn!(request_id = %cx.id, error = %e, "request failed inside the protocol layer");
@@ -256,6 +256,13 @@ impl S3Shell {
                 r
             }
         };
+        if let Some(o) = resp
+            .extensions()
+            .get::<crate::s3::StatusOverride>()
+            .copied()
+        {
+            *resp.status_mut() = o.0;
+        }
         // Whatever the layer reading the body made of its failure, the client stalled or sent
         // too much.
         if outcome.timed_out() {

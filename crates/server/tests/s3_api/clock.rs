@@ -148,3 +148,79 @@ async fn records_are_stamped_by_the_clock() {
     assert_eq!(stamp("tmp/first").await, 1_790_000_000);
     assert_eq!(stamp("tmp/second").await, 1_790_000_000 + 30 * 86_400);
 }
+
+#[tokio::test]
+async fn a_glacier_restore_completes_and_expires_on_the_clock() {
+    use aws_sdk_s3::types::{GlacierJobParameters, RestoreRequest, StorageClass, Tier};
+    let clock = TestClock::starting_now();
+    let srv = server_on(&clock).await;
+    let s3 = srv.admin();
+    s3.put_object()
+        .bucket(ASSETS)
+        .key("cold")
+        .storage_class(StorageClass::Glacier)
+        .body(ByteStream::from_static(b"archived"))
+        .send()
+        .await
+        .unwrap();
+    let get = || s3.get_object().bucket(ASSETS).key("cold").send();
+    assert_eq!(code(&get().await.unwrap_err()), "InvalidObjectState");
+    let restore = |days: i32| {
+        s3.restore_object()
+            .bucket(ASSETS)
+            .key("cold")
+            .restore_request(
+                RestoreRequest::builder()
+                    .days(days)
+                    .glacier_job_parameters(
+                        GlacierJobParameters::builder()
+                            .tier(Tier::Standard)
+                            .build()
+                            .unwrap(),
+                    )
+                    .build(),
+            )
+            .send()
+    };
+    restore(1).await.unwrap();
+    let restore_header = || async {
+        s3.head_object()
+            .bucket(ASSETS)
+            .key("cold")
+            .send()
+            .await
+            .unwrap()
+            .restore()
+            .map(str::to_string)
+    };
+    // GLACIER Standard: five hours.
+    clock.advance(Duration::from_secs(4 * 3600));
+    assert_eq!(
+        restore_header().await.as_deref(),
+        Some("ongoing-request=\"true\"")
+    );
+    assert_eq!(
+        code(&restore(1).await.unwrap_err()),
+        "RestoreAlreadyInProgress"
+    );
+    assert_eq!(code(&get().await.unwrap_err()), "InvalidObjectState");
+    clock.advance(Duration::from_secs(3600));
+    let header = restore_header().await.unwrap();
+    assert!(
+        header.starts_with("ongoing-request=\"false\", expiry-date=\""),
+        "{header}"
+    );
+    let body = get()
+        .await
+        .unwrap()
+        .body
+        .collect()
+        .await
+        .unwrap()
+        .into_bytes();
+    assert_eq!(body.as_ref(), b"archived");
+    // One day later the copy is gone.
+    clock.advance(DAY);
+    assert_eq!(restore_header().await, None);
+    assert_eq!(code(&get().await.unwrap_err()), "InvalidObjectState");
+}

@@ -182,6 +182,7 @@ impl Store {
                     })
                     .collect(),
                 encryption: None,
+                restore: None,
             };
 
             let (outcome, mut garbage) = Self::insert_version(

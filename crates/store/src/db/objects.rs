@@ -377,6 +377,7 @@ impl Store {
                 tags: std::collections::BTreeMap::new(),
                 segments: Vec::new(),
                 encryption: None,
+                restore: None,
             };
             let garbage = assign_version(&mut versions, bucket, b.versioning, seq, &mut marker)?;
             versions.insert(

@@ -33,6 +33,7 @@ pub fn record(key: &str, data: SealedData) -> VersionRecord {
             part_checksums: None,
         }],
         encryption: None,
+        restore: None,
     }
 }
 
