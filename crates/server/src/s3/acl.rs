@@ -69,6 +69,25 @@ fn changes_nothing(
     canned_ok && policy_ok && header_ok && !other_grants
 }
 
+/// PutBucketAcl and PutObjectAcl carry the same ACL fields (canned type aside): anything
+/// but an owner-only ACL is refused.
+macro_rules! refuse_unless_owner_only {
+    ($input:expr, $canned:ty) => {
+        let others = $input.grant_read.is_some()
+            || $input.grant_read_acp.is_some()
+            || $input.grant_write.is_some()
+            || $input.grant_write_acp.is_some();
+        if !changes_nothing(
+            $input.acl.as_ref().map(<$canned>::as_str),
+            $input.access_control_policy.as_ref(),
+            $input.grant_full_control.as_deref(),
+            others,
+        ) {
+            return Err(not_supported());
+        }
+    };
+}
+
 pub(super) async fn handle_get_bucket_acl(
     s: &Leadshop,
     req: S3Request<GetBucketAclInput>,
@@ -88,18 +107,7 @@ pub(super) async fn handle_put_bucket_acl(
     let input = req.input;
     let b = input.bucket.clone();
     s.db(move |st| st.bucket(&b)).await?;
-    let others = input.grant_read.is_some()
-        || input.grant_read_acp.is_some()
-        || input.grant_write.is_some()
-        || input.grant_write_acp.is_some();
-    if !changes_nothing(
-        input.acl.as_ref().map(BucketCannedACL::as_str),
-        input.access_control_policy.as_ref(),
-        input.grant_full_control.as_deref(),
-        others,
-    ) {
-        return Err(not_supported());
-    }
+    refuse_unless_owner_only!(input, BucketCannedACL);
     Ok(S3Response::new(PutBucketAclOutput::default()))
 }
 
@@ -122,20 +130,13 @@ pub(super) async fn handle_put_object_acl(
     req: S3Request<PutObjectAclInput>,
 ) -> S3Result<S3Response<PutObjectAclOutput>> {
     let input = req.input;
-    let others = input.grant_read.is_some()
-        || input.grant_read_acp.is_some()
-        || input.grant_write.is_some()
-        || input.grant_write_acp.is_some();
-    let (b, k, v) = (input.bucket, input.key, input.version_id);
+    let (b, k, v) = (
+        input.bucket.clone(),
+        input.key.clone(),
+        input.version_id.clone(),
+    );
     s.db(move |st| st.get_version(&b, &k, v.as_deref())).await?;
-    if !changes_nothing(
-        input.acl.as_ref().map(ObjectCannedACL::as_str),
-        input.access_control_policy.as_ref(),
-        input.grant_full_control.as_deref(),
-        others,
-    ) {
-        return Err(not_supported());
-    }
+    refuse_unless_owner_only!(input, ObjectCannedACL);
     Ok(S3Response::new(PutObjectAclOutput::default()))
 }
 
