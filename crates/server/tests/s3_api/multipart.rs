@@ -570,3 +570,72 @@ async fn a_wrong_full_object_checksum_on_complete_is_bad_digest() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn racing_conditional_completions_exactly_one_wins() {
+    let srv = TestServer::start().await;
+    let s3 = srv.admin();
+    let b = bucket("mpurace");
+    s3.create_bucket().bucket(&b).send().await.unwrap();
+    const UPLOADS: usize = 8;
+    // Eight uploads of the same key, each complete but for its last step.
+    let mut ready = Vec::new();
+    for i in 0..UPLOADS {
+        let up = s3
+            .create_multipart_upload()
+            .bucket(&b)
+            .key("race")
+            .send()
+            .await
+            .unwrap();
+        let id = up.upload_id().unwrap().to_string();
+        let part = s3
+            .upload_part()
+            .bucket(&b)
+            .key("race")
+            .upload_id(&id)
+            .part_number(1)
+            .body(ByteStream::from(format!("upload {i}").into_bytes()))
+            .send()
+            .await
+            .unwrap();
+        ready.push((i, id, part.e_tag().unwrap().to_string()));
+    }
+    // All complete at once with If-None-Match: * (create only if absent): one object results.
+    let tries = ready.into_iter().map(|(i, id, etag)| {
+        let (s3, b) = (s3.clone(), b.clone());
+        async move {
+            let done = CompletedMultipartUpload::builder()
+                .parts(CompletedPart::builder().part_number(1).e_tag(etag).build())
+                .build();
+            let r = s3
+                .complete_multipart_upload()
+                .bucket(&b)
+                .key("race")
+                .upload_id(&id)
+                .if_none_match("*")
+                .multipart_upload(done)
+                .send()
+                .await;
+            (i, r.map(|_| ()).map_err(|e| crate::common::status(&e)))
+        }
+    });
+    let results = futures::future::join_all(tries).await;
+    let winners: Vec<usize> = results
+        .iter()
+        .filter(|(_, r)| r.is_ok())
+        .map(|(i, _)| *i)
+        .collect();
+    assert_eq!(winners.len(), 1, "{results:?}");
+    assert!(
+        results
+            .iter()
+            .all(|(_, r)| matches!(r, Ok(()) | Err(412 | 409))),
+        "{results:?}"
+    );
+    let body = s3.get_object().bucket(&b).key("race").send().await.unwrap();
+    assert_eq!(
+        body.body.collect().await.unwrap().into_bytes().as_ref(),
+        format!("upload {}", winners[0]).as_bytes()
+    );
+}
