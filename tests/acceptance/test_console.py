@@ -245,3 +245,10 @@ def test_the_console_answers_only_to_its_own_names(server, console):
         assert requests.get(console + "/", headers={"Host": host}, timeout=10).status_code == 200
     r = requests.get(console + "/metrics", headers={"Host": "prometheus.internal"}, timeout=10)
     assert r.status_code == 200 and "leadshop_connections_open" in r.text
+
+
+def test_health_and_readiness_for_probes(server, console):
+    """Liveness and readiness for an orchestrator's probes, under any Host name."""
+    for path, want in (("/health", {"status": "ok"}), ("/ready", {"status": "ready"})):
+        r = requests.get(console + path, headers={"Host": "kubelet.internal"}, timeout=10)
+        assert r.status_code == 200 and r.json() == want, path

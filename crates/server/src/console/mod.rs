@@ -7,7 +7,8 @@
 //! - `/api/…`: sessions and what the page needs signed ([`api`]).
 //! - `/s3/…`: the page's S3 requests ([`gateway`]), signed with the signed-in key and handed
 //!   to the same S3 shell as the HTTPS listener: the console can do exactly what its key may.
-//! - `/metrics`: Prometheus text ([`metrics`]).
+//! - `/metrics`: Prometheus text ([`metrics`]); `/health` (the process answers) and `/ready`
+//!   (the metadata store answers a read) for probes.
 
 mod api;
 mod assets;
@@ -70,8 +71,10 @@ impl Console {
         activity: Arc<ConnActivity>,
     ) -> Response<s3s::Body> {
         let path = req.uri().path().to_string();
-        // `/metrics` is for scrapers, whatever name they use; the rest is the console's own.
-        if path != "/metrics" && !self.host_allowed(req.headers(), &conn) {
+        // `/metrics`, `/health` and `/ready` are for scrapers and probes, whatever name they
+        // use; the rest is the console's own.
+        let for_probes = matches!(path.as_str(), "/metrics" | "/health" | "/ready");
+        if !for_probes && !self.host_allowed(req.headers(), &conn) {
             // A page whose name was made to resolve here (DNS rebinding) gets nothing.
             return text(
                 StatusCode::MISDIRECTED_REQUEST,
@@ -112,6 +115,37 @@ impl Console {
                 "text/plain; version=0.0.4; charset=utf-8",
                 metrics::render(&self.state),
             );
+        }
+        // Liveness: the process answers.
+        if path == "/health" {
+            return text(
+                StatusCode::OK,
+                "application/json",
+                "{\"status\":\"ok\"}\n".into(),
+            );
+        }
+        // Readiness: the metadata store answers a read (on the blocking pool).
+        if path == "/ready" {
+            let store = self.state.store.clone();
+            let read = tokio::task::spawn_blocking(move || store.buckets().map(|b| b.len())).await;
+            return match read {
+                Ok(Ok(_)) => text(
+                    StatusCode::OK,
+                    "application/json",
+                    "{\"status\":\"ready\"}\n".into(),
+                ),
+                Ok(Err(e)) => text(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "application/json",
+                    serde_json::json!({ "status": "unavailable", "reason": e.to_string() })
+                        .to_string(),
+                ),
+                Err(_) => text(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "application/json",
+                    "{\"status\":\"unavailable\",\"reason\":\"the store read panicked\"}\n".into(),
+                ),
+            };
         }
         assets::serve(&path).unwrap_or_else(|| {
             text(
