@@ -108,6 +108,27 @@ impl AccessControl {
         &self.account_id
     }
 
+    /// The peers whose `X-Forwarded-*` headers are believed (parsed once, at start).
+    #[must_use]
+    pub fn trusted_proxies(&self) -> &[Cidr] {
+        &self.trusted_proxies
+    }
+
+    /// The caller's [`Authz`]: its ARN, and whether the context says the transport is secure.
+    fn authz(&self, identity: Option<Arc<Identity>>, context: Context) -> Authz {
+        let secure = context
+            .get("aws:SecureTransport")
+            .is_some_and(|v| v.first().is_some_and(|v| v == "true"));
+        Authz {
+            arn: identity
+                .as_ref()
+                .map(|i| format!("arn:aws:iam::{}:user/{}", self.account_id, i.name)),
+            identity,
+            context,
+            secure,
+        }
+    }
+
     /// What governs a bucket (a bucket that does not exist has nothing: no policy grants).
     pub async fn bucket_access(&self, bucket: &str) -> Arc<BucketConfig> {
         self.configs.load(bucket).await.unwrap_or_default()
@@ -215,18 +236,7 @@ impl AccessControl {
             operation: Some(operation),
             now_ms: self.store.clock().now_ms(),
         });
-        let secure = context
-            .get("aws:SecureTransport")
-            .is_some_and(|v| v.first().is_some_and(|v| v == "true"));
-        let authz = Authz {
-            arn: Some(format!(
-                "arn:aws:iam::{}:user/{}",
-                self.account_id, identity.name
-            )),
-            identity: Some(identity),
-            context,
-            secure,
-        };
+        let authz = self.authz(Some(identity), context);
         let action = operation.action(false);
         let resource = actions::resource_arn(action.scope, bucket, None);
         self.authorize(&authz, action.name, bucket, &resource)
@@ -348,12 +358,6 @@ impl S3Access for AccessHook {
             })?),
             None => None,
         };
-        let arn = identity
-            .as_ref()
-            .map(|i| format!("arn:aws:iam::{}:user/{}", ac.account_id, i.name));
-        if let Some(rc) = &request {
-            rc.learn(|f| f.principal.clone_from(&arn));
-        }
         let context = conditions::build(&conditions::Inputs {
             request: request.as_ref(),
             headers: cx.headers(),
@@ -364,15 +368,10 @@ impl S3Access for AccessHook {
             operation,
             now_ms: ac.store.clock().now_ms(),
         });
-        let secure = context
-            .get("aws:SecureTransport")
-            .is_some_and(|v| v.first().is_some_and(|v| v == "true"));
-        let authz = Authz {
-            arn,
-            identity,
-            context,
-            secure,
-        };
+        let authz = ac.authz(identity, context);
+        if let Some(rc) = &request {
+            rc.learn(|f| f.principal.clone_from(&authz.arn));
+        }
 
         // Customer keys never travel in the clear (AWS refuses them over HTTP too).
         if !authz.secure

@@ -16,7 +16,6 @@ use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use leadshop_keys::Identity;
 use leadshop_spec::Operation;
-use leadshop_spec::policy::Cidr;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -121,16 +120,6 @@ pub(super) fn forwarded_conn(conn: &ConnInfo) -> Arc<ConnInfo> {
     })
 }
 
-fn trusted_proxies(console: &Console) -> Vec<Cidr> {
-    console
-        .state
-        .config
-        .trusted_proxies
-        .iter()
-        .filter_map(|p| Cidr::parse(p))
-        .collect()
-}
-
 async fn read_json<T: for<'de> Deserialize<'de>>(req: Request<Incoming>) -> Result<T, Refused> {
     let is_json = req
         .headers()
@@ -229,8 +218,8 @@ async fn sign_in(
     conn: &ConnInfo,
 ) -> Response<s3s::Body> {
     let rc = RequestContext::new(forwarded_conn(conn));
-    let trusted = trusted_proxies(console);
-    let (secure, _) = crate::access::conditions::transport(Some(&rc), req.headers(), &trusted);
+    let trusted = console.state.access.trusted_proxies();
+    let (secure, _) = crate::access::conditions::transport(Some(&rc), req.headers(), trusted);
     // Behind a trusted proxy that terminated HTTPS the browser speaks HTTPS: the cookie may
     // then travel only over HTTPS. Straight from loopback it is plain HTTP, which `Secure`
     // would forbid.
@@ -326,7 +315,7 @@ struct UploadForm {
     content_type: Option<String>,
 }
 
-fn signer<'a>(console: &'a Console, identity: &'a Identity) -> Signer<'a> {
+pub(super) fn signer<'a>(console: &'a Console, identity: &'a Identity) -> Signer<'a> {
     Signer {
         access_key_id: &identity.access_key_id,
         secret: &identity.secret_access_key,

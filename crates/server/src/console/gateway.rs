@@ -16,8 +16,8 @@ use hyper::body::Incoming;
 use percent_encoding::percent_decode_str;
 
 use super::Console;
-use super::api::{error, forwarded_conn, same_origin, session_of};
-use super::sign::{Signer, encode_path, encode_query};
+use super::api::{error, forwarded_conn, same_origin, session_of, signer};
+use super::sign::{encode_path, encode_query};
 use crate::context::ConnInfo;
 use crate::shell::limits::ConnActivity;
 
@@ -103,13 +103,12 @@ pub(super) async fn forward(
                     }
                 },
             };
-            Signer {
-                access_key_id: &identity.access_key_id,
-                secret: &identity.secret_access_key,
-                region: &console.state.config.region,
-                now_secs: console.state.clock.now_secs(),
-            }
-            .sign_headers(parts.method.as_str(), &path, &query, &mut parts.headers);
+            signer(console, identity).sign_headers(
+                parts.method.as_str(),
+                &path,
+                &query,
+                &mut parts.headers,
+            );
             let path = encode_path(&path);
             if query.is_empty() {
                 path

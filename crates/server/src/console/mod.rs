@@ -161,14 +161,8 @@ impl Console {
     /// Whether the `Host` names this console: a loopback name or the bound address with the
     /// console's port. Behind a trusted proxy the proxy's `Host` is accepted.
     fn host_allowed(&self, headers: &http::HeaderMap, conn: &ConnInfo) -> bool {
-        let trusted = self
-            .state
-            .config
-            .trusted_proxies
-            .iter()
-            .filter_map(|p| leadshop_spec::policy::Cidr::parse(p))
-            .any(|c| c.contains(conn.remote.ip()));
-        if trusted {
+        let trusted = self.state.access.trusted_proxies();
+        if trusted.iter().any(|c| c.contains(conn.remote.ip())) {
             return true;
         }
         let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {

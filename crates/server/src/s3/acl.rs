@@ -14,14 +14,7 @@ use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
 use super::Leadshop;
-use super::bucket::OWNER_ID;
-
-fn owner() -> Owner {
-    Owner {
-        display_name: Some("leadshop".into()),
-        id: Some(OWNER_ID.into()),
-    }
-}
+use super::bucket::{OWNER_ID, owner};
 
 fn owner_full_control() -> Vec<Grant> {
     vec![Grant {

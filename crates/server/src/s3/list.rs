@@ -5,15 +5,8 @@ use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
 use super::Leadshop;
-use super::bucket::OWNER_ID;
+use super::bucket::owner;
 use super::convert::{self, etag, maybe_encode, ts};
-
-fn owner() -> Owner {
-    Owner {
-        display_name: Some("leadshop".into()),
-        id: Some(OWNER_ID.into()),
-    }
-}
 
 fn prefixes(cps: Vec<String>, encode: bool) -> Option<Vec<CommonPrefix>> {
     (!cps.is_empty()).then(|| {

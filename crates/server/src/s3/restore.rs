@@ -31,12 +31,13 @@ pub(super) fn restore_header(v: &VersionRecord, now_ms: i64) -> Option<String> {
         return None;
     }
     let expiry = time::OffsetDateTime::from_unix_timestamp(r.expiry_ms.div_euclid(1000)).ok()?;
-    let format = time::macros::format_description!(
-        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
-    );
+    let mut date = Vec::new();
+    Timestamp::from(expiry)
+        .format(TimestampFormat::HttpDate, &mut date)
+        .ok()?;
     Some(format!(
         "ongoing-request=\"false\", expiry-date=\"{}\"",
-        expiry.format(&format).ok()?
+        String::from_utf8(date).ok()?
     ))
 }
 
