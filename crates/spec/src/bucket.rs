@@ -64,6 +64,8 @@ pub struct BucketSpec {
     pub public_access_block: Option<PublicAccessBlock>,
     /// `cors.json`, if present.
     pub cors: Option<crate::cors::CorsConfiguration>,
+    /// `lifecycle.json`, if present.
+    pub lifecycle: Option<crate::lifecycle::LifecycleConfiguration>,
 }
 
 /// The spec documents shipped in `config/buckets/`, compiled in so `leadshop serve` runs from
@@ -86,6 +88,11 @@ pub const BUILTIN_DOCUMENTS: &[(&str, &str, &str)] = &[
     ),
     (
         "leadshop-assets",
+        "lifecycle.json",
+        include_str!("../../../config/buckets/leadshop-assets/lifecycle.json"),
+    ),
+    (
+        "leadshop-assets",
         "policy.json",
         include_str!("../../../config/buckets/leadshop-assets/policy.json"),
     ),
@@ -103,6 +110,11 @@ pub const BUILTIN_DOCUMENTS: &[(&str, &str, &str)] = &[
         "leadshop-security-logs",
         "encryption.json",
         include_str!("../../../config/buckets/leadshop-security-logs/encryption.json"),
+    ),
+    (
+        "leadshop-security-logs",
+        "lifecycle.json",
+        include_str!("../../../config/buckets/leadshop-security-logs/lifecycle.json"),
     ),
     (
         "leadshop-security-logs",
@@ -139,6 +151,7 @@ impl BucketSpec {
             policy: None,
             public_access_block: None,
             cors: None,
+            lifecycle: None,
         };
         let mut policy_text = None;
         for (file, text) in documents {
@@ -166,9 +179,14 @@ impl BucketSpec {
                         .map_err(|e| invalid(file, e.to_string()))?;
                     spec.cors = Some(doc);
                 }
+                "lifecycle.json" => {
+                    let doc = crate::lifecycle::LifecycleConfiguration::parse(text)
+                        .map_err(|e| invalid(file, e.to_string()))?;
+                    spec.lifecycle = Some(doc);
+                }
                 // Documents whose enforcement lands with later work are recognised but not
                 // yet applied; they are listed so that adding them is not an error.
-                "lifecycle.json" | "logging.json" => {}
+                "logging.json" => {}
                 other => return Err(invalid(other, "unknown document name".into())),
             }
         }
@@ -242,6 +260,7 @@ mod tests {
             let enc = s.encryption.as_ref().expect("encryption.json is built in");
             assert_eq!(enc.rules[0].default.sse_algorithm, "AES256");
             assert_eq!(s.public_access_block, Some(PublicAccessBlock::all_on()));
+            assert!(s.lifecycle.is_some(), "lifecycle.json is built in");
             let policy = s.policy.as_deref().expect("policy.json is built in");
             assert!(!policy.contains("${bucket}") && policy.contains("123456789012"));
         }

@@ -22,6 +22,7 @@ pub mod bucket;
 pub mod cors;
 pub mod credentials;
 pub mod encryption;
+pub mod lifecycle;
 pub mod names;
 pub mod policy;
 pub mod public_access_block;

@@ -1,0 +1,1054 @@
+//! The lifecycle configuration (`PutBucketLifecycleConfiguration`) in AWS JSON shape, its
+//! validation, and the decision S3 makes for one object version on a given day.
+//!
+//! `{"Rules": [{"ID", "Status", "Filter": {"Prefix" | "Tag" | "And" | "ObjectSizeGreaterThan"
+//! | "ObjectSizeLessThan"}, "Transitions", "Expiration", "NoncurrentVersionTransitions",
+//! "NoncurrentVersionExpiration", "AbortIncompleteMultipartUpload"}]}`, as
+//! `config/buckets/<bucket>/lifecycle.json`, `aws s3api put-bucket-lifecycle-configuration`
+//! and Terraform's `aws_s3_bucket_lifecycle_configuration` use it.
+//!
+//! Days follow AWS: an action with `Days = n` is due at the first midnight (UTC) at or after
+//! creation + n days; a noncurrent version's days count from when the next version was
+//! written. The length of a day is a parameter so tests can make it short.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// At most this many rules, as on AWS.
+pub const MAX_RULES: usize = 1000;
+/// AWS's default minimum size for transitions (since September 2024): 128 KiB.
+pub const MIN_TRANSITION_SIZE: u64 = 128 * 1024;
+/// `x-amz-transition-default-minimum-object-size` values.
+pub const MIN_SIZE_ALL_128K: &str = "all_storage_classes_128K";
+/// The pre-2024 behaviour: small objects may still go to GLACIER and DEEP_ARCHIVE.
+pub const MIN_SIZE_VARIES: &str = "varies_by_storage_class";
+
+/// Storage classes a transition may name, shallowest first.
+pub const TRANSITION_CLASSES: [&str; 6] = [
+    "STANDARD_IA",
+    "INTELLIGENT_TIERING",
+    "ONEZONE_IA",
+    "GLACIER_IR",
+    "GLACIER",
+    "DEEP_ARCHIVE",
+];
+
+/// A bucket's lifecycle configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LifecycleConfiguration {
+    /// The rules.
+    #[serde(rename = "Rules")]
+    pub rules: Vec<Rule>,
+    /// `x-amz-transition-default-minimum-object-size`; absent means AWS's default,
+    /// [`MIN_SIZE_ALL_128K`].
+    #[serde(
+        rename = "TransitionDefaultMinimumObjectSize",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub transition_default_minimum_object_size: Option<String>,
+}
+
+/// One rule.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "PascalCase")]
+pub struct Rule {
+    /// Its id (at most 255 characters; S3 makes one up when absent).
+    #[serde(rename = "ID", default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// `Enabled` or `Disabled`.
+    pub status: String,
+    /// Which objects the rule applies to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter: Option<Filter>,
+    /// The deprecated rule-level prefix (instead of `Filter`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
+    /// Transitions of current versions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub transitions: Vec<Transition>,
+    /// Expiration of current versions (or of expired delete markers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiration: Option<Expiration>,
+    /// Transitions of noncurrent versions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub noncurrent_version_transitions: Vec<NoncurrentVersionTransition>,
+    /// Expiration (permanent deletion) of noncurrent versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noncurrent_version_expiration: Option<NoncurrentVersionExpiration>,
+    /// Abort of multipart uploads left incomplete.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub abort_incomplete_multipart_upload: Option<AbortIncompleteMultipartUpload>,
+}
+
+/// A rule's filter: one predicate, or `And` of several.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "PascalCase")]
+pub struct Filter {
+    /// Key prefix.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
+    /// One tag.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<Tag>,
+    /// Several predicates, all of which must hold.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub and: Option<And>,
+    /// Objects larger than this many bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object_size_greater_than: Option<i64>,
+    /// Objects smaller than this many bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object_size_less_than: Option<i64>,
+}
+
+/// `Filter.And`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "PascalCase")]
+pub struct And {
+    /// Key prefix.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
+    /// Tags, all of which the object must carry.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<Tag>,
+    /// Objects larger than this many bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object_size_greater_than: Option<i64>,
+    /// Objects smaller than this many bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object_size_less_than: Option<i64>,
+}
+
+/// A tag.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "PascalCase")]
+pub struct Tag {
+    /// Key.
+    pub key: String,
+    /// Value.
+    pub value: String,
+}
+
+/// A transition of current versions.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "PascalCase")]
+pub struct Transition {
+    /// Days after creation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub days: Option<i32>,
+    /// A date (midnight UTC, ISO 8601).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date: Option<String>,
+    /// The class to move to.
+    pub storage_class: String,
+}
+
+/// Expiration of current versions.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "PascalCase")]
+pub struct Expiration {
+    /// Days after creation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub days: Option<i32>,
+    /// A date (midnight UTC, ISO 8601).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date: Option<String>,
+    /// Remove delete markers that no longer hide any version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expired_object_delete_marker: Option<bool>,
+}
+
+/// A transition of noncurrent versions.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "PascalCase")]
+pub struct NoncurrentVersionTransition {
+    /// Days after the version became noncurrent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noncurrent_days: Option<i32>,
+    /// The class to move to.
+    pub storage_class: String,
+    /// Only versions with at least this many newer noncurrent versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub newer_noncurrent_versions: Option<i32>,
+}
+
+/// Expiration of noncurrent versions.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "PascalCase")]
+pub struct NoncurrentVersionExpiration {
+    /// Days after the version became noncurrent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noncurrent_days: Option<i32>,
+    /// Keep this many newer noncurrent versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub newer_noncurrent_versions: Option<i32>,
+}
+
+/// Abort of incomplete multipart uploads.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "PascalCase")]
+pub struct AbortIncompleteMultipartUpload {
+    /// Days after the upload was initiated.
+    pub days_after_initiation: i32,
+}
+
+/// Why a configuration is refused: S3's error code and message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct LifecycleError {
+    /// `MalformedXML`, `InvalidArgument` or `InvalidRequest`.
+    pub code: &'static str,
+    /// AWS's wording where it has one.
+    pub message: String,
+}
+
+fn malformed() -> LifecycleError {
+    LifecycleError {
+        code: "MalformedXML",
+        message: "The XML you provided was not well-formed or did not validate against our published schema".into(),
+    }
+}
+
+fn argument(message: impl Into<String>) -> LifecycleError {
+    LifecycleError {
+        code: "InvalidArgument",
+        message: message.into(),
+    }
+}
+
+fn request(message: impl Into<String>) -> LifecycleError {
+    LifecycleError {
+        code: "InvalidRequest",
+        message: message.into(),
+    }
+}
+
+/// Milliseconds since the epoch of a lifecycle `Date`, which must be midnight UTC
+/// (`2026-01-01T00:00:00Z`, `…00.000Z`, or `2026-01-01`).
+///
+/// # Errors
+/// `InvalidArgument` as AWS words it.
+pub fn parse_date(text: &str) -> Result<i64, LifecycleError> {
+    use time::format_description::well_known::Rfc3339;
+    let t = time::OffsetDateTime::parse(text, &Rfc3339)
+        .or_else(|_| time::OffsetDateTime::parse(&format!("{text}T00:00:00Z"), &Rfc3339))
+        .map_err(|_| malformed())?
+        .to_offset(time::UtcOffset::UTC);
+    if t.time() != time::Time::MIDNIGHT {
+        return Err(argument("'Date' must be at midnight GMT"));
+    }
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).map_err(|_| malformed())
+}
+
+/// Rank of a class in AWS's transition waterfall (deeper is cheaper); `None` for a class no
+/// transition may name.
+fn depth(class: &str) -> Option<usize> {
+    TRANSITION_CLASSES.iter().position(|c| *c == class)
+}
+
+/// Whether S3 moves an object of class `from` to `to` (only down the waterfall; ONEZONE_IA
+/// never goes to GLACIER_IR).
+#[must_use]
+pub fn can_transition(from: &str, to: &str) -> bool {
+    let Some(to_depth) = depth(to) else {
+        return false;
+    };
+    match from {
+        "STANDARD" | "REDUCED_REDUNDANCY" => true,
+        "ONEZONE_IA" if to == "GLACIER_IR" => false,
+        other => depth(other).is_some_and(|d| d < to_depth),
+    }
+}
+
+impl LifecycleConfiguration {
+    /// Parses and validates the JSON document.
+    ///
+    /// # Errors
+    /// [`LifecycleError`] as S3 answers PutBucketLifecycleConfiguration.
+    pub fn parse(json: &str) -> Result<Self, LifecycleError> {
+        let c: Self = serde_json::from_str(json).map_err(|e| LifecycleError {
+            code: "MalformedXML",
+            message: format!("The lifecycle configuration does not parse: {e}"),
+        })?;
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// The minimum-size behaviour in force.
+    #[must_use]
+    pub fn min_size_behaviour(&self) -> &str {
+        self.transition_default_minimum_object_size
+            .as_deref()
+            .unwrap_or(MIN_SIZE_ALL_128K)
+    }
+
+    /// AWS's checks.
+    ///
+    /// # Errors
+    /// [`LifecycleError`] naming the first problem.
+    pub fn validate(&self) -> Result<(), LifecycleError> {
+        if self.rules.is_empty() {
+            return Err(malformed());
+        }
+        if self.rules.len() > MAX_RULES {
+            return Err(argument(format!(
+                "The number of lifecycle rules should not exceed allowed limit of {MAX_RULES} rules"
+            )));
+        }
+        if let Some(m) = &self.transition_default_minimum_object_size
+            && m != MIN_SIZE_ALL_128K
+            && m != MIN_SIZE_VARIES
+        {
+            return Err(argument(format!(
+                "Invalid value for x-amz-transition-default-minimum-object-size: {m}"
+            )));
+        }
+        let mut ids = std::collections::HashSet::new();
+        for rule in &self.rules {
+            rule.validate()?;
+            if let Some(id) = &rule.id
+                && !ids.insert(id.as_str())
+            {
+                return Err(argument(
+                    "Rule ID must be unique. Found same ID for more than one rule",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The rule that expires a current version with these facts, and when (for
+    /// `x-amz-expiration`): the earliest due Expiration among the enabled rules that match.
+    #[must_use]
+    pub fn expiration_of(&self, obj: &Subject<'_>, day_ms: i64) -> Option<(i64, &Rule)> {
+        self.rules
+            .iter()
+            .filter(|r| r.enabled() && r.matches(obj))
+            .filter_map(|r| {
+                let e = r.expiration.as_ref()?;
+                let due = if let Some(d) = e.days {
+                    due_after(obj.base_ms, d, day_ms)
+                } else {
+                    parse_date(e.date.as_deref()?).ok()?
+                };
+                Some((due, r))
+            })
+            .min_by_key(|(due, _)| *due)
+    }
+
+    /// What S3 does today to one version: the first due action by AWS's precedence
+    /// (permanent deletion, then expiration, then the deepest due transition).
+    #[must_use]
+    pub fn decide(&self, v: &Version<'_>, now_ms: i64, day_ms: i64) -> Option<Decision> {
+        let subject = Subject {
+            key: v.key,
+            size: v.size,
+            tags: v.tags,
+            base_ms: v.created_ms,
+        };
+        let rules = || {
+            self.rules
+                .iter()
+                .filter(|r| r.enabled() && r.matches(&subject))
+        };
+        match v.state {
+            State::Noncurrent {
+                since_ms,
+                newer_noncurrent,
+            } => {
+                let expire = rules().find(|r| {
+                    r.noncurrent_version_expiration.as_ref().is_some_and(|e| {
+                        e.noncurrent_days
+                            .is_none_or(|d| due_after(since_ms, d, day_ms) <= now_ms)
+                            && e.newer_noncurrent_versions
+                                .is_none_or(|n| newer_noncurrent >= u32::try_from(n).unwrap_or(0))
+                    })
+                });
+                if let Some(r) = expire {
+                    return Some(Decision::DeleteVersion(r.label()));
+                }
+                if v.delete_marker {
+                    return None;
+                }
+                self.deepest(
+                    rules().flat_map(|r| {
+                        r.noncurrent_version_transitions
+                            .iter()
+                            .filter_map(move |t| {
+                                let due = due_after(since_ms, t.noncurrent_days?, day_ms) <= now_ms
+                                    && t.newer_noncurrent_versions.is_none_or(|n| {
+                                        newer_noncurrent >= u32::try_from(n).unwrap_or(0)
+                                    });
+                                due.then_some((r, t.storage_class.as_str()))
+                            })
+                    }),
+                    v,
+                )
+            }
+            State::Current { only_version } => {
+                if v.delete_marker {
+                    // A delete marker that hides nothing any more.
+                    if !only_version {
+                        return None;
+                    }
+                    // At once with ExpiredObjectDeleteMarker; with Days (or a Date), once
+                    // the marker itself is old enough, as AWS does.
+                    return rules()
+                        .find(|r| {
+                            r.expiration.as_ref().is_some_and(|e| {
+                                e.expired_object_delete_marker == Some(true)
+                                    || e.days.is_some_and(|d| {
+                                        due_after(v.created_ms, d, day_ms) <= now_ms
+                                    })
+                                    || e.date
+                                        .as_deref()
+                                        .and_then(|d| parse_date(d).ok())
+                                        .is_some_and(|d| d <= now_ms)
+                            })
+                        })
+                        .map(|r| Decision::RemoveDeleteMarker(r.label()));
+                }
+                if let Some((due, r)) = self.expiration_of(&subject, day_ms)
+                    && due <= now_ms
+                {
+                    return Some(Decision::Expire(r.label()));
+                }
+                self.deepest(
+                    rules().flat_map(|r| {
+                        r.transitions.iter().filter_map(move |t| {
+                            let due = match (t.days, t.date.as_deref()) {
+                                (Some(d), _) => due_after(v.created_ms, d, day_ms),
+                                (None, Some(date)) => parse_date(date).ok()?,
+                                (None, None) => return None,
+                            };
+                            (due <= now_ms).then_some((r, t.storage_class.as_str()))
+                        })
+                    }),
+                    v,
+                )
+            }
+        }
+    }
+
+    /// The deepest class among due transitions that this version may move to.
+    fn deepest<'a>(
+        &self,
+        due: impl Iterator<Item = (&'a Rule, &'a str)>,
+        v: &Version<'_>,
+    ) -> Option<Decision> {
+        due.filter(|(r, class)| {
+            can_transition(v.storage_class, class) && self.size_allows(r, class, v.size)
+        })
+        .max_by_key(|(_, class)| depth(class))
+        .map(|(r, class)| Decision::Transition {
+            rule: r.label(),
+            to: class.to_string(),
+        })
+    }
+
+    /// The default minimum size, unless the rule's filter names a size of its own.
+    fn size_allows(&self, rule: &Rule, class: &str, size: u64) -> bool {
+        if rule.has_size_filter() || size >= MIN_TRANSITION_SIZE {
+            return true;
+        }
+        self.min_size_behaviour() == MIN_SIZE_VARIES && matches!(class, "GLACIER" | "DEEP_ARCHIVE")
+    }
+
+    /// Whether an upload of `key` initiated at `initiated_ms` is aborted by now, and by which
+    /// rule.
+    #[must_use]
+    pub fn abort_upload(
+        &self,
+        key: &str,
+        initiated_ms: i64,
+        now_ms: i64,
+        day_ms: i64,
+    ) -> Option<String> {
+        self.rules
+            .iter()
+            .filter(|r| r.enabled() && key.starts_with(r.key_prefix()))
+            .find(|r| {
+                r.abort_incomplete_multipart_upload
+                    .as_ref()
+                    .is_some_and(|a| {
+                        due_after(initiated_ms, a.days_after_initiation, day_ms) <= now_ms
+                    })
+            })
+            .map(Rule::label)
+    }
+}
+
+/// The first midnight (a multiple of `day_ms` since the epoch) at or after `base + days`.
+#[must_use]
+pub fn due_after(base_ms: i64, days: i32, day_ms: i64) -> i64 {
+    let t = base_ms.saturating_add(i64::from(days).saturating_mul(day_ms));
+    let rem = t.rem_euclid(day_ms);
+    if rem == 0 {
+        t
+    } else {
+        t.saturating_add(day_ms - rem)
+    }
+}
+
+/// What a rule's filter is tested against.
+#[derive(Debug, Clone, Copy)]
+pub struct Subject<'a> {
+    /// Object key.
+    pub key: &'a str,
+    /// Size in bytes.
+    pub size: u64,
+    /// Its tags.
+    pub tags: &'a BTreeMap<String, String>,
+    /// When it was created (ms since the epoch).
+    pub base_ms: i64,
+}
+
+/// One version as the lifecycle sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct Version<'a> {
+    /// Object key.
+    pub key: &'a str,
+    /// Size in bytes.
+    pub size: u64,
+    /// Its tags.
+    pub tags: &'a BTreeMap<String, String>,
+    /// When it was written (ms since the epoch).
+    pub created_ms: i64,
+    /// Its storage class.
+    pub storage_class: &'a str,
+    /// A delete marker.
+    pub delete_marker: bool,
+    /// Current or noncurrent.
+    pub state: State,
+}
+
+/// Where a version stands among its key's versions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// The newest version.
+    Current {
+        /// No other version of the key exists.
+        only_version: bool,
+    },
+    /// An older version.
+    Noncurrent {
+        /// When the next newer version was written.
+        since_ms: i64,
+        /// How many noncurrent versions are newer than this one.
+        newer_noncurrent: u32,
+    },
+}
+
+/// What the lifecycle does to a version; each names the rule (its ID).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Move to another storage class.
+    Transition {
+        /// The rule.
+        rule: String,
+        /// The class.
+        to: String,
+    },
+    /// Expire the current version (a delete marker where versioning is on).
+    Expire(String),
+    /// Delete a noncurrent version for good.
+    DeleteVersion(String),
+    /// Remove a delete marker that is the key's only version.
+    RemoveDeleteMarker(String),
+}
+
+impl Rule {
+    /// Whether the rule is on.
+    #[must_use]
+    pub fn enabled(&self) -> bool {
+        self.status == "Enabled"
+    }
+
+    /// The rule's ID, or the name used in counters when it has none.
+    #[must_use]
+    pub fn label(&self) -> String {
+        self.id.clone().unwrap_or_else(|| "(no id)".into())
+    }
+
+    /// The key prefix the rule applies to (empty: every key).
+    #[must_use]
+    pub fn key_prefix(&self) -> &str {
+        let f = self.filter.as_ref();
+        f.and_then(|f| f.prefix.as_deref())
+            .or_else(|| f.and_then(|f| f.and.as_ref()?.prefix.as_deref()))
+            .or(self.prefix.as_deref())
+            .unwrap_or("")
+    }
+
+    fn tags(&self) -> Vec<&Tag> {
+        let Some(f) = &self.filter else {
+            return Vec::new();
+        };
+        let mut t: Vec<&Tag> = f.tag.iter().collect();
+        if let Some(a) = &f.and {
+            t.extend(&a.tags);
+        }
+        t
+    }
+
+    fn size_bounds(&self) -> (Option<i64>, Option<i64>) {
+        let Some(f) = &self.filter else {
+            return (None, None);
+        };
+        let a = f.and.as_ref();
+        (
+            f.object_size_greater_than
+                .or_else(|| a?.object_size_greater_than),
+            f.object_size_less_than.or_else(|| a?.object_size_less_than),
+        )
+    }
+
+    fn has_size_filter(&self) -> bool {
+        let (gt, lt) = self.size_bounds();
+        gt.is_some() || lt.is_some()
+    }
+
+    /// Whether the filter selects this object.
+    #[must_use]
+    pub fn matches(&self, obj: &Subject<'_>) -> bool {
+        let size = i64::try_from(obj.size).unwrap_or(i64::MAX);
+        let (gt, lt) = self.size_bounds();
+        obj.key.starts_with(self.key_prefix())
+            && gt.is_none_or(|g| size > g)
+            && lt.is_none_or(|l| size < l)
+            && self
+                .tags()
+                .iter()
+                .all(|t| obj.tags.get(&t.key) == Some(&t.value))
+    }
+
+    fn validate(&self) -> Result<(), LifecycleError> {
+        if self.status != "Enabled" && self.status != "Disabled" {
+            return Err(malformed());
+        }
+        if self.id.as_ref().is_some_and(|id| id.len() > 255) {
+            return Err(argument("ID length should not exceed allowed limit of 255"));
+        }
+        if self.filter.is_some() && self.prefix.is_some() {
+            return Err(malformed());
+        }
+        if let Some(f) = &self.filter {
+            let set = usize::from(f.prefix.is_some())
+                + usize::from(f.tag.is_some())
+                + usize::from(f.and.is_some())
+                + usize::from(f.object_size_greater_than.is_some())
+                + usize::from(f.object_size_less_than.is_some());
+            if set > 1 {
+                return Err(malformed());
+            }
+        }
+        let (gt, lt) = self.size_bounds();
+        if gt.is_some_and(|g| g < 0) || lt.is_some_and(|l| l <= 0) {
+            return Err(argument(
+                "Object size in the filter must be a non-negative number",
+            ));
+        }
+        if let (Some(g), Some(l)) = (gt, lt)
+            && g >= l
+        {
+            return Err(argument(
+                "ObjectSizeGreaterThan must be less than ObjectSizeLessThan",
+            ));
+        }
+        let tags = self.tags();
+        let mut keys = std::collections::HashSet::new();
+        if tags.iter().any(|t| !keys.insert(t.key.as_str())) {
+            return Err(argument("Duplicate Tag Keys are not allowed."));
+        }
+        if self.transitions.is_empty()
+            && self.expiration.is_none()
+            && self.noncurrent_version_transitions.is_empty()
+            && self.noncurrent_version_expiration.is_none()
+            && self.abort_incomplete_multipart_upload.is_none()
+        {
+            return Err(request(
+                "At least one action needs to be specified in a rule",
+            ));
+        }
+        if let Some(a) = &self.abort_incomplete_multipart_upload {
+            if !tags.is_empty() || self.has_size_filter() {
+                return Err(request(
+                    "AbortIncompleteMultipartUpload cannot be specified with Tags.",
+                ));
+            }
+            if a.days_after_initiation <= 0 {
+                return Err(argument(
+                    "'DaysAfterInitiation' for AbortIncompleteMultipartUpload action must be a positive integer",
+                ));
+            }
+        }
+        let mut transition_days = None;
+        if let Some(e) = &self.expiration {
+            let set = usize::from(e.days.is_some())
+                + usize::from(e.date.is_some())
+                + usize::from(e.expired_object_delete_marker.is_some());
+            if set != 1 {
+                return Err(malformed());
+            }
+            if e.days.is_some_and(|d| d <= 0) {
+                return Err(argument(
+                    "'Days' for Expiration action must be a positive integer",
+                ));
+            }
+            if let Some(d) = &e.date {
+                parse_date(d)?;
+            }
+            if e.expired_object_delete_marker.is_some() && !tags.is_empty() {
+                return Err(request(
+                    "ExpiredObjectDeleteMarker cannot be specified with Tags.",
+                ));
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        for t in &self.transitions {
+            check_class(&t.storage_class)?;
+            if !seen.insert(t.storage_class.as_str()) {
+                return Err(argument(format!(
+                    "'StorageClass' must be different for 'Transition' actions in same 'Rule' with prefix '{}'",
+                    self.key_prefix()
+                )));
+            }
+            match (t.days, &t.date) {
+                (Some(d), None) => {
+                    if d < 0 {
+                        return Err(argument("'Days' in Transition action must be nonnegative"));
+                    }
+                    if matches!(t.storage_class.as_str(), "STANDARD_IA" | "ONEZONE_IA") && d < 30 {
+                        return Err(argument(format!(
+                            "'Days' in Transition action must be greater than or equal to 30 for storageClass '{}'",
+                            t.storage_class
+                        )));
+                    }
+                    transition_days = transition_days.max(Some(d));
+                }
+                (None, Some(date)) => {
+                    parse_date(date)?;
+                }
+                _ => return Err(malformed()),
+            }
+        }
+        if self.transitions.iter().any(|t| t.days.is_some())
+            && self.transitions.iter().any(|t| t.date.is_some())
+        {
+            return Err(argument(
+                "Found mixed 'Date' and 'Days' based Transition actions in lifecycle rule",
+            ));
+        }
+        if let (Some(td), Some(ed)) = (
+            transition_days,
+            self.expiration.as_ref().and_then(|e| e.days),
+        ) && ed <= td
+        {
+            return Err(argument(format!(
+                "'Days' in the Expiration action for filter '{}' must be greater than 'Days' in the Transition action",
+                self.key_prefix()
+            )));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for t in &self.noncurrent_version_transitions {
+            check_class(&t.storage_class)?;
+            if !seen.insert(t.storage_class.as_str()) {
+                return Err(argument(
+                    "'StorageClass' must be different for 'NoncurrentVersionTransition' actions in same 'Rule'",
+                ));
+            }
+            let Some(d) = t.noncurrent_days else {
+                return Err(malformed());
+            };
+            if d < 0 {
+                return Err(argument(
+                    "'NoncurrentDays' in NoncurrentVersionTransition action must be nonnegative",
+                ));
+            }
+            if matches!(t.storage_class.as_str(), "STANDARD_IA" | "ONEZONE_IA") && d < 30 {
+                return Err(argument(format!(
+                    "'NoncurrentDays' in NoncurrentVersionTransition action must be greater than or equal to 30 for storageClass '{}'",
+                    t.storage_class
+                )));
+            }
+            check_newer(t.newer_noncurrent_versions)?;
+        }
+        if let Some(e) = &self.noncurrent_version_expiration {
+            match e.noncurrent_days {
+                Some(d) if d > 0 => {}
+                Some(_) => {
+                    return Err(argument(
+                        "'NoncurrentDays' for NoncurrentVersionExpiration action must be a positive integer",
+                    ));
+                }
+                None => return Err(malformed()),
+            }
+            check_newer(e.newer_noncurrent_versions)?;
+        }
+        Ok(())
+    }
+}
+
+fn check_class(class: &str) -> Result<(), LifecycleError> {
+    if depth(class).is_none() {
+        return Err(malformed());
+    }
+    Ok(())
+}
+
+fn check_newer(n: Option<i32>) -> Result<(), LifecycleError> {
+    if n.is_some_and(|n| !(1..=100).contains(&n)) {
+        return Err(argument(
+            "NewerNoncurrentVersions must be a positive integer up to 100",
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DAY: i64 = 86_400_000;
+
+    fn baseline() -> LifecycleConfiguration {
+        LifecycleConfiguration::parse(include_str!(
+            "../../../config/buckets/leadshop-assets/lifecycle.json"
+        ))
+        .unwrap()
+    }
+
+    fn current<'a>(
+        key: &'a str,
+        size: u64,
+        created: i64,
+        tags: &'a BTreeMap<String, String>,
+    ) -> Version<'a> {
+        Version {
+            key,
+            size,
+            tags,
+            created_ms: created,
+            storage_class: "STANDARD",
+            delete_marker: false,
+            state: State::Current { only_version: true },
+        }
+    }
+
+    #[test]
+    fn days_round_up_to_the_next_midnight() {
+        let created = 10 * DAY + 3_600_000; // 01:00 on day 10
+        assert_eq!(due_after(created, 30, DAY), 41 * DAY);
+        assert_eq!(due_after(10 * DAY, 30, DAY), 40 * DAY);
+        assert_eq!(due_after(1500, 1, 1000), 3000);
+    }
+
+    #[test]
+    fn the_baseline_moves_large_objects_to_ia_after_30_days_and_expires_tmp() {
+        let c = baseline();
+        let tags = BTreeMap::new();
+        let created = 100 * DAY + 5;
+        let big = current("reports/a.pdf", 200_000, created, &tags);
+        assert_eq!(
+            c.decide(&big, 130 * DAY, DAY),
+            None,
+            "not yet: due at the midnight after"
+        );
+        assert_eq!(
+            c.decide(&big, 131 * DAY, DAY),
+            Some(Decision::Transition {
+                rule: "standard-ia-after-30-days".into(),
+                to: "STANDARD_IA".into()
+            })
+        );
+        let small = current("reports/a.txt", 1000, created, &tags);
+        assert_eq!(
+            c.decide(&small, 200 * DAY, DAY),
+            None,
+            "under 128 KiB stays"
+        );
+        let tmp = current("tmp/upload", 200_000, created, &tags);
+        assert_eq!(
+            c.decide(&tmp, 102 * DAY, DAY),
+            Some(Decision::Expire("expire-temporary-uploads".into()))
+        );
+        let (due, rule) = c
+            .expiration_of(
+                &Subject {
+                    key: "tmp/x",
+                    size: 1,
+                    tags: &tags,
+                    base_ms: created,
+                },
+                DAY,
+            )
+            .unwrap();
+        assert_eq!(
+            (due, rule.label().as_str()),
+            (102 * DAY, "expire-temporary-uploads")
+        );
+        assert_eq!(
+            c.abort_upload("a", created, 108 * DAY, DAY).as_deref(),
+            Some("standard-ia-after-30-days")
+        );
+        assert_eq!(c.abort_upload("a", created, 107 * DAY, DAY), None);
+    }
+
+    #[test]
+    fn noncurrent_versions_transition_then_expire_and_keep_the_newest() {
+        let c = baseline();
+        let tags = BTreeMap::new();
+        let mut v = current("a", 200_000, 0, &tags);
+        v.state = State::Noncurrent {
+            since_ms: 10 * DAY,
+            newer_noncurrent: 0,
+        };
+        assert_eq!(c.decide(&v, 39 * DAY, DAY), None);
+        assert!(matches!(
+            c.decide(&v, 40 * DAY, DAY),
+            Some(Decision::Transition { .. })
+        ));
+        assert_eq!(
+            c.decide(&v, 100 * DAY, DAY),
+            Some(Decision::DeleteVersion("standard-ia-after-30-days".into()))
+        );
+        let keep = LifecycleConfiguration::parse(
+            r#"{"Rules":[{"ID":"k","Status":"Enabled","Filter":{},
+                "NoncurrentVersionExpiration":{"NoncurrentDays":1,"NewerNoncurrentVersions":2}}]}"#,
+        )
+        .unwrap();
+        v.state = State::Noncurrent {
+            since_ms: 0,
+            newer_noncurrent: 1,
+        };
+        assert_eq!(keep.decide(&v, 10 * DAY, DAY), None, "one of the two kept");
+        v.state = State::Noncurrent {
+            since_ms: 0,
+            newer_noncurrent: 2,
+        };
+        assert!(keep.decide(&v, 10 * DAY, DAY).is_some());
+    }
+
+    #[test]
+    fn filters_select_by_prefix_tags_and_size() {
+        let c = LifecycleConfiguration::parse(
+            r#"{"Rules":[{"ID":"t","Status":"Enabled",
+                "Filter":{"And":{"Prefix":"p/","Tags":[{"Key":"k","Value":"v"}],"ObjectSizeGreaterThan":10}},
+                "Transitions":[{"Days":0,"StorageClass":"GLACIER"}]}]}"#,
+        )
+        .unwrap();
+        let mut tags = BTreeMap::new();
+        assert_eq!(
+            c.decide(&current("p/a", 100, 0, &tags), DAY, DAY),
+            None,
+            "no tag"
+        );
+        tags.insert("k".to_string(), "v".to_string());
+        assert!(
+            c.decide(&current("p/a", 100, 0, &tags), DAY, DAY).is_some(),
+            "custom size filter beats the 128 KiB default"
+        );
+        assert_eq!(c.decide(&current("p/a", 5, 0, &tags), DAY, DAY), None);
+        assert_eq!(c.decide(&current("q/a", 100, 0, &tags), DAY, DAY), None);
+    }
+
+    #[test]
+    fn transitions_only_go_down_and_the_deepest_due_wins() {
+        let c = LifecycleConfiguration::parse(
+            r#"{"Rules":[{"ID":"t","Status":"Enabled","Filter":{"Prefix":""},
+                "Transitions":[{"Days":30,"StorageClass":"STANDARD_IA"},{"Days":60,"StorageClass":"GLACIER"}]}]}"#,
+        )
+        .unwrap();
+        let tags = BTreeMap::new();
+        let v = current("a", 1 << 20, 0, &tags);
+        let to = |now| match c.decide(&v, now, DAY) {
+            Some(Decision::Transition { to, .. }) => Some(to),
+            _ => None,
+        };
+        assert_eq!(to(30 * DAY).as_deref(), Some("STANDARD_IA"));
+        assert_eq!(to(90 * DAY).as_deref(), Some("GLACIER"));
+        let mut deep = v;
+        deep.storage_class = "DEEP_ARCHIVE";
+        assert_eq!(c.decide(&deep, 90 * DAY, DAY), None);
+        assert!(!can_transition("ONEZONE_IA", "GLACIER_IR"));
+        assert!(can_transition("STANDARD_IA", "GLACIER"));
+    }
+
+    #[test]
+    fn delete_markers_that_hide_nothing_are_removed() {
+        let c = LifecycleConfiguration::parse(
+            r#"{"Rules":[{"ID":"m","Status":"Enabled","Filter":{"Prefix":""},
+                "Expiration":{"ExpiredObjectDeleteMarker":true}}]}"#,
+        )
+        .unwrap();
+        let tags = BTreeMap::new();
+        let mut m = current("a", 0, 0, &tags);
+        m.delete_marker = true;
+        assert_eq!(
+            c.decide(&m, DAY, DAY),
+            Some(Decision::RemoveDeleteMarker("m".into()))
+        );
+        m.state = State::Current {
+            only_version: false,
+        };
+        assert_eq!(c.decide(&m, DAY, DAY), None);
+    }
+
+    #[test]
+    fn invalid_configurations_are_refused_as_aws_does() {
+        let refuse = |json: &str| LifecycleConfiguration::parse(json).unwrap_err();
+        let rule = |body: &str| format!(r#"{{"Rules":[{{"ID":"r","Status":"Enabled",{body}}}]}}"#);
+        assert_eq!(refuse(r#"{"Rules":[]}"#).code, "MalformedXML");
+        let e = refuse(&rule(
+            r#""Filter":{"Prefix":""},"Transitions":[{"Days":10,"StorageClass":"STANDARD_IA"}]"#,
+        ));
+        assert_eq!(e.code, "InvalidArgument");
+        assert!(
+            e.message
+                .contains("greater than or equal to 30 for storageClass 'STANDARD_IA'")
+        );
+        assert_eq!(
+            refuse(&rule(r#""Filter":{"Prefix":""}"#)).code,
+            "InvalidRequest"
+        );
+        assert_eq!(
+            refuse(&rule(r#""Filter":{"Prefix":""},"Expiration":{"Days":0}"#)).code,
+            "InvalidArgument"
+        );
+        assert_eq!(
+            refuse(&rule(r#""Filter":{"Prefix":""},"Expiration":{"Days":30},"Transitions":[{"Days":30,"StorageClass":"GLACIER"}]"#)).code,
+            "InvalidArgument"
+        );
+        assert_eq!(
+            refuse(&rule(
+                r#""Filter":{"Prefix":""},"Transitions":[{"Days":1,"StorageClass":"STANDARD"}]"#
+            ))
+            .code,
+            "MalformedXML"
+        );
+        assert_eq!(refuse(&rule(r#""Filter":{"Tag":{"Key":"a","Value":"b"}},"AbortIncompleteMultipartUpload":{"DaysAfterInitiation":1}"#)).code, "InvalidRequest");
+        assert_eq!(
+            refuse(&rule(
+                r#""Filter":{"Prefix":""},"Expiration":{"Date":"2027-01-01T10:00:00Z"}"#
+            ))
+            .message,
+            "'Date' must be at midnight GMT"
+        );
+        assert_eq!(
+            refuse(&rule(
+                r#""Filter":{"Prefix":"a","Tag":{"Key":"a","Value":"b"}},"Expiration":{"Days":1}"#
+            ))
+            .code,
+            "MalformedXML"
+        );
+        assert_eq!(refuse(r#"{"Rules":[{"ID":"a","Status":"Enabled","Filter":{},"Expiration":{"Days":1}},{"ID":"a","Status":"Enabled","Filter":{},"Expiration":{"Days":2}}]}"#).code, "InvalidArgument");
+        assert_eq!(refuse(&rule(r#""Filter":{"Prefix":""},"NoncurrentVersionExpiration":{"NoncurrentDays":1,"NewerNoncurrentVersions":101}"#)).code, "InvalidArgument");
+        assert_eq!(
+            parse_date("2027-01-01T00:00:00.000Z").unwrap(),
+            1_798_761_600_000
+        );
+    }
+}
