@@ -37,8 +37,8 @@ pub mod write;
 pub use clock::{Clock, SharedClock, SystemClock, TestClock};
 pub use data::{DataWriter, FileId, MasterKey, SSE_C_KEY_ID, SealedData, Wrapping};
 pub use db::{
-    CompletePart, CompletedObject, DeleteOutcome, ListPage, ListQuery, ListVersionsPage,
-    ListVersionsQuery, PutOutcome, Store, WritePrecondition,
+    CompletePart, CompletedObject, DeleteOutcome, LifecycleAction, ListPage, ListQuery,
+    ListVersionsPage, ListVersionsQuery, PutOutcome, Store, WritePrecondition,
 };
 pub use error::StoreError;
 pub use masters::MasterKeys;

@@ -355,6 +355,27 @@ pub struct Restore {
 }
 
 impl VersionRecord {
+    /// A delete marker for `key` written at `now_ms` (its version id is assigned on commit).
+    #[must_use]
+    pub fn delete_marker(key: &str, now_ms: i64) -> Self {
+        Self {
+            key: key.into(),
+            version_id: String::new(),
+            delete_marker: true,
+            last_modified_ms: now_ms,
+            size: 0,
+            etag: String::new(),
+            storage_class: "STANDARD".into(),
+            checksums: Checksums::default(),
+            headers: ContentHeaders::default(),
+            metadata: BTreeMap::new(),
+            tags: BTreeMap::new(),
+            segments: Vec::new(),
+            encryption: None,
+            restore: None,
+        }
+    }
+
     /// Whether the version's storage class keeps its data archived: readable only through a
     /// restored copy.
     #[must_use]

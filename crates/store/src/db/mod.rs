@@ -18,12 +18,14 @@ use crate::record::{
 use crate::{FileId, NULL_VERSION_ID, StoreError};
 
 mod buckets;
+mod lifecycle;
 mod listing;
 mod multipart;
 mod objects;
 
 mod types;
 
+pub use lifecycle::LifecycleAction;
 pub use types::{
     CompletePart, CompletedObject, DeleteOutcome, ListPage, ListQuery, ListVersionsPage,
     ListVersionsQuery, MIN_PART_SIZE, PutOutcome, WritePrecondition,

@@ -363,22 +363,7 @@ impl Store {
                 );
             }
             let seq = Self::next_seq(tx)?;
-            let mut marker = VersionRecord {
-                key: key.into(),
-                version_id: String::new(),
-                delete_marker: true,
-                last_modified_ms: clock.now_ms(),
-                size: 0,
-                etag: String::new(),
-                storage_class: "STANDARD".into(),
-                checksums: record::Checksums::default(),
-                headers: record::ContentHeaders::default(),
-                metadata: std::collections::BTreeMap::new(),
-                tags: std::collections::BTreeMap::new(),
-                segments: Vec::new(),
-                encryption: None,
-                restore: None,
-            };
+            let mut marker = VersionRecord::delete_marker(key, clock.now_ms());
             let garbage = assign_version(&mut versions, bucket, b.versioning, seq, &mut marker)?;
             versions.insert(
                 keys::version_key(bucket, key, seq).as_slice(),
