@@ -13,6 +13,7 @@ use std::sync::{Arc, RwLock, Weak};
 use leadshop_spec::PublicAccessBlock;
 use leadshop_spec::cors::CorsConfiguration;
 use leadshop_spec::encryption::EncryptionConfiguration;
+use leadshop_spec::lifecycle::LifecycleConfiguration;
 use leadshop_spec::policy::Policy;
 use leadshop_store::{BucketRecord, Store, VersioningState};
 
@@ -24,6 +25,8 @@ pub const PUBLIC_ACCESS_BLOCK_DOC: &str = "public-access-block";
 pub const ENCRYPTION_DOC: &str = "encryption";
 /// The CORS configuration (`PutBucketCors`), in AWS JSON shape.
 pub const CORS_DOC: &str = "cors";
+/// The lifecycle configuration (`PutBucketLifecycleConfiguration`), in AWS JSON shape.
+pub const LIFECYCLE_DOC: &str = "lifecycle";
 
 /// One bucket's configuration.
 #[derive(Debug, Default)]
@@ -44,6 +47,8 @@ pub struct BucketConfig {
     pub encryption: Option<EncryptionConfiguration>,
     /// CORS rules; `None`: cross-origin requests get no CORS headers and preflights 403.
     pub cors: Option<Arc<CorsConfiguration>>,
+    /// Lifecycle rules, applied by the lifecycle worker; `None`: no lifecycle.
+    pub lifecycle: Option<Arc<LifecycleConfiguration>>,
     /// A stored access document (policy, Public Access Block) does not parse: every request
     /// to the bucket is refused rather than run without its Deny statements.
     pub damaged: bool,
@@ -104,6 +109,16 @@ impl BucketConfig {
                 .ok()
                 .map(Arc::new)
         });
+        // A damaged lifecycle document does nothing (no object is transitioned or expired
+        // on the strength of a document that does not parse).
+        let lifecycle = rec.documents.get(LIFECYCLE_DOC).and_then(|v| {
+            serde_json::from_value::<LifecycleConfiguration>(v.clone())
+                .inspect_err(|e| {
+                    tracing::error!(bucket = %rec.name, document = LIFECYCLE_DOC, error = %e, "stored bucket document does not parse");
+                })
+                .ok()
+                .map(Arc::new)
+        });
         let restricted = match &policy {
             Some(p) if public_access_block.restrict_public_buckets && p.is_public() => {
                 Some(Arc::new(p.without_public_grants()))
@@ -121,6 +136,7 @@ impl BucketConfig {
             public_access_block,
             encryption,
             cors,
+            lifecycle,
             damaged,
         }
     }

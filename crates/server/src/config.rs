@@ -216,6 +216,14 @@ impl Config {
         })
     }
 
+    /// Milliseconds in a lifecycle and billing day (`day_seconds`).
+    #[must_use]
+    pub fn day_ms(&self) -> i64 {
+        i64::try_from(self.day_seconds)
+            .unwrap_or(86_400)
+            .saturating_mul(1000)
+    }
+
     /// Where this configuration's master key, key files and rotation report are.
     #[must_use]
     pub fn key_locations(&self) -> leadshop_keys::Locations {

@@ -29,6 +29,7 @@ use crate::start_error::io_ctx;
 use crate::state::{AppState, Endpoints};
 use crate::tls::{self, DevTlsPaths};
 use crate::workers::Supervisor;
+use crate::workers::lifecycle::LifecycleWorker;
 use crate::workers::rotation::RotationWatcher;
 use crate::{console, plain_http};
 use leadshop_keys::KeyStore;
@@ -236,12 +237,14 @@ pub async fn start_with(config: Config, options: StartOptions) -> Result<ServerH
         shell_stats: Arc::new(ShellStats::default()),
         events: Arc::new(events),
         request_metrics,
+        lifecycle: Arc::default(),
         write_turns,
     });
 
     let s3 = build_s3_service(&state);
     let (shutdown, _) = watch::channel(false);
     let tracker = TaskTracker::new();
+    workers.spawn(Arc::new(LifecycleWorker::new(state.clone())));
     workers.spawn(Arc::new(RotationWatcher::new(
         state.clone(),
         master_for_keys_watch,

@@ -7,6 +7,7 @@
 //! - [`attributes`]: GetObjectAttributes (what an object is, without its data).
 //! - [`acl`]: ACLs and ownership controls under BucketOwnerEnforced.
 //! - [`restore`]: archived storage classes and RestoreObject.
+//! - [`lifecycle`]: lifecycle configuration and `x-amz-expiration`.
 //! - [`policy`]: bucket policies and Public Access Block.
 //! - [`list`]: ListObjects, ListObjectsV2, ListObjectVersions.
 //! - [`multipart`]: multipart uploads.
@@ -31,6 +32,7 @@ mod copy;
 mod cors;
 mod delete;
 mod error;
+mod lifecycle;
 mod list;
 mod multipart;
 mod object;
@@ -83,6 +85,11 @@ impl Leadshop {
     /// The time now, from the server's clock (a test clock in tests).
     fn now_ms(&self) -> i64 {
         self.state.store.clock().now_ms()
+    }
+
+    /// Milliseconds in a lifecycle day (`day_seconds`).
+    fn day_ms(&self) -> i64 {
+        self.state.config.day_ms()
     }
 
     /// The ARN of a keyring key, as `SSEKMSKeyId` reports it.
@@ -175,6 +182,15 @@ macro_rules! paste_input {
     };
     (get_bucket_cors) => {
         GetBucketCorsInput
+    };
+    (get_bucket_lifecycle_configuration) => {
+        GetBucketLifecycleConfigurationInput
+    };
+    (put_bucket_lifecycle_configuration) => {
+        PutBucketLifecycleConfigurationInput
+    };
+    (delete_bucket_lifecycle) => {
+        DeleteBucketLifecycleInput
     };
     (put_bucket_cors) => {
         PutBucketCorsInput
@@ -319,6 +335,15 @@ macro_rules! paste_output {
     (get_bucket_cors) => {
         GetBucketCorsOutput
     };
+    (get_bucket_lifecycle_configuration) => {
+        GetBucketLifecycleConfigurationOutput
+    };
+    (put_bucket_lifecycle_configuration) => {
+        PutBucketLifecycleConfigurationOutput
+    };
+    (delete_bucket_lifecycle) => {
+        DeleteBucketLifecycleOutput
+    };
     (put_bucket_cors) => {
         PutBucketCorsOutput
     };
@@ -428,6 +453,9 @@ delegate! {
     get_bucket_cors => cors::handle_get_bucket_cors;
     put_bucket_cors => cors::handle_put_bucket_cors;
     delete_bucket_cors => cors::handle_delete_bucket_cors;
+    get_bucket_lifecycle_configuration => lifecycle::handle_get_bucket_lifecycle_configuration;
+    put_bucket_lifecycle_configuration => lifecycle::handle_put_bucket_lifecycle_configuration;
+    delete_bucket_lifecycle => lifecycle::handle_delete_bucket_lifecycle;
     put_bucket_policy => policy::handle_put_bucket_policy;
     get_bucket_policy => policy::handle_get_bucket_policy;
     delete_bucket_policy => policy::handle_delete_bucket_policy;

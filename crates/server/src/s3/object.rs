@@ -195,9 +195,18 @@ pub(super) async fn handle_put_object(
         tags,
         ..NewVersion::default()
     };
-    let outcome = write_version(s, input.bucket, new, ingested, precondition).await?;
+    let outcome = write_version(s, input.bucket.clone(), new, ingested, precondition).await?;
     let v = &outcome.version;
+    let config = s.bucket_config(&input.bucket).await?;
     let mut out = PutObjectOutput {
+        expiration: super::lifecycle::expiration_header(
+            s,
+            &config,
+            &v.key,
+            v.size,
+            &v.tags,
+            v.last_modified_ms,
+        ),
         server_side_encryption: convert::sse(&v.segments),
         e_tag: Some(etag(&v.etag)),
         version_id: version_header(v, outcome.versioning),

@@ -123,6 +123,10 @@ pub const S3S_OPERATIONS: &[&str] = &[
 /// Where a supported operation differs from AWS in a way a client could notice.
 pub const DIFFERENCES: &[(&str, &str)] = &[
     (
+        "put_bucket_lifecycle_configuration",
+        "rules are applied once a day at midnight UTC of the server's clock (a day is `day_seconds`), as AWS does it, by a worker that re-checks each version in the same transaction as the change; a transition changes the class without rewriting data",
+    ),
+    (
         "restore_object",
         "archive restores only (S3 Select requests answer NotImplemented); a restore takes AWS's upper bound for the class and tier, on the server's clock (scaled by `day_seconds`); the copy expires `Days` days after it is ready, not at the following midnight UTC",
     ),

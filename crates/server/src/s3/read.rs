@@ -116,6 +116,8 @@ struct ReadView {
     with_checksums: bool,
     /// The server's time of the read (restored copies come and go with it).
     now_ms: i64,
+    /// `x-amz-expiration`: the lifecycle rule that will expire the current version.
+    expiration: Option<String>,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -128,9 +130,23 @@ async fn read_view(
     part_number: Option<i32>,
     checksum_mode: Option<&ChecksumMode>,
 ) -> S3Result<ReadView> {
+    let current = version_id.is_none();
+    let config = s.bucket_config(&bucket).await?;
     let v = s
         .db(move |st| st.get_version(&bucket, &key, version_id.as_deref()))
         .await?;
+    let expiration = current
+        .then(|| {
+            super::lifecycle::expiration_header(
+                s,
+                &config,
+                &v.key,
+                v.size,
+                &v.tags,
+                v.last_modified_ms,
+            )
+        })
+        .flatten();
     let size = v.size;
     let (start, end, content_range, parts_count) = match (range, part_number) {
         (Some(_), Some(_)) => {
@@ -179,6 +195,7 @@ async fn read_view(
         parts_count,
         with_checksums,
         now_ms: s.now_ms(),
+        expiration,
     })
 }
 
@@ -270,6 +287,7 @@ macro_rules! fill_read_output {
             $out.checksum_type = convert::checksum_type(&v.checksums);
         }
         $out.restore = super::restore::restore_header(v, view.now_ms);
+        $out.expiration = view.expiration.clone();
     }};
 }
 

@@ -81,9 +81,7 @@ pub(super) async fn handle_restore_object(
         .or_else(|| request.tier.as_ref().map(|t| t.as_str().to_string()))
         .unwrap_or_else(|| "Standard".into());
     let now = s.now_ms();
-    let day_ms = i64::try_from(s.state.config.day_seconds)
-        .unwrap_or(86_400)
-        .saturating_mul(1000);
+    let day_ms = s.day_ms();
     let (bucket, key, vid) = (input.bucket, input.key, input.version_id);
     // Decided inside the store's transaction: two restores at once cannot both start one.
     let rec = s

@@ -13,7 +13,7 @@ use crate::common::{TestServer, code, test_config};
 const ASSETS: &str = "leadshop-assets";
 const DAY: Duration = Duration::from_secs(86_400);
 
-async fn server_on(clock: &std::sync::Arc<TestClock>) -> TestServer {
+pub(crate) async fn server_on(clock: &std::sync::Arc<TestClock>) -> TestServer {
     let dir = tempfile::tempdir().expect("temp dir");
     let options = leadshop_server::StartOptions {
         clock: clock.clone(),

@@ -10,6 +10,7 @@ mod clock;
 mod cors;
 mod encryption;
 mod events;
+mod lifecycle;
 mod listing;
 mod multipart;
 mod objects;

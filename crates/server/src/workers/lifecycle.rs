@@ -1,0 +1,574 @@
+//! The lifecycle worker: applies every bucket's lifecycle rules once a day, at midnight UTC of
+//! the server's clock (a day is `day_seconds`), as AWS does.
+//!
+//! A pass walks the versions table in key order, [`BATCH`] records at a time (never the whole
+//! index in memory), then the uploads table. For each version it asks the rules
+//! ([`LifecycleConfiguration::decide`]) what is due, and hands the batch's decisions to
+//! [`Store::apply_lifecycle`], which re-checks each against the version as it is now and commits
+//! the changes together with the pass's progress (cursor and counts) in one transaction. So a
+//! `kill -9` anywhere loses nothing and half-applies nothing: on restart the pass resumes at
+//! the first batch not committed, and re-deciding a batch already applied finds nothing to do.
+//!
+//! Buckets without rules are skipped whole (one seek). The progress is also written to
+//! `<data-dir>/lifecycle-status.json` for `leadshop lifecycle status`, and counted on
+//! `/metrics`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use leadshop_spec::lifecycle::{Decision, LifecycleConfiguration, State, Version};
+use leadshop_store::{LifecycleAction, Store, StoreError, VersionRecord, keys};
+use serde::{Deserialize, Serialize};
+
+use super::{Stop, Worker};
+use crate::state::AppState;
+
+/// Versions (or uploads) read and decided per transaction.
+pub const BATCH: usize = 1000;
+/// The longest real-time wait between looks at the clock (a test clock may jump).
+const POLL: Duration = Duration::from_millis(250);
+/// The status file `leadshop lifecycle status` reads.
+pub const STATUS_FILE: &str = "lifecycle-status.json";
+
+/// What each rule did, per bucket.
+pub type Counts = BTreeMap<String, BTreeMap<String, RuleCounts>>;
+
+/// What one rule did in a pass.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleCounts {
+    /// Versions moved to another storage class.
+    pub transitioned: u64,
+    /// Current versions expired (a delete marker added, or removed when unversioned).
+    pub expired: u64,
+    /// Noncurrent versions deleted for good.
+    pub noncurrent_deleted: u64,
+    /// Delete markers removed because they hid nothing.
+    pub delete_markers_removed: u64,
+    /// Incomplete multipart uploads aborted.
+    pub uploads_aborted: u64,
+}
+
+/// Where a pass is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Phase {
+    /// Walking object versions.
+    #[default]
+    Versions,
+    /// Walking multipart uploads.
+    Uploads,
+    /// Done.
+    Finished,
+}
+
+/// The last version seen, for the next one of the same key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Carry {
+    bucket: String,
+    key: String,
+    /// When the version seen last (the next newer one) was written.
+    newer_ms: i64,
+    /// Noncurrent versions of the key seen so far.
+    noncurrent_seen: u32,
+}
+
+/// A finished pass.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PassSummary {
+    /// The day it ran for (days since the epoch).
+    pub day: i64,
+    /// When it started and finished (ms since the epoch, server clock).
+    pub started_ms: i64,
+    /// When it finished.
+    pub finished_ms: i64,
+    /// Versions looked at.
+    pub versions_scanned: u64,
+    /// What each rule did.
+    pub counts: Counts,
+}
+
+/// The worker's progress: saved with every batch, in the store and in the status file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Progress {
+    /// The day of the pass in progress (or last finished).
+    pub day: i64,
+    /// Where it is.
+    pub phase: Phase,
+    /// When it started.
+    pub started_ms: i64,
+    /// Versions looked at so far.
+    pub versions_scanned: u64,
+    /// What each rule did so far in this pass.
+    pub counts: Counts,
+    /// The last finished pass.
+    pub last: Option<PassSummary>,
+    /// Totals since the data directory was made.
+    pub totals: Counts,
+    /// The milliseconds in a day the passes use.
+    pub day_ms: i64,
+    /// Next versions-table key to read (hex).
+    cursor: Option<String>,
+    /// Last upload id handled.
+    upload_cursor: Option<String>,
+    carry: Option<Carry>,
+}
+
+impl Progress {
+    /// When the next pass is due (ms since the epoch): the midnight after the current day.
+    #[must_use]
+    pub fn next_pass_ms(&self) -> i64 {
+        (self.day + 1).saturating_mul(self.day_ms)
+    }
+}
+
+/// The progress as `/metrics` sees it.
+#[derive(Debug, Default)]
+pub struct LifecycleStatus(RwLock<Option<Progress>>);
+
+impl LifecycleStatus {
+    /// The latest progress, if the worker has run.
+    #[must_use]
+    pub fn get(&self) -> Option<Progress> {
+        self.0.read().expect("status lock").clone()
+    }
+
+    fn set(&self, p: &Progress) {
+        *self.0.write().expect("status lock") = Some(p.clone());
+    }
+}
+
+/// The lifecycle worker.
+pub struct LifecycleWorker {
+    state: Arc<AppState>,
+}
+
+impl LifecycleWorker {
+    /// A worker over the server's state.
+    #[must_use]
+    pub fn new(state: Arc<AppState>) -> Self {
+        Self { state }
+    }
+}
+
+#[async_trait::async_trait]
+impl Worker for LifecycleWorker {
+    fn name(&self) -> String {
+        "lifecycle".into()
+    }
+
+    async fn run(&self, mut stop: Stop) {
+        let state = &self.state;
+        let day_ms = state.config.day_ms();
+        let mut progress = match blocking(state, |st| st.lifecycle_progress()).await {
+            Ok(Some(bytes)) => serde_json::from_slice::<Progress>(&bytes).unwrap_or_else(|e| {
+                tracing::error!(error = %e, "the lifecycle progress does not parse; starting afresh");
+                Progress::default()
+            }),
+            Ok(None) => Progress::default(),
+            Err(e) => {
+                tracing::error!(error = %e, "reading the lifecycle progress failed");
+                return;
+            }
+        };
+        // A change of day length (a test's `day_seconds`) makes old day numbers meaningless.
+        if progress.day_ms != day_ms {
+            progress.day = i64::MIN;
+            progress.phase = Phase::Finished;
+            progress.day_ms = day_ms;
+        }
+        state.lifecycle.set(&progress);
+        loop {
+            let today = state.clock.now_ms().div_euclid(day_ms);
+            if progress.phase != Phase::Finished || progress.day < today {
+                if progress.phase == Phase::Finished {
+                    progress = progress.start(today, state.clock.now_ms());
+                }
+                match self.pass(&mut progress, &stop).await {
+                    Ok(()) => {}
+                    Err(e) => {
+                        tracing::error!(error = %e, "lifecycle pass failed; retrying");
+                        tokio::select! {
+                            () = tokio::time::sleep(Duration::from_secs(5)) => {}
+                            () = stop.stopped() => return,
+                        }
+                    }
+                }
+                if stop.is_stopped() {
+                    return;
+                }
+                continue;
+            }
+            tokio::select! {
+                () = tokio::time::sleep(POLL) => {}
+                () = stop.stopped() => return,
+            }
+        }
+    }
+}
+
+impl Progress {
+    fn start(mut self, day: i64, now_ms: i64) -> Self {
+        self.day = day;
+        self.phase = Phase::Versions;
+        self.started_ms = now_ms;
+        self.versions_scanned = 0;
+        self.counts = Counts::new();
+        self.cursor = None;
+        self.upload_cursor = None;
+        self.carry = None;
+        self
+    }
+}
+
+/// One decision and the rule it counts for.
+struct Planned {
+    bucket: String,
+    rule: String,
+    action: LifecycleAction,
+}
+
+impl LifecycleWorker {
+    /// Runs (or resumes) the pass in `progress` until it finishes or the server stops.
+    async fn pass(&self, progress: &mut Progress, stop: &Stop) -> Result<(), StoreError> {
+        let state = &self.state;
+        let day_ms = progress.day_ms;
+        let mut configs: HashMap<String, Option<Arc<LifecycleConfiguration>>> = HashMap::new();
+        while progress.phase != Phase::Finished {
+            if stop.is_stopped() {
+                return Ok(());
+            }
+            let now = state.clock.now_ms();
+            let mut next = progress.clone();
+            let planned = match progress.phase {
+                Phase::Versions => {
+                    let from = progress
+                        .cursor
+                        .as_deref()
+                        .and_then(|h| hex::decode(h).ok())
+                        .unwrap_or_default();
+                    let batch = blocking(state, move |st| st.scan_versions(&from, BATCH)).await?;
+                    self.plan_versions(&batch, &mut configs, &mut next, now, day_ms)
+                        .await
+                }
+                Phase::Uploads => {
+                    let after = progress.upload_cursor.clone();
+                    let batch =
+                        blocking(state, move |st| st.scan_uploads(after.as_deref(), BATCH)).await?;
+                    let mut planned = Vec::new();
+                    match batch.last() {
+                        None => {
+                            next.phase = Phase::Finished;
+                        }
+                        Some(last) => next.upload_cursor = Some(last.upload_id.clone()),
+                    }
+                    for u in &batch {
+                        let Some(config) = self.config(&mut configs, &u.bucket).await else {
+                            continue;
+                        };
+                        if let Some(rule) = config.abort_upload(&u.key, u.initiated_ms, now, day_ms)
+                        {
+                            planned.push(Planned {
+                                bucket: u.bucket.clone(),
+                                rule,
+                                action: LifecycleAction::AbortUpload {
+                                    upload_id: u.upload_id.clone(),
+                                },
+                            });
+                        }
+                    }
+                    planned
+                }
+                Phase::Finished => Vec::new(),
+            };
+            let finished = next.phase == Phase::Finished;
+            let (actions, labels): (Vec<_>, Vec<_>) = planned
+                .into_iter()
+                .map(|p| (p.action, (p.bucket, p.rule)))
+                .unzip();
+            let kinds: Vec<_> = actions.iter().map(kind).collect();
+            // The progress saved with the batch includes what it did: computed inside the
+            // transaction from which actions applied.
+            let saved = {
+                let mut next = next.clone();
+                move |applied: &[bool]| {
+                    for ((ok, (bucket, rule)), k) in applied.iter().zip(&labels).zip(&kinds) {
+                        if *ok {
+                            for counts in [&mut next.counts, &mut next.totals] {
+                                let c = counts
+                                    .entry(bucket.clone())
+                                    .or_default()
+                                    .entry(rule.clone())
+                                    .or_default();
+                                *k(c) += 1;
+                            }
+                        }
+                    }
+                    if finished {
+                        next.last = Some(PassSummary {
+                            day: next.day,
+                            started_ms: next.started_ms,
+                            finished_ms: now,
+                            versions_scanned: next.versions_scanned,
+                            counts: next.counts.clone(),
+                        });
+                    }
+                    next
+                }
+            };
+            *progress = blocking(state, move |st| {
+                st.apply_lifecycle(actions, move |applied| {
+                    let p = saved(applied);
+                    (serde_json::to_vec(&p).expect("progress serialises"), p)
+                })
+            })
+            .await?;
+            state.lifecycle.set(progress);
+            write_status(&state.config.data_dir, progress);
+            if finished {
+                let summary = progress.last.as_ref().map(|l| {
+                    l.counts
+                        .values()
+                        .flat_map(BTreeMap::values)
+                        .fold(RuleCounts::default(), |a, c| add(&a, c))
+                });
+                tracing::info!(day = progress.day, versions = progress.versions_scanned, counts = ?summary, "lifecycle pass finished");
+            }
+        }
+        Ok(())
+    }
+
+    /// A bucket's lifecycle rules, looked up once per pass.
+    async fn config(
+        &self,
+        configs: &mut HashMap<String, Option<Arc<LifecycleConfiguration>>>,
+        bucket: &str,
+    ) -> Option<Arc<LifecycleConfiguration>> {
+        if let Some(c) = configs.get(bucket) {
+            return c.clone();
+        }
+        let c = self
+            .state
+            .bucket_configs
+            .load(bucket)
+            .await
+            .and_then(|c| if c.damaged { None } else { c.lifecycle.clone() });
+        configs.insert(bucket.to_string(), c.clone());
+        c
+    }
+
+    /// Decides a batch of versions; moves `next`'s cursor and carry past what was decided.
+    async fn plan_versions(
+        &self,
+        batch: &[(Vec<u8>, VersionRecord)],
+        configs: &mut HashMap<String, Option<Arc<LifecycleConfiguration>>>,
+        next: &mut Progress,
+        now: i64,
+        day_ms: i64,
+    ) -> Vec<Planned> {
+        let mut planned = Vec::new();
+        if batch.is_empty() {
+            next.phase = Phase::Uploads;
+            next.cursor = None;
+            next.carry = None;
+            return planned;
+        }
+        for (i, (table_key, v)) in batch.iter().enumerate() {
+            let Some(bucket) = bucket_of(table_key) else {
+                continue;
+            };
+            let Some(config) = self.config(configs, bucket).await else {
+                // No rules: skip the rest of the bucket in one seek.
+                next.cursor = Some(hex::encode(keys::bucket_end(bucket)));
+                next.carry = None;
+                return planned;
+            };
+            next.versions_scanned += 1;
+            let same_key = |c: &Carry| c.bucket == bucket && c.key == v.key;
+            let state = match &next.carry {
+                Some(c) if same_key(c) => State::Noncurrent {
+                    since_ms: c.newer_ms,
+                    newer_noncurrent: c.noncurrent_seen,
+                },
+                _ => State::Current {
+                    // The next version in the batch tells; at the batch's end the store
+                    // checks again before it removes anything.
+                    only_version: batch
+                        .get(i + 1)
+                        .is_none_or(|(k, n)| bucket_of(k) != Some(bucket) || n.key != v.key),
+                },
+            };
+            let version = Version {
+                key: &v.key,
+                size: v.size,
+                tags: &v.tags,
+                created_ms: v.last_modified_ms,
+                storage_class: &v.storage_class,
+                delete_marker: v.delete_marker,
+                state,
+            };
+            if let Some(d) = config.decide(&version, now, day_ms) {
+                planned.push(plan(bucket, v, d));
+            }
+            next.carry = Some(match (&next.carry, state) {
+                (Some(c), State::Noncurrent { .. }) => Carry {
+                    newer_ms: v.last_modified_ms,
+                    noncurrent_seen: c.noncurrent_seen + 1,
+                    ..c.clone()
+                },
+                _ => Carry {
+                    bucket: bucket.to_string(),
+                    key: v.key.clone(),
+                    newer_ms: v.last_modified_ms,
+                    noncurrent_seen: 0,
+                },
+            });
+            let mut after = table_key.clone();
+            after.push(0);
+            next.cursor = Some(hex::encode(after));
+        }
+        planned
+    }
+}
+
+fn plan(bucket: &str, v: &VersionRecord, d: Decision) -> Planned {
+    let (bucket, key, version_id) = (bucket.to_string(), v.key.clone(), v.version_id.clone());
+    let (rule, action) = match d {
+        Decision::Transition { rule, to } => (
+            rule,
+            LifecycleAction::Transition {
+                bucket: bucket.clone(),
+                key,
+                version_id,
+                from: v.storage_class.clone(),
+                to,
+            },
+        ),
+        Decision::Expire(rule) => (
+            rule,
+            LifecycleAction::ExpireCurrent {
+                bucket: bucket.clone(),
+                key,
+                version_id,
+            },
+        ),
+        Decision::DeleteVersion(rule) => (
+            rule,
+            LifecycleAction::DeleteNoncurrent {
+                bucket: bucket.clone(),
+                key,
+                version_id,
+            },
+        ),
+        Decision::RemoveDeleteMarker(rule) => (
+            rule,
+            LifecycleAction::RemoveDeleteMarker {
+                bucket: bucket.clone(),
+                key,
+                version_id,
+            },
+        ),
+    };
+    Planned {
+        bucket,
+        rule,
+        action,
+    }
+}
+
+/// Which counter an action adds to.
+fn kind(a: &LifecycleAction) -> fn(&mut RuleCounts) -> &mut u64 {
+    match a {
+        LifecycleAction::Transition { .. } => |c| &mut c.transitioned,
+        LifecycleAction::ExpireCurrent { .. } => |c| &mut c.expired,
+        LifecycleAction::DeleteNoncurrent { .. } => |c| &mut c.noncurrent_deleted,
+        LifecycleAction::RemoveDeleteMarker { .. } => |c| &mut c.delete_markers_removed,
+        LifecycleAction::AbortUpload { .. } => |c| &mut c.uploads_aborted,
+    }
+}
+
+fn add(a: &RuleCounts, b: &RuleCounts) -> RuleCounts {
+    RuleCounts {
+        transitioned: a.transitioned + b.transitioned,
+        expired: a.expired + b.expired,
+        noncurrent_deleted: a.noncurrent_deleted + b.noncurrent_deleted,
+        delete_markers_removed: a.delete_markers_removed + b.delete_markers_removed,
+        uploads_aborted: a.uploads_aborted + b.uploads_aborted,
+    }
+}
+
+/// The bucket a versions-table key belongs to.
+fn bucket_of(table_key: &[u8]) -> Option<&str> {
+    let end = table_key.iter().position(|b| *b == 0)?;
+    std::str::from_utf8(&table_key[..end]).ok()
+}
+
+async fn blocking<T: Send + 'static>(
+    state: &AppState,
+    f: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    let store = state.store.clone();
+    tokio::task::spawn_blocking(move || f(&store))
+        .await
+        .map_err(|e| StoreError::CommitFailed(e.to_string()))?
+}
+
+/// The status file's path in a data directory.
+#[must_use]
+pub fn status_path(data_dir: &Path) -> PathBuf {
+    data_dir.join(STATUS_FILE)
+}
+
+/// Writes the status file (informational: the durable progress is in the store), replacing
+/// it whole so a reader never sees half of it.
+fn write_status(data_dir: &Path, p: &Progress) {
+    let path = status_path(data_dir);
+    let tmp = data_dir.join(format!("{STATUS_FILE}.tmp"));
+    let text = serde_json::to_vec_pretty(p).expect("progress serialises");
+    if let Err(e) = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, &path)) {
+        tracing::warn!(error = %e, path = %path.display(), "writing the lifecycle status failed");
+    }
+}
+
+/// `/metrics` lines for the lifecycle.
+#[must_use]
+pub fn render_metrics(status: &LifecycleStatus) -> String {
+    use std::fmt::Write as _;
+    let Some(p) = status.get() else {
+        return String::new();
+    };
+    let mut out = String::from(
+        "# HELP leadshop_lifecycle_actions_total Lifecycle actions applied, by bucket, rule and action.\n# TYPE leadshop_lifecycle_actions_total counter\n",
+    );
+    for (bucket, rules) in &p.totals {
+        for (rule, c) in rules {
+            for (action, n) in [
+                ("transition", c.transitioned),
+                ("expire", c.expired),
+                ("delete_noncurrent", c.noncurrent_deleted),
+                ("remove_delete_marker", c.delete_markers_removed),
+                ("abort_upload", c.uploads_aborted),
+            ] {
+                let _ = writeln!(
+                    out,
+                    "leadshop_lifecycle_actions_total{{bucket=\"{}\",rule=\"{}\",action=\"{action}\"}} {n}",
+                    escape(bucket),
+                    escape(rule)
+                );
+            }
+        }
+    }
+    let finished = p.last.as_ref().map_or(0, |l| l.finished_ms / 1000);
+    let _ = writeln!(
+        out,
+        "# HELP leadshop_lifecycle_last_pass_finished_seconds When the last lifecycle pass finished (server clock).\n# TYPE leadshop_lifecycle_last_pass_finished_seconds gauge\nleadshop_lifecycle_last_pass_finished_seconds {finished}\n# HELP leadshop_lifecycle_pass_running Whether a lifecycle pass is running.\n# TYPE leadshop_lifecycle_pass_running gauge\nleadshop_lifecycle_pass_running {}",
+        u8::from(p.phase != Phase::Finished)
+    );
+    out
+}
+
+fn escape(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
