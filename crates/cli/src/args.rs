@@ -31,6 +31,9 @@ pub(crate) enum Command {
     /// Encryption keys: master-key rotation.
     #[command(subcommand)]
     Kms(KmsCommand),
+    /// Lifecycle: what the lifecycle worker of a data directory did and will do.
+    #[command(subcommand)]
+    Lifecycle(LifecycleCommand),
     /// Security incident: turn on all four Public Access Block settings of a bucket on any S3
     /// endpoint (AWS or local) and read them back.
     Lockdown(RemoteArgs),
@@ -104,6 +107,19 @@ impl InstanceArgs {
         }
         Ok(config)
     }
+}
+
+#[derive(Subcommand)]
+pub(crate) enum LifecycleCommand {
+    /// The last pass (when, versions looked at, what each rule did), the next pass, and the
+    /// totals since the data directory was made.
+    Status {
+        #[command(flatten)]
+        instance: InstanceArgs,
+        /// Print the status document as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]

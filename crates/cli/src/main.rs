@@ -6,7 +6,9 @@ use anyhow::{Context, Result};
 use clap::Parser;
 
 mod args;
-use args::{Cli, Command, InstanceArgs, KeysCommand, KmsCommand, RemoteArgs, ServeArgs};
+use args::{
+    Cli, Command, InstanceArgs, KeysCommand, KmsCommand, LifecycleCommand, RemoteArgs, ServeArgs,
+};
 use leadshop_server::Config;
 
 fn main() {
@@ -130,6 +132,9 @@ fn run(cli: Cli) -> Result<()> {
                 r.retired.display()
             );
             Ok(())
+        }
+        Command::Lifecycle(LifecycleCommand::Status { instance, json }) => {
+            lifecycle_status(&instance.config()?, json)
         }
         Command::Lockdown(args) => remote(args, |r| {
             Box::pin(async move {
@@ -392,6 +397,81 @@ async fn wait_for_signal() -> Result<()> {
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ` for a key's creation time.
+/// `leadshop lifecycle status`: the worker's status file, as a table or JSON.
+fn lifecycle_status(config: &Config, json: bool) -> Result<()> {
+    use leadshop_server::workers::lifecycle::{Counts, Phase, Progress, status_path};
+    let path = status_path(&config.data_dir);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => anyhow::bail!(
+            "no lifecycle pass has run in {} yet (it runs while `leadshop serve` does)",
+            config.data_dir.display()
+        ),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    if json {
+        println!("{}", text.trim_end());
+        return Ok(());
+    }
+    let p: Progress =
+        serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    let table = |title: &str, counts: &Counts| {
+        println!("{title}");
+        if counts.is_empty() {
+            println!("  (nothing transitioned, expired or aborted)");
+            return;
+        }
+        println!(
+            "  {:<24} {:<28} {:>12} {:>8} {:>18} {:>15} {:>15}",
+            "BUCKET",
+            "RULE",
+            "TRANSITIONED",
+            "EXPIRED",
+            "NONCURRENT DELETED",
+            "MARKERS REMOVED",
+            "UPLOADS ABORTED"
+        );
+        for (bucket, rules) in counts {
+            for (rule, c) in rules {
+                println!(
+                    "  {bucket:<24} {rule:<28} {:>12} {:>8} {:>18} {:>15} {:>15}",
+                    c.transitioned,
+                    c.expired,
+                    c.noncurrent_deleted,
+                    c.delete_markers_removed,
+                    c.uploads_aborted
+                );
+            }
+        }
+    };
+    println!("Data directory: {}", config.data_dir.display());
+    println!("Day length:     {} s", p.day_ms / 1000);
+    match &p.last {
+        Some(l) => println!(
+            "Last pass:      started {}, finished {}, {} versions looked at",
+            format_time(l.started_ms),
+            format_time(l.finished_ms),
+            l.versions_scanned
+        ),
+        None => println!("Last pass:      none finished yet"),
+    }
+    if p.phase == Phase::Finished {
+        println!("Next pass:      {}", format_time(p.next_pass_ms()));
+    } else {
+        println!(
+            "Running:        started {}, {} versions so far ({:?})",
+            format_time(p.started_ms),
+            p.versions_scanned,
+            p.phase
+        );
+    }
+    if let Some(l) = &p.last {
+        table("Last pass, per rule:", &l.counts);
+    }
+    table("Since the data directory was made:", &p.totals);
+    Ok(())
+}
+
 fn format_time(ms: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(ms / 1000)
         .ok()
