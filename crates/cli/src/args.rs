@@ -57,8 +57,8 @@ pub(crate) enum Command {
         /// Key prefix, e.g. tmp/ (required: an empty prefix would empty the bucket).
         #[arg(long)]
         prefix: String,
-        /// Also remove noncurrent versions and delete markers permanently and abort
-        /// incomplete multipart uploads.
+        /// Remove every version (current ones too) and delete marker permanently, so the
+        /// space is freed on a versioned bucket, and abort incomplete multipart uploads.
         #[arg(long)]
         noncurrent: bool,
         /// Only count what would be removed.

@@ -240,8 +240,9 @@ pub struct Cleanup {
 
 impl Remote {
     /// Cost overrun: deletes every current object under `prefix` (as `aws s3 rm --recursive`
-    /// does) and, with `noncurrent`, removes noncurrent versions and delete markers for good
-    /// and aborts incomplete multipart uploads — what a stricter lifecycle would do days later,
+    /// does: a delete marker where versioned) and, with `noncurrent`, removes every version
+    /// (current ones included) and delete marker for good and aborts incomplete multipart
+    /// uploads — what a stricter lifecycle would do days later,
     /// now. `dry_run` only counts.
     ///
     /// # Errors
@@ -271,7 +272,14 @@ impl Remote {
                 let Some(key) = v.key() else { continue };
                 let id = if v.is_latest() == Some(true) {
                     report.current += 1;
-                    ObjectIdentifier::builder().key(key).build()
+                    // With --noncurrent the current version goes for good too: deleting it
+                    // by key alone would only add a delete marker over it on a versioned
+                    // bucket, and free nothing.
+                    let version = noncurrent.then(|| v.version_id().map(str::to_string));
+                    ObjectIdentifier::builder()
+                        .key(key)
+                        .set_version_id(version.flatten())
+                        .build()
                 } else if noncurrent {
                     report.noncurrent += 1;
                     report.noncurrent_bytes += v.size().unwrap_or(0);
