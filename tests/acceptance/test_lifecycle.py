@@ -189,10 +189,11 @@ def test_lifecycle_configuration_through_the_aws_cli(server, env):
 
 
 def test_kill_9_during_a_lifecycle_pass_loses_and_repeats_nothing(tmp_path):
-    """Six thousand objects expire in a pass that is killed (several times if it can be
-    caught running); after restarts every object has exactly one delete marker over its one
-    version, and the counts say six thousand, once each."""
-    n = 6000
+    """Six thousand objects expire and three thousand transition in passes that are killed
+    (several times when they can be caught running); after restarts every expired object has
+    exactly one delete marker over its one version, every transitioned one is present, in one
+    version, in GLACIER_IR, with its bytes, and the counts say each action once."""
+    n, m = 6000, 3000
     bucket = "lifecycle-crash"
     srv = Leadshop(tmp_path / "data", config="day_seconds = 1\n").start()
     try:
@@ -202,11 +203,16 @@ def test_kill_9_during_a_lifecycle_pass_loses_and_repeats_nothing(tmp_path):
 
         def put(i):
             s3.put_object(Bucket=bucket, Key=f"x/{i:05d}", Body=b"data")
+            if i < m:
+                s3.put_object(Bucket=bucket, Key=f"y/{i:05d}", Body=f"cold {i}".encode())
 
         with ThreadPoolExecutor(16) as pool:
             list(pool.map(put, range(n)))
         s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": [
-            {"ID": "expire", "Status": "Enabled", "Filter": {"Prefix": "x/"}, "Expiration": {"Days": 1}}]})
+            {"ID": "expire", "Status": "Enabled", "Filter": {"Prefix": "x/"}, "Expiration": {"Days": 1}},
+            {"ID": "cold", "Status": "Enabled",
+             "Filter": {"And": {"Prefix": "y/", "ObjectSizeGreaterThan": 0}},
+             "Transitions": [{"Days": 0, "StorageClass": "GLACIER_IR"}]}]})
         kills_mid_pass = 0
         for _ in range(3):
             # Kill as soon as the status (written by this run of the server) shows a pass
@@ -228,23 +234,34 @@ def test_kill_9_during_a_lifecycle_pass_loses_and_repeats_nothing(tmp_path):
             srv.start()
             s3 = client(srv)
         print(f"kills during a pass: {kills_mid_pass}")
-        wait_for("every object to expire",
-                 lambda: (status(srv) or {}).get("totals", {}).get(bucket, {}).get("expire", {}).get("expired", 0) >= n,
-                 timeout=120)
+        totals = lambda: (status(srv) or {}).get("totals", {}).get(bucket, {})  # noqa: E731
+        wait_for("every object to expire and transition",
+                 lambda: totals().get("expire", {}).get("expired", 0) >= n
+                 and totals().get("cold", {}).get("transitioned", 0) >= m, timeout=120)
         markers, objects = 0, 0
         paginator = s3.get_paginator("list_object_versions")
         per_key = {}
-        for page in paginator.paginate(Bucket=bucket):
+        for page in paginator.paginate(Bucket=bucket, Prefix="y/"):
+            for v in page.get("Versions", []):
+                assert v["StorageClass"] == "GLACIER_IR" and v["IsLatest"], v
+                per_key[v["Key"]] = per_key.get(v["Key"], 0) + 1
+            assert not page.get("DeleteMarkers")
+        assert len(per_key) == m and set(per_key.values()) == {1}
+        for i in (0, m // 2, m - 1):
+            assert s3.get_object(Bucket=bucket, Key=f"y/{i:05d}")["Body"].read() == f"cold {i}".encode()
+        per_key = {}
+        for page in paginator.paginate(Bucket=bucket, Prefix="x/"):
             for v in page.get("Versions", []):
                 per_key.setdefault(v["Key"], []).append("v")
                 objects += 1
-            for m in page.get("DeleteMarkers", []):
-                per_key.setdefault(m["Key"], []).append("m")
+            for marker in page.get("DeleteMarkers", []):
+                per_key.setdefault(marker["Key"], []).append("m")
                 markers += 1
         assert (objects, markers) == (n, n)
         assert all(sorted(k) == ["m", "v"] for k in per_key.values())
-        assert s3.list_objects_v2(Bucket=bucket).get("KeyCount") == 0
-        assert status(srv)["totals"][bucket]["expire"]["expired"] == n, "each counted once"
+        assert s3.list_objects_v2(Bucket=bucket, Prefix="x/").get("KeyCount") == 0
+        assert totals()["expire"]["expired"] == n, "each counted once"
+        assert totals()["cold"]["transitioned"] == m, "each counted once"
         assert kills_mid_pass >= 1, "no kill landed during a pass; the test proved nothing"
     finally:
         srv.stop()

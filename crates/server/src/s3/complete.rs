@@ -203,6 +203,7 @@ pub(super) async fn handle_complete_multipart_upload(
         .await?;
     let v = &outcome.version;
     let mut out = CompleteMultipartUploadOutput {
+        expiration: super::lifecycle::expiration_of_new(s, &input.bucket, v).await,
         server_side_encryption: convert::sse(&v.segments),
         bucket: Some(input.bucket.clone()),
         key: Some(input.key.clone()),

@@ -196,8 +196,9 @@ pub(super) async fn handle_copy_object(
         ..NewVersion::default()
     };
     let precondition = write_precondition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
-    let outcome = write_version(s, input.bucket, new, ingested, precondition).await?;
+    let outcome = write_version(s, input.bucket.clone(), new, ingested, precondition).await?;
     let v = &outcome.version;
+    let expiration = super::lifecycle::expiration_of_new(s, &input.bucket, v).await;
     let mut result = CopyObjectResult {
         e_tag: Some(etag(&v.etag)),
         last_modified: Some(ts(v.last_modified_ms)),
@@ -206,6 +207,7 @@ pub(super) async fn handle_copy_object(
     };
     set_checksums!(result, &v.checksums);
     Ok(S3Response::new(CopyObjectOutput {
+        expiration,
         server_side_encryption: convert::sse(&v.segments),
         copy_object_result: Some(result),
         copy_source_version_id: (src.version_id != NULL_VERSION_ID).then(|| src.version_id.clone()),

@@ -258,6 +258,16 @@ pub(super) async fn handle_delete_bucket_lifecycle(
     Ok(S3Response::new(DeleteBucketLifecycleOutput::default()))
 }
 
+/// `x-amz-expiration` for a version just written to `bucket` (PUT, copy, completed upload).
+pub(super) async fn expiration_of_new(
+    s: &Leadshop,
+    bucket: &str,
+    v: &leadshop_store::VersionRecord,
+) -> Option<String> {
+    let config = s.bucket_config(bucket).await.ok()?;
+    expiration_header(s, &config, &v.key, v.size, &v.tags, v.last_modified_ms)
+}
+
 /// `x-amz-expiration` for the current version of `key` (created at `created_ms`): the rule
 /// that will expire it and when, as `expiry-date="<HTTP date>", rule-id="<id>"`.
 pub(super) fn expiration_header(

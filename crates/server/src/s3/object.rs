@@ -197,16 +197,8 @@ pub(super) async fn handle_put_object(
     };
     let outcome = write_version(s, input.bucket.clone(), new, ingested, precondition).await?;
     let v = &outcome.version;
-    let config = s.bucket_config(&input.bucket).await?;
     let mut out = PutObjectOutput {
-        expiration: super::lifecycle::expiration_header(
-            s,
-            &config,
-            &v.key,
-            v.size,
-            &v.tags,
-            v.last_modified_ms,
-        ),
+        expiration: super::lifecycle::expiration_of_new(s, &input.bucket, v).await,
         server_side_encryption: convert::sse(&v.segments),
         e_tag: Some(etag(&v.etag)),
         version_id: version_header(v, outcome.versioning),

@@ -655,6 +655,51 @@ async fn noncurrent_limits_delete_markers_tags_and_unversioned_buckets() {
     put(&s3, &u, "a", 5).await;
     let head = s3.head_object().bucket(&u).key("a").send().await.unwrap();
     assert!(head.expiration().unwrap().contains("rule-id=\"gone\""));
+    let copied = s3
+        .copy_object()
+        .bucket(&u)
+        .key("b")
+        .copy_source(format!("{u}/a"))
+        .send()
+        .await
+        .unwrap();
+    assert!(copied.expiration().unwrap().contains("rule-id=\"gone\""));
+    let mpu = s3
+        .create_multipart_upload()
+        .bucket(&u)
+        .key("c")
+        .send()
+        .await
+        .unwrap();
+    let part = s3
+        .upload_part()
+        .bucket(&u)
+        .key("c")
+        .upload_id(mpu.upload_id().unwrap())
+        .part_number(1)
+        .body(ByteStream::from_static(b"part"))
+        .send()
+        .await
+        .unwrap();
+    let done = s3
+        .complete_multipart_upload()
+        .bucket(&u)
+        .key("c")
+        .upload_id(mpu.upload_id().unwrap())
+        .multipart_upload(
+            aws_sdk_s3::types::CompletedMultipartUpload::builder()
+                .parts(
+                    aws_sdk_s3::types::CompletedPart::builder()
+                        .part_number(1)
+                        .e_tag(part.e_tag().unwrap())
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(done.expiration().unwrap().contains("rule-id=\"gone\""));
     advance_days(&srv, &clock, 2).await;
     assert_eq!(versions(&s3, &u, "").await, vec![]);
 }
