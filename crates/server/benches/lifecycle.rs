@@ -14,9 +14,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use aws_sdk_s3::Client;
-use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
-use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
 use leadshop_store::{BucketRecord, Clock, Store, TestClock, VersionRecord, VersioningState};
+
+#[path = "../tests/s3_api/common/mod.rs"]
+mod common;
 
 const DAY: Duration = Duration::from_secs(86_400);
 
@@ -97,36 +98,6 @@ async fn pass(
     (took, peak.load(Ordering::Relaxed))
 }
 
-fn client(state: &leadshop_server::AppState) -> Client {
-    let k = state.keys.by_name("admin").expect("admin key");
-    let pem = std::fs::read(state.config.data_dir.join("tls/ca.pem")).expect("dev CA");
-    let tls_context = TlsContext::builder()
-        .with_trust_store(TrustStore::empty().with_pem_certificate(pem))
-        .build()
-        .expect("tls context");
-    let http = aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(
-            tls::rustls_provider::CryptoMode::Ring,
-        ))
-        .tls_context(tls_context)
-        .build_https();
-    let conf = aws_sdk_s3::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(&state.endpoints.s3)
-        .credentials_provider(Credentials::new(
-            &k.access_key_id,
-            &k.secret_access_key,
-            None,
-            None,
-            "bench",
-        ))
-        .force_path_style(true)
-        .http_client(http)
-        .build();
-    Client::from_conf(conf)
-}
-
 /// 4 KiB PUTs, 16 at a time, until `stop`; returns how many completed.
 fn put_load(s3: Client, stop: Arc<AtomicBool>) -> tokio::task::JoinHandle<u64> {
     tokio::spawn(async move {
@@ -165,14 +136,7 @@ async fn main() {
         .unwrap_or(100_000);
     let dir = tempfile::tempdir().expect("tempdir");
     let clock = TestClock::starting_now();
-    let config = leadshop_server::Config {
-        data_dir: dir.path().to_path_buf(),
-        s3_addr: "127.0.0.1:0".parse().unwrap(),
-        http_addr: "127.0.0.1:0".parse().unwrap(),
-        console_addr: "127.0.0.1:0".parse().unwrap(),
-        shutdown_grace_secs: 2,
-        ..Default::default()
-    };
+    let config = common::test_config(dir.path());
     let handle = leadshop_server::start_with(
         config,
         leadshop_server::StartOptions {
@@ -182,7 +146,8 @@ async fn main() {
     )
     .await
     .expect("server");
-    let state = handle.state().clone();
+    let srv = common::TestServer { handle, dir };
+    let state = srv.handle.state().clone();
     let rules = serde_json::json!({"Rules": [{
         "ID": "ia", "Status": "Enabled", "Filter": {"Prefix": ""},
         "Transitions": [{"Days": 30, "StorageClass": "STANDARD_IA"}]
@@ -212,7 +177,7 @@ async fn main() {
         base / 1024,
         idle_peak / 1024
     );
-    let s3 = client(&state);
+    let s3 = srv.admin();
     let stop = Arc::new(AtomicBool::new(false));
     let load = put_load(s3.clone(), stop.clone());
     tokio::time::sleep(Duration::from_secs(5)).await;
@@ -232,5 +197,5 @@ async fn main() {
         busy_peak / 1024
     );
     assert_eq!(moved as usize, n, "every version transitioned");
-    handle.shutdown().await;
+    srv.stop().await;
 }

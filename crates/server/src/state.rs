@@ -36,7 +36,7 @@ pub struct AppState {
     /// Request counters (an event subscriber), served on the console's `/metrics`.
     pub request_metrics: Arc<crate::events::metrics::RequestMetrics>,
     /// The lifecycle worker's progress (console `/metrics`).
-    pub lifecycle: Arc<crate::workers::lifecycle::LifecycleStatus>,
+    pub lifecycle: Arc<crate::workers::lifecycle::status::LifecycleStatus>,
     /// Turns for data-file writes on the blocking pool (`limits.max_parallel_writes`).
     pub write_turns: Arc<tokio::sync::Semaphore>,
 }

@@ -11,8 +11,6 @@
 //! creation + n days; a noncurrent version's days count from when the next version was
 //! written. The length of a day is a parameter so tests can make it short.
 
-use std::collections::BTreeMap;
-
 use serde::{Deserialize, Serialize};
 
 /// At most this many rules, as on AWS.
@@ -263,6 +261,11 @@ pub fn can_transition(from: &str, to: &str) -> bool {
     }
 }
 
+mod decide;
+mod validate;
+
+pub use decide::{Decision, State, Subject, Version};
+
 impl LifecycleConfiguration {
     /// Parses and validates the JSON document.
     ///
@@ -284,201 +287,6 @@ impl LifecycleConfiguration {
             .as_deref()
             .unwrap_or(MIN_SIZE_ALL_128K)
     }
-
-    /// AWS's checks.
-    ///
-    /// # Errors
-    /// [`LifecycleError`] naming the first problem.
-    pub fn validate(&self) -> Result<(), LifecycleError> {
-        if self.rules.is_empty() {
-            return Err(malformed());
-        }
-        if self.rules.len() > MAX_RULES {
-            return Err(argument(format!(
-                "The number of lifecycle rules should not exceed allowed limit of {MAX_RULES} rules"
-            )));
-        }
-        if let Some(m) = &self.transition_default_minimum_object_size
-            && m != MIN_SIZE_ALL_128K
-            && m != MIN_SIZE_VARIES
-        {
-            return Err(argument(format!(
-                "Invalid value for x-amz-transition-default-minimum-object-size: {m}"
-            )));
-        }
-        let mut ids = std::collections::HashSet::new();
-        for rule in &self.rules {
-            rule.validate()?;
-            if let Some(id) = &rule.id
-                && !ids.insert(id.as_str())
-            {
-                return Err(argument(
-                    "Rule ID must be unique. Found same ID for more than one rule",
-                ));
-            }
-        }
-        Ok(())
-    }
-
-    /// The rule that expires a current version with these facts, and when (for
-    /// `x-amz-expiration`): the earliest due Expiration among the enabled rules that match.
-    #[must_use]
-    pub fn expiration_of(&self, obj: &Subject<'_>, day_ms: i64) -> Option<(i64, &Rule)> {
-        self.rules
-            .iter()
-            .filter(|r| r.enabled() && r.matches(obj))
-            .filter_map(|r| {
-                let e = r.expiration.as_ref()?;
-                let due = if let Some(d) = e.days {
-                    due_after(obj.base_ms, d, day_ms)
-                } else {
-                    parse_date(e.date.as_deref()?).ok()?
-                };
-                Some((due, r))
-            })
-            .min_by_key(|(due, _)| *due)
-    }
-
-    /// What S3 does today to one version: the first due action by AWS's precedence
-    /// (permanent deletion, then expiration, then the deepest due transition).
-    #[must_use]
-    pub fn decide(&self, v: &Version<'_>, now_ms: i64, day_ms: i64) -> Option<Decision> {
-        let subject = Subject {
-            key: v.key,
-            size: v.size,
-            tags: v.tags,
-            base_ms: v.created_ms,
-        };
-        let rules = || {
-            self.rules
-                .iter()
-                .filter(|r| r.enabled() && r.matches(&subject))
-        };
-        match v.state {
-            State::Noncurrent {
-                since_ms,
-                newer_noncurrent,
-            } => {
-                let expire = rules().find(|r| {
-                    r.noncurrent_version_expiration.as_ref().is_some_and(|e| {
-                        e.noncurrent_days
-                            .is_none_or(|d| due_after(since_ms, d, day_ms) <= now_ms)
-                            && e.newer_noncurrent_versions
-                                .is_none_or(|n| newer_noncurrent >= u32::try_from(n).unwrap_or(0))
-                    })
-                });
-                if let Some(r) = expire {
-                    return Some(Decision::DeleteVersion(r.label()));
-                }
-                if v.delete_marker {
-                    return None;
-                }
-                self.deepest(
-                    rules().flat_map(|r| {
-                        r.noncurrent_version_transitions
-                            .iter()
-                            .filter_map(move |t| {
-                                let due = due_after(since_ms, t.noncurrent_days?, day_ms) <= now_ms
-                                    && t.newer_noncurrent_versions.is_none_or(|n| {
-                                        newer_noncurrent >= u32::try_from(n).unwrap_or(0)
-                                    });
-                                due.then_some((r, t.storage_class.as_str()))
-                            })
-                    }),
-                    v,
-                )
-            }
-            State::Current { only_version } => {
-                if v.delete_marker {
-                    // A delete marker that hides nothing any more.
-                    if !only_version {
-                        return None;
-                    }
-                    // At once with ExpiredObjectDeleteMarker; with Days (or a Date), once
-                    // the marker itself is old enough, as AWS does.
-                    return rules()
-                        .find(|r| {
-                            r.expiration.as_ref().is_some_and(|e| {
-                                e.expired_object_delete_marker == Some(true)
-                                    || e.days.is_some_and(|d| {
-                                        due_after(v.created_ms, d, day_ms) <= now_ms
-                                    })
-                                    || e.date
-                                        .as_deref()
-                                        .and_then(|d| parse_date(d).ok())
-                                        .is_some_and(|d| d <= now_ms)
-                            })
-                        })
-                        .map(|r| Decision::RemoveDeleteMarker(r.label()));
-                }
-                if let Some((due, r)) = self.expiration_of(&subject, day_ms)
-                    && due <= now_ms
-                {
-                    return Some(Decision::Expire(r.label()));
-                }
-                self.deepest(
-                    rules().flat_map(|r| {
-                        r.transitions.iter().filter_map(move |t| {
-                            let due = match (t.days, t.date.as_deref()) {
-                                (Some(d), _) => due_after(v.created_ms, d, day_ms),
-                                (None, Some(date)) => parse_date(date).ok()?,
-                                (None, None) => return None,
-                            };
-                            (due <= now_ms).then_some((r, t.storage_class.as_str()))
-                        })
-                    }),
-                    v,
-                )
-            }
-        }
-    }
-
-    /// The deepest class among due transitions that this version may move to.
-    fn deepest<'a>(
-        &self,
-        due: impl Iterator<Item = (&'a Rule, &'a str)>,
-        v: &Version<'_>,
-    ) -> Option<Decision> {
-        due.filter(|(r, class)| {
-            can_transition(v.storage_class, class) && self.size_allows(r, class, v.size)
-        })
-        .max_by_key(|(_, class)| depth(class))
-        .map(|(r, class)| Decision::Transition {
-            rule: r.label(),
-            to: class.to_string(),
-        })
-    }
-
-    /// The default minimum size, unless the rule's filter names a size of its own.
-    fn size_allows(&self, rule: &Rule, class: &str, size: u64) -> bool {
-        if rule.has_size_filter() || size >= MIN_TRANSITION_SIZE {
-            return true;
-        }
-        self.min_size_behaviour() == MIN_SIZE_VARIES && matches!(class, "GLACIER" | "DEEP_ARCHIVE")
-    }
-
-    /// Whether an upload of `key` initiated at `initiated_ms` is aborted by now, and by which
-    /// rule.
-    #[must_use]
-    pub fn abort_upload(
-        &self,
-        key: &str,
-        initiated_ms: i64,
-        now_ms: i64,
-        day_ms: i64,
-    ) -> Option<String> {
-        self.rules
-            .iter()
-            .filter(|r| r.enabled() && key.starts_with(r.key_prefix()))
-            .find(|r| {
-                r.abort_incomplete_multipart_upload
-                    .as_ref()
-                    .is_some_and(|a| {
-                        due_after(initiated_ms, a.days_after_initiation, day_ms) <= now_ms
-                    })
-            })
-            .map(Rule::label)
-    }
 }
 
 /// The first midnight (a multiple of `day_ms` since the epoch) at or after `base + days`.
@@ -492,74 +300,6 @@ pub fn due_after(base_ms: i64, days: i32, day_ms: i64) -> i64 {
         t.saturating_add(day_ms - rem)
     }
 }
-
-/// What a rule's filter is tested against.
-#[derive(Debug, Clone, Copy)]
-pub struct Subject<'a> {
-    /// Object key.
-    pub key: &'a str,
-    /// Size in bytes.
-    pub size: u64,
-    /// Its tags.
-    pub tags: &'a BTreeMap<String, String>,
-    /// When it was created (ms since the epoch).
-    pub base_ms: i64,
-}
-
-/// One version as the lifecycle sees it.
-#[derive(Debug, Clone, Copy)]
-pub struct Version<'a> {
-    /// Object key.
-    pub key: &'a str,
-    /// Size in bytes.
-    pub size: u64,
-    /// Its tags.
-    pub tags: &'a BTreeMap<String, String>,
-    /// When it was written (ms since the epoch).
-    pub created_ms: i64,
-    /// Its storage class.
-    pub storage_class: &'a str,
-    /// A delete marker.
-    pub delete_marker: bool,
-    /// Current or noncurrent.
-    pub state: State,
-}
-
-/// Where a version stands among its key's versions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum State {
-    /// The newest version.
-    Current {
-        /// No other version of the key exists.
-        only_version: bool,
-    },
-    /// An older version.
-    Noncurrent {
-        /// When the next newer version was written.
-        since_ms: i64,
-        /// How many noncurrent versions are newer than this one.
-        newer_noncurrent: u32,
-    },
-}
-
-/// What the lifecycle does to a version; each names the rule (its ID).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Decision {
-    /// Move to another storage class.
-    Transition {
-        /// The rule.
-        rule: String,
-        /// The class.
-        to: String,
-    },
-    /// Expire the current version (a delete marker where versioning is on).
-    Expire(String),
-    /// Delete a noncurrent version for good.
-    DeleteVersion(String),
-    /// Remove a delete marker that is the key's only version.
-    RemoveDeleteMarker(String),
-}
-
 impl Rule {
     /// Whether the rule is on.
     #[must_use]
@@ -624,199 +364,19 @@ impl Rule {
                 .iter()
                 .all(|t| obj.tags.get(&t.key) == Some(&t.value))
     }
-
-    fn validate(&self) -> Result<(), LifecycleError> {
-        if self.status != "Enabled" && self.status != "Disabled" {
-            return Err(malformed());
-        }
-        if self.id.as_ref().is_some_and(|id| id.len() > 255) {
-            return Err(argument("ID length should not exceed allowed limit of 255"));
-        }
-        if self.filter.is_some() && self.prefix.is_some() {
-            return Err(malformed());
-        }
-        if let Some(f) = &self.filter {
-            let set = usize::from(f.prefix.is_some())
-                + usize::from(f.tag.is_some())
-                + usize::from(f.and.is_some())
-                + usize::from(f.object_size_greater_than.is_some())
-                + usize::from(f.object_size_less_than.is_some());
-            if set > 1 {
-                return Err(malformed());
-            }
-        }
-        let (gt, lt) = self.size_bounds();
-        if gt.is_some_and(|g| g < 0) || lt.is_some_and(|l| l <= 0) {
-            return Err(argument(
-                "Object size in the filter must be a non-negative number",
-            ));
-        }
-        if let (Some(g), Some(l)) = (gt, lt)
-            && g >= l
-        {
-            return Err(argument(
-                "ObjectSizeGreaterThan must be less than ObjectSizeLessThan",
-            ));
-        }
-        let tags = self.tags();
-        let mut keys = std::collections::HashSet::new();
-        if tags.iter().any(|t| !keys.insert(t.key.as_str())) {
-            return Err(argument("Duplicate Tag Keys are not allowed."));
-        }
-        if self.transitions.is_empty()
-            && self.expiration.is_none()
-            && self.noncurrent_version_transitions.is_empty()
-            && self.noncurrent_version_expiration.is_none()
-            && self.abort_incomplete_multipart_upload.is_none()
-        {
-            return Err(request(
-                "At least one action needs to be specified in a rule",
-            ));
-        }
-        if let Some(a) = &self.abort_incomplete_multipart_upload {
-            if !tags.is_empty() || self.has_size_filter() {
-                return Err(request(
-                    "AbortIncompleteMultipartUpload cannot be specified with Tags.",
-                ));
-            }
-            if a.days_after_initiation <= 0 {
-                return Err(argument(
-                    "'DaysAfterInitiation' for AbortIncompleteMultipartUpload action must be a positive integer",
-                ));
-            }
-        }
-        let mut transition_days = None;
-        if let Some(e) = &self.expiration {
-            let set = usize::from(e.days.is_some())
-                + usize::from(e.date.is_some())
-                + usize::from(e.expired_object_delete_marker.is_some());
-            if set != 1 {
-                return Err(malformed());
-            }
-            if e.days.is_some_and(|d| d <= 0) {
-                return Err(argument(
-                    "'Days' for Expiration action must be a positive integer",
-                ));
-            }
-            if let Some(d) = &e.date {
-                parse_date(d)?;
-            }
-            if e.expired_object_delete_marker.is_some() && !tags.is_empty() {
-                return Err(request(
-                    "ExpiredObjectDeleteMarker cannot be specified with Tags.",
-                ));
-            }
-        }
-        let mut seen = std::collections::HashSet::new();
-        for t in &self.transitions {
-            check_class(&t.storage_class)?;
-            if !seen.insert(t.storage_class.as_str()) {
-                return Err(argument(format!(
-                    "'StorageClass' must be different for 'Transition' actions in same 'Rule' with prefix '{}'",
-                    self.key_prefix()
-                )));
-            }
-            match (t.days, &t.date) {
-                (Some(d), None) => {
-                    if d < 0 {
-                        return Err(argument("'Days' in Transition action must be nonnegative"));
-                    }
-                    if matches!(t.storage_class.as_str(), "STANDARD_IA" | "ONEZONE_IA") && d < 30 {
-                        return Err(argument(format!(
-                            "'Days' in Transition action must be greater than or equal to 30 for storageClass '{}'",
-                            t.storage_class
-                        )));
-                    }
-                    transition_days = transition_days.max(Some(d));
-                }
-                (None, Some(date)) => {
-                    parse_date(date)?;
-                }
-                _ => return Err(malformed()),
-            }
-        }
-        if self.transitions.iter().any(|t| t.days.is_some())
-            && self.transitions.iter().any(|t| t.date.is_some())
-        {
-            return Err(argument(
-                "Found mixed 'Date' and 'Days' based Transition actions in lifecycle rule",
-            ));
-        }
-        if let (Some(td), Some(ed)) = (
-            transition_days,
-            self.expiration.as_ref().and_then(|e| e.days),
-        ) && ed <= td
-        {
-            return Err(argument(format!(
-                "'Days' in the Expiration action for filter '{}' must be greater than 'Days' in the Transition action",
-                self.key_prefix()
-            )));
-        }
-        let mut seen = std::collections::HashSet::new();
-        for t in &self.noncurrent_version_transitions {
-            check_class(&t.storage_class)?;
-            if !seen.insert(t.storage_class.as_str()) {
-                return Err(argument(
-                    "'StorageClass' must be different for 'NoncurrentVersionTransition' actions in same 'Rule'",
-                ));
-            }
-            let Some(d) = t.noncurrent_days else {
-                return Err(malformed());
-            };
-            if d < 0 {
-                return Err(argument(
-                    "'NoncurrentDays' in NoncurrentVersionTransition action must be nonnegative",
-                ));
-            }
-            if matches!(t.storage_class.as_str(), "STANDARD_IA" | "ONEZONE_IA") && d < 30 {
-                return Err(argument(format!(
-                    "'NoncurrentDays' in NoncurrentVersionTransition action must be greater than or equal to 30 for storageClass '{}'",
-                    t.storage_class
-                )));
-            }
-            check_newer(t.newer_noncurrent_versions)?;
-        }
-        if let Some(e) = &self.noncurrent_version_expiration {
-            match e.noncurrent_days {
-                Some(d) if d > 0 => {}
-                Some(_) => {
-                    return Err(argument(
-                        "'NoncurrentDays' for NoncurrentVersionExpiration action must be a positive integer",
-                    ));
-                }
-                None => return Err(malformed()),
-            }
-            check_newer(e.newer_noncurrent_versions)?;
-        }
-        Ok(())
-    }
-}
-
-fn check_class(class: &str) -> Result<(), LifecycleError> {
-    if depth(class).is_none() {
-        return Err(malformed());
-    }
-    Ok(())
-}
-
-fn check_newer(n: Option<i32>) -> Result<(), LifecycleError> {
-    if n.is_some_and(|n| !(1..=100).contains(&n)) {
-        return Err(argument(
-            "NewerNoncurrentVersions must be a positive integer up to 100",
-        ));
-    }
-    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
 
     const DAY: i64 = 86_400_000;
 
     fn baseline() -> LifecycleConfiguration {
         LifecycleConfiguration::parse(include_str!(
-            "../../../config/buckets/leadshop-assets/lifecycle.json"
+            "../../../../config/buckets/leadshop-assets/lifecycle.json"
         ))
         .unwrap()
     }
