@@ -345,3 +345,41 @@ def test_archived_classes_need_a_restore_and_restores_expire(tmp_path):
         assert err(e4.value) == (403, "InvalidObjectState")
     finally:
         srv.stop()
+
+
+def test_bucket_sub_resources_a_refresh_reads(s3):
+    """What Terraform's provider and SDK tools read of every bucket: tagging round-trips; the
+    configurations leadshop does not offer answer as AWS does for a bucket without them."""
+    bucket = f"subres-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    with pytest.raises(ClientError) as e:
+        s3.get_bucket_tagging(Bucket=bucket)
+    assert err(e.value) == (404, "NoSuchTagSet")
+    s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": [{"Key": "Environment", "Value": "dev"}]})
+    assert s3.get_bucket_tagging(Bucket=bucket)["TagSet"] == [{"Key": "Environment", "Value": "dev"}]
+    with pytest.raises(ClientError) as e:
+        s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": [{"Key": "aws:x", "Value": "y"}]})
+    assert err(e.value) == (400, "InvalidTag")
+    s3.delete_bucket_tagging(Bucket=bucket)
+
+    assert "Status" not in s3.get_bucket_accelerate_configuration(Bucket=bucket)
+    assert s3.get_bucket_request_payment(Bucket=bucket)["Payer"] == "BucketOwner"
+    n = s3.get_bucket_notification_configuration(Bucket=bucket)
+    assert not any(k in n for k in ("TopicConfigurations", "QueueConfigurations", "LambdaFunctionConfigurations"))
+    for call, expected in [
+        (lambda: s3.get_bucket_website(Bucket=bucket), (404, "NoSuchWebsiteConfiguration")),
+        (lambda: s3.get_bucket_replication(Bucket=bucket), (404, "ReplicationConfigurationNotFoundError")),
+        (lambda: s3.get_object_lock_configuration(Bucket=bucket), (404, "ObjectLockConfigurationNotFoundError")),
+        (lambda: s3.get_object_retention(Bucket=bucket, Key="k"), (400, "InvalidRequest")),
+        (lambda: s3.get_object_legal_hold(Bucket=bucket, Key="k"), (400, "InvalidRequest")),
+        (lambda: s3.put_bucket_website(Bucket=bucket, WebsiteConfiguration={"IndexDocument": {"Suffix": "i.html"}}),
+         (501, "NotImplemented")),
+    ]:
+        with pytest.raises(ClientError) as e:
+            call()
+        assert err(e.value) == expected
+    s3.delete_bucket_website(Bucket=bucket)
+    s3.delete_bucket_replication(Bucket=bucket)
+    s3.put_bucket_accelerate_configuration(Bucket=bucket, AccelerateConfiguration={"Status": "Suspended"})
+    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={})
+    s3.delete_bucket(Bucket=bucket)

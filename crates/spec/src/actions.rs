@@ -78,6 +78,12 @@ operations! {
     GetBucketLogging, PutBucketLogging, GetBucketTagging, PutBucketTagging, DeleteBucketTagging,
     GetBucketAcl, PutBucketAcl, GetBucketOwnershipControls, PutBucketOwnershipControls,
     DeleteBucketOwnershipControls, ListBuckets, RestoreObject,
+    GetBucketAccelerateConfiguration, PutBucketAccelerateConfiguration, GetBucketRequestPayment,
+    PutBucketRequestPayment, GetBucketNotificationConfiguration,
+    PutBucketNotificationConfiguration, GetBucketWebsite, PutBucketWebsite, DeleteBucketWebsite,
+    GetBucketReplication, PutBucketReplication, DeleteBucketReplication,
+    GetObjectLockConfiguration, PutObjectLockConfiguration, GetObjectRetention,
+    PutObjectRetention, GetObjectLegalHold, PutObjectLegalHold,
 }
 
 impl Operation {
@@ -159,6 +165,25 @@ impl Operation {
                 a("s3:PutBucketOwnershipControls", Bucket)
             }
             (O::ListBuckets, _) => a("s3:ListAllMyBuckets", Account),
+            (O::GetBucketAccelerateConfiguration, _) => a("s3:GetAccelerateConfiguration", Bucket),
+            (O::PutBucketAccelerateConfiguration, _) => a("s3:PutAccelerateConfiguration", Bucket),
+            (O::GetBucketRequestPayment, _) => a("s3:GetBucketRequestPayment", Bucket),
+            (O::PutBucketRequestPayment, _) => a("s3:PutBucketRequestPayment", Bucket),
+            (O::GetBucketNotificationConfiguration, _) => a("s3:GetBucketNotification", Bucket),
+            (O::PutBucketNotificationConfiguration, _) => a("s3:PutBucketNotification", Bucket),
+            (O::GetBucketWebsite, _) => a("s3:GetBucketWebsite", Bucket),
+            (O::PutBucketWebsite, _) => a("s3:PutBucketWebsite", Bucket),
+            (O::DeleteBucketWebsite, _) => a("s3:DeleteBucketWebsite", Bucket),
+            (O::GetBucketReplication, _) => a("s3:GetReplicationConfiguration", Bucket),
+            (O::PutBucketReplication | O::DeleteBucketReplication, _) => {
+                a("s3:PutReplicationConfiguration", Bucket)
+            }
+            (O::GetObjectLockConfiguration, _) => a("s3:GetBucketObjectLockConfiguration", Bucket),
+            (O::PutObjectLockConfiguration, _) => a("s3:PutBucketObjectLockConfiguration", Bucket),
+            (O::GetObjectRetention, _) => a("s3:GetObjectRetention", Object),
+            (O::PutObjectRetention, _) => a("s3:PutObjectRetention", Object),
+            (O::GetObjectLegalHold, _) => a("s3:GetObjectLegalHold", Object),
+            (O::PutObjectLegalHold, _) => a("s3:PutObjectLegalHold", Object),
         }
     }
 }

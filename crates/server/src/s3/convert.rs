@@ -99,6 +99,11 @@ pub(crate) fn check_tags(tags: &BTreeMap<String, String>) -> S3Result<()> {
             "Object tags cannot be greater than 10"
         ));
     }
+    check_tag_sizes(tags)
+}
+
+/// Keys 1–128 and values 0–256 characters.
+pub(crate) fn check_tag_sizes(tags: &BTreeMap<String, String>) -> S3Result<()> {
     for (k, v) in tags {
         if k.is_empty() || k.chars().count() > 128 {
             return Err(s3_error!(

@@ -8,6 +8,8 @@
 //! - [`acl`]: ACLs and ownership controls under BucketOwnerEnforced.
 //! - [`restore`]: archived storage classes and RestoreObject.
 //! - [`lifecycle`]: lifecycle configuration and `x-amz-expiration`.
+//! - [`subresources`]: bucket tagging, and the configurations leadshop does not offer, answered
+//!   as AWS answers a bucket without them; [`object_lock`]: the same for Object Lock.
 //! - [`policy`]: bucket policies and Public Access Block.
 //! - [`list`]: ListObjects, ListObjectsV2, ListObjectVersions.
 //! - [`multipart`]: multipart uploads.
@@ -36,6 +38,7 @@ mod lifecycle;
 mod list;
 mod multipart;
 mod object;
+mod object_lock;
 pub mod operations;
 mod policy;
 mod read;
@@ -43,6 +46,7 @@ mod reader;
 mod restore;
 mod sse;
 mod sse_c;
+mod subresources;
 mod tagging;
 
 pub use read::{RangeSpan, resolve_range};
@@ -182,6 +186,69 @@ macro_rules! paste_input {
     };
     (get_bucket_cors) => {
         GetBucketCorsInput
+    };
+    (get_bucket_tagging) => {
+        GetBucketTaggingInput
+    };
+    (put_bucket_tagging) => {
+        PutBucketTaggingInput
+    };
+    (delete_bucket_tagging) => {
+        DeleteBucketTaggingInput
+    };
+    (get_bucket_accelerate_configuration) => {
+        GetBucketAccelerateConfigurationInput
+    };
+    (put_bucket_accelerate_configuration) => {
+        PutBucketAccelerateConfigurationInput
+    };
+    (get_bucket_request_payment) => {
+        GetBucketRequestPaymentInput
+    };
+    (put_bucket_request_payment) => {
+        PutBucketRequestPaymentInput
+    };
+    (get_bucket_notification_configuration) => {
+        GetBucketNotificationConfigurationInput
+    };
+    (put_bucket_notification_configuration) => {
+        PutBucketNotificationConfigurationInput
+    };
+    (get_bucket_website) => {
+        GetBucketWebsiteInput
+    };
+    (put_bucket_website) => {
+        PutBucketWebsiteInput
+    };
+    (delete_bucket_website) => {
+        DeleteBucketWebsiteInput
+    };
+    (get_bucket_replication) => {
+        GetBucketReplicationInput
+    };
+    (put_bucket_replication) => {
+        PutBucketReplicationInput
+    };
+    (delete_bucket_replication) => {
+        DeleteBucketReplicationInput
+    };
+    (get_object_lock_configuration) => {
+        GetObjectLockConfigurationInput
+    };
+    (put_object_lock_configuration) => {
+        PutObjectLockConfigurationInput
+    };
+    (get_object_retention) => {
+        GetObjectRetentionInput
+    };
+    (put_object_retention) => {
+        PutObjectRetentionInput
+    };
+    (get_object_legal_hold) => {
+        GetObjectLegalHoldInput
+    };
+    (put_object_legal_hold) => {
+        PutObjectLegalHoldInput
     };
     (get_bucket_lifecycle_configuration) => {
         GetBucketLifecycleConfigurationInput
@@ -335,6 +402,69 @@ macro_rules! paste_output {
     (get_bucket_cors) => {
         GetBucketCorsOutput
     };
+    (get_bucket_tagging) => {
+        GetBucketTaggingOutput
+    };
+    (put_bucket_tagging) => {
+        PutBucketTaggingOutput
+    };
+    (delete_bucket_tagging) => {
+        DeleteBucketTaggingOutput
+    };
+    (get_bucket_accelerate_configuration) => {
+        GetBucketAccelerateConfigurationOutput
+    };
+    (put_bucket_accelerate_configuration) => {
+        PutBucketAccelerateConfigurationOutput
+    };
+    (get_bucket_request_payment) => {
+        GetBucketRequestPaymentOutput
+    };
+    (put_bucket_request_payment) => {
+        PutBucketRequestPaymentOutput
+    };
+    (get_bucket_notification_configuration) => {
+        GetBucketNotificationConfigurationOutput
+    };
+    (put_bucket_notification_configuration) => {
+        PutBucketNotificationConfigurationOutput
+    };
+    (get_bucket_website) => {
+        GetBucketWebsiteOutput
+    };
+    (put_bucket_website) => {
+        PutBucketWebsiteOutput
+    };
+    (delete_bucket_website) => {
+        DeleteBucketWebsiteOutput
+    };
+    (get_bucket_replication) => {
+        GetBucketReplicationOutput
+    };
+    (put_bucket_replication) => {
+        PutBucketReplicationOutput
+    };
+    (delete_bucket_replication) => {
+        DeleteBucketReplicationOutput
+    };
+    (get_object_lock_configuration) => {
+        GetObjectLockConfigurationOutput
+    };
+    (put_object_lock_configuration) => {
+        PutObjectLockConfigurationOutput
+    };
+    (get_object_retention) => {
+        GetObjectRetentionOutput
+    };
+    (put_object_retention) => {
+        PutObjectRetentionOutput
+    };
+    (get_object_legal_hold) => {
+        GetObjectLegalHoldOutput
+    };
+    (put_object_legal_hold) => {
+        PutObjectLegalHoldOutput
+    };
     (get_bucket_lifecycle_configuration) => {
         GetBucketLifecycleConfigurationOutput
     };
@@ -453,6 +583,27 @@ delegate! {
     get_bucket_cors => cors::handle_get_bucket_cors;
     put_bucket_cors => cors::handle_put_bucket_cors;
     delete_bucket_cors => cors::handle_delete_bucket_cors;
+    get_bucket_tagging => subresources::handle_get_bucket_tagging;
+    put_bucket_tagging => subresources::handle_put_bucket_tagging;
+    delete_bucket_tagging => subresources::handle_delete_bucket_tagging;
+    get_bucket_accelerate_configuration => subresources::handle_get_bucket_accelerate_configuration;
+    put_bucket_accelerate_configuration => subresources::handle_put_bucket_accelerate_configuration;
+    get_bucket_request_payment => subresources::handle_get_bucket_request_payment;
+    put_bucket_request_payment => subresources::handle_put_bucket_request_payment;
+    get_bucket_notification_configuration => subresources::handle_get_bucket_notification_configuration;
+    put_bucket_notification_configuration => subresources::handle_put_bucket_notification_configuration;
+    get_bucket_website => subresources::handle_get_bucket_website;
+    put_bucket_website => subresources::handle_put_bucket_website;
+    delete_bucket_website => subresources::handle_delete_bucket_website;
+    get_bucket_replication => subresources::handle_get_bucket_replication;
+    put_bucket_replication => subresources::handle_put_bucket_replication;
+    delete_bucket_replication => subresources::handle_delete_bucket_replication;
+    get_object_lock_configuration => object_lock::handle_get_object_lock_configuration;
+    put_object_lock_configuration => object_lock::handle_put_object_lock_configuration;
+    get_object_retention => object_lock::handle_get_object_retention;
+    put_object_retention => object_lock::handle_put_object_retention;
+    get_object_legal_hold => object_lock::handle_get_object_legal_hold;
+    put_object_legal_hold => object_lock::handle_put_object_legal_hold;
     get_bucket_lifecycle_configuration => lifecycle::handle_get_bucket_lifecycle_configuration;
     put_bucket_lifecycle_configuration => lifecycle::handle_put_bucket_lifecycle_configuration;
     delete_bucket_lifecycle => lifecycle::handle_delete_bucket_lifecycle;

@@ -123,6 +123,30 @@ pub const S3S_OPERATIONS: &[&str] = &[
 /// Where a supported operation differs from AWS in a way a client could notice.
 pub const DIFFERENCES: &[(&str, &str)] = &[
     (
+        "put_bucket_accelerate_configuration",
+        "transfer acceleration is not offered: `Suspended` is accepted (a no-op), `Enabled` answers NotImplemented",
+    ),
+    (
+        "put_bucket_request_payment",
+        "Requester Pays is not offered: `BucketOwner` is accepted (a no-op), `Requester` answers NotImplemented",
+    ),
+    (
+        "put_bucket_notification_configuration",
+        "event notifications are not offered: an empty configuration is accepted, any destination answers NotImplemented",
+    ),
+    (
+        "put_bucket_website",
+        "static website hosting is not offered: NotImplemented; GetBucketWebsite answers NoSuchWebsiteConfiguration and DeleteBucketWebsite succeeds, as for a bucket without one",
+    ),
+    (
+        "put_bucket_replication",
+        "replication is not offered: NotImplemented; GetBucketReplication answers ReplicationConfigurationNotFoundError and DeleteBucketReplication succeeds, as for a bucket without one",
+    ),
+    (
+        "put_object_lock_configuration",
+        "Object Lock is not offered yet: NotImplemented; GetObjectLockConfiguration answers ObjectLockConfigurationNotFoundError and Put/GetObjectRetention and Put/GetObjectLegalHold InvalidRequest (\"Bucket is missing Object Lock Configuration\"), as for a bucket created without it",
+    ),
+    (
         "put_bucket_lifecycle_configuration",
         "rules are applied once a day at midnight UTC of the server's clock (a day is `day_seconds`), as AWS does it, by a worker that re-checks each version in the same transaction as the change; a transition changes the class without rewriting data",
     ),

@@ -15,4 +15,5 @@ mod listing;
 mod multipart;
 mod objects;
 mod refusals;
+mod subresources;
 mod versioning;
