@@ -123,6 +123,10 @@ pub const S3S_OPERATIONS: &[&str] = &[
 /// Where a supported operation differs from AWS in a way a client could notice.
 pub const DIFFERENCES: &[(&str, &str)] = &[
     (
+        "complete_multipart_upload",
+        "a conditional completion (If-None-Match, If-Match) answers 409 ConditionalRequestConflict when the key got a delete marker after the upload began, as AWS does; a delete on an unversioned bucket leaves no record, so the completion is judged against the key as it is",
+    ),
+    (
         "put_bucket_accelerate_configuration",
         "transfer acceleration is not offered: `Suspended` is accepted (a no-op), `Enabled` answers NotImplemented",
     ),

@@ -1,7 +1,7 @@
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{ChecksumAlgorithm, ChecksumMode, CompletedMultipartUpload, CompletedPart};
 
-use crate::common::{TestServer, bucket, bytes, code, files_under};
+use crate::common::{TestServer, bucket, bytes, code, files_under, status};
 
 const MIB: usize = 1024 * 1024;
 
@@ -638,4 +638,84 @@ async fn racing_conditional_completions_exactly_one_wins() {
         body.body.collect().await.unwrap().into_bytes().as_ref(),
         format!("upload {}", winners[0]).as_bytes()
     );
+}
+
+#[tokio::test]
+async fn a_conditional_completion_after_the_key_was_deleted_is_a_conflict() {
+    let srv = TestServer::start().await;
+    let s3 = srv.admin();
+    let b = "leadshop-assets";
+    let start = |key: &'static str| {
+        let s3 = s3.clone();
+        async move {
+            let id = s3
+                .create_multipart_upload()
+                .bucket(b)
+                .key(key)
+                .send()
+                .await
+                .unwrap()
+                .upload_id()
+                .unwrap()
+                .to_string();
+            let etag = s3
+                .upload_part()
+                .bucket(b)
+                .key(key)
+                .upload_id(&id)
+                .part_number(1)
+                .body(ByteStream::from_static(b"only part"))
+                .send()
+                .await
+                .unwrap()
+                .e_tag()
+                .unwrap()
+                .to_string();
+            (id, etag)
+        }
+    };
+    let complete = |key: &'static str, id: String, etag: String| {
+        s3.complete_multipart_upload()
+            .bucket(b)
+            .key(key)
+            .upload_id(id)
+            .if_none_match("*")
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .parts(CompletedPart::builder().part_number(1).e_tag(etag).build())
+                    .build(),
+            )
+            .send()
+    };
+    // The key is written and deleted while the upload is in progress: 409, and the upload is
+    // still there to abort (AWS: start a new upload).
+    let (id, etag) = start("conflict").await;
+    s3.put_object()
+        .bucket(b)
+        .key("conflict")
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .unwrap();
+    s3.delete_object()
+        .bucket(b)
+        .key("conflict")
+        .send()
+        .await
+        .unwrap();
+    let e = complete("conflict", id.clone(), etag).await.unwrap_err();
+    assert_eq!(
+        (code(&e).as_str(), status(&e)),
+        ("ConditionalRequestConflict", 409)
+    );
+    s3.abort_multipart_upload()
+        .bucket(b)
+        .key("conflict")
+        .upload_id(id)
+        .send()
+        .await
+        .unwrap();
+    // A key deleted before the upload began is no conflict: the object does not exist.
+    let (id, etag) = start("conflict").await;
+    complete("conflict", id, etag).await.unwrap();
 }

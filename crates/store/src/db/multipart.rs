@@ -159,6 +159,20 @@ impl Store {
             {
                 return Err(StoreError::EntityTooSmall(small.part_number));
             }
+            // A conditional completion of an upload whose key was deleted after the upload
+            // began: AWS answers 409 ConditionalRequestConflict (start a new upload), not a
+            // precondition result computed against a state the upload never saw.
+            if precondition.is_some()
+                && let Some((_, newest)) = super::objects::newest_version(
+                    &tx.open_table(VERSIONS)?,
+                    &upload.bucket,
+                    &upload.key,
+                )?
+                && newest.delete_marker
+                && newest.last_modified_ms > upload.initiated_ms
+            {
+                return Err(StoreError::ConditionalRequestConflict);
+            }
             let done = finish(&upload, &chosen)?;
             let rec = VersionRecord {
                 key: upload.key.clone(),
