@@ -383,3 +383,60 @@ def test_bucket_sub_resources_a_refresh_reads(s3):
     s3.put_bucket_accelerate_configuration(Bucket=bucket, AccelerateConfiguration={"Status": "Suspended"})
     s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={})
     s3.delete_bucket(Bucket=bucket)
+
+
+def test_object_lock_with_boto3(s3, env):
+    """Object Lock as boto3 drives it: a bucket created with it, default GOVERNANCE retention
+    that only an explicit bypass lifts, COMPLIANCE that cannot be shortened, a legal hold, and
+    AWS's rule that a locking upload must carry Content-MD5 or a checksum."""
+    import datetime
+    import subprocess
+
+    bucket = f"locked-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=True)
+    assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+    s3.put_object_lock_configuration(Bucket=bucket, ObjectLockConfiguration={
+        "ObjectLockEnabled": "Enabled",
+        "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 1}}})
+    got = s3.get_object_lock_configuration(Bucket=bucket)["ObjectLockConfiguration"]
+    assert got["Rule"]["DefaultRetention"] == {"Mode": "GOVERNANCE", "Days": 1}
+
+    v = s3.put_object(Bucket=bucket, Key="report.pdf", Body=b"%PDF")["VersionId"]
+    head = s3.head_object(Bucket=bucket, Key="report.pdf")
+    assert head["ObjectLockMode"] == "GOVERNANCE"
+    with pytest.raises(ClientError) as e:
+        s3.delete_object(Bucket=bucket, Key="report.pdf", VersionId=v)
+    assert err(e.value) == (403, "AccessDenied")
+    s3.delete_object(Bucket=bucket, Key="report.pdf", VersionId=v, BypassGovernanceRetention=True)
+
+    until = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=2)
+    c = s3.put_object(Bucket=bucket, Key="audit.log", Body=b"entry", ObjectLockMode="COMPLIANCE",
+                      ObjectLockRetainUntilDate=until)["VersionId"]
+    with pytest.raises(ClientError) as e:
+        s3.put_object_retention(Bucket=bucket, Key="audit.log", VersionId=c, BypassGovernanceRetention=True,
+                                Retention={"Mode": "COMPLIANCE",
+                                           "RetainUntilDate": until - datetime.timedelta(days=1)})
+    assert err(e.value) == (403, "AccessDenied")
+    result = s3.delete_objects(Bucket=bucket, BypassGovernanceRetention=True,
+                               Delete={"Objects": [{"Key": "audit.log", "VersionId": c}]})
+    assert [x["Code"] for x in result["Errors"]] == ["AccessDenied"]
+
+    s3.put_object_legal_hold(Bucket=bucket, Key="audit.log", VersionId=c, LegalHold={"Status": "ON"})
+    assert s3.get_object_legal_hold(Bucket=bucket, Key="audit.log", VersionId=c)["LegalHold"]["Status"] == "ON"
+
+    # A presigned PUT carries no checksum: into a bucket that locks what it stores, refused.
+    sigv4 = boto3_client_s3v4(env)
+    url = sigv4.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": "raw"}, ExpiresIn=300)
+    out = subprocess.run(["curl", "-s", "--cacert", env["AWS_CA_BUNDLE"], "-X", "PUT", "--data-binary", "raw",
+                          "-w", "\n%{http_code}", url], capture_output=True, text=True, timeout=30).stdout
+    assert out.endswith("\n400") and "<Code>InvalidRequest</Code>" in out and "Content-MD5" in out, out
+
+
+def boto3_client_s3v4(env):
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL"], verify=env["AWS_CA_BUNDLE"],
+                        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+                        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+                        region_name=env["AWS_DEFAULT_REGION"], config=Config(signature_version="s3v4"))

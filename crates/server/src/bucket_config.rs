@@ -14,6 +14,7 @@ use leadshop_spec::PublicAccessBlock;
 use leadshop_spec::cors::CorsConfiguration;
 use leadshop_spec::encryption::EncryptionConfiguration;
 use leadshop_spec::lifecycle::LifecycleConfiguration;
+use leadshop_spec::object_lock::ObjectLockConfiguration;
 use leadshop_spec::policy::Policy;
 use leadshop_store::{BucketRecord, Store, VersioningState};
 
@@ -27,6 +28,8 @@ pub const ENCRYPTION_DOC: &str = "encryption";
 pub const CORS_DOC: &str = "cors";
 /// The lifecycle configuration (`PutBucketLifecycleConfiguration`), in AWS JSON shape.
 pub const LIFECYCLE_DOC: &str = "lifecycle";
+/// The Object Lock configuration, in AWS JSON shape; present only on buckets with Object Lock.
+pub const OBJECT_LOCK_DOC: &str = "object-lock";
 
 /// One bucket's configuration.
 #[derive(Debug, Default)]
@@ -49,6 +52,8 @@ pub struct BucketConfig {
     pub cors: Option<Arc<CorsConfiguration>>,
     /// Lifecycle rules, applied by the lifecycle worker; `None`: no lifecycle.
     pub lifecycle: Option<Arc<LifecycleConfiguration>>,
+    /// Object Lock (and its default retention); `None`: the bucket was made without it.
+    pub object_lock: Option<Arc<ObjectLockConfiguration>>,
     /// A stored access document (policy, Public Access Block) does not parse: every request
     /// to the bucket is refused rather than run without its Deny statements.
     pub damaged: bool,
@@ -119,6 +124,17 @@ impl BucketConfig {
                 .ok()
                 .map(Arc::new)
         });
+        // Object Lock protects data: a damaged document fails closed like an access document.
+        let object_lock = match rec.documents.get(OBJECT_LOCK_DOC) {
+            None => None,
+            Some(v) => match serde_json::from_value::<ObjectLockConfiguration>(v.clone()) {
+                Ok(c) => Some(Arc::new(c)),
+                Err(e) => {
+                    fail(OBJECT_LOCK_DOC, &e);
+                    None
+                }
+            },
+        };
         let restricted = match &policy {
             Some(p) if public_access_block.restrict_public_buckets && p.is_public() => {
                 Some(Arc::new(p.without_public_grants()))
@@ -137,6 +153,7 @@ impl BucketConfig {
             encryption,
             cors,
             lifecycle,
+            object_lock,
             damaged,
         }
     }

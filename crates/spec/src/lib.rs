@@ -24,6 +24,7 @@ pub mod credentials;
 pub mod encryption;
 pub mod lifecycle;
 pub mod names;
+pub mod object_lock;
 pub mod policy;
 pub mod public_access_block;
 pub mod template;

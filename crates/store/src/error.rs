@@ -50,6 +50,12 @@ pub enum StoreError {
     /// A conditional write raced another write to the same key.
     #[error("conflicting concurrent conditional write")]
     ConditionalRequestConflict,
+    /// The bucket's state does not allow the change (S3's InvalidBucketState).
+    #[error("{0}")]
+    InvalidBucketState(&'static str),
+    /// The version is protected by Object Lock (retention or legal hold).
+    #[error("the object version is protected by Object Lock")]
+    ObjectLocked,
     /// The caller's input was refused by the engine (e.g. a NUL byte in a key).
     #[error("invalid argument: {0}")]
     InvalidArgument(String),

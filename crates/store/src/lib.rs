@@ -45,8 +45,8 @@ pub use masters::MasterKeys;
 pub use masters::Rewrapped;
 pub use record::{
     BucketRecord, ChecksumAlgorithm, Checksums, ContentHeaders, Envelope, NULL_VERSION_ID,
-    PartRecord, Restore, Segment, SseAlgorithm, UploadKms, UploadRecord, VersionRecord,
-    VersioningState,
+    PartRecord, Protection, Restore, Retention, Segment, SseAlgorithm, UploadKms, UploadRecord,
+    VersionRecord, VersioningState,
 };
 pub use rewrap::REWRAP_BATCH;
 pub use write::{NewPart, NewVersion};

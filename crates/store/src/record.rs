@@ -341,6 +341,35 @@ pub struct VersionRecord {
     /// An archived version's temporary copy (RestoreObject), if one was asked for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restore: Option<Restore>,
+    /// Object Lock retention, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention: Option<Retention>,
+    /// Object Lock legal hold.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub legal_hold: bool,
+}
+
+/// An Object Lock retention: no one deletes the version before `until_ms`; a GOVERNANCE one
+/// may be lifted by a caller allowed `s3:BypassGovernanceRetention` who asks to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Retention {
+    /// `GOVERNANCE` or `COMPLIANCE`.
+    pub mode: String,
+    /// Until when (ms since the epoch).
+    pub until_ms: i64,
+}
+
+/// What protects a version from deletion now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protection {
+    /// Nothing.
+    None,
+    /// GOVERNANCE retention in force.
+    Governance,
+    /// COMPLIANCE retention in force.
+    Compliance,
+    /// A legal hold.
+    LegalHold,
 }
 
 /// The temporary copy RestoreObject makes of an archived (GLACIER, DEEP_ARCHIVE) version: it
@@ -373,6 +402,21 @@ impl VersionRecord {
             segments: Vec::new(),
             encryption: None,
             restore: None,
+            retention: None,
+            legal_hold: false,
+        }
+    }
+
+    /// What protects this version from deletion at `now_ms` (a legal hold first).
+    #[must_use]
+    pub fn protection(&self, now_ms: i64) -> Protection {
+        if self.legal_hold {
+            return Protection::LegalHold;
+        }
+        match &self.retention {
+            Some(r) if r.until_ms > now_ms && r.mode == "COMPLIANCE" => Protection::Compliance,
+            Some(r) if r.until_ms > now_ms => Protection::Governance,
+            _ => Protection::None,
         }
     }
 
@@ -432,6 +476,13 @@ pub struct UploadRecord {
     /// SSE-C: base64 MD5 of the customer key every part must be sent with (never the key).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sse_c_key_md5: Option<String>,
+    /// Object Lock retention the completed object gets (explicit headers or the bucket's
+    /// default, fixed at CreateMultipartUpload).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention: Option<Retention>,
+    /// Object Lock legal hold the completed object gets.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub legal_hold: bool,
 }
 
 /// The SSE-KMS settings of a multipart upload.

@@ -29,6 +29,10 @@ pub struct NewVersion {
     pub metadata: BTreeMap<String, String>,
     /// Object tags.
     pub tags: BTreeMap<String, String>,
+    /// Object Lock retention.
+    pub retention: Option<crate::record::Retention>,
+    /// Object Lock legal hold.
+    pub legal_hold: bool,
 }
 
 /// What a new multipart part is, apart from its data.
@@ -74,6 +78,8 @@ impl Store {
             }],
             encryption: None,
             restore: None,
+            retention: new.retention,
+            legal_hold: new.legal_hold,
         };
         self.put_version(bucket, rec, precondition)
             .inspect_err(|_| self.discard(data.file))

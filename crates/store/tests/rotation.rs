@@ -84,6 +84,8 @@ fn writes_begun_under_the_old_key_commit_under_the_new_one() {
             tags: BTreeMap::new(),
             kms: None,
             sse_c_key_md5: None,
+            retention: None,
+            legal_hold: false,
         })
         .unwrap();
     store

@@ -32,9 +32,8 @@ pub(super) async fn handle_create_bucket(
             lc.as_str()
         ));
     }
-    if input.object_lock_enabled_for_bucket == Some(true) {
-        return Err(s3_error!(NotImplemented, "Object Lock is not supported"));
-    }
+    // Object Lock: the bucket is versioned from the start, as on AWS.
+    let locked = input.object_lock_enabled_for_bucket == Some(true);
     if input
         .acl
         .as_ref()
@@ -52,8 +51,22 @@ pub(super) async fn handle_create_bucket(
         name: input.bucket.clone(),
         created_ms: s.now_ms(),
         region,
-        versioning: VersioningState::Unversioned,
-        documents: std::collections::BTreeMap::new(),
+        versioning: if locked {
+            VersioningState::Enabled
+        } else {
+            VersioningState::Unversioned
+        },
+        documents: if locked {
+            let doc = leadshop_spec::object_lock::ObjectLockConfiguration::enabled();
+            [(
+                crate::bucket_config::OBJECT_LOCK_DOC.to_string(),
+                serde_json::to_value(doc).map_err(s3s::S3Error::internal_error)?,
+            )]
+            .into_iter()
+            .collect()
+        } else {
+            std::collections::BTreeMap::new()
+        },
     };
     s.db(move |st| st.create_bucket(&rec)).await?;
     Ok(S3Response::new(CreateBucketOutput {
@@ -183,6 +196,13 @@ pub(super) async fn handle_put_bucket_versioning(
     let name = input.bucket;
     s.db(move |st| {
         st.update_bucket(&name, move |b| {
+            if state == VersioningState::Suspended
+                && b.documents.contains_key(crate::bucket_config::OBJECT_LOCK_DOC)
+            {
+                return Err(leadshop_store::StoreError::InvalidBucketState(
+                    "An Object Lock configuration is present on this bucket, so the versioning state cannot be changed.",
+                ));
+            }
             b.versioning = state;
             Ok(())
         })

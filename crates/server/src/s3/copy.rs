@@ -187,12 +187,25 @@ pub(super) async fn handle_copy_object(
         enc.wrapping.clone(),
     )
     .await?;
+    // The copy is a new version: the destination's lock headers or default retention (the
+    // source's retention is not copied, as on AWS).
+    let dest_config = s.bucket_config(&input.bucket).await?;
+    let (retention, legal_hold) = super::object_lock::for_write(
+        s,
+        &dest_config,
+        input.object_lock_mode.as_ref(),
+        input.object_lock_retain_until_date.as_ref(),
+        input.object_lock_legal_hold_status.as_ref(),
+        None,
+    )?;
     let new = NewVersion {
         key: input.key,
         storage_class,
         headers,
         metadata,
         tags,
+        retention,
+        legal_hold,
         ..NewVersion::default()
     };
     let precondition = write_precondition(input.if_match.as_ref(), input.if_none_match.as_ref())?;

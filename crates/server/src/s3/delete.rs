@@ -21,9 +21,17 @@ pub(super) async fn handle_delete_object(
         ));
     }
     let pre = super::object::write_precondition(input.if_match.as_ref(), None)?;
+    let bypass = super::object_lock::may_bypass(
+        s,
+        &req.extensions,
+        input.bypass_governance_retention,
+        &input.bucket,
+        &input.key,
+    )
+    .await;
     let (bucket, key, vid) = (input.bucket, input.key, input.version_id);
     let out = s
-        .db(move |st| st.delete_object_if(&bucket, &key, vid.as_deref(), pre))
+        .db(move |st| st.delete_object_if(&bucket, &key, vid.as_deref(), pre, bypass))
         .await?;
     Ok(S3Response::new(DeleteObjectOutput {
         delete_marker: out.delete_marker.then_some(true),
@@ -94,9 +102,17 @@ pub(super) async fn handle_delete_objects(
             .map(|e| super::object::write_precondition(Some(&ETagCondition::ETag(e.clone())), None))
             .transpose()?
             .flatten();
+        let bypass = super::object_lock::may_bypass(
+            s,
+            &req.extensions,
+            input.bypass_governance_retention,
+            &bucket,
+            &obj.key,
+        )
+        .await;
         let (b, k, v) = (bucket.clone(), obj.key.clone(), obj.version_id.clone());
         match s
-            .db(move |st| st.delete_object_if(&b, &k, v.as_deref(), pre))
+            .db(move |st| st.delete_object_if(&b, &k, v.as_deref(), pre, bypass))
             .await
         {
             Ok(out) => {

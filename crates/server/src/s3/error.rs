@@ -61,6 +61,11 @@ pub(crate) fn from_store(e: StoreError) -> S3Error {
             S3Error::with_message(S3ErrorCode::PreconditionFailed, m)
         }
         StoreError::ConditionalRequestConflict => s3_error!(ConditionalRequestConflict),
+        StoreError::InvalidBucketState(m) => s3_error!(InvalidBucketState, "{}", m),
+        StoreError::ObjectLocked => s3_error!(
+            AccessDenied,
+            "Access Denied because object protected by object lock."
+        ),
         StoreError::InvalidArgument(m) => S3Error::with_message(S3ErrorCode::InvalidArgument, m),
         StoreError::InvalidObjectState(m) => {
             S3Error::with_message(S3ErrorCode::InvalidObjectState, m)

@@ -9,7 +9,8 @@
 //! - [`restore`]: archived storage classes and RestoreObject.
 //! - [`lifecycle`]: lifecycle configuration and `x-amz-expiration`.
 //! - [`subresources`]: bucket tagging, and the configurations leadshop does not offer, answered
-//!   as AWS answers a bucket without them; [`object_lock`]: the same for Object Lock.
+//!   as AWS answers a bucket without them.
+//! - [`object_lock`]: Object Lock (configuration, retention, legal holds, lock headers).
 //! - [`policy`]: bucket policies and Public Access Block.
 //! - [`list`]: ListObjects, ListObjectsV2, ListObjectVersions.
 //! - [`multipart`]: multipart uploads.

@@ -87,6 +87,15 @@ pub(super) async fn handle_create_multipart_upload(
     let kms_algorithm = kms
         .as_ref()
         .map(|k| ServerSideEncryption::from(k.algorithm().to_string()));
+    let config = s.bucket_config(&input.bucket).await?;
+    let (retention, legal_hold) = super::object_lock::for_write(
+        s,
+        &config,
+        input.object_lock_mode.as_ref(),
+        input.object_lock_retain_until_date.as_ref(),
+        input.object_lock_legal_hold_status.as_ref(),
+        None,
+    )?;
     let rec = UploadRecord {
         upload_id: hex::encode(rand::random::<[u8; 24]>()),
         bucket: input.bucket.clone(),
@@ -100,6 +109,8 @@ pub(super) async fn handle_create_multipart_upload(
         tags: convert::tagging_header(input.tagging.as_deref())?,
         kms,
         sse_c_key_md5: sse_c_key_md5.clone(),
+        retention,
+        legal_hold,
     };
     let upload_id = rec.upload_id.clone();
     s.db(move |st| st.create_upload(&rec)).await?;

@@ -166,12 +166,20 @@ pub(super) async fn handle_put_object(
             "Appending with x-amz-write-offset-bytes is not supported"
         ));
     }
-    if input.object_lock_mode.is_some() || input.object_lock_legal_hold_status.is_some() {
-        return Err(s3_error!(
-            InvalidRequest,
-            "Bucket is missing Object Lock Configuration"
-        ));
-    }
+    let lock_config = s.bucket_config(&input.bucket).await?;
+    let integrity = input.content_md5.is_some()
+        || headers.contains_key("x-amz-trailer")
+        || headers
+            .keys()
+            .any(|k| k.as_str().starts_with("x-amz-checksum-") && k != "x-amz-checksum-type");
+    let (retention, legal_hold) = super::object_lock::for_write(
+        s,
+        &lock_config,
+        input.object_lock_mode.as_ref(),
+        input.object_lock_retain_until_date.as_ref(),
+        input.object_lock_legal_hold_status.as_ref(),
+        Some(integrity),
+    )?;
     let storage_class = convert::storage_class(input.storage_class.as_ref())?;
     let tags = convert::tagging_header(input.tagging.as_deref())?;
     let precondition = write_precondition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
@@ -193,6 +201,8 @@ pub(super) async fn handle_put_object(
         headers: content_headers!(input),
         metadata: convert::metadata(input.metadata),
         tags,
+        retention,
+        legal_hold,
         ..NewVersion::default()
     };
     let outcome = write_version(s, input.bucket.clone(), new, ingested, precondition).await?;

@@ -147,8 +147,8 @@ pub const DIFFERENCES: &[(&str, &str)] = &[
         "replication is not offered: NotImplemented; GetBucketReplication answers ReplicationConfigurationNotFoundError and DeleteBucketReplication succeeds, as for a bucket without one",
     ),
     (
-        "put_object_lock_configuration",
-        "Object Lock is not offered yet: NotImplemented; GetObjectLockConfiguration answers ObjectLockConfigurationNotFoundError and Put/GetObjectRetention and Put/GetObjectLegalHold InvalidRequest (\"Bucket is missing Object Lock Configuration\"), as for a bucket created without it",
+        "create_multipart_upload",
+        "in a bucket with Object Lock, the default retention of the completed object is counted from CreateMultipartUpload, not from the completion",
     ),
     (
         "put_bucket_lifecycle_configuration",
@@ -192,7 +192,7 @@ pub const DIFFERENCES: &[(&str, &str)] = &[
     ),
     (
         "create_bucket",
-        "`x-amz-bucket-object-lock-enabled: true` answers NotImplemented; every bucket is BucketOwnerEnforced (`x-amz-object-ownership` is not read; ACLs other than `private` are refused with InvalidBucketAclWithObjectOwnership, as AWS does under that setting)",
+        "every bucket is BucketOwnerEnforced (`x-amz-object-ownership` is not read; ACLs other than `private` are refused with InvalidBucketAclWithObjectOwnership, as AWS does under that setting)",
     ),
 ];
 

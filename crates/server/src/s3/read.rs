@@ -288,6 +288,10 @@ macro_rules! fill_read_output {
         }
         $out.restore = super::restore::restore_header(v, view.now_ms);
         $out.expiration = view.expiration.clone();
+        let lock = super::object_lock::headers_of(v);
+        $out.object_lock_mode = lock.mode;
+        $out.object_lock_retain_until_date = lock.until;
+        $out.object_lock_legal_hold_status = lock.legal_hold;
     }};
 }
 

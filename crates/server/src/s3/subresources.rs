@@ -1,6 +1,6 @@
 //! Bucket sub-resources beyond the baseline: bucket tagging (stored), and the configurations
 //! leadshop does not offer — transfer acceleration, requester pays, event notifications,
-//! static websites, replication, Object Lock — answered as AWS answers a bucket that has none,
+//! static websites, replication — answered as AWS answers a bucket that has none,
 //! since SDK tools and Terraform's AWS provider read them all when they refresh a bucket.
 //! Writes that would turn one of them on answer NotImplemented (never a silent success); writes
 //! that leave it off succeed.

@@ -20,7 +20,7 @@ const DAY: Duration = Duration::from_secs(86_400);
 const DAY_MS: i64 = 86_400_000;
 
 /// Waits until the worker has finished the pass of the clock's day; returns the status.
-async fn wait_for_pass(srv: &TestServer, clock: &TestClock) -> serde_json::Value {
+pub(crate) async fn wait_for_pass(srv: &TestServer, clock: &TestClock) -> serde_json::Value {
     let day = clock.now_ms().div_euclid(DAY_MS);
     let path = srv.data_dir().join("lifecycle-status.json");
     for _ in 0..600 {
@@ -267,7 +267,7 @@ fn prefix(p: &str) -> LifecycleRuleFilter {
     LifecycleRuleFilter::builder().prefix(p).build()
 }
 
-async fn put_rules(
+pub(crate) async fn put_rules(
     s3: &Client,
     b: &str,
     rules: Vec<LifecycleRule>,

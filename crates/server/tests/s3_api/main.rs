@@ -13,6 +13,7 @@ mod events;
 mod lifecycle;
 mod listing;
 mod multipart;
+mod object_lock;
 mod objects;
 mod refusals;
 mod subresources;

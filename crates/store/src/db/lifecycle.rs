@@ -239,7 +239,8 @@ impl Store {
                 else {
                     return Ok(false);
                 };
-                if table_key == newest_key {
+                // Noncurrent and not under Object Lock (lifecycle never lifts a retention).
+                if table_key == newest_key || rec.protection(now_ms) != crate::Protection::None {
                     return Ok(false);
                 }
                 versions.remove(table_key.as_slice())?;

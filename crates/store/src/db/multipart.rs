@@ -197,6 +197,8 @@ impl Store {
                     .collect(),
                 encryption: None,
                 restore: None,
+                retention: upload.retention.clone(),
+                legal_hold: upload.legal_hold,
             };
 
             let (outcome, mut garbage) = Self::insert_version(

@@ -284,22 +284,25 @@ impl Store {
         key: &str,
         version_id: Option<&str>,
     ) -> Result<DeleteOutcome, StoreError> {
-        self.delete_object_if(bucket, key, version_id, None)
+        self.delete_object_if(bucket, key, version_id, None, false)
     }
 
     /// [`Store::delete_object`] only if `precondition` holds (`If-Match`), checked in the same
     /// transaction as the delete: against the named version, else the current one (a delete
-    /// marker is no object).
+    /// marker is no object). A version under Object Lock is not deleted: a legal hold or a
+    /// COMPLIANCE retention never, a GOVERNANCE retention only with `bypass_governance`.
     ///
     /// # Errors
     /// As [`Store::delete_object`]; [`StoreError::PreconditionFailed`] when the ETag differs,
-    /// [`StoreError::NoSuchKey`] when there is no object to compare with.
+    /// [`StoreError::NoSuchKey`] when there is no object to compare with,
+    /// [`StoreError::ObjectLocked`].
     pub fn delete_object_if(
         &self,
         bucket: &str,
         key: &str,
         version_id: Option<&str>,
         precondition: Option<WritePrecondition>,
+        bypass_governance: bool,
     ) -> Result<DeleteOutcome, StoreError> {
         let (bucket, key, version_id) = (
             bucket.to_string(),
@@ -321,6 +324,13 @@ impl Store {
                 if precondition.is_some() {
                     check_precondition(precondition.as_ref(), found.as_ref().map(|(_, r)| r))
                         .map_err(|e| with_key(e, key))?;
+                }
+                if let Some((_, rec)) = &found {
+                    match rec.protection(clock.now_ms()) {
+                        record::Protection::None => {}
+                        record::Protection::Governance if bypass_governance => {}
+                        _ => return Err(StoreError::ObjectLocked),
+                    }
                 }
                 return Ok(match found {
                     Some((table_key, rec)) => {

@@ -34,6 +34,8 @@ pub fn record(key: &str, data: SealedData) -> VersionRecord {
         }],
         encryption: None,
         restore: None,
+        retention: None,
+        legal_hold: false,
     }
 }
 

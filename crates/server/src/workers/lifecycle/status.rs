@@ -152,7 +152,17 @@ pub(super) fn write_status(data_dir: &Path, p: &Progress) {
     let path = status_path(data_dir);
     let tmp = data_dir.join(format!("{STATUS_FILE}.tmp"));
     let text = serde_json::to_vec_pretty(p).expect("progress serialises");
-    if let Err(e) = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, &path)) {
+    // The data directory is the server user's only: bucket names and rule ids are in here.
+    let write = || -> std::io::Result<()> {
+        use std::io::Write as _;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        options.open(&tmp)?.write_all(&text)?;
+        std::fs::rename(&tmp, &path)
+    };
+    if let Err(e) = write() {
         tracing::warn!(error = %e, path = %path.display(), "writing the lifecycle status failed");
     }
 }
