@@ -224,10 +224,6 @@ def test_acls_under_bucket_owner_enforced(s3):
     controls = s3.get_bucket_ownership_controls(Bucket=BUCKET)["OwnershipControls"]
     assert controls == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
     s3.put_bucket_ownership_controls(Bucket=BUCKET, OwnershipControls=controls)
-    with pytest.raises(ClientError) as e:
-        s3.put_bucket_ownership_controls(Bucket=BUCKET, OwnershipControls={
-            "Rules": [{"ObjectOwnership": "ObjectWriter"}]})
-    assert err(e.value) == (501, "NotImplemented")
 
 
 def _sigv4_with_date_header(env, method, path, date_header, sign_date=True):
@@ -440,3 +436,40 @@ def boto3_client_s3v4(env):
                         aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
                         aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
                         region_name=env["AWS_DEFAULT_REGION"], config=Config(signature_version="s3v4"))
+
+
+def test_acls_where_object_ownership_enables_them(s3, env):
+    """ObjectWriter: a public-read object is readable by anyone (curl, unsigned), the bucket's
+    Public Access Block settings are honoured, and BucketOwnerEnforced switches ACLs off."""
+    import subprocess
+
+    bucket = f"acls-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket, ObjectOwnership="ObjectWriter")
+    assert s3.get_bucket_ownership_controls(Bucket=bucket)["OwnershipControls"]["Rules"] == [
+        {"ObjectOwnership": "ObjectWriter"}]
+    s3.put_object(Bucket=bucket, Key="shared.txt", Body=b"for everyone", ACL="public-read")
+    s3.put_object(Bucket=bucket, Key="mine.txt", Body=b"for me")
+    grants = s3.get_object_acl(Bucket=bucket, Key="shared.txt")["Grants"]
+    assert {"Grantee": {"Type": "Group", "URI": "http://acs.amazonaws.com/groups/global/AllUsers"},
+            "Permission": "READ"} in grants
+
+    def anonymous(key):
+        out = subprocess.run(["curl", "-s", "--cacert", env["AWS_CA_BUNDLE"], "-w", "\n%{http_code}",
+                              f"{env['AWS_ENDPOINT_URL']}/{bucket}/{key}"],
+                             capture_output=True, text=True, timeout=30).stdout
+        body, _, code = out.rpartition("\n")
+        return int(code), body
+
+    assert anonymous("shared.txt") == (200, "for everyone")
+    assert anonymous("mine.txt")[0] == 403
+    s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
+        "BlockPublicAcls": True, "IgnorePublicAcls": True,
+        "BlockPublicPolicy": False, "RestrictPublicBuckets": False})
+    assert anonymous("shared.txt")[0] == 403
+    with pytest.raises(ClientError) as e:
+        s3.put_object_acl(Bucket=bucket, Key="mine.txt", ACL="public-read")
+    assert err(e.value) == (403, "AccessDenied")
+    s3.delete_public_access_block(Bucket=bucket)
+    s3.put_bucket_ownership_controls(Bucket=bucket, OwnershipControls={
+        "Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]})
+    assert anonymous("shared.txt")[0] == 403

@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, Weak};
 
 use leadshop_spec::PublicAccessBlock;
+use leadshop_spec::acl::Acl;
 use leadshop_spec::cors::CorsConfiguration;
 use leadshop_spec::encryption::EncryptionConfiguration;
 use leadshop_spec::lifecycle::LifecycleConfiguration;
@@ -28,6 +29,11 @@ pub const ENCRYPTION_DOC: &str = "encryption";
 pub const CORS_DOC: &str = "cors";
 /// The lifecycle configuration (`PutBucketLifecycleConfiguration`), in AWS JSON shape.
 pub const LIFECYCLE_DOC: &str = "lifecycle";
+/// Object Ownership (`BucketOwnerEnforced`, `ObjectWriter`, `BucketOwnerPreferred`, or `None`
+/// after DeleteBucketOwnershipControls); absent: `BucketOwnerEnforced`, AWS's default.
+pub const OWNERSHIP_DOC: &str = "ownership";
+/// The bucket ACL (buckets whose ownership enables ACLs), in `spec::acl` shape.
+pub const ACL_DOC: &str = "acl";
 /// The Object Lock configuration, in AWS JSON shape; present only on buckets with Object Lock.
 pub const OBJECT_LOCK_DOC: &str = "object-lock";
 
@@ -52,6 +58,10 @@ pub struct BucketConfig {
     pub cors: Option<Arc<CorsConfiguration>>,
     /// Lifecycle rules, applied by the lifecycle worker; `None`: no lifecycle.
     pub lifecycle: Option<Arc<LifecycleConfiguration>>,
+    /// Object Ownership as stored (`None` when never set: `BucketOwnerEnforced`).
+    pub ownership: Option<String>,
+    /// The bucket ACL, where ownership enables ACLs.
+    pub acl: Option<Arc<Acl>>,
     /// Object Lock (and its default retention); `None`: the bucket was made without it.
     pub object_lock: Option<Arc<ObjectLockConfiguration>>,
     /// A stored access document (policy, Public Access Block) does not parse: every request
@@ -135,6 +145,20 @@ impl BucketConfig {
                 }
             },
         };
+        let ownership = rec
+            .documents
+            .get(OWNERSHIP_DOC)
+            .and_then(|v| v.as_str())
+            .map(str::to_string);
+        // An ACL only ever widens access: a damaged one is read as the owner's alone.
+        let acl = rec.documents.get(ACL_DOC).and_then(|v| {
+            serde_json::from_value::<Acl>(v.clone())
+                .inspect_err(|e| {
+                    tracing::error!(bucket = %rec.name, document = ACL_DOC, error = %e, "stored bucket document does not parse");
+                })
+                .ok()
+                .map(Arc::new)
+        });
         let restricted = match &policy {
             Some(p) if public_access_block.restrict_public_buckets && p.is_public() => {
                 Some(Arc::new(p.without_public_grants()))
@@ -153,6 +177,8 @@ impl BucketConfig {
             encryption,
             cors,
             lifecycle,
+            ownership,
+            acl,
             object_lock,
             damaged,
         }
@@ -167,6 +193,23 @@ impl BucketConfig {
         } else {
             self.policy.as_ref()
         }
+    }
+
+    /// Object Ownership in force (`BucketOwnerEnforced` unless set otherwise; `ObjectWriter`
+    /// after DeleteBucketOwnershipControls, as on AWS).
+    #[must_use]
+    pub fn object_ownership(&self) -> &str {
+        match self.ownership.as_deref() {
+            None => "BucketOwnerEnforced",
+            Some("None") => "ObjectWriter",
+            Some(o) => o,
+        }
+    }
+
+    /// Whether ACLs are in force (Object Ownership other than `BucketOwnerEnforced`).
+    #[must_use]
+    pub fn acls_enabled(&self) -> bool {
+        self.object_ownership() != "BucketOwnerEnforced"
     }
 
     /// Whether SSE-C uploads are unblocked (AWS blocks them by default since 2026).

@@ -17,6 +17,7 @@
 //! - [`versioning`]: `PutBucketVersioning`'s document.
 //! - [`bucket`]: a bucket's whole spec (the set of documents), and the built-in defaults.
 
+pub mod acl;
 pub mod actions;
 pub mod bucket;
 pub mod cors;

@@ -347,6 +347,10 @@ pub struct VersionRecord {
     /// Object Lock legal hold.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub legal_hold: bool,
+    /// The version's ACL, in buckets whose Object Ownership enables ACLs (AWS JSON shape; the
+    /// server's `spec::acl` reads it). `None`: the owner alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acl: Option<serde_json::Value>,
 }
 
 /// An Object Lock retention: no one deletes the version before `until_ms`; a GOVERNANCE one
@@ -404,6 +408,7 @@ impl VersionRecord {
             restore: None,
             retention: None,
             legal_hold: false,
+            acl: None,
         }
     }
 
@@ -483,6 +488,9 @@ pub struct UploadRecord {
     /// Object Lock legal hold the completed object gets.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub legal_hold: bool,
+    /// The ACL the completed object gets (ACL-enabled buckets).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acl: Option<serde_json::Value>,
 }
 
 /// The SSE-KMS settings of a multipart upload.

@@ -33,6 +33,8 @@ pub struct NewVersion {
     pub retention: Option<crate::record::Retention>,
     /// Object Lock legal hold.
     pub legal_hold: bool,
+    /// The ACL (ACL-enabled buckets).
+    pub acl: Option<serde_json::Value>,
 }
 
 /// What a new multipart part is, apart from its data.
@@ -80,6 +82,7 @@ impl Store {
             restore: None,
             retention: new.retention,
             legal_hold: new.legal_hold,
+            acl: new.acl,
         };
         self.put_version(bucket, rec, precondition)
             .inspect_err(|_| self.discard(data.file))

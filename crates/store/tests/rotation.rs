@@ -86,6 +86,7 @@ fn writes_begun_under_the_old_key_commit_under_the_new_one() {
             sse_c_key_md5: None,
             retention: None,
             legal_hold: false,
+            acl: None,
         })
         .unwrap();
     store

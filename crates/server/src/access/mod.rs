@@ -201,7 +201,17 @@ impl AccessControl {
         if identity == Decision::ExplicitDeny {
             return deny("with an explicit deny in an identity-based policy");
         }
-        if identity != Decision::Allow && resource_based != Decision::Allow {
+        // Where the bucket's Object Ownership enables ACLs, a group grant (AllUsers,
+        // AuthenticatedUsers) may allow what no policy does, unless IgnorePublicAcls.
+        let by_acl = identity != Decision::Allow
+            && resource_based != Decision::Allow
+            && match bucket_access.as_deref() {
+                Some(b) if b.acls_enabled() && !b.public_access_block.ignore_public_acls => {
+                    self.acl_allows(b, authz, action, bucket, resource).await
+                }
+                _ => false,
+            };
+        if identity != Decision::Allow && resource_based != Decision::Allow && !by_acl {
             return deny(if anonymous {
                 "because no resource-based policy allows anonymous access"
             } else {
@@ -261,6 +271,57 @@ impl AccessControl {
             || access
                 .policy_for(authz.identity.is_none())
                 .is_some_and(|p| p.may_allow(principal, account, &DELETES, &prefix))
+    }
+
+    /// Whether the bucket ACL, or the ACL of the object version a resource ARN names (read
+    /// on the blocking pool, only for the actions an object ACL governs), allows `action`.
+    async fn acl_allows(
+        &self,
+        b: &BucketConfig,
+        authz: &Authz,
+        action: &str,
+        bucket: &str,
+        resource: &str,
+    ) -> bool {
+        const OBJECT_ACL_ACTIONS: [&str; 6] = [
+            "s3:GetObject",
+            "s3:GetObjectVersion",
+            "s3:GetObjectAcl",
+            "s3:GetObjectVersionAcl",
+            "s3:PutObjectAcl",
+            "s3:PutObjectVersionAcl",
+        ];
+        let authenticated = authz.identity.is_some();
+        if b.acl
+            .as_ref()
+            .is_some_and(|a| a.allows(action, authenticated, false))
+        {
+            return true;
+        }
+        if !OBJECT_ACL_ACTIONS.contains(&action) {
+            return false;
+        }
+        let prefix = format!("arn:aws:s3:::{bucket}/");
+        let Some(key) = resource.strip_prefix(&prefix) else {
+            return false;
+        };
+        let version = authz
+            .context
+            .get("s3:VersionId")
+            .and_then(|v| v.first())
+            .cloned();
+        let (store, bucket, key) = (self.store.clone(), bucket.to_string(), key.to_string());
+        let acl = tokio::task::spawn_blocking(move || {
+            store
+                .get_version(&bucket, &key, version.as_deref())
+                .map(|rec| rec.acl)
+        })
+        .await;
+        match acl {
+            Ok(Ok(Some(v))) => serde_json::from_value::<leadshop_spec::acl::Acl>(v)
+                .is_ok_and(|a| a.allows(action, authenticated, true)),
+            _ => false,
+        }
     }
 
     /// The context plus `s3:ExistingObjectTag/<k>` of the object a resource ARN names (read

@@ -1,83 +1,216 @@
-//! ACLs under Object Ownership `BucketOwnerEnforced`, AWS's default for new buckets and the
-//! only setting this server has: ACLs are disabled and the bucket owner owns every object.
-//! As on AWS with that setting:
+//! ACLs and Object Ownership. With `BucketOwnerEnforced` (AWS's default for new buckets, and
+//! every bucket's here unless changed) ACLs are disabled, as on AWS:
 //! - GetBucketAcl and GetObjectAcl answer the owner with FULL_CONTROL;
-//! - PutBucketAcl and PutObjectAcl accept only what changes nothing (`private`,
-//!   `bucket-owner-full-control`, or a policy granting the owner FULL_CONTROL and nothing
-//!   else) and refuse anything else with `AccessControlListNotSupported`;
-//! - GetBucketOwnershipControls answers `BucketOwnerEnforced`; PutBucketOwnershipControls
-//!   accepts only that; ObjectWriter and BucketOwnerPreferred (ACLs enabled) answer
-//!   NotImplemented, as does DeleteBucketOwnershipControls (no handler), since their ACLs
-//!   could not be enforced.
+//! - PutBucketAcl, PutObjectAcl and ACL headers on writes accept only what changes nothing
+//!   (`private`, `bucket-owner-full-control`, or grants of FULL_CONTROL to the owner alone) and
+//!   refuse anything else with `AccessControlListNotSupported`.
+//!
+//! With `ObjectWriter` or `BucketOwnerPreferred` (PutBucketOwnershipControls, CreateBucket's
+//! `x-amz-object-ownership`, or after DeleteBucketOwnershipControls) ACLs are stored — the
+//! bucket's as a document, an object's in its version record — returned, and enforced by the
+//! access decision (`spec::acl`: AllUsers and AuthenticatedUsers grants; Public Access Block's
+//! BlockPublicAcls refuses setting them, IgnorePublicAcls makes them grant nothing). Switching
+//! back to `BucketOwnerEnforced` is refused while the bucket ACL grants anyone but the owner.
 
+use leadshop_spec::acl::{self as spec, Acl};
 use s3s::dto::*;
-use s3s::{S3Request, S3Response, S3Result, s3_error};
+use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 
 use super::Leadshop;
 use super::bucket::{OWNER_ID, owner};
+use crate::bucket_config::{ACL_DOC, BucketConfig, OWNERSHIP_DOC};
 
 fn owner_full_control() -> Vec<Grant> {
-    vec![Grant {
-        grantee: Some(Grantee {
-            display_name: Some("leadshop".into()),
-            email_address: None,
-            id: Some(OWNER_ID.into()),
-            type_: Type::from_static(Type::CANONICAL_USER),
-            uri: None,
-        }),
-        permission: Some(Permission::from_static(Permission::FULL_CONTROL)),
-    }]
+    grants_dto(&Acl::private(OWNER_ID))
 }
 
-fn not_supported() -> s3s::S3Error {
+fn not_supported() -> S3Error {
     s3_error!(
         AccessControlListNotSupported,
         "The bucket does not allow ACLs"
     )
 }
 
-/// Whether an ACL request only restates what BucketOwnerEnforced means.
-fn changes_nothing(
-    canned: Option<&str>,
-    policy: Option<&AccessControlPolicy>,
-    grant_full_control: Option<&str>,
-    other_grants: bool,
-) -> bool {
-    let canned_ok = canned.is_none_or(|c| c == "private" || c == "bucket-owner-full-control");
-    let policy_ok = policy.is_none_or(|p| {
-        p.grants.as_ref().is_none_or(|gs| {
-            gs.iter().all(|g| {
-                g.permission.as_ref().map(Permission::as_str) == Some(Permission::FULL_CONTROL)
-                    && g.grantee.as_ref().is_some_and(|e| {
-                        e.type_.as_str() == Type::CANONICAL_USER
-                            && e.id.as_deref() == Some(OWNER_ID)
-                    })
-            })
-        })
-    });
-    let header_ok = grant_full_control.is_none_or(|g| {
-        g.split(',')
-            .all(|one| one.trim().trim_start_matches("id=").trim_matches('"') == OWNER_ID)
-    });
-    canned_ok && policy_ok && header_ok && !other_grants
+fn acl_error(e: spec::AclError) -> S3Error {
+    S3Error::with_message(
+        S3ErrorCode::from_bytes(e.code.as_bytes()).unwrap_or(S3ErrorCode::InvalidArgument),
+        e.message,
+    )
 }
 
-/// PutBucketAcl and PutObjectAcl carry the same ACL fields (canned type aside): anything
-/// but an owner-only ACL is refused.
-macro_rules! refuse_unless_owner_only {
-    ($input:expr, $canned:ty) => {
-        let others = $input.grant_read.is_some()
-            || $input.grant_read_acp.is_some()
-            || $input.grant_write.is_some()
-            || $input.grant_write_acp.is_some();
-        if !changes_nothing(
-            $input.acl.as_ref().map(<$canned>::as_str),
-            $input.access_control_policy.as_ref(),
-            $input.grant_full_control.as_deref(),
-            others,
-        ) {
-            return Err(not_supported());
+/// The DTO grants of an ACL.
+fn grants_dto(acl: &Acl) -> Vec<Grant> {
+    acl.grants
+        .iter()
+        .map(|g| {
+            let (type_, id, uri, email) = match &g.grantee {
+                spec::Grantee::CanonicalUser { id } => {
+                    (Type::CANONICAL_USER, Some(id.clone()), None, None)
+                }
+                spec::Grantee::Group { uri } => (Type::GROUP, None, Some(uri.clone()), None),
+                spec::Grantee::AmazonCustomerByEmail { email } => (
+                    Type::AMAZON_CUSTOMER_BY_EMAIL,
+                    None,
+                    None,
+                    Some(email.clone()),
+                ),
+            };
+            Grant {
+                grantee: Some(Grantee {
+                    display_name: (id.as_deref() == Some(OWNER_ID)).then(|| "leadshop".into()),
+                    email_address: email,
+                    id,
+                    type_: Type::from_static(type_),
+                    uri,
+                }),
+                permission: Some(Permission::from(g.permission.clone())),
+            }
+        })
+        .collect()
+}
+
+/// The ACL of an AccessControlPolicy body.
+fn acl_of_policy(p: &AccessControlPolicy) -> S3Result<Acl> {
+    let malformed = || {
+        s3_error!(
+            MalformedACLError,
+            "The XML you provided was not well-formed or did not validate against our published schema"
+        )
+    };
+    let mut grants = Vec::new();
+    for g in p.grants.as_deref().unwrap_or_default() {
+        let e = g.grantee.as_ref().ok_or_else(malformed)?;
+        let grantee = match e.type_.as_str() {
+            Type::CANONICAL_USER => spec::Grantee::CanonicalUser {
+                id: e.id.clone().ok_or_else(malformed)?,
+            },
+            Type::GROUP => spec::Grantee::Group {
+                uri: e.uri.clone().ok_or_else(malformed)?,
+            },
+            Type::AMAZON_CUSTOMER_BY_EMAIL => spec::Grantee::AmazonCustomerByEmail {
+                email: e.email_address.clone().ok_or_else(malformed)?,
+            },
+            _ => return Err(malformed()),
+        };
+        grants.push(spec::Grant {
+            grantee,
+            permission: g
+                .permission
+                .as_ref()
+                .map(|p| p.as_str().to_string())
+                .ok_or_else(malformed)?,
+        });
+    }
+    let acl = Acl { grants };
+    acl.validate().map_err(acl_error)?;
+    Ok(acl)
+}
+
+/// The ACL a request sets: a canned ACL, `x-amz-grant-*` headers, or a body — exactly one;
+/// `None` when it sets none.
+fn requested_acl(
+    canned: Option<&str>,
+    headers: &[(&str, Option<&str>)],
+    policy: Option<&AccessControlPolicy>,
+    bucket: bool,
+) -> S3Result<Option<Acl>> {
+    let grants: Vec<(&str, &str)> = headers
+        .iter()
+        .filter_map(|(p, v)| v.map(|v| (*p, v)))
+        .collect();
+    let sources = usize::from(canned.is_some())
+        + usize::from(!grants.is_empty())
+        + usize::from(policy.is_some());
+    if sources > 1 {
+        return Err(s3_error!(
+            InvalidRequest,
+            "Specifying both Canned ACLs and Header Grants is not allowed"
+        ));
+    }
+    if let Some(c) = canned {
+        return Acl::canned(c, OWNER_ID, bucket)
+            .map(Some)
+            .ok_or_else(|| s3_error!(InvalidArgument, "Invalid canned ACL: {}", c));
+    }
+    if !grants.is_empty() {
+        return Acl::from_grant_headers(grants).map(Some).map_err(acl_error);
+    }
+    policy.map(acl_of_policy).transpose()
+}
+
+/// Setting a public ACL where BlockPublicAcls is on.
+fn check_public(config: &BucketConfig, acl: &Acl) -> S3Result<()> {
+    if acl.is_public() && config.public_access_block.block_public_acls {
+        return Err(s3_error!(
+            AccessDenied,
+            "Access Denied: public ACLs are blocked by the bucket's BlockPublicAcls setting"
+        ));
+    }
+    Ok(())
+}
+
+/// The ACL a new object gets from its write's headers (PutObject, POST, CopyObject,
+/// CreateMultipartUpload): stored where ACLs are enabled; under BucketOwnerEnforced only an
+/// owner-only ACL is accepted (and nothing stored).
+pub(super) fn for_new_object(
+    config: &BucketConfig,
+    canned: Option<&str>,
+    headers: &[(&str, Option<&str>)],
+) -> S3Result<Option<serde_json::Value>> {
+    let Some(acl) = requested_acl(canned, headers, None, false)? else {
+        return Ok(None);
+    };
+    if !config.acls_enabled() {
+        if acl.owner_only(OWNER_ID) {
+            return Ok(None);
         }
+        return Err(not_supported());
+    }
+    check_public(config, &acl)?;
+    serde_json::to_value(acl)
+        .map(Some)
+        .map_err(S3Error::internal_error)
+}
+
+/// The ACL a new bucket gets (CreateBucket): under BucketOwnerEnforced (the default) only an
+/// owner-only one, refused otherwise with InvalidBucketAclWithObjectOwnership, as on AWS.
+pub(super) fn for_new_bucket(
+    ownership: Option<&str>,
+    canned: Option<&str>,
+    headers: &[(&str, Option<&str>)],
+) -> S3Result<Option<serde_json::Value>> {
+    let Some(acl) = requested_acl(canned, headers, None, true)? else {
+        return Ok(None);
+    };
+    if ownership.is_none_or(|o| o == ObjectOwnership::BUCKET_OWNER_ENFORCED) {
+        if acl.owner_only(OWNER_ID) {
+            return Ok(None);
+        }
+        return Err(s3_error!(
+            InvalidBucketAclWithObjectOwnership,
+            "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting"
+        ));
+    }
+    serde_json::to_value(acl)
+        .map(Some)
+        .map_err(S3Error::internal_error)
+}
+
+/// The ACL fields of Put{Bucket,Object}Acl.
+macro_rules! requested {
+    ($input:expr, $bucket:expr) => {
+        requested_acl(
+            $input.acl.as_ref().map(|a| a.as_str()),
+            &[
+                ("READ", $input.grant_read.as_deref()),
+                ("WRITE", $input.grant_write.as_deref()),
+                ("READ_ACP", $input.grant_read_acp.as_deref()),
+                ("WRITE_ACP", $input.grant_write_acp.as_deref()),
+                ("FULL_CONTROL", $input.grant_full_control.as_deref()),
+            ],
+            $input.access_control_policy.as_ref(),
+            $bucket,
+        )
     };
 }
 
@@ -85,10 +218,13 @@ pub(super) async fn handle_get_bucket_acl(
     s: &Leadshop,
     req: S3Request<GetBucketAclInput>,
 ) -> S3Result<S3Response<GetBucketAclOutput>> {
-    let b = req.input.bucket;
-    s.db(move |st| st.bucket(&b)).await?;
+    let config = s.bucket_config(&req.input.bucket).await?;
+    let grants = match config.acl.as_deref() {
+        Some(acl) if config.acls_enabled() => grants_dto(acl),
+        _ => owner_full_control(),
+    };
     Ok(S3Response::new(GetBucketAclOutput {
-        grants: Some(owner_full_control()),
+        grants: Some(grants),
         owner: Some(owner()),
     }))
 }
@@ -98,9 +234,38 @@ pub(super) async fn handle_put_bucket_acl(
     req: S3Request<PutBucketAclInput>,
 ) -> S3Result<S3Response<PutBucketAclOutput>> {
     let input = req.input;
-    let b = input.bucket.clone();
-    s.db(move |st| st.bucket(&b)).await?;
-    refuse_unless_owner_only!(input, BucketCannedACL);
+    let config = s.bucket_config(&input.bucket).await?;
+    let acl = requested!(input, true)?.ok_or_else(|| {
+        s3_error!(
+            MissingSecurityHeader,
+            "Your request was missing a required header"
+        )
+    })?;
+    if !config.acls_enabled() {
+        if acl.owner_only(OWNER_ID) {
+            return Ok(S3Response::new(PutBucketAclOutput::default()));
+        }
+        return Err(not_supported());
+    }
+    check_public(&config, &acl)?;
+    let value = serde_json::to_value(&acl).map_err(S3Error::internal_error)?;
+    let bucket = input.bucket;
+    // Decided with the ownership as it is in the same transaction.
+    s.db(move |st| {
+        st.update_bucket(&bucket, move |b| {
+            if b.documents
+                .get(OWNERSHIP_DOC)
+                .is_none_or(|o| o == "BucketOwnerEnforced")
+            {
+                return Err(leadshop_store::StoreError::InvalidBucketState(
+                    "The bucket does not allow ACLs",
+                ));
+            }
+            b.documents.insert(ACL_DOC.into(), value);
+            Ok(())
+        })
+    })
+    .await?;
     Ok(S3Response::new(PutBucketAclOutput::default()))
 }
 
@@ -109,10 +274,15 @@ pub(super) async fn handle_get_object_acl(
     req: S3Request<GetObjectAclInput>,
 ) -> S3Result<S3Response<GetObjectAclOutput>> {
     let input = req.input;
+    let config = s.bucket_config(&input.bucket).await?;
     let (b, k, v) = (input.bucket, input.key, input.version_id);
-    s.db(move |st| st.get_version(&b, &k, v.as_deref())).await?;
+    let rec = s.db(move |st| st.get_version(&b, &k, v.as_deref())).await?;
+    let acl = rec
+        .acl
+        .filter(|_| config.acls_enabled())
+        .and_then(|v| serde_json::from_value::<Acl>(v).ok());
     Ok(S3Response::new(GetObjectAclOutput {
-        grants: Some(owner_full_control()),
+        grants: Some(acl.as_ref().map_or_else(owner_full_control, grants_dto)),
         owner: Some(owner()),
         request_charged: None,
     }))
@@ -123,13 +293,34 @@ pub(super) async fn handle_put_object_acl(
     req: S3Request<PutObjectAclInput>,
 ) -> S3Result<S3Response<PutObjectAclOutput>> {
     let input = req.input;
+    let config = s.bucket_config(&input.bucket).await?;
+    let acl = requested!(input, false)?.ok_or_else(|| {
+        s3_error!(
+            MissingSecurityHeader,
+            "Your request was missing a required header"
+        )
+    })?;
     let (b, k, v) = (
         input.bucket.clone(),
         input.key.clone(),
         input.version_id.clone(),
     );
-    s.db(move |st| st.get_version(&b, &k, v.as_deref())).await?;
-    refuse_unless_owner_only!(input, ObjectCannedACL);
+    if !config.acls_enabled() {
+        s.db(move |st| st.get_version(&b, &k, v.as_deref())).await?;
+        if acl.owner_only(OWNER_ID) {
+            return Ok(S3Response::new(PutObjectAclOutput::default()));
+        }
+        return Err(not_supported());
+    }
+    check_public(&config, &acl)?;
+    let value = serde_json::to_value(&acl).map_err(S3Error::internal_error)?;
+    s.db(move |st| {
+        st.update_version(&b, &k, v.as_deref(), move |r| {
+            r.acl = Some(value);
+            Ok(())
+        })
+    })
+    .await?;
     Ok(S3Response::new(PutObjectAclOutput::default()))
 }
 
@@ -137,17 +328,76 @@ pub(super) async fn handle_get_bucket_ownership_controls(
     s: &Leadshop,
     req: S3Request<GetBucketOwnershipControlsInput>,
 ) -> S3Result<S3Response<GetBucketOwnershipControlsOutput>> {
-    let b = req.input.bucket;
-    s.db(move |st| st.bucket(&b)).await?;
+    let config = s.bucket_config(&req.input.bucket).await?;
+    if config.ownership.as_deref() == Some("None") {
+        return Err(s3_error!(
+            OwnershipControlsNotFoundError,
+            "The bucket ownership controls were not found"
+        ));
+    }
     Ok(S3Response::new(GetBucketOwnershipControlsOutput {
         ownership_controls: Some(OwnershipControls {
             rules: vec![OwnershipControlsRule {
-                object_ownership: ObjectOwnership::from_static(
-                    ObjectOwnership::BUCKET_OWNER_ENFORCED,
-                ),
+                object_ownership: ObjectOwnership::from(config.object_ownership().to_string()),
             }],
         }),
     }))
+}
+
+/// Sets Object Ownership (`None`: deleted, which leaves ACLs in force as ObjectWriter).
+/// `BucketOwnerEnforced` is refused while the bucket ACL grants anyone but the owner.
+pub(super) async fn set_ownership(
+    s: &Leadshop,
+    bucket: String,
+    value: &'static str,
+) -> S3Result<()> {
+    s.db(move |st| {
+        st.update_bucket(&bucket, move |b| {
+            if value == ObjectOwnership::BUCKET_OWNER_ENFORCED
+                && b.documents
+                    .get(ACL_DOC)
+                    .and_then(|v| serde_json::from_value::<Acl>(v.clone()).ok())
+                    .is_some_and(|a| !a.owner_only(OWNER_ID))
+            {
+                return Err(leadshop_store::StoreError::InvalidArgument(
+                    "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting"
+                        .into(),
+                ));
+            }
+            b.documents.insert(
+                OWNERSHIP_DOC.into(),
+                serde_json::Value::String(value.into()),
+            );
+            Ok(())
+        })
+    })
+    .await
+    .map_err(|e| {
+        if e.message()
+            .is_some_and(|m| m.starts_with("Bucket cannot have ACLs"))
+        {
+            s3_error!(
+                InvalidBucketAclWithObjectOwnership,
+                "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting"
+            )
+        } else {
+            e
+        }
+    })
+    .map(|_| ())
+}
+
+/// The ownership value of a request, as the static name it is stored under.
+pub(super) fn ownership_name(o: &ObjectOwnership) -> S3Result<&'static str> {
+    match o.as_str() {
+        ObjectOwnership::BUCKET_OWNER_ENFORCED => Ok(ObjectOwnership::BUCKET_OWNER_ENFORCED),
+        ObjectOwnership::OBJECT_WRITER => Ok(ObjectOwnership::OBJECT_WRITER),
+        ObjectOwnership::BUCKET_OWNER_PREFERRED => Ok(ObjectOwnership::BUCKET_OWNER_PREFERRED),
+        _ => Err(s3_error!(
+            MalformedXML,
+            "The XML you provided was not well-formed or did not validate against our published schema"
+        )),
+    }
 }
 
 pub(super) async fn handle_put_bucket_ownership_controls(
@@ -155,8 +405,6 @@ pub(super) async fn handle_put_bucket_ownership_controls(
     req: S3Request<PutBucketOwnershipControlsInput>,
 ) -> S3Result<S3Response<PutBucketOwnershipControlsOutput>> {
     let input = req.input;
-    let b = input.bucket.clone();
-    s.db(move |st| st.bucket(&b)).await?;
     let rules = &input.ownership_controls.rules;
     if rules.len() != 1 {
         return Err(s3_error!(
@@ -164,11 +412,17 @@ pub(super) async fn handle_put_bucket_ownership_controls(
             "The XML you provided was not well-formed or did not validate against our published schema"
         ));
     }
-    if rules[0].object_ownership.as_str() != ObjectOwnership::BUCKET_OWNER_ENFORCED {
-        return Err(s3_error!(
-            NotImplemented,
-            "Only BucketOwnerEnforced is supported: ACLs are disabled on every bucket"
-        ));
-    }
+    let value = ownership_name(&rules[0].object_ownership)?;
+    set_ownership(s, input.bucket, value).await?;
     Ok(S3Response::new(PutBucketOwnershipControlsOutput::default()))
+}
+
+pub(super) async fn handle_delete_bucket_ownership_controls(
+    s: &Leadshop,
+    req: S3Request<DeleteBucketOwnershipControlsInput>,
+) -> S3Result<S3Response<DeleteBucketOwnershipControlsOutput>> {
+    set_ownership(s, req.input.bucket, "None").await?;
+    Ok(S3Response::new(
+        DeleteBucketOwnershipControlsOutput::default(),
+    ))
 }

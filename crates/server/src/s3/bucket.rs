@@ -34,19 +34,24 @@ pub(super) async fn handle_create_bucket(
     }
     // Object Lock: the bucket is versioned from the start, as on AWS.
     let locked = input.object_lock_enabled_for_bucket == Some(true);
-    if input
-        .acl
+    // Object Ownership (AWS's default BucketOwnerEnforced when absent) and, where it enables
+    // ACLs, the bucket ACL the request sets.
+    let ownership = input
+        .object_ownership
         .as_ref()
-        .is_some_and(|a| a.as_str() != BucketCannedACL::PRIVATE)
-        || input.grant_full_control.is_some()
-        || input.grant_read.is_some()
-        || input.grant_write.is_some()
-    {
-        return Err(s3_error!(
-            InvalidBucketAclWithObjectOwnership,
-            "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting"
-        ));
-    }
+        .map(super::acl::ownership_name)
+        .transpose()?;
+    let acl = super::acl::for_new_bucket(
+        ownership,
+        input.acl.as_ref().map(BucketCannedACL::as_str),
+        &[
+            ("READ", input.grant_read.as_deref()),
+            ("WRITE", input.grant_write.as_deref()),
+            ("READ_ACP", input.grant_read_acp.as_deref()),
+            ("WRITE_ACP", input.grant_write_acp.as_deref()),
+            ("FULL_CONTROL", input.grant_full_control.as_deref()),
+        ],
+    )?;
     let rec = BucketRecord {
         name: input.bucket.clone(),
         created_ms: s.now_ms(),
@@ -56,16 +61,25 @@ pub(super) async fn handle_create_bucket(
         } else {
             VersioningState::Unversioned
         },
-        documents: if locked {
-            let doc = leadshop_spec::object_lock::ObjectLockConfiguration::enabled();
-            [(
-                crate::bucket_config::OBJECT_LOCK_DOC.to_string(),
-                serde_json::to_value(doc).map_err(s3s::S3Error::internal_error)?,
-            )]
-            .into_iter()
-            .collect()
-        } else {
-            std::collections::BTreeMap::new()
+        documents: {
+            let mut docs = std::collections::BTreeMap::new();
+            if locked {
+                let doc = leadshop_spec::object_lock::ObjectLockConfiguration::enabled();
+                docs.insert(
+                    crate::bucket_config::OBJECT_LOCK_DOC.to_string(),
+                    serde_json::to_value(doc).map_err(s3s::S3Error::internal_error)?,
+                );
+            }
+            if let Some(o) = ownership {
+                docs.insert(
+                    crate::bucket_config::OWNERSHIP_DOC.to_string(),
+                    serde_json::Value::String(o.into()),
+                );
+            }
+            if let Some(acl) = acl {
+                docs.insert(crate::bucket_config::ACL_DOC.to_string(), acl);
+            }
+            docs
         },
     };
     s.db(move |st| st.create_bucket(&rec)).await?;

@@ -190,6 +190,7 @@ pub(super) async fn handle_copy_object(
     // The copy is a new version: the destination's lock headers or default retention (the
     // source's retention is not copied, as on AWS).
     let dest_config = s.bucket_config(&input.bucket).await?;
+    let acl = super::object::object_acl!(&dest_config, input)?;
     let (retention, legal_hold) = super::object_lock::for_write(
         s,
         &dest_config,
@@ -206,6 +207,7 @@ pub(super) async fn handle_copy_object(
         tags,
         retention,
         legal_hold,
+        acl,
         ..NewVersion::default()
     };
     let precondition = write_precondition(input.if_match.as_ref(), input.if_none_match.as_ref())?;

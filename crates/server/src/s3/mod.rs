@@ -5,7 +5,7 @@
 //! - [`bucket`]: bucket lifecycle, location, versioning configuration.
 //! - [`object`]: PutObject, GetObject, HeadObject, CopyObject, DeleteObject(s), tagging.
 //! - [`attributes`]: GetObjectAttributes (what an object is, without its data).
-//! - [`acl`]: ACLs and ownership controls under BucketOwnerEnforced.
+//! - [`acl`]: ACLs and Object Ownership (disabled under BucketOwnerEnforced, enforced otherwise).
 //! - [`restore`]: archived storage classes and RestoreObject.
 //! - [`lifecycle`]: lifecycle configuration and `x-amz-expiration`.
 //! - [`subresources`]: bucket tagging, and the configurations leadshop does not offer, answered
@@ -302,6 +302,9 @@ macro_rules! paste_input {
     (put_bucket_ownership_controls) => {
         PutBucketOwnershipControlsInput
     };
+    (delete_bucket_ownership_controls) => {
+        DeleteBucketOwnershipControlsInput
+    };
     (get_object_attributes) => {
         GetObjectAttributesInput
     };
@@ -517,6 +520,9 @@ macro_rules! paste_output {
     (put_bucket_ownership_controls) => {
         PutBucketOwnershipControlsOutput
     };
+    (delete_bucket_ownership_controls) => {
+        DeleteBucketOwnershipControlsOutput
+    };
     (get_object_attributes) => {
         GetObjectAttributesOutput
     };
@@ -626,6 +632,7 @@ delegate! {
     put_object_acl => acl::handle_put_object_acl;
     get_bucket_ownership_controls => acl::handle_get_bucket_ownership_controls;
     put_bucket_ownership_controls => acl::handle_put_bucket_ownership_controls;
+    delete_bucket_ownership_controls => acl::handle_delete_bucket_ownership_controls;
     copy_object => copy::handle_copy_object;
     delete_object => delete::handle_delete_object;
     delete_objects => delete::handle_delete_objects;

@@ -88,6 +88,7 @@ pub(super) async fn handle_create_multipart_upload(
         .as_ref()
         .map(|k| ServerSideEncryption::from(k.algorithm().to_string()));
     let config = s.bucket_config(&input.bucket).await?;
+    let acl = super::object::object_acl!(&config, input)?;
     let (retention, legal_hold) = super::object_lock::for_write(
         s,
         &config,
@@ -111,6 +112,7 @@ pub(super) async fn handle_create_multipart_upload(
         sse_c_key_md5: sse_c_key_md5.clone(),
         retention,
         legal_hold,
+        acl,
     };
     let upload_id = rec.upload_id.clone();
     s.db(move |st| st.create_upload(&rec)).await?;

@@ -27,21 +27,6 @@ pub(super) fn check_key(key: &str) -> S3Result<()> {
     })
 }
 
-/// Object ACLs are disabled (ObjectOwnership = BucketOwnerEnforced), as on new AWS buckets.
-pub(super) fn refuse_acl(acl: Option<&ObjectCannedACL>, grants: bool) -> S3Result<()> {
-    let ok = acl.is_none_or(|a| {
-        a.as_str() == ObjectCannedACL::PRIVATE
-            || a.as_str() == ObjectCannedACL::BUCKET_OWNER_FULL_CONTROL
-    });
-    if !ok || grants {
-        return Err(s3_error!(
-            AccessControlListNotSupported,
-            "The bucket does not allow ACLs"
-        ));
-    }
-    Ok(())
-}
-
 /// S3's limit on user-defined metadata: the UTF-8 bytes of every key and value, together.
 const MAX_METADATA_BYTES: usize = 2 * 1024;
 
@@ -60,22 +45,32 @@ pub(super) fn check_metadata(m: Option<&Metadata>) -> S3Result<()> {
 }
 
 /// The checks every object-creating request shares (PutObject, CopyObject,
-/// CreateMultipartUpload): key rules, ACLs and the metadata limit.
+/// CreateMultipartUpload): key rules and the metadata limit (ACLs: `object_acl!`).
 macro_rules! write_preamble {
     ($input:expr) => {{
         let input = &$input;
         $crate::s3::object::check_key(&input.key)?;
         $crate::s3::object::check_metadata(input.metadata.as_ref())?;
-        $crate::s3::object::refuse_acl(
-            input.acl.as_ref(),
-            input.grant_full_control.is_some()
-                || input.grant_read.is_some()
-                || input.grant_read_acp.is_some()
-                || input.grant_write_acp.is_some(),
-        )?;
     }};
 }
 pub(super) use write_preamble;
+
+/// The ACL a write's headers give the new object (see `acl::for_new_object`).
+macro_rules! object_acl {
+    ($config:expr, $input:expr) => {
+        $crate::s3::acl::for_new_object(
+            $config,
+            $input.acl.as_ref().map(|a| a.as_str()),
+            &[
+                ("READ", $input.grant_read.as_deref()),
+                ("READ_ACP", $input.grant_read_acp.as_deref()),
+                ("WRITE_ACP", $input.grant_write_acp.as_deref()),
+                ("FULL_CONTROL", $input.grant_full_control.as_deref()),
+            ],
+        )
+    };
+}
+pub(super) use object_acl;
 
 /// The precondition of a conditional write (`If-None-Match: *`, `If-Match: "etag"`).
 pub(super) fn write_precondition(
@@ -172,6 +167,7 @@ pub(super) async fn handle_put_object(
         || headers
             .keys()
             .any(|k| k.as_str().starts_with("x-amz-checksum-") && k != "x-amz-checksum-type");
+    let acl = object_acl!(&lock_config, input)?;
     let (retention, legal_hold) = super::object_lock::for_write(
         s,
         &lock_config,
@@ -203,6 +199,7 @@ pub(super) async fn handle_put_object(
         tags,
         retention,
         legal_hold,
+        acl,
         ..NewVersion::default()
     };
     let outcome = write_version(s, input.bucket.clone(), new, ingested, precondition).await?;

@@ -159,16 +159,12 @@ pub const DIFFERENCES: &[(&str, &str)] = &[
         "archive restores only (S3 Select requests answer NotImplemented); a restore takes AWS's upper bound for the class and tier, on the server's clock (scaled by `day_seconds`); the copy expires `Days` days after it is ready, not at the following midnight UTC",
     ),
     (
-        "put_bucket_ownership_controls",
-        "only `BucketOwnerEnforced` (ACLs disabled); `ObjectWriter` and `BucketOwnerPreferred` answer NotImplemented",
-    ),
-    (
         "put_bucket_acl",
-        "BucketOwnerEnforced: only ACLs that grant the owner alone are accepted (no change); others get AccessControlListNotSupported, as on AWS",
+        "ACLs count only in buckets whose Object Ownership enables them, and only their AllUsers and AuthenticatedUsers grants widen access (every key belongs to the one account; grants to other canonical ids are stored but name no one here; e-mail grantees are refused with UnresolvableGrantByEmailAddress); under BucketOwnerEnforced only owner-only ACLs are accepted (no change), as on AWS",
     ),
     (
         "put_object_acl",
-        "BucketOwnerEnforced: only ACLs that grant the owner alone are accepted (no change); others get AccessControlListNotSupported, as on AWS",
+        "as PutBucketAcl: enforced where Object Ownership enables ACLs, for AllUsers and AuthenticatedUsers grants",
     ),
     (
         "list_object_versions",
@@ -192,7 +188,7 @@ pub const DIFFERENCES: &[(&str, &str)] = &[
     ),
     (
         "create_bucket",
-        "every bucket is BucketOwnerEnforced (`x-amz-object-ownership` is not read; ACLs other than `private` are refused with InvalidBucketAclWithObjectOwnership, as AWS does under that setting)",
+        "a bucket is BucketOwnerEnforced unless `x-amz-object-ownership` says otherwise; new buckets get no Public Access Block of their own (AWS turns all four settings on for new buckets since 2023)",
     ),
 ];
 

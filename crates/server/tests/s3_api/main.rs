@@ -4,6 +4,7 @@
 mod common;
 
 mod access;
+mod acl;
 mod auth;
 mod buckets;
 mod clock;

@@ -199,6 +199,7 @@ impl Store {
                 restore: None,
                 retention: upload.retention.clone(),
                 legal_hold: upload.legal_hold,
+                acl: upload.acl.clone(),
             };
 
             let (outcome, mut garbage) = Self::insert_version(

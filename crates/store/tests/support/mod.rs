@@ -36,6 +36,7 @@ pub fn record(key: &str, data: SealedData) -> VersionRecord {
         restore: None,
         retention: None,
         legal_hold: false,
+        acl: None,
     }
 }
 
