@@ -17,8 +17,18 @@ use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 
 use super::Leadshop;
-use super::bucket::{OWNER_ID, owner};
 use crate::bucket_config::{ACL_DOC, BucketConfig, OWNERSHIP_DOC};
+
+/// The canonical user id of the single account this server serves.
+pub(super) const OWNER_ID: &str = "6c656164736f70000000000000000000000000000000000000000000000000";
+
+/// The owner every bucket and object has (one account).
+pub(super) fn owner() -> Owner {
+    Owner {
+        display_name: Some("leadshop".into()),
+        id: Some(OWNER_ID.into()),
+    }
+}
 
 fn owner_full_control() -> Vec<Grant> {
     grants_dto(&Acl::private(OWNER_ID))

@@ -144,20 +144,9 @@ pub(super) async fn handle_list_buckets(
                 .collect(),
         ),
         continuation_token: next,
-        owner: Some(owner()),
+        owner: Some(super::acl::owner()),
         prefix: input.prefix,
     }))
-}
-
-/// The canonical user id of the single account this server serves.
-pub(super) const OWNER_ID: &str = "6c656164736f70000000000000000000000000000000000000000000000000";
-
-/// The owner every bucket and object has (one account).
-pub(super) fn owner() -> Owner {
-    Owner {
-        display_name: Some("leadshop".into()),
-        id: Some(OWNER_ID.into()),
-    }
 }
 
 pub(super) async fn handle_delete_bucket(

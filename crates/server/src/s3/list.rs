@@ -5,7 +5,7 @@ use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
 use super::Leadshop;
-use super::bucket::owner;
+use super::acl::owner;
 use super::convert::{self, etag, maybe_encode, ts};
 
 fn prefixes(cps: Vec<String>, encode: bool) -> Option<Vec<CommonPrefix>> {

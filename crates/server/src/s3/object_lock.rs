@@ -225,19 +225,27 @@ pub(super) async fn handle_put_object_lock_configuration(
     Ok(S3Response::new(PutObjectLockConfigurationOutput::default()))
 }
 
+/// The version a retention or legal-hold call names, in a bucket with Object Lock.
+async fn locked_version(
+    s: &Leadshop,
+    bucket: String,
+    key: String,
+    vid: Option<String>,
+) -> S3Result<leadshop_store::VersionRecord> {
+    let config = s.bucket_config(&bucket).await?;
+    if config.object_lock.is_none() {
+        return Err(missing());
+    }
+    s.db(move |st| st.get_version(&bucket, &key, vid.as_deref()))
+        .await
+}
+
 pub(super) async fn handle_get_object_retention(
     s: &Leadshop,
     req: S3Request<GetObjectRetentionInput>,
 ) -> S3Result<S3Response<GetObjectRetentionOutput>> {
     let input = req.input;
-    let config = s.bucket_config(&input.bucket).await?;
-    if config.object_lock.is_none() {
-        return Err(missing());
-    }
-    let (bucket, key, vid) = (input.bucket, input.key, input.version_id);
-    let v = s
-        .db(move |st| st.get_version(&bucket, &key, vid.as_deref()))
-        .await?;
+    let v = locked_version(s, input.bucket, input.key, input.version_id).await?;
     let Some(r) = v.retention.as_ref() else {
         return Err(s3_error!(
             NoSuchObjectLockConfiguration,
@@ -329,14 +337,7 @@ pub(super) async fn handle_get_object_legal_hold(
     req: S3Request<GetObjectLegalHoldInput>,
 ) -> S3Result<S3Response<GetObjectLegalHoldOutput>> {
     let input = req.input;
-    let config = s.bucket_config(&input.bucket).await?;
-    if config.object_lock.is_none() {
-        return Err(missing());
-    }
-    let (bucket, key, vid) = (input.bucket, input.key, input.version_id);
-    let v = s
-        .db(move |st| st.get_version(&bucket, &key, vid.as_deref()))
-        .await?;
+    let v = locked_version(s, input.bucket, input.key, input.version_id).await?;
     Ok(S3Response::new(GetObjectLegalHoldOutput {
         legal_hold: Some(ObjectLockLegalHold {
             status: Some(ObjectLockLegalHoldStatus::from_static(if v.legal_hold {
