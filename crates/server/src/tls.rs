@@ -282,8 +282,9 @@ fn builder()
         .with_no_client_auth())
 }
 
-/// HTTP/2 and HTTP/1.1 by ALPN.
+/// HTTP/2, HTTP/1.1 and HTTP/1.0 by ALPN (a client that offers only `http/1.0`, as curl
+/// `--http1.0` does, would otherwise get a TLS alert instead of an answer; AWS serves it).
 fn finish(mut config: ServerConfig) -> Arc<ServerConfig> {
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec(), b"http/1.0".to_vec()];
     Arc::new(config)
 }
