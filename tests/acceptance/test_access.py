@@ -221,6 +221,8 @@ def test_lockdown_verb_blocks_public_access_on_the_endpoint(server, env, s3):
     """docs/OPERATIONS.md "block all public access now", as `leadshop lockdown`."""
     bucket = f"incident-{uuid.uuid4().hex[:12]}"
     s3.create_bucket(Bucket=bucket)
+    # Someone made it public: lifted the Public Access Block new buckets have, then a policy.
+    s3.delete_public_access_block(Bucket=bucket)
     s3.put_object(Bucket=bucket, Key="leak.txt", Body=b"oops")
     s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [{
         "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/*"}]}))

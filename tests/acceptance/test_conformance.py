@@ -445,6 +445,9 @@ def test_acls_where_object_ownership_enables_them(s3, env):
 
     bucket = f"acls-{uuid.uuid4().hex[:8]}"
     s3.create_bucket(Bucket=bucket, ObjectOwnership="ObjectWriter")
+    # New buckets block public access, as on AWS since 2023: lift it to share.
+    assert all(s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"].values())
+    s3.delete_public_access_block(Bucket=bucket)
     assert s3.get_bucket_ownership_controls(Bucket=bucket)["OwnershipControls"]["Rules"] == [
         {"ObjectOwnership": "ObjectWriter"}]
     s3.put_object(Bucket=bucket, Key="shared.txt", Body=b"for everyone", ACL="public-read")

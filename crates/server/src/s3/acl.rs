@@ -201,6 +201,15 @@ pub(super) fn for_new_bucket(
             "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting"
         ));
     }
+    // A new bucket starts with every Public Access Block setting on, as on AWS since 2023.
+    if acl.is_public() {
+        let mut e = S3Error::with_message(
+            S3ErrorCode::Custom("InvalidBucketAclWithBlockPublicAccessError".into()),
+            "Bucket cannot have public ACLs set with BlockPublicAccess enabled",
+        );
+        e.set_status_code(http::StatusCode::BAD_REQUEST);
+        return Err(e);
+    }
     serde_json::to_value(acl)
         .map(Some)
         .map_err(S3Error::internal_error)

@@ -63,6 +63,13 @@ pub(super) async fn handle_create_bucket(
         },
         documents: {
             let mut docs = std::collections::BTreeMap::new();
+            // Every Public Access Block setting on, AWS's default for new buckets since 2023:
+            // a bucket is made public only by lifting it (Put/DeletePublicAccessBlock).
+            docs.insert(
+                crate::bucket_config::PUBLIC_ACCESS_BLOCK_DOC.to_string(),
+                serde_json::to_value(leadshop_spec::PublicAccessBlock::all_on())
+                    .map_err(s3s::S3Error::internal_error)?,
+            );
             if locked {
                 let doc = leadshop_spec::object_lock::ObjectLockConfiguration::enabled();
                 docs.insert(

@@ -188,7 +188,7 @@ pub const DIFFERENCES: &[(&str, &str)] = &[
     ),
     (
         "create_bucket",
-        "a bucket is BucketOwnerEnforced unless `x-amz-object-ownership` says otherwise; new buckets get no Public Access Block of their own (AWS turns all four settings on for new buckets since 2023)",
+        "as on AWS since 2023, a new bucket has all four Public Access Block settings on and is BucketOwnerEnforced unless `x-amz-object-ownership` says otherwise; a public ACL at creation gets InvalidBucketAclWithBlockPublicAccessError (AWS's code, not in s3s's list, sent as a custom code with status 400)",
     ),
 ];
 

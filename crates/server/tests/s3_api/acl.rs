@@ -33,6 +33,51 @@ async fn acls_are_enforced_where_object_ownership_enables_them() {
         .send()
         .await
         .unwrap();
+    // A new bucket has every Public Access Block setting on, as on AWS: a public ACL is
+    // refused until the owner lifts it.
+    let pab = s3
+        .get_public_access_block()
+        .bucket(&b)
+        .send()
+        .await
+        .unwrap();
+    let pab = pab.public_access_block_configuration().unwrap();
+    assert_eq!(
+        (
+            pab.block_public_acls(),
+            pab.ignore_public_acls(),
+            pab.block_public_policy(),
+            pab.restrict_public_buckets()
+        ),
+        (Some(true), Some(true), Some(true), Some(true))
+    );
+    let e = s3
+        .put_object()
+        .bucket(&b)
+        .key("early")
+        .acl(ObjectCannedAcl::PublicRead)
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!((code(&e).as_str(), status(&e)), ("AccessDenied", 403));
+    let e = s3
+        .create_bucket()
+        .bucket(bucket("acl-public-at-birth"))
+        .object_ownership(ObjectOwnership::ObjectWriter)
+        .acl(BucketCannedAcl::PublicRead)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (code(&e).as_str(), status(&e)),
+        ("InvalidBucketAclWithBlockPublicAccessError", 400)
+    );
+    s3.delete_public_access_block()
+        .bucket(&b)
+        .send()
+        .await
+        .unwrap();
     let got = s3
         .get_bucket_ownership_controls()
         .bucket(&b)
