@@ -11,6 +11,7 @@
 //! # Layout
 //! - [`error`]: the error types.
 //! - [`record`]: the versioned records kept in the database (buckets, versions, uploads, parts).
+//! - [`lock`]: Object Lock on a version (retention, legal hold, what protects it).
 //! - [`clock`]: wall-clock time, the system's or a test's.
 //! - [`crypto`]: the chunked AES-256-GCM envelope format for SSE.
 //! - [`data`]: data files: ids, paths, the streaming writer, orphan cleanup.
@@ -29,6 +30,7 @@ pub mod db;
 pub mod error;
 mod group;
 pub mod keys;
+pub mod lock;
 pub mod masters;
 pub mod record;
 mod rewrap;
@@ -41,12 +43,13 @@ pub use db::{
     ListVersionsPage, ListVersionsQuery, PutOutcome, Store, WritePrecondition,
 };
 pub use error::StoreError;
+pub use lock::{Protection, Retention};
 pub use masters::MasterKeys;
 pub use masters::Rewrapped;
 pub use record::{
     BucketRecord, ChecksumAlgorithm, Checksums, ContentHeaders, Envelope, NULL_VERSION_ID,
-    PartRecord, Protection, Restore, Retention, Segment, SseAlgorithm, UploadKms, UploadRecord,
-    VersionRecord, VersioningState,
+    PartRecord, Restore, Segment, SseAlgorithm, UploadKms, UploadRecord, VersionRecord,
+    VersioningState,
 };
 pub use rewrap::REWRAP_BATCH;
 pub use write::{NewPart, NewVersion};

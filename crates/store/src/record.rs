@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use crate::StoreError;
+use crate::lock::{Protection, Retention};
 
 /// First byte of every record. DO NOT CHANGE: existing databases carry it.
 const RECORD_TAG: u8 = b'L';
@@ -351,29 +352,6 @@ pub struct VersionRecord {
     /// server's `spec::acl` reads it). `None`: the owner alone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acl: Option<serde_json::Value>,
-}
-
-/// An Object Lock retention: no one deletes the version before `until_ms`; a GOVERNANCE one
-/// may be lifted by a caller allowed `s3:BypassGovernanceRetention` who asks to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Retention {
-    /// `GOVERNANCE` or `COMPLIANCE`.
-    pub mode: String,
-    /// Until when (ms since the epoch).
-    pub until_ms: i64,
-}
-
-/// What protects a version from deletion now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Protection {
-    /// Nothing.
-    None,
-    /// GOVERNANCE retention in force.
-    Governance,
-    /// COMPLIANCE retention in force.
-    Compliance,
-    /// A legal hold.
-    LegalHold,
 }
 
 /// The temporary copy RestoreObject makes of an archived (GLACIER, DEEP_ARCHIVE) version: it

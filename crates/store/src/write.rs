@@ -30,7 +30,7 @@ pub struct NewVersion {
     /// Object tags.
     pub tags: BTreeMap<String, String>,
     /// Object Lock retention.
-    pub retention: Option<crate::record::Retention>,
+    pub retention: Option<crate::lock::Retention>,
     /// Object Lock legal hold.
     pub legal_hold: bool,
     /// The ACL (ACL-enabled buckets).

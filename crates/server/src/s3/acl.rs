@@ -370,40 +370,39 @@ pub(super) async fn set_ownership(
     bucket: String,
     value: &'static str,
 ) -> S3Result<()> {
-    s.db(move |st| {
-        st.update_bucket(&bucket, move |b| {
-            if value == ObjectOwnership::BUCKET_OWNER_ENFORCED
-                && b.documents
-                    .get(ACL_DOC)
-                    .and_then(|v| serde_json::from_value::<Acl>(v.clone()).ok())
-                    .is_some_and(|a| !a.owner_only(OWNER_ID))
-            {
-                return Err(leadshop_store::StoreError::InvalidArgument(
-                    "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting"
-                        .into(),
-                ));
-            }
-            b.documents.insert(
-                OWNERSHIP_DOC.into(),
-                serde_json::Value::String(value.into()),
-            );
-            Ok(())
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    // Set inside the transaction when the bucket ACL forbids the change, so the refusal is
+    // answered with its own code rather than recognised by its text.
+    let acl_forbids = Arc::new(AtomicBool::new(false));
+    let flag = acl_forbids.clone();
+    let result = s
+        .db(move |st| {
+            st.update_bucket(&bucket, move |b| {
+                if value == ObjectOwnership::BUCKET_OWNER_ENFORCED
+                    && b.documents
+                        .get(ACL_DOC)
+                        .and_then(|v| serde_json::from_value::<Acl>(v.clone()).ok())
+                        .is_some_and(|a| !a.owner_only(OWNER_ID))
+                {
+                    flag.store(true, Ordering::Relaxed);
+                    return Err(leadshop_store::StoreError::InvalidArgument(String::new()));
+                }
+                b.documents.insert(
+                    OWNERSHIP_DOC.into(),
+                    serde_json::Value::String(value.into()),
+                );
+                Ok(())
+            })
         })
-    })
-    .await
-    .map_err(|e| {
-        if e.message()
-            .is_some_and(|m| m.starts_with("Bucket cannot have ACLs"))
-        {
-            s3_error!(
-                InvalidBucketAclWithObjectOwnership,
-                "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting"
-            )
-        } else {
-            e
-        }
-    })
-    .map(|_| ())
+        .await;
+    match result {
+        Err(_) if acl_forbids.load(Ordering::Relaxed) => Err(s3_error!(
+            InvalidBucketAclWithObjectOwnership,
+            "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting"
+        )),
+        r => r.map(|_| ()),
+    }
 }
 
 /// The ownership value of a request, as the static name it is stored under.

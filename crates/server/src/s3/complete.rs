@@ -202,8 +202,9 @@ pub(super) async fn handle_complete_multipart_upload(
         })
         .await?;
     let v = &outcome.version;
+    let config = s.bucket_config(&input.bucket).await?;
     let mut out = CompleteMultipartUploadOutput {
-        expiration: super::lifecycle::expiration_of_new(s, &input.bucket, v).await,
+        expiration: super::lifecycle::expiration_of_new(s, &config, v),
         server_side_encryption: convert::sse(&v.segments),
         bucket: Some(input.bucket.clone()),
         key: Some(input.key.clone()),

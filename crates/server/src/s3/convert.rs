@@ -13,6 +13,15 @@ pub(crate) fn ts(ms: i64) -> Timestamp {
     Timestamp::from(t)
 }
 
+/// Milliseconds since the epoch as an HTTP date (`x-amz-restore`, `x-amz-expiration`).
+pub(crate) fn http_date(ms: i64) -> Option<String> {
+    let mut out = Vec::new();
+    ts(ms)
+        .format(dto::TimestampFormat::HttpDate, &mut out)
+        .ok()?;
+    String::from_utf8(out).ok()
+}
+
 /// S3 timestamp → milliseconds since the epoch.
 pub(crate) fn ms(t: &Timestamp) -> i64 {
     let t: time::OffsetDateTime = t.clone().into();

@@ -213,7 +213,7 @@ pub(super) async fn handle_copy_object(
     let precondition = write_precondition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
     let outcome = write_version(s, input.bucket.clone(), new, ingested, precondition).await?;
     let v = &outcome.version;
-    let expiration = super::lifecycle::expiration_of_new(s, &input.bucket, v).await;
+    let expiration = super::lifecycle::expiration_of_new(s, &dest_config, v);
     let mut result = CopyObjectResult {
         e_tag: Some(etag(&v.etag)),
         last_modified: Some(ts(v.last_modified_ms)),

@@ -32,9 +32,7 @@ fn date_text(t: &Timestamp) -> S3Result<String> {
 }
 
 fn date_of(text: &str) -> Option<Timestamp> {
-    let ms = lc::parse_date(text).ok()?;
-    let t = time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000)).ok()?;
-    Some(Timestamp::from(t))
+    lc::parse_date(text).ok().map(super::convert::ts)
 }
 
 fn tag_in(t: Tag) -> S3Result<lc::Tag> {
@@ -258,14 +256,13 @@ pub(super) async fn handle_delete_bucket_lifecycle(
     Ok(S3Response::new(DeleteBucketLifecycleOutput::default()))
 }
 
-/// `x-amz-expiration` for a version just written to `bucket` (PUT, copy, completed upload).
-pub(super) async fn expiration_of_new(
+/// `x-amz-expiration` for a version just written (PUT, copy, completed upload).
+pub(super) fn expiration_of_new(
     s: &Leadshop,
-    bucket: &str,
+    config: &BucketConfig,
     v: &leadshop_store::VersionRecord,
 ) -> Option<String> {
-    let config = s.bucket_config(bucket).await.ok()?;
-    expiration_header(s, &config, &v.key, v.size, &v.tags, v.last_modified_ms)
+    expiration_header(s, config, &v.key, v.size, &v.tags, v.last_modified_ms)
 }
 
 /// `x-amz-expiration` for the current version of `key` (created at `created_ms`): the rule
@@ -286,14 +283,9 @@ pub(super) fn expiration_header(
         base_ms: created_ms,
     };
     let (due, rule) = lifecycle.expiration_of(&subject, s.day_ms())?;
-    let t = time::OffsetDateTime::from_unix_timestamp(due.div_euclid(1000)).ok()?;
-    let mut date = Vec::new();
-    Timestamp::from(t)
-        .format(TimestampFormat::HttpDate, &mut date)
-        .ok()?;
     Some(format!(
         "expiry-date=\"{}\", rule-id=\"{}\"",
-        String::from_utf8(date).ok()?,
+        super::convert::http_date(due)?,
         rule.label()
     ))
 }

@@ -205,7 +205,7 @@ pub(super) async fn handle_put_object(
     let outcome = write_version(s, input.bucket.clone(), new, ingested, precondition).await?;
     let v = &outcome.version;
     let mut out = PutObjectOutput {
-        expiration: super::lifecycle::expiration_of_new(s, &input.bucket, v).await,
+        expiration: super::lifecycle::expiration_of_new(s, &lock_config, v),
         server_side_encryption: convert::sse(&v.segments),
         e_tag: Some(etag(&v.etag)),
         version_id: version_header(v, outcome.versioning),

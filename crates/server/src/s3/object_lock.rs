@@ -15,7 +15,7 @@ use leadshop_store::{Retention, StoreError};
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 
-use super::Leadshop;
+use super::{Leadshop, convert};
 use crate::access::Authz;
 use crate::bucket_config::{BucketConfig, OBJECT_LOCK_DOC};
 
@@ -26,15 +26,19 @@ fn missing() -> S3Error {
     )
 }
 
-fn ms_of(t: &Timestamp) -> i64 {
-    let t = time::OffsetDateTime::from(t.clone());
-    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
-}
-
-fn timestamp(ms: i64) -> Option<Timestamp> {
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .ok()
-        .map(Timestamp::from)
+/// A retention in `mode` until `until`, which must be in the future (headers and bodies alike).
+fn retention(mode: &str, until: &Timestamp, now_ms: i64) -> S3Result<Retention> {
+    let until_ms = convert::ms(until);
+    if until_ms <= now_ms {
+        return Err(s3_error!(
+            InvalidArgument,
+            "The retain until date must be in the future!"
+        ));
+    }
+    Ok(Retention {
+        mode: mode.to_string(),
+        until_ms,
+    })
 }
 
 /// The lock headers of a version (GET, HEAD).
@@ -50,7 +54,7 @@ pub(super) fn headers_of(v: &leadshop_store::VersionRecord) -> LockHeaders {
             .retention
             .as_ref()
             .map(|r| ObjectLockMode::from(r.mode.clone())),
-        until: v.retention.as_ref().and_then(|r| timestamp(r.until_ms)),
+        until: v.retention.as_ref().map(|r| convert::ts(r.until_ms)),
         legal_hold: v
             .legal_hold
             .then(|| ObjectLockLegalHoldStatus::from_static(ObjectLockLegalHoldStatus::ON)),
@@ -81,17 +85,7 @@ pub(super) fn for_write(
             if !spec::is_mode(m.as_str()) {
                 return Err(s3_error!(InvalidArgument, "Unknown wormMode directive."));
             }
-            let until_ms = ms_of(u);
-            if until_ms <= now {
-                return Err(s3_error!(
-                    InvalidArgument,
-                    "The retain until date must be in the future!"
-                ));
-            }
-            Some(Retention {
-                mode: m.as_str().to_string(),
-                until_ms,
-            })
+            Some(retention(m.as_str(), u, now)?)
         }
         _ => {
             return Err(s3_error!(
@@ -255,7 +249,7 @@ pub(super) async fn handle_get_object_retention(
     Ok(S3Response::new(GetObjectRetentionOutput {
         retention: Some(ObjectLockRetention {
             mode: Some(ObjectLockRetentionMode::from(r.mode.clone())),
-            retain_until_date: timestamp(r.until_ms),
+            retain_until_date: Some(convert::ts(r.until_ms)),
         }),
     }))
 }
@@ -283,17 +277,7 @@ pub(super) async fn handle_put_object_retention(
         Some(r) => match (r.mode, r.retain_until_date) {
             (None, None) => None,
             (Some(m), Some(u)) if spec::is_mode(m.as_str()) => {
-                let until_ms = ms_of(&u);
-                if until_ms <= now {
-                    return Err(s3_error!(
-                        InvalidArgument,
-                        "The retain until date must be in the future!"
-                    ));
-                }
-                Some(Retention {
-                    mode: m.as_str().to_string(),
-                    until_ms,
-                })
+                Some(retention(m.as_str(), &u, now)?)
             }
             _ => {
                 return Err(s3_error!(

@@ -30,14 +30,9 @@ pub(super) fn restore_header(v: &VersionRecord, now_ms: i64) -> Option<String> {
     if now_ms >= r.expiry_ms {
         return None;
     }
-    let expiry = time::OffsetDateTime::from_unix_timestamp(r.expiry_ms.div_euclid(1000)).ok()?;
-    let mut date = Vec::new();
-    Timestamp::from(expiry)
-        .format(TimestampFormat::HttpDate, &mut date)
-        .ok()?;
     Some(format!(
         "ongoing-request=\"false\", expiry-date=\"{}\"",
-        String::from_utf8(date).ok()?
+        super::convert::http_date(r.expiry_ms)?
     ))
 }
 

@@ -327,8 +327,8 @@ impl Store {
                 }
                 if let Some((_, rec)) = &found {
                     match rec.protection(clock.now_ms()) {
-                        record::Protection::None => {}
-                        record::Protection::Governance if bypass_governance => {}
+                        crate::Protection::None => {}
+                        crate::Protection::Governance if bypass_governance => {}
                         _ => return Err(StoreError::ObjectLocked),
                     }
                 }
