@@ -72,6 +72,12 @@ fn bucket_documents(spec: &BucketSpec) -> BTreeMap<String, serde_json::Value> {
             serde_json::to_value(l).expect("serialisable"),
         );
     }
+    if let Some(l) = &spec.logging {
+        docs.insert(
+            crate::bucket_config::LOGGING_DOC.to_string(),
+            serde_json::to_value(l).expect("serialisable"),
+        );
+    }
     if let Some(pab) = &spec.public_access_block {
         docs.insert(
             crate::bucket_config::PUBLIC_ACCESS_BLOCK_DOC.to_string(),

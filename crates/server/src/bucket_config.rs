@@ -15,6 +15,7 @@ use leadshop_spec::acl::Acl;
 use leadshop_spec::cors::CorsConfiguration;
 use leadshop_spec::encryption::EncryptionConfiguration;
 use leadshop_spec::lifecycle::LifecycleConfiguration;
+use leadshop_spec::logging::{BucketLoggingStatus, LoggingEnabled};
 use leadshop_spec::object_lock::ObjectLockConfiguration;
 use leadshop_spec::policy::Policy;
 use leadshop_store::{BucketRecord, Store, VersioningState};
@@ -36,6 +37,11 @@ pub const OWNERSHIP_DOC: &str = "ownership";
 pub const ACL_DOC: &str = "acl";
 /// The Object Lock configuration, in AWS JSON shape; present only on buckets with Object Lock.
 pub const OBJECT_LOCK_DOC: &str = "object-lock";
+/// Server access logging (`PutBucketLogging`), in AWS JSON shape (`BucketLoggingStatus`).
+pub const LOGGING_DOC: &str = "logging";
+/// Request-metrics configurations (`PutBucketMetricsConfiguration`), `{"<id>": {"Id",
+/// "Filter"}}`.
+pub const METRICS_DOC: &str = "metrics";
 
 /// One bucket's configuration.
 #[derive(Debug, Default)]
@@ -64,6 +70,10 @@ pub struct BucketConfig {
     pub acl: Option<Arc<Acl>>,
     /// Object Lock (and its default retention); `None`: the bucket was made without it.
     pub object_lock: Option<Arc<ObjectLockConfiguration>>,
+    /// Where its access logs go; `None`: not logged.
+    pub logging: Option<Arc<LoggingEnabled>>,
+    /// Whether a request-metrics configuration is set (one-minute request metrics).
+    pub request_metrics: bool,
     /// A stored access document (policy, Public Access Block) does not parse: every request
     /// to the bucket is refused rather than run without its Deny statements.
     pub damaged: bool,
@@ -159,6 +169,21 @@ impl BucketConfig {
                 .ok()
                 .map(Arc::new)
         });
+        // A damaged logging document logs nothing (logged as an error).
+        let logging = rec.documents.get(LOGGING_DOC).and_then(|v| {
+            serde_json::from_value::<BucketLoggingStatus>(v.clone())
+                .inspect_err(|e| {
+                    tracing::error!(bucket = %rec.name, document = LOGGING_DOC, error = %e, "stored bucket document does not parse");
+                })
+                .ok()?
+                .logging_enabled
+                .map(Arc::new)
+        });
+        let request_metrics = rec
+            .documents
+            .get(METRICS_DOC)
+            .and_then(serde_json::Value::as_object)
+            .is_some_and(|m| !m.is_empty());
         let restricted = match &policy {
             Some(p) if public_access_block.restrict_public_buckets && p.is_public() => {
                 Some(Arc::new(p.without_public_grants()))
@@ -180,6 +205,8 @@ impl BucketConfig {
             ownership,
             acl,
             object_lock,
+            logging,
+            request_metrics,
             damaged,
         }
     }
@@ -272,6 +299,12 @@ impl BucketConfigs {
 
     fn cached(&self, bucket: &str) -> Option<Arc<BucketConfig>> {
         self.cache.read().expect("cache lock").get(bucket).cloned()
+    }
+
+    /// [`BucketConfigs::load`] for code that may block (the blocking pool, a subscriber's
+    /// worker): a cache hit, or the record read on a miss.
+    pub fn get_blocking(&self, bucket: &str) -> Option<Arc<BucketConfig>> {
+        self.get(bucket)
     }
 
     /// [`BucketConfigs::load`]'s work, on the blocking pool: the record read on a cache miss.

@@ -20,6 +20,10 @@ pub const DEFAULT_REGION: &str = "us-east-1";
 /// Default account id: the owner of every bucket and key (`${account_id}` in spec documents).
 pub const DEFAULT_ACCOUNT_ID: &str = "000000000000";
 
+/// The canonical user id of the owner of every bucket and object (ACLs, access logs).
+pub const OWNER_CANONICAL_ID: &str =
+    "6c656164736f70000000000000000000000000000000000000000000000000";
+
 /// Everything `leadshop serve` needs.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(default, deny_unknown_fields)]
@@ -78,6 +82,28 @@ pub struct Config {
     pub plain_http_api: bool,
     /// Robustness limits: timeouts, connection caps, request sizes (`[limits]`).
     pub limits: Limits,
+    /// Server access-log delivery (`[access_logs]`).
+    pub access_logs: AccessLogs,
+}
+
+/// When spooled access-log records are written to their target bucket as a log object: when
+/// a bucket's segment holds `max_records`, or its first record is `flush_seconds` old.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct AccessLogs {
+    /// Seconds a record may wait in the spool (AWS: "usually within a few hours").
+    pub flush_seconds: u64,
+    /// Records per log object at most.
+    pub max_records: usize,
+}
+
+impl Default for AccessLogs {
+    fn default() -> Self {
+        Self {
+            flush_seconds: 60,
+            max_records: 10_000,
+        }
+    }
 }
 
 /// What one client may hold of the server: every limit has a safe default, and what happens
@@ -147,6 +173,7 @@ impl Default for Config {
             trusted_proxies: Vec::new(),
             plain_http_api: false,
             limits: Limits::default(),
+            access_logs: AccessLogs::default(),
         }
     }
 }

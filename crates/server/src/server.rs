@@ -19,6 +19,8 @@ use crate::access::Authenticator;
 use crate::access::{AccessControl, AccessHook};
 use crate::bucket_config::BucketConfigs;
 use crate::config::Config;
+use crate::events::access_log::AccessLog;
+use crate::events::access_log::spool::Spool;
 use crate::events::metrics::RequestMetrics;
 use crate::events::{Events, QUEUE_CAPACITY, Subscriber};
 use crate::s3::Leadshop;
@@ -30,6 +32,7 @@ use crate::state::{AppState, Endpoints};
 use crate::tls::{self, DevTlsPaths};
 use crate::workers::Supervisor;
 use crate::workers::lifecycle::LifecycleWorker;
+use crate::workers::log_delivery::LogDelivery;
 use crate::workers::rotation::RotationWatcher;
 use crate::{console, plain_http};
 use leadshop_keys::KeyStore;
@@ -219,8 +222,27 @@ pub async fn start_with(config: Config, options: StartOptions) -> Result<ServerH
     let write_turns = Arc::new(tokio::sync::Semaphore::new(limits.max_parallel_writes));
     let workers = Supervisor::new();
     let request_metrics = Arc::new(RequestMetrics::default());
+    let access_log = {
+        let dir = data_dir.join("access-logs");
+        let max = config.access_logs.max_records;
+        let now = clock.now_ms();
+        Arc::new(
+            tokio::task::spawn_blocking(move || Spool::open(&dir, max, now))
+                .await
+                .expect("spool open does not panic")
+                .map_err(io_ctx(format!(
+                    "opening the access-log spool in {}",
+                    data_dir.join("access-logs").display()
+                )))?,
+        )
+    };
     let mut subscribers = subscribers;
     subscribers.push(request_metrics.clone());
+    subscribers.push(Arc::new(AccessLog::new(
+        bucket_configs.clone(),
+        access_log.clone(),
+        clock.clone(),
+    )));
     let (events, deliveries) = Events::new(subscribers, QUEUE_CAPACITY);
     for delivery in deliveries {
         workers.spawn(delivery);
@@ -238,6 +260,7 @@ pub async fn start_with(config: Config, options: StartOptions) -> Result<ServerH
         events: Arc::new(events),
         request_metrics,
         lifecycle: Arc::default(),
+        access_log,
         write_turns,
     });
 
@@ -245,6 +268,7 @@ pub async fn start_with(config: Config, options: StartOptions) -> Result<ServerH
     let (shutdown, _) = watch::channel(false);
     let tracker = TaskTracker::new();
     workers.spawn(Arc::new(LifecycleWorker::new(state.clone())));
+    workers.spawn(Arc::new(LogDelivery::new(state.clone())));
     workers.spawn(Arc::new(RotationWatcher::new(
         state.clone(),
         master_for_keys_watch,

@@ -37,6 +37,8 @@ pub struct AppState {
     pub request_metrics: Arc<crate::events::metrics::RequestMetrics>,
     /// The lifecycle worker's progress (console `/metrics`).
     pub lifecycle: Arc<crate::workers::lifecycle::status::LifecycleStatus>,
+    /// The access-log spool (records waiting for delivery) and its counters.
+    pub access_log: Arc<crate::events::access_log::spool::Spool>,
     /// Turns for data-file writes on the blocking pool (`limits.max_parallel_writes`).
     pub write_turns: Arc<tokio::sync::Semaphore>,
 }

@@ -84,6 +84,8 @@ operations! {
     GetBucketReplication, PutBucketReplication, DeleteBucketReplication,
     GetObjectLockConfiguration, PutObjectLockConfiguration, GetObjectRetention,
     PutObjectRetention, GetObjectLegalHold, PutObjectLegalHold,
+    GetBucketMetricsConfiguration, PutBucketMetricsConfiguration,
+    DeleteBucketMetricsConfiguration, ListBucketMetricsConfigurations,
 }
 
 impl Operation {
@@ -156,6 +158,12 @@ impl Operation {
             }
             (O::GetBucketLogging, _) => a("s3:GetBucketLogging", Bucket),
             (O::PutBucketLogging, _) => a("s3:PutBucketLogging", Bucket),
+            (O::GetBucketMetricsConfiguration | O::ListBucketMetricsConfigurations, _) => {
+                a("s3:GetMetricsConfiguration", Bucket)
+            }
+            (O::PutBucketMetricsConfiguration | O::DeleteBucketMetricsConfiguration, _) => {
+                a("s3:PutMetricsConfiguration", Bucket)
+            }
             (O::GetBucketTagging, _) => a("s3:GetBucketTagging", Bucket),
             (O::PutBucketTagging | O::DeleteBucketTagging, _) => a("s3:PutBucketTagging", Bucket),
             (O::GetBucketAcl, _) => a("s3:GetBucketAcl", Bucket),

@@ -66,6 +66,8 @@ pub struct BucketSpec {
     pub cors: Option<crate::cors::CorsConfiguration>,
     /// `lifecycle.json`, if present.
     pub lifecycle: Option<crate::lifecycle::LifecycleConfiguration>,
+    /// `logging.json`, rendered (`${log_bucket}`, `${bucket}`) and validated.
+    pub logging: Option<crate::logging::BucketLoggingStatus>,
 }
 
 /// The spec documents shipped in `config/buckets/`, compiled in so `leadshop serve` runs from
@@ -90,6 +92,11 @@ pub const BUILTIN_DOCUMENTS: &[(&str, &str, &str)] = &[
         "leadshop-assets",
         "lifecycle.json",
         include_str!("../../../config/buckets/leadshop-assets/lifecycle.json"),
+    ),
+    (
+        "leadshop-assets",
+        "logging.json",
+        include_str!("../../../config/buckets/leadshop-assets/logging.json"),
     ),
     (
         "leadshop-assets",
@@ -152,6 +159,7 @@ impl BucketSpec {
             public_access_block: None,
             cors: None,
             lifecycle: None,
+            logging: None,
         };
         let mut policy_text = None;
         for (file, text) in documents {
@@ -184,9 +192,20 @@ impl BucketSpec {
                         .map_err(|e| invalid(file, e.to_string()))?;
                     spec.lifecycle = Some(doc);
                 }
-                // Documents whose enforcement lands with later work are recognised but not
-                // yet applied; they are listed so that adding them is not an error.
-                "logging.json" => {}
+                "logging.json" => {
+                    let rendered = crate::template::render(
+                        text,
+                        &[
+                            ("bucket", name),
+                            ("account_id", &vars.account_id),
+                            ("log_bucket", &vars.log_bucket),
+                        ],
+                    )
+                    .map_err(|m| invalid(file, m))?;
+                    let doc = crate::logging::BucketLoggingStatus::parse(&rendered)
+                        .map_err(|e| invalid(file, e.to_string()))?;
+                    spec.logging = Some(doc);
+                }
                 other => return Err(invalid(other, "unknown document name".into())),
             }
         }

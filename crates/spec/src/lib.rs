@@ -24,6 +24,7 @@ pub mod cors;
 pub mod credentials;
 pub mod encryption;
 pub mod lifecycle;
+pub mod logging;
 pub mod names;
 pub mod object_lock;
 pub mod policy;

@@ -24,6 +24,7 @@ mod acl;
 mod authenticator;
 pub mod conditions;
 mod form;
+pub mod log_delivery;
 mod signature;
 
 pub use authenticator::Authenticator;

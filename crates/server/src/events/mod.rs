@@ -10,6 +10,7 @@
 //! A new subscriber (access logs, usage accounting) implements [`Subscriber`] and is passed
 //! to [`Events::new`] in `server::start`.
 
+pub mod access_log;
 pub mod metrics;
 
 use std::net::IpAddr;
@@ -36,6 +37,8 @@ pub struct RequestRecord {
     pub method: String,
     /// The request's path and query, as sent.
     pub uri: String,
+    /// `HTTP/1.1`, `HTTP/2.0`, ….
+    pub http_version: &'static str,
     /// The bucket named, if any.
     pub bucket: Option<String>,
     /// The key named, if any.

@@ -20,7 +20,7 @@ use super::Leadshop;
 use crate::bucket_config::{ACL_DOC, BucketConfig, OWNERSHIP_DOC};
 
 /// The canonical user id of the single account this server serves.
-pub(super) const OWNER_ID: &str = "6c656164736f70000000000000000000000000000000000000000000000000";
+pub(super) const OWNER_ID: &str = crate::config::OWNER_CANONICAL_ID;
 
 /// The owner every bucket and object has (one account).
 pub(super) fn owner() -> Owner {

@@ -114,6 +114,24 @@ macro_rules! paste_input {
     (put_object_legal_hold) => {
         PutObjectLegalHoldInput
     };
+    (get_bucket_logging) => {
+        GetBucketLoggingInput
+    };
+    (put_bucket_logging) => {
+        PutBucketLoggingInput
+    };
+    (get_bucket_metrics_configuration) => {
+        GetBucketMetricsConfigurationInput
+    };
+    (put_bucket_metrics_configuration) => {
+        PutBucketMetricsConfigurationInput
+    };
+    (delete_bucket_metrics_configuration) => {
+        DeleteBucketMetricsConfigurationInput
+    };
+    (list_bucket_metrics_configurations) => {
+        ListBucketMetricsConfigurationsInput
+    };
     (get_bucket_lifecycle_configuration) => {
         GetBucketLifecycleConfigurationInput
     };
@@ -331,6 +349,24 @@ macro_rules! paste_output {
     };
     (put_object_legal_hold) => {
         PutObjectLegalHoldOutput
+    };
+    (get_bucket_logging) => {
+        GetBucketLoggingOutput
+    };
+    (put_bucket_logging) => {
+        PutBucketLoggingOutput
+    };
+    (get_bucket_metrics_configuration) => {
+        GetBucketMetricsConfigurationOutput
+    };
+    (put_bucket_metrics_configuration) => {
+        PutBucketMetricsConfigurationOutput
+    };
+    (delete_bucket_metrics_configuration) => {
+        DeleteBucketMetricsConfigurationOutput
+    };
+    (list_bucket_metrics_configurations) => {
+        ListBucketMetricsConfigurationsOutput
     };
     (get_bucket_lifecycle_configuration) => {
         GetBucketLifecycleConfigurationOutput

@@ -48,6 +48,13 @@ pub fn begin(parts: &http::request::Parts, cx: &RequestContext, time_ms: i64) ->
             .uri
             .path_and_query()
             .map_or_else(|| parts.uri.to_string(), ToString::to_string),
+        http_version: match parts.version {
+            http::Version::HTTP_09 => "HTTP/0.9",
+            http::Version::HTTP_10 => "HTTP/1.0",
+            http::Version::HTTP_2 => "HTTP/2.0",
+            http::Version::HTTP_3 => "HTTP/3.0",
+            _ => "HTTP/1.1",
+        },
         remote_ip: Some(cx.conn.remote.ip()),
         user_agent: header_str(h, header::USER_AGENT),
         referer: header_str(h, header::REFERER),

@@ -92,6 +92,13 @@ impl S3Shell {
             tracing::info!(target: "leadshop::request", request_id = %cx.id, remote = %cx.conn.remote, %method, %path, status, ms);
         }
         record::complete(&mut rec, &cx, &resp, outcome.bytes_read());
+        // Refused before s3s named them (a bad signature), or a preflight: what the path names.
+        if rec.bucket.is_none() {
+            rec.bucket = target.bucket;
+            if rec.key.is_none() {
+                rec.key = target.key;
+            }
+        }
         let events = self.events.clone();
         resp.map(|body| s3s::Body::http_body(RecordedBody::new(body, rec, cx.started, events)))
     }

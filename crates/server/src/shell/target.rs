@@ -10,6 +10,16 @@ pub struct Target {
     pub bucket: Option<String>,
     /// Whether it names an object key too.
     pub names_key: bool,
+    /// The key, percent-decoded (for the record of a request refused before s3s parsed it).
+    pub key: Option<String>,
+}
+
+fn decoded(key: &str) -> Option<String> {
+    (!key.is_empty()).then(|| {
+        percent_encoding::percent_decode_str(key)
+            .decode_utf8_lossy()
+            .into_owned()
+    })
 }
 
 /// The host a request was sent to, without the port: the URI's authority (HTTP/2), else
@@ -45,12 +55,14 @@ pub fn of(parts: &http::request::Parts, base_domain: &str) -> Target {
         Some(bucket) => Target {
             bucket: Some(bucket),
             names_key: !path.is_empty(),
+            key: decoded(path),
         },
         None => {
             let (bucket, key) = path.split_once('/').unwrap_or((path, ""));
             Target {
                 bucket: (!bucket.is_empty()).then(|| bucket.to_string()),
                 names_key: !key.is_empty(),
+                key: decoded(key),
             }
         }
     }

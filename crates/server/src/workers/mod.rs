@@ -7,6 +7,7 @@
 //! return when [`Stop::stopped`] fires.
 
 pub mod lifecycle;
+pub mod log_delivery;
 pub mod rotation;
 
 use std::sync::Arc;

@@ -1,0 +1,391 @@
+//! The access-log spool: each source bucket's records appended to a segment file as they
+//! come (one `write` per line, so a `kill -9` keeps every line written), closed into a
+//! ready file by count or age, and removed only once its log object is in the store.
+//!
+//! Files, in `<data-dir>/access-logs/` (0700, each file 0600):
+//! - `<seq>~<bucket>~<first-ms>.open`: the segment being written;
+//! - `<seq>~<bucket>~<first-ms>~<closed-ms>.ready`: closed, waiting for delivery.
+//!
+//! A segment's first line is the bucket's `LoggingEnabled` (JSON) when the segment began, so
+//! its records go where logging pointed when they were made, and its log object's key is the
+//! same at every attempt (the delivery checks for it before writing: never delivered twice).
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::Write as _;
+use std::os::unix::fs::OpenOptionsExt as _;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use leadshop_spec::logging::LoggingEnabled;
+
+/// Counters of the spool and of delivery (console `/metrics`).
+#[derive(Debug, Default)]
+pub struct SpoolStats {
+    /// Records appended to a segment.
+    pub spooled: AtomicU64,
+    /// Records that could not be appended (a full disk); logged as errors.
+    pub write_failures: AtomicU64,
+    /// Log objects written to target buckets.
+    pub objects_delivered: AtomicU64,
+    /// Records in delivered log objects.
+    pub records_delivered: AtomicU64,
+    /// Records not delivered because the target bucket is gone or its policy no longer lets
+    /// the logging service write (as on AWS, they are dropped).
+    pub records_refused: AtomicU64,
+    /// Delivery attempts that failed and will be retried.
+    pub delivery_failures: AtomicU64,
+}
+
+struct Open {
+    file: File,
+    path: PathBuf,
+    seq: u64,
+    bucket: String,
+    first_ms: i64,
+    records: usize,
+    header: String,
+}
+
+/// A closed segment, waiting for delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ready {
+    /// Its file.
+    pub path: PathBuf,
+    /// Its number, unique in this data directory.
+    pub seq: u64,
+    /// The source bucket.
+    pub bucket: String,
+    /// The time of its first record.
+    pub first_ms: i64,
+    /// When it was closed: the log object's delivery time.
+    pub closed_ms: i64,
+}
+
+/// A closed segment's contents.
+#[derive(Debug)]
+pub struct Contents {
+    /// Where its records go.
+    pub logging: LoggingEnabled,
+    /// The log lines, each ending in a newline (a last line cut short by a crash is left out).
+    pub body: Vec<u8>,
+    /// How many lines.
+    pub records: u64,
+}
+
+/// The spool.
+pub struct Spool {
+    dir: PathBuf,
+    max_records: usize,
+    open: Mutex<HashMap<String, Open>>,
+    next_seq: AtomicU64,
+    /// Counters.
+    pub stats: SpoolStats,
+    /// Woken when a segment closes by count, so delivery need not wait for its tick.
+    pub closed: tokio::sync::Notify,
+}
+
+impl std::fmt::Debug for Spool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Spool")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
+    }
+}
+
+fn parse_name(name: &str) -> Option<(u64, String, i64, Option<i64>)> {
+    let (stem, ready) = if let Some(s) = name.strip_suffix(".ready") {
+        (s, true)
+    } else {
+        (name.strip_suffix(".open")?, false)
+    };
+    let mut parts = stem.split('~');
+    let seq = u64::from_str_radix(parts.next()?, 16).ok()?;
+    let bucket = parts.next()?.to_string();
+    let first_ms = parts.next()?.parse().ok()?;
+    let closed_ms = if ready {
+        Some(parts.next()?.parse().ok()?)
+    } else {
+        None
+    };
+    parts
+        .next()
+        .is_none()
+        .then_some((seq, bucket, first_ms, closed_ms))
+}
+
+impl Spool {
+    /// Opens the spool in `dir`, closing segments a previous run left open (at `now_ms`).
+    ///
+    /// # Errors
+    /// The directory cannot be made or read.
+    pub fn open(dir: &Path, max_records: usize, now_ms: i64) -> std::io::Result<Self> {
+        std::fs::create_dir_all(dir)?;
+        std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o700))?;
+        let mut max_seq = 0;
+        for entry in std::fs::read_dir(dir)? {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Some((seq, bucket, first_ms, closed)) = parse_name(&name) else {
+                continue;
+            };
+            max_seq = max_seq.max(seq);
+            if closed.is_none() {
+                std::fs::rename(
+                    entry.path(),
+                    dir.join(format!("{seq:016x}~{bucket}~{first_ms}~{now_ms}.ready")),
+                )?;
+            }
+        }
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            max_records: max_records.max(1),
+            open: Mutex::new(HashMap::new()),
+            next_seq: AtomicU64::new(max_seq + 1),
+            stats: SpoolStats::default(),
+            closed: tokio::sync::Notify::new(),
+        })
+    }
+
+    /// Appends one record of `bucket`, whose logging goes to `logging`. A segment begun under
+    /// another logging configuration is closed first.
+    pub fn append(
+        &self,
+        bucket: &str,
+        logging: &LoggingEnabled,
+        line: &str,
+        time_ms: i64,
+        now_ms: i64,
+    ) {
+        let header = serde_json::to_string(logging).expect("serialisable");
+        let mut open = self.open.lock().expect("spool lock");
+        if open.get(bucket).is_some_and(|o| o.header != header)
+            && let Some(o) = open.remove(bucket)
+        {
+            self.close(o, now_ms);
+        }
+        if !open.contains_key(bucket) {
+            match self.begin(bucket, &header, time_ms) {
+                Ok(o) => {
+                    open.insert(bucket.to_string(), o);
+                }
+                Err(e) => {
+                    self.stats.write_failures.fetch_add(1, Ordering::Relaxed);
+                    tracing::error!(bucket, error = %e, "cannot spool an access-log record; it is lost");
+                    return;
+                }
+            }
+        }
+        let o = open.get_mut(bucket).expect("just inserted");
+        let mut buf = Vec::with_capacity(line.len() + 1);
+        buf.extend_from_slice(line.as_bytes());
+        buf.push(b'\n');
+        if let Err(e) = o.file.write_all(&buf) {
+            self.stats.write_failures.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(bucket, error = %e, "cannot spool an access-log record; it is lost");
+            return;
+        }
+        self.stats.spooled.fetch_add(1, Ordering::Relaxed);
+        o.records += 1;
+        if o.records >= self.max_records
+            && let Some(o) = open.remove(bucket)
+        {
+            self.close(o, now_ms);
+            self.closed.notify_one();
+        }
+    }
+
+    fn begin(&self, bucket: &str, header: &str, first_ms: i64) -> std::io::Result<Open> {
+        let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
+        let path = self
+            .dir
+            .join(format!("{seq:016x}~{bucket}~{first_ms}.open"));
+        let mut file = OpenOptions::new()
+            .create_new(true)
+            .append(true)
+            .mode(0o600)
+            .open(&path)?;
+        file.write_all(format!("{header}\n").as_bytes())?;
+        Ok(Open {
+            file,
+            path,
+            seq,
+            bucket: bucket.to_string(),
+            first_ms,
+            records: 0,
+            header: header.to_string(),
+        })
+    }
+
+    fn close(&self, o: Open, now_ms: i64) {
+        let ready = self.dir.join(format!(
+            "{:016x}~{}~{}~{now_ms}.ready",
+            o.seq, o.bucket, o.first_ms
+        ));
+        drop(o.file);
+        if let Err(e) = std::fs::rename(&o.path, &ready) {
+            // Left `.open`: the next start closes it.
+            tracing::error!(path = %o.path.display(), error = %e, "cannot close an access-log segment");
+        }
+    }
+
+    /// Closes every segment begun at or before `cutoff_ms` (all of them with `i64::MAX`).
+    pub fn close_older(&self, cutoff_ms: i64, now_ms: i64) {
+        let mut open = self.open.lock().expect("spool lock");
+        let due: Vec<String> = open
+            .iter()
+            .filter(|(_, o)| o.first_ms <= cutoff_ms)
+            .map(|(b, _)| b.clone())
+            .collect();
+        for b in due {
+            if let Some(o) = open.remove(&b) {
+                self.close(o, now_ms);
+            }
+        }
+    }
+
+    /// The closed segments, oldest first.
+    ///
+    /// # Errors
+    /// The directory cannot be read.
+    pub fn ready(&self) -> std::io::Result<Vec<Ready>> {
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(&self.dir)? {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if let Some((seq, bucket, first_ms, Some(closed_ms))) = parse_name(&name) {
+                out.push(Ready {
+                    path: entry.path(),
+                    seq,
+                    bucket,
+                    first_ms,
+                    closed_ms,
+                });
+            }
+        }
+        out.sort_by_key(|r| r.seq);
+        Ok(out)
+    }
+
+    /// The time of the oldest record not yet delivered, if any.
+    #[must_use]
+    pub fn oldest_pending_ms(&self) -> Option<i64> {
+        let open = self
+            .open
+            .lock()
+            .expect("spool lock")
+            .values()
+            .map(|o| o.first_ms)
+            .min();
+        let ready = self
+            .ready()
+            .ok()
+            .and_then(|r| r.iter().map(|r| r.first_ms).min());
+        match (open, ready) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+impl Ready {
+    /// Reads the segment.
+    ///
+    /// # Errors
+    /// It cannot be read, or its first line is not a logging configuration.
+    pub fn read(&self) -> std::io::Result<Contents> {
+        let text = std::fs::read(&self.path)?;
+        let header_end = text
+            .iter()
+            .position(|&b| b == b'\n')
+            .ok_or_else(|| std::io::Error::other("segment without its header"))?;
+        let logging: LoggingEnabled =
+            serde_json::from_slice(&text[..header_end]).map_err(std::io::Error::other)?;
+        let mut body = text[header_end + 1..].to_vec();
+        // A line cut short (a crash mid-write, a full disk) is not a record.
+        match body.iter().rposition(|&b| b == b'\n') {
+            Some(end) => body.truncate(end + 1),
+            None => body.clear(),
+        }
+        let records = body.iter().filter(|&&b| b == b'\n').count() as u64;
+        Ok(Contents {
+            logging,
+            body,
+            records,
+        })
+    }
+
+    /// Removes the segment (its records are delivered, or refused).
+    ///
+    /// # Errors
+    /// It cannot be removed.
+    pub fn remove(&self) -> std::io::Result<()> {
+        std::fs::remove_file(&self.path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn logging(prefix: &str) -> LoggingEnabled {
+        LoggingEnabled {
+            target_bucket: "logs".into(),
+            target_prefix: prefix.into(),
+            target_object_key_format: None,
+        }
+    }
+
+    #[test]
+    fn segments_close_by_count_by_age_and_on_restart() {
+        let dir = std::env::temp_dir().join(format!("spool-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let spool = Spool::open(&dir, 2, 0).unwrap();
+        let l = logging("a/");
+        spool.append("b", &l, "one", 10, 10);
+        spool.append("b", &l, "two", 11, 11);
+        spool.append("b", &l, "three", 12, 12);
+        let ready = spool.ready().unwrap();
+        assert_eq!(ready.len(), 1);
+        assert_eq!((ready[0].first_ms, ready[0].closed_ms), (10, 11));
+        let c = ready[0].read().unwrap();
+        assert_eq!((c.body.as_slice(), c.records), (&b"one\ntwo\n"[..], 2));
+        assert_eq!(c.logging, l);
+        // Another configuration closes the segment begun under the old one.
+        spool.append("b", &logging("z/"), "four", 13, 13);
+        assert_eq!(spool.ready().unwrap().len(), 2);
+        spool.close_older(12, 20);
+        assert_eq!(spool.ready().unwrap().len(), 2, "begun at 13, not due");
+        assert_eq!(spool.oldest_pending_ms(), Some(10));
+        // A restart closes what was open, and a cut line is not a record.
+        {
+            let open = std::fs::read_dir(&dir)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .find(|p| p.extension().is_some_and(|e| e == "open"))
+                .unwrap();
+            let mut f = OpenOptions::new().append(true).open(open).unwrap();
+            f.write_all(b"half a li").unwrap();
+        }
+        drop(spool);
+        let spool = Spool::open(&dir, 2, 99).unwrap();
+        let ready = spool.ready().unwrap();
+        assert_eq!(ready.len(), 3);
+        assert_eq!(ready[2].closed_ms, 99);
+        let c = ready[2].read().unwrap();
+        assert_eq!((c.body.as_slice(), c.records), (&b"four\n"[..], 1));
+        spool.append("b", &l, "five", 100, 100);
+        spool.close_older(i64::MAX, 101);
+        let ready = spool.ready().unwrap();
+        assert!(
+            ready[3].seq > ready[2].seq,
+            "sequence numbers go on after a restart"
+        );
+        for r in ready {
+            r.remove().unwrap();
+        }
+        assert!(spool.ready().unwrap().is_empty());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
