@@ -72,11 +72,58 @@ pub struct BucketConfig {
     pub object_lock: Option<Arc<ObjectLockConfiguration>>,
     /// Where its access logs go; `None`: not logged.
     pub logging: Option<Arc<LoggingEnabled>>,
-    /// Whether a request-metrics configuration is set (one-minute request metrics).
-    pub request_metrics: bool,
+    /// Request-metrics configurations (one-minute request metrics per `FilterId`).
+    pub request_metrics: Vec<MetricsFilter>,
     /// A stored access document (policy, Public Access Block) does not parse: every request
     /// to the bucket is refused rather than run without its Deny statements.
     pub damaged: bool,
+}
+
+/// A request-metrics configuration as the usage subscriber applies it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricsFilter {
+    /// `FilterId`.
+    pub id: String,
+    /// The key prefix it counts (`None`: every request).
+    pub prefix: Option<String>,
+    /// Whether it filters on an access point (leadshop has none: it counts nothing).
+    pub access_point: bool,
+}
+
+impl MetricsFilter {
+    fn of(v: &serde_json::Value) -> Self {
+        let filter = v.get("Filter");
+        let and = filter.and_then(|f| f.get("And"));
+        let prefix = filter
+            .and_then(|f| f.get("Prefix"))
+            .or_else(|| and.and_then(|a| a.get("Prefix")))
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_string);
+        let access_point = filter
+            .and_then(|f| f.get("AccessPointArn"))
+            .or_else(|| and.and_then(|a| a.get("AccessPointArn")))
+            .is_some();
+        Self {
+            id: v
+                .get("Id")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+            prefix,
+            access_point,
+        }
+    }
+
+    /// Whether a request for `key` (none: a bucket-level request) counts under it. Tag
+    /// conditions are not evaluated per request (docs/S3-API.md): a filter counts by prefix.
+    #[must_use]
+    pub fn counts(&self, key: Option<&str>) -> bool {
+        !self.access_point
+            && self
+                .prefix
+                .as_deref()
+                .is_none_or(|p| p.is_empty() || key.is_some_and(|k| k.starts_with(p)))
+    }
 }
 
 impl BucketConfig {
@@ -183,7 +230,8 @@ impl BucketConfig {
             .documents
             .get(METRICS_DOC)
             .and_then(serde_json::Value::as_object)
-            .is_some_and(|m| !m.is_empty());
+            .map(|m| m.values().map(MetricsFilter::of).collect())
+            .unwrap_or_default();
         let restricted = match &policy {
             Some(p) if public_access_block.restrict_public_buckets && p.is_public() => {
                 Some(Arc::new(p.without_public_grants()))

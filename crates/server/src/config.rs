@@ -84,6 +84,47 @@ pub struct Config {
     pub limits: Limits,
     /// Server access-log delivery (`[access_logs]`).
     pub access_logs: AccessLogs,
+    /// CloudWatch-compatible metrics: how long datapoints are kept (`[metrics]`).
+    pub metrics: Metrics,
+    /// The cost estimate and its alarm (`[budget]`).
+    pub budget: BudgetConfig,
+}
+
+/// How long datapoints are kept, in (clock) days.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Metrics {
+    /// Daily storage metrics and billing usage (CloudWatch: 15 months).
+    pub retention_days: u64,
+    /// One-minute request metrics (CloudWatch: 15 days).
+    pub request_retention_days: u64,
+    /// Seconds between samples of bucket storage: each replaces the day's datapoint, so the
+    /// day's `BucketSizeBytes` is its latest measurement (a sample walks every version).
+    pub storage_sample_seconds: u64,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self {
+            retention_days: 455,
+            request_retention_days: 15,
+            storage_sample_seconds: 300,
+        }
+    }
+}
+
+/// Where the budget and prices come from, and where alarms are sent.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct BudgetConfig {
+    /// The budget document (`config/budget.json`, built in, when unset): the amount and the
+    /// ACTUAL/FORECASTED thresholds, as Terraform's `budget.tf` reads them.
+    pub document: Option<PathBuf>,
+    /// The price table (`config/pricing/s3-us-east-1.json`, built in, when unset).
+    pub prices: Option<PathBuf>,
+    /// An `http://` URL each alarm is POSTed to as an SNS-style JSON notification (retried
+    /// until it answers 2xx); none: alarms are logged, counted and shown only.
+    pub webhook_url: Option<String>,
 }
 
 /// When spooled access-log records are written to their target bucket as a log object: when
@@ -174,6 +215,8 @@ impl Default for Config {
             plain_http_api: false,
             limits: Limits::default(),
             access_logs: AccessLogs::default(),
+            metrics: Metrics::default(),
+            budget: BudgetConfig::default(),
         }
     }
 }
@@ -257,6 +300,37 @@ impl Config {
         leadshop_keys::Locations::new(&self.data_dir, self.master_key_file.as_deref())
     }
 
+    /// The budget and price table: the configured documents, else the built-in ones.
+    ///
+    /// # Errors
+    /// A document that cannot be read or does not parse.
+    pub fn load_budget(
+        &self,
+    ) -> Result<
+        (
+            leadshop_spec::budget::Budget,
+            leadshop_spec::budget::PriceTable,
+        ),
+        ConfigError,
+    > {
+        use leadshop_spec::budget::{BUILTIN_BUDGET, BUILTIN_PRICES, Budget, PriceTable};
+        let read = |p: &Option<PathBuf>, builtin: &str| -> Result<(String, String), ConfigError> {
+            match p {
+                None => Ok(("the built-in document".into(), builtin.to_string())),
+                Some(p) => std::fs::read_to_string(p)
+                    .map(|t| (p.display().to_string(), t))
+                    .map_err(|e| ConfigError::Invalid(format!("reading {}: {e}", p.display()))),
+            }
+        };
+        let (name, text) = read(&self.budget.document, BUILTIN_BUDGET)?;
+        let budget = Budget::parse(&text)
+            .map_err(|e| ConfigError::Invalid(format!("budget document {name}: {e}")))?;
+        let (name, text) = read(&self.budget.prices, BUILTIN_PRICES)?;
+        let prices = PriceTable::parse(&text)
+            .map_err(|e| ConfigError::Invalid(format!("price table {name}: {e}")))?;
+        Ok((budget, prices))
+    }
+
     /// Checks settings that depend on each other.
     ///
     /// # Errors
@@ -293,6 +367,22 @@ impl Config {
                 "trusted_proxies: {p:?} is not an address or CIDR range"
             )));
         }
+        if self
+            .budget
+            .webhook_url
+            .as_deref()
+            .is_some_and(|u| crate::workers::usage::alarm::Webhook::parse(u).is_none())
+        {
+            return Err(ConfigError::Invalid(
+                "budget.webhook_url must be an http://host:port/path URL".into(),
+            ));
+        }
+        if self.access_logs.flush_seconds == 0 || self.access_logs.max_records == 0 {
+            return Err(ConfigError::Invalid(
+                "access_logs: flush_seconds and max_records must be at least 1".into(),
+            ));
+        }
+        self.load_budget()?;
         let l = &self.limits;
         if l.header_read_timeout_secs == 0 || l.idle_timeout_secs == 0 || l.body_timeout_secs == 0 {
             return Err(ConfigError::Invalid(

@@ -32,6 +32,7 @@ pub mod config;
 pub mod console;
 pub mod context;
 pub mod events;
+pub mod monitoring;
 pub mod plain_http;
 pub mod private_dir;
 pub mod s3;

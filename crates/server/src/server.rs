@@ -22,6 +22,7 @@ use crate::config::Config;
 use crate::events::access_log::AccessLog;
 use crate::events::access_log::spool::Spool;
 use crate::events::metrics::RequestMetrics;
+use crate::events::usage::Usage;
 use crate::events::{Events, QUEUE_CAPACITY, Subscriber};
 use crate::s3::Leadshop;
 use crate::shell::limits::{ConnLimiter, Listener, ShellStats};
@@ -34,6 +35,7 @@ use crate::workers::Supervisor;
 use crate::workers::lifecycle::LifecycleWorker;
 use crate::workers::log_delivery::LogDelivery;
 use crate::workers::rotation::RotationWatcher;
+use crate::workers::usage::UsageWorker;
 use crate::{console, plain_http};
 use leadshop_keys::KeyStore;
 
@@ -221,7 +223,7 @@ pub async fn start_with(config: Config, options: StartOptions) -> Result<ServerH
     };
     let write_turns = Arc::new(tokio::sync::Semaphore::new(limits.max_parallel_writes));
     let workers = Supervisor::new();
-    let request_metrics = Arc::new(RequestMetrics::default());
+    let request_metrics = Arc::new(RequestMetrics::new(bucket_configs.clone()));
     let access_log = {
         let dir = data_dir.join("access-logs");
         let max = config.access_logs.max_records;
@@ -236,8 +238,24 @@ pub async fn start_with(config: Config, options: StartOptions) -> Result<ServerH
                 )))?,
         )
     };
+    let (budget, prices) = config.load_budget()?;
+    let alarms = Arc::new(crate::workers::usage::alarm::Alarms::open(
+        &data_dir,
+        budget,
+        config
+            .budget
+            .webhook_url
+            .as_deref()
+            .and_then(crate::workers::usage::alarm::Webhook::parse),
+        format!(
+            "arn:aws:sns:{}:{}:leadshop-budget-alerts",
+            config.region, config.account_id
+        ),
+    ));
+    let usage = Arc::new(Usage::new(bucket_configs.clone(), config.day_ms()));
     let mut subscribers = subscribers;
     subscribers.push(request_metrics.clone());
+    subscribers.push(usage.clone());
     subscribers.push(Arc::new(AccessLog::new(
         bucket_configs.clone(),
         access_log.clone(),
@@ -261,6 +279,8 @@ pub async fn start_with(config: Config, options: StartOptions) -> Result<ServerH
         request_metrics,
         lifecycle: Arc::default(),
         access_log,
+        usage_status: Arc::default(),
+        alarms,
         write_turns,
     });
 
@@ -269,6 +289,7 @@ pub async fn start_with(config: Config, options: StartOptions) -> Result<ServerH
     let tracker = TaskTracker::new();
     workers.spawn(Arc::new(LifecycleWorker::new(state.clone())));
     workers.spawn(Arc::new(LogDelivery::new(state.clone())));
+    workers.spawn(Arc::new(UsageWorker::new(state.clone(), usage, prices)));
     workers.spawn(Arc::new(RotationWatcher::new(
         state.clone(),
         master_for_keys_watch,
@@ -304,6 +325,12 @@ pub async fn start_with(config: Config, options: StartOptions) -> Result<ServerH
         clock: state.clock.clone(),
         configs: state.bucket_configs.clone(),
         base_domain: state.config.base_domain.clone(),
+        monitoring: Arc::new(crate::monitoring::Monitoring {
+            store: state.store.clone(),
+            keys: state.keys.clone(),
+            clock: state.clock.clone(),
+            account_id: state.config.account_id.clone(),
+        }),
     });
     let http_shell = s3_shell.clone();
     let console_shell = s3_shell.clone();

@@ -39,6 +39,10 @@ pub struct AppState {
     pub lifecycle: Arc<crate::workers::lifecycle::status::LifecycleStatus>,
     /// The access-log spool (records waiting for delivery) and its counters.
     pub access_log: Arc<crate::events::access_log::spool::Spool>,
+    /// What the usage worker last saw: storage, the cost estimate.
+    pub usage_status: Arc<crate::workers::usage::UsageStatus>,
+    /// The budget alarm.
+    pub alarms: Arc<crate::workers::usage::alarm::Alarms>,
     /// Turns for data-file writes on the blocking pool (`limits.max_parallel_writes`).
     pub write_turns: Arc<tokio::sync::Semaphore>,
 }

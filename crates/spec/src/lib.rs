@@ -20,6 +20,7 @@
 pub mod acl;
 pub mod actions;
 pub mod bucket;
+pub mod budget;
 pub mod cors;
 pub mod credentials;
 pub mod encryption;

@@ -39,8 +39,8 @@ pub mod write;
 pub use clock::{Clock, SharedClock, SystemClock, TestClock};
 pub use data::{DataWriter, FileId, MasterKey, SSE_C_KEY_ID, SealedData, Wrapping};
 pub use db::{
-    CompletePart, CompletedObject, DeleteOutcome, LifecycleAction, ListPage, ListQuery,
-    ListVersionsPage, ListVersionsQuery, PutOutcome, Store, WritePrecondition,
+    ClassUsage, CompletePart, CompletedObject, DeleteOutcome, LifecycleAction, ListPage, ListQuery,
+    ListVersionsPage, ListVersionsQuery, PutOutcome, Stat, Store, WritePrecondition,
 };
 pub use error::StoreError;
 pub use lock::{Protection, Retention};

@@ -12,6 +12,7 @@
 
 pub mod access_log;
 pub mod metrics;
+pub mod usage;
 
 use std::net::IpAddr;
 use std::sync::Arc;

@@ -39,6 +39,8 @@ pub struct S3Shell {
     pub configs: Arc<crate::bucket_config::BucketConfigs>,
     /// The virtual-hosting domain (`<bucket>.<base_domain>`).
     pub base_domain: String,
+    /// CloudWatch's reads, for requests signed for the `monitoring` service.
+    pub monitoring: Arc<crate::monitoring::Monitoring>,
 }
 
 impl S3Shell {
@@ -62,7 +64,9 @@ impl S3Shell {
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
         let target = target::of(&parts, &self.base_domain);
-        let mut resp = if method == Method::OPTIONS {
+        let mut resp = if let Some((protocol, op)) = crate::monitoring::protocol::detect(&parts) {
+            self.monitoring(protocol, op, parts, incoming, &cx).await
+        } else if method == Method::OPTIONS {
             // A preflight carries no credentials and gets no access check, as on AWS.
             cors::preflight(
                 &self.configs,
@@ -101,6 +105,42 @@ impl S3Shell {
         }
         let events = self.events.clone();
         resp.map(|body| s3s::Body::http_body(RecordedBody::new(body, rec, cx.started, events)))
+    }
+
+    /// A CloudWatch request: its body read (bounded in size and time), then answered.
+    async fn monitoring(
+        &self,
+        protocol: crate::monitoring::protocol::Protocol,
+        operation: Option<String>,
+        parts: http::request::Parts,
+        incoming: Incoming,
+        cx: &RequestContext,
+    ) -> Response<s3s::Body> {
+        use http_body_util::BodyExt as _;
+        let read = http_body_util::Limited::new(incoming, crate::monitoring::MAX_BODY).collect();
+        let body =
+            match tokio::time::timeout(Duration::from_secs(self.limits.body_timeout_secs), read)
+                .await
+            {
+                Ok(Ok(b)) => b.to_bytes(),
+                Ok(Err(_)) | Err(_) => {
+                    let e = crate::monitoring::ApiError::new(
+                        "RequestEntityTooLarge",
+                        "The request body is too large or was not sent in time.",
+                    );
+                    return crate::monitoring::protocol::error(protocol, &e, &cx.id);
+                }
+            };
+        self.monitoring
+            .handle(
+                protocol,
+                operation,
+                &parts,
+                body,
+                cx.conn.tls.is_some(),
+                &cx.id,
+            )
+            .await
     }
 
     async fn respond(

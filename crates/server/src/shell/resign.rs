@@ -459,7 +459,10 @@ fn query_pairs(uri: &Uri) -> Option<Vec<(String, String)>> {
 
 /// The values of the signed headers, as s3s collects them (every value of a repeated header,
 /// in order, as UTF-8); `None` if one is missing or not UTF-8.
-fn header_pairs<'h>(headers: &'h HeaderMap, names: &[&'h str]) -> Option<Vec<(&'h str, &'h str)>> {
+pub(crate) fn header_pairs<'h>(
+    headers: &'h HeaderMap,
+    names: &[&'h str],
+) -> Option<Vec<(&'h str, &'h str)>> {
     let mut out = Vec::with_capacity(names.len());
     for &name in names {
         let mut any = false;
@@ -475,7 +478,7 @@ fn header_pairs<'h>(headers: &'h HeaderMap, names: &[&'h str]) -> Option<Vec<(&'
 }
 
 /// Compares two signatures without stopping at the first difference.
-fn constant_eq(a: &str, b: &str) -> bool {
+pub(crate) fn constant_eq(a: &str, b: &str) -> bool {
     a.len() == b.len()
         && a.bytes()
             .zip(b.bytes())

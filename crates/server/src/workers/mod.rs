@@ -9,6 +9,7 @@
 pub mod lifecycle;
 pub mod log_delivery;
 pub mod rotation;
+pub mod usage;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -18,6 +18,7 @@ use crate::record::{
 use crate::{FileId, NULL_VERSION_ID, StoreError};
 
 mod buckets;
+mod datapoints;
 mod lifecycle;
 mod listing;
 mod multipart;
@@ -25,6 +26,7 @@ mod objects;
 
 mod types;
 
+pub use datapoints::{ClassUsage, Stat};
 pub use lifecycle::LifecycleAction;
 pub use types::{
     CompletePart, CompletedObject, DeleteOutcome, ListPage, ListQuery, ListVersionsPage,

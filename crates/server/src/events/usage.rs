@@ -1,0 +1,183 @@
+//! Usage, an event subscriber: what CloudWatch's request metrics and the cost estimate need
+//! of each request, accumulated in memory and taken by the usage worker
+//! (`workers::usage`) every second into the store's datapoints.
+//!
+//! - For a bucket with request-metrics configurations: one-minute `AWS/S3` request metrics
+//!   per `FilterId` (`AllRequests`, `GetRequests`, …, `4xxErrors` as 0 or 1 per request so
+//!   that Average is the error rate, as on AWS, latencies in milliseconds).
+//! - For every bucket: billable requests by pricing tier and bytes sent, per clock day
+//!   (namespace `leadshop/Billing`).
+//!
+//! What is accumulated and not yet taken is lost to a `kill -9` (at most a second of
+//! metrics); access logs, not metrics, are the durable record of requests.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use leadshop_spec::Operation;
+use leadshop_store::Stat;
+
+use super::{RequestRecord, Subscriber};
+use crate::bucket_config::BucketConfigs;
+use crate::monitoring::series::{self, Metric};
+
+/// The usage subscriber.
+#[derive(Debug)]
+pub struct Usage {
+    configs: Arc<BucketConfigs>,
+    day_ms: i64,
+    pending: Mutex<HashMap<(String, i64), Stat>>,
+}
+
+/// AWS's pricing tier of a request: PUT, COPY, POST and LIST requests are tier 1; GET and
+/// everything else tier 2; DELETE and cancelling uploads are free.
+#[must_use]
+pub fn tier(op: Option<Operation>, method: &str) -> Option<&'static str> {
+    use Operation as O;
+    match op {
+        Some(O::DeleteObject | O::DeleteObjects | O::AbortMultipartUpload | O::DeleteBucket) => {
+            None
+        }
+        Some(
+            O::ListObjects
+            | O::ListObjectsV2
+            | O::ListObjectVersions
+            | O::ListMultipartUploads
+            | O::ListParts
+            | O::ListBuckets
+            | O::CopyObject
+            | O::UploadPartCopy,
+        ) => Some("Tier1Requests"),
+        _ => match method {
+            "PUT" | "POST" => Some("Tier1Requests"),
+            "DELETE" => None,
+            _ => Some("Tier2Requests"),
+        },
+    }
+}
+
+/// The request metrics a request adds to (besides `AllRequests` and the rest every request
+/// adds to).
+fn kind(op: Option<Operation>, method: &str) -> Option<&'static str> {
+    use Operation as O;
+    match op {
+        Some(
+            O::ListObjects | O::ListObjectsV2 | O::ListObjectVersions | O::ListMultipartUploads,
+        ) => Some("ListRequests"),
+        Some(O::GetObject) => Some("GetRequests"),
+        Some(O::PutObject | O::UploadPart) => Some("PutRequests"),
+        Some(O::DeleteObject | O::DeleteObjects) => Some("DeleteRequests"),
+        Some(O::HeadObject | O::HeadBucket) => Some("HeadRequests"),
+        _ if method == "POST" => Some("PostRequests"),
+        _ => None,
+    }
+}
+
+impl Usage {
+    /// Accumulates usage of buckets whose configuration comes from `configs`; billing days are
+    /// `day_ms` long.
+    #[must_use]
+    pub fn new(configs: Arc<BucketConfigs>, day_ms: i64) -> Self {
+        Self {
+            configs,
+            day_ms,
+            pending: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Takes what was accumulated: `(series, timestamp, statistic set)` to merge into the
+    /// store.
+    pub fn take(&self) -> Vec<(String, i64, Stat)> {
+        std::mem::take(&mut *self.pending.lock().expect("usage lock"))
+            .into_iter()
+            .map(|((s, ts), stat)| (s, ts, stat))
+            .collect()
+    }
+
+    /// Puts back what could not be stored, to be tried again.
+    pub fn give_back(&self, points: Vec<(String, i64, Stat)>) {
+        let mut pending = self.pending.lock().expect("usage lock");
+        for (s, ts, stat) in points {
+            pending
+                .entry((s, ts))
+                .and_modify(|p| *p = p.merge(stat))
+                .or_insert(stat);
+        }
+    }
+}
+
+impl Subscriber for Usage {
+    fn name(&self) -> &'static str {
+        "usage"
+    }
+
+    fn on_request(&self, r: &RequestRecord) {
+        let Some(bucket) = r.bucket.as_deref() else {
+            return;
+        };
+        let Some(config) = self.configs.get_blocking(bucket) else {
+            return;
+        };
+        let mut points: Vec<(String, i64, Stat)> = Vec::new();
+        let day = r.time_ms.div_euclid(self.day_ms) * self.day_ms;
+        // AWS does not bill requests refused as unauthorised, nor its own errors.
+        if r.status != 403 && r.status < 500 {
+            if let Some(t) = tier(r.operation, &r.method) {
+                points.push((
+                    Metric::new(series::BILLING, t, &[("BucketName", bucket)]).key(),
+                    day,
+                    Stat::one(1.0),
+                ));
+            }
+            if r.bytes_out > 0 {
+                points.push((
+                    Metric::new(series::BILLING, "BytesOut", &[("BucketName", bucket)]).key(),
+                    day,
+                    Stat::one(r.bytes_out as f64),
+                ));
+            }
+        }
+        let minute = r.time_ms.div_euclid(60_000) * 60_000;
+        for filter in config
+            .request_metrics
+            .iter()
+            .filter(|f| f.counts(r.key.as_deref()))
+        {
+            let dims = [("BucketName", bucket), ("FilterId", filter.id.as_str())];
+            let mut add = |name: &str, v: f64| {
+                points.push((
+                    Metric::new(series::S3, name, &dims).key(),
+                    minute,
+                    Stat::one(v),
+                ));
+            };
+            add("AllRequests", 1.0);
+            if let Some(k) = kind(r.operation, &r.method) {
+                add(k, 1.0);
+            }
+            add(
+                "4xxErrors",
+                f64::from(u8::from((400..500).contains(&r.status))),
+            );
+            add("5xxErrors", f64::from(u8::from(r.status >= 500)));
+            if r.bytes_out > 0 && r.method == "GET" {
+                add("BytesDownloaded", r.bytes_out as f64);
+            }
+            if r.bytes_in > 0 && matches!(r.method.as_str(), "PUT" | "POST") {
+                add("BytesUploaded", r.bytes_in as f64);
+            }
+            add("FirstByteLatency", r.first_byte_time.as_secs_f64() * 1000.0);
+            add("TotalRequestLatency", r.total_time.as_secs_f64() * 1000.0);
+        }
+        if points.is_empty() {
+            return;
+        }
+        let mut pending = self.pending.lock().expect("usage lock");
+        for (s, ts, stat) in points {
+            pending
+                .entry((s, ts))
+                .and_modify(|p| *p = p.merge(stat))
+                .or_insert(stat);
+        }
+    }
+}

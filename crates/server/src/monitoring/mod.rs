@@ -1,0 +1,268 @@
+//! CloudWatch's metric reads on the S3 endpoint: a request signed for the `monitoring`
+//! service (SigV4 scope `…/monitoring/aws4_request`) is answered here instead of by s3s —
+//! GetMetricStatistics, GetMetricData and ListMetrics over the datapoints the usage worker
+//! and subscriber record (`AWS/S3`: daily `BucketSizeBytes` and `NumberOfObjects`, one-minute
+//! request metrics of buckets with a metrics configuration), in each protocol clients speak
+//! ([`protocol`]). Access follows the caller's identity policy (`cloudwatch:<Operation>` on
+//! `*`), as on AWS.
+
+pub mod cbor;
+pub mod cost;
+pub mod ops;
+pub mod protocol;
+pub mod series;
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{Response, StatusCode};
+use leadshop_keys::KeyStore;
+use leadshop_keys::access_keys::Identity;
+use leadshop_spec::policy::{Context, Decision, Request, evaluate};
+use leadshop_store::{SharedClock, Store};
+use s3s_sigv4::{AmzDate, AuthorizationV4, Payload};
+use sha2::Digest as _;
+
+use crate::shell::resign::{constant_eq, header_pairs};
+use protocol::Protocol;
+
+/// A CloudWatch error: its code, message and status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// `InvalidParameterValue`, `AccessDenied`, ….
+    pub code: String,
+    /// What is wrong.
+    pub message: String,
+    /// 400, 403, 500.
+    pub status: StatusCode,
+}
+
+impl ApiError {
+    /// A client error (400).
+    #[must_use]
+    pub fn new(code: &str, message: impl Into<String>) -> Self {
+        Self {
+            code: code.into(),
+            message: message.into(),
+            status: StatusCode::BAD_REQUEST,
+        }
+    }
+
+    fn forbidden(code: &str, message: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::FORBIDDEN,
+            ..Self::new(code, message)
+        }
+    }
+
+    /// A failure of ours (500), logged.
+    #[must_use]
+    pub fn internal(e: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %e, "CloudWatch request failed");
+        Self {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            ..Self::new("InternalServiceError", "An internal error occurred.")
+        }
+    }
+}
+
+/// The largest request body read (AWS: 1 MB for GetMetricData).
+pub const MAX_BODY: usize = 1024 * 1024;
+/// How far a request's `X-Amz-Date` may be from the server's clock.
+const MAX_SKEW_MS: i64 = 15 * 60 * 1000;
+
+/// What the CloudWatch endpoint answers with.
+#[derive(Debug)]
+pub struct Monitoring {
+    /// The datapoints.
+    pub store: Arc<Store>,
+    /// The access keys.
+    pub keys: Arc<KeyStore>,
+    /// The time (signature skew, RecentlyActive).
+    pub clock: SharedClock,
+    /// The account of every key.
+    pub account_id: String,
+}
+
+impl Monitoring {
+    /// Answers one CloudWatch request, whose body has been read.
+    pub async fn handle(
+        &self,
+        protocol: Protocol,
+        operation: Option<String>,
+        parts: &http::request::Parts,
+        body: Bytes,
+        secure: bool,
+        request_id: &str,
+    ) -> Response<s3s::Body> {
+        match self.answer(protocol, operation, parts, body, secure).await {
+            Ok((op, out)) => protocol::ok(protocol, &op, &out, request_id),
+            Err(e) => protocol::error(protocol, &e, request_id),
+        }
+    }
+
+    async fn answer(
+        &self,
+        protocol: Protocol,
+        operation: Option<String>,
+        parts: &http::request::Parts,
+        body: Bytes,
+        secure: bool,
+    ) -> Result<(String, serde_json::Value), ApiError> {
+        let identity = self.authenticate(parts, &body)?;
+        let (input, action) = protocol::decode(protocol, &body)?;
+        let op = operation
+            .or(action)
+            .ok_or_else(|| ApiError::new("MissingAction", "The request names no Action."))?;
+        if !matches!(
+            op.as_str(),
+            "GetMetricStatistics" | "GetMetricData" | "ListMetrics"
+        ) {
+            return Err(ApiError::new(
+                "InvalidAction",
+                format!(
+                    "The action {op} is not valid for this endpoint (leadshop answers GetMetricStatistics, GetMetricData and ListMetrics)."
+                ),
+            ));
+        }
+        self.authorize(&identity, &op, secure)?;
+        let store = self.store.clone();
+        let now = self.clock.now_ms();
+        let name = op.clone();
+        let out = tokio::task::spawn_blocking(move || match name.as_str() {
+            "GetMetricStatistics" => ops::get_metric_statistics(&store, &input),
+            "GetMetricData" => ops::get_metric_data(&store, &input),
+            _ => ops::list_metrics(&store, &input, now),
+        })
+        .await
+        .map_err(ApiError::internal)??;
+        Ok((op, out))
+    }
+
+    /// Verifies the request's SigV4 header signature (over the body's SHA-256).
+    fn authenticate(
+        &self,
+        parts: &http::request::Parts,
+        body: &[u8],
+    ) -> Result<Arc<Identity>, ApiError> {
+        let denied = || {
+            ApiError::forbidden(
+                "SignatureDoesNotMatch",
+                "The request signature we calculated does not match the signature you provided.",
+            )
+        };
+        let h = &parts.headers;
+        let auth = h
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| {
+                ApiError::forbidden(
+                    "MissingAuthenticationToken",
+                    "Request is missing Authentication Token",
+                )
+            })?;
+        if h.contains_key("x-amz-security-token") {
+            return Err(ApiError::forbidden(
+                "InvalidClientTokenId",
+                "Temporary credentials (STS session tokens) are not accepted by leadshop.",
+            ));
+        }
+        let auth = AuthorizationV4::parse(auth).map_err(|_| {
+            ApiError::new(
+                "IncompleteSignature",
+                "The Authorization header is not a valid AWS Signature Version 4 header.",
+            )
+        })?;
+        let cred = &auth.credential;
+        if cred.aws_service != "monitoring" {
+            return Err(denied());
+        }
+        let identity = self.keys.by_id(cred.access_key_id).ok_or_else(|| {
+            ApiError::forbidden(
+                "InvalidClientTokenId",
+                "The security token included in the request is invalid.",
+            )
+        })?;
+        let date = h
+            .get("x-amz-date")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|d| AmzDate::parse(d).ok())
+            .ok_or_else(|| ApiError::new("MissingParameter", "X-Amz-Date is required."))?;
+        let at_ms = date
+            .to_time()
+            .map(|t| t.as_millisecond())
+            .ok_or_else(denied)?;
+        if (at_ms - self.clock.now_ms()).abs() > MAX_SKEW_MS {
+            return Err(ApiError::forbidden(
+                "SignatureDoesNotMatch",
+                "Signature expired: the request time is more than 15 minutes from the server's time.",
+            ));
+        }
+        let hash = hex::encode(sha2::Sha256::digest(body));
+        if h.get("x-amz-content-sha256")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| !v.eq_ignore_ascii_case(&hash))
+        {
+            return Err(denied());
+        }
+        let query: Vec<(String, String)> = parts
+            .uri
+            .query()
+            .map(|q| serde_urlencoded::from_str(q).unwrap_or_default())
+            .unwrap_or_default();
+        let names: Vec<&str> = auth.signed_headers.clone();
+        if !names.contains(&"host") {
+            return Err(denied());
+        }
+        let headers = header_pairs(h, &names).ok_or_else(denied)?;
+        let canonical = s3s_sigv4::create_canonical_request(
+            parts.method.as_str(),
+            parts.uri.path(),
+            &query,
+            &headers,
+            Payload::SingleChunk(&hash),
+        );
+        let sts =
+            s3s_sigv4::create_string_to_sign(&canonical, &date, cred.aws_region, "monitoring");
+        let signature = s3s_sigv4::calculate_signature(
+            &sts,
+            &identity.secret_access_key,
+            &date,
+            cred.aws_region,
+            "monitoring",
+        );
+        if !constant_eq(&signature, auth.signature) {
+            return Err(denied());
+        }
+        Ok(identity)
+    }
+
+    /// The caller's identity policy must allow `cloudwatch:<operation>` on `*`.
+    fn authorize(&self, identity: &Identity, op: &str, secure: bool) -> Result<(), ApiError> {
+        let arn = format!("arn:aws:iam::{}:user/{}", self.account_id, identity.name);
+        let action = format!("cloudwatch:{op}");
+        let mut ctx = Context::new();
+        ctx.set("aws:SecureTransport", if secure { "true" } else { "false" })
+            .set("aws:username", identity.name.clone())
+            .set("aws:userid", identity.user_id.clone())
+            .set("aws:PrincipalArn", arn.clone())
+            .set("aws:PrincipalAccount", self.account_id.clone());
+        let req = Request {
+            principal: Some(&arn),
+            account: Some(&self.account_id),
+            action: &action,
+            resource: "*",
+            context: &ctx,
+        };
+        if evaluate(&[&identity.policy], &req) == Decision::Allow {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(
+                "AccessDenied",
+                format!(
+                    "User: {arn} is not authorized to perform: {action} because no identity-based policy allows the {action} action"
+                ),
+            ))
+        }
+    }
+}

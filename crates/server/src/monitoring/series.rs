@@ -1,0 +1,149 @@
+//! Metric series: a namespace, a metric name and dimensions, encoded as the store's series
+//! key (`namespace \t name \t Dim=value \t …`, dimensions sorted by name), and the units of
+//! the metrics leadshop publishes.
+
+/// The namespace of S3's metrics.
+pub const S3: &str = "AWS/S3";
+/// Where leadshop keeps its own billing usage (requests and bytes per bucket per day).
+pub const BILLING: &str = "leadshop/Billing";
+
+/// Daily storage metrics.
+pub const BUCKET_SIZE_BYTES: &str = "BucketSizeBytes";
+/// Daily object counts.
+pub const NUMBER_OF_OBJECTS: &str = "NumberOfObjects";
+
+/// One-minute request metrics of buckets with a metrics configuration, and their units.
+pub const REQUEST_METRICS: &[(&str, &str)] = &[
+    ("AllRequests", "Count"),
+    ("GetRequests", "Count"),
+    ("PutRequests", "Count"),
+    ("DeleteRequests", "Count"),
+    ("HeadRequests", "Count"),
+    ("PostRequests", "Count"),
+    ("ListRequests", "Count"),
+    ("4xxErrors", "Count"),
+    ("5xxErrors", "Count"),
+    ("BytesDownloaded", "Bytes"),
+    ("BytesUploaded", "Bytes"),
+    ("FirstByteLatency", "Milliseconds"),
+    ("TotalRequestLatency", "Milliseconds"),
+];
+
+/// A metric: namespace, name, dimensions.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Metric {
+    /// `AWS/S3`.
+    pub namespace: String,
+    /// `BucketSizeBytes`.
+    pub name: String,
+    /// `(Name, Value)`, sorted by name.
+    pub dimensions: Vec<(String, String)>,
+}
+
+impl Metric {
+    /// A metric; `dimensions` in any order.
+    #[must_use]
+    pub fn new(namespace: &str, name: &str, dimensions: &[(&str, &str)]) -> Self {
+        let mut dimensions: Vec<(String, String)> = dimensions
+            .iter()
+            .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+            .collect();
+        dimensions.sort();
+        Self {
+            namespace: namespace.into(),
+            name: name.into(),
+            dimensions,
+        }
+    }
+
+    /// The store's series key.
+    #[must_use]
+    pub fn key(&self) -> String {
+        let mut out = format!("{}\t{}", self.namespace, self.name);
+        for (k, v) in &self.dimensions {
+            out.push('\t');
+            out.push_str(k);
+            out.push('=');
+            out.push_str(v);
+        }
+        out
+    }
+
+    /// The metric of a series key.
+    #[must_use]
+    pub fn parse(key: &str) -> Option<Self> {
+        let mut parts = key.split('\t');
+        let namespace = parts.next()?.to_string();
+        let name = parts.next()?.to_string();
+        let dimensions = parts
+            .map(|d| {
+                d.split_once('=')
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+            })
+            .collect::<Option<Vec<_>>>()?;
+        Some(Self {
+            namespace,
+            name,
+            dimensions,
+        })
+    }
+
+    /// The unit CloudWatch reports for it.
+    #[must_use]
+    pub fn unit(&self) -> &'static str {
+        match self.name.as_str() {
+            BUCKET_SIZE_BYTES => "Bytes",
+            NUMBER_OF_OBJECTS => "Count",
+            n => REQUEST_METRICS
+                .iter()
+                .find(|(m, _)| *m == n)
+                .map_or("None", |(_, u)| u),
+        }
+    }
+
+    /// The value of one dimension.
+    #[must_use]
+    pub fn dimension(&self, name: &str) -> Option<&str> {
+        self.dimensions
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// CloudWatch's `StorageType` of an S3 storage class.
+#[must_use]
+pub fn storage_type(class: &str) -> &'static str {
+    match class {
+        "STANDARD_IA" => "StandardIAStorage",
+        "ONEZONE_IA" => "OneZoneIAStorage",
+        "REDUCED_REDUNDANCY" => "ReducedRedundancyStorage",
+        "INTELLIGENT_TIERING" => "IntelligentTieringFAStorage",
+        "GLACIER_IR" => "GlacierInstantRetrievalStorage",
+        "GLACIER" => "GlacierStorage",
+        "DEEP_ARCHIVE" => "DeepArchiveStorage",
+        "EXPRESS_ONEZONE" => "ExpressOneZone",
+        _ => "StandardStorage",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_round_trip_with_dimensions_sorted() {
+        let m = Metric::new(
+            S3,
+            BUCKET_SIZE_BYTES,
+            &[("StorageType", "StandardStorage"), ("BucketName", "b")],
+        );
+        assert_eq!(
+            m.key(),
+            "AWS/S3\tBucketSizeBytes\tBucketName=b\tStorageType=StandardStorage"
+        );
+        assert_eq!(Metric::parse(&m.key()), Some(m.clone()));
+        assert_eq!(m.unit(), "Bytes");
+        assert_eq!(storage_type("GLACIER_IR"), "GlacierInstantRetrievalStorage");
+    }
+}
