@@ -1,29 +1,30 @@
+# The budget is config/budget.json, the document `leadshop serve` alarms on locally: one
+# amount and one set of thresholds for both.
+locals {
+  budget = jsondecode(file("${path.module}/../../config/budget.json"))
+}
+
 resource "aws_budgets_budget" "monthly" {
   name         = "leadshop-${var.environment}-monthly"
   budget_type  = "COST"
-  limit_amount = format("%.2f", var.monthly_budget_usd)
-  limit_unit   = "USD"
-  time_unit    = "MONTHLY"
+  limit_amount = local.budget.BudgetLimit.Amount
+  limit_unit   = local.budget.BudgetLimit.Unit
+  time_unit    = local.budget.TimeUnit
 
   cost_filter {
     name   = "Service"
     values = ["Amazon Simple Storage Service"]
   }
 
-  notification {
-    comparison_operator       = "GREATER_THAN"
-    threshold                 = 80
-    threshold_type            = "PERCENTAGE"
-    notification_type         = "ACTUAL"
-    subscriber_sns_topic_arns = [aws_sns_topic.alerts.arn]
-  }
-
-  notification {
-    comparison_operator       = "GREATER_THAN"
-    threshold                 = 100
-    threshold_type            = "PERCENTAGE"
-    notification_type         = "FORECASTED"
-    subscriber_sns_topic_arns = [aws_sns_topic.alerts.arn]
+  dynamic "notification" {
+    for_each = local.budget.Notifications
+    content {
+      comparison_operator       = notification.value.ComparisonOperator
+      threshold                 = notification.value.Threshold
+      threshold_type            = "PERCENTAGE"
+      notification_type         = notification.value.NotificationType
+      subscriber_sns_topic_arns = [aws_sns_topic.alerts.arn]
+    }
   }
 }
 

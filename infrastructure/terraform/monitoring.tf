@@ -68,7 +68,7 @@ resource "aws_cloudwatch_metric_alarm" "estimated_charges" {
   statistic           = "Maximum"
   period              = 21600
   evaluation_periods  = 1
-  threshold           = var.monthly_budget_usd
+  threshold           = tonumber(local.budget.BudgetLimit.Amount)
   comparison_operator = "GreaterThanThreshold"
   alarm_actions       = [aws_sns_topic.alerts.arn]
 }

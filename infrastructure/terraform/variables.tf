@@ -61,17 +61,6 @@ variable "ia_transition_days" {
   }
 }
 
-variable "monthly_budget_usd" {
-  description = "Monthly cost budget in USD; alerts at 80 % actual and 100 % forecast."
-  type        = number
-  default     = 40
-
-  validation {
-    condition     = var.monthly_budget_usd > 0
-    error_message = "monthly_budget_usd must be positive."
-  }
-}
-
 variable "alert_emails" {
   description = "Addresses subscribed to alarms and budget alerts (each must confirm the SNS subscription)."
   type        = list(string)

@@ -178,13 +178,18 @@ def test_logging_target(tf):
     assert "partitioned_prefix" in r["target_object_key_format"][0]
 
 
-def test_budget_40_usd_monthly(tf):
-    assert tf["variable"]["monthly_budget_usd"]["default"] == 40
+def test_budget_40_usd_monthly_from_the_shared_document(tf):
+    # One document for Terraform and the local server's alarm: config/budget.json.
+    budget = json.loads((ROOT / "config" / "budget.json").read_text())
+    assert budget["BudgetLimit"] == {"Amount": "40.00", "Unit": "USD"} and budget["TimeUnit"] == "MONTHLY"
+    kinds = {(n["NotificationType"], n["Threshold"]) for n in budget["Notifications"]}
+    assert kinds == {("ACTUAL", 80), ("ACTUAL", 100), ("FORECASTED", 100)}
     b = tf["resource"]["aws_budgets_budget.monthly"]
-    assert b["time_unit"] == "MONTHLY" and b["budget_type"] == "COST" and b["limit_unit"] == "USD"
-    assert "var.monthly_budget_usd" in b["limit_amount"]
-    kinds = {(n["notification_type"], n["threshold"]) for n in b["notification"]}
-    assert kinds == {("ACTUAL", 80), ("FORECASTED", 100)}
+    assert b["budget_type"] == "COST"
+    assert "local.budget.BudgetLimit.Amount" in b["limit_amount"]
+    assert "local.budget.TimeUnit" in b["time_unit"]
+    assert "local.budget.Notifications" in str(b["dynamic"])
+    assert "monthly_budget_usd" not in tf["variable"]
 
 
 def test_app_role_least_privilege(tf):
