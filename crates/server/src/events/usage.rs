@@ -160,11 +160,14 @@ impl Subscriber for Usage {
                 f64::from(u8::from((400..500).contains(&r.status))),
             );
             add("5xxErrors", f64::from(u8::from(r.status >= 500)));
-            if r.bytes_out > 0 && r.method == "GET" {
+            // Object data sent (error documents are not downloads).
+            if r.bytes_out > 0 && r.method == "GET" && r.status < 400 {
                 add("BytesDownloaded", r.bytes_out as f64);
             }
             if r.bytes_in > 0 && matches!(r.method.as_str(), "PUT" | "POST") {
-                add("BytesUploaded", r.bytes_in as f64);
+                // The object's bytes where the request declared them (aws-chunked framing and
+                // trailers are not upload data), else the body's.
+                add("BytesUploaded", r.object_size.unwrap_or(r.bytes_in) as f64);
             }
             add("FirstByteLatency", r.first_byte_time.as_secs_f64() * 1000.0);
             add("TotalRequestLatency", r.total_time.as_secs_f64() * 1000.0);

@@ -132,7 +132,11 @@ pub fn estimate(
         let points = || store.datapoints(&key, month.start_ms, month.end_ms);
         match (m.namespace.as_str(), m.name.as_str()) {
             (series::S3, series::BUCKET_SIZE_BYTES) => {
-                let class = class_of(m.dimension("StorageType").unwrap_or_default());
+                // The BucketName-only total repeats the per-StorageType series.
+                let Some(storage_type) = m.dimension("StorageType") else {
+                    continue;
+                };
+                let class = class_of(storage_type);
                 let per_day = prices.storage(class) / month.days as f64;
                 let pts = points()?;
                 let c = buckets.entry(bucket).or_default();

@@ -137,12 +137,26 @@ fn sample(
     let mut points = Vec::new();
     for (bucket, classes) in &usage {
         let mut objects = 0;
+        let mut total = 0;
         // StandardStorage is reported even for an empty bucket, as on AWS.
         let mut by_type: BTreeMap<&str, u64> = BTreeMap::from([("StandardStorage", 0)]);
         for (class, u) in classes {
             *by_type.entry(series::storage_type(class)).or_default() += u.bytes;
             objects += u.objects;
+            total += u.bytes;
         }
+        // Beyond AWS: the bucket's total under BucketName alone, which the seed's validation
+        // command asks for (AWS publishes BucketSizeBytes only per StorageType).
+        points.push((
+            Metric::new(
+                series::S3,
+                series::BUCKET_SIZE_BYTES,
+                &[("BucketName", bucket)],
+            )
+            .key(),
+            day_start_ms,
+            Stat::one(total as f64),
+        ));
         for (storage_type, bytes) in by_type {
             points.push((
                 Metric::new(
