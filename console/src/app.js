@@ -7,6 +7,7 @@ import htm from 'htm';
 import Uppy from '@uppy/core';
 import Dashboard from '@uppy/dashboard';
 import AwsS3 from '@uppy/aws-s3';
+import { AlarmBanner, Dashboard as MetricsDashboard } from './dashboard.js';
 
 const html = htm.bind(h);
 let csrf = '';
@@ -487,12 +488,18 @@ function parseRoute(hash) {
   if (m) return { bucket: decodeURIComponent(m[1]), prefix: m[2].split('/').map(decodeURIComponent).join('/'), tab: 'objects' };
   const s = hash.match(/^#\/s\/([^/]+)$/);
   if (s) return { bucket: decodeURIComponent(s[1]), prefix: '', tab: 'settings' };
+  if (hash === '#/dashboard') return { dashboard: true };
   return {};
 }
 
 function App() {
   const [session, setSession] = useState(undefined);
   const [hash, setHash] = useState(window.location.hash);
+  const [alarm, setAlarm] = useState(null);
+  useEffect(() => {
+    // The budget alarm's banner, on every page of a key that may read metrics.
+    if (session) api('GET', '/api/dashboard').then(setAlarm).catch(() => setAlarm(null));
+  }, [session, hash]);
   useEffect(() => {
     const onHash = () => setHash(window.location.hash);
     window.addEventListener('hashchange', onHash);
@@ -516,9 +523,11 @@ function App() {
           Signed in as <strong id="signed-in-user">${session.user}</strong>
           <small class="muted"> (<code>${session.accessKeyId}</code>) · S3 endpoint <code>${session.s3Endpoint}</code></small>
         </div>
+        <a href="#/dashboard" id="dashboard-link">Dashboard</a>
         <button id="sign-out" class="secondary outline" style="width:auto" onClick=${signOut}>Sign out</button>
       </header>
-      ${route.bucket
+      ${!route.dashboard && html`<${AlarmBanner} data=${alarm} />`}
+      ${route.dashboard ? html`<${MetricsDashboard} api=${api} />` : route.bucket
         ? html`<${Bucket} key=${route.bucket} bucket=${route.bucket} prefix=${route.prefix} tab=${route.tab} go=${go} />`
         : html`<${Buckets} go=${go} session=${session} />`}
     </main>`;

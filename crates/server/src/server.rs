@@ -280,6 +280,7 @@ pub async fn start_with(config: Config, options: StartOptions) -> Result<ServerH
         lifecycle: Arc::default(),
         access_log,
         usage_status: Arc::default(),
+        prices: Arc::new(prices),
         alarms,
         write_turns,
     });
@@ -289,7 +290,7 @@ pub async fn start_with(config: Config, options: StartOptions) -> Result<ServerH
     let tracker = TaskTracker::new();
     workers.spawn(Arc::new(LifecycleWorker::new(state.clone())));
     workers.spawn(Arc::new(LogDelivery::new(state.clone())));
-    workers.spawn(Arc::new(UsageWorker::new(state.clone(), usage, prices)));
+    workers.spawn(Arc::new(UsageWorker::new(state.clone(), usage)));
     workers.spawn(Arc::new(RotationWatcher::new(
         state.clone(),
         master_for_keys_watch,

@@ -41,6 +41,8 @@ pub struct AppState {
     pub access_log: Arc<crate::events::access_log::spool::Spool>,
     /// What the usage worker last saw: storage, the cost estimate.
     pub usage_status: Arc<crate::workers::usage::UsageStatus>,
+    /// The price table the cost estimate uses.
+    pub prices: Arc<leadshop_spec::budget::PriceTable>,
     /// The budget alarm.
     pub alarms: Arc<crate::workers::usage::alarm::Alarms>,
     /// Turns for data-file writes on the blocking pool (`limits.max_parallel_writes`).

@@ -201,7 +201,36 @@ pub(super) async fn handle(
         (Method::GET, "/api/permissions") => permissions(console, &req, conn).await,
         (Method::POST, "/api/upload-form") => upload_form(console, req).await,
         (Method::POST, "/api/download-url") => download_url(console, req).await,
+        (Method::GET, "/api/dashboard") => dashboard(console, &req, conn).await,
         _ => error(StatusCode::NOT_FOUND, "No such console API."),
+    }
+}
+
+async fn dashboard(
+    console: &Console,
+    req: &Request<Incoming>,
+    conn: &ConnInfo,
+) -> Response<s3s::Body> {
+    let (_, identity) = match session_of(console, req.headers(), false) {
+        Ok(x) => x,
+        Err(r) => return r.response(),
+    };
+    let secure = forwarded_conn(conn).tls.is_some() || conn.remote.ip().is_loopback();
+    if let Err(e) = crate::monitoring::authorize(
+        &console.state.config.account_id,
+        &identity,
+        "GetMetricData",
+        secure,
+    ) {
+        return error(StatusCode::FORBIDDEN, &e.message);
+    }
+    let state = console.state.clone();
+    match tokio::task::spawn_blocking(move || super::dashboard::data(&state)).await {
+        Ok(v) => json_response(StatusCode::OK, &v),
+        Err(_) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "The dashboard could not be read.",
+        ),
     }
 }
 

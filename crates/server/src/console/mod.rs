@@ -12,6 +12,7 @@
 
 mod api;
 mod assets;
+mod dashboard;
 mod gateway;
 pub mod metrics;
 pub mod session;

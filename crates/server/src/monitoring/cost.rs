@@ -129,7 +129,14 @@ pub fn estimate(
         let Some(bucket) = m.dimension("BucketName").map(str::to_string) else {
             continue;
         };
-        let points = || store.datapoints(&key, month.start_ms, month.end_ms);
+        // Usage up to `now_ms` (the dashboard prices past days with an earlier `now_ms`).
+        let points = || {
+            store.datapoints(
+                &key,
+                month.start_ms,
+                now_ms.saturating_add(1).min(month.end_ms),
+            )
+        };
         match (m.namespace.as_str(), m.name.as_str()) {
             (series::S3, series::BUCKET_SIZE_BYTES) => {
                 // The BucketName-only total repeats the per-StorageType series.

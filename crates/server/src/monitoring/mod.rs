@@ -125,7 +125,7 @@ impl Monitoring {
                 ),
             ));
         }
-        self.authorize(&identity, &op, secure)?;
+        authorize(&self.account_id, &identity, &op, secure)?;
         let store = self.store.clone();
         let now = self.clock.now_ms();
         let name = op.clone();
@@ -236,33 +236,42 @@ impl Monitoring {
         }
         Ok(identity)
     }
+}
 
-    /// The caller's identity policy must allow `cloudwatch:<operation>` on `*`.
-    fn authorize(&self, identity: &Identity, op: &str, secure: bool) -> Result<(), ApiError> {
-        let arn = format!("arn:aws:iam::{}:user/{}", self.account_id, identity.name);
-        let action = format!("cloudwatch:{op}");
-        let mut ctx = Context::new();
-        ctx.set("aws:SecureTransport", if secure { "true" } else { "false" })
-            .set("aws:username", identity.name.clone())
-            .set("aws:userid", identity.user_id.clone())
-            .set("aws:PrincipalArn", arn.clone())
-            .set("aws:PrincipalAccount", self.account_id.clone());
-        let req = Request {
-            principal: Some(&arn),
-            account: Some(&self.account_id),
-            action: &action,
-            resource: "*",
-            context: &ctx,
-        };
-        if evaluate(&[&identity.policy], &req) == Decision::Allow {
-            Ok(())
-        } else {
-            Err(ApiError::forbidden(
-                "AccessDenied",
-                format!(
-                    "User: {arn} is not authorized to perform: {action} because no identity-based policy allows the {action} action"
-                ),
-            ))
-        }
+/// The caller's identity policy must allow `cloudwatch:<op>` on `*` (the CloudWatch endpoint
+/// and the console's dashboard ask the same question).
+///
+/// # Errors
+/// `AccessDenied`.
+pub fn authorize(
+    account_id: &str,
+    identity: &Identity,
+    op: &str,
+    secure: bool,
+) -> Result<(), ApiError> {
+    let arn = format!("arn:aws:iam::{account_id}:user/{}", identity.name);
+    let action = format!("cloudwatch:{op}");
+    let mut ctx = Context::new();
+    ctx.set("aws:SecureTransport", if secure { "true" } else { "false" })
+        .set("aws:username", identity.name.clone())
+        .set("aws:userid", identity.user_id.clone())
+        .set("aws:PrincipalArn", arn.clone())
+        .set("aws:PrincipalAccount", account_id);
+    let req = Request {
+        principal: Some(&arn),
+        account: Some(account_id),
+        action: &action,
+        resource: "*",
+        context: &ctx,
+    };
+    if evaluate(&[&identity.policy], &req) == Decision::Allow {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(
+            "AccessDenied",
+            format!(
+                "User: {arn} is not authorized to perform: {action} because no identity-based policy allows the {action} action"
+            ),
+        ))
     }
 }

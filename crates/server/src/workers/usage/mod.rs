@@ -39,7 +39,7 @@ pub struct UsageStatus {
 pub struct UsageWorker {
     state: Arc<AppState>,
     usage: Arc<Usage>,
-    prices: PriceTable,
+    prices: Arc<PriceTable>,
     alarms: Arc<Alarms>,
     sampled: Mutex<Option<(i64, i64)>>,
     pruned_day: Mutex<Option<i64>>,
@@ -48,12 +48,12 @@ pub struct UsageWorker {
 impl UsageWorker {
     /// A worker storing `usage`'s records and pricing with `prices`.
     #[must_use]
-    pub fn new(state: Arc<AppState>, usage: Arc<Usage>, prices: PriceTable) -> Self {
+    pub fn new(state: Arc<AppState>, usage: Arc<Usage>) -> Self {
         let alarms = state.alarms.clone();
         Self {
+            prices: state.prices.clone(),
             state,
             usage,
-            prices,
             alarms,
             sampled: Mutex::new(None),
             pruned_day: Mutex::new(None),
