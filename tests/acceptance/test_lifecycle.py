@@ -297,7 +297,7 @@ def test_the_cost_runbook_runs_as_written(tmp_path):
         s3.put_object(Bucket=ASSETS, Key="tmp/a", Body=b"2")
         s3.put_object(Bucket=ASSETS, Key="tmp/b", Body=b"3")
         s3.create_multipart_upload(Bucket=ASSETS, Key="tmp/partial")
-        listing, put_rules, cleanup, restore = runbook_blocks("## Cost overrun")
+        listing, cloudwatch, put_rules, cleanup, restore = runbook_blocks("## Cost overrun")
 
         def sh(block):
             out = subprocess.run(["bash", "-euo", "pipefail", "-c", block], env=env, cwd=REPO,
@@ -307,6 +307,9 @@ def test_the_cost_runbook_runs_as_written(tmp_path):
 
         seen = json.loads(sh(listing))
         assert seen["objects"] == 3 and seen["bytes"] == 200 * KIB + 2
+        # CloudWatch's storage metric counts every version (tmp/a has two).
+        wait_for("today's BucketSizeBytes", lambda: [p["Maximum"] for p in json.loads(sh(cloudwatch))["Datapoints"]]
+                 == [200 * KIB + 3])
         out = sh(put_rules)  # the PUT's answer, then the rule ids read back
         assert json.loads(out[out.rindex("["):]) == ["emergency", "emergency-tmp"], out
         out = sh(cleanup)

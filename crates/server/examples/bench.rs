@@ -131,6 +131,8 @@ async fn main() {
         .cloned()
         .unwrap_or_else(|| "server".into());
     let big_gib = !args.iter().any(|a| a == "--no-big");
+    // Only the 4 KiB PUT and GET rates (scripts/bench-observability).
+    let small_only = args.iter().any(|a| a == "--small-only");
     let bucket = std::env::var("BENCH_BUCKET").unwrap_or_else(|_| "leadshop-assets".into());
     let s3 = client();
     if s3.head_bucket().bucket(&bucket).send().await.is_err() {
@@ -141,6 +143,13 @@ async fn main() {
             .expect("create bench bucket");
     }
 
+    if small_only {
+        let small = Arc::new(vec![7u8; 4096]);
+        let (put_ops, _) = concurrent(&s3, &bucket, 3000, 16, true, small.clone()).await;
+        let (get_ops, _) = concurrent(&s3, &bucket, 6000, 16, false, small).await;
+        println!("| {label} | {put_ops:.0} | {get_ops:.0} |");
+        return;
+    }
     let ten = Arc::new(
         (0..10 * MIB)
             .map(|i| (i * 31 % 251) as u8)

@@ -40,7 +40,7 @@ pub struct AppState {
     /// The access-log spool (records waiting for delivery) and its counters.
     pub access_log: Arc<crate::events::access_log::spool::Spool>,
     /// What the usage worker last saw: storage, the cost estimate.
-    pub usage_status: Arc<crate::workers::usage::UsageStatus>,
+    pub usage_status: Arc<crate::workers::usage::status::UsageStatus>,
     /// The price table the cost estimate uses.
     pub prices: Arc<leadshop_spec::budget::PriceTable>,
     /// The budget alarm.

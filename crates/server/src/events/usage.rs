@@ -96,6 +96,10 @@ impl Usage {
 
     /// Puts back what could not be stored, to be tried again.
     pub fn give_back(&self, points: Vec<(String, i64, Stat)>) {
+        self.add(points);
+    }
+
+    fn add(&self, points: Vec<(String, i64, Stat)>) {
         let mut pending = self.pending.lock().expect("usage lock");
         for (s, ts, stat) in points {
             pending
@@ -143,10 +147,15 @@ impl Subscriber for Usage {
             .iter()
             .filter(|f| f.counts(r.key.as_deref()))
         {
-            let dims = [("BucketName", bucket), ("FilterId", filter.id.as_str())];
+            // The key Metric::new(S3, name, [BucketName, FilterId]).key() makes, without its
+            // sorting and allocations on every request.
             let mut add = |name: &str, v: f64| {
                 points.push((
-                    Metric::new(series::S3, name, &dims).key(),
+                    format!(
+                        "{}\t{name}\tBucketName={bucket}\tFilterId={}",
+                        series::S3,
+                        filter.id
+                    ),
                     minute,
                     Stat::one(v),
                 ));
@@ -172,15 +181,8 @@ impl Subscriber for Usage {
             add("FirstByteLatency", r.first_byte_time.as_secs_f64() * 1000.0);
             add("TotalRequestLatency", r.total_time.as_secs_f64() * 1000.0);
         }
-        if points.is_empty() {
-            return;
-        }
-        let mut pending = self.pending.lock().expect("usage lock");
-        for (s, ts, stat) in points {
-            pending
-                .entry((s, ts))
-                .and_modify(|p| *p = p.merge(stat))
-                .or_insert(stat);
+        if !points.is_empty() {
+            self.add(points);
         }
     }
 }

@@ -190,6 +190,14 @@ pub const DIFFERENCES: &[(&str, &str)] = &[
         "create_bucket",
         "as on AWS since 2023, a new bucket has all four Public Access Block settings on and is BucketOwnerEnforced unless `x-amz-object-ownership` says otherwise; a public ACL at creation gets InvalidBucketAclWithBlockPublicAccessError (AWS's code, not in s3s's list, sent as a custom code with status 400)",
     ),
+    (
+        "put_bucket_logging",
+        "the target's bucket policy must admit `logging.s3.amazonaws.com` (BucketOwnerEnforced rules; target grants are refused); log lines name the TLS cipher as rustls does (`TLS13_AES_256_GCM_SHA384`, not OpenSSL's names), and write `-` for aclRequired and the source region; records reach the log bucket after `[access_logs] flush_seconds` (60) rather than AWS's hours",
+    ),
+    (
+        "put_bucket_metrics_configuration",
+        "a filter's Prefix selects the requests counted; tag conditions are stored and returned but not evaluated per request, and an access-point filter counts nothing (leadshop has no access points)",
+    ),
 ];
 
 /// The operations the server answers itself beyond the `S3` handler table.

@@ -13,6 +13,7 @@ mod encryption;
 mod events;
 mod lifecycle;
 mod listing;
+mod logging;
 mod multipart;
 mod object_lock;
 mod objects;

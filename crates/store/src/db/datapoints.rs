@@ -12,6 +12,9 @@ use super::*;
 
 const DATAPOINTS: TableDefinition<(&str, i64), &[u8]> = TableDefinition::new("datapoints");
 
+/// The datapoints table, read-only.
+type DatapointsTable = redb::ReadOnlyTable<(&'static str, i64), &'static [u8]>;
+
 /// A statistic set: what CloudWatch keeps of a datapoint.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Stat {
@@ -82,6 +85,15 @@ pub struct ClassUsage {
     pub objects: u64,
 }
 
+/// The datapoints table of a read transaction; `None` before the first datapoint.
+fn datapoints_table(tx: &redb::ReadTransaction) -> Result<Option<DatapointsTable>, StoreError> {
+    match tx.open_table(DATAPOINTS) {
+        Ok(t) => Ok(Some(t)),
+        Err(redb::TableError::TableDoesNotExist(_)) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
 impl Store {
     /// Records datapoints: each is merged into what the series has at that timestamp
     /// (`merge`), or replaces it (a gauge sampled again).
@@ -120,10 +132,8 @@ impl Store {
         to_ms: i64,
     ) -> Result<Vec<(i64, Stat)>, StoreError> {
         let tx = self.db.begin_read()?;
-        let table = match tx.open_table(DATAPOINTS) {
-            Ok(t) => t,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-            Err(e) => return Err(e.into()),
+        let Some(table) = datapoints_table(&tx)? else {
+            return Ok(Vec::new());
         };
         let mut out = Vec::new();
         for entry in table.range((series, from_ms)..(series, to_ms))? {
@@ -139,10 +149,8 @@ impl Store {
     /// Database errors.
     pub fn series(&self) -> Result<Vec<(String, i64)>, StoreError> {
         let tx = self.db.begin_read()?;
-        let table = match tx.open_table(DATAPOINTS) {
-            Ok(t) => t,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-            Err(e) => return Err(e.into()),
+        let Some(table) = datapoints_table(&tx)? else {
+            return Ok(Vec::new());
         };
         let mut out = Vec::new();
         let mut from: Option<String> = None;

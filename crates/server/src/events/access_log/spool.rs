@@ -39,13 +39,15 @@ pub struct SpoolStats {
 }
 
 struct Open {
+    /// The configuration the segment began under (compared by pointer first: it changes only
+    /// when the bucket's configuration does).
+    logging: std::sync::Arc<LoggingEnabled>,
     file: File,
     path: PathBuf,
     seq: u64,
     bucket: String,
     first_ms: i64,
     records: usize,
-    header: String,
 }
 
 /// A closed segment, waiting for delivery.
@@ -153,20 +155,20 @@ impl Spool {
     pub fn append(
         &self,
         bucket: &str,
-        logging: &LoggingEnabled,
+        logging: &std::sync::Arc<LoggingEnabled>,
         line: &str,
         time_ms: i64,
         now_ms: i64,
     ) {
-        let header = serde_json::to_string(logging).expect("serialisable");
         let mut open = self.open.lock().expect("spool lock");
-        if open.get(bucket).is_some_and(|o| o.header != header)
-            && let Some(o) = open.remove(bucket)
+        if open.get(bucket).is_some_and(|o| {
+            !std::sync::Arc::ptr_eq(&o.logging, logging) && *o.logging != **logging
+        }) && let Some(o) = open.remove(bucket)
         {
             self.close(o, now_ms);
         }
         if !open.contains_key(bucket) {
-            match self.begin(bucket, &header, time_ms) {
+            match self.begin(bucket, logging, time_ms) {
                 Ok(o) => {
                     open.insert(bucket.to_string(), o);
                 }
@@ -196,7 +198,13 @@ impl Spool {
         }
     }
 
-    fn begin(&self, bucket: &str, header: &str, first_ms: i64) -> std::io::Result<Open> {
+    fn begin(
+        &self,
+        bucket: &str,
+        logging: &std::sync::Arc<LoggingEnabled>,
+        first_ms: i64,
+    ) -> std::io::Result<Open> {
+        let header = serde_json::to_string(logging.as_ref()).expect("serialisable");
         let seq = self.next_seq.fetch_add(1, Ordering::Relaxed);
         let path = self
             .dir
@@ -208,13 +216,13 @@ impl Spool {
             .open(&path)?;
         file.write_all(format!("{header}\n").as_bytes())?;
         Ok(Open {
+            logging: logging.clone(),
             file,
             path,
             seq,
             bucket: bucket.to_string(),
             first_ms,
             records: 0,
-            header: header.to_string(),
         })
     }
 
@@ -329,12 +337,12 @@ impl Ready {
 mod tests {
     use super::*;
 
-    fn logging(prefix: &str) -> LoggingEnabled {
-        LoggingEnabled {
+    fn logging(prefix: &str) -> std::sync::Arc<LoggingEnabled> {
+        std::sync::Arc::new(LoggingEnabled {
             target_bucket: "logs".into(),
             target_prefix: prefix.into(),
             target_object_key_format: None,
-        }
+        })
     }
 
     #[test]
@@ -351,7 +359,7 @@ mod tests {
         assert_eq!((ready[0].first_ms, ready[0].closed_ms), (10, 11));
         let c = ready[0].read().unwrap();
         assert_eq!((c.body.as_slice(), c.records), (&b"one\ntwo\n"[..], 2));
-        assert_eq!(c.logging, l);
+        assert_eq!(c.logging, *l);
         // Another configuration closes the segment begun under the old one.
         spool.append("b", &logging("z/"), "four", 13, 13);
         assert_eq!(spool.ready().unwrap().len(), 2);

@@ -6,9 +6,9 @@
 //! prices the month (`monitoring::cost`) and fires the budget alarm ([`alarm`]).
 
 pub mod alarm;
+pub mod status;
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -17,23 +17,13 @@ use leadshop_store::{ClassUsage, Stat, Store, StoreError};
 
 use super::{Stop, Worker};
 use crate::events::usage::Usage;
-use crate::monitoring::cost::{self, Estimate};
+use crate::monitoring::cost;
 use crate::monitoring::series::{self, Metric};
 use crate::state::AppState;
 use alarm::Alarms;
+pub use status::UsageStatus;
 
 const TICK: Duration = Duration::from_secs(1);
-
-/// What the worker last saw (console `/metrics` and dashboard).
-#[derive(Debug, Default)]
-pub struct UsageStatus {
-    /// Storage by bucket and class, at the latest sample.
-    pub storage: Mutex<BTreeMap<String, BTreeMap<String, ClassUsage>>>,
-    /// The latest cost estimate.
-    pub estimate: Mutex<Option<Estimate>>,
-    /// When the last round finished (ms).
-    pub last_round_ms: std::sync::atomic::AtomicI64,
-}
 
 /// The worker.
 pub struct UsageWorker {
@@ -205,157 +195,4 @@ impl Worker for UsageWorker {
             }
         }
     }
-}
-
-/// Storage, cost, budget and access-log delivery in Prometheus text format.
-#[must_use]
-pub fn render_metrics(s: &AppState) -> String {
-    let mut out = String::new();
-    let gauge = |out: &mut String, name: &str, help: &str| {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
-    };
-    gauge(
-        &mut out,
-        "leadshop_bucket_bytes",
-        "Bytes stored, by bucket and storage class (every version), at the latest daily sample.",
-    );
-    let storage = s.usage_status.storage.lock().expect("lock").clone();
-    for (b, classes) in &storage {
-        for (c, u) in classes {
-            let _ = writeln!(
-                out,
-                "leadshop_bucket_bytes{{bucket=\"{b}\",storage_class=\"{c}\"}} {}",
-                u.bytes
-            );
-        }
-    }
-    gauge(
-        &mut out,
-        "leadshop_bucket_objects",
-        "Object versions stored, by bucket and storage class, at the latest daily sample.",
-    );
-    for (b, classes) in &storage {
-        for (c, u) in classes {
-            let _ = writeln!(
-                out,
-                "leadshop_bucket_objects{{bucket=\"{b}\",storage_class=\"{c}\"}} {}",
-                u.objects
-            );
-        }
-    }
-    let limit = s.alarms.budget().limit();
-    gauge(
-        &mut out,
-        "leadshop_budget_limit_dollars",
-        "The monthly budget.",
-    );
-    let _ = writeln!(out, "leadshop_budget_limit_dollars {limit}");
-    if let Some(est) = s.usage_status.estimate.lock().expect("lock").clone() {
-        gauge(
-            &mut out,
-            "leadshop_cost_month_to_date_dollars",
-            "Estimated S3 cost of the month so far, by bucket.",
-        );
-        for (b, c) in &est.buckets {
-            let _ = writeln!(
-                out,
-                "leadshop_cost_month_to_date_dollars{{bucket=\"{b}\"}} {:.6}",
-                c.total()
-            );
-        }
-        gauge(
-            &mut out,
-            "leadshop_cost_forecast_dollars",
-            "Estimated S3 cost of the whole month.",
-        );
-        let _ = writeln!(out, "leadshop_cost_forecast_dollars {:.6}", est.forecast);
-    }
-    let alarm = s.alarms.state();
-    gauge(
-        &mut out,
-        "leadshop_budget_alarm",
-        "1 when a budget threshold has fired this month.",
-    );
-    for n in &s.alarms.budget().notifications {
-        let name = format!("{}>{}", n.notification_type, n.threshold);
-        let _ = writeln!(
-            out,
-            "leadshop_budget_alarm{{type=\"{}\",threshold=\"{}\"}} {}",
-            n.notification_type,
-            n.threshold,
-            u8::from(alarm.fired.contains(&name))
-        );
-    }
-    let _ = writeln!(
-        out,
-        "# HELP leadshop_budget_alarms_total Budget alarms fired.\n# TYPE leadshop_budget_alarms_total counter"
-    );
-    for (name, n) in &alarm.total {
-        let (t, th) = name.split_once('>').unwrap_or((name, ""));
-        let _ = writeln!(
-            out,
-            "leadshop_budget_alarms_total{{type=\"{t}\",threshold=\"{th}\"}} {n}"
-        );
-    }
-    gauge(
-        &mut out,
-        "leadshop_budget_notifications_pending",
-        "Alarm notifications not yet accepted by the webhook.",
-    );
-    let _ = writeln!(
-        out,
-        "leadshop_budget_notifications_pending {}",
-        alarm.outbox.len()
-    );
-    let log = &s.access_log.stats;
-    let get = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
-    let _ = writeln!(
-        out,
-        "# HELP leadshop_access_log_records_total Access-log records, by what became of them.\n# TYPE leadshop_access_log_records_total counter"
-    );
-    for (what, n) in [
-        ("spooled", get(&log.spooled)),
-        ("delivered", get(&log.records_delivered)),
-        ("refused_by_target", get(&log.records_refused)),
-        ("spool_write_failed", get(&log.write_failures)),
-    ] {
-        let _ = writeln!(
-            out,
-            "leadshop_access_log_records_total{{outcome=\"{what}\"}} {n}"
-        );
-    }
-    let _ = writeln!(
-        out,
-        "# HELP leadshop_access_log_objects_total Log objects written to target buckets.\n# TYPE leadshop_access_log_objects_total counter\nleadshop_access_log_objects_total {}",
-        get(&log.objects_delivered)
-    );
-    let _ = writeln!(
-        out,
-        "# HELP leadshop_access_log_delivery_failures_total Delivery attempts that failed (retried).\n# TYPE leadshop_access_log_delivery_failures_total counter\nleadshop_access_log_delivery_failures_total {}",
-        get(&log.delivery_failures)
-    );
-    gauge(
-        &mut out,
-        "leadshop_access_log_delivery_lag_seconds",
-        "Age of the oldest access-log record not yet delivered (0 when none waits).",
-    );
-    let lag = s
-        .access_log
-        .oldest_pending_ms()
-        .map_or(0.0, |t| (s.clock.now_ms() - t).max(0) as f64 / 1000.0);
-    let _ = writeln!(out, "leadshop_access_log_delivery_lag_seconds {lag:.3}");
-    gauge(
-        &mut out,
-        "leadshop_usage_last_round_timestamp_seconds",
-        "When the usage worker last finished a round (0: never).",
-    );
-    let _ = writeln!(
-        out,
-        "leadshop_usage_last_round_timestamp_seconds {:.3}",
-        s.usage_status
-            .last_round_ms
-            .load(std::sync::atomic::Ordering::Relaxed) as f64
-            / 1000.0
-    );
-    out
 }
