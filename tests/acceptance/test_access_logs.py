@@ -211,6 +211,52 @@ def test_kill9_before_delivery_loses_and_repeats_nothing(tmp_path):
         srv.stop()
 
 
+def test_a_segment_delivered_just_before_a_crash_is_not_delivered_again(tmp_path):
+    # The crash this guards against falls between writing a segment's log object and removing
+    # the segment. Simulated: a closed segment is kept aside, delivered, then put back, as a
+    # crash at that instant would leave it; the next start must find its object and not write
+    # a second one.
+    data = tmp_path / "data"
+    srv = Leadshop(data, config="[access_logs]\nflush_seconds = 3600\n").start()
+    s3 = client(srv.env())
+    ids = [rid(s3.put_object(Bucket=ASSETS, Key=f"twice/{n}", Body=b"t")) for n in range(10)]
+    deadline = time.monotonic() + 30
+    while ids[-1] not in "".join(p.read_text() for p in (data / "access-logs").glob("*.open")):
+        assert time.monotonic() < deadline, "the records reach the spool"
+        time.sleep(0.05)
+    srv.stop()
+    # Close the segment as a start would (its key is fixed from here on) and keep a copy.
+    [segment] = (data / "access-logs").glob("*.open")
+    ready = segment.with_name(segment.name.removesuffix(".open") + f"~{int(time.time() * 1000)}.ready")
+    segment.rename(ready)
+    kept = ready.read_bytes()
+    srv = Leadshop(data, config="[access_logs]\nflush_seconds = 1\n").start()
+    try:
+        s3 = client(srv.env())
+        lines = wait_for_ids(s3, ids)
+        objects = {l["object"] for l in lines if l["request_id"] in set(ids)}
+        assert len(objects) == 1
+        deadline = time.monotonic() + 30
+        while ready.exists():
+            assert time.monotonic() < deadline, "the delivered segment is removed"
+            time.sleep(0.1)
+        srv.stop()
+        ready.write_bytes(kept)  # what a crash before the removal leaves
+        srv = Leadshop(data, config="[access_logs]\nflush_seconds = 1\n").start()
+        deadline = time.monotonic() + 30
+        while ready.exists():
+            assert time.monotonic() < deadline, "the segment is recognised as delivered and removed"
+            time.sleep(0.1)
+        s3 = client(srv.env())
+        again = [l for l in log_lines(s3) if l["request_id"] in set(ids)]
+        assert sorted(l["request_id"] for l in again) == sorted(ids), "each record once"
+        assert {l["object"] for l in again} == objects
+        versions = s3.list_object_versions(Bucket=LOGS, Prefix=next(iter(objects)))["Versions"]
+        assert len(versions) == 1, "the log object was not written a second time"
+    finally:
+        srv.stop()
+
+
 def test_put_bucket_logging_needs_a_target_that_admits_the_logging_service(srv):
     env = srv.env()
     s3 = client(env)
