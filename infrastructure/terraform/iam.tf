@@ -18,8 +18,8 @@ resource "aws_iam_role" "app" {
 
 data "aws_iam_policy_document" "app" {
   statement {
-    sid     = "ObjectsOnApplicationPrefixes"
-    actions = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:GetObjectTagging", "s3:PutObjectTagging", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]
+    sid       = "ObjectsOnApplicationPrefixes"
+    actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:GetObjectTagging", "s3:PutObjectTagging", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]
     resources = [for p in var.app_prefixes : "${aws_s3_bucket.assets.arn}/${p}*"]
   }
 

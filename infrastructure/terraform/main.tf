@@ -28,7 +28,7 @@ locals {
     account_id    = local.account_id
     sse_algorithm = local.sse_algorithm
   }
-  assets_policy = templatefile("${local.spec_dir}/leadshop-assets/policy.json", local.template_vars)
+  assets_policy  = templatefile("${local.spec_dir}/leadshop-assets/policy.json", local.template_vars)
   assets_logging = jsondecode(templatefile("${local.spec_dir}/leadshop-assets/logging.json", local.template_vars)).LoggingEnabled
   logs_policy = templatefile("${local.spec_dir}/leadshop-security-logs/policy.json",
   merge(local.template_vars, { bucket = var.logs_bucket_name }))

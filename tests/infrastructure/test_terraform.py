@@ -77,7 +77,9 @@ def test_versions_and_providers():
     tf_block = doc["terraform"][0]
     assert tf_block["required_version"] == ">= 1.5"
     aws = tf_block["required_providers"][0]["aws"]
-    assert aws["source"] == "hashicorp/aws" and aws["version"] == ">= 5.0, < 7.0"
+    # 5.27 is the first with aws_s3_bucket_logging's target_object_key_format.
+    assert aws["source"] == "hashicorp/aws" and aws["version"] == ">= 5.27, < 7.0"
+    assert (TF / ".terraform.lock.hcl").exists(), "the provider version is locked"
     aliases = [p["aws"].get("alias") for p in doc["provider"]]
     assert "billing" in aliases
     billing = next(p["aws"] for p in doc["provider"] if p["aws"].get("alias") == "billing")
