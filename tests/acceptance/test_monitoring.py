@@ -68,7 +68,7 @@ def stored_bytes(s3):
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory):
     data = tmp_path_factory.mktemp("monitoring") / "data"
-    s = Leadshop(data, config="[metrics]\nstorage_sample_seconds = 1\n").start()
+    s = Leadshop(data, config="[metrics]\nstorage_sample_seconds = 1\nbucket_labels = true\n").start()
     yield s
     s.stop()
 

@@ -101,6 +101,11 @@ pub struct Metrics {
     /// Seconds between samples of bucket storage: each replaces the day's datapoint, so the
     /// day's `BucketSizeBytes` is its latest measurement (a sample walks every version).
     pub storage_sample_seconds: u64,
+    /// Label `/metrics` series with bucket names. Off by default: `/metrics` answers without
+    /// signing in, and bucket names are nobody else's business; series then carry
+    /// `bucket="all"`. Per-bucket figures are always in CloudWatch and the dashboard, which
+    /// need a key.
+    pub bucket_labels: bool,
 }
 
 impl Default for Metrics {
@@ -109,6 +114,7 @@ impl Default for Metrics {
             retention_days: 455,
             request_retention_days: 15,
             storage_sample_seconds: 300,
+            bucket_labels: false,
         }
     }
 }

@@ -223,7 +223,9 @@ pub async fn start_with(config: Config, options: StartOptions) -> Result<ServerH
     };
     let write_turns = Arc::new(tokio::sync::Semaphore::new(limits.max_parallel_writes));
     let workers = Supervisor::new();
-    let request_metrics = Arc::new(RequestMetrics::new(bucket_configs.clone()));
+    let request_metrics = Arc::new(RequestMetrics::new(
+        config.metrics.bucket_labels.then(|| bucket_configs.clone()),
+    ));
     let access_log = {
         let dir = data_dir.join("access-logs");
         let max = config.access_logs.max_records;

@@ -99,7 +99,21 @@ fn usage(s: &AppState) -> String {
         "leadshop_bucket_bytes",
         "Bytes stored, by bucket and storage class (every version), at the latest daily sample.",
     );
-    let storage = s.usage_status.storage.lock().expect("lock").clone();
+    // Bucket names only with `[metrics] bucket_labels` (/metrics needs no key).
+    let labels = s.config.metrics.bucket_labels;
+    let mut storage = s.usage_status.storage.lock().expect("lock").clone();
+    if !labels {
+        let mut all: std::collections::BTreeMap<String, leadshop_store::ClassUsage> =
+            std::collections::BTreeMap::new();
+        for classes in storage.values() {
+            for (c, u) in classes {
+                let a = all.entry(c.clone()).or_default();
+                a.bytes += u.bytes;
+                a.objects += u.objects;
+            }
+        }
+        storage = std::collections::BTreeMap::from([("all".to_string(), all)]);
+    }
     for (b, classes) in &storage {
         for (c, u) in classes {
             let _ = writeln!(
@@ -136,11 +150,19 @@ fn usage(s: &AppState) -> String {
             "leadshop_cost_month_to_date_dollars",
             "Estimated S3 cost of the month so far, by bucket.",
         );
-        for (b, c) in &est.buckets {
+        if labels {
+            for (b, c) in &est.buckets {
+                let _ = writeln!(
+                    out,
+                    "leadshop_cost_month_to_date_dollars{{bucket=\"{b}\"}} {:.6}",
+                    c.total()
+                );
+            }
+        } else {
             let _ = writeln!(
                 out,
-                "leadshop_cost_month_to_date_dollars{{bucket=\"{b}\"}} {:.6}",
-                c.total()
+                "leadshop_cost_month_to_date_dollars{{bucket=\"all\"}} {:.6}",
+                est.actual
             );
         }
         gauge(

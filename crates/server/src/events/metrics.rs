@@ -2,8 +2,10 @@
 //! status, errors by S3 error code, and a latency histogram by operation, served on the
 //! console's `/metrics` in Prometheus text format.
 //!
-//! A bucket is a label only once it exists (a request naming any other bucket counts under
-//! `bucket="-"`), so a client cannot make the series grow without bound.
+//! Bucket names label the series only with `[metrics] bucket_labels` (`/metrics` answers
+//! without signing in); otherwise every series says `bucket="all"`. With labels, a bucket is
+//! one only once it exists (a request naming any other counts under `bucket="-"`), so a client
+//! cannot make the series grow without bound.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -47,17 +49,19 @@ pub struct RequestMetrics {
 }
 
 impl RequestMetrics {
-    /// Metrics whose bucket labels are the buckets `configs` knows.
+    /// Metrics whose bucket labels are the buckets `configs` knows; `configs: None` labels
+    /// every series `bucket="all"`.
     #[must_use]
-    pub fn new(configs: Arc<BucketConfigs>) -> Self {
+    pub fn new(configs: Option<Arc<BucketConfigs>>) -> Self {
         Self {
-            configs: Some(configs),
+            configs,
             inner: Mutex::default(),
         }
     }
 
     fn bucket_label(&self, r: &RequestRecord) -> String {
         match (&r.bucket, &self.configs) {
+            (_, None) => "all".into(),
             (Some(b), Some(c)) if c.get_blocking(b).is_some() => b.clone(),
             _ => "-".into(),
         }
@@ -178,7 +182,7 @@ mod tests {
 
     #[test]
     fn counts_by_operation_status_code_and_latency() {
-        let m = RequestMetrics::default();
+        let m = RequestMetrics::new(None);
         let get = RequestRecord {
             operation: Some(Operation::GetObject),
             status: 200,
@@ -196,11 +200,11 @@ mod tests {
         });
         let text = m.render();
         for want in [
-            "leadshop_requests_total{bucket=\"-\",operation=\"GetObject\",status=\"200\"} 2\n",
-            "leadshop_request_bytes_out_total{bucket=\"-\",operation=\"GetObject\",status=\"200\"} 20\n",
-            "leadshop_requests_total{bucket=\"-\",operation=\"-\",status=\"403\"} 1\n",
-            "leadshop_request_seconds_total{bucket=\"-\",operation=\"GetObject\",status=\"200\"} 0.010000\n",
-            "leadshop_request_errors_total{bucket=\"-\",code=\"AccessDenied\"} 1\n",
+            "leadshop_requests_total{bucket=\"all\",operation=\"GetObject\",status=\"200\"} 2\n",
+            "leadshop_request_bytes_out_total{bucket=\"all\",operation=\"GetObject\",status=\"200\"} 20\n",
+            "leadshop_requests_total{bucket=\"all\",operation=\"-\",status=\"403\"} 1\n",
+            "leadshop_request_seconds_total{bucket=\"all\",operation=\"GetObject\",status=\"200\"} 0.010000\n",
+            "leadshop_request_errors_total{bucket=\"all\",code=\"AccessDenied\"} 1\n",
             "leadshop_request_duration_seconds_bucket{operation=\"GetObject\",le=\"0.005\"} 2\n",
             "leadshop_request_duration_seconds_bucket{operation=\"GetObject\",le=\"0.0025\"} 0\n",
             "leadshop_request_duration_seconds_count{operation=\"GetObject\"} 2\n",

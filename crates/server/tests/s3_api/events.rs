@@ -146,7 +146,7 @@ async fn every_request_produces_one_record_with_what_logs_need() {
 
     // The server's own subscriber, read as a scraper reads it: the console's /metrics.
     let console = srv.handle.endpoints().console.clone();
-    let want = "leadshop_requests_total{bucket=\"leadshop-assets\",operation=\"PutObject\",status=\"200\"} 1\n";
+    let want = "leadshop_requests_total{bucket=\"all\",operation=\"PutObject\",status=\"200\"} 1\n";
     let mut metrics = String::new();
     for _ in 0..1000 {
         metrics = scrape(console.trim_start_matches("http://")).await;
