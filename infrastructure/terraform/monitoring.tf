@@ -1,6 +1,40 @@
+# The alerts topic is encrypted with a customer-managed key: CloudWatch alarms and AWS Budgets
+# cannot publish to a topic under the AWS-managed alias/aws/sns key, whose policy cannot grant
+# them kms:GenerateDataKey and kms:Decrypt. This key's policy does, for this account only.
+resource "aws_kms_key" "alerts" {
+  description             = "leadshop ${var.environment}: encrypts the alerts SNS topic"
+  enable_key_rotation     = true
+  deletion_window_in_days = 30
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [
+      {
+        Sid       = "AccountAdministersTheKey"
+        Effect    = "Allow"
+        Principal = { AWS = "arn:${data.aws_partition.current.partition}:iam::${local.account_id}:root" }
+        Action    = "kms:*"
+        Resource  = "*"
+      },
+      {
+        Sid       = "AlarmsAndBudgetsPublishToTheTopic"
+        Effect    = "Allow"
+        Principal = { Service = ["cloudwatch.amazonaws.com", "budgets.amazonaws.com"] }
+        Action    = ["kms:GenerateDataKey*", "kms:Decrypt"]
+        Resource  = "*"
+        Condition = { StringEquals = { "aws:SourceAccount" = local.account_id } }
+      },
+    ]
+  })
+}
+
+resource "aws_kms_alias" "alerts" {
+  name          = "alias/leadshop-alerts-${var.environment}"
+  target_key_id = aws_kms_key.alerts.key_id
+}
+
 resource "aws_sns_topic" "alerts" {
   name              = "leadshop-alerts-${var.environment}"
-  kms_master_key_id = "alias/aws/sns"
+  kms_master_key_id = aws_kms_key.alerts.arn
 }
 
 resource "aws_sns_topic_subscription" "email" {

@@ -102,7 +102,15 @@ def test_seed_resources_exist(tf):
         assert name in r, name
     for b in ("assets", "logs"):
         assert r[f"aws_s3_bucket_ownership_controls.{b}"]["rule"][0]["object_ownership"] == "BucketOwnerEnforced"
-    assert r["aws_sns_topic.alerts"]["kms_master_key_id"] == "alias/aws/sns"
+    # Not alias/aws/sns: CloudWatch and Budgets cannot publish to a topic under the AWS-managed
+    # key. A customer-managed key whose policy lets them, rotated.
+    assert r["aws_sns_topic.alerts"]["kms_master_key_id"] == "${aws_kms_key.alerts.arn}"
+    key = r["aws_kms_key.alerts"]
+    assert key["enable_key_rotation"] is True
+    policy = key["policy"]
+    for service in ("cloudwatch.amazonaws.com", "budgets.amazonaws.com"):
+        assert service in policy, service
+    assert "kms:GenerateDataKey*" in policy and "kms:Decrypt" in policy and "aws:SourceAccount" in policy
 
 
 def test_ordering_dependencies(tf):
