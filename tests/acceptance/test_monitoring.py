@@ -23,6 +23,7 @@ import botocore.model
 import pytest
 
 from leadshop_proc import REPO, Leadshop
+from test_lifecycle import wait_for
 
 ASSETS = "leadshop-assets"
 
@@ -31,17 +32,6 @@ def client(env, service="s3"):
     return boto3.client(service, endpoint_url=env["AWS_ENDPOINT_URL"], verify=env["AWS_CA_BUNDLE"],
                         aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
                         aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"], region_name="us-east-1")
-
-
-def wait_for(what, check, timeout=60.0, every=0.3):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(every)
 
 
 def today():

@@ -55,6 +55,14 @@ pub struct Identity {
     pub reads_object_tags: bool,
 }
 
+impl Identity {
+    /// The key's IAM user ARN in `account_id` (`aws:PrincipalArn`, policy principals).
+    #[must_use]
+    pub fn arn(&self, account_id: &str) -> String {
+        format!("arn:aws:iam::{account_id}:user/{}", self.name)
+    }
+}
+
 impl std::fmt::Debug for Identity {
     // Never print secrets, not even in debug output.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

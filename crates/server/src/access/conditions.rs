@@ -131,10 +131,7 @@ pub fn build(inp: &Inputs<'_>) -> Context {
     cx.set("aws:EpochTime", now.unix_timestamp().to_string());
     match inp.identity {
         Some(id) => {
-            cx.set(
-                "aws:PrincipalArn",
-                format!("arn:aws:iam::{}:user/{}", inp.account_id, id.name),
-            );
+            cx.set("aws:PrincipalArn", id.arn(inp.account_id));
             cx.set("aws:PrincipalAccount", inp.account_id);
             cx.set("aws:PrincipalType", "User");
             cx.set("aws:username", id.name.clone());

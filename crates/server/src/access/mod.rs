@@ -122,9 +122,7 @@ impl AccessControl {
             .get("aws:SecureTransport")
             .is_some_and(|v| v.first().is_some_and(|v| v == "true"));
         Authz {
-            arn: identity
-                .as_ref()
-                .map(|i| format!("arn:aws:iam::{}:user/{}", self.account_id, i.name)),
+            arn: identity.as_ref().map(|i| i.arn(&self.account_id)),
             identity,
             context,
             secure,

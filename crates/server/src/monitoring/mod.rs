@@ -249,7 +249,7 @@ pub fn authorize(
     op: &str,
     secure: bool,
 ) -> Result<(), ApiError> {
-    let arn = format!("arn:aws:iam::{account_id}:user/{}", identity.name);
+    let arn = identity.arn(account_id);
     let action = format!("cloudwatch:{op}");
     let mut ctx = Context::new();
     ctx.set("aws:SecureTransport", if secure { "true" } else { "false" })
