@@ -206,7 +206,7 @@ def test_the_server_enforces_exactly_the_spec_documents_terraform_renders(env):
     """One test reads both: the policy and public-access-block the local server serves are the
     documents in config/buckets/, rendered as Terraform's templatefile() renders them."""
     spec = REPO / "config" / "buckets"
-    values = {"account_id": "000000000000", "sse_algorithm": "AES256",
+    values = {"account_id": "000000000000", "sse_algorithm": "AES256", "partition": "aws",
               "log_bucket": LOGS, "source_bucket": ASSETS}
     for bucket in (ASSETS, LOGS):
         text = (spec / bucket / "policy.json").read_text()

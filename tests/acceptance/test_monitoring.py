@@ -107,7 +107,7 @@ def test_request_metrics_count_the_requests_made_and_survive_a_restart(srv):
     got = s3.get_bucket_metrics_configuration(Bucket=ASSETS, Id="Metered")["MetricsConfiguration"]
     assert got == {"Id": "Metered", "Filter": {"Prefix": prefix}}
     listed = s3.list_bucket_metrics_configurations(Bucket=ASSETS)["MetricsConfigurationList"]
-    assert [c["Id"] for c in listed] == ["Metered"]
+    assert [c["Id"] for c in listed] == ["EntireBucket", "Metered"], "metrics.json's, then this one"
     with pytest.raises(botocore.exceptions.ClientError) as e:
         s3.get_bucket_metrics_configuration(Bucket=ASSETS, Id="NoSuchId")
     assert e.value.response["Error"]["Code"] == "NoSuchConfiguration"
@@ -150,6 +150,9 @@ def test_request_metrics_count_the_requests_made_and_survive_a_restart(srv):
         assert total(metric) == value, metric
     s3 = client(srv.env())
     s3.delete_bucket_metrics_configuration(Bucket=ASSETS, Id="Metered")
+    left = s3.list_bucket_metrics_configurations(Bucket=ASSETS)["MetricsConfigurationList"]
+    assert left == [{"Id": "EntireBucket"}], "only metrics.json's configuration is left"
+    s3.delete_bucket_metrics_configuration(Bucket=ASSETS, Id="EntireBucket")
     assert "MetricsConfigurationList" not in s3.list_bucket_metrics_configurations(Bucket=ASSETS)
 
 

@@ -78,6 +78,17 @@ fn bucket_documents(spec: &BucketSpec) -> BTreeMap<String, serde_json::Value> {
             serde_json::to_value(l).expect("serialisable"),
         );
     }
+    if let Some(m) = &spec.metrics {
+        docs.insert(
+            crate::bucket_config::METRICS_DOC.to_string(),
+            serde_json::Value::Object(
+                m.configurations
+                    .iter()
+                    .map(|c| (c.id.clone(), serde_json::to_value(c).expect("serialisable")))
+                    .collect(),
+            ),
+        );
+    }
     if let Some(pab) = &spec.public_access_block {
         docs.insert(
             crate::bucket_config::PUBLIC_ACCESS_BLOCK_DOC.to_string(),

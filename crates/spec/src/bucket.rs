@@ -68,6 +68,8 @@ pub struct BucketSpec {
     pub lifecycle: Option<crate::lifecycle::LifecycleConfiguration>,
     /// `logging.json`, rendered (`${log_bucket}`, `${bucket}`) and validated.
     pub logging: Option<crate::logging::BucketLoggingStatus>,
+    /// `metrics.json`: request-metrics configurations.
+    pub metrics: Option<crate::metrics::MetricsConfigurations>,
 }
 
 /// The spec documents shipped in `config/buckets/`, compiled in so `leadshop serve` runs from
@@ -97,6 +99,11 @@ pub const BUILTIN_DOCUMENTS: &[(&str, &str, &str)] = &[
         "leadshop-assets",
         "logging.json",
         include_str!("../../../config/buckets/leadshop-assets/logging.json"),
+    ),
+    (
+        "leadshop-assets",
+        "metrics.json",
+        include_str!("../../../config/buckets/leadshop-assets/metrics.json"),
     ),
     (
         "leadshop-assets",
@@ -160,6 +167,7 @@ impl BucketSpec {
             cors: None,
             lifecycle: None,
             logging: None,
+            metrics: None,
         };
         let mut policy_text = None;
         for (file, text) in documents {
@@ -206,6 +214,11 @@ impl BucketSpec {
                         .map_err(|e| invalid(file, e.to_string()))?;
                     spec.logging = Some(doc);
                 }
+                "metrics.json" => {
+                    let doc = crate::metrics::MetricsConfigurations::parse(text)
+                        .map_err(|m| invalid(file, m))?;
+                    spec.metrics = Some(doc);
+                }
                 other => return Err(invalid(other, "unknown document name".into())),
             }
         }
@@ -222,6 +235,8 @@ impl BucketSpec {
                     ("bucket", name),
                     ("account_id", &vars.account_id),
                     ("sse_algorithm", sse),
+                    // The local server is one `aws` partition; Terraform passes the real one.
+                    ("partition", "aws"),
                     ("log_bucket", &vars.log_bucket),
                     ("source_bucket", &vars.source_bucket),
                 ],

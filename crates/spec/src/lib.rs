@@ -26,6 +26,7 @@ pub mod credentials;
 pub mod encryption;
 pub mod lifecycle;
 pub mod logging;
+pub mod metrics;
 pub mod names;
 pub mod object_lock;
 pub mod policy;

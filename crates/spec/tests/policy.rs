@@ -568,6 +568,7 @@ fn properties_deny_dominates_and_order_does_not_matter() {
 #[test]
 fn the_log_bucket_policy_admits_only_log_delivery_from_our_bucket() {
     let text = include_str!("../../../config/buckets/leadshop-security-logs/policy.json")
+        .replace("${partition}", "aws")
         .replace("${bucket}", "leadshop-security-logs")
         .replace("${source_bucket}", "leadshop-assets")
         .replace("${account_id}", ACCOUNT);

@@ -109,6 +109,10 @@ pub fn build(inp: &Inputs<'_>) -> Context {
             "s3:x-amz-server-side-encryption-aws-kms-key-id",
             "x-amz-server-side-encryption-aws-kms-key-id",
         ),
+        (
+            "s3:x-amz-server-side-encryption-customer-algorithm",
+            "x-amz-server-side-encryption-customer-algorithm",
+        ),
         ("s3:x-amz-content-sha256", "x-amz-content-sha256"),
         ("s3:x-amz-acl", "x-amz-acl"),
         ("s3:x-amz-copy-source", "x-amz-copy-source"),

@@ -16,6 +16,10 @@ pub(super) fn post_form_context(cx: &mut Context, form: &PostForm) -> S3Result<(
             "s3:x-amz-server-side-encryption-aws-kms-key-id",
             "x-amz-server-side-encryption-aws-kms-key-id",
         ),
+        (
+            "s3:x-amz-server-side-encryption-customer-algorithm",
+            "x-amz-server-side-encryption-customer-algorithm",
+        ),
         ("s3:x-amz-acl", "x-amz-acl"),
         ("s3:x-amz-acl", "acl"),
         ("s3:x-amz-storage-class", "x-amz-storage-class"),

@@ -396,6 +396,18 @@ impl S3Access for AccessHook {
                 "Requests specifying Server Side Encryption with Customer provided keys must be made over a secure connection."
             ));
         }
+        // `x-amz-expected-bucket-owner` (and the copy source's): every bucket here belongs to
+        // the configured account, so another account id is a mismatch, refused as AWS does.
+        for name in [
+            "x-amz-expected-bucket-owner",
+            "x-amz-source-expected-bucket-owner",
+        ] {
+            if let Some(v) = cx.headers().get(name)
+                && v.as_bytes() != ac.account_id.as_bytes()
+            {
+                return Err(s3_error!(AccessDenied, "Access Denied"));
+            }
+        }
         let versioned = authz.context.get("s3:VersionId").is_some();
         let Some(operation) = operation else {
             return Err(S3Error::with_message(

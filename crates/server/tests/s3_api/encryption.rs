@@ -345,10 +345,7 @@ async fn bucket_encryption_put_get_delete() {
 
 #[tokio::test]
 async fn sse_c_is_blocked_by_default_and_round_trips_when_allowed() {
-    use aws_sdk_s3::types::{
-        BlockedEncryptionTypes, EncryptionType, ServerSideEncryptionByDefault,
-        ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
-    };
+    use aws_sdk_s3::types::EncryptionType;
     use base64::Engine;
     use md5::Digest;
     let srv = TestServer::start().await;
@@ -381,26 +378,7 @@ async fn sse_c_is_blocked_by_default_and_round_trips_when_allowed() {
     admin
         .put_bucket_encryption()
         .bucket(&b)
-        .server_side_encryption_configuration(
-            ServerSideEncryptionConfiguration::builder()
-                .rules(
-                    ServerSideEncryptionRule::builder()
-                        .apply_server_side_encryption_by_default(
-                            ServerSideEncryptionByDefault::builder()
-                                .sse_algorithm(ServerSideEncryption::Aes256)
-                                .build()
-                                .unwrap(),
-                        )
-                        .blocked_encryption_types(
-                            BlockedEncryptionTypes::builder()
-                                .encryption_type(EncryptionType::None)
-                                .build(),
-                        )
-                        .build(),
-                )
-                .build()
-                .unwrap(),
-        )
+        .server_side_encryption_configuration(sse_s3_allowing_sse_c())
         .send()
         .await
         .unwrap();
@@ -1204,4 +1182,130 @@ async fn get_bytes_in(client: &aws_sdk_s3::Client, bucket: &str, key: &str) -> V
         .unwrap()
         .into_bytes()
         .to_vec()
+}
+
+/// SSE-S3 by default, with SSE-C allowed (`BlockedEncryptionTypes: NONE`).
+fn sse_s3_allowing_sse_c() -> aws_sdk_s3::types::ServerSideEncryptionConfiguration {
+    use aws_sdk_s3::types::{
+        BlockedEncryptionTypes, EncryptionType, ServerSideEncryptionByDefault,
+        ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
+    };
+    ServerSideEncryptionConfiguration::builder()
+        .rules(
+            ServerSideEncryptionRule::builder()
+                .apply_server_side_encryption_by_default(
+                    ServerSideEncryptionByDefault::builder()
+                        .sse_algorithm(ServerSideEncryption::Aes256)
+                        .build()
+                        .unwrap(),
+                )
+                .blocked_encryption_types(
+                    BlockedEncryptionTypes::builder()
+                        .encryption_type(EncryptionType::None)
+                        .build(),
+                )
+                .build(),
+        )
+        .build()
+        .unwrap()
+}
+
+/// The baseline policy's DenyCustomerProvidedKeys (the anchor module's deny of SSE-C uploads):
+/// even where the bucket's encryption allows SSE-C, the policy refuses it, and plain uploads
+/// pass; without the policy the same SSE-C upload is taken, so the statement is what refuses.
+#[tokio::test]
+async fn the_baseline_policy_refuses_sse_c_uploads_even_where_encryption_allows_them() {
+    use base64::Engine;
+    use md5::Digest;
+    let srv = TestServer::start().await;
+    let admin = srv.admin();
+    let b = "leadshop-assets";
+    admin
+        .put_bucket_encryption()
+        .bucket(b)
+        .server_side_encryption_configuration(sse_s3_allowing_sse_c())
+        .send()
+        .await
+        .unwrap();
+    let key = [0x42_u8; 32];
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let (k, k_md5) = (b64.encode(key), b64.encode(md5::Md5::digest(key)));
+    let sse_c_put = || {
+        admin
+            .put_object()
+            .bucket(b)
+            .key("reports/customer-key.pdf")
+            .sse_customer_algorithm("AES256")
+            .sse_customer_key(&k)
+            .sse_customer_key_md5(&k_md5)
+            .body(ByteStream::from_static(b"secret"))
+            .send()
+    };
+    let e = sse_c_put().await.unwrap_err();
+    assert_eq!(crate::common::code(&e), "AccessDenied");
+    admin
+        .put_object()
+        .bucket(b)
+        .key("reports/plain.pdf")
+        .body(ByteStream::from_static(b"plain"))
+        .send()
+        .await
+        .unwrap();
+    admin.delete_bucket_policy().bucket(b).send().await.unwrap();
+    sse_c_put().await.unwrap();
+}
+
+/// `x-amz-expected-bucket-owner` (what Terraform's `expected_bucket_owner` sends) is checked:
+/// the owning account passes, another account is refused with AccessDenied.
+#[tokio::test]
+async fn the_expected_bucket_owner_is_checked() {
+    let srv = TestServer::start().await;
+    let admin = srv.admin();
+    let owner = leadshop_server::config::DEFAULT_ACCOUNT_ID;
+    admin
+        .get_bucket_versioning()
+        .bucket("leadshop-assets")
+        .expected_bucket_owner(owner)
+        .send()
+        .await
+        .unwrap();
+    admin
+        .put_object()
+        .bucket("leadshop-assets")
+        .key("k")
+        .expected_bucket_owner(owner)
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .unwrap();
+    for e in [
+        admin
+            .get_bucket_versioning()
+            .bucket("leadshop-assets")
+            .expected_bucket_owner("111122223333")
+            .send()
+            .await
+            .map(|_| ())
+            .unwrap_err()
+            .into_service_error()
+            .meta()
+            .code()
+            .map(str::to_string),
+        admin
+            .put_object()
+            .bucket("leadshop-assets")
+            .key("k")
+            .expected_bucket_owner("111122223333")
+            .body(ByteStream::from_static(b"x"))
+            .send()
+            .await
+            .map(|_| ())
+            .unwrap_err()
+            .into_service_error()
+            .meta()
+            .code()
+            .map(str::to_string),
+    ] {
+        assert_eq!(e.as_deref(), Some("AccessDenied"));
+    }
 }
