@@ -49,6 +49,10 @@ pub(crate) enum Command {
         #[arg(long)]
         version_id: Option<String>,
     },
+    /// Drift check: compare a live bucket's policy, Public Access Block, ownership,
+    /// encryption, versioning, CORS, lifecycle, logging and metrics configurations with its
+    /// spec documents; print a diff and exit 1 when they differ (2 when it cannot read them).
+    Verify(VerifyArgs),
     /// Cost overrun: delete every object under a prefix now and, with --noncurrent, old
     /// versions and incomplete uploads for good (what a stricter lifecycle would do later).
     Cleanup {
@@ -77,6 +81,36 @@ pub(crate) struct RemoteArgs {
     /// Bucket [default: AWS_S3_BUCKET_NAME].
     #[arg(long)]
     pub(crate) bucket: Option<String>,
+}
+
+#[derive(clap::Args)]
+pub(crate) struct VerifyArgs {
+    #[command(flatten)]
+    pub(crate) remote: RemoteArgs,
+    /// The documents to compare with: the directory config/buckets/<SPEC> [default: the
+    /// bucket's own name].
+    #[arg(long)]
+    pub(crate) spec: Option<String>,
+    /// Directory of spec documents [default: the ones built into this binary, which are
+    /// config/buckets of its source].
+    #[arg(long)]
+    pub(crate) spec_dir: Option<PathBuf>,
+    /// `${account_id}` of the documents: the account that owns the buckets.
+    #[arg(long, default_value = leadshop_server::config::DEFAULT_ACCOUNT_ID)]
+    pub(crate) account_id: String,
+    /// `${log_bucket}`: the bucket receiving the access logs.
+    #[arg(long, default_value = leadshop_spec::bucket::LOG_BUCKET)]
+    pub(crate) log_bucket: String,
+    /// `${source_bucket}`: the bucket whose access logs a log bucket receives.
+    #[arg(long, default_value = leadshop_spec::bucket::ASSETS_BUCKET)]
+    pub(crate) source_bucket: String,
+    /// Expected CORS origins instead of the document's (Terraform's cors_origins of the
+    /// environment, e.g. prod's); repeat for several.
+    #[arg(long = "cors-origin")]
+    pub(crate) cors_origins: Vec<String>,
+    /// Print the expected and live settings as JSON instead of a diff.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 #[derive(clap::Args)]

@@ -6,8 +6,10 @@
 //! # Layout
 //! - [`ClientEnv`]: the settings, and their rendering as shell `export` lines.
 //! - [`remote`]: runbook operations (lockdown, recovery) on any S3 endpoint with the SDK.
+//! - [`verify`]: a live bucket compared with its spec documents (`leadshop verify`).
 
 pub mod remote;
+pub mod verify;
 
 use std::path::{Path, PathBuf};
 

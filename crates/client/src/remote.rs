@@ -31,7 +31,7 @@ pub enum RemoteError {
     Nothing(String),
 }
 
-fn service<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
+pub(crate) fn service<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
     operation: &'static str,
 ) -> impl FnOnce(aws_sdk_s3::error::SdkError<E, R>) -> RemoteError {
     move |e| RemoteError::Service {
@@ -43,10 +43,27 @@ fn service<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::D
     }
 }
 
+/// `Ok(None)` for the error code that means "not configured" (`NoSuchCORSConfiguration`, …).
+pub(crate) fn not_configured<T, E, R>(
+    result: Result<T, aws_sdk_s3::error::SdkError<E, R>>,
+    operation: &'static str,
+    code: &str,
+) -> Result<Option<T>, RemoteError>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match result {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.code() == Some(code) => Ok(None),
+        Err(e) => Err(service(operation)(e)),
+    }
+}
+
 /// One bucket on one endpoint.
 #[derive(Debug, Clone)]
 pub struct Remote {
-    client: Client,
+    pub(crate) client: Client,
     /// The bucket acted on.
     pub bucket: String,
     /// The endpoint (`AWS S3` when the SDK resolves it).
