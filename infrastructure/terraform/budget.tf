@@ -5,6 +5,8 @@ locals {
 }
 
 resource "aws_budgets_budget" "monthly" {
+  count = var.create_budget ? 1 : 0
+
   name         = "leadshop-${var.environment}-monthly"
   budget_type  = "COST"
   limit_amount = local.budget.BudgetLimit.Amount
@@ -19,11 +21,12 @@ resource "aws_budgets_budget" "monthly" {
   dynamic "notification" {
     for_each = local.budget.Notifications
     content {
-      comparison_operator       = notification.value.ComparisonOperator
-      threshold                 = notification.value.Threshold
-      threshold_type            = "PERCENTAGE"
-      notification_type         = notification.value.NotificationType
-      subscriber_sns_topic_arns = [aws_sns_topic.alerts.arn]
+      comparison_operator        = notification.value.ComparisonOperator
+      threshold                  = notification.value.Threshold
+      threshold_type             = "PERCENTAGE"
+      notification_type          = notification.value.NotificationType
+      subscriber_sns_topic_arns  = [aws_sns_topic.alerts.arn]
+      subscriber_email_addresses = var.alert_emails
     }
   }
 }

@@ -1,5 +1,6 @@
-# The application's role: least privilege on the assets bucket's application prefixes,
-# nothing on the log bucket, KMS only when SSE-KMS is on.
+# The application's role. Its policy is config/iam/app-policy.json — the document the local
+# server's `app` key carries — with the bucket ARN of this environment: objects in and listing
+# of the assets bucket, nothing on the log bucket; KMS only when SSE-KMS is on.
 
 data "aws_iam_policy_document" "app_assume" {
   statement {
@@ -16,36 +17,34 @@ resource "aws_iam_role" "app" {
   assume_role_policy = data.aws_iam_policy_document.app_assume.json
 }
 
-data "aws_iam_policy_document" "app" {
-  statement {
-    sid       = "ObjectsOnApplicationPrefixes"
-    actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:GetObjectTagging", "s3:PutObjectTagging", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]
-    resources = [for p in var.app_prefixes : "${aws_s3_bucket.assets.arn}/${p}*"]
-  }
+# EC2 instances take a role through an instance profile.
+resource "aws_iam_instance_profile" "app" {
+  name = "leadshop-app-${var.environment}"
+  role = aws_iam_role.app.name
+}
 
-  statement {
-    sid       = "ListApplicationPrefixes"
-    actions   = ["s3:ListBucket", "s3:ListBucketMultipartUploads"]
-    resources = [aws_s3_bucket.assets.arn]
-    condition {
-      test     = "StringLike"
-      variable = "s3:prefix"
-      values   = concat([""], [for p in var.app_prefixes : "${p}*"])
-    }
-  }
-
-  dynamic "statement" {
-    for_each = var.kms_key_arn == null ? [] : [var.kms_key_arn]
-    content {
-      sid       = "UseTheBucketKey"
-      actions   = ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey"]
-      resources = [statement.value]
-    }
-  }
+locals {
+  # The shared document names the local bucket; each environment's bucket replaces it.
+  app_policy_doc   = jsondecode(file("${path.module}/../../config/iam/app-policy.json"))
+  app_local_bucket = "arn:aws:s3:::leadshop-assets"
+  app_statements = [
+    for s in local.app_policy_doc.Statement : merge(s, {
+      Resource = [for r in flatten([s.Resource]) : replace(r, local.app_local_bucket, aws_s3_bucket.assets.arn)]
+    })
+  ]
+  app_kms_statements = var.kms_key_arn == null ? [] : [{
+    Sid      = "UseTheBucketKey"
+    Effect   = "Allow"
+    Action   = ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey"]
+    Resource = var.kms_key_arn
+  }]
 }
 
 resource "aws_iam_role_policy" "app" {
-  name   = "leadshop-assets-access"
-  role   = aws_iam_role.app.id
-  policy = data.aws_iam_policy_document.app.json
+  name = "leadshop-assets-access"
+  role = aws_iam_role.app.id
+  policy = jsonencode({
+    Version   = local.app_policy_doc.Version
+    Statement = concat(local.app_statements, local.app_kms_statements)
+  })
 }

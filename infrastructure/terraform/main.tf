@@ -14,7 +14,7 @@ locals {
 
   # The bucket documents are the ones `leadshop serve` enforces locally (config/buckets).
   assets_doc = {
-    for name in ["cors", "lifecycle", "encryption", "public-access-block", "versioning"] :
+    for name in ["cors", "lifecycle", "encryption", "public-access-block", "versioning", "metrics"] :
     name => jsondecode(file("${local.spec_dir}/leadshop-assets/${name}.json"))
   }
   logs_doc = {
@@ -27,8 +27,22 @@ locals {
     source_bucket = var.assets_bucket_name
     account_id    = local.account_id
     sse_algorithm = local.sse_algorithm
+    partition     = data.aws_partition.current.partition
   }
-  assets_policy  = templatefile("${local.spec_dir}/leadshop-assets/policy.json", local.template_vars)
+  assets_policy_doc = jsondecode(templatefile("${local.spec_dir}/leadshop-assets/policy.json", local.template_vars))
+  # With SSE-KMS, writes that name another KMS key are refused too (the anchor module's
+  # key-id pinning); without it the document is the one the local server enforces.
+  kms_pin_statements = var.kms_key_arn == null ? [] : [{
+    Sid       = "DenyOtherKmsKeys"
+    Effect    = "Deny"
+    Principal = "*"
+    Action    = "s3:PutObject"
+    Resource  = "arn:${data.aws_partition.current.partition}:s3:::${var.assets_bucket_name}/*"
+    Condition = { StringNotEqualsIfExists = { "s3:x-amz-server-side-encryption-aws-kms-key-id" = var.kms_key_arn } }
+  }]
+  assets_policy = jsonencode(merge(local.assets_policy_doc, {
+    Statement = concat(local.assets_policy_doc.Statement, local.kms_pin_statements)
+  }))
   assets_logging = jsondecode(templatefile("${local.spec_dir}/leadshop-assets/logging.json", local.template_vars)).LoggingEnabled
   logs_policy = templatefile("${local.spec_dir}/leadshop-security-logs/policy.json",
   merge(local.template_vars, { bucket = var.logs_bucket_name }))

@@ -49,7 +49,7 @@ resource "aws_cloudwatch_metric_alarm" "s3_5xx" {
   alarm_description   = "The assets bucket answers 5xx errors."
   namespace           = "AWS/S3"
   metric_name         = "5xxErrors"
-  dimensions          = { BucketName = aws_s3_bucket.assets.id, FilterId = aws_s3_bucket_metric.assets.name }
+  dimensions          = { BucketName = aws_s3_bucket.assets.id, FilterId = aws_s3_bucket_metric.assets["EntireBucket"].name }
   statistic           = "Sum"
   period              = 300
   evaluation_periods  = 1
@@ -65,7 +65,7 @@ resource "aws_cloudwatch_metric_alarm" "s3_4xx_surge" {
   alarm_description   = "Many refused requests: misconfigured clients or probing."
   namespace           = "AWS/S3"
   metric_name         = "4xxErrors"
-  dimensions          = { BucketName = aws_s3_bucket.assets.id, FilterId = aws_s3_bucket_metric.assets.name }
+  dimensions          = { BucketName = aws_s3_bucket.assets.id, FilterId = aws_s3_bucket_metric.assets["EntireBucket"].name }
   statistic           = "Sum"
   period              = 300
   evaluation_periods  = 2
@@ -137,13 +137,13 @@ resource "aws_cloudwatch_dashboard" "storage" {
       {
         type = "metric", x = 0, y = 6, width = 24, height = 6
         properties = {
-          title  = "Requests and errors (request metrics, FilterId ${aws_s3_bucket_metric.assets.name})"
+          title  = "Requests and errors (request metrics, FilterId ${aws_s3_bucket_metric.assets["EntireBucket"].name})"
           region = var.region
           period = 300
           stat   = "Sum"
           metrics = [
             for m in ["AllRequests", "GetRequests", "PutRequests", "4xxErrors", "5xxErrors"] :
-            ["AWS/S3", m, "BucketName", aws_s3_bucket.assets.id, "FilterId", aws_s3_bucket_metric.assets.name]
+            ["AWS/S3", m, "BucketName", aws_s3_bucket.assets.id, "FilterId", aws_s3_bucket_metric.assets["EntireBucket"].name]
           ]
         }
       },

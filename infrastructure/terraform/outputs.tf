@@ -18,6 +18,11 @@ output "app_role_arn" {
   value       = aws_iam_role.app.arn
 }
 
+output "app_instance_profile" {
+  description = "Instance profile that gives EC2 instances the application role."
+  value       = aws_iam_instance_profile.app.name
+}
+
 output "alerts_topic_arn" {
   description = "SNS topic of alarms and budget alerts."
   value       = aws_sns_topic.alerts.arn

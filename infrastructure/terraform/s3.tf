@@ -5,6 +5,12 @@ resource "aws_s3_bucket" "assets" {
   #checkov:skip=CKV2_AWS_62:No consumer of event notifications exists yet; access logs and metrics cover auditing.
   #checkov:skip=CKV_AWS_145:SSE-S3 (AES256) is the baseline the local server mirrors; SSE-KMS is enabled with var.kms_key_arn.
   bucket = var.assets_bucket_name
+
+  # The bucket and its objects outlive a mistaken destroy; the rollback runbook
+  # (docs/OPERATIONS.md) says how to remove it deliberately.
+  lifecycle {
+    prevent_destroy = true
+  }
 }
 
 resource "aws_s3_bucket_ownership_controls" "assets" {
@@ -23,14 +29,16 @@ resource "aws_s3_bucket_public_access_block" "assets" {
 }
 
 resource "aws_s3_bucket_versioning" "assets" {
-  bucket = aws_s3_bucket.assets.id
+  bucket                = aws_s3_bucket.assets.id
+  expected_bucket_owner = local.account_id
   versioning_configuration {
     status = local.assets_doc.versioning.Status
   }
 }
 
 resource "aws_s3_bucket_server_side_encryption_configuration" "assets" {
-  bucket = aws_s3_bucket.assets.id
+  bucket                = aws_s3_bucket.assets.id
+  expected_bucket_owner = local.account_id
   rule {
     apply_server_side_encryption_by_default {
       sse_algorithm     = local.sse_algorithm
@@ -41,9 +49,10 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "assets" {
 }
 
 resource "aws_s3_bucket_logging" "assets" {
-  bucket        = aws_s3_bucket.assets.id
-  target_bucket = aws_s3_bucket.logs.id
-  target_prefix = local.assets_logging.TargetPrefix
+  bucket                = aws_s3_bucket.assets.id
+  expected_bucket_owner = local.account_id
+  target_bucket         = aws_s3_bucket.logs.id
+  target_prefix         = local.assets_logging.TargetPrefix
 
   target_object_key_format {
     partitioned_prefix {
@@ -55,13 +64,14 @@ resource "aws_s3_bucket_logging" "assets" {
 }
 
 resource "aws_s3_bucket_cors_configuration" "assets" {
-  bucket = aws_s3_bucket.assets.id
+  bucket                = aws_s3_bucket.assets.id
+  expected_bucket_owner = local.account_id
 
   dynamic "cors_rule" {
     for_each = local.assets_doc.cors.CORSRules
     content {
       id              = cors_rule.value.ID
-      allowed_origins = var.cors_origins
+      allowed_origins = coalesce(var.cors_origins, cors_rule.value.AllowedOrigins)
       allowed_methods = cors_rule.value.AllowedMethods
       allowed_headers = cors_rule.value.AllowedHeaders
       expose_headers  = cors_rule.value.ExposeHeaders
@@ -71,8 +81,10 @@ resource "aws_s3_bucket_cors_configuration" "assets" {
 }
 
 resource "aws_s3_bucket_lifecycle_configuration" "assets" {
-  #checkov:skip=CKV_AWS_300:Rules are rendered from config/buckets lifecycle.json, which checkov cannot evaluate; every rule there aborts incomplete uploads (tests/infrastructure asserts it).
-  bucket = aws_s3_bucket.assets.id
+  bucket                = aws_s3_bucket.assets.id
+  expected_bucket_owner = local.account_id
+  # S3's default since September 2024, stated so a plan never flips it.
+  transition_default_minimum_object_size = "all_storage_classes_128K"
 
   dynamic "rule" {
     for_each = local.assets_doc.lifecycle.Rules
@@ -95,7 +107,8 @@ resource "aws_s3_bucket_lifecycle_configuration" "assets" {
       dynamic "expiration" {
         for_each = lookup(rule.value, "Expiration", null) == null ? [] : [rule.value.Expiration]
         content {
-          days = expiration.value.Days
+          days                         = lookup(expiration.value, "Days", null)
+          expired_object_delete_marker = lookup(expiration.value, "ExpiredObjectDeleteMarker", null)
         }
       }
 
@@ -131,10 +144,19 @@ resource "aws_s3_bucket_policy" "assets" {
   depends_on = [aws_s3_bucket_public_access_block.assets, aws_s3_bucket_ownership_controls.assets]
 }
 
-# Request metrics (AllRequests, GetRequests, PutRequests, 4xxErrors, 5xxErrors) for the whole bucket.
+# Request metrics (AllRequests, GetRequests, PutRequests, 4xxErrors, 5xxErrors), one per
+# configuration of metrics.json (EntireBucket: the whole bucket).
 resource "aws_s3_bucket_metric" "assets" {
-  bucket = aws_s3_bucket.assets.id
-  name   = "EntireBucket"
+  for_each = { for c in local.assets_doc.metrics.MetricsConfigurations : c.Id => c }
+  bucket   = aws_s3_bucket.assets.id
+  name     = each.key
+
+  dynamic "filter" {
+    for_each = lookup(each.value, "Filter", null) == null ? [] : [each.value.Filter]
+    content {
+      prefix = lookup(filter.value, "Prefix", null)
+    }
+  }
 }
 
 # ---- leadshop-security-logs -------------------------------------------------------------
@@ -145,6 +167,10 @@ resource "aws_s3_bucket" "logs" {
   #checkov:skip=CKV2_AWS_62:Log objects need no event notifications.
   #checkov:skip=CKV_AWS_145:S3 server access log delivery supports only SSE-S3 on the target bucket.
   bucket = var.logs_bucket_name
+
+  lifecycle {
+    prevent_destroy = true
+  }
 }
 
 resource "aws_s3_bucket_ownership_controls" "logs" {
@@ -163,14 +189,16 @@ resource "aws_s3_bucket_public_access_block" "logs" {
 }
 
 resource "aws_s3_bucket_versioning" "logs" {
-  bucket = aws_s3_bucket.logs.id
+  bucket                = aws_s3_bucket.logs.id
+  expected_bucket_owner = local.account_id
   versioning_configuration {
     status = local.logs_doc.versioning.Status
   }
 }
 
 resource "aws_s3_bucket_server_side_encryption_configuration" "logs" {
-  bucket = aws_s3_bucket.logs.id
+  bucket                = aws_s3_bucket.logs.id
+  expected_bucket_owner = local.account_id
   rule {
     apply_server_side_encryption_by_default {
       sse_algorithm = local.logs_doc.encryption.Rules[0].ApplyServerSideEncryptionByDefault.SSEAlgorithm
@@ -180,8 +208,10 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "logs" {
 }
 
 resource "aws_s3_bucket_lifecycle_configuration" "logs" {
-  #checkov:skip=CKV_AWS_300:Rules are rendered from config/buckets lifecycle.json, which checkov cannot evaluate; every rule there aborts incomplete uploads (tests/infrastructure asserts it).
-  bucket = aws_s3_bucket.logs.id
+  bucket                = aws_s3_bucket.logs.id
+  expected_bucket_owner = local.account_id
+  # S3's default since September 2024, stated so a plan never flips it.
+  transition_default_minimum_object_size = "all_storage_classes_128K"
 
   dynamic "rule" {
     for_each = local.logs_doc.lifecycle.Rules
@@ -204,7 +234,8 @@ resource "aws_s3_bucket_lifecycle_configuration" "logs" {
       dynamic "expiration" {
         for_each = lookup(rule.value, "Expiration", null) == null ? [] : [rule.value.Expiration]
         content {
-          days = expiration.value.Days
+          days                         = lookup(expiration.value, "Days", null)
+          expired_object_delete_marker = lookup(expiration.value, "ExpiredObjectDeleteMarker", null)
         }
       }
 

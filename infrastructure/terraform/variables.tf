@@ -40,13 +40,18 @@ variable "logs_bucket_name" {
 }
 
 variable "cors_origins" {
-  description = "Origins allowed to upload from the browser. The default equals config/buckets/leadshop-assets/cors.json."
+  description = "Origins allowed to upload from the browser; null keeps those of config/buckets/leadshop-assets/cors.json (localhost:3000 and staging)."
   type        = list(string)
-  default     = ["http://localhost:3000", "https://staging.leadfactory.com"]
+  default     = null
 
   validation {
-    condition     = alltrue([for o in var.cors_origins : can(regex("^https?://[^/*]+$", o))])
+    condition     = var.cors_origins == null || alltrue([for o in coalesce(var.cors_origins, []) : can(regex("^https?://[^/*]+$", o))])
     error_message = "cors_origins must be scheme://host[:port] origins without paths or wildcards."
+  }
+
+  validation {
+    condition     = var.environment != "prod" || (var.cors_origins != null && alltrue([for o in coalesce(var.cors_origins, []) : startswith(o, "https://")]))
+    error_message = "prod needs its own cors_origins, all https:// (never the development origin http://localhost:3000)."
   }
 }
 
@@ -89,10 +94,10 @@ variable "app_trusted_service" {
   default     = "ec2.amazonaws.com"
 }
 
-variable "app_prefixes" {
-  description = "Key prefixes the application may read, write and delete."
-  type        = list(string)
-  default     = ["screenshots/", "reports/", "uploads/", "tmp/"]
+variable "create_budget" {
+  description = "Create the AWS Budget. Turn off where budgets are managed centrally (an organization's payer account), or on an endpoint without the Budgets API."
+  type        = bool
+  default     = true
 }
 
 variable "bucket_size_alarm_bytes" {

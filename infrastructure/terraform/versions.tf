@@ -1,12 +1,18 @@
 terraform {
-  required_version = ">= 1.5"
+  # 1.10: the S3 backend's native lock file (use_lockfile).
+  required_version = ">= 1.10"
 
   required_providers {
     aws = {
       source  = "hashicorp/aws"
-      version = ">= 5.27, < 7.0"
+      version = ">= 5.86, < 7.0"
     }
   }
+
+  # State in S3 with S3's native lock file; bucket, key and region come from
+  # environments/<env>.s3.tfbackend (terraform init -backend-config=...), one state per
+  # environment. README.md: "State and environments".
+  backend "s3" {}
 }
 
 provider "aws" {

@@ -75,10 +75,16 @@ def test_every_file_parses_and_is_formatted():
 def test_versions_and_providers():
     doc = parse(TF / "versions.tf")
     tf_block = doc["terraform"][0]
-    assert tf_block["required_version"] == ">= 1.5"
+    # 1.10: the S3 backend's native lock file.
+    assert tf_block["required_version"] == ">= 1.10"
     aws = tf_block["required_providers"][0]["aws"]
-    # 5.27 is the first with aws_s3_bucket_logging's target_object_key_format.
-    assert aws["source"] == "hashicorp/aws" and aws["version"] == ">= 5.27, < 7.0"
+    # target_object_key_format (5.27) and transition_default_minimum_object_size (5.7x).
+    assert aws["source"] == "hashicorp/aws" and aws["version"] == ">= 5.86, < 7.0"
+    assert tf_block["backend"] == [{"s3": {}}], "partial S3 backend, filled per environment"
+    for env in ("dev", "staging", "prod"):
+        backend = (TF / "environments" / f"{env}.s3.tfbackend").read_text()
+        assert f'key          = "leadshop/{env}/terraform.tfstate"' in backend
+        assert "use_lockfile = true" in backend and "encrypt      = true" in backend
     assert (TF / ".terraform.lock.hcl").exists(), "the provider version is locked"
     aliases = [p["aws"].get("alias") for p in doc["provider"]]
     assert "billing" in aliases
@@ -121,11 +127,17 @@ def test_ordering_dependencies(tf):
 
 
 def test_cors_both_origins(tf):
-    origins = tf["variable"]["cors_origins"]["default"]
-    assert origins == ["http://localhost:3000", "https://staging.leadfactory.com"]
+    assert tf["variable"]["cors_origins"]["default"] is None, "the document's origins unless overridden"
     rules = spec("leadshop-assets", "cors")["CORSRules"]
-    assert rules[0]["AllowedOrigins"] == origins, "the variable's default is the document's"
+    assert rules[0]["AllowedOrigins"] == ["http://localhost:3000", "https://staging.leadfactory.com"]
     assert {"PUT", "POST", "GET"} <= set(rules[0]["AllowedMethods"])
+    cors = tf["resource"]["aws_s3_bucket_cors_configuration.assets"]["dynamic"][0]["cors_rule"]["content"][0]
+    assert cors["allowed_origins"] == "${coalesce(var.cors_origins, cors_rule.value.AllowedOrigins)}"
+    # Production has its own origin, https only; the development origin never reaches it.
+    prod = parse(TF / "environments" / "prod.tfvars")
+    assert prod["cors_origins"] and all(o.startswith("https://") for o in prod["cors_origins"])
+    assert "localhost" not in str(prod["cors_origins"])
+    assert any("prod" in v["condition"] for v in tf["variable"]["cors_origins"]["validation"])
 
 
 def test_lifecycle_standard_ia_at_30_days_and_abort_everywhere(tf):
@@ -152,15 +164,24 @@ def test_lifecycle_standard_ia_at_30_days_and_abort_everywhere(tf):
 
 
 def test_policies_deny_insecure_transport_and_allow_only_log_delivery():
-    assets = render("leadshop-assets", "policy", bucket="b", account_id="123456789012", sse_algorithm="AES256")
+    assets = render("leadshop-assets", "policy", bucket="b", account_id="123456789012", sse_algorithm="AES256",
+                    partition="aws")
     sids = {s["Sid"]: s for s in assets["Statement"]}
     st = sids["DenyInsecureTransport"]
     assert st["Effect"] == "Deny" and st["Principal"] == "*"
     assert st["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     assert sids["DenyOutdatedTls"]["Condition"] == {"NumericLessThan": {"s3:TlsVersion": "1.2"}}
     assert sids["DenyWritesFromOutsideTheAccount"]["Condition"]["StringNotEquals"]["aws:PrincipalAccount"] == "123456789012"
+    # The anchor module's deny of SSE-C uploads.
+    assert sids["DenyCustomerProvidedKeys"]["Condition"] == {
+        "Null": {"s3:x-amz-server-side-encryption-customer-algorithm": "false"}}
     assert not any(s["Effect"] == "Allow" for s in assets["Statement"]), "no public grants"
-    logs = render("leadshop-security-logs", "policy", bucket="l", source_bucket="b", account_id="123456789012")
+    # ARNs carry the partition Terraform passes (aws, aws-us-gov, aws-cn).
+    for bucket in ("leadshop-assets", "leadshop-security-logs"):
+        assert "arn:aws:" not in (SPEC / bucket / "policy.json").read_text()
+    assert "partition     = data.aws_partition.current.partition" in (TF / "main.tf").read_text()
+    logs = render("leadshop-security-logs", "policy", bucket="l", source_bucket="b", account_id="123456789012",
+                  partition="aws")
     allows = [s for s in logs["Statement"] if s["Effect"] == "Allow"]
     assert len(allows) == 1
     allow = allows[0]
@@ -200,18 +221,47 @@ def test_budget_40_usd_monthly_from_the_shared_document(tf):
     assert "local.budget.TimeUnit" in b["time_unit"]
     assert "local.budget.Notifications" in str(b["dynamic"])
     assert "monthly_budget_usd" not in tf["variable"]
+    notification = b["dynamic"][0]["notification"]["content"][0]
+    assert notification["subscriber_email_addresses"] == "${var.alert_emails}"
+    assert notification["subscriber_sns_topic_arns"] == ["${aws_sns_topic.alerts.arn}"]
 
 
 def test_app_role_least_privilege(tf):
-    doc = tf["data"]["aws_iam_policy_document.app"]
-    actions = {a for st in doc["statement"] for a in st["actions"]}
+    # One application policy: config/iam/app-policy.json, the local `app` key's, read by iam.tf.
+    text = (TF / "iam.tf").read_text()
+    assert '"${path.module}/../../config/iam/app-policy.json"' in text
+    doc = json.loads((ROOT / "config" / "iam" / "app-policy.json").read_text())
+    actions = {a for st in doc["Statement"] for a in st["Action"]}
     assert {"s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket"} <= actions
     assert not any(a.endswith("*") for a in actions), "no wildcard actions"
     assert not any("Bucket" in a and a.startswith("s3:Put") for a in actions), "no bucket configuration changes"
-    listing = next(st for st in doc["statement"] if "s3:ListBucket" in st["actions"])
-    assert listing["condition"][0]["variable"] == "s3:prefix"
-    text = (TF / "iam.tf").read_text()
+    resources = {st["Resource"] for st in doc["Statement"]}
+    assert resources == {"arn:aws:s3:::leadshop-assets", "arn:aws:s3:::leadshop-assets/*"}, "the assets bucket only"
     assert "aws_s3_bucket.logs" not in text, "nothing on the log bucket"
+    # EC2 gets the role through an instance profile.
+    assert tf["resource"]["aws_iam_instance_profile.app"]["role"] == "${aws_iam_role.app.name}"
+
+
+def test_buckets_are_protected_and_owner_checked(tf):
+    r = tf["resource"]
+    for b in ("assets", "logs"):
+        assert r[f"aws_s3_bucket.{b}"]["lifecycle"][0]["prevent_destroy"] is True
+        for kind in ("versioning", "server_side_encryption_configuration", "lifecycle_configuration"):
+            assert r[f"aws_s3_bucket_{kind}.{b}"]["expected_bucket_owner"] == "${local.account_id}", (kind, b)
+        lc = r[f"aws_s3_bucket_lifecycle_configuration.{b}"]
+        assert lc["transition_default_minimum_object_size"] == "all_storage_classes_128K"
+    for kind in ("logging", "cors_configuration"):
+        assert r[f"aws_s3_bucket_{kind}.assets"]["expected_bucket_owner"] == "${local.account_id}"
+    # The rollback override lifts prevent_destroy, and lives outside the module directory.
+    override = (ROOT / "infrastructure" / "rollback" / "allow_destroy_override.tf").read_text()
+    assert override.count("prevent_destroy = false") == 2
+    assert not list(TF.glob("*_override.tf")), "no override file in the module itself"
+    # Expired delete markers are cleaned up on the assets bucket.
+    main = spec("leadshop-assets", "lifecycle")["Rules"][0]
+    assert main["Expiration"] == {"ExpiredObjectDeleteMarker": True}
+    # The metrics configurations come from metrics.json, which the server bootstraps too.
+    assert spec("leadshop-assets", "metrics") == {"MetricsConfigurations": [{"Id": "EntireBucket"}]}
+    assert "local.assets_doc.metrics.MetricsConfigurations" in r["aws_s3_bucket_metric.assets"]["for_each"]
 
 
 def test_dashboard_uses_daily_storage_metrics_and_request_metrics():
