@@ -1,0 +1,259 @@
+"""Seed "Tests to Pass" 1 and the rollback, for real: `terraform plan` and `terraform apply`
+of dev, staging and prod, then a second plan with no changes, `leadshop verify`, and
+`terraform plan -destroy` / `terraform destroy` — against leadshop (S3, and the S3 backend
+holding the state with its lock file) and moto's server (IAM, STS, SNS, KMS, CloudWatch,
+Budgets). The time of each step goes to target/terraform-apply-times.md."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+
+import pytest
+
+from pathlib import Path
+
+from local_cloud import ACCOUNT, BIN, REPO, STATE_BUCKET, TERRAFORM, LocalCloud, Workdir, verify, write_times
+
+pytestmark = pytest.mark.skipif(TERRAFORM is None, reason="terraform is not installed")
+
+ENVS = os.environ.get("LEADSHOP_TF_ENVS", "dev staging prod").split()
+BUCKETS = {
+    "dev": ("leadshop-assets-dev", "leadshop-security-logs-dev"),
+    "staging": ("leadshop-assets-staging", "leadshop-security-logs-staging"),
+    "prod": ("leadshop-assets", "leadshop-security-logs"),
+}
+PLANS = REPO / "target" / "tf-plans"
+PROD_ORIGINS = ["https://app.leadfactory.com"]
+# Budgets on moto: see test_the_budget_on_moto_fails_as_named.
+NO_BUDGET = "-var=create_budget=false"
+
+
+@pytest.fixture(scope="module")
+def cloud(tmp_path_factory):
+    c = LocalCloud(tmp_path_factory.mktemp("cloud"))
+    yield c
+    c.stop()
+
+
+def readme_block(marker: str) -> list[str]:
+    """The commands of a fenced block that follows `<!-- marker -->` in the module's README."""
+    text = (REPO / "infrastructure" / "terraform" / "README.md").read_text()
+    m = re.search(rf"<!-- {marker} -->\s*```sh\n(.*?)```", text, re.S)
+    assert m, f"README.md has no block marked {marker}"
+    return [line for line in m.group(1).splitlines() if line.strip() and not line.startswith("#")]
+
+
+def run_cli(cloud: LocalCloud, line: str) -> str:
+    env = dict(os.environ)
+    env.update(cloud.env)
+    out = subprocess.run(shlex.split(line), env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, f"{line}\n{out.stdout}\n{out.stderr}"
+    return out.stdout
+
+
+def verify_args(environment: str) -> list[str]:
+    assets, logs = BUCKETS[environment]
+    args = ["--bucket", assets, "--spec", "leadshop-assets", "--log-bucket", logs, "--account-id", ACCOUNT]
+    if environment == "prod":
+        args += [a for o in PROD_ORIGINS for a in ("--cors-origin", o)]
+    return args
+
+
+def empty(cloud: LocalCloud, bucket: str) -> None:
+    s3 = cloud.s3()
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+        for v in page.get("Versions", []) + page.get("DeleteMarkers", []):
+            s3.delete_object(Bucket=bucket, Key=v["Key"], VersionId=v["VersionId"])
+
+
+def test_dev_staging_prod_plan_apply_plan_verify_destroy(cloud, tmp_path):
+    # The state bucket, bootstrapped with the README's commands (the AWS CLI, default settings).
+    for line in readme_block("state-bootstrap"):
+        run_cli(cloud, line)
+    work = Workdir(tmp_path, cloud)
+    s3 = cloud.s3()
+    times: dict[str, dict[str, float]] = {e: {} for e in ENVS}
+
+    for env in ENVS:
+        work.times = {}
+        work.init(env)
+        tfvars = f"-var-file=environments/{env}.tfvars"
+        plan = work.tf("plan", tfvars, NO_BUDGET, "-out=plan.out", label="plan")
+        # Each environment has its own state: the ones applied before it are not touched.
+        assert re.search(r"Plan: \d+ to add, 0 to change, 0 to destroy", plan.stdout), plan.stdout[-3000:]
+        # The plan with every value rendered: checkov scans it (scripts/test-all).
+        PLANS.mkdir(parents=True, exist_ok=True)
+        (PLANS / f"{env}.json").write_text(work.tf("show", "-json", "plan.out").stdout)
+        work.tf("apply", "-input=false", "plan.out", label="apply")
+        again = work.tf("plan", tfvars, NO_BUDGET, "-detailed-exitcode", label="plan again", ok=False)
+        assert again.returncode == 0, f"the second plan is not empty:\n{again.stdout[-8000:]}\n{again.stderr[-3000:]}"
+        assert "No changes." in again.stdout
+
+        # The state is in leadshop under the environment's key, with no lock left behind.
+        keys = [o["Key"] for o in s3.list_objects_v2(Bucket=STATE_BUCKET).get("Contents", [])]
+        assert f"leadshop/{env}/terraform.tfstate" in keys, keys
+        assert not [k for k in keys if k.endswith(".tflock")], keys
+
+        out = verify(cloud, *verify_args(env))
+        assert out.returncode == 0, f"leadshop verify after applying {env}:\n{out.stdout}\n{out.stderr}"
+        assert "no drift" in out.stdout
+        times[env].update(work.times)
+
+    # Drift: what verify prints and what terraform repairs.
+    env = ENVS[0]
+    assets, _ = BUCKETS[env]
+    work.init(env)
+    s3.put_bucket_cors(
+        Bucket=assets,
+        CORSConfiguration={"CORSRules": [{"AllowedOrigins": ["*"], "AllowedMethods": ["GET", "PUT"]}]},
+    )
+    s3.delete_public_access_block(Bucket=assets)
+    drift = verify(cloud, *verify_args(env))
+    assert drift.returncode == 1, drift.stdout + drift.stderr
+    assert "cors" in drift.stdout and "public-access-block" in drift.stdout, drift.stdout
+    assert '"*"' in drift.stdout, drift.stdout
+    tfvars = f"-var-file=environments/{env}.tfvars"
+    repair = work.tf("plan", tfvars, NO_BUDGET, "-detailed-exitcode", ok=False)
+    assert repair.returncode == 2 and "aws_s3_bucket_cors_configuration.assets" in repair.stdout, repair.stdout[-4000:]
+    work.tf("apply", "-input=false", "-auto-approve", tfvars, NO_BUDGET)
+    assert verify(cloud, *verify_args(env)).returncode == 0
+
+    # Rollback (docs/OPERATIONS.md): prevent_destroy refuses first, the runbook's override allows it.
+    for env in ENVS:
+        work.times = {}
+        work.init(env)
+        tfvars = f"-var-file=environments/{env}.tfvars"
+        refused = work.tf("plan", "-destroy", tfvars, NO_BUDGET, ok=False)
+        assert refused.returncode != 0 and "Instance cannot be destroyed" in refused.stderr, refused.stderr[-3000:]
+        shutil.copy(work.root / "infrastructure" / "rollback" / "allow_destroy_override.tf", work.dir / "allow_destroy_override.tf")
+        for bucket in BUCKETS[env]:
+            empty(cloud, bucket)
+        preview = work.tf("plan", "-destroy", tfvars, NO_BUDGET, label="plan -destroy")
+        assert re.search(r"Plan: 0 to add, 0 to change, \d+ to destroy", preview.stdout), preview.stdout[-3000:]
+        work.tf("destroy", "-auto-approve", tfvars, NO_BUDGET, label="destroy")
+        (work.dir / "allow_destroy_override.tf").unlink()
+        names = [b["Name"] for b in s3.list_buckets()["Buckets"]]
+        assert not set(BUCKETS[env]) & set(names), names
+        times[env].update(work.times)
+
+    write_times(list(times.items()))
+
+
+def test_the_budget_on_moto_fails_as_named(tmp_path):
+    """moto 5 creates the budget but has no DescribeSubscribersForNotification, which the
+    provider reads after creating each notification: the apply loop above therefore runs with
+    create_budget = false, and this test holds that reason to be exactly this one (if moto
+    learns the call, this test fails and the loop should apply the budget too)."""
+    cloud = LocalCloud(tmp_path / "cloud")
+    try:
+        work = Workdir(tmp_path / "budget", cloud, backend="local")
+        (work.dir / "local_override.tf").write_text(cloud.override(max_retries=1) + '\nterraform {\n  backend "local" {}\n}\n')
+        work.init(None)
+        run = work.tf(
+            "apply", "-auto-approve", "-var-file=environments/dev.tfvars",
+            "-target=aws_budgets_budget.monthly", ok=False, timeout=600,
+        )
+        assert run.returncode != 0
+        # The provider's words: the read-back of the notification's subscribers got a 500.
+        assert "reading Budget (123456789012:leadshop-dev-monthly) subscribers" in run.stderr, run.stderr[-3000:]
+        assert "DescribeSubscribersForNotification" in run.stderr and "StatusCode: 500" in run.stderr
+        # Why moto answers 500: it raises "The describe_subscribers_for_notification action has
+        # not been implemented" for any action its Budgets responder lacks.
+        from moto.budgets.responses import BudgetsResponse
+
+        assert not hasattr(BudgetsResponse, "describe_subscribers_for_notification")
+        assert hasattr(BudgetsResponse, "create_budget") and hasattr(BudgetsResponse, "create_notification")
+    finally:
+        cloud.stop()
+
+
+def test_state_and_lock_live_in_the_backend_bucket(cloud, tmp_path):
+    """use_lockfile: a second writer is refused while a lock object exists (S3 conditional
+    write, If-None-Match: *), and the lock holder's state survives."""
+    s3 = cloud.s3()
+    try:
+        s3.create_bucket(Bucket=STATE_BUCKET)
+    except s3.exceptions.BucketAlreadyOwnedByYou:
+        pass
+    work = Workdir(tmp_path, cloud)
+    work.init("dev")
+    lock = "leadshop/dev/terraform.tfstate.tflock"
+    s3.put_object(Bucket=STATE_BUCKET, Key=lock, Body=json.dumps({"ID": "held-by-test", "Who": "test"}).encode())
+    try:
+        run = work.tf("plan", "-var-file=environments/dev.tfvars", NO_BUDGET, "-lock-timeout=0s", ok=False)
+        assert run.returncode != 0 and "Error acquiring the state lock" in run.stderr, run.stderr[-3000:]
+    finally:
+        s3.delete_object(Bucket=STATE_BUCKET, Key=lock)
+
+
+def runbook_blocks(section: str) -> list[str]:
+    text = (REPO / "docs" / "OPERATIONS.md").read_text()
+    body = text[text.index(section):]
+    body = body[: body.index("\n## ", 1)]
+    return re.findall(r"```sh\n(.*?)```", body, re.S)
+
+
+def test_the_revert_runbook_runs_as_written(cloud, tmp_path):
+    """docs/OPERATIONS.md "Infrastructure failure": a bad commit (Public Access Block loosened
+    in the documents) is applied to prod; the runbook's blocks, run verbatim with GOOD filled
+    in, bring the bucket back to the good documents; leadshop verify says so; then the full
+    rollback removes everything."""
+    s3 = cloud.s3()
+    if STATE_BUCKET not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
+        s3.create_bucket(Bucket=STATE_BUCKET)
+    work = Workdir(tmp_path, cloud)
+    git = lambda *a: subprocess.run(["git", "-C", str(work.root), *a], check=True, capture_output=True, text=True)  # noqa: E731
+    git("init", "-q")
+    (work.root / ".gitignore").write_text("tf-data/\n*_override.tf\nlocal.s3.tfbackend\n*.plan\n")
+    git("add", "-A")
+    git("-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "good")
+    pab = work.root / "config" / "buckets" / "leadshop-assets" / "public-access-block.json"
+    doc = json.loads(pab.read_text())
+    doc["RestrictPublicBuckets"] = False
+    pab.write_text(json.dumps(doc))
+    git("-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qam", "bad")
+
+    work.init("prod")
+    work.tf("apply", "-input=false", "-auto-approve", "-var-file=environments/prod.tfvars", NO_BUDGET)
+    bad = verify(cloud, *verify_args("prod"))
+    assert bad.returncode == 1 and "public-access-block" in bad.stdout, bad.stdout + bad.stderr
+
+    revert, check, destroy = runbook_blocks("## Infrastructure failure")
+    env = dict(work.env)
+    # The local half of `terraform init` (endpoints, CA, the plugin mirror) rides in
+    # TF_CLI_ARGS_init, so the runbook's own init line runs unchanged; create_budget=false for moto.
+    init_args = ["-backend-config=local.s3.tfbackend"]
+    if Path("/opt/tf-plugins").is_dir():
+        init_args.append("-plugin-dir=/opt/tf-plugins")
+    env["TF_CLI_ARGS_init"] = " ".join(init_args)
+    env["TF_CLI_ARGS_plan"] = NO_BUDGET
+    env["PATH"] = f"{BIN.parent}:{env['PATH']}"
+
+    def sh(block: str, extra: dict | None = None) -> str:
+        e = dict(env)
+        e.update(extra or {})
+        out = subprocess.run(["bash", "-euo", "pipefail", "-c", block], env=e, cwd=work.root,
+                             capture_output=True, text=True, timeout=900)
+        assert out.returncode == 0, (block, out.stdout[-5000:], out.stderr[-5000:])
+        return out.stdout
+
+    assert "GOOD=<last good commit>" in revert
+    sh(revert.replace("<last good commit>", "HEAD~1"))
+    assert json.loads(pab.read_text())["RestrictPublicBuckets"] is True
+    live = s3.get_public_access_block(Bucket="leadshop-assets")["PublicAccessBlockConfiguration"]
+    assert live["RestrictPublicBuckets"] is True
+    # The AWS CLI finds STS at moto, as it would find AWS STS.
+    out = sh(check, {**cloud.env, "AWS_ENDPOINT_URL_STS": cloud.moto_url})
+    assert "no drift" in out, out
+
+    for bucket in BUCKETS["prod"]:
+        empty(cloud, bucket)
+    sh(destroy)
+    names = [b["Name"] for b in s3.list_buckets()["Buckets"]]
+    assert not set(BUCKETS["prod"]) & set(names), names
+    assert not (work.dir / "allow_destroy_override.tf").exists()
