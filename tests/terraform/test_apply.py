@@ -232,11 +232,11 @@ def test_the_revert_runbook_runs_as_written(cloud, tmp_path):
         init_args.append("-plugin-dir=/opt/tf-plugins")
     env["TF_CLI_ARGS_init"] = " ".join(init_args)
     env["TF_CLI_ARGS_plan"] = NO_BUDGET
-    env["PATH"] = f"{BIN.parent}:{env['PATH']}"
 
     def sh(block: str, extra: dict | None = None) -> str:
         e = dict(env)
         e.update(extra or {})
+        e["PATH"] = f"{BIN.parent}:{e['PATH']}"
         out = subprocess.run(["bash", "-euo", "pipefail", "-c", block], env=e, cwd=work.root,
                              capture_output=True, text=True, timeout=900)
         assert out.returncode == 0, (block, out.stdout[-5000:], out.stderr[-5000:])
