@@ -18,6 +18,7 @@ import boto3
 import pytest
 
 from leadshop_proc import BIN, REPO, Leadshop
+from runbooks import runbook_blocks
 
 ASSETS = "leadshop-assets"
 KIB = 1024
@@ -265,22 +266,6 @@ def test_kill_9_during_a_lifecycle_pass_loses_and_repeats_nothing(tmp_path):
         assert kills_mid_pass >= 1, "no kill landed during a pass; the test proved nothing"
     finally:
         srv.stop()
-
-
-def runbook_blocks(section):
-    text = (REPO / "docs/OPERATIONS.md").read_text()
-    body = text[text.index(section):]
-    body = body[:body.index("\n## ", 1)]
-    blocks, inside, current = [], False, []
-    for line in body.splitlines():
-        if line.strip() == "```sh":
-            inside, current = True, []
-        elif line.strip() == "```" and inside:
-            inside = False
-            blocks.append("\n".join(current))
-        elif inside:
-            current.append(line)
-    return blocks
 
 
 def test_the_cost_runbook_runs_as_written(tmp_path):

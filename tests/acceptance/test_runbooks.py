@@ -5,20 +5,13 @@ is test_lifecycle.py::test_the_cost_runbook_runs_as_written; the Terraform rever
 tests/terraform/test_apply.py::test_the_revert_runbook_runs_as_written."""
 
 import json
-import re
 import subprocess
 import sys
 
 from leadshop_proc import BIN, REPO, Leadshop
+from runbooks import runbook_blocks
 from test_access import curl
 from test_lifecycle import ASSETS, client
-
-
-def blocks(section: str) -> list[str]:
-    text = (REPO / "docs" / "OPERATIONS.md").read_text()
-    body = text[text.index(section):]
-    body = body[: body.index("\n## ", 1)]
-    return re.findall(r"```sh\n(.*?)```", body, re.S)
 
 
 def shell(srv: Leadshop, extra: dict | None = None):
@@ -40,7 +33,7 @@ def test_the_lockdown_runbook_runs_as_written(tmp_path):
     try:
         s3 = client(srv)
         env = srv.env()
-        aws_cli, verb = blocks("## Security incident")
+        aws_cli, verb = runbook_blocks("## Security incident")
         for block in (aws_cli, verb):
             # Someone made the bucket public: lifted its Public Access Block, then a policy.
             s3.delete_public_access_block(Bucket=ASSETS)
@@ -67,7 +60,7 @@ def test_the_data_recovery_runbook_runs_as_written(tmp_path):
         s3.put_object(Bucket=ASSETS, Key=key, Body=b"second")
         s3.put_object(Bucket=ASSETS, Key=key + ".bak", Body=b"another key under the prefix")
         s3.delete_object(Bucket=ASSETS, Key=key)
-        listing, undelete, unoverwrite = blocks("## Data recovery")
+        listing, undelete, unoverwrite = runbook_blocks("## Data recovery")
         sh = shell(srv)
         seen = json.loads(sh(listing))
         assert len(seen["versions"]) == 2 and len(seen["markers"]) == 1, seen
@@ -99,7 +92,7 @@ def test_the_application_fallback_runbook_runs_as_written(tmp_path):
         s3 = client(srv)
         outbox = tmp_path / "outbox"
         sh = shell(srv, {"STORAGE_OUTBOX_DIR": str(outbox)})
-        go_local, status, back = blocks("## Application fallback")
+        go_local, status, back = runbook_blocks("## Application fallback")
         doc = tmp_path / "report.pdf"
         doc.write_bytes(b"%PDF-1.7 written while the store was unreachable")
         # The application, started with the runbook's step 1 in its environment.

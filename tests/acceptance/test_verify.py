@@ -4,7 +4,7 @@ each kind of drift is named with a diff and exit 1; an endpoint it cannot read i
 import json
 import subprocess
 
-from leadshop_proc import BIN, Leadshop
+from leadshop_proc import BIN, REPO, Leadshop
 from test_lifecycle import ASSETS, client
 
 LOGS = "leadshop-security-logs"
@@ -23,6 +23,9 @@ def test_verify_reports_no_drift_then_each_drift(tmp_path):
             out = verify(env, "--bucket", bucket)
             assert out.returncode == 0, out.stdout + out.stderr
             assert "no drift: 9 settings match" in out.stdout
+        # The same from the checkout's documents instead of the built-in copy.
+        out = verify(env, "--bucket", ASSETS, "--spec-dir", str(REPO / "config" / "buckets"))
+        assert out.returncode == 0 and "config/buckets/leadshop-assets" in out.stdout, out.stdout + out.stderr
 
         s3.put_bucket_versioning(Bucket=ASSETS, VersioningConfiguration={"Status": "Suspended"})
         s3.delete_bucket_lifecycle(Bucket=ASSETS)

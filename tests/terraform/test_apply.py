@@ -12,12 +12,12 @@ import re
 import shlex
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
-from pathlib import Path
-
 from local_cloud import ACCOUNT, BIN, REPO, STATE_BUCKET, TERRAFORM, LocalCloud, Workdir, verify, write_times
+from runbooks import runbook_blocks  # tests/acceptance, on the path through local_cloud
 
 pytestmark = pytest.mark.skipif(TERRAFORM is None, reason="terraform is not installed")
 
@@ -189,13 +189,6 @@ def test_state_and_lock_live_in_the_backend_bucket(cloud, tmp_path):
         assert run.returncode != 0 and "Error acquiring the state lock" in run.stderr, run.stderr[-3000:]
     finally:
         s3.delete_object(Bucket=STATE_BUCKET, Key=lock)
-
-
-def runbook_blocks(section: str) -> list[str]:
-    text = (REPO / "docs" / "OPERATIONS.md").read_text()
-    body = text[text.index(section):]
-    body = body[: body.index("\n## ", 1)]
-    return re.findall(r"```sh\n(.*?)```", body, re.S)
 
 
 def test_the_revert_runbook_runs_as_written(cloud, tmp_path):

@@ -112,13 +112,8 @@ fn load_spec_dir(
     buckets.sort_by_key(std::fs::DirEntry::file_name);
     for bucket in buckets {
         let name = bucket.file_name().to_string_lossy().into_owned();
-        let mut docs = Vec::new();
-        for doc in read_dir(&bucket.path())?.filter_map(Result::ok) {
-            let file = doc.file_name().to_string_lossy().into_owned();
-            let text = std::fs::read_to_string(doc.path())
-                .map_err(io_ctx(format!("reading {}", doc.path().display())))?;
-            docs.push((file, text));
-        }
+        let docs = BucketSpec::read_documents(&bucket.path())
+            .map_err(io_ctx(format!("reading {}", bucket.path().display())))?;
         specs.push(BucketSpec::parse(
             &name,
             docs.iter().map(|(f, t)| (f.as_str(), t.as_str())),

@@ -252,6 +252,40 @@ impl BucketSpec {
         Ok(spec)
     }
 
+    /// The `(file name, text)` documents of one bucket directory (`config/buckets/<bucket>/`),
+    /// sorted by name, for [`BucketSpec::parse`].
+    ///
+    /// # Errors
+    /// The directory or a file cannot be read; the message names the path.
+    pub fn read_documents(dir: &std::path::Path) -> std::io::Result<Vec<(String, String)>> {
+        fn named(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> std::io::Error + '_ {
+            move |e| std::io::Error::new(e.kind(), format!("reading {}: {e}", path.display()))
+        }
+        let mut docs = Vec::new();
+        for entry in std::fs::read_dir(dir).map_err(named(dir))? {
+            let path = entry.map_err(named(dir))?.path();
+            if path.is_file() {
+                let file = path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                docs.push((file, std::fs::read_to_string(&path).map_err(named(&path))?));
+            }
+        }
+        docs.sort();
+        Ok(docs)
+    }
+
+    /// The built-in `(file name, text)` documents of one bucket (empty for an unknown name).
+    #[must_use]
+    pub fn builtin_documents(bucket: &str) -> Vec<(String, String)> {
+        BUILTIN_DOCUMENTS
+            .iter()
+            .filter(|(b, _, _)| *b == bucket)
+            .map(|(_, f, t)| ((*f).to_string(), (*t).to_string()))
+            .collect()
+    }
+
     /// The built-in specs (see [`BUILTIN_DOCUMENTS`]).
     ///
     /// # Errors
