@@ -17,6 +17,9 @@ fuzz_target!(|data: &[u8]| {
         _ => protocol::Protocol::Query,
     };
     let _ = protocol::decode(proto, body);
+    if proto == protocol::Protocol::Query {
+        let _ = leadshop_server::monitoring::bounds::query_action(body);
+    }
     if let Ok(v) = cbor::decode(body) {
         let again = cbor::encode(&v, &|_| false);
         assert_eq!(cbor::decode(&again).ok(), Some(v), "a decoded value round-trips");

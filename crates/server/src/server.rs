@@ -26,7 +26,7 @@ use crate::events::usage::Usage;
 use crate::events::{Events, QUEUE_CAPACITY, Subscriber};
 use crate::s3::Leadshop;
 use crate::shell::limits::{ConnLimiter, Listener, ShellStats};
-use crate::shell::{ListenerSetup, S3Shell, Timeouts, accept_loop};
+use crate::shell::{ListenerSetup, S3Shell, Timeouts, accept_loop, guard};
 pub use crate::start_error::StartError;
 use crate::start_error::io_ctx;
 use crate::state::{AppState, Endpoints};
@@ -333,6 +333,7 @@ pub async fn start_with(config: Config, options: StartOptions) -> Result<ServerH
             keys: state.keys.clone(),
             clock: state.clock.clone(),
             account_id: state.config.account_id.clone(),
+            region: state.config.region.clone(),
         }),
     });
     let http_shell = s3_shell.clone();
@@ -347,7 +348,12 @@ pub async fn start_with(config: Config, options: StartOptions) -> Result<ServerH
                 let shell = shell.clone();
                 let conn = conn.clone();
                 let activity = activity.clone();
-                async move { Ok::<_, Infallible>(shell.handle(req, conn, activity).await) }
+                async move {
+                    let panics = &shell.stats.panics;
+                    Ok::<_, Infallible>(
+                        guard::answer(shell.handle(req, conn, activity), panics).await,
+                    )
+                }
             })
         },
     ));
@@ -369,7 +375,10 @@ pub async fn start_with(config: Config, options: StartOptions) -> Result<ServerH
                     // with aws:SecureTransport = false, which refuses them.
                     Ok::<_, Infallible>(match plain_http::redirect(&req, &base) {
                         Some(resp) => resp,
-                        None => shell.handle(req, conn, activity).await,
+                        None => {
+                            let panics = &shell.stats.panics;
+                            guard::answer(shell.handle(req, conn, activity), panics).await
+                        }
                     })
                 }
             })
@@ -386,7 +395,12 @@ pub async fn start_with(config: Config, options: StartOptions) -> Result<ServerH
                 let console = console.clone();
                 let conn = conn.clone();
                 let activity = activity.clone();
-                async move { Ok::<_, Infallible>(console.handle(req, conn, activity).await) }
+                async move {
+                    let panics = &console.shell.stats.panics;
+                    Ok::<_, Infallible>(
+                        guard::answer(console.handle(req, conn, activity), panics).await,
+                    )
+                }
             })
         },
     ));

@@ -59,6 +59,12 @@ pub fn metrics(s: &ShellStats) -> String {
             ("{reason=\"header_too_large\"}", get(&s.header_too_large)),
         ],
     );
+    counter(
+        &mut out,
+        "leadshop_request_panics_total",
+        "Requests whose handling panicked: each was answered 500 and the server kept serving.",
+        &[("", get(&s.panics))],
+    );
     let _ = writeln!(
         out,
         "# HELP leadshop_connections_open Connections open now.\n# TYPE leadshop_connections_open gauge"

@@ -33,7 +33,7 @@ pub use metrics::metrics;
 /// What the console listener serves with.
 pub struct Console {
     state: Arc<AppState>,
-    shell: Arc<S3Shell>,
+    pub(crate) shell: Arc<S3Shell>,
     sessions: session::Sessions,
     /// The S3 endpoint's `host[:port]`, which the page's requests are signed for.
     s3_host: String,

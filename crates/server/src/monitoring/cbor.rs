@@ -10,12 +10,14 @@ use serde_json::{Map, Number, Value};
 #[error("malformed CBOR: {0}")]
 pub struct CborError(pub &'static str);
 
-/// The deepest nesting accepted (a hostile body cannot exhaust the stack).
-const MAX_DEPTH: usize = 64;
+use super::bounds::{MAX_DEPTH, MAX_VALUES};
 
 struct Reader<'a> {
     b: &'a [u8],
     at: usize,
+    /// Values decoded so far (at most [`MAX_VALUES`]: a body of one-byte items cannot make
+    /// a structure many times its size).
+    made: usize,
 }
 
 impl Reader<'_> {
@@ -89,6 +91,10 @@ impl Reader<'_> {
     fn value(&mut self, depth: usize) -> Result<Value, CborError> {
         if depth > MAX_DEPTH {
             return Err(CborError("nested too deeply"));
+        }
+        self.made += 1;
+        if self.made > MAX_VALUES {
+            return Err(CborError("too many values"));
         }
         let head = self.byte()?;
         let (major, info) = (head >> 5, head & 31);
@@ -200,7 +206,11 @@ pub fn decode(bytes: &[u8]) -> Result<Value, CborError> {
     if bytes.is_empty() {
         return Ok(Value::Object(Map::new()));
     }
-    let mut r = Reader { b: bytes, at: 0 };
+    let mut r = Reader {
+        b: bytes,
+        at: 0,
+        made: 0,
+    };
     let v = r.value(0)?;
     if r.at != bytes.len() {
         return Err(CborError("trailing bytes"));
@@ -323,5 +333,10 @@ mod tests {
         }
         let deep = vec![0x81; 1000];
         assert!(decode(&deep).is_err());
+        // 100,000 one-byte items: refused, not 100,000 values of 32 bytes each.
+        let mut wide = vec![0x9f];
+        wide.extend(std::iter::repeat_n(0x00, 100_000));
+        wide.push(0xff);
+        assert_eq!(decode(&wide).unwrap_err(), CborError("too many values"));
     }
 }

@@ -6,6 +6,7 @@
 //! ([`protocol`]). Access follows the caller's identity policy (`cloudwatch:<Operation>` on
 //! `*`), as on AWS.
 
+pub mod bounds;
 pub mod cbor;
 pub mod cost;
 pub mod ops;
@@ -82,6 +83,8 @@ pub struct Monitoring {
     pub clock: SharedClock,
     /// The account of every key.
     pub account_id: String,
+    /// The server's region: a signature scoped to another is refused, as S3's is.
+    pub region: String,
 }
 
 impl Monitoring {
@@ -110,10 +113,15 @@ impl Monitoring {
         secure: bool,
     ) -> Result<(String, serde_json::Value), ApiError> {
         let identity = self.authenticate(parts, &body)?;
-        let (input, action) = protocol::decode(protocol, &body)?;
-        let op = operation
-            .or(action)
-            .ok_or_else(|| ApiError::new("MissingAction", "The request names no Action."))?;
+        // The operation is known before the body is parsed (the query protocol's `Action` is
+        // found without building anything), so a caller without the permission costs no
+        // parsing at all.
+        let op = match operation {
+            Some(op) => Some(op),
+            None if protocol == Protocol::Query => bounds::query_action(&body),
+            None => None,
+        }
+        .ok_or_else(|| ApiError::new("MissingAction", "The request names no Action."))?;
         if !matches!(
             op.as_str(),
             "GetMetricStatistics" | "GetMetricData" | "ListMetrics"
@@ -121,11 +129,12 @@ impl Monitoring {
             return Err(ApiError::new(
                 "InvalidAction",
                 format!(
-                    "The action {op} is not valid for this endpoint (leadshop answers GetMetricStatistics, GetMetricData and ListMetrics)."
+                    "The action {op:.64} is not valid for this endpoint (leadshop answers GetMetricStatistics, GetMetricData and ListMetrics)."
                 ),
             ));
         }
         authorize(&self.account_id, &identity, &op, secure)?;
+        let input = protocol::decode(protocol, &body)?;
         let store = self.store.clone();
         let now = self.clock.now_ms();
         let name = op.clone();
@@ -176,6 +185,15 @@ impl Monitoring {
         let cred = &auth.credential;
         if cred.aws_service != "monitoring" {
             return Err(denied());
+        }
+        if cred.aws_region != self.region {
+            return Err(ApiError::forbidden(
+                "SignatureDoesNotMatch",
+                format!(
+                    "Credential should be scoped to a valid region: this endpoint is in '{}', not '{:.32}'.",
+                    self.region, cred.aws_region
+                ),
+            ));
         }
         let identity = self.keys.by_id(cred.access_key_id).ok_or_else(|| {
             ApiError::forbidden(

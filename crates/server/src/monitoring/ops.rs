@@ -49,22 +49,32 @@ fn number(v: &Value, name: &str) -> Result<Option<f64>, ApiError> {
     }
 }
 
+/// The earliest and latest timestamps accepted, in milliseconds: years 1 to 9999, the range
+/// of ISO 8601 text. Anything outside (a start of -1e18 seconds) is refused, so that
+/// differences of two timestamps never overflow.
+const TIMESTAMP_RANGE_MS: std::ops::RangeInclusive<i64> = -62_135_596_800_000..=253_402_300_799_999;
+
 /// A timestamp: epoch seconds (JSON, CBOR) or ISO 8601 text (query), in milliseconds.
 fn timestamp(v: &Value, name: &str) -> Result<i64, ApiError> {
     let bad = || invalid(format!("The parameter {name} must be a valid timestamp."));
+    let from_secs = |secs: f64| {
+        let ms = (secs * 1000.0).round();
+        (ms.is_finite()
+            && ms >= *TIMESTAMP_RANGE_MS.start() as f64
+            && ms <= *TIMESTAMP_RANGE_MS.end() as f64)
+            .then_some(ms as i64)
+            .ok_or_else(bad)
+    };
     match v.get(name) {
         None | Some(Value::Null) => Err(missing(name)),
-        Some(Value::Number(n)) => n
-            .as_f64()
-            .map(|s| (s * 1000.0).round() as i64)
-            .ok_or_else(bad),
+        Some(Value::Number(n)) => n.as_f64().ok_or_else(bad).and_then(from_secs),
         Some(Value::String(s)) => {
             if let Ok(secs) = s.parse::<f64>() {
-                return Ok((secs * 1000.0).round() as i64);
+                return from_secs(secs);
             }
             let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
                 .map_err(|_| bad())?;
-            Ok((t.unix_timestamp_nanos() / 1_000_000) as i64)
+            from_secs(t.unix_timestamp() as f64 + f64::from(t.millisecond()) / 1000.0)
         }
         Some(_) => Err(bad()),
     }
@@ -142,7 +152,8 @@ const STATISTICS: [&str; 5] = ["SampleCount", "Average", "Sum", "Minimum", "Maxi
 
 fn check_period(period: Option<f64>) -> Result<i64, ApiError> {
     let period = period.ok_or_else(|| missing("Period"))?;
-    if period < 1.0 || period.fract() != 0.0 {
+    // Up to ten years (CloudWatch keeps nothing longer), so `period * 1000` cannot overflow.
+    if !(1.0..=315_360_000.0).contains(&period) || period.fract() != 0.0 {
         return Err(invalid(
             "The parameter Period must be a positive whole number of seconds.",
         ));

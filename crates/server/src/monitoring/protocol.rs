@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use http::{HeaderValue, Response, StatusCode, header};
 use serde_json::{Map, Value};
 
-use super::{ApiError, cbor};
+use super::{ApiError, bounds, cbor};
 
 /// CloudWatch's Smithy service name (the JSON target prefix and the CBOR path).
 pub const SERVICE: &str = "GraniteServiceVersion20100801";
@@ -58,70 +58,27 @@ pub fn detect(parts: &http::request::Parts) -> Option<(Protocol, Option<String>)
     (scoped && form && parts.method == http::Method::POST).then_some((Protocol::Query, None))
 }
 
-/// Sets `path` (`Dimensions.member.1.Name`) in `root`; `member.N` is the N-th list item.
-fn insert(root: &mut Value, path: &[&str], value: String) -> Result<(), ApiError> {
-    let bad = || ApiError::new("MalformedQueryString", "A parameter name is malformed.");
-    let Some((first, rest)) = path.split_first() else {
-        *root = Value::String(value);
-        return Ok(());
-    };
-    if *first == "member" {
-        let (index, rest) = rest.split_first().ok_or_else(bad)?;
-        let index: usize = index.parse().map_err(|_| bad())?;
-        if index == 0 || index > 1000 {
-            return Err(bad());
-        }
-        if !root.is_array() {
-            *root = Value::Array(Vec::new());
-        }
-        let list = root.as_array_mut().expect("array");
-        if list.len() < index {
-            list.resize(index, Value::Null);
-        }
-        return insert(&mut list[index - 1], rest, value);
-    }
-    if !root.is_object() {
-        *root = Value::Object(Map::new());
-    }
-    let entry = root
-        .as_object_mut()
-        .expect("object")
-        .entry((*first).to_string())
-        .or_insert(Value::Null);
-    insert(entry, rest, value)
-}
-
-/// The input of a request, and for the query protocol its `Action`.
+/// The input of a request (for the query protocol, without its `Action`, which
+/// [`bounds::query_action`] finds before anything is built). Every decoder is bounded in depth
+/// and in the values it makes ([`bounds`]).
 ///
 /// # Errors
-/// A body that does not parse: `SerializationException` / `MalformedQueryString`.
-pub fn decode(protocol: Protocol, body: &[u8]) -> Result<(Value, Option<String>), ApiError> {
+/// A body that does not parse or exceeds the bounds: `SerializationException` /
+/// `MalformedQueryString`.
+pub fn decode(protocol: Protocol, body: &[u8]) -> Result<Value, ApiError> {
     match protocol {
-        Protocol::Cbor => cbor::decode(body)
-            .map(|v| (v, None))
-            .map_err(|e| ApiError::new("SerializationException", e.to_string())),
+        Protocol::Cbor => {
+            cbor::decode(body).map_err(|e| ApiError::new("SerializationException", e.to_string()))
+        }
         Protocol::Json => {
             if body.is_empty() {
-                return Ok((Value::Object(Map::new()), None));
+                return Ok(Value::Object(Map::new()));
             }
+            bounds::check_json(body)?;
             serde_json::from_slice(body)
-                .map(|v| (v, None))
                 .map_err(|e| ApiError::new("SerializationException", e.to_string()))
         }
-        Protocol::Query => {
-            let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
-                .map_err(|e| ApiError::new("MalformedQueryString", e.to_string()))?;
-            let mut root = Value::Object(Map::new());
-            let mut action = None;
-            for (k, v) in pairs {
-                match k.as_str() {
-                    "Action" => action = Some(v),
-                    "Version" => {}
-                    _ => insert(&mut root, &k.split('.').collect::<Vec<_>>(), v)?,
-                }
-            }
-            Ok((root, action))
-        }
+        Protocol::Query => bounds::decode_query(body),
     }
 }
 
@@ -294,12 +251,13 @@ mod tests {
 
     #[test]
     fn query_forms_become_nested_values() {
-        let (v, action) = decode(
-            Protocol::Query,
-            b"Action=GetMetricStatistics&Version=2010-08-01&Namespace=AWS%2FS3&Dimensions.member.1.Name=BucketName&Dimensions.member.1.Value=b&Dimensions.member.2.Name=StorageType&Dimensions.member.2.Value=StandardStorage&Statistics.member.1=Average&Period=86400",
-        )
-        .unwrap();
-        assert_eq!(action.as_deref(), Some("GetMetricStatistics"));
+        let body: &[u8] =
+            b"Action=GetMetricStatistics&Version=2010-08-01&Namespace=AWS%2FS3&Dimensions.member.1.Name=BucketName&Dimensions.member.1.Value=b&Dimensions.member.2.Name=StorageType&Dimensions.member.2.Value=StandardStorage&Statistics.member.1=Average&Period=86400";
+        let v = decode(Protocol::Query, body).unwrap();
+        assert_eq!(
+            bounds::query_action(body).as_deref(),
+            Some("GetMetricStatistics")
+        );
         assert_eq!(
             v,
             json!({"Namespace": "AWS/S3", "Period": "86400", "Statistics": ["Average"],

@@ -49,6 +49,8 @@ pub struct ShellStats {
     pub header_too_large: AtomicU64,
     /// TLS handshakes that failed or timed out.
     pub tls_handshake_failures: AtomicU64,
+    /// Requests whose handling panicked (answered 500; the server went on).
+    pub panics: AtomicU64,
     /// Connections open now, per listener (S3 HTTPS, plain HTTP, console).
     pub open: [AtomicUsize; 3],
     /// The log lines of stalled bodies.

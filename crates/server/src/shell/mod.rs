@@ -13,6 +13,7 @@
 //! - [`resign`]: requests AWS accepts that s3s would refuse (an ignored Range, a path signed
 //!   in another escaping), verified and signed again.
 //! - [`errors`]: the S3 error responses the shell answers itself.
+//! - [`guard`]: a panic in one request's handling answers it 500, and nothing else.
 //! - [`cors`]: preflights answered from the bucket's CORS rules; CORS headers on responses.
 //! - [`target`]: the bucket (from the host or the path) a request names, before s3s.
 
@@ -20,6 +21,7 @@ pub mod accept;
 pub mod body;
 pub mod cors;
 pub mod errors;
+pub mod guard;
 pub mod limits;
 pub mod post_form;
 pub mod post_policy;

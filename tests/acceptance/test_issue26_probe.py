@@ -1,0 +1,128 @@
+"""Issue 26: one regression test per hole the second adversarial probe of the release binary
+found, each sending the attack as the probe did, seeing it refused, and seeing the server go
+on serving others. The figures before and after are in docs/SECURITY.md."""
+
+import json
+import threading
+import time
+import uuid
+
+import boto3
+import pytest
+import requests
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+from botocore.exceptions import ClientError
+
+from leadshop_proc import Leadshop
+
+ASSETS = "leadshop-assets"
+MIB = 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def srv(tmp_path_factory):
+    s = Leadshop(tmp_path_factory.mktemp("issue26") / "data").start()
+    yield s
+    s.stop()
+
+
+def s3_client(env):
+    return boto3.session.Session(
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        region_name="us-east-1",
+    ).client("s3", endpoint_url=env["AWS_ENDPOINT_URL"], verify=env["AWS_CA_BUNDLE"])
+
+
+def monitoring_post(env, body: bytes, region: str = "us-east-1") -> requests.Response:
+    """A query-protocol CloudWatch request, signed by botocore for service `monitoring`."""
+    req = AWSRequest(method="POST", url=env["AWS_ENDPOINT_URL"] + "/", data=body,
+                     headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"})
+    SigV4Auth(Credentials(env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"]), "monitoring",
+              region).add_auth(req)
+    p = req.prepare()
+    return requests.post(p.url, data=body, headers=dict(p.headers), verify=env["AWS_CA_BUNDLE"], timeout=120)
+
+
+def code_of(resp: requests.Response) -> str:
+    return resp.text.split("<Code>", 1)[1].split("</Code>", 1)[0]
+
+
+def still_serving(srv):
+    """The admin key's ordinary request succeeds, on a fresh connection."""
+    s3 = s3_client(srv.env("admin"))
+    key = f"alive/{uuid.uuid4().hex}"
+    s3.put_object(Bucket=ASSETS, Key=key, Body=b"alive")
+    assert s3.get_object(Bucket=ASSETS, Key=key)["Body"].read() == b"alive"
+
+
+# 1 (critical). One parameter name of 20,000 dot-separated segments overflowed the stack.
+
+DEEP = b"Action=ListMetrics&Version=2010-08-01&" + b".".join([b"a"] * 20_000) + b"=x"
+
+
+def test_a_deep_parameter_name_is_refused_and_the_server_keeps_serving(srv):
+    app, admin = srv.env("app"), srv.env("admin")
+    # The app key has no cloudwatch: permission: refused before the body is parsed at all.
+    r = monitoring_post(app, DEEP)
+    assert r.status_code == 403 and code_of(r) == "AccessDenied", r.text
+    # A key that may read metrics gets the protocol's 400, not an abort.
+    r = monitoring_post(admin, DEEP)
+    assert r.status_code == 400 and code_of(r) == "MalformedQueryString", r.text
+    assert "20000 segments" in r.text
+    assert srv.proc.poll() is None, "the server is still running"
+    still_serving(srv)
+    # The same endpoint still answers an ordinary request with the admin key.
+    cw = boto3.session.Session(
+        aws_access_key_id=admin["AWS_ACCESS_KEY_ID"], aws_secret_access_key=admin["AWS_SECRET_ACCESS_KEY"],
+        region_name="us-east-1",
+    ).client("cloudwatch", endpoint_url=admin["AWS_ENDPOINT_URL"], verify=admin["AWS_CA_BUNDLE"])
+    assert "Metrics" in cw.list_metrics(Namespace="AWS/S3")
+
+
+# 2 (high). 50,000 parameters `aN.member.1000=x` took RSS from 25 MB to 1.64 GB, answered 403.
+
+WIDE = b"Action=ListMetrics&Version=2010-08-01&" + b"&".join(b"a%d.member.1000=x" % i for i in range(50_000))
+
+
+def test_wide_member_indices_do_not_amplify_memory(srv):
+    assert len(WIDE) > 1_000_000
+    before = srv.rss_kib()
+    r = monitoring_post(srv.env("app"), WIDE)
+    assert r.status_code == 403 and code_of(r) == "AccessDenied", r.text
+    r = monitoring_post(srv.env("admin"), WIDE)
+    assert r.status_code == 400 and code_of(r) == "MalformedQueryString", r.text
+    # The largest structure a permitted caller may build: member.1000 is one item, not 1,000.
+    allowed = b"Action=ListMetrics&Version=2010-08-01&" + b"&".join(
+        b"a%d.member.1000.b.member.999=x" % i for i in range(4_900))
+    r = monitoring_post(srv.env("admin"), allowed)
+    assert r.status_code == 200, r.text
+    grown_mib = (srv.rss_kib() - before) / 1024
+    # Was 1,600 MiB for the first request alone; a 1 MiB body may now cost a few MiB.
+    assert grown_mib < 64, f"RSS grew by {grown_mib:.0f} MiB"
+    still_serving(srv)
+
+
+def test_cloudwatch_refuses_a_signature_for_another_region(srv):
+    admin = srv.env("admin")
+    body = b"Action=ListMetrics&Version=2010-08-01&Namespace=AWS%2FS3"
+    r = monitoring_post(admin, body, region="eu-west-1")
+    assert r.status_code == 403 and code_of(r) == "SignatureDoesNotMatch", r.text
+    assert "eu-west-1" in r.text
+    assert monitoring_post(admin, body).status_code == 200
+
+
+def test_get_metric_statistics_refuses_a_start_far_before_any_calendar(srv):
+    admin = srv.env("admin")
+    base = (b"Action=GetMetricStatistics&Version=2010-08-01&Namespace=AWS%2FS3&MetricName=BucketSizeBytes"
+            b"&Dimensions.member.1.Name=BucketName&Dimensions.member.1.Value=leadshop-assets"
+            b"&Dimensions.member.2.Name=StorageType&Dimensions.member.2.Value=StandardStorage"
+            b"&Statistics.member.1=Maximum&Period=60&EndTime=2026-12-01T00:00:00Z")
+    r = monitoring_post(admin, base + b"&StartTime=-1e18")
+    assert r.status_code == 400 and code_of(r) == "InvalidParameterValue", r.text
+    # 1,441 one-minute points: over the limit, as AWS says.
+    r = monitoring_post(admin, base + b"&StartTime=2026-11-29T23:59:00Z")
+    assert r.status_code == 400 and code_of(r) == "InvalidParameterCombination", r.text
+    r = monitoring_post(admin, base + b"&StartTime=2026-11-30T00:00:00Z")
+    assert r.status_code == 200, r.text
