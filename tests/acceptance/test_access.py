@@ -150,7 +150,13 @@ def test_public_access_block_is_enforced_and_conditional(server, env, s3):
 
     s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=all_on)
     assert error_code(s3.put_bucket_policy, Bucket=bucket, Policy=public) == "AccessDenied"
+    # ACLs are disabled (BucketOwnerEnforced): that is checked first, as on AWS.
+    assert error_code(s3.put_object, Bucket=bucket, Key="acl", Body=b"x",
+                      ACL="public-read") == "AccessControlListNotSupported"
+    s3.put_bucket_ownership_controls(Bucket=bucket, OwnershipControls={"Rules": [{"ObjectOwnership": "ObjectWriter"}]})
     assert error_code(s3.put_object, Bucket=bucket, Key="acl", Body=b"x", ACL="public-read") == "AccessDenied"
+    s3.put_bucket_ownership_controls(Bucket=bucket, OwnershipControls={
+        "Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]})
 
     s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={**all_on, "BlockPublicPolicy": False})
     s3.put_bucket_policy(Bucket=bucket, Policy=public)

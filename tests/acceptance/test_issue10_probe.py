@@ -100,9 +100,10 @@ def test_post_form_fields_feed_the_condition_keys(server, env, s3):
     assert post(k, aes).status_code == 204
     assert s3.head_object(Bucket=ASSETS, Key="forms/aes.txt")["ServerSideEncryption"] == "AES256"
 
-    # Tags in the form are the request's tags: a key that may only write tagged objects.
+    # Tags in the form are the request's tags: a key that may only write tagged objects (and
+    # may tag them: s3:PutObjectTagging, issue 26).
     tagged_only = new_key(server, allow({
-        "Effect": "Allow", "Action": "s3:PutObject", "Resource": f"arn:aws:s3:::{ASSETS}/*",
+        "Effect": "Allow", "Action": ["s3:PutObject", "s3:PutObjectTagging"], "Resource": f"arn:aws:s3:::{ASSETS}/*",
         "Condition": {"StringEquals": {"s3:RequestObjectTag/team": "growth"}}}))
     xml = "<Tagging><TagSet><Tag><Key>team</Key><Value>growth</Value></Tag></TagSet></Tagging>"
     ok = client(tagged_only).generate_presigned_post(ASSETS, "forms/tagged.txt", Fields={"tagging": xml},
@@ -117,12 +118,18 @@ def test_post_acl_fields_follow_public_access_block_and_ownership(server, env, s
     c = client(env)
     public = c.generate_presigned_post(ASSETS, "forms/public.txt", Fields={"acl": "public-read"},
                                        Conditions=[{"acl": "public-read"}])
+    # ACLs are disabled (BucketOwnerEnforced) on leadshop-assets: checked first, as on AWS.
     r = post(env, public)
-    assert r.status_code == 403 and "BlockPublicAcls" in r.text, r.text
+    assert r.status_code == 400 and "AccessControlListNotSupported" in r.text, r.text
     private = c.generate_presigned_post(ASSETS, "forms/private.txt", Fields={"acl": "private"},
                                         Conditions=[{"acl": "private"}])
     assert post(env, private).status_code == 204
-    # Without Public Access Block, ACLs are still disabled (BucketOwnerEnforced), as on AWS.
+    # Where ACLs are enabled, Public Access Block's BlockPublicAcls refuses a public one.
+    bucket = f"acls-{uuid.uuid4().hex[:10]}"
+    s3.create_bucket(Bucket=bucket, ObjectOwnership="ObjectWriter")
+    r = post(env, c.generate_presigned_post(bucket, "x", Fields={"acl": "public-read"}, Conditions=[{"acl": "public-read"}]))
+    assert r.status_code == 403 and "BlockPublicAcls" in r.text, r.text
+    # Without Public Access Block, a bucket with ACLs disabled still refuses them, as on AWS.
     bucket = f"nopab-{uuid.uuid4().hex[:10]}"
     s3.create_bucket(Bucket=bucket)
     s3.delete_public_access_block(Bucket=bucket)  # new buckets have one, as on AWS

@@ -126,3 +126,133 @@ def test_get_metric_statistics_refuses_a_start_far_before_any_calendar(srv):
     assert r.status_code == 400 and code_of(r) == "InvalidParameterCombination", r.text
     r = monitoring_post(admin, base + b"&StartTime=2026-11-30T00:00:00Z")
     assert r.status_code == 200, r.text
+
+
+# 5 (medium). s3:PutObject alone granted ACL, tagging and Object Lock rights.
+
+from test_issue10_probe import allow, new_key  # noqa: E402
+
+
+def error_of(fn, **kw):
+    with pytest.raises(ClientError) as e:
+        fn(**kw)
+    return e.value.response["Error"]["Code"], e.value.response["ResponseMetadata"]["HTTPStatusCode"]
+
+
+def anonymous_get(env, bucket, key) -> int:
+    return requests.get(f"{env['AWS_ENDPOINT_URL']}/{bucket}/{key}", verify=env["AWS_CA_BUNDLE"]).status_code
+
+
+@pytest.fixture(scope="module")
+def acl_bucket(srv):
+    """A bucket whose Object Ownership enables ACLs and whose Public Access Block is off, where
+    a public-read object really is public."""
+    s3 = s3_client(srv.env("admin"))
+    name = f"acl-{uuid.uuid4().hex[:10]}"
+    s3.create_bucket(Bucket=name, ObjectOwnership="ObjectWriter")
+    s3.delete_public_access_block(Bucket=name)
+    return name
+
+
+@pytest.fixture(scope="module")
+def lock_bucket(srv):
+    s3 = s3_client(srv.env("admin"))
+    name = f"lock-{uuid.uuid4().hex[:10]}"
+    s3.create_bucket(Bucket=name, ObjectLockEnabledForBucket=True)
+    return name
+
+
+def writer(srv, *actions, buckets=(ASSETS,)):
+    resources = [f"arn:aws:s3:::{b}/*" for b in buckets]
+    return s3_client(new_key(srv, allow({"Effect": "Allow", "Action": ["s3:PutObject", *actions],
+                                         "Resource": resources})))
+
+
+def test_an_acl_on_a_write_needs_put_object_acl(srv, acl_bucket):
+    env = srv.env("admin")
+    only_put = writer(srv, buckets=(ASSETS, acl_bucket))
+    with_acl = writer(srv, "s3:PutObjectAcl", buckets=(ASSETS, acl_bucket))
+    # Where ACLs are enabled a public-read object is public: PutObject alone may not make it so.
+    assert error_of(only_put.put_object, Bucket=acl_bucket, Key="pub", Body=b"x", ACL="public-read") == (
+        "AccessDenied", 403)
+    assert anonymous_get(env, acl_bucket, "pub") in (403, 404)
+    assert error_of(only_put.put_object, Bucket=acl_bucket, Key="pub", Body=b"x",
+                    GrantRead='uri="http://acs.amazonaws.com/groups/global/AllUsers"') == ("AccessDenied", 403)
+    with_acl.put_object(Bucket=acl_bucket, Key="pub", Body=b"x", ACL="public-read")
+    assert anonymous_get(env, acl_bucket, "pub") == 200
+    # authenticated-read as a POST form's acl field.
+    post = only_put.generate_presigned_post(acl_bucket, "form", Fields={"acl": "authenticated-read"},
+                                            Conditions=[{"acl": "authenticated-read"}])
+    r = requests.post(post["url"], data=post["fields"], files={"file": ("f", b"x")}, verify=env["AWS_CA_BUNDLE"])
+    assert r.status_code == 403 and "<Code>AccessDenied</Code>" in r.text, r.text
+    post = with_acl.generate_presigned_post(acl_bucket, "form", Fields={"acl": "authenticated-read"},
+                                            Conditions=[{"acl": "authenticated-read"}])
+    r = requests.post(post["url"], data=post["fields"], files={"file": ("f", b"x")}, verify=env["AWS_CA_BUNDLE"])
+    assert r.status_code == 204, r.text
+    # Authorisation first: without s3:PutObjectAcl, 403 whatever the ownership; with it, a
+    # bucket with ACLs disabled answers 400 AccessControlListNotSupported, as AWS does (not
+    # Public Access Block's 403).
+    assert error_of(only_put.put_object, Bucket=ASSETS, Key="acl", Body=b"x", ACL="public-read") == (
+        "AccessDenied", 403)
+    assert error_of(with_acl.put_object, Bucket=ASSETS, Key="acl", Body=b"x", ACL="public-read") == (
+        "AccessControlListNotSupported", 400)
+    with_acl.put_object(Bucket=ASSETS, Key="acl", Body=b"x", ACL="bucket-owner-full-control")
+    # Copy and multipart ask the same.
+    only_put.put_object(Bucket=acl_bucket, Key="src", Body=b"x")
+    admin = s3_client(env)
+    assert error_of(only_put.create_multipart_upload, Bucket=acl_bucket, Key="mpu", ACL="public-read") == (
+        "AccessDenied", 403)
+    admin.abort_multipart_upload(Bucket=acl_bucket, Key="mpu", UploadId=with_acl.create_multipart_upload(
+        Bucket=acl_bucket, Key="mpu", ACL="public-read")["UploadId"])
+    copier = s3_client(new_key(srv, allow(
+        {"Effect": "Allow", "Action": ["s3:PutObject", "s3:GetObject"], "Resource": f"arn:aws:s3:::{acl_bucket}/*"})))
+    assert error_of(copier.copy_object, Bucket=acl_bucket, Key="copy", CopySource=f"{acl_bucket}/src",
+                    ACL="public-read") == ("AccessDenied", 403)
+    copier.copy_object(Bucket=acl_bucket, Key="copy", CopySource=f"{acl_bucket}/src")
+    assert admin.head_object(Bucket=acl_bucket, Key="copy")["ContentLength"] == 1
+
+
+def test_tags_on_a_write_need_put_object_tagging(srv):
+    admin = s3_client(srv.env("admin"))
+    only_put, with_tagging = writer(srv), writer(srv, "s3:PutObjectTagging")
+    assert error_of(only_put.put_object, Bucket=ASSETS, Key="tagged", Body=b"x", Tagging="a=b") == (
+        "AccessDenied", 403)
+    assert error_of(only_put.create_multipart_upload, Bucket=ASSETS, Key="tagged", Tagging="a=b") == (
+        "AccessDenied", 403)
+    with_tagging.put_object(Bucket=ASSETS, Key="tagged", Body=b"x", Tagging="a=b")
+    assert admin.get_object_tagging(Bucket=ASSETS, Key="tagged")["TagSet"] == [{"Key": "a", "Value": "b"}]
+    only_put.put_object(Bucket=ASSETS, Key="untagged", Body=b"x")
+    # The POST form's tagging field too.
+    env = srv.env("admin")
+    tagging = "<Tagging><TagSet><Tag><Key>a</Key><Value>b</Value></Tag></TagSet></Tagging>"
+    post = only_put.generate_presigned_post(ASSETS, "form-tagged", Fields={"tagging": tagging},
+                                            Conditions=[{"tagging": tagging}])
+    r = requests.post(post["url"], data=post["fields"], files={"file": ("f", b"x")}, verify=env["AWS_CA_BUNDLE"])
+    assert r.status_code == 403, r.text
+
+
+def test_a_lock_on_a_write_needs_the_lock_actions(srv, lock_bucket):
+    import datetime
+    admin = s3_client(srv.env("admin"))
+    century = datetime.datetime(2126, 1, 1, tzinfo=datetime.timezone.utc)
+    only_put = writer(srv, buckets=(lock_bucket,))
+    retention = writer(srv, "s3:PutObjectRetention", buckets=(lock_bucket,))
+    hold = writer(srv, "s3:PutObjectLegalHold", buckets=(lock_bucket,))
+    locked = dict(Bucket=lock_bucket, Key="locked", Body=b"x", ObjectLockMode="COMPLIANCE",
+                  ObjectLockRetainUntilDate=century)
+    assert error_of(only_put.put_object, **locked) == ("AccessDenied", 403)
+    assert error_of(hold.put_object, **locked) == ("AccessDenied", 403)
+    assert error_of(only_put.put_object, Bucket=lock_bucket, Key="held", Body=b"x",
+                    ObjectLockLegalHoldStatus="ON") == ("AccessDenied", 403)
+    assert error_of(only_put.create_multipart_upload, Bucket=lock_bucket, Key="locked", ObjectLockMode="COMPLIANCE",
+                    ObjectLockRetainUntilDate=century) == ("AccessDenied", 403)
+    # Nothing was written that nobody could delete.
+    assert "Versions" not in admin.list_object_versions(Bucket=lock_bucket)
+    # With the actions (a short GOVERNANCE retention, so the test's objects can go).
+    soon = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=1)
+    retention.put_object(Bucket=lock_bucket, Key="governed", Body=b"x", ObjectLockMode="GOVERNANCE",
+                         ObjectLockRetainUntilDate=soon)
+    assert admin.get_object_retention(Bucket=lock_bucket, Key="governed")["Retention"]["Mode"] == "GOVERNANCE"
+    v = hold.put_object(Bucket=lock_bucket, Key="held", Body=b"x", ObjectLockLegalHoldStatus="ON")["VersionId"]
+    admin.put_object_legal_hold(Bucket=lock_bucket, Key="held", VersionId=v, LegalHold={"Status": "OFF"})
+    only_put.put_object(Bucket=lock_bucket, Key="plain", Body=b"x")

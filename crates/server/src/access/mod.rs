@@ -26,6 +26,7 @@ pub mod conditions;
 mod form;
 pub mod log_delivery;
 mod signature;
+pub mod write_headers;
 
 pub use authenticator::Authenticator;
 pub use form::post_form_tags;
@@ -302,8 +303,6 @@ impl AccessControl {
 #[derive(Debug, Clone)]
 pub struct AccessHook(pub Arc<AccessControl>);
 
-const PUBLIC_CANNED_ACLS: [&str; 3] = ["public-read", "public-read-write", "authenticated-read"];
-
 #[async_trait::async_trait]
 impl S3Access for AccessHook {
     async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
@@ -451,9 +450,23 @@ impl S3Access for AccessHook {
         if matches!(operation, Operation::CopyObject | Operation::UploadPartCopy) {
             check_copy_source(ac, &authz, cx.headers()).await?;
         }
-        if action.scope == Scope::Object && carries_public_acl(cx.headers()) {
-            let pab = ac.bucket_access(&bucket).await.public_access_block;
-            if pab.block_public_acls {
+        // An ACL, tags or a lock on the new object need their own actions (s3:PutObject alone
+        // grants none of them).
+        if matches!(
+            operation,
+            Operation::PutObject | Operation::CopyObject | Operation::CreateMultipartUpload
+        ) {
+            let resource = actions::resource_arn(Scope::Object, &bucket, key.as_deref());
+            for extra in write_headers::of_headers(cx.headers()) {
+                ac.authorize(&authz, extra, &bucket, &resource).await?;
+            }
+        }
+        // Once authorised: where ACLs are disabled the handler refuses any ACL but the
+        // owner's with AccessControlListNotSupported (as AWS checks that first); where they
+        // are enabled, BlockPublicAcls refuses a public one.
+        if action.scope == Scope::Object && write_headers::carries_public_acl(cx.headers()) {
+            let access = ac.bucket_access(&bucket).await;
+            if access.acls_enabled() && access.public_access_block.block_public_acls {
                 return Err(s3_error!(
                     AccessDenied,
                     "Access Denied: public ACLs are blocked by the bucket's BlockPublicAcls setting"
@@ -498,13 +511,18 @@ impl S3Access for AccessHook {
         let resource = actions::resource_arn(Scope::Object, &bucket, Some(&key));
         ac.authorize(&with_form, "s3:PutObject", &bucket, &resource)
             .await?;
+        let grant = form
+            .fields
+            .iter()
+            .any(|(n, _)| n.starts_with("x-amz-grant-"));
+        for extra in write_headers::extra_actions(|name| form.get(name).is_some(), grant) {
+            ac.authorize(&with_form, extra, &bucket, &resource).await?;
+        }
         let acl = form.get("acl").or_else(|| form.get("x-amz-acl"));
-        if acl.is_some_and(|a| PUBLIC_CANNED_ACLS.contains(&a.trim()))
-            && ac
-                .bucket_access(&bucket)
-                .await
-                .public_access_block
-                .block_public_acls
+        let access = ac.bucket_access(&bucket).await;
+        if acl.is_some_and(|a| write_headers::PUBLIC_CANNED_ACLS.contains(&a.trim()))
+            && access.acls_enabled()
+            && access.public_access_block.block_public_acls
         {
             return Err(s3_error!(
                 AccessDenied,
@@ -527,20 +545,6 @@ impl AccessControl {
         }
         Ok(())
     }
-}
-
-/// Whether a request asks for a public canned ACL or grants to everyone.
-fn carries_public_acl(headers: &http::HeaderMap) -> bool {
-    let canned = headers
-        .get("x-amz-acl")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| PUBLIC_CANNED_ACLS.contains(&v.trim()));
-    let grants = headers.iter().any(|(k, v)| {
-        k.as_str().starts_with("x-amz-grant-")
-            && v.to_str()
-                .is_ok_and(|v| v.contains("AllUsers") || v.contains("AuthenticatedUsers"))
-    });
-    canned || grants
 }
 
 /// CopyObject and UploadPartCopy read their source: the caller needs s3:GetObject (or
