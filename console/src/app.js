@@ -36,9 +36,11 @@ async function api(method, path, body) {
 
 const encodeKey = (key) => key.split('/').map(encodeURIComponent).join('/');
 
-function s3Path(bucket, key) {
-  if (!bucket) return '/s3/';
-  return `/s3/${encodeURIComponent(bucket)}${key === undefined ? '' : `/${encodeKey(key)}`}`;
+// The gateway's path names the bucket alone; an object key rides in the `leadshop-key`
+// parameter, because a browser resolves `.` and `..` in a URL path (a key such as
+// `../other-bucket/x` would otherwise reach another bucket).
+function s3Path(bucket) {
+  return bucket ? `/s3/${encodeURIComponent(bucket)}` : '/s3/';
 }
 
 function queryString(query) {
@@ -49,7 +51,8 @@ function queryString(query) {
 }
 
 async function s3(method, bucket, key, { query, headers, body } = {}) {
-  const res = await fetch(s3Path(bucket, key) + queryString(query), {
+  const withKey = key === undefined ? query : { 'leadshop-key': key, ...(query || {}) };
+  const res = await fetch(s3Path(bucket) + queryString(withKey), {
     method,
     credentials: 'same-origin',
     headers: { 'X-CSRF-Token': csrf, ...(headers || {}) },
@@ -296,18 +299,25 @@ function Objects({ bucket, prefix, perms }) {
     headers: { 'x-amz-copy-source': `/${encodeURIComponent(bucket)}/${encodeKey(row.key)}?versionId=${encodeURIComponent(row.versionId)}` },
   }));
 
+  // Every segment of the prefix, empty ones and `.`/`..` included: they are parts of keys of
+  // this bucket, never a way into another, and are shown as such.
   const crumbs = [['', bucket]];
   let acc = '';
-  for (const part of prefix.split('/').filter(Boolean)) {
+  const segments = prefix.split('/').slice(0, -1);
+  for (const part of segments) {
     acc += `${part}/`;
     crumbs.push([acc, part]);
   }
+  const dotted = segments.some((p) => p === '' || p === '.' || p === '..');
   const link = (p) => `#/b/${encodeURIComponent(bucket)}/${encodeKey(p)}`;
   return html`
     <section>
       <nav class="crumbs" aria-label="breadcrumb">
-        ${crumbs.map(([p, label]) => html`<a href=${link(p)}>${label}</a> / `)}
+        ${crumbs.map(([p, label], i) => html`<a href=${link(p)}>${i === 0 ? label : html`<code>${label === '' ? '(empty)' : label}</code>`}</a> / `)}
       </nav>
+      ${dotted && html`<p id="dotted-prefix" class="muted">The prefix <code>${prefix}</code> holds
+        empty, <code>.</code> or <code>..</code> segments: these are keys of <strong>${bucket}</strong>, not paths
+        into another bucket.</p>`}
       <${Uploader} bucket=${bucket} prefix=${prefix} onUploaded=${refresh} />
       <label>
         <input type="checkbox" role="switch" id="show-versions" checked=${versions}
