@@ -256,3 +256,79 @@ def test_a_lock_on_a_write_needs_the_lock_actions(srv, lock_bucket):
     v = hold.put_object(Bucket=lock_bucket, Key="held", Body=b"x", ObjectLockLegalHoldStatus="ON")["VersionId"]
     admin.put_object_legal_hold(Bucket=lock_bucket, Key="held", VersionId=v, LegalHold={"Status": "OFF"})
     only_put.put_object(Bucket=lock_bucket, Key="plain", Body=b"x")
+
+
+# 4 (high). HTTP/2 slow reads: 40 connections x 128 GET streams of a 2 MiB object, window 0,
+# PINGs answered: RSS 115 MB -> 2.8 GB; 25,600 stalled PUT streams -> 1.2 GB.
+
+from h2slow import Attack  # noqa: E402
+
+
+def wait_until(what, check, deadline_s=180.0):
+    """Polls `check` until it holds; fails naming `what` after a generous deadline."""
+    end = time.monotonic() + deadline_s
+    while not check():
+        assert time.monotonic() < end, f"never happened: {what}"
+        time.sleep(0.2)
+
+
+@pytest.fixture()
+def quick(tmp_path):
+    """A server whose idle and body timeouts are short, so stalled connections end soon, and
+    whose response budget per address is the smallest allowed (1 MiB: 16 first reads), so
+    downloads wait for it."""
+    s = Leadshop(tmp_path / "data", config="[limits]\nidle_timeout_secs = 5\nbody_timeout_secs = 5\n"
+                 "max_response_buffer_per_ip = 1048576\n").start()
+    yield s
+    s.stop()
+
+
+def metric(srv, name):
+    return srv.metrics().get(name, 0.0)
+
+
+def test_http2_streams_that_never_read_hold_a_bounded_budget(quick):
+    app, admin = s3_client(quick.env("app")), s3_client(quick.env("admin"))
+    app.put_object(Bucket=ASSETS, Key="big.bin", Body=b"\x5a" * (2 * MIB))
+    url = app.generate_presigned_url("get_object", Params={"Bucket": ASSETS, "Key": "big.bin"}, ExpiresIn=3600)
+    before = quick.rss_kib()
+    attack = Attack(url, quick.env("app")["AWS_CA_BUNDLE"], connections=40, streams=128)
+    try:
+        assert attack.streams == 40 * 128
+        # The address's requests beyond max_requests_per_ip are refused (503, headers only).
+        wait_until("SlowDown for the streams beyond the address's cap",
+                   lambda: metric(quick, 'leadshop_requests_refused_total{reason="requests_per_ip"}') > 0)
+        grown = (quick.rss_kib() - before) / 1024
+        # Was 2,700 MiB; now the budget plus per-stream state.
+        assert grown < 256, f"RSS grew by {grown:.0f} MiB"
+        # Another client (127.0.0.1, the attack comes from 127.0.0.2) is served meanwhile.
+        assert admin.get_object(Bucket=ASSETS, Key="big.bin")["Body"].read() == b"\x5a" * (2 * MIB)
+        # Responses nobody reads end the connections, PINGs notwithstanding (the client never
+        # closes one): as stalled, or by h2 once its streams ended for want of budget.
+        wait_until("every attacking connection closed by the server",
+                   lambda: attack.open_connections == 0)
+        assert metric(quick, 'leadshop_connections_closed_total{reason="stalled"}') >= 1
+        assert metric(quick, 'leadshop_requests_refused_total{reason="response_budget"}') >= 1
+    finally:
+        attack.close()
+    still_serving(quick)
+
+
+def test_http2_uploads_that_never_send_are_bounded(quick):
+    app = s3_client(quick.env("app"))
+    url = app.generate_presigned_url("put_object", Params={"Bucket": ASSETS, "Key": "stalled.bin"}, ExpiresIn=3600)
+    before = quick.rss_kib()
+    attack = Attack(url, quick.env("app")["AWS_CA_BUNDLE"], connections=200, streams=128, method="PUT",
+                    body_stall=True)
+    try:
+        wait_until("SlowDown for the streams beyond the address's cap",
+                   lambda: metric(quick, 'leadshop_requests_refused_total{reason="requests_per_ip"}') > 0)
+        wait_until("the admitted uploads ended by the body timeout",
+                   lambda: metric(quick, 'leadshop_requests_refused_total{reason="body_timeout"}') >= 100)
+        grown = (quick.rss_kib() - before) / 1024
+        assert grown < 256, f"RSS grew by {grown:.0f} MiB"
+        still_serving(quick)
+        # Nothing of a stalled upload was stored.
+        assert error_of(s3_client(quick.env("admin")).head_object, Bucket=ASSETS, Key="stalled.bin")[1] == 404
+    finally:
+        attack.close()

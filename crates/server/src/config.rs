@@ -181,6 +181,16 @@ pub struct Limits {
     /// Data-file writes (hashing, encrypting, writing one batch of an upload) running at once
     /// on the blocking pool; the rest wait their turn, so uploads never starve metadata work.
     pub max_parallel_writes: usize,
+    /// Concurrent HTTP/2 streams per connection (SETTINGS_MAX_CONCURRENT_STREAMS).
+    pub max_streams_per_connection: u32,
+    /// Requests in progress at once per client address, over all its connections and
+    /// streams (a request lasts until its response is sent); beyond it 503 SlowDown.
+    /// `trusted_proxies` are exempt.
+    pub max_requests_per_ip: usize,
+    /// Bytes of response data (read, not yet taken by the client's socket) buffered per
+    /// client address; a download waits for room, and ends after `body_timeout_secs` without.
+    /// `trusted_proxies` are exempt.
+    pub max_response_buffer_per_ip: usize,
 }
 
 impl Default for Limits {
@@ -194,6 +204,9 @@ impl Default for Limits {
             max_header_bytes: 8 * 1024,
             max_xml_body_bytes: 4 * 1024 * 1024,
             max_parallel_writes: 64,
+            max_streams_per_connection: 100,
+            max_requests_per_ip: 512,
+            max_response_buffer_per_ip: 32 * 1024 * 1024,
         }
     }
 }
@@ -398,6 +411,17 @@ impl Config {
         if l.max_connections == 0 || l.max_connections_per_ip == 0 || l.max_parallel_writes == 0 {
             return Err(ConfigError::Invalid(
                 "limits: max_connections, max_connections_per_ip and max_parallel_writes must be at least 1".into(),
+            ));
+        }
+        if l.max_streams_per_connection == 0 || l.max_requests_per_ip == 0 {
+            return Err(ConfigError::Invalid(
+                "limits: max_streams_per_connection and max_requests_per_ip must be at least 1"
+                    .into(),
+            ));
+        }
+        if l.max_response_buffer_per_ip < 1024 * 1024 {
+            return Err(ConfigError::Invalid(
+                "limits: max_response_buffer_per_ip must be at least 1 MiB (one download reads 256 KiB at a time)".into(),
             ));
         }
         if l.max_header_bytes < 2048 {

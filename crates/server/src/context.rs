@@ -18,6 +18,8 @@ pub struct ConnInfo {
     /// A request the console forwards for a browser on this machine (its peer is a loopback
     /// address): nothing crossed a network in the clear, so it counts as secure transport.
     pub loopback_console: bool,
+    /// What the client's address holds across its connections (requests, response buffers).
+    pub client: Arc<crate::shell::client::Client>,
 }
 
 /// The negotiated TLS parameters of a connection.

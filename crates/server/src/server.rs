@@ -306,6 +306,15 @@ pub async fn start_with(config: Config, options: StartOptions) -> Result<ServerH
         .filter_map(|p| leadshop_spec::policy::Cidr::parse(p))
         .collect();
     let timeouts = Timeouts::from(&limits);
+    let clients = Arc::new(crate::shell::client::Clients::new(
+        crate::shell::client::ClientLimits {
+            max_requests: limits.max_requests_per_ip,
+            max_buffered: limits.max_response_buffer_per_ip,
+            wait: std::time::Duration::from_secs(limits.body_timeout_secs),
+        },
+        trusted.clone(),
+        stats.budget_timeouts.clone(),
+    ));
     let setup = |listener, tls, which| ListenerSetup {
         listener,
         tls,
@@ -318,6 +327,7 @@ pub async fn start_with(config: Config, options: StartOptions) -> Result<ServerH
         )),
         timeouts,
         stats: stats.clone(),
+        clients: clients.clone(),
     };
     let s3_shell = Arc::new(S3Shell {
         s3,

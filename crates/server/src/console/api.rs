@@ -117,6 +117,7 @@ pub(super) fn forwarded_conn(conn: &ConnInfo) -> Arc<ConnInfo> {
         local: conn.local,
         tls: None,
         loopback_console: conn.remote.ip().is_loopback(),
+        client: conn.client.clone(),
     })
 }
 

@@ -42,11 +42,18 @@ pub fn metrics(s: &ShellStats) -> String {
     );
     counter(
         &mut out,
+        "leadshop_connections_evicted_total",
+        "Idle connections closed to make room for a new one at a listener's cap.",
+        &[("", get(&s.evicted_idle))],
+    );
+    counter(
+        &mut out,
         "leadshop_connections_closed_total",
         "Connections closed by a timeout.",
         &[
             ("{reason=\"header_timeout\"}", get(&s.header_timeouts)),
             ("{reason=\"idle\"}", get(&s.idle_closed)),
+            ("{reason=\"stalled\"}", get(&s.stalled_closed)),
             ("{reason=\"tls_handshake\"}", get(&s.tls_handshake_failures)),
         ],
     );
@@ -57,6 +64,11 @@ pub fn metrics(s: &ShellStats) -> String {
         &[
             ("{reason=\"body_timeout\"}", get(&s.body_timeouts)),
             ("{reason=\"header_too_large\"}", get(&s.header_too_large)),
+            (
+                "{reason=\"requests_per_ip\"}",
+                get(&s.refused_requests_per_ip),
+            ),
+            ("{reason=\"response_budget\"}", get(&s.budget_timeouts)),
         ],
     );
     counter(

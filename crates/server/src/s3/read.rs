@@ -318,6 +318,12 @@ pub(super) async fn handle_get_object(
     )
     .named(&input.bucket, &input.key, &view.version.version_id)
     .with_customer_key(wrapping_key);
+    // A download draws on its client's response budget (the console's in-process requests
+    // and tests without a shell have none).
+    let reader = match req.extensions.get::<crate::context::RequestContext>() {
+        Some(cx) => reader.with_budget(cx.conn.client.budget()),
+        None => reader,
+    };
     out.body = Some(reader.into_blob());
     Ok(S3Response::new(out))
 }

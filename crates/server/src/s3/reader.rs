@@ -1,6 +1,14 @@
 //! Object data back out: a data file range as a bounded-memory stream, read on the blocking
 //! pool and decrypted chunk by chunk.
+//!
+//! A download reads only as its client takes the data: the first read is one encryption
+//! chunk (64 KiB), reads grow to [`READ_CHUNK`] while the client keeps asking, and the next
+//! chunk is read ahead only once the client has come back for a second. Every chunk holds its
+//! size in the client address's response budget ([`Budget`]) until the connection has
+//! written it; a read waits for room, and a response that finds none within the body timeout
+//! ends, so a client that opens streams and never reads them holds at most its budget.
 
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -9,13 +17,20 @@ use bytes::Bytes;
 use futures::Stream;
 use leadshop_store::{Segment, Store};
 use s3s::dto::StreamingBlob;
+use tokio::sync::OwnedSemaphorePermit;
 use tokio::task::JoinHandle;
 
-/// Bytes read from a data file per chunk of a GET response: a whole number of encryption
-/// chunks, so aligned reads never share a chunk.
-const READ_CHUNK: usize = 4 * leadshop_store::crypto::CHUNK_LEN;
+use crate::shell::client::Budget;
 
-/// Reads `range` (half-open, in object coordinates) of an object made of `segments`,
+/// The largest read of a GET response: a whole number of encryption chunks, so aligned
+/// reads never share a chunk.
+const READ_CHUNK: usize = 4 * leadshop_store::crypto::CHUNK_LEN;
+/// The first read of a response: one encryption chunk.
+const FIRST_READ: usize = leadshop_store::crypto::CHUNK_LEN;
+
+type Reserving = Pin<Box<dyn Future<Output = Result<OwnedSemaphorePermit, ()>> + Send>>;
+
+/// Reads `range` (half-open, in object coordinates) of an object made of `segments`, up to
 /// `READ_CHUNK` bytes at a time on the blocking pool.
 pub(crate) struct ObjectReader {
     store: Arc<Store>,
@@ -31,6 +46,15 @@ pub(crate) struct ObjectReader {
     pending: Option<JoinHandle<std::io::Result<Bytes>>>,
     /// The SSE-C key, for objects written with one.
     customer_key: Option<Arc<leadshop_store::crypto::Key>>,
+    /// The client's response budget (none for server-side copies).
+    budget: Option<Budget>,
+    /// Waiting for room in the budget, until the deadline (in a mutex only to be `Sync`, as
+    /// response bodies must be; it is reached through `&mut self`, never locked).
+    reserving: Option<std::sync::Mutex<(Reserving, Pin<Box<tokio::time::Sleep>>)>>,
+    /// The size of the next read.
+    next_len: usize,
+    /// Chunks handed out so far.
+    delivered: u64,
 }
 
 impl ObjectReader {
@@ -50,7 +74,18 @@ impl ObjectReader {
             remaining: end.saturating_sub(start),
             pending: None,
             customer_key: None,
+            budget: None,
+            reserving: None,
+            next_len: READ_CHUNK,
+            delivered: 0,
         }
+    }
+
+    /// Reads into the client's response budget, starting small (a download to a client).
+    pub(crate) fn with_budget(mut self, budget: Budget) -> Self {
+        self.budget = Some(budget);
+        self.next_len = FIRST_READ;
+        self
     }
 
     /// Reads with a customer-provided key (SSE-C objects).
@@ -82,12 +117,12 @@ impl ObjectReader {
 }
 
 impl ObjectReader {
-    /// Starts reading the next chunk on the blocking pool. Returns false at the end of the
-    /// range, or an error when the object's segments are shorter than its size.
-    fn spawn_next(&mut self) -> std::io::Result<bool> {
+    /// The next read, `(segment, offset, length)`, or `None` at the end of the range; an
+    /// error when the object's segments are shorter than its size.
+    fn plan(&mut self) -> std::io::Result<Option<(Segment, u64, usize)>> {
         loop {
             if self.remaining == 0 {
-                return Ok(false);
+                return Ok(None);
             }
             let Some(segment) = self.segments.get(self.seg).cloned() else {
                 return Err(std::io::Error::other(
@@ -102,25 +137,98 @@ impl ObjectReader {
             // End every read on an encryption-chunk boundary: a range that starts mid-chunk
             // would otherwise make each read straddle two chunks and decrypt the shared one twice.
             let to_boundary =
-                READ_CHUNK as u64 - self.offset % leadshop_store::crypto::CHUNK_LEN as u64;
+                self.next_len as u64 - self.offset % leadshop_store::crypto::CHUNK_LEN as u64;
             let want = usize::try_from(
                 (segment.len - self.offset)
                     .min(self.remaining)
                     .min(to_boundary),
             )
             .unwrap_or(READ_CHUNK);
-            let (store, offset) = (self.store.clone(), self.offset);
-            let customer_key = self.customer_key.clone();
-            // Account for the chunk now, so the read after it can be started right away.
-            self.offset += want as u64;
-            self.remaining -= want as u64;
-            self.pending = Some(tokio::task::spawn_blocking(move || {
-                store
-                    .read_segment(&segment, customer_key.as_deref(), offset, want)
-                    .map(Bytes::from)
-            }));
-            return Ok(true);
+            return Ok(Some((segment, self.offset, want)));
         }
+    }
+
+    /// Starts the planned read on the blocking pool, holding `permit` in its bytes.
+    fn start(
+        &mut self,
+        segment: Segment,
+        offset: u64,
+        want: usize,
+        permit: Option<OwnedSemaphorePermit>,
+    ) {
+        let store = self.store.clone();
+        let customer_key = self.customer_key.clone();
+        // Account for the chunk now, so the read after it can be started right away.
+        self.offset += want as u64;
+        self.remaining -= want as u64;
+        self.pending = Some(tokio::task::spawn_blocking(move || {
+            let data = store.read_segment(&segment, customer_key.as_deref(), offset, want)?;
+            Ok(match permit {
+                Some(p) => Budget::hold(data, p),
+                None => Bytes::from(data),
+            })
+        }));
+    }
+
+    /// Starts the next read if there is one and room for it without waiting (read-ahead).
+    fn read_ahead(&mut self) {
+        match self.plan() {
+            Ok(Some((segment, offset, want))) => {
+                let permit = match &self.budget {
+                    None => None,
+                    Some(b) => match b.try_reserve(want) {
+                        Some(p) => Some(p),
+                        // No room now: the next poll waits for it instead.
+                        None => return,
+                    },
+                };
+                self.start(segment, offset, want, permit);
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "object data is shorter than its recorded size"),
+        }
+    }
+
+    /// Room in the budget for `want` bytes: at once, after waiting, or an error when none came
+    /// within the budget's wait.
+    fn poll_room(
+        &mut self,
+        cx: &mut Context<'_>,
+        want: usize,
+    ) -> Poll<std::io::Result<Option<OwnedSemaphorePermit>>> {
+        let Some(budget) = &self.budget else {
+            return Poll::Ready(Ok(None));
+        };
+        if self.reserving.is_none() {
+            if let Some(p) = budget.try_reserve(want) {
+                return Poll::Ready(Ok(Some(p)));
+            }
+            let b = budget.clone();
+            let wait = Box::pin(async move { b.reserve(want).await });
+            let deadline = Box::pin(tokio::time::sleep(budget.wait));
+            self.reserving = Some(std::sync::Mutex::new((wait, deadline)));
+        }
+        let slot = self.reserving.as_mut().expect("set above");
+        let (wait, deadline) = match slot.get_mut() {
+            Ok(w) => w,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Poll::Ready(got) = wait.as_mut().poll(cx) {
+            self.reserving = None;
+            return Poll::Ready(
+                got.map(Some)
+                    .map_err(|()| std::io::Error::other("the response budget was closed")),
+            );
+        }
+        if deadline.as_mut().poll(cx).is_ready() {
+            self.reserving = None;
+            budget.timed_out();
+            return Poll::Ready(Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the client did not read its earlier responses in time",
+            )));
+        }
+        Poll::Pending
     }
 }
 
@@ -130,10 +238,18 @@ impl Stream for ObjectReader {
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
         if this.pending.is_none() {
-            match this.spawn_next() {
-                Ok(true) => {}
-                Ok(false) => return Poll::Ready(None),
+            let (segment, offset, want) = match this.plan() {
+                Ok(Some(next)) => next,
+                Ok(None) => return Poll::Ready(None),
                 Err(e) => return Poll::Ready(Some(Err(e))),
+            };
+            match futures::ready!(this.poll_room(cx, want)) {
+                Ok(permit) => this.start(segment, offset, want, permit),
+                Err(e) => {
+                    this.remaining = 0;
+                    tracing::debug!(object = %this.label, error = %e, "download ended");
+                    return Poll::Ready(Some(Err(e)));
+                }
             }
         }
         let pending = this.pending.as_mut().expect("a read is in flight");
@@ -147,14 +263,15 @@ impl Stream for ObjectReader {
                 Poll::Ready(Some(Err(e)))
             }
             Ok(Ok(bytes)) => {
-                // Read ahead: the next chunk comes off the disk while this one is sent.
-                if let Err(e) = this.spawn_next() {
-                    tracing::warn!(error = %e, "object data is shorter than its recorded size");
+                this.delivered += 1;
+                this.next_len = (this.next_len * 2).min(READ_CHUNK);
+                // Read ahead (the next chunk comes off the disk while this one is sent) once
+                // the client has come back for more at least once.
+                if this.budget.is_none() || this.delivered >= 2 {
+                    this.read_ahead();
                 }
                 Poll::Ready(Some(Ok(bytes)))
             }
         }
     }
 }
-
-use std::future::Future as _;

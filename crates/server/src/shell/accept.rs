@@ -19,7 +19,8 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::either::Either;
 use tokio_util::task::TaskTracker;
 
-use super::limits::{ConnActivity, ConnLimiter, ShellStats};
+use super::client::Clients;
+use super::limits::{Close, ConnActivity, ConnLimiter, ShellStats};
 use crate::config::Limits;
 use crate::context::{ConnInfo, TlsInfo};
 
@@ -50,6 +51,13 @@ impl<T> ConnService for T where
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// hyper's read buffer per HTTP/1.1 connection: bounds a request head (431 beyond it).
 const MAX_BUF: usize = 64 * 1024;
+/// HTTP/2 receive windows: what a client may send ahead of our reading, per stream and per
+/// connection (hyper's defaults, stated: request bodies are read in 1 MiB batches).
+const H2_STREAM_WINDOW: u32 = 1024 * 1024;
+const H2_CONN_WINDOW: u32 = 1024 * 1024;
+/// What h2 queues per stream beyond the client's window before it stops asking for more
+/// (hyper's default is 400 KB); the client's response budget bounds the rest.
+const H2_SEND_BUF: usize = 64 * 1024;
 
 /// The per-connection timeouts of a listener.
 #[derive(Debug, Clone, Copy)]
@@ -60,6 +68,8 @@ pub struct Timeouts {
     pub idle: Duration,
     /// A request body that stopped making progress.
     pub body: Duration,
+    /// Concurrent HTTP/2 streams per connection.
+    pub max_streams: u32,
 }
 
 impl From<&Limits> for Timeouts {
@@ -68,6 +78,7 @@ impl From<&Limits> for Timeouts {
             header_read: Duration::from_secs(l.header_read_timeout_secs),
             idle: Duration::from_secs(l.idle_timeout_secs),
             body: Duration::from_secs(l.body_timeout_secs),
+            max_streams: l.max_streams_per_connection,
         }
     }
 }
@@ -84,6 +95,8 @@ pub struct ListenerSetup {
     pub timeouts: Timeouts,
     /// The shared counters.
     pub stats: Arc<ShellStats>,
+    /// What each client address holds, across listeners.
+    pub clients: Arc<Clients>,
 }
 
 /// Accepts connections until `shutdown`, serving each with a service from `make_service`.
@@ -102,6 +115,7 @@ pub async fn accept_loop<F, S>(
         limiter,
         timeouts,
         stats,
+        clients,
     } = setup;
     let make_service = Arc::new(make_service);
     loop {
@@ -118,7 +132,8 @@ pub async fn accept_loop<F, S>(
             _ = shutdown.changed() => break,
         };
         // Over a cap: close at once, before any byte is read or any buffer allocated.
-        let Ok(permit) = limiter.admit(remote.ip()) else {
+        let activity = Arc::new(ConnActivity::default());
+        let Ok(permit) = limiter.admit(remote.ip(), &activity) else {
             drop(tcp);
             continue;
         };
@@ -127,10 +142,10 @@ pub async fn accept_loop<F, S>(
         let shutdown = shutdown.clone();
         let make_service = make_service.clone();
         let stats = stats.clone();
+        let client = clients.get(remote.ip());
         tracker.spawn(async move {
             let _permit = permit;
             let local = tcp.local_addr().unwrap_or(remote);
-            let activity = Arc::new(ConnActivity::default());
             let tcp = Tracked {
                 inner: tcp,
                 activity: activity.clone(),
@@ -138,8 +153,9 @@ pub async fn accept_loop<F, S>(
             let (io, tls) = match tls {
                 None => (Either::Right(tcp), None),
                 Some(acceptor) => {
-                    let stream =
-                        match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                    let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp));
+                    let stream = tokio::select! {
+                        done = handshake => match done {
                             Ok(Ok(s)) => s,
                             Ok(Err(e)) => {
                                 ShellStats::bump(&stats.tls_handshake_failures);
@@ -151,7 +167,10 @@ pub async fn accept_loop<F, S>(
                                 tracing::debug!(%remote, "TLS handshake timed out");
                                 return;
                             }
-                        };
+                        },
+                        // Its place went to a new connection while it dawdled.
+                        () = activity.evicted() => return,
+                    };
                     let info = tls_info(stream.get_ref().1);
                     (Either::Left(stream), Some(info))
                 }
@@ -161,6 +180,7 @@ pub async fn accept_loop<F, S>(
                 local,
                 tls,
                 loopback_console: false,
+                client,
             });
             let service = make_service(conn, activity.clone());
             serve_connection(
@@ -205,7 +225,10 @@ fn http_builder(timeouts: Timeouts) -> auto::Builder<TokioExecutor> {
     builder
         .http2()
         .timer(TokioTimer::new())
-        .max_concurrent_streams(128)
+        .max_concurrent_streams(timeouts.max_streams)
+        .initial_stream_window_size(H2_STREAM_WINDOW)
+        .initial_connection_window_size(H2_CONN_WINDOW)
+        .max_send_buf_size(H2_SEND_BUF)
         .max_header_list_size(u32::try_from(MAX_BUF).expect("small"))
         .keep_alive_interval(Duration::from_secs(30))
         .keep_alive_timeout(Duration::from_secs(20));
@@ -226,12 +249,15 @@ async fn serve_connection<I, S>(
     let builder = http_builder(timeouts);
     let conn = builder.serve_connection(io, service);
     tokio::pin!(conn);
-    // Closes a connection on which nothing moves and nothing is in progress: before the
-    // first request after `header_read` (the HTTP/2 preface has no timer of its own), later
-    // after `idle`.
+    // Closes a connection on which nothing moves and nothing is in progress (before the
+    // first request after `header_read`: the HTTP/2 preface has no timer of its own; later
+    // after `idle`), or whose responses wait on a client that does not read them.
     let watchdog = async {
-        while let Some(wait) = activity.idle_deadline(timeouts.header_read, timeouts.idle) {
-            tokio::time::sleep(wait).await;
+        loop {
+            match activity.deadline(timeouts.header_read, timeouts.idle) {
+                Ok(wait) => tokio::time::sleep(wait).await,
+                Err(why) => return why,
+            }
         }
     };
     tokio::select! {
@@ -246,9 +272,20 @@ async fn serve_connection<I, S>(
                 tracing::debug!(error = %e, "connection ended with an error");
             }
         }
-        () = watchdog => {
-            ShellStats::bump(&stats.idle_closed);
-            tracing::debug!("closing an idle connection");
+        why = watchdog => {
+            match why {
+                Close::Idle => {
+                    ShellStats::bump(&stats.idle_closed);
+                    tracing::debug!("closing an idle connection");
+                }
+                Close::Stalled => {
+                    ShellStats::bump(&stats.stalled_closed);
+                    tracing::debug!("closing a connection whose responses are not being read");
+                }
+            }
+        }
+        () = activity.evicted() => {
+            tracing::debug!("closing an idle connection to make room for a new one");
         }
         _ = shutdown.changed() => {
             conn.as_mut().graceful_shutdown();

@@ -6,6 +6,7 @@
 //! - [`accept`]: accepting connections within the caps, TLS, hyper's settings, the watchdog.
 //! - [`request`]: one request: limits, POST form, re-signing, s3s, request id and log line.
 //! - [`limits`]: connection caps, the idle watchdog, the counters of every limit.
+//! - [`client`]: what one client address may hold: requests in progress, response buffers.
 //! - [`body`]: request bodies with a progress timeout.
 //! - [`post_form`]: the fields of browser POST uploads, read before s3s.
 //! - [`record`]: each request's [`RequestRecord`](crate::events::RequestRecord), published when
@@ -19,6 +20,7 @@
 
 pub mod accept;
 pub mod body;
+pub mod client;
 pub mod cors;
 pub mod errors;
 pub mod guard;

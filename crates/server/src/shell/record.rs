@@ -14,6 +14,9 @@ use leadshop_spec::Operation;
 use crate::context::RequestContext;
 use crate::events::{Events, RequestRecord};
 
+use super::client::RequestSlot;
+use super::limits::BodyProgress;
+
 fn header_str(headers: &HeaderMap, name: impl http::header::AsHeaderName) -> Option<String> {
     headers
         .get(name)
@@ -146,6 +149,10 @@ pub struct RecordedBody {
     inner: s3s::Body,
     sent: u64,
     pending: Option<(RequestRecord, std::time::Instant, Arc<Events>)>,
+    /// Tells the connection's watchdog whether this body waits on the client.
+    progress: Option<BodyProgress>,
+    /// The request's place among its address's requests in progress, until the body ends.
+    slot: Option<RequestSlot>,
 }
 
 impl RecordedBody {
@@ -161,10 +168,22 @@ impl RecordedBody {
             inner,
             sent: 0,
             pending: Some((record, started, events)),
+            progress: None,
+            slot: None,
         }
     }
 
+    /// Reports progress to the connection and holds the request's place until it ends.
+    #[must_use]
+    pub fn tracking(mut self, progress: BodyProgress, slot: Option<RequestSlot>) -> Self {
+        self.progress = Some(progress);
+        self.slot = slot;
+        self
+    }
+
     fn finish(&mut self) {
+        self.progress = None;
+        self.slot = None;
         if let Some((mut rec, started, events)) = self.pending.take() {
             rec.bytes_out = self.sent;
             rec.total_time = started.elapsed();
@@ -187,13 +206,19 @@ impl Body for RecordedBody {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        if let Some(p) = &mut self.progress {
+            p.came_back();
+        }
         let polled = Pin::new(&mut self.inner).poll_frame(cx);
         match &polled {
             Poll::Ready(Some(Ok(frame))) => {
                 self.sent += frame.data_ref().map_or(0, |d| d.len() as u64);
+                if let Some(p) = &mut self.progress {
+                    p.handed_out();
+                }
             }
-            Poll::Ready(None) => self.finish(),
-            _ => {}
+            Poll::Ready(None | Some(Err(_))) => self.finish(),
+            Poll::Pending => {}
         }
         polled
     }

@@ -52,7 +52,10 @@ impl S3Shell {
         activity: Arc<ConnActivity>,
     ) -> Response<s3s::Body> {
         let _in_flight = activity.request();
+        let body_progress = activity.body();
         let cx = RequestContext::new(conn);
+        // One more request of this address, over all its connections and streams.
+        let slot = cx.conn.client.admit_request();
         let (parts, incoming) = req.into_parts();
         let method = parts.method.clone();
         let path = parts.uri.path().to_string();
@@ -64,7 +67,9 @@ impl S3Shell {
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
         let target = target::of(&parts, &self.base_domain);
-        let mut resp = if let Some((protocol, op)) = crate::monitoring::protocol::detect(&parts) {
+        let mut resp = if slot.is_none() {
+            self.slow_down(&cx, parts.version)
+        } else if let Some((protocol, op)) = crate::monitoring::protocol::detect(&parts) {
             self.monitoring(protocol, op, parts, incoming, &cx).await
         } else if method == Method::OPTIONS {
             // A preflight carries no credentials and gets no access check, as on AWS.
@@ -104,7 +109,35 @@ impl S3Shell {
             }
         }
         let events = self.events.clone();
-        resp.map(|body| s3s::Body::http_body(RecordedBody::new(body, rec, cx.started, events)))
+        resp.map(|body| {
+            s3s::Body::http_body(
+                RecordedBody::new(body, rec, cx.started, events).tracking(body_progress, slot),
+            )
+        })
+    }
+
+    /// 503 SlowDown: the client's address holds `max_requests_per_ip` requests in progress
+    /// (SDKs retry it with backoff).
+    ///
+    /// Over HTTP/2 the answer has no body: a DATA frame needs the client's flow-control
+    /// window, and a client that opened streams with a window of 0 would keep each refused
+    /// stream open; HEADERS alone end it at once. (SDKs retry a 503 by its status.)
+    fn slow_down(&self, cx: &RequestContext, version: http::Version) -> Response<s3s::Body> {
+        ShellStats::bump(&self.stats.refused_requests_per_ip);
+        if let Some(n) = self.stats.slow_down_log.admit() {
+            tracing::warn!(target: "leadshop::limits", remote = %cx.conn.remote, refused_since_last_line = n, max_requests_per_ip = self.limits.max_requests_per_ip, "request refused: the address holds max_requests_per_ip requests in progress (SlowDown)");
+        }
+        let mut resp = errors::s3_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "SlowDown",
+            "Please reduce your request rate.",
+            &cx.id,
+        );
+        if version == http::Version::HTTP_2 {
+            *resp.body_mut() = s3s::Body::empty();
+            resp.headers_mut().remove(header::CONNECTION);
+        }
+        resp
     }
 
     /// A CloudWatch request: its body read (bounded in size and time), then answered.
