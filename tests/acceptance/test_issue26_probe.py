@@ -3,8 +3,10 @@ found, each sending the attack as the probe did, seeing it refused, and seeing t
 on serving others. The figures before and after are in docs/SECURITY.md."""
 
 import json
+import socket
 import threading
 import time
+import urllib.parse
 import uuid
 
 import boto3
@@ -332,3 +334,78 @@ def test_http2_uploads_that_never_send_are_bounded(quick):
         assert error_of(s3_client(quick.env("admin")).head_object, Bucket=ASSETS, Key="stalled.bin")[1] == 404
     finally:
         attack.close()
+
+
+# 7 (medium). 4,300 idle TCP connections from 22 loopback addresses (200 each, under the
+# per-address cap) filled the listener's cap: 15 of 15 fresh admin connections failed. Here
+# scaled down by ten (cap 400, 40 per address; 22 addresses x 20), with the attackers
+# reconnecting at once whenever the server closes one of theirs.
+
+class IdleFlood:
+    def __init__(self, url: str, addresses: int, per_address: int):
+        u = urllib.parse.urlsplit(url)
+        self.addr = (u.hostname, u.port)
+        self.slots = [(f"127.0.1.{i + 1}", None) for i in range(addresses) for _ in range(per_address)]
+        self.reconnects = 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _connect(self, source):
+        try:
+            s = socket.create_connection(self.addr, timeout=5, source_address=(source, 0))
+            s.setblocking(False)
+            return s
+        except OSError:
+            return None
+
+    def _run(self):
+        while not self.stop.is_set():
+            for i, (source, sock) in enumerate(self.slots):
+                alive = sock is not None
+                if alive:
+                    try:
+                        alive = sock.recv(1) != b""
+                    except BlockingIOError:
+                        pass
+                    except OSError:
+                        alive = False
+                if not alive:
+                    if sock is not None:
+                        sock.close()
+                        self.reconnects += 1
+                    self.slots[i] = (source, self._connect(source))
+            time.sleep(0.05)
+
+    @property
+    def held(self) -> int:
+        return sum(s is not None for _, s in self.slots)
+
+    def close(self):
+        self.stop.set()
+        self.thread.join(timeout=10)
+        for _, s in self.slots:
+            if s is not None:
+                s.close()
+
+
+def test_idle_floods_cannot_lock_a_new_client_out(tmp_path):
+    srv = Leadshop(tmp_path / "data", config="[limits]\nmax_connections = 400\nmax_connections_per_ip = 40\n").start()
+    flood = IdleFlood(srv.endpoints["s3"], addresses=22, per_address=20)
+    try:
+        wait_until("the listener full of idle connections",
+                   lambda: srv.metrics()['leadshop_connections_open{listener="s3"}'] >= 340)
+        # 15 fresh admin connections (a new client each time), all served.
+        admin = srv.env("admin")
+        for i in range(15):
+            c = s3_client(admin)
+            c.put_object(Bucket=ASSETS, Key=f"fresh/{i}", Body=b"in")
+            assert c.get_object(Bucket=ASSETS, Key=f"fresh/{i}")["Body"].read() == b"in"
+        m = srv.metrics()
+        # The attackers' idle connections made room, to one another and to the newcomer; the
+        # last places were never theirs.
+        assert m["leadshop_connections_evicted_total"] >= 1, m
+        assert m['leadshop_connections_open{listener="s3"}'] <= 400
+    finally:
+        flood.close()
+        srv.stop()
