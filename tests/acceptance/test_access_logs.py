@@ -211,6 +211,48 @@ def test_kill9_before_delivery_loses_and_repeats_nothing(tmp_path):
         srv.stop()
 
 
+def test_a_download_cut_short_by_a_crash_is_logged_once(tmp_path):
+    """Issue 26, item 6: a 64 MiB GET read to 48 MiB, then `kill -9`. Its record used to be
+    written only when the response finished, so the request that served 48 MiB left no line.
+    Now its line is spooled before the first byte is sent: delivered once after the restart,
+    with bytes sent and total time unknown (`-`)."""
+    data = tmp_path / "data"
+    srv = Leadshop(data, config="[access_logs]\nflush_seconds = 3600\n").start()
+    s3 = client(srv.env())
+    size = 64 * 1024 * 1024
+    s3.put_object(Bucket=ASSETS, Key="crash/big.bin", Body=b"\x42" * size)
+    got = s3.get_object(Bucket=ASSETS, Key="crash/big.bin")
+    get_id = rid(got)
+    read = 0
+    while read < 48 * 1024 * 1024:
+        read += len(got["Body"].read(1024 * 1024))
+    assert read == 48 * 1024 * 1024
+    srv.kill9()
+    got["Body"].close()
+    srv = Leadshop(data, config="[access_logs]\nflush_seconds = 1\n").start()
+    try:
+        s3 = client(srv.env())
+        lines = [l for l in wait_for_ids(s3, [get_id]) if l["request_id"] == get_id]
+        assert len(lines) == 1, lines
+        [line] = lines
+        assert (line["operation"], line["status"], line["object_size"]) == ("REST.GET.OBJECT", "200", str(size))
+        assert (line["bytes_sent"], line["total_time"]) == ("-", "-")
+    finally:
+        srv.stop()
+
+
+def test_a_finished_download_is_logged_once_with_what_it_sent(srv):
+    """The started line is replaced by the finished one: one line, with the bytes sent."""
+    s3 = client(srv.env())
+    s3.put_object(Bucket=ASSETS, Key="finished/obj.bin", Body=b"\x43" * 300_000)
+    got = s3.get_object(Bucket=ASSETS, Key="finished/obj.bin")
+    assert len(got["Body"].read()) == 300_000
+    lines = [l for l in wait_for_ids(s3, [rid(got)]) if l["request_id"] == rid(got)]
+    assert len(lines) == 1, lines
+    assert (lines[0]["bytes_sent"], lines[0]["object_size"]) == ("300000", "300000")
+    assert lines[0]["total_time"] != "-"
+
+
 def test_a_segment_delivered_just_before_a_crash_is_not_delivered_again(tmp_path):
     # The crash this guards against falls between writing a segment's log object and removing
     # the segment. Simulated: a closed segment is kept aside, delivered, then put back, as a

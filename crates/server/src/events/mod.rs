@@ -90,6 +90,25 @@ pub trait Subscriber: Send + Sync + 'static {
     /// Takes one record. Runs on the subscriber's worker, never on the request path; may
     /// block briefly (file appends), but slow work should batch.
     fn on_request(&self, record: &RequestRecord);
+
+    /// Whether it takes [`on_response_started`](Self::on_response_started) too.
+    fn wants_response_started(&self) -> bool {
+        false
+    }
+
+    /// Takes the record of a response whose body is about to be sent (status known, bytes
+    /// sent not yet): the response's first byte waits until this returns, so what it writes
+    /// survives a crash during the transfer. The same request's [`on_request`](Self::on_request)
+    /// follows when the body ends.
+    fn on_response_started(&self, _record: &RequestRecord) {}
+}
+
+/// What a subscriber's queue carries.
+enum Event {
+    /// A response is about to send its body; the sender is dropped once it is handled.
+    Started(Arc<RequestRecord>, tokio::sync::oneshot::Sender<()>),
+    /// A request is over.
+    Finished(Arc<RequestRecord>),
 }
 
 /// How many records wait for a subscriber before new ones are dropped.
@@ -97,7 +116,8 @@ pub const QUEUE_CAPACITY: usize = 16_384;
 
 struct Queue {
     name: &'static str,
-    tx: mpsc::Sender<Arc<RequestRecord>>,
+    tx: mpsc::Sender<Event>,
+    wants_started: bool,
     dropped: AtomicU64,
 }
 
@@ -132,6 +152,7 @@ impl Events {
             queues.push(Queue {
                 name: sub.name(),
                 tx,
+                wants_started: sub.wants_response_started(),
                 dropped: AtomicU64::new(0),
             });
             workers.push(Arc::new(Delivery {
@@ -146,10 +167,33 @@ impl Events {
     pub fn publish(&self, record: RequestRecord) {
         let record = Arc::new(record);
         for q in &self.queues {
-            if q.tx.try_send(record.clone()).is_err() {
+            if q.tx.try_send(Event::Finished(record.clone())).is_err() {
                 q.dropped.fetch_add(1, Ordering::Relaxed);
             }
         }
+    }
+
+    /// Hands the record of a response about to send its body to the subscribers that want
+    /// it; each receiver completes once its subscriber has handled it (or could not: a full
+    /// queue, a stopped worker).
+    pub fn publish_started(
+        &self,
+        record: &RequestRecord,
+    ) -> Vec<tokio::sync::oneshot::Receiver<()>> {
+        let mut waits = Vec::new();
+        let mut shared = None;
+        for q in self.queues.iter().filter(|q| q.wants_started) {
+            let record = shared
+                .get_or_insert_with(|| Arc::new(record.clone()))
+                .clone();
+            let (done, wait) = tokio::sync::oneshot::channel();
+            if q.tx.try_send(Event::Started(record, done)).is_ok() {
+                waits.push(wait);
+            } else {
+                q.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        waits
     }
 
     /// Records dropped per subscriber because its queue was full or closed.
@@ -166,7 +210,17 @@ impl Events {
 struct Delivery {
     sub: Arc<dyn Subscriber>,
     /// Survives a restart after a panic in the subscriber.
-    rx: Mutex<mpsc::Receiver<Arc<RequestRecord>>>,
+    rx: Mutex<mpsc::Receiver<Event>>,
+}
+
+impl Delivery {
+    fn handle(&self, event: Event) {
+        match event {
+            Event::Finished(rec) => self.sub.on_request(&rec),
+            // The sender is dropped when this returns: the response may go on.
+            Event::Started(rec, _done) => self.sub.on_response_started(&rec),
+        }
+    }
 }
 
 #[async_trait::async_trait]
@@ -180,8 +234,8 @@ impl Worker for Delivery {
         loop {
             tokio::select! {
                 biased;
-                rec = rx.recv() => match rec {
-                    Some(rec) => self.sub.on_request(&rec),
+                event = rx.recv() => match event {
+                    Some(event) => self.handle(event),
                     None => return,
                 },
                 () = stop.stopped() => break,
@@ -189,8 +243,8 @@ impl Worker for Delivery {
         }
         // Stopping: no new records; deliver what is queued.
         rx.close();
-        while let Some(rec) = rx.recv().await {
-            self.sub.on_request(&rec);
+        while let Some(event) = rx.recv().await {
+            self.handle(event);
         }
     }
 }

@@ -2,6 +2,7 @@
 //! response, and published (to [`Events`]) when the last byte of the body has gone out or the
 //! client went away.
 
+use std::future::Future as _;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -22,6 +23,14 @@ fn header_str(headers: &HeaderMap, name: impl http::header::AsHeaderName) -> Opt
         .get(name)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string)
+}
+
+/// A header a client may fill with any bytes (`User-Agent`, `Referer`), as text: bytes
+/// outside printable ASCII percent-encoded, as AWS logs them (not dropped).
+fn header_text(headers: &HeaderMap, name: impl http::header::AsHeaderName) -> Option<String> {
+    headers.get(name).map(|v| {
+        percent_encoding::percent_encode(v.as_bytes(), percent_encoding::CONTROLS).to_string()
+    })
 }
 
 /// What the request itself tells, read before it is consumed.
@@ -59,8 +68,8 @@ pub fn begin(parts: &http::request::Parts, cx: &RequestContext, time_ms: i64) ->
             _ => "HTTP/1.1",
         },
         remote_ip: Some(cx.conn.remote.ip()),
-        user_agent: header_str(h, header::USER_AGENT),
-        referer: header_str(h, header::REFERER),
+        user_agent: header_text(h, header::USER_AGENT),
+        referer: header_text(h, header::REFERER),
         signature_version,
         auth_type,
         tls_version: tls.map(|t| t.version.clone()),
@@ -153,6 +162,9 @@ pub struct RecordedBody {
     progress: Option<BodyProgress>,
     /// The request's place among its address's requests in progress, until the body ends.
     slot: Option<RequestSlot>,
+    /// Subscribers handling the response's start (its provisional access-log line): the
+    /// first byte waits for them.
+    started: Vec<tokio::sync::oneshot::Receiver<()>>,
 }
 
 impl RecordedBody {
@@ -170,7 +182,15 @@ impl RecordedBody {
             pending: Some((record, started, events)),
             progress: None,
             slot: None,
+            started: Vec::new(),
         }
+    }
+
+    /// The first byte waits until these complete.
+    #[must_use]
+    pub fn after(mut self, started: Vec<tokio::sync::oneshot::Receiver<()>>) -> Self {
+        self.started = started;
+        self
     }
 
     /// Reports progress to the connection and holds the request's place until it ends.
@@ -209,6 +229,11 @@ impl Body for RecordedBody {
         if let Some(p) = &mut self.progress {
             p.came_back();
         }
+        // Done or given up (a dropped sender), either way the response goes on.
+        while let Some(wait) = self.started.last_mut() {
+            futures::ready!(Pin::new(wait).poll(cx)).ok();
+            self.started.pop();
+        }
         let polled = Pin::new(&mut self.inner).poll_frame(cx);
         match &polled {
             Poll::Ready(Some(Ok(frame))) => {
@@ -229,5 +254,24 @@ impl Body for RecordedBody {
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_user_agent_with_any_bytes_is_logged_percent_encoded() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::USER_AGENT,
+            http::HeaderValue::from_bytes(b"curl/8 caf\xe9 \"x\"").unwrap(),
+        );
+        assert_eq!(
+            header_text(&h, header::USER_AGENT).as_deref(),
+            Some("curl/8 caf%E9 \"x\"")
+        );
+        assert_eq!(header_text(&h, header::REFERER), None);
     }
 }

@@ -108,12 +108,34 @@ impl S3Shell {
                 rec.key = target.key;
             }
         }
+        // A streamed body (an object's data) of a bucket whose access is logged: its log line
+        // is spooled before the first byte goes out, so a crash during the transfer still
+        // leaves one (the finished line replaces it).
+        let started = if resp.body().bytes().is_none() && self.logged(rec.bucket.as_deref()).await {
+            self.events.publish_started(&rec)
+        } else {
+            Vec::new()
+        };
         let events = self.events.clone();
         resp.map(|body| {
             s3s::Body::http_body(
-                RecordedBody::new(body, rec, cx.started, events).tracking(body_progress, slot),
+                RecordedBody::new(body, rec, cx.started, events)
+                    .tracking(body_progress, slot)
+                    .after(started),
             )
         })
+    }
+
+    /// Whether requests to `bucket` are access-logged (its configuration is cached).
+    async fn logged(&self, bucket: Option<&str>) -> bool {
+        match bucket {
+            Some(b) => self
+                .configs
+                .load(b)
+                .await
+                .is_some_and(|c| c.logging.is_some()),
+            None => false,
+        }
     }
 
     /// 503 SlowDown: the client's address holds `max_requests_per_ip` requests in progress

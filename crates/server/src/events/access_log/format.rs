@@ -173,6 +173,17 @@ fn number(out: &mut String, v: Option<u64>) {
 /// its newline.
 #[must_use]
 pub fn line(r: &RequestRecord, owner: &str) -> String {
+    line_with(r, owner, true)
+}
+
+/// The line of a response whose body has only begun: bytes sent and total time are not
+/// known yet (`-`).
+#[must_use]
+pub fn started_line(r: &RequestRecord, owner: &str) -> String {
+    line_with(r, owner, false)
+}
+
+fn line_with(r: &RequestRecord, owner: &str, finished: bool) -> String {
     let mut out = String::with_capacity(512);
     out.push_str(owner);
     bare(&mut out, r.bucket.as_deref());
@@ -204,9 +215,9 @@ pub fn line(r: &RequestRecord, owner: &str) -> String {
     number(&mut out, Some(u64::from(r.status)));
     bare(&mut out, r.error_code.as_deref());
     // Bytes sent: `-` when none.
-    number(&mut out, Some(r.bytes_out).filter(|&n| n > 0));
+    number(&mut out, Some(r.bytes_out).filter(|&n| n > 0 && finished));
     number(&mut out, r.object_size);
-    number(&mut out, Some(duration_ms(r.total_time)));
+    number(&mut out, finished.then(|| duration_ms(r.total_time)));
     number(&mut out, Some(duration_ms(r.first_byte_time)));
     quoted(&mut out, r.referer.as_deref());
     quoted(&mut out, r.user_agent.as_deref());

@@ -6,7 +6,10 @@
 //!
 //! The record reaches the spool on the subscriber's worker, off the request path, right
 //! after the response's last byte; a full event queue drops records and counts them
-//! (`leadshop_events_dropped_total{subscriber="access-log"}`).
+//! (`leadshop_events_dropped_total{subscriber="access-log"}`). A response with a streamed
+//! body (a GET of an object) is spooled twice: a provisional line before its first byte is
+//! sent (the shell waits for it), so a crash during the transfer still leaves one line, and
+//! the finished line, which replaces it at delivery ([`spool::Line`]).
 
 pub mod format;
 pub mod spool;
@@ -39,12 +42,9 @@ impl AccessLog {
     }
 }
 
-impl Subscriber for AccessLog {
-    fn name(&self) -> &'static str {
-        "access-log"
-    }
-
-    fn on_request(&self, record: &RequestRecord) {
+impl AccessLog {
+    /// Spools one line of `record`, if its bucket's logging is on.
+    fn spool(&self, record: &RequestRecord, line: spool::Line<'_>) {
         let Some(bucket) = record.bucket.as_deref() else {
             return;
         };
@@ -57,8 +57,29 @@ impl Subscriber for AccessLog {
         else {
             return;
         };
-        let line = format::line(record, crate::config::OWNER_CANONICAL_ID);
         self.spool
-            .append(bucket, &logging, &line, record.time_ms, self.clock.now_ms());
+            .append(bucket, &logging, line, record.time_ms, self.clock.now_ms());
+    }
+}
+
+impl Subscriber for AccessLog {
+    fn name(&self) -> &'static str {
+        "access-log"
+    }
+
+    fn on_request(&self, record: &RequestRecord) {
+        let line = format::line(record, crate::config::OWNER_CANONICAL_ID);
+        let id = &record.request_id;
+        self.spool(record, spool::Line::Finished { id, line: &line });
+    }
+
+    fn wants_response_started(&self) -> bool {
+        true
+    }
+
+    fn on_response_started(&self, record: &RequestRecord) {
+        let line = format::started_line(record, crate::config::OWNER_CANONICAL_ID);
+        let id = &record.request_id;
+        self.spool(record, spool::Line::Started { id, line: &line });
     }
 }

@@ -9,6 +9,13 @@
 //! A segment's first line is the bucket's `LoggingEnabled` (JSON) when the segment began, so
 //! its records go where logging pointed when they were made, and its log object's key is the
 //! same at every attempt (the delivery checks for it before writing: never delivered twice).
+//!
+//! A record is one line. A response with a streamed body is written twice ([`Line`]): a
+//! started line (`\x01S<request id>\x01<line>`) before its first byte is sent, and its
+//! finished line (`\x01F<request id>\x01<line>`), which replaces it when the segment is read
+//! — if both are in the same segment; when the segment closed in between, the started line
+//! stands (with bytes sent and total time `-`). A crash mid-transfer leaves the started line,
+//! so every response that began is delivered exactly once.
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
@@ -37,6 +44,33 @@ pub struct SpoolStats {
     /// Delivery attempts that failed and will be retried.
     pub delivery_failures: AtomicU64,
 }
+
+/// One record to spool.
+#[derive(Debug, Clone, Copy)]
+pub enum Line<'a> {
+    /// A request that is over: its line as delivered.
+    Finished {
+        /// Its request id.
+        id: &'a str,
+        /// The log line.
+        line: &'a str,
+    },
+    /// A response whose body is about to be sent: stands for the request until its finished
+    /// line replaces it.
+    Started {
+        /// Its request id.
+        id: &'a str,
+        /// The log line (bytes sent and total time not known yet).
+        line: &'a str,
+    },
+}
+
+/// Started lines remembered until their finished line comes.
+const MAX_STARTED: usize = 65_536;
+
+/// The marker that opens a started or finished line in a segment (never the first byte of a
+/// log line, which is the bucket owner's id).
+const MARK: u8 = 0x01;
 
 struct Open {
     /// The configuration the segment began under (compared by pointer first: it changes only
@@ -81,6 +115,9 @@ pub struct Spool {
     dir: PathBuf,
     max_records: usize,
     open: Mutex<HashMap<String, Open>>,
+    /// Request id → the segment its started line is in, until its finished line comes
+    /// (taken under `open`'s lock, after it).
+    started: Mutex<HashMap<String, u64>>,
     next_seq: AtomicU64,
     /// Counters.
     pub stats: SpoolStats,
@@ -144,6 +181,7 @@ impl Spool {
             dir: dir.to_path_buf(),
             max_records: max_records.max(1),
             open: Mutex::new(HashMap::new()),
+            started: Mutex::new(HashMap::new()),
             next_seq: AtomicU64::new(max_seq + 1),
             stats: SpoolStats::default(),
             closed: tokio::sync::Notify::new(),
@@ -156,7 +194,7 @@ impl Spool {
         &self,
         bucket: &str,
         logging: &std::sync::Arc<LoggingEnabled>,
-        line: &str,
+        line: Line<'_>,
         time_ms: i64,
         now_ms: i64,
     ) {
@@ -167,6 +205,19 @@ impl Spool {
         {
             self.close(o, now_ms);
         }
+        // A finished line replaces a started one only in the segment that holds it.
+        let mut started = self.started.lock().expect("spool lock");
+        let (buf, counts) = match line {
+            Line::Started { id, line } => (marked(b'S', id, line), true),
+            Line::Finished { id, line } => match started.remove(id) {
+                None => (format!("{line}\n").into_bytes(), true),
+                Some(seq) if open.get(bucket).is_some_and(|o| o.seq == seq) => {
+                    (marked(b'F', id, line), false)
+                }
+                // Its segment closed meanwhile: the started line stands for it.
+                Some(_) => return,
+            },
+        };
         if !open.contains_key(bucket) {
             match self.begin(bucket, logging, time_ms) {
                 Ok(o) => {
@@ -180,12 +231,23 @@ impl Spool {
             }
         }
         let o = open.get_mut(bucket).expect("just inserted");
-        let mut buf = Vec::with_capacity(line.len() + 1);
-        buf.extend_from_slice(line.as_bytes());
-        buf.push(b'\n');
         if let Err(e) = o.file.write_all(&buf) {
             self.stats.write_failures.fetch_add(1, Ordering::Relaxed);
             tracing::error!(bucket, error = %e, "cannot spool an access-log record; it is lost");
+            return;
+        }
+        if let Line::Started { id, .. } = line {
+            // Entries wait for their finished line, which comes unless a full event queue
+            // dropped it: past this many, those of closed segments are forgotten.
+            if started.len() >= MAX_STARTED {
+                let open_seqs: Vec<u64> = open.values().map(|o| o.seq).collect();
+                started.retain(|_, s| open_seqs.contains(s));
+            }
+            let o = open.get_mut(bucket).expect("written above");
+            started.insert(id.to_string(), o.seq);
+        }
+        let o = open.get_mut(bucket).expect("written above");
+        if !counts {
             return;
         }
         self.stats.spooled.fetch_add(1, Ordering::Relaxed);
@@ -297,6 +359,48 @@ impl Spool {
     }
 }
 
+/// `\x01<kind><id>\x01<line>\n`.
+fn marked(kind: u8, id: &str, line: &str) -> Vec<u8> {
+    let mut buf = Vec::with_capacity(id.len() + line.len() + 4);
+    buf.extend_from_slice(&[MARK, kind]);
+    buf.extend_from_slice(id.as_bytes());
+    buf.push(MARK);
+    buf.extend_from_slice(line.as_bytes());
+    buf.push(b'\n');
+    buf
+}
+
+/// A marked line's kind, request id and log line; `None` for a plain line.
+fn unmark(line: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let rest = line.strip_prefix(&[MARK])?;
+    let (&kind, rest) = rest.split_first()?;
+    let end = rest.iter().position(|&b| b == MARK)?;
+    Some((kind, &rest[..end], &rest[end + 1..]))
+}
+
+/// The log lines of a segment's records: a started line whose finished line is in the same
+/// segment is left out (the finished one stands in its place), markers are removed.
+fn resolve(body: &[u8]) -> (Vec<u8>, u64) {
+    let lines = || body.split_inclusive(|&b| b == b'\n');
+    let finished: std::collections::HashSet<&[u8]> = lines()
+        .filter_map(unmark)
+        .filter(|(kind, _, _)| *kind == b'F')
+        .map(|(_, id, _)| id)
+        .collect();
+    let mut out = Vec::with_capacity(body.len());
+    let mut records = 0;
+    for line in lines() {
+        let text = match unmark(line) {
+            None => line,
+            Some((b'S', id, _)) if finished.contains(id) => continue,
+            Some((_, _, text)) => text,
+        };
+        out.extend_from_slice(text);
+        records += 1;
+    }
+    (out, records)
+}
+
 impl Ready {
     /// Reads the segment.
     ///
@@ -310,13 +414,13 @@ impl Ready {
             .ok_or_else(|| std::io::Error::other("segment without its header"))?;
         let logging: LoggingEnabled =
             serde_json::from_slice(&text[..header_end]).map_err(std::io::Error::other)?;
-        let mut body = text[header_end + 1..].to_vec();
+        let mut body = &text[header_end + 1..];
         // A line cut short (a crash mid-write, a full disk) is not a record.
         match body.iter().rposition(|&b| b == b'\n') {
-            Some(end) => body.truncate(end + 1),
-            None => body.clear(),
+            Some(end) => body = &body[..=end],
+            None => body = &[],
         }
-        let records = body.iter().filter(|&&b| b == b'\n').count() as u64;
+        let (body, records) = resolve(body);
         Ok(Contents {
             logging,
             body,
@@ -345,15 +449,19 @@ mod tests {
         })
     }
 
+    fn fin(line: &str) -> Line<'_> {
+        Line::Finished { id: line, line }
+    }
+
     #[test]
     fn segments_close_by_count_by_age_and_on_restart() {
         let dir = std::env::temp_dir().join(format!("spool-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let spool = Spool::open(&dir, 2, 0).unwrap();
         let l = logging("a/");
-        spool.append("b", &l, "one", 10, 10);
-        spool.append("b", &l, "two", 11, 11);
-        spool.append("b", &l, "three", 12, 12);
+        spool.append("b", &l, fin("one"), 10, 10);
+        spool.append("b", &l, fin("two"), 11, 11);
+        spool.append("b", &l, fin("three"), 12, 12);
         let ready = spool.ready().unwrap();
         assert_eq!(ready.len(), 1);
         assert_eq!((ready[0].first_ms, ready[0].closed_ms), (10, 11));
@@ -361,7 +469,7 @@ mod tests {
         assert_eq!((c.body.as_slice(), c.records), (&b"one\ntwo\n"[..], 2));
         assert_eq!(c.logging, *l);
         // Another configuration closes the segment begun under the old one.
-        spool.append("b", &logging("z/"), "four", 13, 13);
+        spool.append("b", &logging("z/"), fin("four"), 13, 13);
         assert_eq!(spool.ready().unwrap().len(), 2);
         spool.close_older(12, 20);
         assert_eq!(spool.ready().unwrap().len(), 2, "begun at 13, not due");
@@ -383,7 +491,7 @@ mod tests {
         assert_eq!(ready[2].closed_ms, 99);
         let c = ready[2].read().unwrap();
         assert_eq!((c.body.as_slice(), c.records), (&b"four\n"[..], 1));
-        spool.append("b", &l, "five", 100, 100);
+        spool.append("b", &l, fin("five"), 100, 100);
         spool.close_older(i64::MAX, 101);
         let ready = spool.ready().unwrap();
         assert!(
@@ -394,6 +502,38 @@ mod tests {
             r.remove().unwrap();
         }
         assert!(spool.ready().unwrap().is_empty());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_started_line_stands_until_its_finished_line_replaces_it() {
+        let dir = std::env::temp_dir().join(format!("spool-started-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let spool = Spool::open(&dir, 100, 0).unwrap();
+        let l = logging("a/");
+        let started = |id, line| Line::Started { id, line };
+        let finished = |id, line| Line::Finished { id, line };
+        spool.append("b", &l, started("r1", "get r1 -"), 1, 1);
+        spool.append("b", &l, fin("put r2"), 2, 2);
+        spool.append("b", &l, started("r3", "get r3 -"), 3, 3);
+        spool.append("b", &l, finished("r1", "get r1 4096"), 1, 4);
+        // r3 is cut short by a crash: its started line is all there is.
+        drop(spool);
+        let spool = Spool::open(&dir, 100, 10).unwrap();
+        let c = spool.ready().unwrap()[0].read().unwrap();
+        assert_eq!(
+            (c.body.as_slice(), c.records),
+            (&b"put r2\nget r3 -\nget r1 4096\n"[..], 3)
+        );
+        // A segment that closes between the two keeps the started line, once.
+        spool.append("b", &l, started("r4", "get r4 -"), 11, 11);
+        spool.close_older(i64::MAX, 12);
+        spool.append("b", &l, finished("r4", "get r4 9"), 11, 13);
+        spool.close_older(i64::MAX, 14);
+        let ready = spool.ready().unwrap();
+        assert_eq!(ready.len(), 2, "nothing was written for r4's finished line");
+        let c = ready[1].read().unwrap();
+        assert_eq!((c.body.as_slice(), c.records), (&b"get r4 -\n"[..], 1));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
