@@ -409,3 +409,61 @@ def test_idle_floods_cannot_lock_a_new_client_out(tmp_path):
     finally:
         flood.close()
         srv.stop()
+
+
+# Low. Sessions were capped server-wide (256 app sign-ins ended the admin's); sign-in allowed
+# 248 guesses/s with no backoff and an INFO line each.
+
+def console_call(console: str, method: str, path: str, body=None, source="127.0.0.1", cookie=None):
+    import http.client
+    u = urllib.parse.urlsplit(console)
+    c = http.client.HTTPConnection(u.hostname, u.port, timeout=30, source_address=(source, 0))
+    headers = {"Content-Type": "application/json"}
+    if cookie:
+        headers["Cookie"] = cookie
+    c.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
+    r = c.getresponse()
+    out = (r.status, {k.lower(): v for k, v in r.getheaders()}, r.read())
+    c.close()
+    return out
+
+
+def test_sessions_are_per_key_and_guessing_backs_off(srv):
+    import configparser
+    console = srv.endpoints["console"]
+    creds = configparser.ConfigParser()
+    creds.read(srv.data_dir / "credentials")
+    admin = (creds["admin"]["aws_access_key_id"], creds["admin"]["aws_secret_access_key"])
+    app = (creds["app"]["aws_access_key_id"], creds["app"]["aws_secret_access_key"])
+
+    def sign_in(key, secret, source="127.0.0.1"):
+        return console_call(console, "POST", "/api/session",
+                            {"accessKeyId": key, "secretAccessKey": secret}, source=source)
+
+    status, headers, _ = sign_in(*admin)
+    assert status == 200
+    admin_cookie = headers["set-cookie"].split(";", 1)[0]
+    for _ in range(256):
+        assert sign_in(*app, source="127.0.0.4")[0] == 200
+    # The admin's session lives on.
+    assert console_call(console, "GET", "/api/session", cookie=admin_cookie)[0] == 200
+
+    # Guessing the admin's secret from one address: five wrong answers, then a wait that grows.
+    log_before = srv.log.read_text(errors="replace").count("console sign-in refused")
+    for _ in range(5):
+        assert sign_in(admin[0], "wrong", source="127.0.0.5")[0] == 401
+    status, headers, _ = sign_in(admin[0], "wrong", source="127.0.0.5")
+    assert status == 429 and int(headers["retry-after"]) >= 1
+    # Refused before the secret is compared: even the right one waits, from that address...
+    assert sign_in(*admin, source="127.0.0.5")[0] == 429
+    # ...and for that key from elsewhere (a key guessed at from many addresses slows down).
+    assert sign_in(*admin, source="127.0.0.6")[0] == 429
+    # Another key from another address is not held up.
+    assert sign_in(*app, source="127.0.0.6")[0] == 200
+    # Once the wait is over the right secret signs in and clears the backoff.
+    time.sleep(int(headers["retry-after"]) + 0.5)
+    assert sign_in(*admin, source="127.0.0.6")[0] == 200
+    assert sign_in(*admin, source="127.0.0.6")[0] == 200
+    # The refusals were logged in a line or two with counts, not one per guess.
+    lines = srv.log.read_text(errors="replace").count("console sign-in refused") - log_before
+    assert 1 <= lines <= 2, lines

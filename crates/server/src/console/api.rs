@@ -269,19 +269,38 @@ async fn sign_in(
         Ok(f) => f,
         Err(r) => return r.response(),
     };
+    let key_id = form.access_key_id.trim();
+    let ip = conn.remote.ip();
+    // Guessing backs off per address and per key, before the secret is even compared.
+    let wait = console.throttle.wait(ip, key_id, Instant::now());
+    if !wait.is_zero() {
+        let mut resp = error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many failed sign-ins: wait before trying again.",
+        );
+        resp.headers_mut().insert(
+            header::RETRY_AFTER,
+            wait.as_secs().max(1).to_string().parse().expect("digits"),
+        );
+        return resp;
+    }
     let identity = console
         .state
         .keys
-        .by_id(form.access_key_id.trim())
+        .by_id(key_id)
         .filter(|i| session::same_token(&i.secret_access_key, &form.secret_access_key));
     let Some(identity) = identity else {
-        tracing::info!(target: "leadshop::console", remote = %conn.remote, "console sign-in refused");
+        console.throttle.failed(ip, key_id, Instant::now());
+        if let Some(n) = console.refused_log.admit() {
+            tracing::info!(target: "leadshop::console", remote = %conn.remote, refused_since_last_line = n, "console sign-in refused");
+        }
         tokio::time::sleep(FAILED_SIGN_IN_PAUSE).await;
         return error(
             StatusCode::UNAUTHORIZED,
             "The access key id or the secret access key is wrong.",
         );
     };
+    console.throttle.succeeded(ip, key_id);
     let (cookie, s) = console
         .sessions
         .start(&identity.access_key_id, Instant::now());

@@ -17,6 +17,7 @@ mod gateway;
 pub mod metrics;
 pub mod session;
 pub mod sign;
+mod throttle;
 
 use std::sync::Arc;
 
@@ -35,6 +36,9 @@ pub struct Console {
     state: Arc<AppState>,
     pub(crate) shell: Arc<S3Shell>,
     sessions: session::Sessions,
+    throttle: throttle::Throttle,
+    /// The sign-in refusal lines.
+    refused_log: crate::shell::limits::LogLimiter,
     /// The S3 endpoint's `host[:port]`, which the page's requests are signed for.
     s3_host: String,
 }
@@ -60,6 +64,8 @@ impl Console {
             state,
             shell,
             sessions: session::Sessions::default(),
+            throttle: throttle::Throttle::default(),
+            refused_log: crate::shell::limits::LogLimiter::default(),
             s3_host,
         }
     }

@@ -16,8 +16,11 @@ use sha2::{Digest, Sha256};
 pub const COOKIE: &str = "leadshop_console";
 /// How long a session lasts from sign-in (the cookie's Max-Age).
 pub const LIFETIME: Duration = Duration::from_secs(3600);
-/// Sessions kept at most; signing in beyond it ends the oldest.
-const MAX_SESSIONS: usize = 256;
+/// Sessions kept at most per access key; signing in beyond it ends that key's oldest.
+const MAX_PER_KEY: usize = 32;
+/// Sessions kept at most in all; beyond it the oldest session of the key holding the most
+/// goes (so no key can end another key's sessions by signing in many times).
+const MAX_SESSIONS: usize = 4096;
 
 /// One signed-in browser.
 #[derive(Debug, Clone)]
@@ -55,8 +58,26 @@ impl Sessions {
         };
         let mut map = self.by_hash.lock().unwrap_or_else(|p| p.into_inner());
         map.retain(|_, s| s.expires > now);
-        if map.len() >= MAX_SESSIONS
-            && let Some(oldest) = map.iter().min_by_key(|(_, s)| s.expires).map(|(k, _)| *k)
+        let mut per_key: HashMap<&str, usize> = HashMap::new();
+        for s in map.values() {
+            *per_key.entry(s.access_key_id.as_str()).or_default() += 1;
+        }
+        let over = if per_key.get(access_key_id).copied().unwrap_or(0) >= MAX_PER_KEY {
+            Some(access_key_id.to_string())
+        } else if map.len() >= MAX_SESSIONS {
+            per_key
+                .iter()
+                .max_by_key(|(_, n)| **n)
+                .map(|(k, _)| (*k).to_string())
+        } else {
+            None
+        };
+        if let Some(key) = over
+            && let Some(oldest) = map
+                .iter()
+                .filter(|(_, s)| s.access_key_id == key)
+                .min_by_key(|(_, s)| s.expires)
+                .map(|(k, _)| *k)
         {
             map.remove(&oldest);
         }
@@ -127,14 +148,43 @@ mod tests {
     }
 
     #[test]
-    fn the_oldest_session_goes_when_full() {
+    fn sessions_are_capped_per_key_so_one_key_cannot_end_anothers() {
         let s = Sessions::default();
         let t0 = Instant::now();
-        let (first, _) = s.start("AKIA1", t0);
-        for i in 1..=MAX_SESSIONS {
-            s.start("AKIA1", t0 + Duration::from_millis(i as u64));
+        let (admin, _) = s.start("AKIAADMIN", t0);
+        let (first_app, _) = s.start("AKIAAPP", t0);
+        // The probe's 256 sign-ins with the app key, and more.
+        for i in 1..=300 {
+            s.start("AKIAAPP", t0 + Duration::from_millis(i));
         }
-        assert!(s.get(&first, t0).is_none());
+        assert!(s.get(&admin, t0).is_some(), "the admin's session lives on");
+        assert!(s.get(&first_app, t0).is_none(), "the app key's oldest went");
+        let map = s.by_hash.lock().unwrap();
+        assert_eq!(
+            map.values()
+                .filter(|x| x.access_key_id == "AKIAAPP")
+                .count(),
+            MAX_PER_KEY
+        );
+    }
+
+    #[test]
+    fn when_full_the_key_holding_most_gives_way() {
+        let s = Sessions::default();
+        let t0 = Instant::now();
+        let (admin, _) = s.start("AKIAADMIN", t0);
+        // Many keys, each at its cap, fill the table.
+        for k in 0..MAX_SESSIONS / MAX_PER_KEY {
+            for i in 0..MAX_PER_KEY {
+                s.start(
+                    &format!("K{k}"),
+                    t0 + Duration::from_millis((k * 100 + i) as u64),
+                );
+            }
+        }
+        assert_eq!(s.by_hash.lock().unwrap().len(), MAX_SESSIONS);
+        s.start("AKIANEW", t0);
+        assert!(s.get(&admin, t0).is_some());
         assert_eq!(s.by_hash.lock().unwrap().len(), MAX_SESSIONS);
     }
 
