@@ -467,3 +467,39 @@ def test_sessions_are_per_key_and_guessing_backs_off(srv):
     # The refusals were logged in a line or two with counts, not one per guess.
     lines = srv.log.read_text(errors="replace").count("console sign-in refused") - log_before
     assert 1 <= lines <= 2, lines
+
+
+# Low. Limits AWS has: 10,391 buckets were created with no TooManyBuckets; a 1.9 MB CORS
+# configuration was accepted (AWS: 64 KB).
+
+def test_the_number_of_buckets_is_capped(tmp_path):
+    srv = Leadshop(tmp_path / "data", config="max_buckets = 5\n").start()
+    try:
+        s3 = s3_client(srv.env("admin"))
+        existing = len(s3.list_buckets()["Buckets"])
+        made = [f"cap-{i}-{uuid.uuid4().hex[:6]}" for i in range(5 - existing)]
+        for b in made:
+            s3.create_bucket(Bucket=b)
+        assert error_of(s3.create_bucket, Bucket=f"over-{uuid.uuid4().hex[:6]}") == ("TooManyBuckets", 400)
+        s3.delete_bucket(Bucket=made[0])
+        s3.create_bucket(Bucket=f"again-{uuid.uuid4().hex[:6]}")
+    finally:
+        srv.stop()
+
+
+def test_a_cors_configuration_is_at_most_64_kb(srv):
+    s3 = s3_client(srv.env("admin"))
+    bucket = f"cors-{uuid.uuid4().hex[:10]}"
+    s3.create_bucket(Bucket=bucket)
+
+    def rules(n, origin_len):
+        return {"CORSRules": [{"AllowedMethods": ["GET"], "AllowedOrigins": [
+            f"https://{'a' * origin_len}{i}.example.com"]} for i in range(n)]}
+    # 100 rules of ~800 bytes: over 64 KB.
+    assert error_of(s3.put_bucket_cors, Bucket=bucket, CORSConfiguration=rules(100, 700)) == (
+        "MaxMessageLengthExceeded", 400)
+    assert error_of(s3.get_bucket_cors, Bucket=bucket)[0] == "NoSuchCORSConfiguration"
+    # 100 rules of ~300 bytes: under it, accepted.
+    s3.put_bucket_cors(Bucket=bucket, CORSConfiguration=rules(100, 200))
+    assert len(s3.get_bucket_cors(Bucket=bucket)["CORSRules"]) == 100
+    still_serving(srv)

@@ -345,7 +345,9 @@ impl BucketConfigs {
         }
     }
 
-    fn cached(&self, bucket: &str) -> Option<Arc<BucketConfig>> {
+    /// A bucket's configuration if it is in the cache now (never reads the store).
+    #[must_use]
+    pub fn cached(&self, bucket: &str) -> Option<Arc<BucketConfig>> {
         self.cache.read().expect("cache lock").get(bucket).cloned()
     }
 

@@ -62,6 +62,9 @@ pub struct Config {
     pub shutdown_grace_secs: u64,
     /// Largest object accepted by a single PUT or part upload, in bytes (AWS: 5 GiB).
     pub max_put_size: u64,
+    /// Buckets the account may hold; CreateBucket beyond it answers 400 TooManyBuckets
+    /// (AWS: 10,000 by default).
+    pub max_buckets: usize,
     /// Largest presigned URL lifetime accepted, in seconds (AWS: 7 days).
     pub presigned_max_expires_secs: u32,
     /// Seconds in a lifecycle and billing "day" (86400). Lower it only in tests and demos, to
@@ -226,6 +229,7 @@ impl Default for Config {
             buckets_dir: None,
             shutdown_grace_secs: 10,
             max_put_size: 5 * 1024 * 1024 * 1024,
+            max_buckets: 10_000,
             presigned_max_expires_secs: 7 * 24 * 3600,
             day_seconds: 86_400,
             sigv2_presigned: true,

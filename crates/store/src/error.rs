@@ -11,6 +11,9 @@ pub enum StoreError {
     /// A bucket of that name exists already.
     #[error("bucket {0:?} already exists")]
     BucketAlreadyExists(String),
+    /// Creating the bucket would exceed the account's number of buckets.
+    #[error("the account holds {0} buckets, its limit")]
+    TooManyBuckets(usize),
     /// The bucket still holds object versions or multipart uploads.
     #[error("bucket {0:?} is not empty")]
     BucketNotEmpty(String),

@@ -80,6 +80,8 @@ pub struct RequestRecord {
     pub tls_cipher: Option<String>,
     /// The `Host` header (HTTP/2: the `:authority`).
     pub host: Option<String>,
+    /// Its billable usage was counted on the request path ([`Subscriber::count`]).
+    pub billed: bool,
 }
 
 /// Receives every request record, on its own worker.
@@ -90,6 +92,10 @@ pub trait Subscriber: Send + Sync + 'static {
     /// Takes one record. Runs on the subscriber's worker, never on the request path; may
     /// block briefly (file appends), but slow work should batch.
     fn on_request(&self, record: &RequestRecord);
+
+    /// Counts what must never be lost (billable usage) on the request path, before the record
+    /// is queued: a full queue drops records, not this. Must be cheap and never block.
+    fn count(&self, _record: &mut RequestRecord) {}
 
     /// Whether it takes [`on_response_started`](Self::on_response_started) too.
     fn wants_response_started(&self) -> bool {
@@ -124,6 +130,7 @@ struct Queue {
 /// The subscribers' queues.
 pub struct Events {
     queues: Vec<Queue>,
+    subscribers: Vec<Arc<dyn Subscriber>>,
 }
 
 impl std::fmt::Debug for Events {
@@ -147,6 +154,7 @@ impl Events {
     ) -> (Self, Vec<Arc<dyn Worker>>) {
         let mut queues = Vec::new();
         let mut workers: Vec<Arc<dyn Worker>> = Vec::new();
+        let all = subscribers.clone();
         for sub in subscribers {
             let (tx, rx) = mpsc::channel(capacity.max(1));
             queues.push(Queue {
@@ -160,11 +168,21 @@ impl Events {
                 rx: Mutex::new(rx),
             }));
         }
-        (Self { queues }, workers)
+        (
+            Self {
+                queues,
+                subscribers: all,
+            },
+            workers,
+        )
     }
 
     /// Hands a record to every subscriber without waiting; a full queue drops it (counted).
-    pub fn publish(&self, record: RequestRecord) {
+    /// What must not be lost is counted first, here ([`Subscriber::count`]).
+    pub fn publish(&self, mut record: RequestRecord) {
+        for sub in &self.subscribers {
+            sub.count(&mut record);
+        }
         let record = Arc::new(record);
         for q in &self.queues {
             if q.tx.try_send(Event::Finished(record.clone())).is_err() {

@@ -8,6 +8,12 @@
 //! - For every bucket: billable requests by pricing tier and bytes sent, per clock day
 //!   (namespace `leadshop/Billing`).
 //!
+//! Billable usage is counted on the request path ([`Subscriber::count`]) for a bucket whose
+//! configuration is cached (every request the access hook let through loaded it), so a flood
+//! that fills the event queue drops no billing; a record whose bucket is not cached is billed
+//! by the subscriber's worker, which can read it. Request metrics are counted there too, and a
+//! full queue drops them (counted in `leadshop_events_dropped_total{subscriber="usage"}`).
+//!
 //! What is accumulated and not yet taken is lost to a `kill -9` (at most a second of
 //! metrics); access logs, not metrics, are the durable record of requests.
 
@@ -110,9 +116,51 @@ impl Usage {
     }
 }
 
+impl Usage {
+    /// The billable usage of a request to `bucket`: its pricing tier's request and the bytes it
+    /// sent, in the day's series. AWS does not bill requests refused as unauthorised, nor
+    /// its own errors.
+    fn billing(&self, r: &RequestRecord, bucket: &str, points: &mut Vec<(String, i64, Stat)>) {
+        let day = r.time_ms.div_euclid(self.day_ms) * self.day_ms;
+        if r.status == 403 || r.status >= 500 {
+            return;
+        }
+        if let Some(t) = tier(r.operation, &r.method) {
+            points.push((
+                Metric::new(series::BILLING, t, &[("BucketName", bucket)]).key(),
+                day,
+                Stat::one(1.0),
+            ));
+        }
+        if r.bytes_out > 0 {
+            points.push((
+                Metric::new(series::BILLING, "BytesOut", &[("BucketName", bucket)]).key(),
+                day,
+                Stat::one(r.bytes_out as f64),
+            ));
+        }
+    }
+}
+
 impl Subscriber for Usage {
     fn name(&self) -> &'static str {
         "usage"
+    }
+
+    fn count(&self, r: &mut RequestRecord) {
+        let Some(bucket) = r.bucket.as_deref() else {
+            return;
+        };
+        // Only an existing bucket is billed; the cache knows without blocking.
+        if self.configs.cached(bucket).is_none() {
+            return;
+        }
+        let mut points = Vec::new();
+        self.billing(r, bucket, &mut points);
+        if !points.is_empty() {
+            self.add(points);
+        }
+        r.billed = true;
     }
 
     fn on_request(&self, r: &RequestRecord) {
@@ -123,23 +171,8 @@ impl Subscriber for Usage {
             return;
         };
         let mut points: Vec<(String, i64, Stat)> = Vec::new();
-        let day = r.time_ms.div_euclid(self.day_ms) * self.day_ms;
-        // AWS does not bill requests refused as unauthorised, nor its own errors.
-        if r.status != 403 && r.status < 500 {
-            if let Some(t) = tier(r.operation, &r.method) {
-                points.push((
-                    Metric::new(series::BILLING, t, &[("BucketName", bucket)]).key(),
-                    day,
-                    Stat::one(1.0),
-                ));
-            }
-            if r.bytes_out > 0 {
-                points.push((
-                    Metric::new(series::BILLING, "BytesOut", &[("BucketName", bucket)]).key(),
-                    day,
-                    Stat::one(r.bytes_out as f64),
-                ));
-            }
+        if !r.billed {
+            self.billing(r, bucket, &mut points);
         }
         let minute = r.time_ms.div_euclid(60_000) * 60_000;
         for filter in config
@@ -184,5 +217,57 @@ impl Subscriber for Usage {
         if !points.is_empty() {
             self.add(points);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::Events;
+    use leadshop_store::{BucketRecord, Store, VersioningState};
+
+    #[test]
+    fn billing_is_counted_at_the_source_even_when_the_queue_drops_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(dir.path(), None).unwrap());
+        store
+            .create_bucket(&BucketRecord {
+                name: "b".into(),
+                created_ms: 0,
+                region: "us-east-1".into(),
+                versioning: VersioningState::Enabled,
+                documents: std::collections::BTreeMap::new(),
+            })
+            .unwrap();
+        let configs = BucketConfigs::new(store);
+        // The access hook has loaded the bucket's configuration, as for every request it let
+        // through.
+        assert!(configs.get_blocking("b").is_some());
+        let usage = Arc::new(Usage::new(configs, 86_400_000));
+        // A queue of two and no worker: every record but two is dropped from the queue.
+        let (events, _workers) = Events::new(vec![usage.clone()], 2);
+        for i in 0..1000 {
+            events.publish(RequestRecord {
+                request_id: format!("r{i}"),
+                time_ms: 1_000,
+                operation: Some(Operation::GetObject),
+                method: "GET".into(),
+                bucket: Some("b".into()),
+                status: 200,
+                bytes_out: 10,
+                ..RequestRecord::default()
+            });
+        }
+        assert_eq!(events.dropped(), vec![("usage", 998)]);
+        let taken = usage.take();
+        let sum = |name: &str| {
+            taken
+                .iter()
+                .filter(|(k, _, _)| k.contains(name))
+                .map(|(_, _, s)| s.sum)
+                .sum::<f64>()
+        };
+        assert_eq!(sum("Tier2Requests"), 1000.0);
+        assert_eq!(sum("BytesOut"), 10_000.0);
     }
 }

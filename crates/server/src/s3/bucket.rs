@@ -89,7 +89,8 @@ pub(super) async fn handle_create_bucket(
             docs
         },
     };
-    s.db(move |st| st.create_bucket(&rec)).await?;
+    let max = s.state.config.max_buckets;
+    s.db(move |st| st.create_bucket_within(&rec, max)).await?;
     Ok(S3Response::new(CreateBucketOutput {
         location: Some(format!("/{}", input.bucket)),
         ..Default::default()

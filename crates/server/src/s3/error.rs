@@ -15,6 +15,10 @@ pub(crate) fn from_store(e: StoreError) -> S3Error {
             BucketAlreadyOwnedByYou,
             "Your previous request to create the named bucket succeeded and you already own it."
         ),
+        StoreError::TooManyBuckets(max) => S3Error::with_message(
+            S3ErrorCode::TooManyBuckets,
+            format!("You have attempted to create more buckets than allowed ({max}: max_buckets)."),
+        ),
         StoreError::BucketNotEmpty(_) => s3_error!(
             BucketNotEmpty,
             "The bucket you tried to delete is not empty"

@@ -304,8 +304,9 @@ impl S3Shell {
         }
         // A configuration document or an XML request: bounded here, where the limit can
         // answer 400 MaxMessageLengthExceeded (s3s's own check answers 500 for a streamed body).
+        let document_max = document_limit(&parts).unwrap_or(self.limits.max_xml_body_bytes) as u64;
         if !is_upload(&parts, target) {
-            let max = self.limits.max_xml_body_bytes as u64;
+            let max = document_max;
             if declared.is_some_and(|n| n > max) {
                 self.log_too_large(cx, max);
                 return too_large(max, &cx.id);
@@ -372,8 +373,8 @@ impl S3Shell {
             return errors::request_timeout(&cx.id);
         }
         if outcome.too_large() {
-            self.log_too_large(cx, self.limits.max_xml_body_bytes as u64);
-            return too_large(self.limits.max_xml_body_bytes as u64, &cx.id);
+            self.log_too_large(cx, document_max);
+            return too_large(document_max, &cx.id);
         }
         match (upload_form, &target.bucket) {
             (Some(form), Some(bucket)) => post_policy::finish(resp, &form, bucket, &cx.id).await,
@@ -458,6 +459,17 @@ fn is_upload(parts: &http::request::Parts, target: &target::Target) -> bool {
         }
     }
     names_key && (!subresource || has_part_number)
+}
+
+/// AWS's own limit on a configuration document, where it is smaller than the XML limit: a
+/// CORS configuration is at most 64 KB (PutBucketCors).
+fn document_limit(parts: &http::request::Parts) -> Option<usize> {
+    const CORS_MAX: usize = 64 * 1024;
+    let query = parts.uri.query().unwrap_or_default();
+    let names_cors = query
+        .split('&')
+        .any(|p| p.split('=').next() == Some("cors"));
+    (parts.method == Method::PUT && names_cors).then_some(CORS_MAX)
 }
 
 /// The boundary of a `multipart/form-data` POST (a browser upload).

@@ -2,6 +2,7 @@
 
 #[allow(clippy::wildcard_imports)]
 use super::*;
+use redb::ReadableTableMetadata as _;
 
 impl Store {
     /// Calls `watcher` with a bucket's name after every committed change to the bucket
@@ -26,12 +27,23 @@ impl Store {
     /// # Errors
     /// [`StoreError::BucketAlreadyExists`] if the name is taken.
     pub fn create_bucket(&self, rec: &BucketRecord) -> Result<(), StoreError> {
+        self.create_bucket_within(rec, usize::MAX)
+    }
+
+    /// Creates a bucket if fewer than `max` exist, checked in the creating transaction.
+    ///
+    /// # Errors
+    /// [`StoreError::BucketAlreadyExists`], [`StoreError::TooManyBuckets`].
+    pub fn create_bucket_within(&self, rec: &BucketRecord, max: usize) -> Result<(), StoreError> {
         let name = rec.name.clone();
         let rec = rec.clone();
         self.group.run(&self.db, move |tx| {
             let mut buckets = tx.open_table(BUCKETS)?;
             if buckets.get(rec.name.as_str())?.is_some() {
                 return Err(StoreError::BucketAlreadyExists(rec.name.clone()));
+            }
+            if usize::try_from(buckets.len()?).unwrap_or(usize::MAX) >= max {
+                return Err(StoreError::TooManyBuckets(max));
             }
             buckets.insert(rec.name.as_str(), record::encode(&rec).as_slice())?;
             Ok(())
