@@ -182,7 +182,7 @@ impl Spool {
             max_records: max_records.max(1),
             open: Mutex::new(HashMap::new()),
             started: Mutex::new(HashMap::new()),
-            next_seq: AtomicU64::new(max_seq + 1),
+            next_seq: AtomicU64::new(first_seq(max_seq, now_ms)),
             stats: SpoolStats::default(),
             closed: tokio::sync::Notify::new(),
         })
@@ -359,6 +359,16 @@ impl Spool {
     }
 }
 
+/// The first sequence number of a run: after every one on disk, and after every one an
+/// earlier run can have used although its segments are delivered and gone (a segment's log
+/// object key derives from its number: a number used again could name an object already
+/// written, and its records would be taken as delivered). Runs start later in time than
+/// earlier runs' segments were made, at far fewer than 1024 segments a millisecond.
+fn first_seq(max_on_disk: u64, now_ms: i64) -> u64 {
+    let by_time = u64::try_from(now_ms).unwrap_or(0).saturating_mul(1024);
+    (max_on_disk + 1).max(by_time)
+}
+
 /// `\x01<kind><id>\x01<line>\n`.
 fn marked(kind: u8, id: &str, line: &str) -> Vec<u8> {
     let mut buf = Vec::with_capacity(id.len() + line.len() + 4);
@@ -498,6 +508,9 @@ mod tests {
             ready[3].seq > ready[2].seq,
             "sequence numbers go on after a restart"
         );
+        // Even when every segment was delivered and removed, a later run never reuses a number.
+        assert!(first_seq(0, 1_000) > first_seq(0, 999) + 1000);
+        assert_eq!(first_seq(5_000_000, 1), 5_000_001);
         for r in ready {
             r.remove().unwrap();
         }
