@@ -329,10 +329,14 @@ impl S3Access for AccessHook {
         // Temporary credentials (STS session tokens) are never issued by this server, so a
         // request carrying one cannot be valid; s3s does not check the token itself.
         if cx.headers().contains_key("x-amz-security-token")
-            || cx
-                .uri()
-                .query()
-                .is_some_and(|q| q.contains("X-Amz-Security-Token="))
+            || cx.uri().query().is_some_and(|q| {
+                // Any case: SigV2 presigned URLs name it `x-amz-security-token`.
+                q.split('&').any(|p| {
+                    p.split('=')
+                        .next()
+                        .is_some_and(|n| n.eq_ignore_ascii_case("x-amz-security-token"))
+                })
+            })
         {
             return Err(s3_error!(
                 InvalidToken,
