@@ -12,12 +12,15 @@ BIN = Path(os.environ.get("LEADSHOP_BIN", REPO / "target" / "release" / "leadsho
 
 
 class Leadshop:
-    def __init__(self, data_dir: Path, config: str | None = None, s3_addr: str = "127.0.0.1:0"):
+    def __init__(self, data_dir: Path, config: str | None = None, s3_addr: str = "127.0.0.1:0",
+                 log_filter: str | None = None):
         """`config` is TOML (e.g. a `[limits]` table) written beside the data directory and
         passed with --config; the listeners still come from the flags (port 0, unless
         `s3_addr` names one: a restart that clients must find again)."""
         self.data_dir = Path(data_dir)
         self.s3_addr = s3_addr
+        # LEADSHOP_LOG for the server (tracing filter syntax), e.g. one line per request.
+        self.log_filter = log_filter
         self.proc = None
         self.log = self.data_dir.parent / f"{self.data_dir.name}.log"
         self.config = None
@@ -35,9 +38,12 @@ class Leadshop:
                 "--http-addr", "127.0.0.1:0", "--console-addr", "127.0.0.1:0"]
         if self.config is not None:
             args += ["--config", str(self.config)]
+        env = None
+        if self.log_filter is not None:
+            env = {**os.environ, "LEADSHOP_LOG": self.log_filter}
         self.proc = subprocess.Popen(
             args,
-            stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+            stdout=log, stderr=log, stdin=subprocess.DEVNULL, env=env,
         )
         deadline = time.monotonic() + timeout
         # The server writes endpoints.json once it is ready to serve.

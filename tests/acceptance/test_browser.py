@@ -7,7 +7,6 @@ and stores nothing.
 The page must be served on the exact origins the CORS rules name, so these servers take ports
 3000, 3001 and 443 (on 127.0.0.1) instead of port 0."""
 
-import base64
 import hashlib
 import json
 import os
@@ -37,13 +36,19 @@ def require_browser():
         pytest.fail("browser tests need: " + ", ".join(missing) + " (scripts/test-all installs them)")
 
 
-def spki(cert_pem: Path) -> str:
-    """base64 SHA-256 of a certificate's public key: what Chromium's SPKI allow-list takes."""
-    pub = subprocess.run(["openssl", "x509", "-in", str(cert_pem), "-pubkey", "-noout"],
-                         check=True, capture_output=True).stdout
-    der = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "der"], input=pub,
-                         check=True, capture_output=True).stdout
-    return base64.b64encode(hashlib.sha256(der).digest()).decode()
+def browser_home(tmp: Path, *cas: Path) -> Path:
+    """A fresh HOME whose NSS database (where Chromium on Linux reads the CAs it trusts) trusts
+    exactly these CAs, as a user who added leadshop's dev CA to their browser would have."""
+    if shutil.which("certutil") is None:
+        pytest.fail("browser tests need certutil (apt-get install libnss3-tools; scripts/test-all installs it)")
+    home = tmp / "browser-home"
+    db = home / ".pki" / "nssdb"
+    db.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["certutil", "-d", f"sql:{db}", "-N", "--empty-password"], check=True, capture_output=True)
+    for i, ca in enumerate(cas):
+        subprocess.run(["certutil", "-d", f"sql:{db}", "-A", "-t", "C,,", "-n", f"test-ca-{i}", "-i", str(ca)],
+                       check=True, capture_output=True)
+    return home
 
 
 def port_free(port: int) -> bool:
@@ -89,12 +94,12 @@ def ten_mb(tmp_path_factory):
     return p
 
 
-def drive(page_url: str, file: Path, method: str, trusted: list, host_rules: str = "",
+def drive(page_url: str, file: Path, method: str, home: Path, host_rules: str = "",
           screenshot: str = "") -> dict:
     require_browser()
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "PAGE_URL": page_url, "FILE": str(file), "METHOD": method,
-           "TRUSTED_SPKI": ",".join(trusted), "HOST_RULES": host_rules}
+           "BROWSER_HOME": str(home), "HOST_RULES": host_rules}
     if screenshot:
         env["SCREENSHOT"] = str(SCREENSHOTS / screenshot)
     out = subprocess.run(["node", str(BROWSER / "upload.mjs")], env=env, capture_output=True,
@@ -104,11 +109,12 @@ def drive(page_url: str, file: Path, method: str, trusted: list, host_rules: str
 
 
 @pytest.mark.parametrize("method", ["POST", "PUT"])
-def test_upload_from_localhost_3000_completes_and_reads_back(server, app_env, s3, ten_mb, method):
+def test_upload_from_localhost_3000_completes_and_reads_back(server, app_env, s3, ten_mb, method,
+                                                            tmp_path):
     page = Page(app_env, 3000)
     try:
         report = drive("http://localhost:3000/", ten_mb, method,
-                       [spki(server.data_dir / "tls" / "server.pem")],
+                       browser_home(tmp_path, server.data_dir / "tls" / "ca.pem"),
                        screenshot=f"upload-localhost-3000-{method}.png")
     finally:
         page.stop()
@@ -129,17 +135,25 @@ def test_upload_from_localhost_3000_completes_and_reads_back(server, app_env, s3
 
 def test_upload_from_staging_origin_over_https_completes(server, app_env, s3, ten_mb, tmp_path):
     # staging.leadfactory.com resolves to this machine (Chromium's host rules) and serves the
-    # page over HTTPS with its own certificate.
-    cert, key = tmp_path / "staging.pem", tmp_path / "staging-key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", str(key), "-out", str(cert),
-                    "-days", "1", "-subj", "/CN=staging.leadfactory.com",
-                    "-addext", "subjectAltName=DNS:staging.leadfactory.com"],
+    # page over HTTPS with a certificate from a CA of the test's own, trusted beside leadshop's.
+    ca, ca_key = tmp_path / "staging-ca.pem", tmp_path / "staging-ca-key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                    "-nodes", "-keyout", str(ca_key), "-out", str(ca), "-days", "1",
+                    "-subj", "/CN=leadshop browser test CA", "-addext", "basicConstraints=critical,CA:TRUE",
+                    "-addext", "keyUsage=critical,keyCertSign,cRLSign"], check=True, capture_output=True)
+    cert, key, csr = tmp_path / "staging.pem", tmp_path / "staging-key.pem", tmp_path / "staging.csr"
+    subprocess.run(["openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", str(key), "-out", str(csr), "-subj", "/CN=staging.leadfactory.com"],
+                   check=True, capture_output=True)
+    ext = tmp_path / "staging.ext"
+    ext.write_text("subjectAltName=DNS:staging.leadfactory.com\nextendedKeyUsage=serverAuth\n")
+    subprocess.run(["openssl", "x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key),
+                    "-CAcreateserial", "-out", str(cert), "-days", "1", "-extfile", str(ext)],
                    check=True, capture_output=True)
     page = Page(app_env, 443, cert, key)
     try:
         report = drive("https://staging.leadfactory.com/", ten_mb, "POST",
-                       [spki(server.data_dir / "tls" / "server.pem"), spki(cert)],
+                       browser_home(tmp_path, server.data_dir / "tls" / "ca.pem", ca),
                        host_rules="MAP staging.leadfactory.com 127.0.0.1",
                        screenshot="upload-staging.png")
     finally:
@@ -151,11 +165,11 @@ def test_upload_from_staging_origin_over_https_completes(server, app_env, s3, te
 
 @pytest.mark.parametrize("method", ["POST", "PUT"])
 def test_another_origin_is_stopped_by_cors_and_stores_nothing(server, app_env, s3, ten_mb,
-                                                              method):
+                                                              method, tmp_path):
     page = Page(app_env, 3001)
     try:
         report = drive("http://localhost:3001/", ten_mb, method,
-                       [spki(server.data_dir / "tls" / "server.pem")],
+                       browser_home(tmp_path, server.data_dir / "tls" / "ca.pem"),
                        screenshot=f"refused-localhost-3001-{method}.png")
     finally:
         page.stop()
@@ -168,16 +182,17 @@ def test_another_origin_is_stopped_by_cors_and_stores_nothing(server, app_env, s
 
 
 @pytest.mark.parametrize("method", ["POST", "PUT"])
-def test_virtual_hosted_upload_from_localhost_3000(server, app_env, s3, ten_mb, method):
+def test_virtual_hosted_upload_from_localhost_3000(server, app_env, s3, ten_mb, method, tmp_path):
     # What the JavaScript SDK and most pages send: https://<bucket>.localhost:<port>. Chromium
-    # resolves *.localhost itself; leadshop mints that host's certificate from its dev CA.
+    # resolves *.localhost itself; leadshop mints that host's certificate from its dev CA, which
+    # the browser trusts (a wrong per-host certificate would fail the upload).
     port = server.endpoints["s3"].rsplit(":", 1)[1]
     env = {**app_env, "AWS_ENDPOINT_URL": f"https://localhost:{port}",
            "STORAGE_ADDRESSING_STYLE": "virtual"}
     page = Page(env, 3000)
     try:
         report = drive("http://localhost:3000/", ten_mb, method,
-                       [spki(server.data_dir / "tls" / "ca.pem")],
+                       browser_home(tmp_path, server.data_dir / "tls" / "ca.pem"),
                        screenshot=f"upload-virtual-hosted-{method}.png")
     finally:
         page.stop()

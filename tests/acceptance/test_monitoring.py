@@ -235,10 +235,18 @@ def test_a_small_budget_fires_each_threshold_once_at_the_webhook(tmp_path):
         def kinds():
             msgs = [json.loads(n["Message"]) for n in Hook.received]
             return sorted(f"{m['notificationType']}>{m['threshold']:g}" for m in msgs)
+        def a_round_after(t: float):
+            """Waits for a usage round that began after `t` (the worker counts, prices,
+            evaluates the alarm and delivers its webhooks within one round)."""
+            wait_for("a usage round after the requests",
+                     lambda: srv.metrics()["leadshop_usage_last_round_timestamp_seconds"] > t)
+
         for n in range(150):
             s3.put_object(Bucket=ASSETS, Key=f"budget/{n}", Body=b"b")
-        # 150 PUTs are 75 % of the budget: the actual thresholds have not fired.
-        time.sleep(2)
+        # 150 PUTs are 75 % of the budget: once a round has priced them (and so could have
+        # fired), the actual thresholds have not fired.
+        a_round_after(time.time())
+        assert srv.metrics()['leadshop_cost_month_to_date_dollars{bucket="all"}'] >= 150 * 0.005 / 1000 * 0.999
         assert not any(k.startswith("ACTUAL") for k in kinds()), kinds()
         for n in range(150, 250):
             s3.put_object(Bucket=ASSETS, Key=f"budget/{n}", Body=b"b")
@@ -255,7 +263,9 @@ def test_a_small_budget_fires_each_threshold_once_at_the_webhook(tmp_path):
             s3.put_object(Bucket=ASSETS, Key=f"budget/more-{n}", Body=b"b")
         srv.stop()
         srv.start()
-        time.sleep(3)
+        # A round after the restart has evaluated the alarm and delivered what it had to.
+        a_round_after(time.time())
+        assert srv.metrics()['leadshop_cost_month_to_date_dollars{bucket="all"}'] >= 170 * 0.005 / 1000 * 0.999
         assert len(Hook.received) == 3
         state = json.loads((tmp_path / "data" / "budget-alarms.json").read_text())
         assert sorted(state["fired"]) == ["ACTUAL>100", "ACTUAL>80", "FORECASTED>100"] and not state["outbox"]

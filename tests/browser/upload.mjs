@@ -4,23 +4,28 @@
 // and, with SCREENSHOT set, saves a screenshot of the page.
 //
 //   PAGE_URL=http://localhost:3000/ FILE=/tmp/10MB.bin METHOD=POST \
-//   TRUSTED_SPKI=<base64 sha256 of the S3 and page certificates' keys> node upload.mjs
+//   BROWSER_HOME=<a HOME whose .pki/nssdb trusts leadshop's dev CA> node upload.mjs
+//
+// Certificates are checked as a user's browser checks them: Chromium reads the CAs it trusts
+// from $HOME/.pki/nssdb, which the test makes fresh with `certutil` (libnss3-tools) holding
+// leadshop's development CA (and the staging page's test CA). No certificate error is ignored,
+// so a wrong per-host certificate fails the upload.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 
-const { PAGE_URL, FILE, METHOD = "POST", TRUSTED_SPKI = "", HOST_RULES = "", SCREENSHOT } =
+const { PAGE_URL, FILE, METHOD = "POST", BROWSER_HOME, HOST_RULES = "", SCREENSHOT } =
   process.env;
+if (!BROWSER_HOME) throw new Error("BROWSER_HOME (with .pki/nssdb) is required");
 const args = ["--no-sandbox", "--disable-background-networking"];
-// Only these certificates are trusted beyond the system's: leadshop's and the page's.
-if (TRUSTED_SPKI) args.push(`--ignore-certificate-errors-spki-list=${TRUSTED_SPKI}`);
 if (HOST_RULES) args.push(`--host-resolver-rules=${HOST_RULES}`);
 const profile = mkdtempSync(join(tmpdir(), "leadshop-chromium-"));
 const context = await chromium.launchPersistentContext(profile, {
   executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
   headless: true,
   args,
+  env: { ...process.env, HOME: BROWSER_HOME },
 });
 const consoleErrors = [];
 let report;

