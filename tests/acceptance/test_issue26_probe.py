@@ -503,3 +503,48 @@ def test_a_cors_configuration_is_at_most_64_kb(srv):
     s3.put_bucket_cors(Bucket=bucket, CORSConfiguration=rules(100, 200))
     assert len(s3.get_bucket_cors(Bucket=bucket)["CORSRules"]) == 100
     still_serving(srv)
+
+
+# The parser audit: XML documents are buffered whole (up to max_xml_body_bytes, 4 MiB) before
+# s3s parses them, so one address sending many at once held 4 MiB each (64 at once: +245 MiB).
+# Each address may now hold four documents' worth; beyond it, 503 SlowDown.
+
+def test_buffered_xml_documents_are_bounded_per_address(srv):
+    import base64
+    import hashlib
+
+    from rawhttp import exchange, sign
+
+    env = srv.env("app")
+    body = b"<Delete>" + b"<Object><Key>a</Key></Object>" * ((4 * MIB - 20) // 29) + b"</Delete>"
+    md5 = base64.b64encode(hashlib.md5(body).digest()).decode()
+    payload = hashlib.sha256(body).hexdigest()
+    answers = []
+
+    def send():
+        h = sign("POST", env["AWS_ENDPOINT_URL"], f"/{ASSETS}", env["AWS_ACCESS_KEY_ID"],
+                 env["AWS_SECRET_ACCESS_KEY"], query="delete=", payload=payload,
+                 headers={"content-md5": md5, "content-length": str(len(body))})
+        status, _, resp = exchange(env["AWS_ENDPOINT_URL"], env["AWS_CA_BUNDLE"], "POST", f"/{ASSETS}?delete=",
+                                   h, body, source_ip="127.0.0.7")
+        answers.append((status, code_of_bytes(resp)))
+
+    before = srv.rss_kib()
+    threads = [threading.Thread(target=send) for _ in range(64)]
+    peak = before
+    for t in threads:
+        t.start()
+    while any(t.is_alive() for t in threads):
+        peak = max(peak, srv.rss_kib())
+        still_serving(srv)  # another address is served meanwhile
+    kinds = {a for a in answers}
+    # Each document parsed is refused for its 144,000 keys (AWS: at most 1,000); those beyond
+    # the address's share are not read at all.
+    assert (503, "SlowDown") in kinds and (400, "MalformedXML") in kinds, kinds
+    grown = (peak - before) / 1024
+    assert grown < 160, f"RSS grew by {grown:.0f} MiB"
+
+
+def code_of_bytes(body: bytes) -> str:
+    text = body.decode(errors="replace")
+    return text.split("<Code>", 1)[1].split("</Code>", 1)[0] if "<Code>" in text else ""

@@ -310,6 +310,8 @@ pub async fn start_with(config: Config, options: StartOptions) -> Result<ServerH
         crate::shell::client::ClientLimits {
             max_requests: limits.max_requests_per_ip,
             max_buffered: limits.max_response_buffer_per_ip,
+            // Four documents of the largest size in flight at once per address.
+            max_documents: limits.max_xml_body_bytes.saturating_mul(4),
             wait: std::time::Duration::from_secs(limits.body_timeout_secs),
         },
         trusted.clone(),

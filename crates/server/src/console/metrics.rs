@@ -69,6 +69,10 @@ pub fn metrics(s: &ShellStats) -> String {
                 get(&s.refused_requests_per_ip),
             ),
             ("{reason=\"response_budget\"}", get(&s.budget_timeouts)),
+            (
+                "{reason=\"document_budget\"}",
+                get(&s.refused_document_budget),
+            ),
         ],
     );
     counter(

@@ -25,12 +25,26 @@ pub struct BodyTimeout(pub Duration);
 #[error("the request body exceeds {0} bytes")]
 pub struct BodyTooLarge(pub u64);
 
-/// What happened to a request's body, so the shell answers RequestTimeout or
-/// MaxMessageLengthExceeded whatever error the layer that was reading made of it.
+/// The error a document body fails with when its address holds too many bytes of
+/// documents already.
+#[derive(Debug, thiserror::Error)]
+#[error("the client's address holds its share of buffered request documents")]
+pub struct BodyOverBudget;
+
+/// Where a document body's bytes are counted against its address's budget, and the space
+/// they hold until the request is answered.
+pub type DocumentHold = (
+    super::client::Budget,
+    Arc<std::sync::Mutex<Vec<tokio::sync::OwnedSemaphorePermit>>>,
+);
+
+/// What happened to a request's body, so the shell answers RequestTimeout,
+/// MaxMessageLengthExceeded or SlowDown whatever error the layer that was reading made of it.
 #[derive(Debug, Default)]
 pub struct BodyOutcome {
     timed_out: AtomicBool,
     too_large: AtomicBool,
+    over_budget: AtomicBool,
     bytes_read: AtomicU64,
 }
 
@@ -45,6 +59,12 @@ impl BodyOutcome {
     #[must_use]
     pub fn too_large(&self) -> bool {
         self.too_large.load(Ordering::Relaxed)
+    }
+
+    /// Whether the body found no room in its address's document budget.
+    #[must_use]
+    pub fn over_budget(&self) -> bool {
+        self.over_budget.load(Ordering::Relaxed)
     }
 
     /// Body bytes read so far.
@@ -64,6 +84,7 @@ pub struct TimedBody<B> {
     timeout: Duration,
     sleep: Option<Pin<Box<tokio::time::Sleep>>>,
     limit: Option<u64>,
+    hold: Option<DocumentHold>,
     seen: u64,
     outcome: Arc<BodyOutcome>,
     activity: Arc<ConnActivity>,
@@ -84,6 +105,7 @@ impl<B> TimedBody<B> {
             timeout,
             sleep: None,
             limit: None,
+            hold: None,
             seen: 0,
             outcome,
             activity,
@@ -95,6 +117,14 @@ impl<B> TimedBody<B> {
     #[must_use]
     pub fn limited(mut self, limit: u64) -> Self {
         self.limit = Some(limit);
+        self
+    }
+
+    /// Counts the body's bytes against a document budget as they arrive (the space is held
+    /// until the holder is dropped), failing it when there is no room.
+    #[must_use]
+    pub fn held(mut self, hold: DocumentHold) -> Self {
+        self.hold = Some(hold);
         self
     }
 }
@@ -125,6 +155,18 @@ where
                     if this.seen > limit {
                         this.outcome.too_large.store(true, Ordering::Relaxed);
                         return Poll::Ready(Some(Err(Box::new(BodyTooLarge(limit)))));
+                    }
+                }
+                if let (Some((budget, holder)), Some(Ok(f))) = (&this.hold, &frame)
+                    && let Some(d) = f.data_ref()
+                    && !d.is_empty()
+                {
+                    match budget.try_reserve(d.len()) {
+                        Some(p) => holder.lock().unwrap_or_else(|e| e.into_inner()).push(p),
+                        None => {
+                            this.outcome.over_budget.store(true, Ordering::Relaxed);
+                            return Poll::Ready(Some(Err(Box::new(BodyOverBudget))));
+                        }
                     }
                 }
                 Poll::Ready(frame.map(|f| f.map_err(Into::into)))

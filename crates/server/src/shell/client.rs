@@ -25,6 +25,9 @@ pub struct ClientLimits {
     pub max_requests: usize,
     /// Bytes of response data buffered for the address.
     pub max_buffered: usize,
+    /// Bytes of request documents (XML bodies, buffered whole before they are parsed) held
+    /// for the address at once.
+    pub max_documents: usize,
     /// How long a response may wait for buffer space before it is ended.
     pub wait: Duration,
 }
@@ -67,6 +70,7 @@ impl Clients {
             ClientLimits {
                 max_requests: usize::MAX,
                 max_buffered: Semaphore::MAX_PERMITS,
+                max_documents: Semaphore::MAX_PERMITS,
                 ..self.limits
             }
         } else {
@@ -84,6 +88,7 @@ pub struct Client {
     limits: ClientLimits,
     requests: AtomicUsize,
     buffered: Arc<Semaphore>,
+    documents: Arc<Semaphore>,
     timeouts: Arc<AtomicU64>,
 }
 
@@ -96,6 +101,9 @@ impl Client {
             limits,
             requests: AtomicUsize::new(0),
             buffered: Arc::new(Semaphore::new(permits)),
+            documents: Arc::new(Semaphore::new(
+                limits.max_documents.min(Semaphore::MAX_PERMITS),
+            )),
             timeouts,
         }
     }
@@ -107,6 +115,7 @@ impl Client {
             ClientLimits {
                 max_requests: usize::MAX,
                 max_buffered: Semaphore::MAX_PERMITS,
+                max_documents: Semaphore::MAX_PERMITS,
                 wait: Duration::from_secs(60),
             },
             Arc::default(),
@@ -144,6 +153,18 @@ impl Client {
             .max_buffered
             .min(Semaphore::MAX_PERMITS)
             .saturating_sub(self.buffered.available_permits())
+    }
+
+    /// The budget its request documents draw from (never waited for: a request that finds
+    /// no room is refused with SlowDown).
+    #[must_use]
+    pub fn document_budget(&self) -> Budget {
+        Budget {
+            semaphore: self.documents.clone(),
+            max: self.limits.max_documents.min(Semaphore::MAX_PERMITS),
+            wait: Duration::ZERO,
+            timeouts: self.timeouts.clone(),
+        }
     }
 
     /// The response-buffer budget its downloads draw from.
@@ -235,6 +256,7 @@ mod tests {
         ClientLimits {
             max_requests: requests,
             max_buffered: bytes,
+            max_documents: bytes,
             wait: Duration::from_secs(1),
         }
     }

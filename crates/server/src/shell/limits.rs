@@ -50,6 +50,9 @@ pub struct ShellStats {
     pub evicted_idle: AtomicU64,
     /// Requests refused with 503 SlowDown because their address held `max_requests_per_ip`.
     pub refused_requests_per_ip: AtomicU64,
+    /// Requests refused with 503 SlowDown because their address held its share of buffered
+    /// request documents.
+    pub refused_document_budget: AtomicU64,
     /// Responses ended because their address's buffer stayed full for the body timeout.
     pub budget_timeouts: Arc<AtomicU64>,
     /// Requests failed with 400 RequestTimeout because their body stalled.

@@ -68,7 +68,7 @@ impl S3Shell {
             .map(str::to_string);
         let target = target::of(&parts, &self.base_domain);
         let mut resp = if slot.is_none() {
-            self.slow_down(&cx, parts.version)
+            self.slow_down(&cx, parts.version, false)
         } else if let Some((protocol, op)) = crate::monitoring::protocol::detect(&parts) {
             self.monitoring(protocol, op, parts, incoming, &cx).await
         } else if method == Method::OPTIONS {
@@ -138,16 +138,30 @@ impl S3Shell {
         }
     }
 
-    /// 503 SlowDown: the client's address holds `max_requests_per_ip` requests in progress
-    /// (SDKs retry it with backoff).
+    /// 503 SlowDown: the client's address holds `max_requests_per_ip` requests in progress,
+    /// or (`documents`) its share of buffered request documents (SDKs retry it with backoff).
     ///
     /// Over HTTP/2 the answer has no body: a DATA frame needs the client's flow-control
     /// window, and a client that opened streams with a window of 0 would keep each refused
     /// stream open; HEADERS alone end it at once. (SDKs retry a 503 by its status.)
-    fn slow_down(&self, cx: &RequestContext, version: http::Version) -> Response<s3s::Body> {
-        ShellStats::bump(&self.stats.refused_requests_per_ip);
+    fn slow_down(
+        &self,
+        cx: &RequestContext,
+        version: http::Version,
+        documents: bool,
+    ) -> Response<s3s::Body> {
+        if documents {
+            ShellStats::bump(&self.stats.refused_document_budget);
+        } else {
+            ShellStats::bump(&self.stats.refused_requests_per_ip);
+        }
         if let Some(n) = self.stats.slow_down_log.admit() {
-            tracing::warn!(target: "leadshop::limits", remote = %cx.conn.remote, refused_since_last_line = n, max_requests_per_ip = self.limits.max_requests_per_ip, "request refused: the address holds max_requests_per_ip requests in progress (SlowDown)");
+            let why = if documents {
+                "the address holds its share of buffered request documents"
+            } else {
+                "the address holds max_requests_per_ip requests in progress"
+            };
+            tracing::warn!(target: "leadshop::limits", remote = %cx.conn.remote, refused_since_last_line = n, "request refused: {why} (SlowDown)");
         }
         let mut resp = errors::s3_error(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -305,13 +319,18 @@ impl S3Shell {
         // A configuration document or an XML request: bounded here, where the limit can
         // answer 400 MaxMessageLengthExceeded (s3s's own check answers 500 for a streamed body).
         let document_max = document_limit(&parts).unwrap_or(self.limits.max_xml_body_bytes) as u64;
+        // The document budget this request's body holds until it is answered.
+        let documents = Arc::new(std::sync::Mutex::new(Vec::new()));
         if !is_upload(&parts, target) {
             let max = document_max;
             if declared.is_some_and(|n| n > max) {
                 self.log_too_large(cx, max);
                 return too_large(max, &cx.id);
             }
-            body = body.limited(max);
+            // Buffered whole before it is parsed: counted against its address's share.
+            body = body
+                .limited(max)
+                .held((cx.conn.client.document_budget(), documents.clone()));
         }
         let mut upload_form = None;
         let body = match form_boundary(&parts.method, &parts.headers) {
@@ -376,6 +395,10 @@ impl S3Shell {
             self.log_too_large(cx, document_max);
             return too_large(document_max, &cx.id);
         }
+        if outcome.over_budget() {
+            return self.slow_down(cx, http::Version::HTTP_11, true);
+        }
+        drop(documents);
         match (upload_form, &target.bucket) {
             (Some(form), Some(bucket)) => post_policy::finish(resp, &form, bucket, &cx.id).await,
             _ => resp,
