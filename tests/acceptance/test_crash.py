@@ -16,12 +16,13 @@ import hashlib
 import random
 import threading
 import time
+import uuid
 
 import boto3
 import pytest
 from botocore.config import Config
 
-from crashkit import ErrorTally
+from crashkit import KilledWriters
 from leadshop_proc import Leadshop
 
 KILLS = 40
@@ -107,61 +108,30 @@ def test_acknowledged_writes_survive_kill_9(tmp_path, versioned):
         bucket = "crash-unversioned"
         client(srv).create_bucket(Bucket=bucket)
     writers = [Writer(w, bucket) for w in range(WRITERS)]
-    acked = collections.Counter()
-    tally = ErrorTally()
-    lock = threading.Lock()
-    stop = threading.Event()
-    up = threading.Event()
-    up.set()
-
-    def run(wr: Writer):
-        while not stop.is_set():
-            up.wait()
-            # A client for the server now up (its port changes at each restart).
-            connected = tally.generation
-            s3 = client(srv)
-            while not stop.is_set() and up.is_set() and tally.generation == connected:
-                generation = tally.generation
-                try:
-                    op = wr.step(s3)
-                except Exception as e:  # noqa: BLE001 - every error is counted by kind below
-                    # Reconnect after the restart; the tally decides whether it was the kill's.
-                    tally.record(e, generation, wr.in_flight)
-                    break
-                with lock:
-                    acked[op] += 1
-
-    threads = [threading.Thread(target=run, args=(wr,), daemon=True) for wr in writers]
-    for t in threads:
-        t.start()
+    run = KilledWriters(srv, client, lambda w, s3: writers[w].step(s3), WRITERS,
+                        in_flight=lambda w: writers[w].in_flight)
     rng = random.Random(7 if versioned else 11)
     interrupted = []
     for _ in range(KILLS):
-        target = sum(acked.values()) + OPS_PER_KILL
-        deadline = time.monotonic() + 120
-        while sum(acked.values()) < target:
-            assert time.monotonic() < deadline, f"writes stopped getting through: {acked}, {tally}"
-            time.sleep(0.01)
+        run.wait_for(OPS_PER_KILL)
         time.sleep(rng.uniform(0, 0.3))  # kill at an arbitrary point mid-stream
-        up.clear()
-        tally.killing()
-        srv.kill9()
-        interrupted.append([wr.in_flight for wr in writers if wr.in_flight])
-        srv.start()
-        assert not any((srv.data_dir / "tmp").iterdir()), "temp files are removed at start-up"
-        tally.restarted()
-        up.set()
-    target = sum(acked.values()) + 8
-    deadline = time.monotonic() + 120
-    while sum(acked.values()) < target:
-        assert time.monotonic() < deadline, f"writes stopped getting through: {acked}, {tally}"
-        time.sleep(0.01)
-    stop.set()
-    for t in threads:
-        t.join(timeout=60)
+
+        left = set()
+
+        def while_down():
+            interrupted.append([wr.in_flight for wr in writers if wr.in_flight])
+            left.update((srv.data_dir / "tmp").iterdir())
+
+        def temp_files_removed():
+            # Those the kill left (start-up's own log delivery may be writing new ones).
+            assert not [p for p in left if p.exists()], "temp files are removed at start-up"
+
+        run.kill_and_restart(while_down, temp_files_removed)
+    run.wait_for(8)
+    run.stop()
+    acked, tally = run.acked, run.tally
     srv.stop()
     srv.start()
-    tally.assert_only_kills()
 
     s3 = client(srv)
     for wr in writers:
@@ -241,29 +211,11 @@ def test_kill_9_during_online_master_key_rotation_loses_nothing(tmp_path):
     with ThreadPoolExecutor(8) as ex:
         list(ex.map(lambda i: put(f"rot/pre/{i}", 1024 + i, s3), range(1200)))
 
-    stop, up = threading.Event(), threading.Event()
-    up.set()
+    def put_live(w, c):
+        put(f"rot/live/{next(counter)}", 4096 + len(acked), c)
 
-    tally = ErrorTally()
-
-    def writer():
-        i = 0
-        while not stop.is_set():
-            up.wait()
-            connected = tally.generation
-            c = client(srv)
-            while not stop.is_set() and up.is_set() and tally.generation == connected:
-                generation = tally.generation
-                try:
-                    put(f"rot/live/{i}", 4096 + i, c)
-                except Exception as e:  # noqa: BLE001 - counted by kind, asserted below
-                    tally.record(e, generation, ("put", "request"))
-                    break  # the server went away: reconnect after the restart
-                finally:
-                    i += 1
-
-    t = threading.Thread(target=writer, daemon=True)
-    t.start()
+    counter = iter(range(10**9))
+    run = KilledWriters(srv, client, put_live, 1, in_flight=lambda w: ("put", "request"))
     rng = random.Random(3)
     master, nxt = srv.data_dir / "master.key", srv.data_dir / "master.key.next"
     for round_ in range(3):
@@ -283,19 +235,12 @@ def test_kill_9_during_online_master_key_rotation_loses_nothing(tmp_path):
                 assert time.monotonic() < deadline, "the server did not start rotating"
                 time.sleep(0.002)
             time.sleep(rng.uniform(0, 0.03))
-        up.clear()
-        tally.killing()
-        srv.kill9()
-        srv.start()
-        tally.restarted()
-        up.set()
+        run.kill_and_restart()
         out, err = cli.communicate(timeout=150)
         assert cli.returncode == 0, err
         assert "master key" in out and master.read_text() != old, out
         assert not nxt.exists()
-    stop.set()
-    t.join(timeout=30)
-    tally.assert_only_kills()
+    run.stop()
     srv.stop()
     # Only the newest key is loaded now; the retired ones are moved out of reach.
     for retired in srv.data_dir.glob("master.key.retired-*"):
@@ -318,71 +263,40 @@ def test_kill_9_during_log_delivery_delivers_each_record_once(tmp_path):
     delivered before it, is delivered exactly once in the end; nothing is delivered twice."""
     import re
 
-    import botocore.exceptions
-
     from test_access_logs import log_lines
 
     config = "[access_logs]\nflush_seconds = 1\nmax_records = 2\n"
     srv = Leadshop(tmp_path / "data", config=config).start()
     spool = srv.data_dir / "access-logs"
     rid = re.compile(rb"\b([0-9A-F]{16})\b")
-    tally = ErrorTally()
-    stop, up = threading.Event(), threading.Event()
-    up.set()
-    acked = collections.Counter()
+    def put(w, c):
+        c.put_object(Bucket="leadshop-assets", Key=f"logged/{w}/{uuid.uuid4().hex}", Body=b"x")
 
-    def writer(w):
-        i = 0
-        while not stop.is_set():
-            up.wait()
-            connected = tally.generation
-            c = client(srv)
-            while not stop.is_set() and up.is_set() and tally.generation == connected:
-                generation = tally.generation
-                try:
-                    c.put_object(Bucket="leadshop-assets", Key=f"logged/{w}/{i}", Body=b"x")
-                    acked[w] += 1
-                except Exception as e:  # noqa: BLE001 - counted by kind, asserted below
-                    tally.record(e, generation, ("put", "request"))
-                    break
-                finally:
-                    i += 1
-
-    threads = [threading.Thread(target=writer, args=(w,), daemon=True) for w in range(4)]
-    for t in threads:
-        t.start()
+    run = KilledWriters(srv, client, put, 4, in_flight=lambda w: ("put", "request"))
     rng = random.Random(5)
     spooled, pending_at_kill = set(), []
     assert spool.is_dir()
     for _ in range(25):
-        target = sum(acked.values()) + 30
-        deadline = time.monotonic() + 120
-        while sum(acked.values()) < target:
-            assert time.monotonic() < deadline, f"writes stopped getting through: {tally}"
-            time.sleep(0.01)
+        run.wait_for(30)
         time.sleep(rng.uniform(0, 0.05))
         # Kill the moment a closed segment is waiting for (or in) delivery, if one shows soon.
         watch = time.monotonic() + 2
         while not any(spool.glob("*.ready")) and time.monotonic() < watch:
             pass
-        up.clear()
-        tally.killing()
-        srv.kill9()
-        # What the spool holds now, read while the server is down.
-        ready = list(spool.glob("*.ready"))
-        pending_at_kill.append(len(ready))
-        for f in ready + list(spool.glob("*.open")):
-            for line in f.read_bytes().splitlines()[1:]:
-                m = rid.search(line)
-                if m:
-                    spooled.add(m.group(1).decode())
-        srv.start()
-        tally.restarted()
-        up.set()
-    stop.set()
-    for t in threads:
-        t.join(timeout=60)
-    tally.assert_only_kills()
+
+        def read_spool():
+            # What the spool holds now, read while the server is down.
+            ready = list(spool.glob("*.ready"))
+            pending_at_kill.append(len(ready))
+            for f in ready + list(spool.glob("*.open")):
+                for line in f.read_bytes().splitlines()[1:]:
+                    m = rid.search(line)
+                    if m:
+                        spooled.add(m.group(1).decode())
+
+        run.kill_and_restart(read_spool)
+    run.stop()
+    tally = run.tally
     srv.stop()
     srv.start()
     s3 = client(srv)

@@ -15,7 +15,6 @@ import socket
 import ssl
 import time
 import urllib.parse
-import uuid
 
 import boto3
 import pytest
