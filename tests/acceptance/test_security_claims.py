@@ -148,7 +148,7 @@ def test_a_tls_handshake_that_never_comes_is_closed(srv):
                lambda: srv.metrics()['leadshop_connections_closed_total{reason="tls_handshake"}'] > before)
 
 
-def test_an_idle_http2_connection_is_closed_and_a_busy_one_is_not(tmp_path):
+def test_an_idle_http2_connection_is_closed_even_if_it_pings_and_a_busy_one_is_not(tmp_path):
     import h2.config
     import h2.connection
     import h2.events
@@ -197,12 +197,22 @@ def test_an_idle_http2_connection_is_closed_and_a_busy_one_is_not(tmp_path):
             time.sleep(0.5)
         assert request(busy_sock, busy) == 200
         busy_sock.close()
-        # Idle after one request: the server closes it.
+        # Idle after one request, though it PINGs every half second: the server closes it
+        # (bytes alone keep nothing open).
         idle_sock, idle = h2_conn()
         assert request(idle_sock, idle) == 200
+        idle_sock.settimeout(0.5)
         closed = False
         while not closed:
-            data = idle_sock.recv(65536)
+            try:
+                data = idle_sock.recv(65536)
+            except TimeoutError:
+                idle.ping(b"stayopen")
+                try:
+                    idle_sock.sendall(idle.data_to_send())
+                except OSError:
+                    closed = True
+                continue
             closed = not data or any(isinstance(ev, h2.events.ConnectionTerminated)
                                      for ev in idle.receive_data(data))
         idle_sock.close()

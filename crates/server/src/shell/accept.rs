@@ -2,17 +2,13 @@
 //! timeouts, and the idle watchdog of each connection.
 
 use std::convert::Infallible;
-use std::io;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use http::{Request, Response};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
@@ -146,10 +142,6 @@ pub async fn accept_loop<F, S>(
         tracker.spawn(async move {
             let _permit = permit;
             let local = tcp.local_addr().unwrap_or(remote);
-            let tcp = Tracked {
-                inner: tcp,
-                activity: activity.clone(),
-            };
             let (io, tls) = match tls {
                 None => (Either::Right(tcp), None),
                 Some(acceptor) => {
@@ -249,9 +241,10 @@ async fn serve_connection<I, S>(
     let builder = http_builder(timeouts);
     let conn = builder.serve_connection(io, service);
     tokio::pin!(conn);
-    // Closes a connection on which nothing moves and nothing is in progress (before the
+    // Closes a connection on which no request moves and nothing is in progress (before the
     // first request after `header_read`: the HTTP/2 preface has no timer of its own; later
-    // after `idle`), or whose responses wait on a client that does not read them.
+    // after `idle`), or whose responses wait on a client that does not read them. Bytes alone
+    // (PINGs, window updates) keep nothing open.
     let watchdog = async {
         loop {
             match activity.deadline(timeouts.header_read, timeouts.idle) {
@@ -291,64 +284,5 @@ async fn serve_connection<I, S>(
             conn.as_mut().graceful_shutdown();
             let _ = conn.await;
         }
-    }
-}
-
-/// A socket that tells its connection's watchdog when bytes move.
-struct Tracked<T> {
-    inner: T,
-    activity: Arc<ConnActivity>,
-}
-
-impl<T: AsyncRead + Unpin> AsyncRead for Tracked<T> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let before = buf.filled().len();
-        let res = Pin::new(&mut self.inner).poll_read(cx, buf);
-        if matches!(res, Poll::Ready(Ok(()))) && buf.filled().len() > before {
-            self.activity.touch();
-        }
-        res
-    }
-}
-
-impl<T: AsyncWrite + Unpin> AsyncWrite for Tracked<T> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let res = Pin::new(&mut self.inner).poll_write(cx, buf);
-        if matches!(res, Poll::Ready(Ok(n)) if n > 0) {
-            self.activity.touch();
-        }
-        res
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        let res = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
-        if matches!(res, Poll::Ready(Ok(n)) if n > 0) {
-            self.activity.touch();
-        }
-        res
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
     }
 }

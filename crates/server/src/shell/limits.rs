@@ -313,13 +313,14 @@ pub(crate) fn canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// What the idle watchdog of one connection knows: when bytes last moved, how many requests
-/// are being handled, whether any request has been seen, and whether its responses are being
-/// read.
+/// What the idle watchdog of one connection knows: when a request last moved (began, ended,
+/// or its body moved on), how many requests are being handled, whether any request has been
+/// seen, and whether its responses are being read. Bytes alone (an HTTP/2 PING, a window
+/// update) are not activity: a connection kept busy with them and no request is idle.
 #[derive(Debug)]
 pub struct ConnActivity {
     started: Instant,
-    /// Milliseconds after `started` when bytes last moved.
+    /// Milliseconds after `started` when a request last moved.
     last_io_ms: AtomicU64,
     in_flight: AtomicUsize,
     served: AtomicBool,
@@ -365,7 +366,7 @@ impl ConnActivity {
         u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
-    /// Bytes moved.
+    /// A request moved (began, ended, or its body moved on).
     pub fn touch(&self) {
         self.last_io_ms.store(self.now_ms(), Ordering::Relaxed);
     }
@@ -651,7 +652,7 @@ mod tests {
         assert_eq!(a.deadline(idle, idle), Ok(idle), "sending: busy");
         body.handed_out();
         std::thread::sleep(Duration::from_millis(60));
-        // Socket traffic (PINGs) is not progress.
+        // Another request moving (a new stream) is not this response moving on.
         a.touch();
         assert_eq!(a.deadline(idle, idle), Err(Close::Stalled));
         body.came_back();
