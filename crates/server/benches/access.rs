@@ -85,7 +85,7 @@ fn bench(c: &mut Criterion) {
             sni: Some("localhost".into()),
         }),
         loopback_console: false,
-        client: leadshop_server::shell::client::Client::unlimited(),
+        client: leadshop_server::clients::Client::unlimited(),
     });
     let rc = RequestContext::new(conn);
     let headers = request_headers();

@@ -19,7 +19,7 @@ pub struct ConnInfo {
     /// address): nothing crossed a network in the clear, so it counts as secure transport.
     pub loopback_console: bool,
     /// What the client's address holds across its connections (requests, response buffers).
-    pub client: Arc<crate::shell::client::Client>,
+    pub client: Arc<crate::clients::Client>,
 }
 
 /// The negotiated TLS parameters of a connection.

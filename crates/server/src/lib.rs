@@ -13,7 +13,8 @@
 //! - [`state`]: [`AppState`], what every request and worker shares.
 //! - [`shell`]: accepting within limits, TLS, the request shell around s3s.
 //! - [`private_dir`]: the data directory's permissions.
-//! - [`context`]: connection and request context.
+//! - [`context`]: connection and request context; [`clients`]: what one client address
+//!   holds across its connections (requests in progress, response and document budgets).
 //! - [`access`]: the access hook; [`bucket_config`]: each bucket's configuration, typed and
 //!   cached.
 //! - Key management (access keys, the SSE-KMS keyring, master keys and their rotation) is
@@ -28,6 +29,7 @@
 pub mod access;
 pub mod bootstrap;
 pub mod bucket_config;
+pub mod clients;
 pub mod config;
 pub mod console;
 pub mod context;

@@ -306,8 +306,8 @@ pub async fn start_with(config: Config, options: StartOptions) -> Result<ServerH
         .filter_map(|p| leadshop_spec::policy::Cidr::parse(p))
         .collect();
     let timeouts = Timeouts::from(&limits);
-    let clients = Arc::new(crate::shell::client::Clients::new(
-        crate::shell::client::ClientLimits {
+    let clients = Arc::new(crate::clients::Clients::new(
+        crate::clients::ClientLimits {
             max_requests: limits.max_requests_per_ip,
             max_buffered: limits.max_response_buffer_per_ip,
             // Four documents of the largest size in flight at once per address.

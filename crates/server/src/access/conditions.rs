@@ -238,7 +238,7 @@ mod tests {
             local: "127.0.0.1:9080".parse().unwrap(),
             tls: None,
             loopback_console: false,
-            client: crate::shell::client::Client::unlimited(),
+            client: crate::clients::Client::unlimited(),
         }))
     }
 

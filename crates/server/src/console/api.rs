@@ -455,12 +455,7 @@ async fn download_url(console: &Console, req: Request<Incoming>) -> Response<s3s
         signer(console, &identity).presign_get(&console.s3_host, &path, &extra, URL_LIFETIME_SECS);
     // The gateway's form: the bucket in the path, the key in a parameter no browser rewrites.
     let query = url.split_once('?').map_or("", |(_, q)| q);
-    let key = percent_encoding::utf8_percent_encode(&d.key, percent_encoding::NON_ALPHANUMERIC);
-    let url = format!(
-        "/s3/{}?{}={key}&{query}",
-        super::sign::encode_path(&d.bucket),
-        super::gateway::KEY_PARAM
-    );
+    let url = super::sign::gateway_url(&d.bucket, &d.key, query);
     json_response(StatusCode::OK, &json!({ "url": url }))
 }
 

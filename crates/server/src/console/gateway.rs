@@ -4,7 +4,7 @@
 //! An object key never travels in the path: a browser resolves `.` and `..` segments of a URL
 //! path (and `%2e` as a dot) before it sends it, so a key such as
 //! `../leadshop-security-logs/s3-access/x` would name another bucket's object. The key rides
-//! in the [`KEY_PARAM`] query parameter, which no URL parser rewrites, and the path names the
+//! in the `leadshop-key` query parameter ([`KEY_PARAM`]), which no URL parser rewrites, and the path names the
 //! bucket alone; a path with more segments is refused.
 //!
 //! - A request that authenticates itself (a presigned URL, a POST upload form) goes as it is.
@@ -23,9 +23,9 @@ use percent_encoding::percent_decode_str;
 
 use super::Console;
 use super::api::{error, forwarded_conn, same_origin, session_of, signer};
-use super::sign::{encode_path, encode_query};
+use super::sign::{KEY_PARAM, encode_path, encode_query};
 use crate::context::ConnInfo;
-use crate::shell::limits::ConnActivity;
+use crate::shell::activity::ConnActivity;
 
 /// Headers of the browser's that are the console's business, not S3's.
 const DROPPED: [&str; 10] = [
@@ -40,9 +40,6 @@ const DROPPED: [&str; 10] = [
     "sec-fetch-user",
     "x-amz-security-token",
 ];
-
-/// The query parameter that carries an object key (removed before the request reaches S3).
-pub const KEY_PARAM: &str = "leadshop-key";
 
 /// The bucket of a gateway path (`/s3`, `/s3/`, `/s3/<bucket>`, `/s3/<bucket>/`), decoded;
 /// `Err` when the path holds more than the bucket.

@@ -26,7 +26,7 @@ use hyper::body::Incoming;
 
 use crate::context::ConnInfo;
 use crate::shell::S3Shell;
-use crate::shell::limits::ConnActivity;
+use crate::shell::activity::ConnActivity;
 use crate::state::AppState;
 
 pub use metrics::metrics;

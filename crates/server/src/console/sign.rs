@@ -22,6 +22,21 @@ pub struct Signer<'a> {
     pub now_secs: i64,
 }
 
+/// The query parameter of the console's `/s3/<bucket>` gateway that carries an object key
+/// (never the path: a browser resolves `.` and `..` in it); removed before S3 sees the request.
+pub const KEY_PARAM: &str = "leadshop-key";
+
+/// The gateway URL of a presigned request for `key` in `bucket`: the bucket in the path, the
+/// key in [`KEY_PARAM`], then the presigned query.
+#[must_use]
+pub fn gateway_url(bucket: &str, key: &str, presigned_query: &str) -> String {
+    let key = utf8_percent_encode(key, percent_encoding::NON_ALPHANUMERIC);
+    format!(
+        "/s3/{}?{KEY_PARAM}={key}&{presigned_query}",
+        encode_path(bucket)
+    )
+}
+
 /// The characters escaped in a query name or value: all but RFC 3986 unreserved.
 const QUERY: &percent_encoding::AsciiSet = &PATH.add(b'/');
 

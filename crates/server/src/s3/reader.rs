@@ -20,7 +20,7 @@ use s3s::dto::StreamingBlob;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::task::JoinHandle;
 
-use crate::shell::client::Budget;
+use crate::clients::Budget;
 
 /// The largest read of a GET response: a whole number of encryption chunks, so aligned
 /// reads never share a chunk.

@@ -15,8 +15,9 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::either::Either;
 use tokio_util::task::TaskTracker;
 
-use super::client::Clients;
-use super::limits::{Close, ConnActivity, ConnLimiter, ShellStats};
+use super::activity::{Close, ConnActivity};
+use super::limits::{ConnLimiter, ShellStats};
+use crate::clients::Clients;
 use crate::config::Limits;
 use crate::context::{ConnInfo, TlsInfo};
 

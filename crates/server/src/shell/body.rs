@@ -12,7 +12,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 
-use super::limits::{ConnActivity, ShellStats};
+use super::activity::ConnActivity;
+use super::limits::ShellStats;
 
 /// The error a stalled body fails with; [`s3::body`](crate::s3) and the shell map it to
 /// 400 RequestTimeout.
@@ -34,7 +35,7 @@ pub struct BodyOverBudget;
 /// Where a document body's bytes are counted against its address's budget, and the space
 /// they hold until the request is answered.
 pub type DocumentHold = (
-    super::client::Budget,
+    crate::clients::Budget,
     Arc<std::sync::Mutex<Vec<tokio::sync::OwnedSemaphorePermit>>>,
 );
 

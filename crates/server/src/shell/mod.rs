@@ -5,8 +5,8 @@
 //! # Layout
 //! - [`accept`]: accepting connections within the caps, TLS, hyper's settings, the watchdog.
 //! - [`request`]: one request: limits, POST form, re-signing, s3s, request id and log line.
-//! - [`limits`]: connection caps, the idle watchdog, the counters of every limit.
-//! - [`client`]: what one client address may hold: requests in progress, response buffers.
+//! - [`limits`]: connection caps, the counters of every limit.
+//! - [`activity`]: what a connection is doing, for its watchdog and the caps.
 //! - [`body`]: request bodies with a progress timeout.
 //! - [`post_form`]: the fields of browser POST uploads, read before s3s.
 //! - [`record`]: each request's [`RequestRecord`](crate::events::RequestRecord), published when
@@ -19,8 +19,8 @@
 //! - [`target`]: the bucket (from the host or the path) a request names, before s3s.
 
 pub mod accept;
+pub mod activity;
 pub mod body;
-pub mod client;
 pub mod cors;
 pub mod errors;
 pub mod guard;

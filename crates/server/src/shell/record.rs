@@ -15,8 +15,8 @@ use leadshop_spec::Operation;
 use crate::context::RequestContext;
 use crate::events::{Events, RequestRecord};
 
-use super::client::RequestSlot;
-use super::limits::BodyProgress;
+use super::activity::BodyProgress;
+use crate::clients::RequestSlot;
 
 fn header_str(headers: &HeaderMap, name: impl http::header::AsHeaderName) -> Option<String> {
     headers

@@ -9,8 +9,9 @@ use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use hyper::body::Incoming;
 use s3s::service::S3Service;
 
+use super::activity::ConnActivity;
 use super::body::{self, BodyOutcome, GiveBack, PrefixedBody, TimedBody};
-use super::limits::{ConnActivity, ShellStats};
+use super::limits::ShellStats;
 use super::record::{self, RecordedBody};
 use super::{cors, errors, post_form, post_policy, resign, target};
 use crate::config::Limits;

@@ -18,6 +18,15 @@ use bytes::Bytes;
 use leadshop_spec::policy::Cidr;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+/// An address as a client: IPv4-mapped IPv6 peers count as their IPv4 address.
+#[must_use]
+pub fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 @ IpAddr::V4(_) => v4,
+    }
+}
+
 /// The per-address limits.
 #[derive(Debug, Clone, Copy)]
 pub struct ClientLimits {
@@ -57,7 +66,7 @@ impl Clients {
 
     /// The state of `ip`, shared by all its connections (made on its first).
     pub fn get(&self, ip: IpAddr) -> Arc<Client> {
-        let ip = super::limits::canonical(ip);
+        let ip = canonical(ip);
         let mut map = self.map.lock().expect("clients lock");
         if let Some(c) = map.get(&ip).and_then(Weak::upgrade) {
             return c;
