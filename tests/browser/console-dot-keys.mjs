@@ -8,33 +8,19 @@
 // (tests/acceptance/test_issue26_console.py) checks both buckets with boto3.
 //
 //   CONSOLE_URL=… ADMIN_KEY=… ADMIN_SECRET=… SHOTS=… node console-dot-keys.mjs
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { readFileSync } from "node:fs";
+import { openConsoleBrowser } from "./console-browser.mjs";
 
 const env = process.env;
 const BUCKET = "leadshop-assets";
 const KEY = "../leadshop-security-logs/s3-access/secret.txt";
-const profile = mkdtempSync(join(tmpdir(), "leadshop-dot-keys-"));
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: env.CHROMIUM || "/usr/bin/chromium",
-  headless: true,
-  acceptDownloads: true,
-  viewport: { width: 1280, height: 900 },
-  args: ["--no-sandbox", "--disable-background-networking"],
-});
-const report = { consoleErrors: [], requests: [] };
-const page = await context.newPage();
-page.on("pageerror", (e) => report.consoleErrors.push(String(e)));
+const { page, errors, shot, close } = await openConsoleBrowser("leadshop-dot-keys-");
+const report = { consoleErrors: errors, requests: [] };
 // Every S3 request the page sent, as the browser sent it (after its URL parser).
 page.on("request", (r) => {
   const u = new URL(r.url());
   if (u.pathname.startsWith("/s3")) report.requests.push(`${r.method()} ${u.pathname}${u.search}`);
 });
-const shot = async (name) => {
-  if (env.SHOTS) await page.screenshot({ path: join(env.SHOTS, name), fullPage: true });
-};
 const rows = `tr[data-key="${KEY}"]`;
 const folder = (name) => page.getByRole("link", { name, exact: true });
 
@@ -88,7 +74,6 @@ try {
   report.failure = String(e && e.stack ? e.stack : e);
   await shot("console-dot-keys-failure.png").catch(() => {});
 } finally {
-  await context.close();
-  rmSync(profile, { recursive: true, force: true });
+  await close();
 }
 console.log(JSON.stringify(report));

@@ -9,31 +9,16 @@
 // versions of a file on the upload area (presigned POST), sees it listed with AES256,
 // downloads it, deletes it, restores the first version; the settings page offers editing.
 // Then the app key signs in and sees the same bucket's settings read-only.
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { readFileSync } from "node:fs";
+import { openConsoleBrowser } from "./console-browser.mjs";
 
 const env = process.env;
 const BUCKET = "leadshop-assets";
 const NAME = env.OBJECT_NAME || "console-report.txt";
 const FIRST = "first version of the report\n";
 const SECOND = "second version of the report, a little longer\n";
-const profile = mkdtempSync(join(tmpdir(), "leadshop-console-"));
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: env.CHROMIUM || "/usr/bin/chromium",
-  headless: true,
-  acceptDownloads: true,
-  viewport: { width: 1280, height: 900 },
-  args: ["--no-sandbox", "--disable-background-networking"],
-});
-const report = { consoleErrors: [], steps: [] };
-const page = await context.newPage();
-page.on("console", (m) => m.type() === "error" && report.consoleErrors.push(m.text()));
-page.on("pageerror", (e) => report.consoleErrors.push(String(e)));
-const shot = async (name) => {
-  if (env.SHOTS) await page.screenshot({ path: join(env.SHOTS, name), fullPage: true });
-};
+const { context, page, errors, shot, close } = await openConsoleBrowser("leadshop-console-");
+const report = { consoleErrors: errors, steps: [] };
 const step = (s) => report.steps.push(s);
 const row = (version) =>
   version ? `tr[data-key="${NAME}"][data-version="${version}"]` : `tr[data-key="${NAME}"]`;
@@ -222,7 +207,6 @@ try {
   report.failure = String(e && e.stack ? e.stack : e);
   await shot("console-failure.png").catch(() => {});
 } finally {
-  await context.close();
-  rmSync(profile, { recursive: true, force: true });
+  await close();
 }
 console.log(JSON.stringify(report));
