@@ -548,3 +548,80 @@ def test_buffered_xml_documents_are_bounded_per_address(srv):
 def code_of_bytes(body: bytes) -> str:
     text = body.decode(errors="replace")
     return text.split("<Code>", 1)[1].split("</Code>", 1)[0] if "<Code>" in text else ""
+
+
+def test_a_slow_but_steady_reader_is_not_taken_for_a_stalled_one(tmp_path):
+    """The stall rule closes connections whose responses do not move on, not slow ones: an
+    HTTP/2 client that grants 16 KiB of window every 0.1 s (about 150 KB/s) downloads 2 MiB
+    whole under a one-second idle timeout; the same client once it stops granting is closed as
+    stalled."""
+    import h2.config
+    import h2.connection
+    import h2.events
+    import h2.settings
+
+    srv = Leadshop(tmp_path / "data", config="[limits]\nidle_timeout_secs = 1\n").start()
+    try:
+        env = srv.env("admin")
+        c = s3_client(env)
+        c.put_object(Bucket=ASSETS, Key="slow.bin", Body=b"\x61" * (2 * MIB))
+        url = c.generate_presigned_url("get_object", Params={"Bucket": ASSETS, "Key": "slow.bin"})
+        u = urllib.parse.urlsplit(url)
+
+        def download(grant_until: int):
+            """Bytes received before the stream ended or the connection closed, granting
+            window only until `grant_until` bytes have arrived."""
+            import socket as _socket
+            import ssl
+
+            ctx = ssl.create_default_context(cafile=env["AWS_CA_BUNDLE"])
+            ctx.set_alpn_protocols(["h2"])
+            sock = ctx.wrap_socket(_socket.create_connection((u.hostname, u.port), timeout=60),
+                                   server_hostname=u.hostname)
+            conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+            conn.local_settings = h2.settings.Settings(client=True, initial_values={
+                h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 16 * 1024})
+            conn.initiate_connection()
+            sid = conn.get_next_available_stream_id()
+            conn.send_headers(sid, [(":method", "GET"), (":scheme", "https"), (":authority", u.netloc),
+                                    (":path", u.path + "?" + u.query)], end_stream=True)
+            sock.sendall(conn.data_to_send())
+            sock.settimeout(0.1)
+            got, owed = 0, 0
+            while True:
+                try:
+                    data = sock.recv(65536)
+                except TimeoutError:
+                    data = None
+                if data == b"":
+                    return got, "closed"
+                for ev in conn.receive_data(data) if data else []:
+                    if isinstance(ev, h2.events.DataReceived):
+                        got += len(ev.data)
+                        owed += ev.flow_controlled_length
+                    if isinstance(ev, h2.events.StreamEnded):
+                        sock.close()
+                        return got, "ended"
+                    if isinstance(ev, h2.events.ConnectionTerminated):
+                        sock.close()
+                        return got, "closed"
+                if data is None and owed and got < grant_until:
+                    # Every tenth of a second, the window for what arrived (16 KiB at most).
+                    conn.increment_flow_control_window(owed)
+                    conn.increment_flow_control_window(owed, stream_id=sid)
+                    owed = 0
+                try:
+                    sock.sendall(conn.data_to_send())
+                except OSError:
+                    return got, "closed"
+
+        got, how = download(grant_until=2 * MIB)
+        assert (got, how) == (2 * MIB, "ended")
+        # One that stops granting after 256 KiB is closed as stalled.
+        before = srv.metrics()['leadshop_connections_closed_total{reason="stalled"}']
+        got, how = download(grant_until=256 * 1024)
+        assert how == "closed" and got < 2 * MIB
+        wait_until("the stalled close counted", lambda: srv.metrics()[
+            'leadshop_connections_closed_total{reason="stalled"}'] > before)
+    finally:
+        srv.stop()

@@ -165,7 +165,14 @@ pub struct RecordedBody {
     /// Subscribers handling the response's start (its provisional access-log line): the
     /// first byte waits for them.
     started: Vec<tokio::sync::oneshot::Receiver<()>>,
+    /// What is left of a chunk handed out piece by piece.
+    rest: Option<Bytes>,
 }
+
+/// The most of a chunk handed to the connection at a time: the watchdog sees a response move
+/// on every this many bytes, so a client reading slowly but steadily (down to about 1 KiB/s
+/// against the 60 s idle timeout) never looks stalled.
+const PIECE: usize = 64 * 1024;
 
 impl RecordedBody {
     /// Wraps `inner`; the record is published once, at the end.
@@ -183,7 +190,20 @@ impl RecordedBody {
             progress: None,
             slot: None,
             started: Vec::new(),
+            rest: None,
         }
+    }
+
+    /// Hands out at most [`PIECE`] bytes of `data`, keeping the rest for the next poll.
+    fn piece(&mut self, mut data: Bytes) -> Frame<Bytes> {
+        if data.len() > PIECE {
+            self.rest = Some(data.split_off(PIECE));
+        }
+        self.sent += data.len() as u64;
+        if let Some(p) = &mut self.progress {
+            p.handed_out();
+        }
+        Frame::data(data)
     }
 
     /// The first byte waits until these complete.
@@ -234,22 +254,34 @@ impl Body for RecordedBody {
             futures::ready!(Pin::new(wait).poll(cx)).ok();
             self.started.pop();
         }
-        let polled = Pin::new(&mut self.inner).poll_frame(cx);
-        match &polled {
-            Poll::Ready(Some(Ok(frame))) => {
-                self.sent += frame.data_ref().map_or(0, |d| d.len() as u64);
-                if let Some(p) = &mut self.progress {
-                    p.handed_out();
-                }
-            }
-            Poll::Ready(None | Some(Err(_))) => self.finish(),
-            Poll::Pending => {}
+        if let Some(rest) = self.rest.take() {
+            return Poll::Ready(Some(Ok(self.piece(rest))));
         }
-        polled
+        match Pin::new(&mut self.inner).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => match frame.into_data() {
+                Ok(data) => Poll::Ready(Some(Ok(self.piece(data)))),
+                // Trailers.
+                Err(frame) => {
+                    if let Some(p) = &mut self.progress {
+                        p.handed_out();
+                    }
+                    Poll::Ready(Some(Ok(frame)))
+                }
+            },
+            Poll::Ready(None) => {
+                self.finish();
+                Poll::Ready(None)
+            }
+            Poll::Ready(Some(Err(e))) => {
+                self.finish();
+                Poll::Ready(Some(Err(e)))
+            }
+            Poll::Pending => Poll::Pending,
+        }
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+        self.rest.is_none() && self.inner.is_end_stream()
     }
 
     fn size_hint(&self) -> SizeHint {
