@@ -1,6 +1,7 @@
 # The application's role. Its policy is config/iam/app-policy.json — the document the local
-# server's `app` key carries — with the bucket ARN of this environment: objects in and listing
-# of the assets bucket, nothing on the log bucket; KMS only when SSE-KMS is on.
+# server's `app` key carries — with the bucket ARN of this environment: objects (and reading
+# their versions) in and listing of the assets bucket, removing versions only under the test
+# scripts' prefixes, nothing on the log bucket; KMS only when SSE-KMS is on, only through S3.
 
 data "aws_iam_policy_document" "app_assume" {
   statement {
@@ -32,11 +33,15 @@ locals {
       Resource = [for r in flatten([s.Resource]) : replace(r, local.app_local_bucket, aws_s3_bucket.assets.arn)]
     })
   ]
+  # SSE-KMS: S3 asks KMS for a data key on a write (GenerateDataKey) and to unwrap it on a
+  # read (Decrypt), on the caller's behalf. Only through S3 in this region (kms:ViaService): the
+  # role's credentials cannot use the key directly. kms:Encrypt is S3's never-used path.
   app_kms_statements = var.kms_key_arn == null ? [] : [{
-    Sid      = "UseTheBucketKey"
-    Effect   = "Allow"
-    Action   = ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey"]
-    Resource = var.kms_key_arn
+    Sid       = "UseTheBucketKeyThroughS3"
+    Effect    = "Allow"
+    Action    = ["kms:Decrypt", "kms:GenerateDataKey"]
+    Resource  = var.kms_key_arn
+    Condition = { StringEquals = { "kms:ViaService" = "s3.${var.region}.amazonaws.com" } }
   }]
 }
 

@@ -46,8 +46,11 @@ def app_env(server):
 
 
 @pytest.fixture
-def storage(admin_env):
-    s = storage_for(admin_env, sync_interval=0)
+def storage(app_env):
+    """The application's client: the app key, under exactly config/iam/app-policy.json (the
+    policy iam.tf gives the application's role on AWS), so a call the package makes that the
+    policy does not allow fails here as it would in production."""
+    s = storage_for(app_env, sync_interval=0)
     yield s
     s.close()
 

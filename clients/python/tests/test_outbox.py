@@ -28,8 +28,17 @@ def restartable(tmp_path):
     srv.stop()
 
 
-def versions(storage: S3Storage, key: str) -> list:
-    out = storage.client.list_object_versions(Bucket=storage.bucket, Prefix=key)
+def versions(srv: Leadshop, key: str) -> list:
+    """The versions of `key`, read with the admin key: the app's policy does not list versions
+    (s3:ListBucketVersions), the check does."""
+    import boto3
+
+    env = srv.env("admin")
+    admin = boto3.session.Session(aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+                                  aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+                                  region_name=env["AWS_DEFAULT_REGION"]).client(
+        "s3", endpoint_url=env["AWS_ENDPOINT_URL"], verify=env["AWS_CA_BUNDLE"])
+    out = admin.list_object_versions(Bucket="leadshop-assets", Prefix=key)
     return [v for v in out.get("Versions", []) if v["Key"] == key]
 
 
@@ -40,7 +49,7 @@ def sha(path: Path) -> str:
 @pytest.mark.parametrize("how", ["kill -9", "stop"])
 def test_uploads_fail_over_to_the_outbox_and_are_delivered_once_when_the_store_returns(
         restartable, tmp_path, how):
-    env = restartable.env("admin")
+    env = restartable.env("app")
     outbox = tmp_path / "outbox"
     s = storage_for(env, outbox_dir=outbox, sync_interval=0, down_cooldown=2.0)
     files = [(make_file(tmp_path / f"f{i}.bin", 200_000, seed=i), f"pytest/fail/{i:02}.bin")
@@ -83,14 +92,14 @@ def test_uploads_fail_over_to_the_outbox_and_are_delivered_once_when_the_store_r
     assert len(report.delivered) == len(queued) + 1
     # Every file exactly once (one version each, in a versioned bucket), with its bytes.
     for path, key in files + [(probe, "pytest/fail/probe.bin")]:
-        assert len(versions(s, key)) == 1, key
+        assert len(versions(restartable, key)) == 1, key
         assert s.download_file(key, tmp_path / "check.bin").sha256 == sha(path)
         assert s.download_file(key, tmp_path / "check.bin").source == "store"
     assert not any((outbox / "blobs").iterdir())
 
 
 def test_an_upload_fails_over_to_the_outbox_when_the_store_dies(restartable, tmp_path):
-    s = storage_for(restartable.env("admin"), outbox_dir=tmp_path / "outbox", sync_interval=0)
+    s = storage_for(restartable.env("app"), outbox_dir=tmp_path / "outbox", sync_interval=0)
     f = make_file(tmp_path / "f.bin", 1000)
     s.upload_file(f, "pytest/failover/before.bin")
     restartable.kill9()
@@ -106,7 +115,7 @@ def test_an_upload_fails_over_to_the_outbox_when_the_store_dies(restartable, tmp
 
 def test_kill_mid_upload_queues_the_file_and_a_lost_answer_is_not_delivered_twice(
         restartable, tmp_path):
-    env = restartable.env("admin")
+    env = restartable.env("app")
     s = storage_for(env, outbox_dir=tmp_path / "outbox", sync_interval=0)
     big = make_file(tmp_path / "big.bin", 40 * 1024 * 1024, seed=7)
     sent = [0]
@@ -120,7 +129,7 @@ def test_kill_mid_upload_queues_the_file_and_a_lost_answer_is_not_delivered_twic
     assert r.queued, "the upload was cut by the kill"
     restartable.start()
     assert s.sync().remaining == 0
-    assert len(versions(s, "pytest/kill/big.bin")) == 1
+    assert len(versions(restartable, "pytest/kill/big.bin")) == 1
     assert s.download_file("pytest/kill/big.bin", tmp_path / "b").sha256 == sha(big)
     # No multipart upload is left half done where the delivery is concerned (the cut one
     # may remain until lifecycle aborts it).
@@ -133,14 +142,14 @@ def test_kill_mid_upload_queues_the_file_and_a_lost_answer_is_not_delivered_twic
     s.client.put_object(Bucket=s.bucket, Key="pytest/kill/answered.bin", Body=small.read_bytes(),
                         Metadata={"sha256": entry.sha256, "leadshop-upload-id": entry.id})
     assert len(s.sync().delivered) == 1
-    assert len(versions(s, "pytest/kill/answered.bin")) == 1
+    assert len(versions(restartable, "pytest/kill/answered.bin")) == 1
 
 
-def test_a_deliverer_killed_mid_sync_delivers_exactly_once_after_restart(server, admin_env,
+def test_a_deliverer_killed_mid_sync_delivers_exactly_once_after_restart(server, app_env,
                                                                          tmp_path):
     outbox = tmp_path / "outbox"
     # LOCAL_ONLY: the application runs with the store switched off; everything is queued.
-    local = S3Storage.from_env(environ={**admin_env, "LOCAL_ONLY": "1",
+    local = S3Storage.from_env(environ={**app_env, "LOCAL_ONLY": "1",
                                         "STORAGE_OUTBOX_DIR": str(outbox)})
     files = [(make_file(tmp_path / f"s{i}.bin", 3 * 1024 * 1024, seed=100 + i),
               f"pytest/sync/{i:02}.bin") for i in range(12)]
@@ -152,10 +161,10 @@ def test_a_deliverer_killed_mid_sync_delivers_exactly_once_after_restart(server,
         local.download_file("pytest/sync/03.bin", tmp_path / "x")
     assert local.download_file("pytest/sync/05.bin", tmp_path / "x").source == "outbox"
 
-    env = {**admin_env, "STORAGE_OUTBOX_DIR": str(outbox), "AWS_CONFIG_FILE": os.devnull,
+    env = {**app_env, "STORAGE_OUTBOX_DIR": str(outbox), "AWS_CONFIG_FILE": os.devnull,
            "AWS_SHARED_CREDENTIALS_FILE": os.devnull}
     env.pop("LOCAL_ONLY", None)
-    check = storage_for(admin_env, sync_interval=0)
+    check = storage_for(app_env, sync_interval=0)
     proc = subprocess.Popen([sys.executable, "-m", "leadshop_storage", "sync"], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=tmp_path)
     deadline = time.monotonic() + 60
@@ -176,7 +185,7 @@ def test_a_deliverer_killed_mid_sync_delivers_exactly_once_after_restart(server,
     assert out.returncode == 0, out.stdout + out.stderr
     assert len(Outbox(outbox)) == 0
     for i, (path, key) in enumerate(files):
-        vs = versions(check, key)
+        vs = versions(server, key)
         if i == 3:
             # Uploaded once, then deleted once: one version and one delete marker.
             assert len(vs) == 1 and not check.exists(key)
@@ -201,7 +210,7 @@ def test_a_torn_journal_line_is_cut_and_nothing_before_it_is_lost(tmp_path):
 
 
 def test_the_background_thread_delivers_once_the_store_is_back(restartable, tmp_path):
-    s = storage_for(restartable.env("admin"), outbox_dir=tmp_path / "outbox", sync_interval=0.2,
+    s = storage_for(restartable.env("app"), outbox_dir=tmp_path / "outbox", sync_interval=0.2,
                     down_cooldown=0.5)
     try:
         restartable.kill9()
@@ -212,6 +221,6 @@ def test_the_background_thread_delivers_once_the_store_is_back(restartable, tmp_
         while len(s.outbox) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert len(s.outbox) == 0, "delivered without anyone calling sync()"
-        assert len(versions(s, "pytest/bg/f.bin")) == 1
+        assert len(versions(restartable, "pytest/bg/f.bin")) == 1
     finally:
         s.close()

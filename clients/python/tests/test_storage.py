@@ -1,5 +1,5 @@
-"""Every operation of `S3Storage` against a real leadshop server, with the admin key and the
-least-privilege app key."""
+"""Every operation of `S3Storage` against a real leadshop server, with the least-privilege app
+key (config/iam/app-policy.json, the application role's policy on AWS)."""
 
 import hashlib
 import threading
@@ -126,6 +126,33 @@ def test_delete_exists_and_list(storage, tmp_path):
     assert not storage.exists("pytest/list/1.txt")
     assert storage.exists("pytest/list/0.txt")
     assert [o.key for o in storage.list("pytest/list/")] == ["pytest/list/0.txt", "pytest/list/2.txt"]
+
+
+def test_versions_download_presign_and_delete_under_the_app_policy(storage, admin_env, tmp_path):
+    """Versioned reads need s3:GetObjectVersion (granted); removing a version for good needs
+    s3:DeleteObjectVersion, which the app has only under the test scripts' prefixes: elsewhere
+    the history stays for the lifecycle rules and the recovery runbook."""
+    ca = storage.config.ca_bundle
+    for prefix, may_remove in [("pytest/versions/", False), ("integration-tests/pytest/", True)]:
+        key = prefix + "report.pdf"
+        one = storage.upload_file(make_file(tmp_path / "one", 3000, seed=1), key)
+        two = storage.upload_file(make_file(tmp_path / "two", 4000, seed=2), key)
+        assert one.version_id and two.version_id and one.version_id != two.version_id
+        got = storage.download_file(key, tmp_path / "old", version_id=one.version_id)
+        assert got.version_id == one.version_id and got.sha256 == one.sha256
+        assert (tmp_path / "old").read_bytes() == (tmp_path / "one").read_bytes()
+        url = storage.generate_presigned_url(key, version_id=one.version_id, expires_in=60)
+        r = requests.get(url, verify=ca, timeout=30)
+        assert r.status_code == 200 and r.content == (tmp_path / "one").read_bytes()
+        if may_remove:
+            storage.delete(key, version_id=one.version_id)
+        else:
+            with pytest.raises(AccessDenied):
+                storage.delete(key, version_id=one.version_id)
+            storage_for(admin_env, sync_interval=0).delete(key, version_id=one.version_id)
+        with pytest.raises(NotFound):
+            storage.download_file(key, tmp_path / "gone", version_id=one.version_id)
+        assert storage.download_file(key, tmp_path / "now").sha256 == two.sha256
 
 
 def test_the_app_key_gets_typed_access_denied_for_what_its_policy_refuses(app_env, tmp_path):

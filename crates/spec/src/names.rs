@@ -54,6 +54,20 @@ pub fn bucket_name_is_reserved(name: &str) -> bool {
         || RESERVED_SUFFIXES.iter().any(|s| name.ends_with(s))
 }
 
+/// Why AWS refuses this name for a new bucket beyond the protocol layer's character, length
+/// and `..` rules: a reserved prefix or suffix, or a dash beside a period (`-.`, `.-`, which no
+/// DNS label may hold at its edge; AWS answers `InvalidBucketName`). `None` when it may be created.
+#[must_use]
+pub fn bucket_name_refusal(name: &str) -> Option<&'static str> {
+    if bucket_name_is_reserved(name) {
+        Some("The specified bucket is not valid: AWS reserves this prefix or suffix.")
+    } else if name.contains("-.") || name.contains(".-") {
+        Some("The specified bucket is not valid: a period may not be next to a dash.")
+    } else {
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -74,6 +88,16 @@ mod tests {
         }
         for ok in ["leadshop-assets", "s3alias-first", "my-sthree", "alias"] {
             assert!(!bucket_name_is_reserved(ok), "{ok}");
+        }
+    }
+
+    #[test]
+    fn a_dash_beside_a_period_is_refused() {
+        for bad in ["my-.bucket", "my.-bucket", "a.-b", "logs-s3alias"] {
+            assert!(bucket_name_refusal(bad).is_some(), "{bad}");
+        }
+        for ok in ["my.bucket", "my-bucket", "a.b-c", "leadshop-assets-dev"] {
+            assert_eq!(bucket_name_refusal(ok), None, "{ok}");
         }
     }
 

@@ -91,3 +91,61 @@ fn a_part_for_a_missing_upload_leaves_no_file() {
     assert!(matches!(refused, Err(StoreError::NoSuchUpload(_))));
     assert_eq!(data_files(dir.path()), before);
 }
+
+#[test]
+fn a_folder_whose_keys_are_all_deleted_is_not_listed_but_its_versions_are() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), None).unwrap();
+    support::create_bucket(&store, "b", VersioningState::Enabled);
+    for key in ["ghost/a", "ghost/b", "live/a", "mixed/a", "mixed/b", "top"] {
+        store
+            .commit_version("b", new(key), support::write(&store, b"x"), None)
+            .unwrap();
+    }
+    for key in ["ghost/a", "ghost/b", "mixed/a"] {
+        store.delete_object("b", key, None).unwrap();
+    }
+    let list = |max_keys: usize, start_after: Option<&str>| {
+        store
+            .list_objects(
+                "b",
+                &leadshop_store::ListQuery {
+                    prefix: String::new(),
+                    delimiter: Some("/".into()),
+                    start_after: start_after.map(String::from),
+                    max_keys,
+                },
+            )
+            .unwrap()
+    };
+    let page = list(1000, None);
+    assert_eq!(page.common_prefixes, ["live/", "mixed/"]);
+    assert_eq!(page.objects.len(), 1);
+    assert!(!page.truncated);
+    // A dead folder neither takes a place on a page nor makes the page look truncated.
+    let first = list(1, None);
+    assert_eq!(first.common_prefixes, ["live/"]);
+    assert!(first.truncated);
+    let last = list(1, Some("mixed/"));
+    assert_eq!(
+        last.objects
+            .iter()
+            .map(|o| o.key.as_str())
+            .collect::<Vec<_>>(),
+        ["top"]
+    );
+    assert!(!last.truncated);
+    // The versions listing still shows the folder: its versions and markers are there.
+    let versions = store
+        .list_versions(
+            "b",
+            &leadshop_store::ListVersionsQuery {
+                prefix: String::new(),
+                delimiter: Some("/".into()),
+                max_keys: 1000,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(versions.common_prefixes, ["ghost/", "live/", "mixed/"]);
+}

@@ -13,11 +13,8 @@ pub(super) async fn handle_create_bucket(
     req: S3Request<CreateBucketInput>,
 ) -> S3Result<S3Response<CreateBucketOutput>> {
     let input = req.input;
-    if leadshop_spec::names::bucket_name_is_reserved(&input.bucket) {
-        return Err(s3_error!(
-            InvalidBucketName,
-            "The specified bucket is not valid: AWS reserves this prefix or suffix."
-        ));
+    if let Some(why) = leadshop_spec::names::bucket_name_refusal(&input.bucket) {
+        return Err(S3Error::with_message(S3ErrorCode::InvalidBucketName, why));
     }
     let region = s.state.config.region.clone();
     if let Some(lc) = input

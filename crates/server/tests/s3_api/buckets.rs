@@ -48,6 +48,28 @@ async fn create_head_delete_and_their_errors() {
         .await
         .unwrap_err();
     assert_eq!(code(&bad), "InvalidBucketName");
+    // A dash beside a period: refused as AWS refuses it, while a period between letters is
+    // a valid name.
+    for dash_dot in ["dash-.dot", "dot.-dash"] {
+        let refused = s3
+            .create_bucket()
+            .bucket(dash_dot)
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(code(&refused), "InvalidBucketName", "{dash_dot}");
+        assert_eq!(status(&refused), 400, "{dash_dot}");
+    }
+    s3.create_bucket()
+        .bucket("dash-a.dot")
+        .send()
+        .await
+        .unwrap();
+    s3.delete_bucket()
+        .bucket("dash-a.dot")
+        .send()
+        .await
+        .unwrap();
 
     let other_region = s3
         .create_bucket()

@@ -27,8 +27,14 @@ impl Store {
                 return Err(StoreError::Corrupt("malformed version key".into()));
             };
             if let Some(cp) = common_prefix(&key, &q.prefix, q.delimiter.as_deref()) {
+                let here = k.value().to_vec();
                 start = keys::after_prefix(bucket, cp);
                 if q.start_after.as_deref().is_some_and(|after| cp <= after) {
+                    continue;
+                }
+                // As on AWS, a prefix whose every key is deleted (a delete marker is its
+                // newest version) is no folder: only versions listings still show it.
+                if !has_current_object(&versions, bucket, here, &start)? {
                     continue;
                 }
                 if count == q.max_keys {
@@ -162,6 +168,32 @@ fn listing_range(
     let mut start = keys::key_prefix(bucket, prefix);
     start.pop(); // `bucket 0 prefix`
     Ok((start, end))
+}
+
+/// Whether a key in `from..end` (table keys, `from` at the newest version of a key) has a
+/// current version that is not a delete marker. Looks at one entry per key and stops at the
+/// first live one, so a folder of live objects costs one read.
+fn has_current_object(
+    versions: &redb::ReadOnlyTable<&'static [u8], &'static [u8]>,
+    bucket: &str,
+    mut from: Vec<u8>,
+    end: &[u8],
+) -> Result<bool, StoreError> {
+    loop {
+        let mut range = versions.range(from.as_slice()..end)?;
+        let Some(entry) = range.next() else {
+            return Ok(false);
+        };
+        let (k, v) = entry?;
+        let Some((key, _)) = keys::split_version_key(bucket, k.value()) else {
+            return Err(StoreError::Corrupt("malformed version key".into()));
+        };
+        let rec: VersionRecord = record::decode(v.value())?;
+        if !rec.delete_marker {
+            return Ok(true);
+        }
+        from = keys::after_key(bucket, &key);
+    }
 }
 
 /// The common prefix `key` rolls up into, if a delimiter occurs after the prefix.
