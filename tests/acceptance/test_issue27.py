@@ -43,3 +43,44 @@ def test_a_bucket_name_with_a_dash_beside_a_period_is_refused(env, name):
     allowed = "issue27-dash.dot"
     aws(env, "s3api", "create-bucket", "--bucket", allowed)
     aws(env, "s3api", "delete-bucket", "--bucket", allowed)
+
+
+def test_keys_commands_never_create_a_data_dir_and_warn_of_unknown_actions(server, tmp_path):
+    from leadshop_proc import BIN, REPO
+
+    typo = tmp_path / "dta"
+    out = subprocess.run([str(BIN), "keys", "list", "--data-dir", str(typo)],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode != 0 and "no leadshop instance at" in out.stderr, out
+    assert not typo.exists()
+
+    data = ["--data-dir", str(server.data_dir)]
+    good = REPO / "config" / "iam" / "app-policy.json"
+    created = subprocess.run([str(BIN), "keys", "create", "--name", "issue27", "--policy", str(good),
+                              *data], capture_output=True, text=True, timeout=60)
+    assert created.returncode == 0, created.stderr
+    assert "warning" not in created.stderr
+    bad = tmp_path / "bad.json"
+    bad.write_text(good.read_text().replace('"s3:GetObject"', '"s3:GetObjekt"'))
+    set_bad = subprocess.run([str(BIN), "keys", "set-policy", "--name", "issue27", "--policy",
+                              str(bad), *data], capture_output=True, text=True, timeout=60)
+    assert set_bad.returncode == 0, set_bad.stderr
+    assert "s3:GetObjekt matches no action leadshop knows" in set_bad.stderr
+    listing = subprocess.run([str(BIN), "keys", "list", *data], capture_output=True, text=True,
+                             check=True, timeout=60).stdout
+    assert "s3:GetObjekt" in listing
+    subprocess.run([str(BIN), "keys", "delete", "--name", "issue27", *data], check=True,
+                   capture_output=True, timeout=60)
+
+
+def test_the_expected_owner_refusal_names_both_accounts(s3):
+    import botocore.exceptions
+
+    s3.put_object(Bucket=ASSETS, Key="issue27/owner.txt", Body=b"x")
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.get_object(Bucket=ASSETS, Key="issue27/owner.txt", ExpectedBucketOwner="123456789012")
+    err = e.value.response["Error"]
+    assert err["Code"] == "AccessDenied"
+    assert "123456789012" in err["Message"] and "000000000000" in err["Message"], err
+    got = s3.get_object(Bucket=ASSETS, Key="issue27/owner.txt", ExpectedBucketOwner="000000000000")
+    assert got["Body"].read() == b"x"  # the server's default account id

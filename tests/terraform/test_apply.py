@@ -58,7 +58,9 @@ def run_cli(cloud: LocalCloud, line: str) -> str:
 
 def verify_args(environment: str) -> list[str]:
     assets, logs = BUCKETS[environment]
-    args = ["--bucket", assets, "--spec", "leadshop-assets", "--log-bucket", logs, "--account-id", ACCOUNT]
+    # No --spec: leadshop-assets-<env> is verified against leadshop-assets's documents, as the
+    # README's command is written.
+    args = ["--bucket", assets, "--log-bucket", logs, "--account-id", ACCOUNT]
     if environment == "prod":
         args += [a for o in PROD_ORIGINS for a in ("--cors-origin", o)]
     return args

@@ -51,7 +51,8 @@ pub(crate) enum Command {
     },
     /// Drift check: compare a live bucket's policy, Public Access Block, ownership,
     /// encryption, versioning, CORS, lifecycle, logging and metrics configurations with its
-    /// spec documents; print a diff and exit 1 when they differ (2 when it cannot read them).
+    /// spec documents; print a diff and exit 1 when they differ, 2 when it cannot read them
+    /// all (a setting the endpoint does not implement is a row "unsupported by this endpoint").
     Verify(VerifyArgs),
     /// Cost overrun: delete every object under a prefix now and, with --noncurrent, old
     /// versions and incomplete uploads for good (what a stricter lifecycle would do later).
@@ -88,7 +89,8 @@ pub(crate) struct VerifyArgs {
     #[command(flatten)]
     pub(crate) remote: RemoteArgs,
     /// The documents to compare with: the directory config/buckets/<SPEC> [default: the
-    /// bucket's own name].
+    /// bucket's own name, else that name without an environment suffix -dev, -staging or
+    /// -prod (leadshop-assets-dev → leadshop-assets)].
     #[arg(long)]
     pub(crate) spec: Option<String>,
     /// Directory of spec documents [default: the ones built into this binary, which are

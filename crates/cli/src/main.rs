@@ -152,8 +152,9 @@ fn run(cli: Cli) -> Result<()> {
             })
         }),
         Command::Verify(args) => match verify::run(args) {
-            Ok(true) => Ok(()),
-            Ok(false) => std::process::exit(1),
+            Ok(verify::Outcome::Match) => Ok(()),
+            Ok(verify::Outcome::Drift) => std::process::exit(1),
+            Ok(verify::Outcome::Unverified) => std::process::exit(2),
             Err(e) => {
                 eprintln!("error: {}", report(&e));
                 std::process::exit(2);
@@ -241,15 +242,38 @@ fn master(config: &Config) -> Result<leadshop_keys::master_key::MasterSource> {
 
 fn keys(cmd: KeysCommand) -> Result<()> {
     use leadshop_keys::access_keys::{self as keys, KeyPaths};
-    let open = |instance: &InstanceArgs| -> Result<(Config, KeyPaths)> {
+    // Only `keys create` may start a new instance; every other verb reads an existing one, so
+    // a mistyped --data-dir is an error, not an empty directory and an empty table.
+    let open = |instance: &InstanceArgs, create: bool| -> Result<(Config, KeyPaths)> {
         let config = instance.config()?;
-        std::fs::create_dir_all(&config.data_dir)
-            .with_context(|| format!("creating {}", config.data_dir.display()))?;
         let paths = KeyPaths::new(&config.data_dir);
+        if create {
+            std::fs::create_dir_all(&config.data_dir)
+                .with_context(|| format!("creating {}", config.data_dir.display()))?;
+        } else {
+            anyhow::ensure!(
+                paths.keys.exists(),
+                "no leadshop instance at {}: {} does not exist (check --data-dir or LEADSHOP_DATA_DIR; `leadshop serve` or `leadshop keys create` starts one)",
+                config.data_dir.display(),
+                paths.keys.display()
+            );
+        }
         Ok((config, paths))
     };
-    let read_policy = |path: &PathBuf| {
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+    let read_policy = |path: &PathBuf| -> Result<String> {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        // Like IAM's policy validator: a misspelt action is kept (the policy is valid) but
+        // said, since it allows or denies nothing.
+        if let Ok(policy) = leadshop_spec::policy::Policy::parse(&text) {
+            for action in policy.unknown_actions() {
+                eprintln!(
+                    "warning: {}: {action} matches no action leadshop knows; it allows or denies nothing (misspelt?)",
+                    path.display()
+                );
+            }
+        }
+        Ok(text)
     };
     let print_new = |verb: &str, k: &keys::Identity, paths: &KeyPaths| {
         println!("{verb} key {}", k.name);
@@ -267,7 +291,7 @@ fn keys(cmd: KeysCommand) -> Result<()> {
             name,
             policy,
         } => {
-            let (config, paths) = open(&instance)?;
+            let (config, paths) = open(&instance, true)?;
             let m = master(&config)?;
             // Keys exist from the first start; make them now if the server never ran here.
             keys::bootstrap(&paths, &m)?;
@@ -275,7 +299,7 @@ fn keys(cmd: KeysCommand) -> Result<()> {
             print_new("created", &k, &paths);
         }
         KeysCommand::List { instance } => {
-            let (_, paths) = open(&instance)?;
+            let (_, paths) = open(&instance, false)?;
             println!(
                 "{:<16} {:<22} {:<23} {:<20} ACTIONS",
                 "NAME", "ACCESS KEY ID", "USER ID", "CREATED"
@@ -291,12 +315,12 @@ fn keys(cmd: KeysCommand) -> Result<()> {
             }
         }
         KeysCommand::Delete { instance, name } => {
-            let (_, paths) = open(&instance)?;
+            let (_, paths) = open(&instance, false)?;
             keys::delete(&paths, &name)?;
             println!("deleted key {name}");
         }
         KeysCommand::Rotate { instance, name } => {
-            let (config, paths) = open(&instance)?;
+            let (config, paths) = open(&instance, false)?;
             let k = keys::rotate(&paths, &master(&config)?, &name)?;
             print_new("rotated", &k, &paths);
         }
@@ -305,7 +329,7 @@ fn keys(cmd: KeysCommand) -> Result<()> {
             name,
             policy,
         } => {
-            let (_, paths) = open(&instance)?;
+            let (_, paths) = open(&instance, false)?;
             keys::set_policy(&paths, &name, &read_policy(&policy)?)?;
             println!("set the identity policy of key {name}");
         }

@@ -8,18 +8,66 @@ use leadshop_spec::BucketSpec;
 
 use crate::args::VerifyArgs;
 
-/// `leadshop verify`: `Ok(true)` when the live bucket matches its documents.
-pub(crate) fn run(args: VerifyArgs) -> Result<bool> {
-    let r = leadshop_client::remote::Remote::from_env(args.remote.endpoint, args.remote.bucket)?;
-    let spec_name = args.spec.clone().unwrap_or_else(|| r.bucket.clone());
-    let owned = match &args.spec_dir {
-        Some(dir) => BucketSpec::read_documents(&dir.join(&spec_name))?,
-        None => BucketSpec::builtin_documents(&spec_name),
+/// How a verification ended: the exit code says which.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// Every setting read and equal to the documents (exit 0).
+    Match,
+    /// At least one setting differs (exit 1).
+    Drift,
+    /// No drift seen, but some settings could not be read (exit 2: not verified).
+    Unverified,
+}
+
+/// The environments' suffix rule of `infrastructure/terraform/environments/*.tfvars`: the
+/// bucket `leadshop-assets-dev` is deployed from the documents of `leadshop-assets`.
+const ENVIRONMENT_SUFFIXES: [&str; 3] = ["-dev", "-staging", "-prod"];
+
+/// The spec documents for `bucket`: `--spec` when given, else the bucket's own name, else its
+/// name without an environment suffix.
+fn documents(args: &VerifyArgs, bucket: &str) -> Result<(String, Vec<(String, String)>)> {
+    let read = |name: &str| -> Result<Vec<(String, String)>> {
+        Ok(match &args.spec_dir {
+            Some(dir) => {
+                let dir = dir.join(name);
+                if dir.is_dir() {
+                    BucketSpec::read_documents(&dir)?
+                } else {
+                    Vec::new()
+                }
+            }
+            None => BucketSpec::builtin_documents(name),
+        })
     };
-    anyhow::ensure!(
-        !owned.is_empty(),
-        "no spec documents for {spec_name:?} (pass --spec NAME of a directory in config/buckets, or --spec-dir)"
-    );
+    let mut candidates = vec![args.spec.clone().unwrap_or_else(|| bucket.to_string())];
+    if args.spec.is_none() {
+        candidates.extend(
+            ENVIRONMENT_SUFFIXES
+                .iter()
+                .filter_map(|s| bucket.strip_suffix(s))
+                .map(str::to_string),
+        );
+    }
+    for name in &candidates {
+        let owned = read(name)?;
+        if !owned.is_empty() {
+            return Ok((name.clone(), owned));
+        }
+    }
+    anyhow::bail!(
+        "no spec documents for {:?} (tried {}; pass --spec NAME of a directory in config/buckets, or --spec-dir)",
+        bucket,
+        candidates.join(", ")
+    )
+}
+
+/// `leadshop verify`: whether the live bucket matches its documents.
+pub(crate) fn run(args: VerifyArgs) -> Result<Outcome> {
+    let r = leadshop_client::remote::Remote::from_env(
+        args.remote.endpoint.clone(),
+        args.remote.bucket.clone(),
+    )?;
+    let (spec_name, owned) = documents(&args, &r.bucket)?;
     let vars = leadshop_spec::TemplateVars {
         account_id: args.account_id.clone(),
         log_bucket: args.log_bucket.clone(),
@@ -38,20 +86,34 @@ pub(crate) fn run(args: VerifyArgs) -> Result<bool> {
         .build()
         .context("starting the async runtime")?;
     let live = runtime.block_on(r.live_settings())?;
-    let settings = verify::compare(&expected, &live);
-    let drifted: Vec<&verify::Setting> = settings.iter().filter(|s| s.drifted()).collect();
+    let settings = verify::compare(&expected, &live.values);
+    let unread = |s: &verify::Setting| live.unreadable.get(s.name);
+    let drifted: Vec<&verify::Setting> = settings
+        .iter()
+        .filter(|s| unread(s).is_none() && s.drifted())
+        .collect();
+    let outcome = if !drifted.is_empty() {
+        Outcome::Drift
+    } else if live.unreadable.is_empty() {
+        Outcome::Match
+    } else {
+        Outcome::Unverified
+    };
     if args.json {
         let doc: serde_json::Map<String, serde_json::Value> = settings
             .iter()
             .map(|s| {
-                (
-                    s.name.to_string(),
-                    serde_json::json!({"expected": s.expected, "live": s.live, "drift": s.drifted()}),
-                )
+                let row = match unread(s) {
+                    Some(why) => serde_json::json!({"expected": s.expected, "unverified": why}),
+                    None => {
+                        serde_json::json!({"expected": s.expected, "live": s.live, "drift": s.drifted()})
+                    }
+                };
+                (s.name.to_string(), row)
             })
             .collect();
         println!("{}", serde_json::to_string_pretty(&doc)?);
-        return Ok(drifted.is_empty());
+        return Ok(outcome);
     }
     let mut out = String::new();
     let source = args.spec_dir.as_ref().map_or_else(
@@ -60,6 +122,10 @@ pub(crate) fn run(args: VerifyArgs) -> Result<bool> {
     );
     let _ = writeln!(out, "{} on {} against {source}", r.bucket, r.endpoint);
     for s in &settings {
+        if let Some(why) = unread(s) {
+            let _ = writeln!(out, "  {:<6} {}: {why}", "?", s.name);
+            continue;
+        }
         let _ = writeln!(
             out,
             "  {:<6} {}",
@@ -73,8 +139,27 @@ pub(crate) fn run(args: VerifyArgs) -> Result<bool> {
             }
         }
     }
-    if drifted.is_empty() {
+    if !live.unreadable.is_empty() {
+        let _ = writeln!(
+            out,
+            "NOT VERIFIED: {} of {} settings could not be read: {}",
+            live.unreadable.len(),
+            settings.len(),
+            live.unreadable
+                .keys()
+                .copied()
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    if drifted.is_empty() && live.unreadable.is_empty() {
         let _ = writeln!(out, "no drift: {} settings match", settings.len());
+    } else if drifted.is_empty() {
+        let _ = writeln!(
+            out,
+            "no drift in the {} settings read",
+            settings.len() - live.unreadable.len()
+        );
     } else {
         let _ = writeln!(
             out,
@@ -90,5 +175,5 @@ pub(crate) fn run(args: VerifyArgs) -> Result<bool> {
     }
     // A closed pipe (`| head`) is not an error worth a panic.
     let _ = std::io::Write::write_all(&mut std::io::stdout(), out.as_bytes());
-    Ok(drifted.is_empty())
+    Ok(outcome)
 }

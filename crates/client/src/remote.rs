@@ -29,17 +29,106 @@ pub enum RemoteError {
     /// Nothing to do.
     #[error("{0}")]
     Nothing(String),
+    /// The endpoint could not be reached or its certificate was not trusted: said in words,
+    /// with what to set, never as the SDK's debug dump.
+    #[error("{0}")]
+    Transport(String),
+}
+
+/// The code given to an answer that is neither an S3 error nor the response expected.
+pub const UNEXPECTED_RESPONSE: &str = "UnexpectedResponse";
+
+/// DisplayErrorContext prints the causes, then the whole error's Debug form: the causes.
+fn causes(chain: &str) -> &str {
+    [
+        "(DispatchFailure(",
+        "(TimeoutError(",
+        "(ServiceError(",
+        "(ResponseError(",
+    ]
+    .iter()
+    .find_map(|m| chain.find(m))
+    .map_or(chain, |i| &chain[..i])
+    .trim_end()
+}
+
+/// The innermost cause of a chain, without the SDK's debug form.
+fn first_cause(chain: &str) -> &str {
+    let chain = causes(chain);
+    chain.rsplit(": ").next().unwrap_or(chain).trim()
+}
+
+/// What a connection failure means and what to set, from the SDK's error chain.
+fn transport_message(operation: &str, chain: &str) -> String {
+    let chain = causes(chain);
+    let lower = chain.to_ascii_lowercase();
+    let (what, fix) = if lower.contains("unknownissuer")
+        || lower.contains("certificate")
+        || lower.contains("invalidcertificate")
+    {
+        (
+            "the endpoint's TLS certificate is not trusted",
+            "set AWS_CA_BUNDLE to the CA that signed it (for a local server: the `AWS_CA_BUNDLE` line of `leadshop env`; for AWS S3 unset it)",
+        )
+    } else if lower.contains("connection refused") || lower.contains("connect") {
+        (
+            "nothing answered at the endpoint",
+            "check AWS_ENDPOINT_URL (or --endpoint) and that the server is running (`leadshop serve`; `leadshop env` prints its URL)",
+        )
+    } else if lower.contains("dns") || lower.contains("resolve") || lower.contains("lookup") {
+        (
+            "the endpoint's host name does not resolve",
+            "check AWS_ENDPOINT_URL (or --endpoint)",
+        )
+    } else if lower.contains("timeout") || lower.contains("timed out") {
+        (
+            "the endpoint did not answer in time",
+            "check AWS_ENDPOINT_URL and the network",
+        )
+    } else {
+        (
+            "the request could not be sent",
+            "check AWS_ENDPOINT_URL and AWS_CA_BUNDLE",
+        )
+    };
+    // The innermost cause, one line, for whoever needs it.
+    let cause = first_cause(chain);
+    format!("{operation}: {what}; {fix} (cause: {cause:.200})")
 }
 
 pub(crate) fn service<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
     operation: &'static str,
 ) -> impl FnOnce(aws_sdk_s3::error::SdkError<E, R>) -> RemoteError {
-    move |e| RemoteError::Service {
-        operation,
-        code: e.code().unwrap_or("Error").to_string(),
-        message: e
-            .message()
-            .map_or_else(|| DisplayErrorContext(&e).to_string(), str::to_string),
+    move |e| {
+        if matches!(
+            e,
+            aws_sdk_s3::error::SdkError::DispatchFailure(_)
+                | aws_sdk_s3::error::SdkError::TimeoutError(_)
+        ) {
+            return RemoteError::Transport(transport_message(
+                operation,
+                &DisplayErrorContext(&e).to_string(),
+            ));
+        }
+        match e.code() {
+            Some(code) => RemoteError::Service {
+                operation,
+                code: code.to_string(),
+                message: e
+                    .message()
+                    .map_or_else(|| DisplayErrorContext(&e).to_string(), str::to_string),
+            },
+            // An answer that is no S3 error and no S3 response: a store that does not
+            // implement the API answering something else (moto's ListBucketResult for
+            // ?metrics). One line of the cause, never the SDK's debug dump.
+            None => RemoteError::Service {
+                operation,
+                code: UNEXPECTED_RESPONSE.to_string(),
+                message: format!(
+                    "the endpoint answered something that is not {operation}'s response"
+                ),
+            },
+        }
     }
 }
 

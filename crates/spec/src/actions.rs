@@ -209,6 +209,29 @@ pub fn action_for(operation: &str, versioned: bool) -> Option<Action> {
     Operation::from_name(operation).map(|o| o.action(versioned))
 }
 
+/// Actions the server checks beyond the operation table: the Object Lock bypass header, the
+/// CloudWatch operations leadshop answers, and the write headers' own permissions.
+const OTHER_ACTIONS: [&str; 4] = [
+    "s3:BypassGovernanceRetention",
+    "cloudwatch:GetMetricStatistics",
+    "cloudwatch:GetMetricData",
+    "cloudwatch:ListMetrics",
+];
+
+/// Every IAM action a leadshop server ever evaluates a policy for, sorted: a policy naming
+/// anything else (`s3:GetObjekt`) allows or denies nothing here.
+#[must_use]
+pub fn known_actions() -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = Operation::ALL
+        .iter()
+        .flat_map(|o| [o.action(false).name, o.action(true).name])
+        .chain(OTHER_ACTIONS)
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
 /// The resource ARN an action is evaluated on.
 #[must_use]
 pub fn resource_arn(scope: Scope, bucket: &str, key: Option<&str>) -> String {

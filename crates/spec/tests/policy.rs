@@ -617,3 +617,18 @@ fn named_buckets_are_the_exact_bucket_names_of_allow_statements() {
     .unwrap();
     assert_eq!(p.named_buckets(), ["leadshop-assets", "reports"]);
 }
+
+#[test]
+fn unknown_actions_are_named_and_known_ones_and_wildcards_are_not() {
+    let p = Policy::parse(
+        r#"{"Version":"2012-10-17","Statement":[
+            {"Effect":"Allow","Action":["s3:GetObjekt","s3:GetObject","s3:Get*","s3:*","cloudwatch:ListMetrics","s3:PutObjectVersionTagging"],"Resource":"*"},
+            {"Effect":"Deny","Action":["ec2:RunInstances","S3:getobject","s3:Nothing*"],"Resource":"*"}]}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        p.unknown_actions(),
+        ["s3:GetObjekt", "ec2:RunInstances", "s3:Nothing*"]
+    );
+    assert!(app_identity().unknown_actions().is_empty());
+}

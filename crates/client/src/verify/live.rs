@@ -22,128 +22,198 @@ fn put(m: &mut Map<String, Value>, key: &str, v: Option<impl Into<Value>>) {
     }
 }
 
+/// What the endpoint gave for each setting of [`super::SETTINGS`].
+#[derive(Debug, Default)]
+pub struct LiveSettings {
+    /// The settings read, in the documents' shape (`Null`: not configured there).
+    pub values: BTreeMap<&'static str, Value>,
+    /// The settings the endpoint would not give, and why: "unsupported by this endpoint" for
+    /// an API it does not implement (Garage, some S3-compatible stores), else its refusal.
+    pub unreadable: BTreeMap<&'static str, String>,
+}
+
+/// Error codes that mean the whole bucket cannot be read, not one setting.
+const FATAL: [&str; 5] = [
+    "NoSuchBucket",
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "AuthorizationHeaderMalformed",
+    "PermanentRedirect",
+];
+/// Error codes that mean the endpoint has no such API.
+const UNSUPPORTED: [&str; 4] = [
+    "NotImplemented",
+    "MethodNotAllowed",
+    "UnsupportedOperation",
+    crate::remote::UNEXPECTED_RESPONSE,
+];
+
 impl Remote {
-    /// Reads every setting of [`super::SETTINGS`] from the endpoint.
+    /// Reads every setting of [`super::SETTINGS`] from the endpoint, one at a time: a setting
+    /// the endpoint refuses or does not implement is reported in
+    /// [`LiveSettings::unreadable`] and the others are still read.
     ///
     /// # Errors
-    /// [`RemoteError::Service`] for anything but the "not configured" answers.
-    pub async fn live_settings(&self) -> Result<BTreeMap<&'static str, Value>, RemoteError> {
+    /// [`RemoteError::Transport`] when the endpoint cannot be reached, and the answers that
+    /// concern the whole bucket (no such bucket, a credential refused).
+    pub async fn live_settings(&self) -> Result<LiveSettings, RemoteError> {
+        let mut live = LiveSettings::default();
+        for name in super::SETTINGS {
+            let read = match name {
+                "policy" => self.read_policy().await,
+                "public-access-block" => self.read_public_access_block().await,
+                "ownership" => self.read_ownership().await,
+                "encryption" => self.read_encryption().await,
+                "versioning" => self.read_versioning().await,
+                "cors" => self.read_cors().await,
+                "lifecycle" => self.read_lifecycle().await,
+                "logging" => self.read_logging().await,
+                _ => self.read_metrics().await,
+            };
+            match read {
+                Ok(v) => {
+                    live.values.insert(name, v);
+                }
+                Err(RemoteError::Service {
+                    operation,
+                    code,
+                    message,
+                }) if !FATAL.contains(&code.as_str()) => {
+                    let why = if UNSUPPORTED.contains(&code.as_str()) {
+                        format!("unsupported by this endpoint ({operation}: {code}: {message})")
+                    } else {
+                        format!("{operation}: {code}: {message}")
+                    };
+                    live.unreadable.insert(name, why);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(live)
+    }
+
+    async fn read_policy(&self) -> Result<Value, RemoteError> {
         let c = &self.client;
         let b = self.bucket.as_str();
-        let mut out = BTreeMap::new();
-
         let policy = not_configured(
             c.get_bucket_policy().bucket(b).send().await,
             "GetBucketPolicy",
             "NoSuchBucketPolicy",
         )?;
-        out.insert(
-            "policy",
-            policy
-                .and_then(|p| p.policy)
-                .and_then(|p| serde_json::from_str(&p).ok())
-                .map_or(Value::Null, normalise_policy),
-        );
+        Ok(policy
+            .and_then(|p| p.policy)
+            .and_then(|p| serde_json::from_str(&p).ok())
+            .map_or(Value::Null, normalise_policy))
+    }
 
+    async fn read_public_access_block(&self) -> Result<Value, RemoteError> {
+        let c = &self.client;
+        let b = self.bucket.as_str();
         let pab = not_configured(
             c.get_public_access_block().bucket(b).send().await,
             "GetPublicAccessBlock",
             "NoSuchPublicAccessBlockConfiguration",
         )?;
-        out.insert(
-            "public-access-block",
-            pab.and_then(|p| p.public_access_block_configuration)
-                .map_or(Value::Null, |p| {
-                    json!({
-                        "BlockPublicAcls": p.block_public_acls.unwrap_or(false),
-                        "IgnorePublicAcls": p.ignore_public_acls.unwrap_or(false),
-                        "BlockPublicPolicy": p.block_public_policy.unwrap_or(false),
-                        "RestrictPublicBuckets": p.restrict_public_buckets.unwrap_or(false),
-                    })
-                }),
-        );
+        Ok(pab
+            .and_then(|p| p.public_access_block_configuration)
+            .map_or(Value::Null, |p| {
+                json!({
+                    "BlockPublicAcls": p.block_public_acls.unwrap_or(false),
+                    "IgnorePublicAcls": p.ignore_public_acls.unwrap_or(false),
+                    "BlockPublicPolicy": p.block_public_policy.unwrap_or(false),
+                    "RestrictPublicBuckets": p.restrict_public_buckets.unwrap_or(false),
+                })
+            }))
+    }
 
+    async fn read_ownership(&self) -> Result<Value, RemoteError> {
+        let c = &self.client;
+        let b = self.bucket.as_str();
         let ownership = not_configured(
             c.get_bucket_ownership_controls().bucket(b).send().await,
             "GetBucketOwnershipControls",
             "OwnershipControlsNotFoundError",
         )?;
-        out.insert(
-            "ownership",
-            ownership
-                .and_then(|o| o.ownership_controls)
-                .and_then(|o| o.rules.first().map(|r| json!(r.object_ownership.as_str())))
-                .unwrap_or(Value::Null),
-        );
+        Ok(ownership
+            .and_then(|o| o.ownership_controls)
+            .and_then(|o| o.rules.first().map(|r| json!(r.object_ownership.as_str())))
+            .unwrap_or(Value::Null))
+    }
 
+    async fn read_encryption(&self) -> Result<Value, RemoteError> {
+        let c = &self.client;
+        let b = self.bucket.as_str();
         let enc = not_configured(
             c.get_bucket_encryption().bucket(b).send().await,
             "GetBucketEncryption",
             "ServerSideEncryptionConfigurationNotFoundError",
         )?;
-        out.insert(
-            "encryption",
-            enc.and_then(|e| e.server_side_encryption_configuration)
-                .map_or(Value::Null, |e| {
-                    Value::Array(
-                        e.rules
-                            .iter()
-                            .map(|r| {
-                                let d = r.apply_server_side_encryption_by_default();
-                                encryption_rule(
-                                    d.map_or("", |d| d.sse_algorithm().as_str()),
-                                    d.and_then(|d| d.kms_master_key_id()),
-                                    r.bucket_key_enabled(),
-                                )
-                            })
-                            .collect(),
-                    )
-                }),
-        );
+        Ok(enc
+            .and_then(|e| e.server_side_encryption_configuration)
+            .map_or(Value::Null, |e| {
+                Value::Array(
+                    e.rules
+                        .iter()
+                        .map(|r| {
+                            let d = r.apply_server_side_encryption_by_default();
+                            encryption_rule(
+                                d.map_or("", |d| d.sse_algorithm().as_str()),
+                                d.and_then(|d| d.kms_master_key_id()),
+                                r.bucket_key_enabled(),
+                            )
+                        })
+                        .collect(),
+                )
+            }))
+    }
 
+    async fn read_versioning(&self) -> Result<Value, RemoteError> {
+        let c = &self.client;
+        let b = self.bucket.as_str();
         let versioning = c
             .get_bucket_versioning()
             .bucket(b)
             .send()
             .await
             .map_err(crate::remote::service("GetBucketVersioning"))?;
-        out.insert(
-            "versioning",
-            versioning
-                .status()
-                .map_or(Value::Null, |s| json!({"Status": s.as_str()})),
-        );
+        Ok(versioning
+            .status()
+            .map_or(Value::Null, |s| json!({"Status": s.as_str()})))
+    }
 
+    async fn read_cors(&self) -> Result<Value, RemoteError> {
+        let c = &self.client;
+        let b = self.bucket.as_str();
         let cors = not_configured(
             c.get_bucket_cors().bucket(b).send().await,
             "GetBucketCors",
             "NoSuchCORSConfiguration",
         )?;
-        out.insert(
-            "cors",
-            cors.map_or(Value::Null, |cors| {
-                let rules: Vec<Value> = cors
-                    .cors_rules()
-                    .iter()
-                    .map(|r| {
-                        let mut m = Map::new();
-                        put(&mut m, "ID", r.id());
-                        m.insert("AllowedOrigins".into(), json!(r.allowed_origins()));
-                        m.insert("AllowedMethods".into(), json!(r.allowed_methods()));
-                        m.insert("AllowedHeaders".into(), json!(r.allowed_headers()));
-                        m.insert("ExposeHeaders".into(), json!(r.expose_headers()));
-                        put(&mut m, "MaxAgeSeconds", r.max_age_seconds());
-                        Value::Object(m)
-                    })
-                    .collect();
-                serde_json::from_value::<CorsConfiguration>(json!({"CORSRules": rules}))
-                    .map_or_else(
-                        |e| json!({"unreadable": e.to_string()}),
-                        |c| normalise_cors(&c),
-                    )
-            }),
-        );
+        Ok(cors.map_or(Value::Null, |cors| {
+            let rules: Vec<Value> = cors
+                .cors_rules()
+                .iter()
+                .map(|r| {
+                    let mut m = Map::new();
+                    put(&mut m, "ID", r.id());
+                    m.insert("AllowedOrigins".into(), json!(r.allowed_origins()));
+                    m.insert("AllowedMethods".into(), json!(r.allowed_methods()));
+                    m.insert("AllowedHeaders".into(), json!(r.allowed_headers()));
+                    m.insert("ExposeHeaders".into(), json!(r.expose_headers()));
+                    put(&mut m, "MaxAgeSeconds", r.max_age_seconds());
+                    Value::Object(m)
+                })
+                .collect();
+            serde_json::from_value::<CorsConfiguration>(json!({"CORSRules": rules})).map_or_else(
+                |e| json!({"unreadable": e.to_string()}),
+                |c| normalise_cors(&c),
+            )
+        }))
+    }
 
+    async fn read_lifecycle(&self) -> Result<Value, RemoteError> {
+        let c = &self.client;
+        let b = self.bucket.as_str();
         let lifecycle = not_configured(
             c.get_bucket_lifecycle_configuration()
                 .bucket(b)
@@ -152,54 +222,56 @@ impl Remote {
             "GetBucketLifecycleConfiguration",
             "NoSuchLifecycleConfiguration",
         )?;
-        out.insert(
-            "lifecycle",
-            lifecycle.map_or(Value::Null, |l| {
-                let mut doc =
-                    json!({"Rules": l.rules().iter().map(lifecycle_rule).collect::<Vec<_>>()});
-                if let Some(m) = l.transition_default_minimum_object_size() {
-                    doc["TransitionDefaultMinimumObjectSize"] = json!(m.as_str());
-                }
-                serde_json::from_value::<LifecycleConfiguration>(doc).map_or_else(
-                    |e| json!({"unreadable": e.to_string()}),
-                    |l| normalise_lifecycle(&l),
-                )
-            }),
-        );
+        Ok(lifecycle.map_or(Value::Null, |l| {
+            let mut doc =
+                json!({"Rules": l.rules().iter().map(lifecycle_rule).collect::<Vec<_>>()});
+            if let Some(m) = l.transition_default_minimum_object_size() {
+                doc["TransitionDefaultMinimumObjectSize"] = json!(m.as_str());
+            }
+            serde_json::from_value::<LifecycleConfiguration>(doc).map_or_else(
+                |e| json!({"unreadable": e.to_string()}),
+                |l| normalise_lifecycle(&l),
+            )
+        }))
+    }
 
+    async fn read_logging(&self) -> Result<Value, RemoteError> {
+        let c = &self.client;
+        let b = self.bucket.as_str();
         let logging = c
             .get_bucket_logging()
             .bucket(b)
             .send()
             .await
             .map_err(crate::remote::service("GetBucketLogging"))?;
-        out.insert(
-            "logging",
-            logging.logging_enabled().map_or(Value::Null, |l| {
-                let mut m = Map::new();
-                m.insert("TargetBucket".into(), json!(l.target_bucket()));
-                m.insert("TargetPrefix".into(), json!(l.target_prefix()));
-                if let Some(f) = l.target_object_key_format() {
-                    let mut k = Map::new();
-                    if f.simple_prefix().is_some() {
-                        k.insert("SimplePrefix".into(), json!({}));
-                    }
-                    if let Some(p) = f.partitioned_prefix() {
-                        k.insert(
-                            "PartitionedPrefix".into(),
-                            p.partition_date_source()
-                                .map_or(json!({}), |s| json!({"PartitionDateSource": s.as_str()})),
-                        );
-                    }
-                    m.insert("TargetObjectKeyFormat".into(), Value::Object(k));
+        Ok(logging.logging_enabled().map_or(Value::Null, |l| {
+            let mut m = Map::new();
+            m.insert("TargetBucket".into(), json!(l.target_bucket()));
+            m.insert("TargetPrefix".into(), json!(l.target_prefix()));
+            if let Some(f) = l.target_object_key_format() {
+                let mut k = Map::new();
+                if f.simple_prefix().is_some() {
+                    k.insert("SimplePrefix".into(), json!({}));
                 }
-                serde_json::from_value::<LoggingEnabled>(Value::Object(m)).map_or_else(
-                    |e| json!({"unreadable": e.to_string()}),
-                    |l| to_value(Some(&l)),
-                )
-            }),
-        );
+                if let Some(p) = f.partitioned_prefix() {
+                    k.insert(
+                        "PartitionedPrefix".into(),
+                        p.partition_date_source()
+                            .map_or(json!({}), |s| json!({"PartitionDateSource": s.as_str()})),
+                    );
+                }
+                m.insert("TargetObjectKeyFormat".into(), Value::Object(k));
+            }
+            serde_json::from_value::<LoggingEnabled>(Value::Object(m)).map_or_else(
+                |e| json!({"unreadable": e.to_string()}),
+                |l| to_value(Some(&l)),
+            )
+        }))
+    }
 
+    async fn read_metrics(&self) -> Result<Value, RemoteError> {
+        let c = &self.client;
+        let b = self.bucket.as_str();
         let mut metrics = Vec::new();
         let mut token = None;
         loop {
@@ -223,15 +295,11 @@ impl Remote {
                 _ => break,
             }
         }
-        out.insert(
-            "metrics",
-            if metrics.is_empty() {
-                Value::Null
-            } else {
-                normalise_metrics(metrics)
-            },
-        );
-        Ok(out)
+        Ok(if metrics.is_empty() {
+            Value::Null
+        } else {
+            normalise_metrics(metrics)
+        })
     }
 }
 

@@ -408,7 +408,19 @@ impl S3Access for AccessHook {
             if let Some(v) = cx.headers().get(name)
                 && v.as_bytes() != ac.account_id.as_bytes()
             {
-                return Err(s3_error!(AccessDenied, "Access Denied"));
+                // A signed caller of this server learns which account owns its buckets (a
+                // Terraform provider configured for another account must be told why); an
+                // anonymous one learns nothing.
+                let expected = String::from_utf8_lossy(v.as_bytes());
+                let message = if authz.identity.is_some() {
+                    format!(
+                        "Access Denied: {name} is {:.32} but the bucket's owner is account {}",
+                        expected, ac.account_id
+                    )
+                } else {
+                    "Access Denied".to_string()
+                };
+                return Err(S3Error::with_message(S3ErrorCode::AccessDenied, message));
             }
         }
         let versioned = authz.context.get("s3:VersionId").is_some();

@@ -149,6 +149,23 @@ impl Policy {
         out
     }
 
+    /// The action patterns of this policy that match no action the server knows
+    /// ([`crate::actions::known_actions`]), as IAM's policy validator warns of them: a
+    /// misspelt `s3:GetObjekt` grants nothing and is easy to miss.
+    #[must_use]
+    pub fn unknown_actions(&self) -> Vec<String> {
+        let known = crate::actions::known_actions();
+        let mut out: Vec<String> = self
+            .statements
+            .iter()
+            .flat_map(|st| st.action.patterns.iter())
+            .filter(|p| !known.iter().any(|k| pattern::wildcard(p, k, true)))
+            .cloned()
+            .collect();
+        out.dedup();
+        out
+    }
+
     /// Whether any condition uses a key starting with `prefix` (case-insensitive), so callers
     /// can skip gathering expensive context (e.g. `s3:ExistingObjectTag/`) nobody reads.
     #[must_use]
