@@ -4,10 +4,13 @@ locals {
   budget = jsondecode(file("${path.module}/../../config/budget.json"))
 }
 
+# budget_scope (variables.tf): "account" measures the whole account's S3 spend — one
+# environment per account owns it, so a shared account gets each alert once —; "environment"
+# only this environment's, by its Environment cost-allocation tag.
 resource "aws_budgets_budget" "monthly" {
-  count = var.create_budget ? 1 : 0
+  count = var.budget_scope == "none" ? 0 : 1
 
-  name         = "leadshop-${var.environment}-monthly"
+  name         = var.budget_scope == "account" ? "leadshop-account-s3-monthly" : "leadshop-${var.environment}-monthly"
   budget_type  = "COST"
   limit_amount = local.budget.BudgetLimit.Amount
   limit_unit   = local.budget.BudgetLimit.Unit
@@ -17,6 +20,17 @@ resource "aws_budgets_budget" "monthly" {
     name   = "Service"
     values = ["Amazon Simple Storage Service"]
   }
+
+  dynamic "cost_filter" {
+    for_each = var.budget_scope == "environment" ? [1] : []
+    content {
+      name   = "TagKeyValue"
+      values = ["user:Environment$${var.environment}"]
+    }
+  }
+
+  # Budgets checks that it may publish to the topic when the budget is created.
+  depends_on = [aws_sns_topic_policy.alerts]
 
   dynamic "notification" {
     for_each = local.budget.Notifications

@@ -35,7 +35,7 @@ locals {
   ]
   # SSE-KMS: S3 asks KMS for a data key on a write (GenerateDataKey) and to unwrap it on a
   # read (Decrypt), on the caller's behalf. Only through S3 in this region (kms:ViaService): the
-  # role's credentials cannot use the key directly. kms:Encrypt is S3's never-used path.
+  # role's credentials cannot use the key directly. S3 never asks KMS to encrypt data itself.
   app_kms_statements = var.kms_key_arn == null ? [] : [{
     Sid       = "UseTheBucketKeyThroughS3"
     Effect    = "Allow"

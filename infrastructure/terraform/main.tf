@@ -32,14 +32,29 @@ locals {
   assets_policy_doc = jsondecode(templatefile("${local.spec_dir}/leadshop-assets/policy.json", local.template_vars))
   # With SSE-KMS, writes that name another KMS key are refused too (the anchor module's
   # key-id pinning); without it the document is the one the local server enforces.
-  kms_pin_statements = var.kms_key_arn == null ? [] : [{
-    Sid       = "DenyOtherKmsKeys"
-    Effect    = "Deny"
-    Principal = "*"
-    Action    = "s3:PutObject"
-    Resource  = "arn:${data.aws_partition.current.partition}:s3:::${var.assets_bucket_name}/*"
-    Condition = { StringNotEqualsIfExists = { "s3:x-amz-server-side-encryption-aws-kms-key-id" = var.kms_key_arn } }
-  }]
+  # An upload naming aws:kms without a key id would get the AWS-managed aws/s3 key: refused
+  # too, so every SSE-KMS object is under the pinned key.
+  kms_pin_statements = [for st in [
+    {
+      Sid       = "DenyOtherKmsKeys"
+      Effect    = "Deny"
+      Principal = "*"
+      Action    = "s3:PutObject"
+      Resource  = "arn:${data.aws_partition.current.partition}:s3:::${var.assets_bucket_name}/*"
+      Condition = { StringNotEqualsIfExists = { "s3:x-amz-server-side-encryption-aws-kms-key-id" = var.kms_key_arn } }
+    },
+    {
+      Sid       = "DenyKmsWithoutTheKeyId"
+      Effect    = "Deny"
+      Principal = "*"
+      Action    = "s3:PutObject"
+      Resource  = "arn:${data.aws_partition.current.partition}:s3:::${var.assets_bucket_name}/*"
+      Condition = {
+        StringEquals = { "s3:x-amz-server-side-encryption" = ["aws:kms", "aws:kms:dsse"] }
+        Null         = { "s3:x-amz-server-side-encryption-aws-kms-key-id" = "true" }
+      }
+    },
+  ] : st if var.kms_key_arn != null]
   assets_policy = jsonencode(merge(local.assets_policy_doc, {
     Statement = concat(local.assets_policy_doc.Statement, local.kms_pin_statements)
   }))

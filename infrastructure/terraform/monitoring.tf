@@ -1,11 +1,10 @@
 # The alerts topic is encrypted with a customer-managed key: CloudWatch alarms and AWS Budgets
 # cannot publish to a topic under the AWS-managed alias/aws/sns key, whose policy cannot grant
 # them kms:GenerateDataKey and kms:Decrypt. This key's policy does, for this account only.
-resource "aws_kms_key" "alerts" {
-  description             = "leadshop ${var.environment}: encrypts the alerts SNS topic"
-  enable_key_rotation     = true
-  deletion_window_in_days = 30
-  policy = jsonencode({
+locals {
+  # The policy of each alerts topic's key: the account administers it; CloudWatch alarms and
+  # AWS Budgets of this account may encrypt to and decrypt from the topic.
+  alerts_key_policy = jsonencode({
     Version = "2012-10-17"
     Statement = [
       {
@@ -25,6 +24,15 @@ resource "aws_kms_key" "alerts" {
       },
     ]
   })
+  # The request-metric filter the 5xx/4xx alarms and the dashboard row read.
+  request_metrics_filter = var.enable_request_metrics ? aws_s3_bucket_metric.assets["EntireBucket"].name : null
+}
+
+resource "aws_kms_key" "alerts" {
+  description             = "leadshop ${var.environment}: encrypts the alerts SNS topic"
+  enable_key_rotation     = true
+  deletion_window_in_days = 30
+  policy                  = local.alerts_key_policy
 }
 
 resource "aws_kms_alias" "alerts" {
@@ -45,11 +53,13 @@ resource "aws_sns_topic_subscription" "email" {
 }
 
 resource "aws_cloudwatch_metric_alarm" "s3_5xx" {
+  count = var.enable_request_metrics ? 1 : 0
+
   alarm_name          = "leadshop-${var.environment}-s3-5xx"
   alarm_description   = "The assets bucket answers 5xx errors."
   namespace           = "AWS/S3"
   metric_name         = "5xxErrors"
-  dimensions          = { BucketName = aws_s3_bucket.assets.id, FilterId = aws_s3_bucket_metric.assets["EntireBucket"].name }
+  dimensions          = { BucketName = aws_s3_bucket.assets.id, FilterId = local.request_metrics_filter }
   statistic           = "Sum"
   period              = 300
   evaluation_periods  = 1
@@ -61,11 +71,13 @@ resource "aws_cloudwatch_metric_alarm" "s3_5xx" {
 }
 
 resource "aws_cloudwatch_metric_alarm" "s3_4xx_surge" {
+  count = var.enable_request_metrics ? 1 : 0
+
   alarm_name          = "leadshop-${var.environment}-s3-4xx-surge"
   alarm_description   = "Many refused requests: misconfigured clients or probing."
   namespace           = "AWS/S3"
   metric_name         = "4xxErrors"
-  dimensions          = { BucketName = aws_s3_bucket.assets.id, FilterId = aws_s3_bucket_metric.assets["EntireBucket"].name }
+  dimensions          = { BucketName = aws_s3_bucket.assets.id, FilterId = local.request_metrics_filter }
   statistic           = "Sum"
   period              = 300
   evaluation_periods  = 2
@@ -73,6 +85,7 @@ resource "aws_cloudwatch_metric_alarm" "s3_4xx_surge" {
   comparison_operator = "GreaterThanThreshold"
   treat_missing_data  = "notBreaching"
   alarm_actions       = [aws_sns_topic.alerts.arn]
+  ok_actions          = [aws_sns_topic.alerts.arn]
 }
 
 resource "aws_cloudwatch_metric_alarm" "bucket_size" {
@@ -88,6 +101,54 @@ resource "aws_cloudwatch_metric_alarm" "bucket_size" {
   comparison_operator = "GreaterThanThreshold"
   treat_missing_data  = "notBreaching"
   alarm_actions       = [aws_sns_topic.alerts.arn]
+  ok_actions          = [aws_sns_topic.alerts.arn]
+}
+
+# Billing metrics exist only in us-east-1, and an alarm may only act on a topic of its own
+# region: the EstimatedCharges alarm gets its own topic and key there, whatever var.region is.
+resource "aws_kms_key" "billing_alerts" {
+  count    = var.enable_estimated_charges_alarm ? 1 : 0
+  provider = aws.billing
+
+  description             = "leadshop ${var.environment}: encrypts the billing alerts SNS topic (us-east-1)"
+  enable_key_rotation     = true
+  deletion_window_in_days = 30
+  policy                  = local.alerts_key_policy
+}
+
+resource "aws_sns_topic" "billing_alerts" {
+  count    = var.enable_estimated_charges_alarm ? 1 : 0
+  provider = aws.billing
+
+  name              = "leadshop-billing-alerts-${var.environment}"
+  kms_master_key_id = aws_kms_key.billing_alerts[0].arn
+}
+
+resource "aws_sns_topic_policy" "billing_alerts" {
+  count    = var.enable_estimated_charges_alarm ? 1 : 0
+  provider = aws.billing
+
+  arn = aws_sns_topic.billing_alerts[0].arn
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid       = "AllowCloudWatchAlarms"
+      Effect    = "Allow"
+      Principal = { Service = "cloudwatch.amazonaws.com" }
+      Action    = "SNS:Publish"
+      Resource  = aws_sns_topic.billing_alerts[0].arn
+      Condition = { StringEquals = { "aws:SourceAccount" = local.account_id } }
+    }]
+  })
+}
+
+resource "aws_sns_topic_subscription" "billing_email" {
+  for_each = var.enable_estimated_charges_alarm ? toset(var.alert_emails) : toset([])
+  provider = aws.billing
+
+  topic_arn = aws_sns_topic.billing_alerts[0].arn
+  protocol  = "email"
+  endpoint  = each.value
 }
 
 resource "aws_cloudwatch_metric_alarm" "estimated_charges" {
@@ -104,13 +165,14 @@ resource "aws_cloudwatch_metric_alarm" "estimated_charges" {
   evaluation_periods  = 1
   threshold           = tonumber(local.budget.BudgetLimit.Amount)
   comparison_operator = "GreaterThanThreshold"
-  alarm_actions       = [aws_sns_topic.alerts.arn]
+  alarm_actions       = [aws_sns_topic.billing_alerts[0].arn]
+  ok_actions          = [aws_sns_topic.billing_alerts[0].arn]
 }
 
 resource "aws_cloudwatch_dashboard" "storage" {
   dashboard_name = "leadshop-${var.environment}"
   dashboard_body = jsonencode({
-    widgets = [
+    widgets = concat([
       {
         type = "metric", x = 0, y = 0, width = 12, height = 6
         properties = {
@@ -134,19 +196,20 @@ resource "aws_cloudwatch_dashboard" "storage" {
           metrics = [["AWS/S3", "NumberOfObjects", "BucketName", aws_s3_bucket.assets.id, "StorageType", "AllStorageTypes"]]
         }
       },
+      ], var.enable_request_metrics ? [
       {
         type = "metric", x = 0, y = 6, width = 24, height = 6
         properties = {
-          title  = "Requests and errors (request metrics, FilterId ${aws_s3_bucket_metric.assets["EntireBucket"].name})"
+          title  = "Requests and errors (request metrics, FilterId ${local.request_metrics_filter})"
           region = var.region
           period = 300
           stat   = "Sum"
           metrics = [
             for m in ["AllRequests", "GetRequests", "PutRequests", "4xxErrors", "5xxErrors"] :
-            ["AWS/S3", m, "BucketName", aws_s3_bucket.assets.id, "FilterId", aws_s3_bucket_metric.assets["EntireBucket"].name]
+            ["AWS/S3", m, "BucketName", aws_s3_bucket.assets.id, "FilterId", local.request_metrics_filter]
           ]
         }
-      },
-    ]
+      }
+    ] : [])
   })
 }

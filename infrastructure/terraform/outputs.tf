@@ -32,3 +32,8 @@ output "dashboard_name" {
   description = "CloudWatch dashboard."
   value       = aws_cloudwatch_dashboard.storage.dashboard_name
 }
+
+output "billing_alerts_topic_arn" {
+  description = "SNS topic (us-east-1) of the EstimatedCharges alarm; null without it."
+  value       = var.enable_estimated_charges_alarm ? aws_sns_topic.billing_alerts[0].arn : null
+}

@@ -145,9 +145,10 @@ resource "aws_s3_bucket_policy" "assets" {
 }
 
 # Request metrics (AllRequests, GetRequests, PutRequests, 4xxErrors, 5xxErrors), one per
-# configuration of metrics.json (EntireBucket: the whole bucket).
+# configuration of metrics.json (EntireBucket: the whole bucket); billed per metric, so only
+# with enable_request_metrics.
 resource "aws_s3_bucket_metric" "assets" {
-  for_each = { for c in local.assets_doc.metrics.MetricsConfigurations : c.Id => c }
+  for_each = var.enable_request_metrics ? { for c in local.assets_doc.metrics.MetricsConfigurations : c.Id => c } : {}
   bucket   = aws_s3_bucket.assets.id
   name     = each.key
 

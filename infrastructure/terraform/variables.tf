@@ -24,8 +24,8 @@ variable "assets_bucket_name" {
   type        = string
 
   validation {
-    condition     = can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.assets_bucket_name))
-    error_message = "assets_bucket_name must be a valid S3 bucket name."
+    condition     = can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.assets_bucket_name)) && !can(regex("\\.\\.|-\\.|\\.-", var.assets_bucket_name))
+    error_message = "assets_bucket_name must be a valid S3 bucket name (3-63 of a-z 0-9 . -, no .. -. or .-)."
   }
 }
 
@@ -34,8 +34,8 @@ variable "logs_bucket_name" {
   type        = string
 
   validation {
-    condition     = can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.logs_bucket_name))
-    error_message = "logs_bucket_name must be a valid S3 bucket name."
+    condition     = can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.logs_bucket_name)) && !can(regex("\\.\\.|-\\.|\\.-", var.logs_bucket_name))
+    error_message = "logs_bucket_name must be a valid S3 bucket name (3-63 of a-z 0-9 . -, no .. -. or .-)."
   }
 }
 
@@ -75,6 +75,11 @@ variable "alert_emails" {
     condition     = alltrue([for e in var.alert_emails : can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", e))])
     error_message = "alert_emails must be email addresses."
   }
+
+  validation {
+    condition     = var.environment != "prod" || length(var.alert_emails) > 0
+    error_message = "prod needs at least one address in alert_emails: without one, alarms and budget alerts reach nobody."
+  }
 }
 
 variable "kms_key_arn" {
@@ -94,10 +99,38 @@ variable "app_trusted_service" {
   default     = "ec2.amazonaws.com"
 }
 
-variable "create_budget" {
-  description = "Create the AWS Budget. Turn off where budgets are managed centrally (an organization's payer account), or on an endpoint without the Budgets API."
+variable "budget_scope" {
+  description = <<-EOT
+    What this environment's AWS Budget measures. "account": the account's whole S3 spend (and,
+    with enable_estimated_charges_alarm, the account's EstimatedCharges alarm): set it in exactly
+    one environment of an account, or in each where every environment has its own account.
+    "environment": only this environment's S3 spend, by the cost-allocation tag Environment
+    (activate it once in the Billing console; README.md "Budgets"). "none": no budget here
+    (budgets managed centrally, or an endpoint without the Budgets API).
+  EOT
+  type        = string
+
+  validation {
+    condition     = contains(["account", "environment", "none"], var.budget_scope)
+    error_message = "budget_scope must be account, environment or none."
+  }
+}
+
+variable "enable_request_metrics" {
+  description = "S3 request metrics (the EntireBucket configuration of metrics.json) and the 5xx/4xx alarms and dashboard row built on them. CloudWatch bills each request metric as a custom metric (README.md \"What it costs\"), so it is opted into per environment."
   type        = bool
-  default     = true
+  default     = false
+}
+
+variable "allowed_account_ids" {
+  description = "The only AWS account ids this environment may be applied to (the provider refuses any other before changing anything). null: no check."
+  type        = list(string)
+  default     = null
+
+  validation {
+    condition     = var.allowed_account_ids == null || alltrue([for a in coalesce(var.allowed_account_ids, []) : can(regex("^[0-9]{12}$", a))])
+    error_message = "allowed_account_ids must be 12-digit AWS account ids."
+  }
 }
 
 variable "bucket_size_alarm_bytes" {
@@ -107,7 +140,12 @@ variable "bucket_size_alarm_bytes" {
 }
 
 variable "enable_estimated_charges_alarm" {
-  description = "Also alarm on the account's AWS/Billing EstimatedCharges (needs 'Receive Billing Alerts' enabled)."
+  description = "Also alarm on the account's AWS/Billing EstimatedCharges (needs 'Receive Billing Alerts' enabled). Only with budget_scope = \"account\": the charges are the account's. The alarm, its topic and the topic's key live in us-east-1, where billing metrics are."
   type        = bool
   default     = false
+
+  validation {
+    condition     = !var.enable_estimated_charges_alarm || var.budget_scope == "account"
+    error_message = "enable_estimated_charges_alarm needs budget_scope = \"account\": the estimated charges are the whole account's, so one environment of the account owns the alarm."
+  }
 }

@@ -4,8 +4,11 @@ terraform {
 
   required_providers {
     aws = {
-      source  = "hashicorp/aws"
-      version = ">= 5.86, < 7.0"
+      source = "hashicorp/aws"
+      # 5.100 and its patches: 5.86.0 had the empty-prefix lifecycle regression, 6.x changes
+      # the S3 resources (blocked_encryption_types, skip_destroy) and is a deliberate move.
+      # Kept in step with .terraform.lock.hcl (tests/infrastructure/test_terraform.py).
+      version = "~> 5.100"
     }
   }
 
@@ -17,6 +20,9 @@ terraform {
 
 provider "aws" {
   region = var.region
+  # Refuses to plan against any other account (an environment's credentials pointed at the
+  # wrong account): README.md "State and environments".
+  allowed_account_ids = var.allowed_account_ids
 
   default_tags {
     tags = local.tags
@@ -25,8 +31,9 @@ provider "aws" {
 
 # Billing metrics (AWS/Billing EstimatedCharges) exist only in us-east-1.
 provider "aws" {
-  alias  = "billing"
-  region = "us-east-1"
+  alias               = "billing"
+  region              = "us-east-1"
+  allowed_account_ids = var.allowed_account_ids
 
   default_tags {
     tags = local.tags

@@ -79,12 +79,21 @@ def test_versions_and_providers():
     assert tf_block["required_version"] == ">= 1.10"
     aws = tf_block["required_providers"][0]["aws"]
     # target_object_key_format (5.27) and transition_default_minimum_object_size (5.7x).
-    assert aws["source"] == "hashicorp/aws" and aws["version"] == ">= 5.86, < 7.0"
+    # 5.100.x: not 5.86.0 (empty-prefix lifecycle regression), not a breaking 6.x.
+    assert aws["source"] == "hashicorp/aws" and aws["version"] == "~> 5.100"
+    # The lock file records the same constraint (terraform init would rewrite a stale one).
+    lock = (TF / ".terraform.lock.hcl").read_text()
+    assert 'constraints = "~> 5.100"' in lock and 'version     = "5.100.' in lock
+    # allowed_account_ids on both providers.
+    for p in doc["provider"]:
+        assert p["aws"]["allowed_account_ids"] == "${var.allowed_account_ids}"
     assert tf_block["backend"] == [{"s3": {}}], "partial S3 backend, filled per environment"
     for env in ("dev", "staging", "prod"):
         backend = (TF / "environments" / f"{env}.s3.tfbackend").read_text()
         assert f'key          = "leadshop/{env}/terraform.tfstate"' in backend
         assert "use_lockfile = true" in backend and "encrypt      = true" in backend
+        # The state bucket carries the account id and is given at init (README.md).
+        assert "\nbucket" not in backend and "leadfactory-terraform-state-$ACCOUNT_ID" in backend
     assert (TF / ".terraform.lock.hcl").exists(), "the provider version is locked"
     aliases = [p["aws"].get("alias") for p in doc["provider"]]
     assert "billing" in aliases
@@ -113,7 +122,10 @@ def test_seed_resources_exist(tf):
     assert r["aws_sns_topic.alerts"]["kms_master_key_id"] == "${aws_kms_key.alerts.arn}"
     key = r["aws_kms_key.alerts"]
     assert key["enable_key_rotation"] is True
-    policy = key["policy"]
+    # One key policy for the alerts key and the billing alerts key (us-east-1).
+    assert key["policy"] == "${local.alerts_key_policy}"
+    assert r["aws_kms_key.billing_alerts"]["policy"] == "${local.alerts_key_policy}"
+    policy = (TF / "monitoring.tf").read_text()
     for service in ("cloudwatch.amazonaws.com", "budgets.amazonaws.com"):
         assert service in policy, service
     assert "kms:GenerateDataKey*" in policy and "kms:Decrypt" in policy and "aws:SourceAccount" in policy
@@ -221,9 +233,15 @@ def test_budget_40_usd_monthly_from_the_shared_document(tf):
     assert "local.budget.TimeUnit" in b["time_unit"]
     assert "local.budget.Notifications" in str(b["dynamic"])
     assert "monthly_budget_usd" not in tf["variable"]
-    notification = b["dynamic"][0]["notification"]["content"][0]
+    notification = next(d["notification"] for d in b["dynamic"] if "notification" in d)["content"][0]
     assert notification["subscriber_email_addresses"] == "${var.alert_emails}"
     assert notification["subscriber_sns_topic_arns"] == ["${aws_sns_topic.alerts.arn}"]
+    # One account-wide budget per account, or one per environment by its tag; after the topic
+    # policy that lets Budgets publish.
+    assert "TagKeyValue" in str(b["dynamic"]) and "user:Environment$" in str(b["dynamic"])
+    assert "${aws_sns_topic_policy.alerts}" in b["depends_on"]
+    scopes = {env: parse(TF / "environments" / f"{env}.tfvars")["budget_scope"] for env in ("dev", "staging", "prod")}
+    assert scopes == {"dev": "environment", "staging": "environment", "prod": "account"}
 
 
 def test_app_role_least_privilege(tf):
@@ -231,12 +249,21 @@ def test_app_role_least_privilege(tf):
     text = (TF / "iam.tf").read_text()
     assert '"${path.module}/../../config/iam/app-policy.json"' in text
     doc = json.loads((ROOT / "config" / "iam" / "app-policy.json").read_text())
-    actions = {a for st in doc["Statement"] for a in st["Action"]}
-    assert {"s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket"} <= actions
+    listed = lambda v: v if isinstance(v, list) else [v]  # noqa: E731
+    actions = {a for st in doc["Statement"] for a in listed(st["Action"])}
+    # Versioned downloads and presigned GETs of a version need s3:GetObjectVersion.
+    assert {"s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket"} <= actions
+    assert not {"s3:GetObjectTagging", "s3:PutObjectTagging"} & actions, "never used by the application"
+    # Removing a version for good: only under the test scripts' prefixes.
+    removes = [st for st in doc["Statement"] if "s3:DeleteObjectVersion" in listed(st["Action"])]
+    assert [set(listed(st["Resource"])) for st in removes] == [{
+        "arn:aws:s3:::leadshop-assets/integration-tests/*", "arn:aws:s3:::leadshop-assets/performance-tests/*"}]
+    assert "kms:Encrypt" not in text and '"kms:ViaService"' in text
     assert not any(a.endswith("*") for a in actions), "no wildcard actions"
     assert not any("Bucket" in a and a.startswith("s3:Put") for a in actions), "no bucket configuration changes"
-    resources = {st["Resource"] for st in doc["Statement"]}
-    assert resources == {"arn:aws:s3:::leadshop-assets", "arn:aws:s3:::leadshop-assets/*"}, "the assets bucket only"
+    resources = {r for st in doc["Statement"] for r in listed(st["Resource"])}
+    assert all(r == "arn:aws:s3:::leadshop-assets" or r.startswith("arn:aws:s3:::leadshop-assets/")
+               for r in resources), "the assets bucket only"
     assert "aws_s3_bucket.logs" not in text, "nothing on the log bucket"
     # EC2 gets the role through an instance profile.
     assert tf["resource"]["aws_iam_instance_profile.app"]["role"] == "${aws_iam_role.app.name}"

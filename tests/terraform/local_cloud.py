@@ -22,7 +22,8 @@ from leadshop_proc import BIN, Leadshop  # noqa: E402
 TERRAFORM = shutil.which("terraform")
 PLUGIN_DIR = Path("/opt/tf-plugins")
 ACCOUNT = "123456789012"  # moto's account: aws_caller_identity answers it
-STATE_BUCKET = "leadfactory-terraform-state"
+# The README's state bucket: suffixed with the account id, since bucket names are global.
+STATE_BUCKET = f"leadfactory-terraform-state-{ACCOUNT}"
 
 SERVER_CONFIG = f"""
 account_id = "{ACCOUNT}"
@@ -106,7 +107,7 @@ class Workdir:
         shutil.copytree(
             REPO / "infrastructure",
             root / "infrastructure",
-            ignore=shutil.ignore_patterns(".terraform", "terraform.tfstate*"),
+            ignore=shutil.ignore_patterns(".terraform", "terraform.tfstate*", "tflocal_override.tf"),
         )
         self.dir = root / "infrastructure" / "terraform"
         self.cloud = cloud
@@ -150,7 +151,11 @@ class Workdir:
         if PLUGIN_DIR.is_dir():
             args.append(f"-plugin-dir={PLUGIN_DIR}")
         if environment is not None:
-            args += [f"-backend-config=environments/{environment}.s3.tfbackend", "-backend-config=local.s3.tfbackend"]
+            args += [
+                f"-backend-config=environments/{environment}.s3.tfbackend",
+                f"-backend-config=bucket={STATE_BUCKET}",
+                "-backend-config=local.s3.tfbackend",
+            ]
         self.tf(*args, label="init" if environment else None)
 
 

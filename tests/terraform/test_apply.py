@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shlex
 import shutil
 import subprocess
 from pathlib import Path
@@ -30,7 +29,10 @@ BUCKETS = {
 PLANS = REPO / "target" / "tf-plans"
 PROD_ORIGINS = ["https://app.leadfactory.com"]
 # Budgets on moto: see test_the_budget_on_moto_fails_as_named.
-NO_BUDGET = "-var=create_budget=false"
+NO_BUDGET = "-var=budget_scope=none"
+# The provider refuses any other account (test_the_provider_refuses_another_account).
+THIS_ACCOUNT = f'-var=allowed_account_ids=["{ACCOUNT}"]'
+# Request metrics are opted into per environment (prod.tfvars); verify is told which are off.
 
 
 @pytest.fixture(scope="module")
@@ -48,12 +50,21 @@ def readme_block(marker: str) -> list[str]:
     return [line for line in m.group(1).splitlines() if line.strip() and not line.startswith("#")]
 
 
-def run_cli(cloud: LocalCloud, line: str) -> str:
+def run_block(cloud: LocalCloud, lines: list[str]) -> str:
+    """A README block in one bash, as an operator pastes it; the AWS CLI finds STS at moto
+    (account 123456789012), as it would find AWS STS."""
     env = dict(os.environ)
     env.update(cloud.env)
-    out = subprocess.run(shlex.split(line), env=env, capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, f"{line}\n{out.stdout}\n{out.stderr}"
+    env["AWS_ENDPOINT_URL_STS"] = cloud.moto_url
+    block = "\n".join(lines)
+    out = subprocess.run(["bash", "-euo", "pipefail", "-c", block], env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, f"{block}\n{out.stdout}\n{out.stderr}"
     return out.stdout
+
+
+def s3_buckets(cloud: LocalCloud) -> list[dict]:
+    return cloud.s3().list_buckets()["Buckets"]
 
 
 def verify_args(environment: str) -> list[str]:
@@ -63,6 +74,9 @@ def verify_args(environment: str) -> list[str]:
     args = ["--bucket", assets, "--log-bucket", logs, "--account-id", ACCOUNT]
     if environment == "prod":
         args += [a for o in PROD_ORIGINS for a in ("--cors-origin", o)]
+    else:
+        # enable_request_metrics = false in dev and staging: no metrics configuration there.
+        args += ["--skip", "metrics"]
     return args
 
 
@@ -75,8 +89,12 @@ def empty(cloud: LocalCloud, bucket: str) -> None:
 
 def test_dev_staging_prod_plan_apply_plan_verify_destroy(cloud, tmp_path):
     # The state bucket, bootstrapped with the README's commands (the AWS CLI, default settings).
-    for line in readme_block("state-bootstrap"):
-        run_cli(cloud, line)
+    run_block(cloud, readme_block("state-bootstrap"))
+    # It is what the backend files name, and plain HTTP is refused by its policy.
+    assert STATE_BUCKET in [b["Name"] for b in s3_buckets(cloud)]
+    state_policy = json.loads(cloud.s3().get_bucket_policy(Bucket=STATE_BUCKET)["Policy"])
+    assert any(st.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") == "false"
+               and st["Effect"] == "Deny" for st in state_policy["Statement"]), state_policy
     work = Workdir(tmp_path, cloud)
     s3 = cloud.s3()
     times: dict[str, dict[str, float]] = {e: {} for e in ENVS}
@@ -85,7 +103,7 @@ def test_dev_staging_prod_plan_apply_plan_verify_destroy(cloud, tmp_path):
         work.times = {}
         work.init(env)
         tfvars = f"-var-file=environments/{env}.tfvars"
-        plan = work.tf("plan", tfvars, NO_BUDGET, "-out=plan.out", label="plan")
+        plan = work.tf("plan", tfvars, NO_BUDGET, THIS_ACCOUNT, "-out=plan.out", label="plan")
         # Each environment has its own state: the ones applied before it are not touched.
         assert re.search(r"Plan: \d+ to add, 0 to change, 0 to destroy", plan.stdout), plan.stdout[-3000:]
         # The plan with every value rendered: checkov scans it (scripts/test-all).
@@ -238,7 +256,8 @@ def test_the_revert_runbook_runs_as_written(cloud, tmp_path):
         return out.stdout
 
     assert "GOOD=<last good commit>" in revert
-    sh(revert.replace("<last good commit>", "HEAD~1"))
+    # The runbook's init asks STS for the account (the state bucket's suffix): moto answers.
+    sh(revert.replace("<last good commit>", "HEAD~1"), {"AWS_ENDPOINT_URL_STS": cloud.moto_url})
     assert json.loads(pab.read_text())["RestrictPublicBuckets"] is True
     live = s3.get_public_access_block(Bucket="leadshop-assets")["PublicAccessBlockConfiguration"]
     assert live["RestrictPublicBuckets"] is True
@@ -252,3 +271,73 @@ def test_the_revert_runbook_runs_as_written(cloud, tmp_path):
     names = [b["Name"] for b in s3.list_buckets()["Buckets"]]
     assert not set(BUCKETS["prod"]) & set(names), names
     assert not (work.dir / "allow_destroy_override.tf").exists()
+
+
+def test_what_a_fresh_real_account_needs(cloud, tmp_path):
+    """Issue 27's review of the AWS side, each finding refused and allowed with the real
+    terraform: the account guard, prod's alert address, the EstimatedCharges alarm's topic in
+    us-east-1 whatever the region, and SSE-KMS pinning that also refuses `aws:kms` without a
+    key id (the rendered policy enforced by leadshop)."""
+    work = Workdir(tmp_path, cloud, backend="local")
+    work.init(None)
+    dev = "-var-file=environments/dev.tfvars"
+
+    # allowed_account_ids: another account is refused before anything is planned.
+    other = work.tf("plan", dev, NO_BUDGET, '-var=allowed_account_ids=["111111111111"]', ok=False)
+    assert other.returncode != 0 and "AWS account ID not allowed" in other.stderr, other.stderr[-3000:]
+
+    # prod without an alert address: refused by validation, naming why.
+    mute = work.tf("plan", "-var-file=environments/prod.tfvars", NO_BUDGET, "-var=alert_emails=[]", ok=False)
+    assert mute.returncode != 0 and "prod needs at least one address in alert_emails" in mute.stderr, mute.stderr[-3000:]
+    # The EstimatedCharges alarm is the account's: only with budget_scope = "account".
+    shared = work.tf("plan", dev, "-var=enable_estimated_charges_alarm=true", ok=False)
+    assert shared.returncode != 0 and "enable_estimated_charges_alarm needs budget_scope" in shared.stderr
+
+    # The alarm, its topic and key in us-east-1 although the environment is in eu-west-1.
+    work.tf("apply", "-auto-approve", dev, "-var=region=eu-west-1", "-var=budget_scope=account",
+            "-var=enable_estimated_charges_alarm=true", "-target=aws_cloudwatch_metric_alarm.estimated_charges")
+    import boto3
+
+    moto = dict(endpoint_url=cloud.moto_url, aws_access_key_id="x", aws_secret_access_key="x")
+    alarms = boto3.client("cloudwatch", region_name="us-east-1", **moto).describe_alarms(
+        AlarmNames=["leadshop-dev-estimated-charges"])["MetricAlarms"]
+    assert len(alarms) == 1
+    actions = alarms[0]["AlarmActions"] + alarms[0]["OKActions"]
+    assert actions and all(a.startswith("arn:aws:sns:us-east-1:") for a in actions), actions
+    assert all(a.endswith(":leadshop-billing-alerts-dev") for a in actions), actions
+    work.tf("destroy", "-auto-approve", dev, "-var=region=eu-west-1", "-var=budget_scope=account",
+            "-var=enable_estimated_charges_alarm=true", "-target=aws_cloudwatch_metric_alarm.estimated_charges")
+
+    # SSE-KMS pinning, rendered by terraform for a key of leadshop's own keyring, enforced by
+    # leadshop on a scratch bucket: the pinned key passes; another key, and aws:kms without a
+    # key id (which AWS would serve with the AWS-managed key), are refused.
+    keys = []
+    for alias in ("issue27-pinned", "issue27-other"):
+        out = subprocess.run([str(BIN), "kms", "create-key", "--alias", alias, "--data-dir", str(cloud.leadshop.data_dir),
+                              "--config", str(cloud.leadshop.config)], check=True, capture_output=True, text=True).stdout
+        keys.append(re.search(r"^Arn:\s+(\S+)", out, re.M).group(1))
+    pinned, other_key = keys
+    scratch = "issue27-kms-pin"
+    work.tf("plan", dev, NO_BUDGET, f"-var=kms_key_arn={pinned}", f"-var=assets_bucket_name={scratch}",
+            "-target=aws_s3_bucket_policy.assets", "-out=kms.plan")
+    plan = json.loads(work.tf("show", "-json", "kms.plan").stdout)
+    policy = next(r["change"]["after"]["policy"] for r in plan["resource_changes"]
+                  if r["address"] == "aws_s3_bucket_policy.assets")
+    assert "DenyKmsWithoutTheKeyId" in policy
+    s3 = cloud.s3()
+    s3.create_bucket(Bucket=scratch)
+    s3.put_bucket_policy(Bucket=scratch, Policy=policy)
+
+    def put(**sse):
+        try:
+            s3.put_object(Bucket=scratch, Key="k", Body=b"x", **sse)
+            return "allowed"
+        except s3.exceptions.ClientError as e:
+            return e.response["Error"]["Code"]
+
+    assert put(ServerSideEncryption="aws:kms", SSEKMSKeyId=pinned) == "allowed"
+    assert put(ServerSideEncryption="aws:kms") == "AccessDenied"
+    assert put(ServerSideEncryption="aws:kms", SSEKMSKeyId=other_key) == "AccessDenied"
+    empty(cloud, scratch)
+    s3.delete_bucket_policy(Bucket=scratch)
+    s3.delete_bucket(Bucket=scratch)

@@ -110,6 +110,11 @@ pub(crate) struct VerifyArgs {
     /// environment, e.g. prod's); repeat for several.
     #[arg(long = "cors-origin")]
     pub(crate) cors_origins: Vec<String>,
+    /// A setting not to compare (policy, public-access-block, ownership, encryption,
+    /// versioning, cors, lifecycle, logging, metrics), e.g. metrics where Terraform's
+    /// enable_request_metrics is off; repeat for several.
+    #[arg(long = "skip", value_name = "SETTING", value_parser = clap::builder::PossibleValuesParser::new(leadshop_client::verify::SETTINGS))]
+    pub(crate) skip: Vec<String>,
     /// Print the expected and live settings as JSON instead of a diff.
     #[arg(long)]
     pub(crate) json: bool,

@@ -86,15 +86,23 @@ pub(crate) fn run(args: VerifyArgs) -> Result<Outcome> {
         .build()
         .context("starting the async runtime")?;
     let live = runtime.block_on(r.live_settings())?;
-    let settings = verify::compare(&expected, &live.values);
+    let settings: Vec<verify::Setting> = verify::compare(&expected, &live.values)
+        .into_iter()
+        .filter(|s| !args.skip.iter().any(|k| k == s.name))
+        .collect();
     let unread = |s: &verify::Setting| live.unreadable.get(s.name);
+    let unreadable: Vec<&str> = settings
+        .iter()
+        .filter(|s| unread(s).is_some())
+        .map(|s| s.name)
+        .collect();
     let drifted: Vec<&verify::Setting> = settings
         .iter()
         .filter(|s| unread(s).is_none() && s.drifted())
         .collect();
     let outcome = if !drifted.is_empty() {
         Outcome::Drift
-    } else if live.unreadable.is_empty() {
+    } else if unreadable.is_empty() {
         Outcome::Match
     } else {
         Outcome::Unverified
@@ -121,6 +129,9 @@ pub(crate) fn run(args: VerifyArgs) -> Result<Outcome> {
         |d| d.join(&spec_name).display().to_string(),
     );
     let _ = writeln!(out, "{} on {} against {source}", r.bucket, r.endpoint);
+    for name in &args.skip {
+        let _ = writeln!(out, "  {:<6} {name} (--skip)", "skip");
+    }
     for s in &settings {
         if let Some(why) = unread(s) {
             let _ = writeln!(out, "  {:<6} {}: {why}", "?", s.name);
@@ -139,26 +150,22 @@ pub(crate) fn run(args: VerifyArgs) -> Result<Outcome> {
             }
         }
     }
-    if !live.unreadable.is_empty() {
+    if !unreadable.is_empty() {
         let _ = writeln!(
             out,
             "NOT VERIFIED: {} of {} settings could not be read: {}",
-            live.unreadable.len(),
+            unreadable.len(),
             settings.len(),
-            live.unreadable
-                .keys()
-                .copied()
-                .collect::<Vec<_>>()
-                .join(", ")
+            unreadable.join(", ")
         );
     }
-    if drifted.is_empty() && live.unreadable.is_empty() {
+    if drifted.is_empty() && unreadable.is_empty() {
         let _ = writeln!(out, "no drift: {} settings match", settings.len());
     } else if drifted.is_empty() {
         let _ = writeln!(
             out,
             "no drift in the {} settings read",
-            settings.len() - live.unreadable.len()
+            settings.len() - unreadable.len()
         );
     } else {
         let _ = writeln!(

@@ -2,7 +2,7 @@
 
 Runs against whatever the environment names: `eval "$(leadshop env)"` for a local leadshop, or
 real AWS credentials and AWS_S3_BUCKET_NAME (nothing here is specific to leadshop). Every object
-it writes is under `integration-tests/<run id>/` and deleted at the end.
+it writes is under `integration-tests/<run id>/` and removed at the end, every version of it.
 """
 
 from __future__ import annotations
@@ -40,8 +40,8 @@ class S3IntegrationTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls) -> None:
-        for o in cls.storage.list(RUN):
-            cls.storage.delete(o.key)
+        # Every version this run wrote, not only delete markers over them.
+        cls.storage.purge(RUN)
         cls.tmp.cleanup()
 
     def file(self, name: str, size: int) -> Path:

@@ -25,6 +25,7 @@ from botocore.config import Config as BotoConfig
 
 from .config import StorageConfig
 from .errors import (
+    AccessDenied,
     IntegrityError,
     LocalOnly,
     NotFound,
@@ -217,10 +218,22 @@ class S3Storage:
                     log.info("throttled on %s; retrying in %.2f s", key, delay)
                     time.sleep(delay)
                     continue
+                err = self._explain_shadowed_ca(err, cause)
                 if isinstance(err, StorageUnavailable):
                     self._mark_down(err)
                 raise err from e
         raise AssertionError("unreachable")
+
+    def _explain_shadowed_ca(self, err: StorageError, cause: BaseException) -> StorageError:
+        """A certificate failure while an exported AWS_CA_BUNDLE shadows the .env's: say so,
+        with both bundles, instead of a bare SSL error."""
+        if "AWS_CA_BUNDLE" not in self.config.shadowed or "SSL" not in type(cause).__name__:
+            return err
+        exported, in_file = self.config.shadowed["AWS_CA_BUNDLE"]
+        return type(err)(f"{err} -- the endpoint {self.config.endpoint_url} was checked against "
+                         f"the exported AWS_CA_BUNDLE={exported}, which shadows the .env's "
+                         f"AWS_CA_BUNDLE={in_file}: unset AWS_CA_BUNDLE (or export the .env's)",
+                         code=err.code, key=err.key, status=err.status)
 
     def _should_queue(self) -> bool:
         """Whether a write goes to the outbox: the store is off or down, or writes queued
@@ -377,7 +390,9 @@ class S3Storage:
         limits the size to [`min_size`, `max_size`] bytes and the type to `content_type`
         exactly or to one starting with `content_type_prefix` (e.g. `image/`)."""
         self._need_client(key)
-        fields: dict = {}
+        # The bucket as a form field too: AWS accepts it (botocore's policy already holds the
+        # {"bucket": ...} condition), and some S3-compatible stores (Garage) require it.
+        fields: dict = {"bucket": self.bucket}
         conditions: list = [["content-length-range", min_size, max_size]]
         if content_type:
             fields["Content-Type"] = content_type
@@ -403,6 +418,38 @@ class S3Storage:
             if self.outbox is None or version_id is not None:
                 raise
             self.outbox.delete(key)
+
+    def purge(self, prefix: str) -> int:
+        """Removes every version and delete marker under `prefix` for good, and returns how
+        many: what a test or benchmark run does to leave nothing behind (a plain `delete` only
+        adds a delete marker and keeps the bytes, counted in size and cost, for the lifecycle
+        rules' 90 days). Needs s3:ListBucketVersions and s3:DeleteObjectVersion on the prefix:
+        the app policy grants both only under `integration-tests/` and `performance-tests/`.
+        An empty prefix is refused."""
+        if not prefix:
+            raise ValueError("purge needs a prefix: an empty one would remove the whole bucket's history")
+        self._need_client(prefix)
+        pages = iter(self.client.get_paginator("list_object_versions").paginate(
+            Bucket=self.bucket, Prefix=prefix))
+        removed = 0
+        while True:
+            page = self._call(lambda: next(pages, None), prefix)
+            if page is None:
+                return removed
+            batch = [{"Key": v["Key"], "VersionId": v["VersionId"]}
+                     for v in page.get("Versions", []) + page.get("DeleteMarkers", [])]
+            if not batch:
+                continue
+            out = self._call(lambda: self.client.delete_objects(
+                Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True}), prefix)
+            errors = out.get("Errors", [])
+            if errors:
+                first = errors[0]
+                kind = AccessDenied if first.get("Code") == "AccessDenied" else StorageError
+                raise kind(f"purge {prefix}: {len(errors)} of {len(batch)} versions not removed "
+                           f"({first.get('Key')}: {first.get('Code')}: {first.get('Message')})",
+                           code=first.get("Code"), key=first.get("Key"))
+            removed += len(batch)
 
     def exists(self, key: str) -> bool:
         """Whether `key` has a current object (counting writes waiting in the outbox)."""

@@ -13,16 +13,31 @@
 | `STORAGE_RETRY_MODE` | `standard` (default) or `adaptive` |
 | `STORAGE_CONNECT_TIMEOUT`, `STORAGE_READ_TIMEOUT` | seconds (default 2 and 30) |
 | `STORAGE_ADDRESSING_STYLE` | `virtual` (`<bucket>.<host>`), `path` or `auto` (boto3's choice, the default) |
+
+Order of precedence: an argument to `from_env` (`bucket=...`), then the process environment,
+then the `.env` file (python-dotenv never overrides an exported variable). A `.env` value that
+an exported one shadows is recorded in `StorageConfig.shadowed` and logged as a warning when it
+is one of the connection settings (`AWS_CA_BUNDLE`, `AWS_ENDPOINT_URL`, keys, bucket, region): a
+machine exporting the system CA bundle would otherwise fail every call with a certificate
+error against a `.env` written by `leadshop env --dotenv`, and the error names that conflict.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Optional, Union
 
 TRUE = {"1", "true", "yes", "on"}
+
+log = logging.getLogger("leadshop_storage")
+
+# Settings whose .env value, shadowed by an exported one, points the client somewhere else.
+CONNECTION_SETTINGS = ("AWS_CA_BUNDLE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3",
+                       "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_S3_BUCKET_NAME",
+                       "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_PROFILE")
 
 
 @dataclass
@@ -47,18 +62,31 @@ class StorageConfig:
     # Background delivery of the outbox, every this many seconds (0: no background thread).
     sync_interval: float = 2.0
     extra: dict = field(default_factory=dict)
+    # .env values an exported variable shadowed: name -> (exported, .env).
+    shadowed: dict = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, dotenv_path: Union[str, "os.PathLike[str]", None] = None,
                  environ: Optional[Mapping[str, str]] = None, **overrides) -> "StorageConfig":
         """Reads the environment, after loading `dotenv_path` (or a `.env` found from the
         working directory) without overriding variables already set."""
+        shadowed: dict = {}
         if environ is None:
-            from dotenv import find_dotenv, load_dotenv
+            from dotenv import dotenv_values, find_dotenv, load_dotenv
 
             path = str(dotenv_path) if dotenv_path else find_dotenv(usecwd=True)
             if path:
+                for k, v in dotenv_values(path).items():
+                    if v is not None and k in os.environ and os.environ[k] != v:
+                        shadowed[k] = (os.environ[k], v)
                 load_dotenv(path, override=False)
+            for k in CONNECTION_SETTINGS:
+                if k in shadowed:
+                    exported, in_file = shadowed[k]
+                    shown = (lambda x: "<hidden>") if "SECRET" in k else (lambda x: x)
+                    log.warning("%s is exported as %s and set to %s in %s; the exported value "
+                                "wins (python-dotenv does not override): unset %s to use the "
+                                "file's", k, shown(exported), shown(in_file), path, k)
             environ = os.environ
         env = environ
         bucket = overrides.pop("bucket", None) or env.get("AWS_S3_BUCKET_NAME")
@@ -79,6 +107,7 @@ class StorageConfig:
             read_timeout=float(env.get("STORAGE_READ_TIMEOUT", "30")),
             addressing_style=env.get("STORAGE_ADDRESSING_STYLE") or None,
         )
+        config.shadowed = shadowed
         for k, v in overrides.items():
             if not hasattr(config, k):
                 raise TypeError(f"unknown setting {k!r}")
