@@ -109,7 +109,7 @@ def test_an_endpoint_without_some_apis_gets_a_row_each(tmp_path):
         assert "against the built-in config/buckets/leadshop-assets" in out.stdout
         for row in ("versioning", "metrics"):
             assert f"  ?      {row}: unsupported by this endpoint" in out.stdout, out.stdout
-        assert "NOT VERIFIED: 2 of 9 settings could not be read: metrics, versioning" in out.stdout
+        assert "NOT VERIFIED: 2 of 9 settings could not be read: versioning, metrics" in out.stdout
         assert "DRIFT  cors" in out.stdout and "DRIFT  policy" in out.stdout
         assert "ServiceError(" not in out.stdout + out.stderr
     finally:

@@ -121,6 +121,8 @@ class Workdir:
                 "AWS_ACCESS_KEY_ID": cloud.env["AWS_ACCESS_KEY_ID"],
                 "AWS_SECRET_ACCESS_KEY": cloud.env["AWS_SECRET_ACCESS_KEY"],
                 "AWS_REGION": "us-east-1",
+                # The AWS CLI v1 reads only this one (a runbook's `aws sts` call).
+                "AWS_DEFAULT_REGION": "us-east-1",
                 "TF_IN_AUTOMATION": "1",
                 "TF_INPUT": "0",
                 "CHECKPOINT_DISABLE": "1",

@@ -63,6 +63,25 @@ def run_block(cloud: LocalCloud, lines: list[str]) -> str:
     return out.stdout
 
 
+def readme_verify(cloud: LocalCloud, work: Workdir) -> str:
+    """The "Use" block's account line and `leadshop verify` command, run in the module."""
+    lines = readme_block("use")
+    account = next(line for line in lines if line.startswith("ACCOUNT_ID="))
+    start = next(i for i, line in enumerate(lines) if line.startswith("leadshop verify"))
+    command = [lines[start]]
+    while command[-1].endswith("\\"):
+        command.append(lines[start + len(command)])
+    env = dict(work.env)
+    env.update(cloud.env)
+    env["AWS_ENDPOINT_URL_STS"] = cloud.moto_url
+    env["PATH"] = f"{BIN.parent}:{env['PATH']}"
+    block = account + "\n" + "\n".join(command)
+    out = subprocess.run(["bash", "-euo", "pipefail", "-c", block], env=env, cwd=work.dir, capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0, f"{block}\n{out.stdout}\n{out.stderr}"
+    return out.stdout
+
+
 def s3_buckets(cloud: LocalCloud) -> list[dict]:
     return cloud.s3().list_buckets()["Buckets"]
 
@@ -122,6 +141,11 @@ def test_dev_staging_prod_plan_apply_plan_verify_destroy(cloud, tmp_path):
         out = verify(cloud, *verify_args(env))
         assert out.returncode == 0, f"leadshop verify after applying {env}:\n{out.stdout}\n{out.stderr}"
         assert "no drift" in out.stdout
+        if env == "dev":
+            # The README's own verify command, as written (the account from STS, the bucket
+            # names from terraform output).
+            out = readme_verify(cloud, work)
+            assert "no drift: 8 settings match" in out, out
         times[env].update(work.times)
 
     # Drift: what verify prints and what terraform repairs.
@@ -239,17 +263,26 @@ def test_the_revert_runbook_runs_as_written(cloud, tmp_path):
     revert, check, destroy = runbook_blocks("## Infrastructure failure")
     env = dict(work.env)
     # The local half of `terraform init` (endpoints, CA, the plugin mirror) rides in
-    # TF_CLI_ARGS_init, so the runbook's own init line runs unchanged; create_budget=false for moto.
+    # TF_CLI_ARGS_init, so the runbook's own init line runs unchanged.
     init_args = ["-backend-config=local.s3.tfbackend"]
     if Path("/opt/tf-plugins").is_dir():
         init_args.append("-plugin-dir=/opt/tf-plugins")
     env["TF_CLI_ARGS_init"] = " ".join(init_args)
-    env["TF_CLI_ARGS_plan"] = NO_BUDGET
+    # moto cannot apply the budget, and TF_CLI_ARGS_plan would come before the runbook's
+    # -var-file (which sets budget_scope): a `terraform` first on PATH appends the -var after it.
+    shim = tmp_path / "shim"
+    shim.mkdir()
+    (shim / "terraform").write_text(
+        "#!/usr/bin/env bash\n"
+        f'if [ "${{1:-}}" = plan ]; then exec {TERRAFORM} "$@" {NO_BUDGET}; fi\n'
+        f'exec {TERRAFORM} "$@"\n'
+    )
+    (shim / "terraform").chmod(0o755)
 
     def sh(block: str, extra: dict | None = None) -> str:
         e = dict(env)
         e.update(extra or {})
-        e["PATH"] = f"{BIN.parent}:{e['PATH']}"
+        e["PATH"] = f"{shim}:{BIN.parent}:{e['PATH']}"
         out = subprocess.run(["bash", "-euo", "pipefail", "-c", block], env=e, cwd=work.root,
                              capture_output=True, text=True, timeout=900)
         assert out.returncode == 0, (block, out.stdout[-5000:], out.stderr[-5000:])
