@@ -191,7 +191,7 @@ def test_dev_staging_prod_plan_apply_plan_verify_destroy(cloud, tmp_path):
 def test_the_budget_on_moto_fails_as_named(tmp_path):
     """moto 5 creates the budget but has no DescribeSubscribersForNotification, which the
     provider reads after creating each notification: the apply loop above therefore runs with
-    create_budget = false, and this test holds that reason to be exactly this one (if moto
+    budget_scope = "none", and this test holds that reason to be exactly this one (if moto
     learns the call, this test fails and the loop should apply the budget too)."""
     cloud = LocalCloud(tmp_path / "cloud")
     try:
