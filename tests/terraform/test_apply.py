@@ -11,12 +11,13 @@ import os
 import re
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
 from local_cloud import ACCOUNT, BIN, REPO, STATE_BUCKET, TERRAFORM, LocalCloud, Workdir, verify, write_times
-from runbooks import runbook_blocks  # tests/acceptance, on the path through local_cloud
+from runbooks import record_recovery_time, runbook_blocks  # tests/acceptance, on the path through local_cloud
 
 pytestmark = pytest.mark.skipif(TERRAFORM is None, reason="terraform is not installed")
 
@@ -237,9 +238,11 @@ def test_state_and_lock_live_in_the_backend_bucket(cloud, tmp_path):
 
 def test_the_revert_runbook_runs_as_written(cloud, tmp_path):
     """docs/OPERATIONS.md "Infrastructure failure": a bad commit (Public Access Block loosened
-    in the documents) is applied to prod; the runbook's blocks, run verbatim with GOOD filled
-    in, bring the bucket back to the good documents; leadshop verify says so; then the full
-    rollback removes everything."""
+    in the documents, and a new .tf file) is applied to prod; the runbook's blocks, run
+    verbatim with GOOD filled in, bring back exactly GOOD's files (the new file gone) in a
+    revert commit and the bucket to the good documents; leadshop verify says so; then the full
+    rollback with data kept removes everything but the buckets, whose objects, policy, Public
+    Access Block and logging are all still there."""
     s3 = cloud.s3()
     if STATE_BUCKET not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
         s3.create_bucket(Bucket=STATE_BUCKET)
@@ -253,15 +256,22 @@ def test_the_revert_runbook_runs_as_written(cloud, tmp_path):
     doc = json.loads(pab.read_text())
     doc["RestrictPublicBuckets"] = False
     pab.write_text(json.dumps(doc))
-    git("-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qam", "bad")
+    bad_tf = work.dir / "bad.tf"
+    bad_tf.write_text('resource "aws_sns_topic" "bad" {\n  name = "leadshop-bad-commit"\n}\n')
+    git("add", "-A")
+    git("-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "bad")
 
     work.init("prod")
     work.tf("apply", "-input=false", "-auto-approve", "-var-file=environments/prod.tfvars", NO_BUDGET)
     bad = verify(cloud, *verify_args("prod"))
     assert bad.returncode == 1 and "public-access-block" in bad.stdout, bad.stdout + bad.stderr
 
-    revert, check, destroy = runbook_blocks("## Infrastructure failure")
+    revert, check, keep_data, destroy_all = runbook_blocks("## Infrastructure failure")
+    assert "allow_destroy_override.tf" in destroy_all and "trap" in destroy_all
     env = dict(work.env)
+    # The runbook commits its revert.
+    env.update({"GIT_AUTHOR_NAME": "ops", "GIT_AUTHOR_EMAIL": "ops@example.com",
+                "GIT_COMMITTER_NAME": "ops", "GIT_COMMITTER_EMAIL": "ops@example.com"})
     # The local half of `terraform init` (endpoints, CA, the plugin mirror) rides in
     # TF_CLI_ARGS_init, so the runbook's own init line runs unchanged.
     init_args = ["-backend-config=local.s3.tfbackend"]
@@ -290,19 +300,47 @@ def test_the_revert_runbook_runs_as_written(cloud, tmp_path):
 
     assert "GOOD=<last good commit>" in revert
     # The runbook's init asks STS for the account (the state bucket's suffix): moto answers.
+    started = time.monotonic()
     sh(revert.replace("<last good commit>", "HEAD~1"), {"AWS_ENDPOINT_URL_STS": cloud.moto_url})
     assert json.loads(pab.read_text())["RestrictPublicBuckets"] is True
+    assert not bad_tf.exists(), "a file added after GOOD is gone"
+    assert git("log", "-1", "--format=%s").stdout.startswith("Revert infrastructure/terraform and config to")
+    assert git("status", "--porcelain", "--", "infrastructure/terraform", "config").stdout == ""
     live = s3.get_public_access_block(Bucket="leadshop-assets")["PublicAccessBlockConfiguration"]
     assert live["RestrictPublicBuckets"] is True
+    import boto3
+
+    sns = boto3.client("sns", region_name="us-east-1", endpoint_url=cloud.moto_url, aws_access_key_id="x",
+                       aws_secret_access_key="x")
+    topics = [t["TopicArn"] for t in sns.list_topics()["Topics"]]
+    assert not [t for t in topics if t.endswith(":leadshop-bad-commit")], topics
     # The AWS CLI finds STS at moto, as it would find AWS STS.
     out = sh(check, {**cloud.env, "AWS_ENDPOINT_URL_STS": cloud.moto_url})
     assert "no drift" in out, out
+    record_recovery_time("Terraform revert to the last good commit (prod, verified)", time.monotonic() - started)
 
-    for bucket in BUCKETS["prod"]:
+    # Full rollback, data kept: objects and every protection stay; the rest goes.
+    assets, logs = BUCKETS["prod"]
+    s3.put_object(Bucket=assets, Key="reports/kept.pdf", Body=b"the data's last copy")
+    policy_before = s3.get_bucket_policy(Bucket=assets)["Policy"]
+    sh(keep_data, {"AWS_ENDPOINT_URL_STS": cloud.moto_url})
+    assert s3.get_object(Bucket=assets, Key="reports/kept.pdf")["Body"].read() == b"the data's last copy"
+    assert s3.get_bucket_policy(Bucket=assets)["Policy"] == policy_before
+    assert all(s3.get_public_access_block(Bucket=assets)["PublicAccessBlockConfiguration"].values())
+    assert s3.get_bucket_logging(Bucket=assets)["LoggingEnabled"]["TargetBucket"] == logs
+    assert s3.get_bucket_versioning(Bucket=assets)["Status"] == "Enabled"
+    assert verify(cloud, *verify_args("prod")).returncode == 0, "the buckets are still the documents"
+    iam = boto3.client("iam", region_name="us-east-1", endpoint_url=cloud.moto_url, aws_access_key_id="x",
+                       aws_secret_access_key="x")
+    assert "leadshop-app-prod" not in [r["RoleName"] for r in iam.list_roles()["Roles"]]
+    managed = [a for a in work.tf("state", "list").stdout.split() if not a.startswith("data.")]
+    assert managed == [], managed
+
+    # The buckets are no longer Terraform's: the test removes them itself.
+    for bucket in (assets, logs):
         empty(cloud, bucket)
-    sh(destroy)
-    names = [b["Name"] for b in s3.list_buckets()["Buckets"]]
-    assert not set(BUCKETS["prod"]) & set(names), names
+        s3.delete_bucket_policy(Bucket=bucket)
+        s3.delete_bucket(Bucket=bucket)
     assert not (work.dir / "allow_destroy_override.tf").exists()
 
 
