@@ -60,7 +60,6 @@ def test_verify_reports_no_drift_then_each_drift(tmp_path):
 def test_a_setting_that_cannot_be_read_is_a_row_and_the_exit_code_says_not_verified(server, tmp_path):
     """An auditor key that may not read the bucket policy: every other setting is still
     compared (all match), the policy row says why it was not read, and the exit code is 2."""
-    import boto3  # noqa: F401  (the server fixture's clients)
 
     data = ["--data-dir", str(server.data_dir)]
     policy = tmp_path / "auditor.json"
