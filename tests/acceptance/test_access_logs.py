@@ -9,6 +9,7 @@ logging service, as AWS does.
 Waits poll the log bucket; nothing asserts a duration.
 """
 
+import collections
 import re
 import subprocess
 import time
@@ -298,6 +299,42 @@ def test_a_segment_delivered_just_before_a_crash_is_not_delivered_again(tmp_path
         assert {l["object"] for l in again} == objects
         versions = s3.list_object_versions(Bucket=LOGS, Prefix=next(iter(objects)))["Versions"]
         assert len(versions) == 1, "the log object was not written a second time"
+    finally:
+        srv.stop()
+
+
+def test_a_segment_cut_before_its_first_line_does_not_hold_up_delivery(tmp_path):
+    """A `kill -9` between creating a segment file and writing its header line leaves a segment
+    with no complete header (found by the crash test in CI: every later segment then waited
+    behind it, forever). Such a segment holds no record: delivery removes it and goes on. A
+    segment whose header is there but unreadable is set aside as `.damaged` (logged, counted),
+    never retried ahead of the others. Simulated with segments numbered before every real one."""
+    data = tmp_path / "data"
+    config = "[access_logs]\nflush_seconds = 1\n"
+    srv = Leadshop(data, config=config).start()
+    s3 = client(srv.env())
+    first = rid(s3.put_object(Bucket=ASSETS, Key="cut/first", Body=b"c"))
+    assert first in {l["request_id"] for l in wait_for_ids(s3, [first])}
+    srv.kill9()
+    spool = data / "access-logs"
+    (spool / f"{1:016x}~{ASSETS}~1.open").write_bytes(b"")
+    (spool / f"{2:016x}~{ASSETS}~1.open").write_bytes(b'{"TargetBucket":"leadshop-secu')
+    (spool / f"{3:016x}~{ASSETS}~1~2.ready").write_bytes(b'{"TargetBucket": 7}\nline\n')
+    srv = Leadshop(data, config=config).start()
+    try:
+        s3 = client(srv.env())
+        later = rid(s3.put_object(Bucket=ASSETS, Key="cut/later", Body=b"c"))
+        lines = wait_for_ids(s3, [later])
+        seen = collections.Counter(l["request_id"] for l in lines)
+        assert (seen[first], seen[later]) == (1, 1), "delivered, once each"
+        deadline = time.monotonic() + 30
+        while any(spool.glob("*.ready")) or any(spool.glob("*.open")):
+            assert time.monotonic() < deadline, sorted(p.name for p in spool.iterdir())
+            time.sleep(0.1)
+        assert [p.name for p in spool.glob("*.damaged")] == [f"{3:016x}~{ASSETS}~1~2.ready.damaged"]
+        m = srv.metrics()
+        assert m["leadshop_access_log_segments_damaged_total"] == 1
+        assert m['leadshop_access_log_records_total{outcome="delivered"}'] >= 1
     finally:
         srv.stop()
 

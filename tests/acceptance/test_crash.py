@@ -309,7 +309,9 @@ def test_kill_9_during_log_delivery_delivers_each_record_once(tmp_path):
         time.sleep(0.3)
     missing = spooled - set(seen)
     repeated = {i: n for i, n in seen.items() if n > 1}
-    assert not missing and not repeated, (sorted(missing)[:10], repeated)
+    assert not missing and not repeated, (
+        f"{len(missing)} of {len(spooled)} spooled records missing, e.g. {sorted(missing)[:5]}; "
+        f"repeated {repeated}; spool now {sorted(p.name for p in spool.iterdir())[:10]}")
     # The kills did land while segments waited for delivery or were being delivered.
     assert sum(1 for n in pending_at_kill if n > 0) >= 5, pending_at_kill
     print(f"log delivery crash test: {len(seen)} records delivered once each ({len(spooled)} read from the "

@@ -18,7 +18,7 @@ use leadshop_spec::lifecycle::LifecycleConfiguration;
 use leadshop_spec::logging::{BucketLoggingStatus, LoggingEnabled};
 use leadshop_spec::object_lock::ObjectLockConfiguration;
 use leadshop_spec::policy::Policy;
-use leadshop_store::{BucketRecord, Store, VersioningState};
+use leadshop_store::{BucketRecord, Store, StoreError, VersioningState};
 
 /// The bucket policy document (the policy's JSON text, as a string).
 pub const POLICY_DOC: &str = "policy";
@@ -127,6 +127,16 @@ impl MetricsFilter {
 }
 
 impl BucketConfig {
+    /// The configuration of a bucket whose record cannot be read: every request refused.
+    #[must_use]
+    pub fn unreadable(bucket: &str) -> Self {
+        Self {
+            name: bucket.to_string(),
+            damaged: true,
+            ..Self::default()
+        }
+    }
+
     /// Parses a record's documents. Only valid documents are ever stored, so one that does not
     /// parse means a damaged record: it is logged, and access to the bucket fails closed.
     #[must_use]
@@ -336,11 +346,7 @@ impl BucketConfigs {
             Ok(config) => config,
             Err(e) => {
                 tracing::error!(bucket, error = %e, "reading the bucket's configuration failed; refusing its requests");
-                Some(Arc::new(BucketConfig {
-                    name: bucket.to_string(),
-                    damaged: true,
-                    ..BucketConfig::default()
-                }))
+                Some(Arc::new(BucketConfig::unreadable(bucket)))
             }
         }
     }
@@ -357,18 +363,39 @@ impl BucketConfigs {
         self.get(bucket)
     }
 
-    /// [`BucketConfigs::load`]'s work, on the blocking pool: the record read on a cache miss.
-    fn get(&self, bucket: &str) -> Option<Arc<BucketConfig>> {
+    /// [`BucketConfigs::get_blocking`] for work that can wait and try again (log delivery):
+    /// `Ok(None)` only when the bucket does not exist, a store failure is an error.
+    ///
+    /// # Errors
+    /// The bucket's record cannot be read.
+    pub fn try_get_blocking(&self, bucket: &str) -> Result<Option<Arc<BucketConfig>>, StoreError> {
         if let Some(c) = self.cached(bucket) {
-            return Some(c);
+            return Ok(Some(c));
         }
         let generation = self.generation.load(Ordering::SeqCst);
-        let config = Arc::new(BucketConfig::from_record(&self.store.bucket(bucket).ok()?));
+        let record = match self.store.bucket(bucket) {
+            Ok(r) => r,
+            Err(StoreError::NoSuchBucket(_)) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let config = Arc::new(BucketConfig::from_record(&record));
         let mut cache = self.cache.write().expect("cache lock");
         if self.generation.load(Ordering::SeqCst) == generation {
             cache.insert(bucket.to_string(), config.clone());
         }
-        Some(config)
+        Ok(Some(config))
+    }
+
+    /// [`BucketConfigs::load`]'s work, on the blocking pool: the record read on a cache miss;
+    /// a record that cannot be read fails closed (a damaged configuration).
+    fn get(&self, bucket: &str) -> Option<Arc<BucketConfig>> {
+        match self.try_get_blocking(bucket) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(bucket, error = %e, "reading the bucket's configuration failed; refusing its requests");
+                Some(Arc::new(BucketConfig::unreadable(bucket)))
+            }
+        }
     }
 
     fn invalidate(&self, bucket: &str) {

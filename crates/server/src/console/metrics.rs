@@ -258,6 +258,11 @@ fn usage(s: &AppState) -> String {
         "# HELP leadshop_access_log_delivery_failures_total Delivery attempts that failed (retried).\n# TYPE leadshop_access_log_delivery_failures_total counter\nleadshop_access_log_delivery_failures_total {}",
         get(&log.delivery_failures)
     );
+    let _ = writeln!(
+        out,
+        "# HELP leadshop_access_log_segments_damaged_total Spool segments whose header could not be read, set aside as .damaged (not delivered).\n# TYPE leadshop_access_log_segments_damaged_total counter\nleadshop_access_log_segments_damaged_total {}",
+        get(&log.segments_damaged)
+    );
     gauge(
         &mut out,
         "leadshop_access_log_delivery_lag_seconds",

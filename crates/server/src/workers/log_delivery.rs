@@ -4,7 +4,9 @@
 //!
 //! Exactly once: a segment's log object key is fixed when the segment closes, and a segment
 //! whose object already exists (written just before a crash) is removed without writing it
-//! again. A segment whose target bucket is gone, or whose policy no longer lets the logging
+//! again. A segment without its header line (a crash right after creating it) holds no record
+//! and is removed; one whose header is unreadable is set aside (`.damaged`), so that no segment
+//! holds back the ones after it but a failure of the store. A segment whose target bucket is gone, or whose policy no longer lets the logging
 //! service write, is dropped and counted, as AWS drops such logs.
 
 use std::sync::Arc;
@@ -17,7 +19,7 @@ use leadshop_store::{Checksums, ContentHeaders, NewVersion, StoreError};
 use md5::Digest as _;
 
 use super::{Stop, Worker};
-use crate::events::access_log::spool::Ready;
+use crate::events::access_log::spool::{Ready, Segment};
 use crate::state::AppState;
 
 /// How often closed segments are looked for when none closed by count.
@@ -74,11 +76,23 @@ impl LogDelivery {
 /// Writes one closed segment as its log object (unless it is there already), then removes it.
 fn deliver(s: &AppState, segment: &Ready) -> Result<(), StoreError> {
     let stats = &s.access_log.stats;
-    let contents = segment.read()?;
-    if contents.records == 0 {
-        segment.remove()?;
-        return Ok(());
-    }
+    let contents = match segment.read()? {
+        Segment::Records(c) if c.records > 0 => c,
+        Segment::Records(_) | Segment::Empty => {
+            segment.remove()?;
+            return Ok(());
+        }
+        Segment::Damaged(why) => {
+            // Retried, it would hold every later segment back for ever.
+            let aside = segment.set_aside()?;
+            stats.segments_damaged.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(
+                path = %aside.display(), error = %why,
+                "an access-log segment's header is not a logging configuration; set aside, not delivered"
+            );
+            return Ok(());
+        }
+    };
     let unique = {
         let digest = sha2::Sha256::digest(format!("{}~{}", segment.seq, segment.bucket));
         hex::encode_upper(&digest[..8])
@@ -93,7 +107,8 @@ fn deliver(s: &AppState, segment: &Ready) -> Result<(), StoreError> {
         unique: &unique,
     });
     let target = &logging.target_bucket;
-    let allowed = s.bucket_configs.get_blocking(target).is_some_and(|c| {
+    // A bucket that is gone drops its logs; one whose record cannot be read now is retried.
+    let allowed = s.bucket_configs.try_get_blocking(target)?.is_some_and(|c| {
         crate::access::log_delivery::logging_may_write(
             &c,
             &segment.bucket,

@@ -4,7 +4,12 @@
 //!
 //! Files, in `<data-dir>/access-logs/` (0700, each file 0600):
 //! - `<seq>~<bucket>~<first-ms>.open`: the segment being written;
-//! - `<seq>~<bucket>~<first-ms>~<closed-ms>.ready`: closed, waiting for delivery.
+//! - `<seq>~<bucket>~<first-ms>~<closed-ms>.ready`: closed, waiting for delivery;
+//! - `….ready.damaged`: a closed segment whose header line is not a logging configuration,
+//!   set aside by delivery (its records have nowhere to go) for an operator to look at.
+//!
+//! A segment with no complete header line (a crash between creating the file and writing
+//! it) holds no record and is removed by delivery: records are appended only after it.
 //!
 //! A segment's first line is the bucket's `LoggingEnabled` (JSON) when the segment began, so
 //! its records go where logging pointed when they were made, and its log object's key is the
@@ -43,6 +48,8 @@ pub struct SpoolStats {
     pub records_refused: AtomicU64,
     /// Delivery attempts that failed and will be retried.
     pub delivery_failures: AtomicU64,
+    /// Segments whose header could not be read, set aside as `.damaged` (logged as errors).
+    pub segments_damaged: AtomicU64,
 }
 
 /// One record to spool.
@@ -97,6 +104,18 @@ pub struct Ready {
     pub first_ms: i64,
     /// When it was closed: the log object's delivery time.
     pub closed_ms: i64,
+}
+
+/// What a closed segment holds.
+#[derive(Debug)]
+pub enum Segment {
+    /// Its records, and where they go.
+    Records(Contents),
+    /// No complete header line, hence no record: a crash (or a full disk) came between
+    /// creating the file and writing its first line.
+    Empty,
+    /// A header line that is not a logging configuration: nowhere to deliver its records.
+    Damaged(String),
 }
 
 /// A closed segment's contents.
@@ -276,7 +295,12 @@ impl Spool {
             .append(true)
             .mode(0o600)
             .open(&path)?;
-        file.write_all(format!("{header}\n").as_bytes())?;
+        if let Err(e) = file.write_all(format!("{header}\n").as_bytes()) {
+            // Not left for a later start to find (it would be an empty segment).
+            drop(file);
+            let _ = std::fs::remove_file(&path);
+            return Err(e);
+        }
         Ok(Open {
             logging: logging.clone(),
             file,
@@ -415,15 +439,17 @@ impl Ready {
     /// Reads the segment.
     ///
     /// # Errors
-    /// It cannot be read, or its first line is not a logging configuration.
-    pub fn read(&self) -> std::io::Result<Contents> {
+    /// It cannot be read.
+    pub fn read(&self) -> std::io::Result<Segment> {
         let text = std::fs::read(&self.path)?;
-        let header_end = text
-            .iter()
-            .position(|&b| b == b'\n')
-            .ok_or_else(|| std::io::Error::other("segment without its header"))?;
-        let logging: LoggingEnabled =
-            serde_json::from_slice(&text[..header_end]).map_err(std::io::Error::other)?;
+        let Some(header_end) = text.iter().position(|&b| b == b'\n') else {
+            // Records are appended only after the whole header line is written.
+            return Ok(Segment::Empty);
+        };
+        let logging: LoggingEnabled = match serde_json::from_slice(&text[..header_end]) {
+            Ok(l) => l,
+            Err(e) => return Ok(Segment::Damaged(e.to_string())),
+        };
         let mut body = &text[header_end + 1..];
         // A line cut short (a crash mid-write, a full disk) is not a record.
         match body.iter().rposition(|&b| b == b'\n') {
@@ -431,11 +457,23 @@ impl Ready {
             None => body = &[],
         }
         let (body, records) = resolve(body);
-        Ok(Contents {
+        Ok(Segment::Records(Contents {
             logging,
             body,
             records,
-        })
+        }))
+    }
+
+    /// Renames the segment to `<name>.damaged`, out of the delivery queue, for an operator.
+    ///
+    /// # Errors
+    /// It cannot be renamed.
+    pub fn set_aside(&self) -> std::io::Result<PathBuf> {
+        let mut name = self.path.file_name().unwrap_or_default().to_os_string();
+        name.push(".damaged");
+        let to = self.path.with_file_name(name);
+        std::fs::rename(&self.path, &to)?;
+        Ok(to)
     }
 
     /// Removes the segment (its records are delivered, or refused).
@@ -459,6 +497,37 @@ mod tests {
         })
     }
 
+    fn records(r: &Ready) -> Contents {
+        match r.read().unwrap() {
+            Segment::Records(c) => c,
+            other => panic!("a segment with records, not {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_segment_without_a_whole_header_is_empty_and_a_bad_header_is_damaged() {
+        let dir = std::env::temp_dir().join(format!("spool-header-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("{:016x}~b~1.open", 1)), b"").unwrap();
+        std::fs::write(dir.join(format!("{:016x}~b~1.open", 2)), b"{\"TargetBu").unwrap();
+        std::fs::write(dir.join(format!("{:016x}~b~1~2.ready", 3)), b"[]\nline\n").unwrap();
+        let spool = Spool::open(&dir, 2, 5).unwrap();
+        let ready = spool.ready().unwrap();
+        assert_eq!(ready.len(), 3);
+        assert!(matches!(ready[0].read().unwrap(), Segment::Empty));
+        assert!(matches!(ready[1].read().unwrap(), Segment::Empty));
+        assert!(matches!(ready[2].read().unwrap(), Segment::Damaged(_)));
+        let aside = ready[2].set_aside().unwrap();
+        assert!(aside.to_string_lossy().ends_with(".ready.damaged"));
+        assert_eq!(spool.ready().unwrap().len(), 2, "out of the queue");
+        // A restart leaves it alone too.
+        drop(spool);
+        assert_eq!(Spool::open(&dir, 2, 6).unwrap().ready().unwrap().len(), 2);
+        assert!(aside.exists());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     fn fin(line: &str) -> Line<'_> {
         Line::Finished { id: line, line }
     }
@@ -475,7 +544,7 @@ mod tests {
         let ready = spool.ready().unwrap();
         assert_eq!(ready.len(), 1);
         assert_eq!((ready[0].first_ms, ready[0].closed_ms), (10, 11));
-        let c = ready[0].read().unwrap();
+        let c = records(&ready[0]);
         assert_eq!((c.body.as_slice(), c.records), (&b"one\ntwo\n"[..], 2));
         assert_eq!(c.logging, *l);
         // Another configuration closes the segment begun under the old one.
@@ -499,7 +568,7 @@ mod tests {
         let ready = spool.ready().unwrap();
         assert_eq!(ready.len(), 3);
         assert_eq!(ready[2].closed_ms, 99);
-        let c = ready[2].read().unwrap();
+        let c = records(&ready[2]);
         assert_eq!((c.body.as_slice(), c.records), (&b"four\n"[..], 1));
         spool.append("b", &l, fin("five"), 100, 100);
         spool.close_older(i64::MAX, 101);
@@ -533,7 +602,7 @@ mod tests {
         // r3 is cut short by a crash: its started line is all there is.
         drop(spool);
         let spool = Spool::open(&dir, 100, 10).unwrap();
-        let c = spool.ready().unwrap()[0].read().unwrap();
+        let c = records(&spool.ready().unwrap()[0]);
         assert_eq!(
             (c.body.as_slice(), c.records),
             (&b"put r2\nget r3 -\nget r1 4096\n"[..], 3)
@@ -545,7 +614,7 @@ mod tests {
         spool.close_older(i64::MAX, 14);
         let ready = spool.ready().unwrap();
         assert_eq!(ready.len(), 2, "nothing was written for r4's finished line");
-        let c = ready[1].read().unwrap();
+        let c = records(&ready[1]);
         assert_eq!((c.body.as_slice(), c.records), (&b"get r4 -\n"[..], 1));
         std::fs::remove_dir_all(&dir).unwrap();
     }
