@@ -54,6 +54,35 @@ pub(crate) enum Command {
     /// spec documents; print a diff and exit 1 when they differ, 2 when it cannot read them
     /// all (a setting the endpoint does not implement is a row "unsupported by this endpoint").
     Verify(VerifyArgs),
+    /// Backup of a whole server: a consistent copy of its metadata and object data (--to) and,
+    /// kept apart, its keys (--keys-to: master key, keyring, access keys, TLS). Taken by the
+    /// running server while it serves, or from a stopped one. Restore with `leadshop restore`.
+    Backup {
+        #[command(flatten)]
+        instance: InstanceArgs,
+        /// New directory for the data (metadata, object files, undelivered access logs).
+        #[arg(long)]
+        to: PathBuf,
+        /// New directory for the keys, away from the data (another volume or machine).
+        #[arg(long)]
+        keys_to: PathBuf,
+        /// With a server running: how long to wait for it to finish.
+        #[arg(long, default_value_t = 3600)]
+        wait_secs: u64,
+    },
+    /// Restore a backup into a new data directory (every file checked against the backup's
+    /// manifests first), then start it with `leadshop serve --data-dir`.
+    Restore {
+        /// The backup's data directory (with BACKUP.json).
+        #[arg(long)]
+        from: PathBuf,
+        /// The backup's keys directory (with KEYS.json).
+        #[arg(long)]
+        keys_from: PathBuf,
+        /// The new data directory (must not exist, or be empty).
+        #[arg(long, env = "LEADSHOP_DATA_DIR")]
+        data_dir: PathBuf,
+    },
     /// Cost overrun: delete every object under a prefix now and, with --noncurrent, old
     /// versions and incomplete uploads for good (what a stricter lifecycle would do later).
     Cleanup {

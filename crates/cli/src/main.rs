@@ -6,6 +6,7 @@ use anyhow::{Context, Result};
 use clap::Parser;
 
 mod args;
+mod backup;
 mod verify;
 use args::{
     Cli, Command, InstanceArgs, KeysCommand, KmsCommand, LifecycleCommand, RemoteArgs, ServeArgs,
@@ -97,6 +98,35 @@ fn run(cli: Cli) -> Result<()> {
                 );
             }
             Ok(())
+        }
+        Command::Backup {
+            instance,
+            to,
+            keys_to,
+            wait_secs,
+        } => {
+            let target = leadshop_server::backup::Target {
+                data: to,
+                keys: keys_to,
+            };
+            let m = backup::take(
+                &instance.config()?,
+                &target,
+                std::time::Duration::from_secs(wait_secs),
+            )?;
+            backup::print_taken(&m, &target);
+            Ok(())
+        }
+        Command::Restore {
+            from,
+            keys_from,
+            data_dir,
+        } => {
+            let from = leadshop_server::backup::Target {
+                data: from,
+                keys: keys_from,
+            };
+            backup::restore(&from, &data_dir).map(|_| ())
         }
         Command::Kms(KmsCommand::DisableKey { instance, key_id }) => {
             set_kms_key_enabled(&instance, &key_id, false)

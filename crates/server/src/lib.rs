@@ -12,7 +12,8 @@
 //!   the spec documents.
 //! - [`state`]: [`AppState`], what every request and worker shares.
 //! - [`shell`]: accepting within limits, TLS, the request shell around s3s.
-//! - [`private_dir`]: the data directory's permissions.
+//! - [`private_dir`]: the data directory's permissions; [`backup`]: backup and restore of
+//!   a whole server (data and keys kept apart).
 //! - [`context`]: connection and request context; [`clients`]: what one client address
 //!   holds across its connections (requests in progress, response and document budgets).
 //! - [`access`]: the access hook; [`bucket_config`]: each bucket's configuration, typed and
@@ -27,6 +28,7 @@
 //! - [`workers`]: background work under a supervisor (rotation watcher, event delivery).
 
 pub mod access;
+pub mod backup;
 pub mod bootstrap;
 pub mod bucket_config;
 pub mod clients;

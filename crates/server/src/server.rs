@@ -292,6 +292,9 @@ pub async fn start_with(config: Config, options: StartOptions) -> Result<ServerH
     let tracker = TaskTracker::new();
     workers.spawn(Arc::new(LifecycleWorker::new(state.clone())));
     workers.spawn(Arc::new(LogDelivery::new(state.clone())));
+    workers.spawn(Arc::new(crate::workers::backup::BackupWatcher::new(
+        state.clone(),
+    )));
     workers.spawn(Arc::new(UsageWorker::new(state.clone(), usage)));
     workers.spawn(Arc::new(RotationWatcher::new(
         state.clone(),

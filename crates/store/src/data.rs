@@ -55,7 +55,7 @@ impl TryFrom<String> for FileId {
 
 /// Creates a directory (0700) if it is missing; a new one is made durable in its parent, so
 /// a file renamed into it after a crash is not lost with the directory entry.
-fn private_dir(dir: &Path) -> io::Result<()> {
+pub(crate) fn private_dir(dir: &Path) -> io::Result<()> {
     if dir.is_dir() {
         return Ok(());
     }
@@ -75,6 +75,38 @@ fn private_dir(dir: &Path) -> io::Result<()> {
 pub(crate) struct DataDirs {
     objects: PathBuf,
     tmp: PathBuf,
+    /// While a backup copies data files, removals wait here (`Some`) until it is done, so a
+    /// file its metadata snapshot references is never removed under it.
+    held: std::sync::Arc<std::sync::Mutex<Held>>,
+}
+
+/// Removals held back by backups in progress.
+#[derive(Debug, Default)]
+struct Held {
+    backups: usize,
+    files: Vec<FileId>,
+}
+
+/// Holds data-file removals back until dropped ([`DataDirs::hold_removals`]).
+#[derive(Debug)]
+pub(crate) struct RemovalHold {
+    dirs: DataDirs,
+}
+
+impl Drop for RemovalHold {
+    fn drop(&mut self) {
+        let files = {
+            let mut held = self.dirs.held.lock().expect("removal hold");
+            held.backups -= 1;
+            if held.backups > 0 {
+                return;
+            }
+            std::mem::take(&mut held.files)
+        };
+        for id in files {
+            self.dirs.remove(id);
+        }
+    }
 }
 
 impl DataDirs {
@@ -82,6 +114,7 @@ impl DataDirs {
         let dirs = Self {
             objects: root.join("objects"),
             tmp: root.join("tmp"),
+            held: std::sync::Arc::default(),
         };
         private_dir(&dirs.objects)?;
         private_dir(&dirs.tmp)?;
@@ -134,7 +167,21 @@ impl DataDirs {
         Ok(removed)
     }
 
+    /// Defers every removal until the hold is dropped (a crash meanwhile leaves orphans,
+    /// which the next start removes).
+    pub(crate) fn hold_removals(&self) -> RemovalHold {
+        self.held.lock().expect("removal hold").backups += 1;
+        RemovalHold { dirs: self.clone() }
+    }
+
     pub(crate) fn remove(&self, id: FileId) {
+        {
+            let mut held = self.held.lock().expect("removal hold");
+            if held.backups > 0 {
+                held.files.push(id);
+                return;
+            }
+        }
         if let Err(e) = fs::remove_file(self.path(id))
             && e.kind() != io::ErrorKind::NotFound
         {

@@ -39,8 +39,9 @@ pub mod write;
 pub use clock::{Clock, SharedClock, SystemClock, TestClock};
 pub use data::{DataWriter, FileId, MasterKey, SSE_C_KEY_ID, SealedData, Wrapping};
 pub use db::{
-    ClassUsage, CompletePart, CompletedObject, DeleteOutcome, LifecycleAction, ListPage, ListQuery,
-    ListVersionsPage, ListVersionsQuery, PutOutcome, Stat, Store, WritePrecondition,
+    BackupFile, ClassUsage, CompletePart, CompletedObject, DeleteOutcome, EngineBackup,
+    LifecycleAction, ListPage, ListQuery, ListVersionsPage, ListVersionsQuery, METADATA_FILE,
+    PutOutcome, Stat, Store, WritePrecondition, copy_file, hash_file, sync_dir,
 };
 pub use error::StoreError;
 pub use lock::{Protection, Retention};

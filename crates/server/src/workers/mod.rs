@@ -1,11 +1,13 @@
 //! Background work: a [`Worker`] runs beside the request path on the server's task tracker,
 //! under a [`Supervisor`] that restarts it after a panic and stops it at shutdown.
 //!
-//! Today's workers: the master-key rotation watcher ([`rotation`]), the lifecycle ([`lifecycle`])
+//! Today's workers: the master-key rotation watcher ([`rotation`]), the backup watcher
+//! ([`backup`]), the lifecycle ([`lifecycle`])
 //! and one consumer per event subscriber ([`crate::events`]). Lifecycle, access-log delivery and usage accounting go here
 //! too: implement [`Worker`], take time from [`AppState::clock`](crate::state::AppState), and
 //! return when [`Stop::stopped`] fires.
 
+pub mod backup;
 pub mod lifecycle;
 pub mod log_delivery;
 pub mod rotation;

@@ -10,7 +10,8 @@ use std::collections::BTreeMap;
 #[allow(clippy::wildcard_imports)]
 use super::*;
 
-const DATAPOINTS: TableDefinition<(&str, i64), &[u8]> = TableDefinition::new("datapoints");
+pub(super) const DATAPOINTS: TableDefinition<(&str, i64), &[u8]> =
+    TableDefinition::new("datapoints");
 
 /// The datapoints table, read-only.
 type DatapointsTable = redb::ReadOnlyTable<(&'static str, i64), &'static [u8]>;

@@ -11,7 +11,7 @@ use super::objects::{find_version, newest_version};
 use super::*;
 
 /// The worker's progress record (opaque to the engine).
-const LIFECYCLE: TableDefinition<&str, &[u8]> = TableDefinition::new("lifecycle");
+pub(super) const LIFECYCLE: TableDefinition<&str, &[u8]> = TableDefinition::new("lifecycle");
 const PROGRESS: &str = "progress";
 
 /// One decision of the lifecycle worker.

@@ -17,6 +17,7 @@ use crate::record::{
 };
 use crate::{FileId, NULL_VERSION_ID, StoreError};
 
+mod backup;
 mod buckets;
 mod datapoints;
 mod lifecycle;
@@ -26,6 +27,7 @@ mod objects;
 
 mod types;
 
+pub use backup::{BackupFile, EngineBackup, METADATA_FILE, copy_file, hash_file, sync_dir};
 pub use datapoints::{ClassUsage, Stat};
 pub use lifecycle::LifecycleAction;
 pub use types::{
