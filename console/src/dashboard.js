@@ -1,6 +1,7 @@
 // The dashboard: bucket size by storage class and objects per day, requests, errors and
 // latency per minute (buckets with a metrics configuration), and the month's cost against the
-// budget, with the alarm's state. Data: GET /api/dashboard (needs cloudwatch:GetMetricData).
+// budget, with the alarm's state; the scrubber's findings and the disk's free space. Data:
+// GET /api/dashboard (needs cloudwatch:GetMetricData).
 import { h } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import htm from 'htm';
@@ -15,6 +16,30 @@ const dateLabel = (ms, withTime) => {
 };
 const money = (v) => (v == null ? '–' : `$${v < 1 ? v.toFixed(4) : v.toFixed(2)}`);
 const gib = (b) => (b >= 1 << 30 ? `${(b / (1 << 30)).toFixed(2)} GiB` : b >= 1 << 20 ? `${(b / (1 << 20)).toFixed(1)} MiB` : `${(b / 1024).toFixed(1)} KiB`);
+
+// The scrubber's last pass and the data directory's free space (GET /api/dashboard `health`).
+function Health({ health }) {
+  const s = health.scrub;
+  const d = health.disk;
+  const last = s.last;
+  const damaged = last ? last.damaged_count : 0;
+  const when = (ms) => new Date(ms).toISOString().slice(0, 16).replace('T', ' ');
+  const integrity = !s.enabled ? 'off' : last ? (damaged ? `${damaged} damaged` : 'no damage found') : 'first pass running';
+  return html`
+    <div class="grid" id="health">
+      <article id="health-scrub"><small>Integrity (scrubber)</small>
+        <h3 class=${damaged ? 'alarm' : ''}>${integrity}</h3>
+        <small>${last ? `last pass ${when(last.finished_ms)} UTC: ${last.versions_checked} versions, ${gib(last.bytes_checked)} read` : ''}${s.running ? ` · running: ${s.running.versions_checked} checked` : ''}</small>
+        ${last && last.damaged.length
+          ? html`<ul>${last.damaged.slice(0, 5).map((x) => html`<li><code>${x.bucket}/${x.key}</code> ${x.version_id}</li>`)}</ul>`
+          : null}
+      </article>
+      <article id="health-disk"><small>Disk (data directory)</small>
+        <h3 class=${d && d.level !== 'ok' ? 'alarm' : ''}>${d ? `${d.free_percent.toFixed(1)}% free` : '–'}</h3>
+        <small>${d ? `${gib(d.free_bytes)} of ${gib(d.total_bytes)}${d.level !== 'ok' ? ` · ${d.level}` : ''}` : ''}</small>
+      </article>
+    </div>`;
+}
 
 function LineChart({ id, title, datasets, withTime, yLabel, format, min, max }) {
   const canvas = useRef(null);
@@ -79,6 +104,7 @@ export function Dashboard({ api }) {
         <article><small>Budget</small><h3>${money(limit)}</h3>
           <small>${data.budget.fired.length ? `fired: ${data.budget.fired.join(', ')}` : 'no alarm this month'}</small></article>
       </div>
+      <${Health} health=${data.health} />
       <${LineChart} id="chart-cost" title=${`Cost, ${data.cost.month} (prices ${data.cost.prices.region}, ${data.cost.prices.taken})`}
         datasets=${costSets} withTime=${withTime} format=${money} min=${data.cost.monthStart} max=${data.cost.monthEnd} />
       <${LineChart} id="chart-storage" title="Bucket size by storage class (daily)" datasets=${storage} withTime=${withTime} format=${gib} ...${days} />

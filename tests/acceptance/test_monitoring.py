@@ -312,6 +312,9 @@ def test_the_dashboard_draws_its_charts_with_data(tmp_path):
             assert charts[chart]["points"] > 0 and charts[chart]["inked"] > 1000, (chart, charts[chart])
         assert "Budget alarm" in report["banner"] and "Budget alarm" in report["bannerOnBuckets"]
         assert report["actual"].startswith("$") and report["actual"] != "$0.0000"
+        # The data's health: the scrubber's first pass and the disk's free space.
+        assert "Integrity (scrubber)" in report["health"]["scrub"], report["health"]
+        assert "% free" in report["health"]["disk"] and "GiB" in report["health"]["disk"], report["health"]
         assert (SCREENSHOTS / "console-dashboard.png").stat().st_size > 20_000
         # The app key may not read metrics: the dashboard API refuses it, as CloudWatch would.
         import requests

@@ -42,6 +42,10 @@ try {
   }));
   report.banner = await page.locator("#budget-alarm").textContent().catch(() => null);
   report.actual = await page.locator("#cost-actual").textContent();
+  report.health = {
+    scrub: await page.locator("#health-scrub").textContent(),
+    disk: await page.locator("#health-disk").textContent(),
+  };
   report.forecast = await page.locator("#cost-forecast").textContent();
   if (env.SHOTS) await page.screenshot({ path: join(env.SHOTS, "console-dashboard.png"), fullPage: true });
 } catch (e) {

@@ -34,6 +34,9 @@ pub(crate) enum Command {
     /// Lifecycle: what the lifecycle worker of a data directory did and will do.
     #[command(subcommand)]
     Lifecycle(LifecycleCommand),
+    /// Integrity: what the scrubber (every object's data read back and checked) found.
+    #[command(subcommand)]
+    Scrub(ScrubCommand),
     /// Security incident: turn on all four Public Access Block settings of a bucket on any S3
     /// endpoint (AWS or local) and read them back.
     Lockdown(RemoteArgs),
@@ -183,6 +186,19 @@ impl InstanceArgs {
 pub(crate) enum LifecycleCommand {
     /// The last pass (when, versions looked at, what each rule did), the next pass, and the
     /// totals since the data directory was made.
+    Status {
+        #[command(flatten)]
+        instance: InstanceArgs,
+        /// Print the status document as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum ScrubCommand {
+    /// The running and the last pass: versions checked, skipped, and every damaged version
+    /// (bucket, key, version, what failed). Exits 1 when a pass has found damage.
     Status {
         #[command(flatten)]
         instance: InstanceArgs,

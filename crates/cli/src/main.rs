@@ -7,9 +7,11 @@ use clap::Parser;
 
 mod args;
 mod backup;
+mod scrub;
 mod verify;
 use args::{
-    Cli, Command, InstanceArgs, KeysCommand, KmsCommand, LifecycleCommand, RemoteArgs, ServeArgs,
+    Cli, Command, InstanceArgs, KeysCommand, KmsCommand, LifecycleCommand, RemoteArgs,
+    ScrubCommand, ServeArgs,
 };
 use leadshop_server::Config;
 
@@ -166,6 +168,12 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Lifecycle(LifecycleCommand::Status { instance, json }) => {
             lifecycle_status(&instance.config()?, json)
+        }
+        Command::Scrub(ScrubCommand::Status { instance, json }) => {
+            if scrub::status(&instance.config()?, json)? {
+                std::process::exit(1);
+            }
+            Ok(())
         }
         Command::Lockdown(args) => remote(args, |r| {
             Box::pin(async move {

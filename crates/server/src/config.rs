@@ -91,6 +91,58 @@ pub struct Config {
     pub metrics: Metrics,
     /// The cost estimate and its alarm (`[budget]`).
     pub budget: BudgetConfig,
+    /// The scrubber: every object's data read back and checked (`[scrub]`).
+    pub scrub: Scrub,
+    /// Free space of the data directory's file system (`[disk]`).
+    pub disk: Disk,
+}
+
+/// The scrubber reads every object version's data back at a bounded pace, checking every
+/// chunk's authentication tag and the stored checksums.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Scrub {
+    /// Off: no pass runs (the status says so).
+    pub enabled: bool,
+    /// Seconds from the start of one pass to the start of the next (a pass that takes longer
+    /// is followed by the next at once).
+    pub interval_seconds: u64,
+    /// Bytes of object data read per second at most: the scrubber's share of the disk.
+    pub bytes_per_second: u64,
+}
+
+impl Default for Scrub {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            interval_seconds: 7 * 86_400,
+            bytes_per_second: 32 * 1024 * 1024,
+        }
+    }
+}
+
+/// Thresholds of free space on the data directory's file system, checked every
+/// `check_seconds`: below `warn_free_percent` a warning (log, `/metrics`, console), below
+/// `alarm_free_percent` an alarm sent like the budget alarm (its webhook), once per crossing.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Disk {
+    /// Seconds between two checks.
+    pub check_seconds: u64,
+    /// Warn below this share of free space (percent of the file system).
+    pub warn_free_percent: u8,
+    /// Alarm below this share (percent), before writes start failing with 507.
+    pub alarm_free_percent: u8,
+}
+
+impl Default for Disk {
+    fn default() -> Self {
+        Self {
+            check_seconds: 30,
+            warn_free_percent: 15,
+            alarm_free_percent: 5,
+        }
+    }
 }
 
 /// How long datapoints are kept, in (clock) days.
@@ -240,6 +292,8 @@ impl Default for Config {
             access_logs: AccessLogs::default(),
             metrics: Metrics::default(),
             budget: BudgetConfig::default(),
+            scrub: Scrub::default(),
+            disk: Disk::default(),
         }
     }
 }
@@ -363,6 +417,21 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "day_seconds must be at least 1 (86400 is a real day)".into(),
             ));
+        }
+        if self.scrub.bytes_per_second == 0 || self.scrub.interval_seconds == 0 {
+            return Err(ConfigError::Invalid(
+                "[scrub] bytes_per_second and interval_seconds must be at least 1 (enabled = false turns the scrubber off)".into(),
+            ));
+        }
+        let d = &self.disk;
+        if d.check_seconds == 0
+            || d.alarm_free_percent > d.warn_free_percent
+            || d.warn_free_percent > 100
+        {
+            return Err(ConfigError::Invalid(format!(
+                "[disk] needs check_seconds >= 1 and alarm_free_percent ({}) <= warn_free_percent ({}) <= 100",
+                d.alarm_free_percent, d.warn_free_percent
+            )));
         }
         if s3s::host::SingleDomain::new(&self.base_domain).is_err() {
             return Err(ConfigError::Invalid(format!(

@@ -32,6 +32,9 @@ use crate::start_error::io_ctx;
 use crate::state::{AppState, Endpoints};
 use crate::tls::{self, DevTlsPaths};
 use crate::workers::Supervisor;
+use crate::workers::backup::BackupWatcher;
+use crate::workers::health::disk::DiskWatcher;
+use crate::workers::health::scrub::Scrubber;
 use crate::workers::lifecycle::LifecycleWorker;
 use crate::workers::log_delivery::LogDelivery;
 use crate::workers::rotation::RotationWatcher;
@@ -280,6 +283,7 @@ pub async fn start_with(config: Config, options: StartOptions) -> Result<ServerH
         events: Arc::new(events),
         request_metrics,
         lifecycle: Arc::default(),
+        health: Arc::default(),
         access_log,
         usage_status: Arc::default(),
         prices: Arc::new(prices),
@@ -292,9 +296,9 @@ pub async fn start_with(config: Config, options: StartOptions) -> Result<ServerH
     let tracker = TaskTracker::new();
     workers.spawn(Arc::new(LifecycleWorker::new(state.clone())));
     workers.spawn(Arc::new(LogDelivery::new(state.clone())));
-    workers.spawn(Arc::new(crate::workers::backup::BackupWatcher::new(
-        state.clone(),
-    )));
+    workers.spawn(Arc::new(BackupWatcher::new(state.clone())));
+    workers.spawn(Arc::new(Scrubber::new(state.clone())));
+    workers.spawn(Arc::new(DiskWatcher::new(state.clone())));
     workers.spawn(Arc::new(UsageWorker::new(state.clone(), usage)));
     workers.spawn(Arc::new(RotationWatcher::new(
         state.clone(),

@@ -126,5 +126,6 @@ pub fn data(state: &AppState) -> Value {
             "fired": alarm.fired,
             "pending": alarm.outbox.len(),
         },
+        "health": crate::workers::health::console_json(&state.health),
     })
 }

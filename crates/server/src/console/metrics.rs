@@ -11,11 +11,12 @@ use crate::state::AppState;
 #[must_use]
 pub fn render(state: &AppState) -> String {
     format!(
-        "{}{}{}{}{}",
+        "{}{}{}{}{}{}",
         metrics(&state.shell_stats),
         state.request_metrics.render(),
         dropped(&state.events),
         crate::workers::lifecycle::render_metrics(&state.lifecycle),
+        crate::workers::health::render_metrics(&state.health),
         usage(state)
     )
 }

@@ -305,6 +305,17 @@ pub(super) async fn handle_get_object(
     if !view.version.readable_at(view.now_ms) {
         return Err(super::restore::archived());
     }
+    // Found damaged by the scrubber: an error before a byte is sent (its data would fail its
+    // tag check mid-body).
+    if s.state
+        .health
+        .is_damaged(&input.bucket, &input.key, &view.version.version_id)
+    {
+        return Err(s3_error!(
+            InternalError,
+            "The object version's data is damaged (found by the scrubber); restore it from a backup or an earlier version."
+        ));
+    }
     let mut out = GetObjectOutput::default();
     fill_read_output!(out, &view, input);
     out.ssekms_key_id = kms_arn;

@@ -2,12 +2,13 @@
 //! under a [`Supervisor`] that restarts it after a panic and stops it at shutdown.
 //!
 //! Today's workers: the master-key rotation watcher ([`rotation`]), the backup watcher
-//! ([`backup`]), the lifecycle ([`lifecycle`])
+//! ([`backup`]), the scrubber and disk watcher ([`health`]), the lifecycle ([`lifecycle`])
 //! and one consumer per event subscriber ([`crate::events`]). Lifecycle, access-log delivery and usage accounting go here
 //! too: implement [`Worker`], take time from [`AppState::clock`](crate::state::AppState), and
 //! return when [`Stop::stopped`] fires.
 
 pub mod backup;
+pub mod health;
 pub mod lifecycle;
 pub mod log_delivery;
 pub mod rotation;

@@ -246,6 +246,49 @@ impl Alarms {
         Ok(fired)
     }
 
+    /// Queues a CloudWatch-style alarm state change (`ALARM`, `OK`) of another alarm than the
+    /// budget's (the disk's) for the webhook, as CloudWatch publishes it to SNS; without a
+    /// webhook it is only logged by the caller.
+    ///
+    /// # Errors
+    /// The state file cannot be written.
+    pub fn notify_alarm(
+        &self,
+        alarm_name: &str,
+        new_state: &str,
+        reason: &str,
+        now_ms: i64,
+    ) -> std::io::Result<()> {
+        if self.webhook.is_none() {
+            return Ok(());
+        }
+        let time = crate::monitoring::protocol::iso_ms(now_ms);
+        let message = serde_json::json!({
+            "AlarmName": alarm_name,
+            "NewStateValue": new_state,
+            "NewStateReason": reason,
+            "StateChangeTime": time,
+        });
+        let body = serde_json::json!({
+            "Type": "Notification",
+            "MessageId": format!("{alarm_name}-{new_state}-{now_ms}"),
+            "TopicArn": self.topic_arn,
+            "Subject": format!("{new_state}: \"{alarm_name}\""),
+            "Message": message.to_string(),
+            "Timestamp": time,
+        });
+        let mut state = self.state.lock().expect("alarm lock");
+        let mut next = state.clone();
+        next.outbox.push(Pending {
+            body: body.to_string(),
+            attempts: 0,
+            next_ms: now_ms,
+        });
+        save(&self.path, &next)?;
+        *state = next;
+        Ok(())
+    }
+
     /// Sends what is due in the outbox; a failure waits (doubling, up to 5 minutes) and is
     /// tried again.
     pub async fn deliver(&self, now_ms: i64) {
