@@ -121,8 +121,28 @@ impl Pacer {
     }
 }
 
-/// Checks one version: every byte read back (tags checked by decryption) and its checksums.
+/// [`check_once`], and a damaged finding confirmed: a version deleted, or its data replaced,
+/// while it was read is not damaged (its file may be gone).
 fn check(
+    store: &Store,
+    keyring: &leadshop_keys::keyring::Keyring,
+    bucket: &str,
+    v: &VersionRecord,
+    pacer: &mut Pacer,
+    stop: &Stop,
+) -> Outcome {
+    let outcome = check_once(store, keyring, v, pacer, stop);
+    if matches!(outcome, Outcome::Damaged { .. }) {
+        match store.get_version(bucket, &v.key, Some(&v.version_id)) {
+            Ok(now) if now.segments == v.segments => {}
+            _ => return Outcome::Skipped("changed_during_check"),
+        }
+    }
+    outcome
+}
+
+/// Checks one version: every byte read back (tags checked by decryption) and its checksums.
+fn check_once(
     store: &Store,
     keyring: &leadshop_keys::keyring::Keyring,
     v: &VersionRecord,
@@ -162,7 +182,11 @@ fn check(
                 Err(e) => {
                     return Outcome::Damaged {
                         bytes,
-                        error: format!("part {} at byte {offset}: {e}", n + 1),
+                        error: format!(
+                            "part {}, bytes {offset}..{}: {e}",
+                            n + 1,
+                            offset + len as u64
+                        ),
                     };
                 }
             };
@@ -230,6 +254,12 @@ fn mismatch(expected: &Checksums, h: ChecksumHasher) -> Option<String> {
     })
 }
 
+/// The bucket of a versions-table key (`bucket 0x00 key 0x00 seq`).
+fn bucket_of(raw: &[u8]) -> String {
+    let name = raw.split(|b| *b == 0).next().unwrap_or_default();
+    String::from_utf8_lossy(name).into_owned()
+}
+
 /// The scrubber.
 pub struct Scrubber {
     state: Arc<AppState>,
@@ -275,12 +305,20 @@ impl Scrubber {
                 let mut pacer = Pacer::resume(rate, elapsed, pacer_bytes);
                 let mut out = Vec::with_capacity(batch.len());
                 for (raw, v) in batch {
+                    let bucket = bucket_of(&raw);
                     let outcome = if v.delete_marker {
                         None
                     } else {
-                        Some(check(&st.store, &st.keyring, &v, &mut pacer, &stop2))
+                        Some(check(
+                            &st.store,
+                            &st.keyring,
+                            &bucket,
+                            &v,
+                            &mut pacer,
+                            &stop2,
+                        ))
                     };
-                    out.push((raw, v, outcome));
+                    out.push((raw, bucket, v, outcome));
                 }
                 Ok::<_, leadshop_store::StoreError>((out, pacer.bytes))
             })
@@ -297,19 +335,14 @@ impl Scrubber {
                 }
             };
             pacer_bytes = spent;
-            let Some((last, _, _)) = batch.last() else {
+            let Some((last, _, _, _)) = batch.last() else {
                 break;
             };
             from = last.clone();
             from.push(0);
             let now = s.clock.now_ms();
             let pass = status.running.as_mut().expect("a pass runs");
-            for (raw, v, outcome) in batch {
-                let bucket = raw
-                    .split(|b| *b == 0)
-                    .next()
-                    .map(|b| String::from_utf8_lossy(b).into_owned())
-                    .unwrap_or_default();
+            for (_, bucket, v, outcome) in batch {
                 match &outcome {
                     Some(Outcome::Good { .. }) => {
                         s.health.set_damaged(&bucket, &v.key, &v.version_id, false)
