@@ -242,7 +242,9 @@ def test_the_revert_runbook_runs_as_written(cloud, tmp_path):
     verbatim with GOOD filled in, bring back exactly GOOD's files (the new file gone) in a
     revert commit and the bucket to the good documents; leadshop verify says so; then the full
     rollback with data kept removes everything but the buckets, whose objects, policy, Public
-    Access Block and logging are all still there."""
+    Access Block and logging are all still there; and the destroy-everything block, run as
+    written, fails on a bucket that still holds data (its override removed by the trap) and
+    destroys everything once the buckets are emptied."""
     s3 = cloud.s3()
     if STATE_BUCKET not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
         s3.create_bucket(Bucket=STATE_BUCKET)
@@ -289,12 +291,14 @@ def test_the_revert_runbook_runs_as_written(cloud, tmp_path):
     )
     (shim / "terraform").chmod(0o755)
 
-    def sh(block: str, extra: dict | None = None) -> str:
+    def sh(block: str, extra: dict | None = None, ok: bool = True):
         e = dict(env)
         e.update(extra or {})
         e["PATH"] = f"{shim}:{BIN.parent}:{e['PATH']}"
         out = subprocess.run(["bash", "-euo", "pipefail", "-c", block], env=e, cwd=work.root,
                              capture_output=True, text=True, timeout=900)
+        if not ok:
+            return out
         assert out.returncode == 0, (block, out.stdout[-5000:], out.stderr[-5000:])
         return out.stdout
 
@@ -342,6 +346,28 @@ def test_the_revert_runbook_runs_as_written(cloud, tmp_path):
         s3.delete_bucket_policy(Bucket=bucket)
         s3.delete_bucket(Bucket=bucket)
     assert not (work.dir / "allow_destroy_override.tf").exists()
+
+    # Step 4, destroy everything, verbatim. Applied again; with an object left in the bucket
+    # the apply fails (S3 keeps a bucket that holds data) and the trap still removes the
+    # override; emptied on purpose, the same block destroys it all.
+    work.init("prod")
+    work.tf("apply", "-input=false", "-auto-approve", "-var-file=environments/prod.tfvars", NO_BUDGET)
+    s3.put_object(Bucket=assets, Key="reports/left.pdf", Body=b"not emptied")
+    failed = sh(destroy_all, {"AWS_ENDPOINT_URL_STS": cloud.moto_url}, ok=False)
+    assert failed.returncode != 0 and "BucketNotEmpty" in failed.stderr, failed.stderr[-3000:]
+    assert not (work.dir / "allow_destroy_override.tf").exists(), "the trap removed the override"
+    assert s3.get_object(Bucket=assets, Key="reports/left.pdf")["Body"].read() == b"not emptied"
+    # (The empty log bucket went in the failed run: only the one holding data is left.)
+    left = [b["Name"] for b in s3.list_buckets()["Buckets"] if b["Name"] in (assets, logs)]
+    assert assets in left, left
+    for bucket in left:
+        empty(cloud, bucket)
+    sh(destroy_all, {"AWS_ENDPOINT_URL_STS": cloud.moto_url})
+    assert not (work.dir / "allow_destroy_override.tf").exists()
+    names = [b["Name"] for b in s3.list_buckets()["Buckets"]]
+    assert assets not in names and logs not in names, names
+    managed = [a for a in work.tf("state", "list").stdout.split() if not a.startswith("data.")]
+    assert managed == [], managed
 
 
 def test_what_a_fresh_real_account_needs(cloud, tmp_path):
