@@ -98,6 +98,31 @@ def test_the_seeds_cloudwatch_command_returns_what_is_stored(srv):
     assert srv.metrics()[f'leadshop_bucket_bytes{{bucket="{ASSETS}",storage_class="STANDARD"}}'] == want
 
 
+def test_at_its_defaults_the_first_upload_shows_in_cloudwatch_within_a_sample(tmp_path):
+    """Issue 29: tried as a new user would, BucketSizeBytes stayed at 0 for up to five minutes
+    after the first uploads. The storage sample now reads running totals kept with every
+    write, every 10 s by default: the seed's command answers the stored bytes after the next
+    sample, and a delete shows the same way."""
+    srv = Leadshop(tmp_path / "data").start()
+    try:
+        env = srv.env()
+        s3 = client(env)
+        s3.put_object(Bucket=ASSETS, Key="reports/first.pdf", Body=b"f" * 12_345)
+
+        def stored(want):
+            def answered():
+                points = seed_command(env)["Datapoints"]
+                return points if points and points[0]["Maximum"] == want else None
+            return answered
+        wait_for("the first upload's bytes in BucketSizeBytes", stored(12_345))
+        s3.put_bucket_versioning(Bucket=ASSETS, VersioningConfiguration={"Status": "Enabled"})
+        for v in s3.list_object_versions(Bucket=ASSETS)["Versions"]:
+            s3.delete_object(Bucket=ASSETS, Key=v["Key"], VersionId=v["VersionId"])
+        wait_for("BucketSizeBytes back at 0 once the version is gone", stored(0))
+    finally:
+        srv.stop()
+
+
 def test_request_metrics_count_the_requests_made_and_survive_a_restart(srv):
     env = srv.env()
     s3, cw = client(env), client(env, "cloudwatch")

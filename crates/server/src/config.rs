@@ -154,7 +154,8 @@ pub struct Metrics {
     /// One-minute request metrics (CloudWatch: 15 days).
     pub request_retention_days: u64,
     /// Seconds between samples of bucket storage: each replaces the day's datapoint, so the
-    /// day's `BucketSizeBytes` is its latest measurement (a sample walks every version).
+    /// day's `BucketSizeBytes` is its latest measurement (a sample reads the store's running
+    /// totals: its cost does not grow with the number of objects).
     pub storage_sample_seconds: u64,
     /// Label `/metrics` series with bucket names. Off by default: `/metrics` answers without
     /// signing in, and bucket names are nobody else's business; series then carry
@@ -168,7 +169,7 @@ impl Default for Metrics {
         Self {
             retention_days: 455,
             request_retention_days: 15,
-            storage_sample_seconds: 300,
+            storage_sample_seconds: 10,
             bucket_labels: false,
         }
     }

@@ -156,6 +156,8 @@ impl Store {
         };
         let batch = batch.max(1);
         let mut total =
+            // Straight into the table, not through `VersionsMut`: a re-wrap changes envelopes
+            // only, never a size or a class, so the usage totals stay as they are.
             self.rewrap_table(&masters, crate::db::VERSIONS, batch, version_envelopes)?;
         total += self.rewrap_table(&masters, crate::db::PARTS, batch, part_envelope)?;
         // Writes re-wrap inside their commit (to_current), so one pass leaves nothing behind;

@@ -18,13 +18,14 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     BUCKETS, META, PARTS, UPLOADS, VERSIONS, datapoints::DATAPOINTS, lifecycle::LIFECYCLE,
+    usage::USAGE,
 };
 use crate::record::{self, Envelope, PartRecord, SseAlgorithm, VersionRecord};
 use crate::{Store, StoreError};
 
 /// Every table of the metadata database. A table that is not here makes a backup fail
 /// rather than leave it out (the test `every_table_is_backed_up` keeps this list whole).
-const TABLES: [&str; 7] = [
+const TABLES: [&str; 8] = [
     "meta",
     "buckets",
     "versions",
@@ -32,6 +33,7 @@ const TABLES: [&str; 7] = [
     "parts",
     "lifecycle",
     "datapoints",
+    "usage",
 ];
 
 /// Name of the metadata database in a data directory and in a backup.
@@ -105,6 +107,7 @@ impl Store {
             copy_table(&tx, &w, PARTS)?;
             copy_table(&tx, &w, LIFECYCLE)?;
             copy_table(&tx, &w, DATAPOINTS)?;
+            copy_table(&tx, &w, USAGE)?;
             w.commit()?;
         }
         set_private(&meta_path)?;

@@ -5,8 +5,6 @@
 //! A series is an opaque string (the server encodes namespace, metric name and dimensions in
 //! it); the engine only orders, merges and prunes.
 
-use std::collections::BTreeMap;
-
 #[allow(clippy::wildcard_imports)]
 use super::*;
 
@@ -202,48 +200,5 @@ impl Store {
             }
             Ok(removed)
         })
-    }
-
-    /// Every bucket's storage by storage class, from one snapshot of the versions table.
-    ///
-    /// # Errors
-    /// Database errors, a record that does not decode.
-    pub fn storage_usage(
-        &self,
-    ) -> Result<BTreeMap<String, BTreeMap<String, ClassUsage>>, StoreError> {
-        let tx = self.db.begin_read()?;
-        let mut out: BTreeMap<String, BTreeMap<String, ClassUsage>> = BTreeMap::new();
-        for rec in tx.open_table(BUCKETS)?.iter()? {
-            let (name, _) = rec?;
-            out.insert(name.value().to_string(), BTreeMap::new());
-        }
-        let versions = tx.open_table(VERSIONS)?;
-        for entry in versions.iter()? {
-            let (k, v) = entry?;
-            let key = k.value();
-            let Some(end) = key.iter().position(|b| *b == 0) else {
-                continue;
-            };
-            let Ok(bucket) = std::str::from_utf8(&key[..end]) else {
-                continue;
-            };
-            let rec: VersionRecord = record::decode(v.value())?;
-            if rec.delete_marker {
-                continue;
-            }
-            let class = if rec.storage_class.is_empty() {
-                "STANDARD".to_string()
-            } else {
-                rec.storage_class
-            };
-            let u = out
-                .entry(bucket.to_string())
-                .or_default()
-                .entry(class)
-                .or_default();
-            u.bytes += rec.size;
-            u.objects += 1;
-        }
-        Ok(out)
     }
 }

@@ -175,8 +175,9 @@ impl Store {
                 from,
                 to,
             } => {
-                let mut versions = tx.open_table(VERSIONS)?;
-                let Some((table_key, mut rec)) = find_version(&versions, bucket, key, version_id)?
+                let mut versions = VersionsMut::open(tx)?;
+                let Some((table_key, mut rec)) =
+                    find_version(versions.table(), bucket, key, version_id)?
                 else {
                     return Ok(false);
                 };
@@ -185,7 +186,7 @@ impl Store {
                 }
                 rec.storage_class.clone_from(to);
                 rec.restore = None;
-                versions.insert(table_key.as_slice(), record::encode(&rec).as_slice())?;
+                versions.insert(table_key.as_slice(), &rec)?;
                 Ok(true)
             }
             LifecycleAction::ExpireCurrent {
@@ -196,8 +197,9 @@ impl Store {
                 let Some(state) = bucket_state(bucket)? else {
                     return Ok(false);
                 };
-                let mut versions = tx.open_table(VERSIONS)?;
-                let Some((table_key, current)) = newest_version(&versions, bucket, key)? else {
+                let mut versions = VersionsMut::open(tx)?;
+                let Some((table_key, current)) = newest_version(versions.table(), bucket, key)?
+                else {
                     return Ok(false);
                 };
                 if current.version_id != *version_id || current.delete_marker {
@@ -215,15 +217,14 @@ impl Store {
                 } else {
                     // Suspended: the null delete marker replaces the null version.
                     marker.version_id = NULL_VERSION_ID.into();
-                    if let Some((k, old)) = find_version(&versions, bucket, key, NULL_VERSION_ID)? {
+                    if let Some((k, old)) =
+                        find_version(versions.table(), bucket, key, NULL_VERSION_ID)?
+                    {
                         versions.remove(k.as_slice())?;
                         garbage.extend(old.segments.iter().map(|s| s.file));
                     }
                 }
-                versions.insert(
-                    keys::version_key(bucket, key, seq).as_slice(),
-                    record::encode(&marker).as_slice(),
-                )?;
+                versions.insert(keys::version_key(bucket, key, seq).as_slice(), &marker)?;
                 Ok(true)
             }
             LifecycleAction::DeleteNoncurrent {
@@ -231,11 +232,12 @@ impl Store {
                 key,
                 version_id,
             } => {
-                let mut versions = tx.open_table(VERSIONS)?;
-                let Some((newest_key, _)) = newest_version(&versions, bucket, key)? else {
+                let mut versions = VersionsMut::open(tx)?;
+                let Some((newest_key, _)) = newest_version(versions.table(), bucket, key)? else {
                     return Ok(false);
                 };
-                let Some((table_key, rec)) = find_version(&versions, bucket, key, version_id)?
+                let Some((table_key, rec)) =
+                    find_version(versions.table(), bucket, key, version_id)?
                 else {
                     return Ok(false);
                 };
@@ -252,7 +254,7 @@ impl Store {
                 key,
                 version_id,
             } => {
-                let mut versions = tx.open_table(VERSIONS)?;
+                let mut versions = VersionsMut::open(tx)?;
                 let start = keys::key_prefix(bucket, key);
                 let end = keys::after_key(bucket, key);
                 let mut all = versions.range(start.as_slice()..end.as_slice())?;

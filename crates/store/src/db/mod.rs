@@ -26,6 +26,9 @@ mod multipart;
 mod objects;
 
 mod types;
+mod usage;
+
+pub(crate) use usage::VersionsMut;
 
 pub use backup::{BackupFile, EngineBackup, METADATA_FILE, copy_file, hash_file, sync_dir};
 pub use datapoints::{ClassUsage, Stat};
@@ -131,6 +134,7 @@ impl Store {
             bucket_watchers: BucketWatchers::default(),
         };
         store.init_schema()?;
+        store.count_usage_once()?;
         let referenced = store.referenced_files()?;
         let removed = store.dirs.remove_orphans(|id| referenced.contains(&id))?;
         if removed > 0 {

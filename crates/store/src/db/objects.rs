@@ -71,7 +71,7 @@ pub(super) fn parse_version_id(id: &str) -> Option<u64> {
 /// Gives `rec` its version id for the bucket's state; with versioning off or suspended the
 /// existing `null` version is removed and its files returned for deletion after commit.
 fn assign_version(
-    versions: &mut redb::Table<&'static [u8], &'static [u8]>,
+    versions: &mut VersionsMut<'_>,
     bucket: &str,
     state: VersioningState,
     seq: u64,
@@ -82,7 +82,7 @@ fn assign_version(
         return Ok(Vec::new());
     }
     rec.version_id = NULL_VERSION_ID.into();
-    match find_version(versions, bucket, &rec.key, NULL_VERSION_ID)? {
+    match find_version(versions.table(), bucket, &rec.key, NULL_VERSION_ID)? {
         Some((table_key, old)) => {
             versions.remove(table_key.as_slice())?;
             Ok(old.segments.iter().map(|s| s.file).collect())
@@ -160,8 +160,8 @@ impl Store {
         precondition: Option<&WritePrecondition>,
     ) -> Result<(PutOutcome, Vec<FileId>), StoreError> {
         let b = Self::bucket_in(tx, bucket)?;
-        let mut versions = tx.open_table(VERSIONS)?;
-        let current = newest_version(&versions, bucket, &rec.key)?;
+        let mut versions = VersionsMut::open(tx)?;
+        let current = newest_version(versions.table(), bucket, &rec.key)?;
         check_precondition(precondition, current.as_ref().map(|(_, r)| r))?;
         // Everything that can refuse the write has been checked: now change tables.
         masters::to_current(
@@ -170,10 +170,7 @@ impl Store {
         )?;
         let seq = Self::next_seq(tx)?;
         let garbage = assign_version(&mut versions, bucket, b.versioning, seq, &mut rec)?;
-        versions.insert(
-            keys::version_key(bucket, &rec.key, seq).as_slice(),
-            record::encode(&rec).as_slice(),
-        )?;
+        versions.insert(keys::version_key(bucket, &rec.key, seq).as_slice(), &rec)?;
         Ok((
             PutOutcome {
                 version: rec,
@@ -241,10 +238,10 @@ impl Store {
         self.group.run(&self.db, move |tx| {
             let (bucket, key, version_id) = (bucket.as_str(), key.as_str(), version_id.as_deref());
             Self::bucket_in(tx, bucket)?;
-            let mut versions = tx.open_table(VERSIONS)?;
+            let mut versions = VersionsMut::open(tx)?;
             let found = match version_id {
-                None => newest_version(&versions, bucket, key)?,
-                Some(vid) => find_version(&versions, bucket, key, vid)?,
+                None => newest_version(versions.table(), bucket, key)?,
+                Some(vid) => find_version(versions.table(), bucket, key, vid)?,
             };
             let (table_key, mut rec) = match found {
                 Some((_, rec)) if rec.delete_marker => {
@@ -268,7 +265,7 @@ impl Store {
                 }
             };
             change(&mut rec)?;
-            versions.insert(table_key.as_slice(), record::encode(&rec).as_slice())?;
+            versions.insert(table_key.as_slice(), &rec)?;
             Ok(rec)
         })
     }
@@ -313,14 +310,14 @@ impl Store {
         let (outcome, garbage) = self.group.run(&self.db, move |tx| {
             let (bucket, key, version_id) = (bucket.as_str(), key.as_str(), version_id.as_deref());
             let b = Self::bucket_in(tx, bucket)?;
-            let mut versions = tx.open_table(VERSIONS)?;
+            let mut versions = VersionsMut::open(tx)?;
             if let Some(vid) = version_id {
                 if vid != NULL_VERSION_ID && parse_version_id(vid).is_none() {
                     return Err(StoreError::InvalidArgument(
                         "Invalid version id specified".into(),
                     ));
                 }
-                let found = find_version(&versions, bucket, key, vid)?;
+                let found = find_version(versions.table(), bucket, key, vid)?;
                 if precondition.is_some() {
                     check_precondition(precondition.as_ref(), found.as_ref().map(|(_, r)| r))
                         .map_err(|e| with_key(e, key))?;
@@ -354,13 +351,13 @@ impl Store {
                 });
             }
             if precondition.is_some() {
-                let current = newest_version(&versions, bucket, key)?;
+                let current = newest_version(versions.table(), bucket, key)?;
                 check_precondition(precondition.as_ref(), current.as_ref().map(|(_, r)| r))
                     .map_err(|e| with_key(e, key))?;
             }
             if b.versioning == VersioningState::Unversioned {
                 return Ok(
-                    match find_version(&versions, bucket, key, NULL_VERSION_ID)? {
+                    match find_version(versions.table(), bucket, key, NULL_VERSION_ID)? {
                         Some((table_key, rec)) => {
                             versions.remove(table_key.as_slice())?;
                             (
@@ -375,10 +372,7 @@ impl Store {
             let seq = Self::next_seq(tx)?;
             let mut marker = VersionRecord::delete_marker(key, clock.now_ms());
             let garbage = assign_version(&mut versions, bucket, b.versioning, seq, &mut marker)?;
-            versions.insert(
-                keys::version_key(bucket, key, seq).as_slice(),
-                record::encode(&marker).as_slice(),
-            )?;
+            versions.insert(keys::version_key(bucket, key, seq).as_slice(), &marker)?;
             Ok((
                 DeleteOutcome {
                     version_id: Some(marker.version_id),
