@@ -3,7 +3,7 @@
 
 use anyhow::{Context, Result};
 use leadshop_server::Config;
-use leadshop_server::workers::health::scrub::{Pass, STATUS_FILE, ScrubStatus};
+use leadshop_server::workers::health::status::{Pass, STATUS_FILE, ScrubStatus};
 
 /// Prints the status; `Ok(true)` when a pass has found damaged versions.
 pub(crate) fn status(config: &Config, json: bool) -> Result<bool> {

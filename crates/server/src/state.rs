@@ -46,7 +46,7 @@ pub struct AppState {
     /// The budget alarm.
     pub alarms: Arc<crate::workers::usage::alarm::Alarms>,
     /// What the scrubber and the disk watcher last saw.
-    pub health: Arc<crate::workers::health::Health>,
+    pub health: Arc<crate::workers::health::status::Health>,
     /// Turns for data-file writes on the blocking pool (`limits.max_parallel_writes`).
     pub write_turns: Arc<tokio::sync::Semaphore>,
 }

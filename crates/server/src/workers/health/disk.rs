@@ -9,42 +9,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
 use super::super::{Stop, Worker};
+use super::status::{DiskStatus, Level};
 use crate::state::AppState;
-
-/// Where free space stands against the thresholds.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Level {
-    /// Above the warning threshold.
-    #[default]
-    Ok,
-    /// Below the warning threshold.
-    Warning,
-    /// Below the alarm threshold.
-    Alarm,
-}
-
-/// The last measurement.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct DiskStatus {
-    /// The file system's size in bytes.
-    pub total_bytes: u64,
-    /// Bytes free for the server's user.
-    pub free_bytes: u64,
-    /// Free, in percent of the size.
-    pub free_percent: f64,
-    /// Against the thresholds.
-    pub level: Level,
-    /// When it was measured (ms since the epoch).
-    pub checked_ms: i64,
-    /// Alarms raised since the server started.
-    pub alarms: u64,
-    /// Checks since the server started.
-    pub checks: u64,
-}
 
 /// Size and space available to an unprivileged writer, of the file system holding `path`.
 ///

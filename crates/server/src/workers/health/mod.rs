@@ -4,42 +4,11 @@
 
 pub mod disk;
 pub mod scrub;
+pub mod status;
 
-use std::collections::HashSet;
+pub use status::Health;
+
 use std::fmt::Write as _;
-use std::sync::RwLock;
-
-/// What the health workers last saw.
-#[derive(Debug, Default)]
-pub struct Health {
-    /// The scrubber's status.
-    pub scrub: RwLock<scrub::ScrubStatus>,
-    /// The last disk measurement.
-    pub disk: RwLock<Option<disk::DiskStatus>>,
-    /// Versions (bucket, key, version id) the scrubber found damaged and has not found good
-    /// since: their GETs answer an error before a byte is sent.
-    damaged: RwLock<HashSet<(String, String, String)>>,
-}
-
-impl Health {
-    /// Whether the scrubber found this version damaged.
-    #[must_use]
-    pub fn is_damaged(&self, bucket: &str, key: &str, version_id: &str) -> bool {
-        let set = self.damaged.read().expect("damaged set");
-        !set.is_empty()
-            && set.contains(&(bucket.to_string(), key.to_string(), version_id.to_string()))
-    }
-
-    /// Records what the scrubber found of a version.
-    pub fn set_damaged(&self, bucket: &str, key: &str, version_id: &str, damaged: bool) {
-        let id = (bucket.to_string(), key.to_string(), version_id.to_string());
-        if damaged {
-            self.damaged.write().expect("damaged set").insert(id);
-        } else if !self.damaged.read().expect("damaged set").is_empty() {
-            self.damaged.write().expect("damaged set").remove(&id);
-        }
-    }
-}
 
 /// The `/metrics` lines of both.
 #[must_use]
@@ -71,9 +40,9 @@ pub fn render_metrics(h: &Health) -> String {
     );
     if let Some(d) = h.disk.read().expect("disk status").as_ref() {
         let level = match d.level {
-            disk::Level::Ok => 0,
-            disk::Level::Warning => 1,
-            disk::Level::Alarm => 2,
+            status::Level::Ok => 0,
+            status::Level::Warning => 1,
+            status::Level::Alarm => 2,
         };
         let _ = writeln!(
             out,

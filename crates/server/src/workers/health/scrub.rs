@@ -9,80 +9,22 @@
 //! cannot open are counted as skipped, with the reason: SSE-C (the key is the customer's)
 //! and SSE-KMS under a keyring key that is disabled or gone.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::super::{Stop, Worker};
+use super::status::{Damaged, Pass, STATUS_FILE, ScrubStatus};
+use crate::state::AppState;
 use leadshop_store::{Checksums, SseAlgorithm, Store, VersionRecord};
 use md5::Digest as _;
 use s3s::checksum::ChecksumHasher;
-use serde::{Deserialize, Serialize};
 
-use super::super::{Stop, Worker};
-use crate::state::AppState;
-
-/// The status file `leadshop scrub status` reads.
-pub const STATUS_FILE: &str = "scrub-status.json";
 /// Versions read per step (one blocking task).
 const BATCH: usize = 64;
 /// Bytes decrypted per read.
 const READ: usize = 1024 * 1024;
 /// Damaged versions listed in the status (all are counted and logged).
 const MAX_LISTED: usize = 1000;
-
-/// A damaged version.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Damaged {
-    /// Its bucket.
-    pub bucket: String,
-    /// Its key.
-    pub key: String,
-    /// Its version id.
-    pub version_id: String,
-    /// What failed.
-    pub error: String,
-    /// When it was found (ms since the epoch).
-    pub found_ms: i64,
-}
-
-/// One pass.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Pass {
-    /// When it started (ms since the epoch).
-    pub started_ms: i64,
-    /// When it finished; `None` while it runs.
-    pub finished_ms: Option<i64>,
-    /// Versions whose data was read and checked (delete markers are not counted).
-    pub versions_checked: u64,
-    /// Bytes of object data read.
-    pub bytes_checked: u64,
-    /// Versions not checked, by reason.
-    pub skipped: BTreeMap<String, u64>,
-    /// Damaged versions found.
-    pub damaged_count: u64,
-    /// The first of them.
-    pub damaged: Vec<Damaged>,
-}
-
-/// What the scrubber shows.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ScrubStatus {
-    /// Whether passes run.
-    pub enabled: bool,
-    /// The pace.
-    pub bytes_per_second: u64,
-    /// Seconds between the starts of two passes.
-    pub interval_seconds: u64,
-    /// The pass in progress.
-    pub running: Option<Pass>,
-    /// The last finished pass.
-    pub last: Option<Pass>,
-    /// When the next pass starts (ms since the epoch), while none runs.
-    pub next_ms: Option<i64>,
-    /// Damaged versions found since the server started (a counter).
-    #[serde(skip)]
-    pub found_since_start: u64,
-}
 
 /// How one version fared.
 #[derive(Debug, PartialEq, Eq)]
