@@ -58,6 +58,16 @@ pub fn bucket_end(bucket: &str) -> Vec<u8> {
     k
 }
 
+/// The bucket of a version key (`bucket 0x00 key 0x00 seq`).
+#[must_use]
+pub fn bucket_of(table_key: &[u8]) -> &str {
+    let end = table_key
+        .iter()
+        .position(|b| *b == 0)
+        .unwrap_or(table_key.len());
+    std::str::from_utf8(&table_key[..end]).unwrap_or_default()
+}
+
 /// Splits a version key into (object key, seq).
 #[must_use]
 pub fn split_version_key(bucket: &str, raw: &[u8]) -> Option<(String, u64)> {

@@ -13,6 +13,7 @@ use std::ops::Deref;
 use redb::{ReadableDatabase as _, ReadableTable as _, TableDefinition, WriteTransaction};
 
 use super::{BUCKETS, META, Store, VERSIONS};
+use crate::keys::bucket_of;
 use crate::record::{self, VersionRecord};
 use crate::{ClassUsage, StoreError};
 
@@ -39,15 +40,6 @@ impl<'tx> Deref for VersionsMut<'tx> {
     fn deref(&self) -> &Self::Target {
         &self.versions
     }
-}
-
-/// The bucket of a versions-table key (`bucket 0x00 key 0x00 seq`).
-fn bucket_of(table_key: &[u8]) -> &str {
-    let end = table_key
-        .iter()
-        .position(|b| *b == 0)
-        .unwrap_or(table_key.len());
-    std::str::from_utf8(&table_key[..end]).unwrap_or_default()
 }
 
 fn class_of(rec: &VersionRecord) -> &str {

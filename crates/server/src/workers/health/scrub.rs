@@ -197,25 +197,38 @@ fn mismatch(expected: &Checksums, h: ChecksumHasher) -> Option<String> {
 }
 
 /// The bucket of a versions-table key (`bucket 0x00 key 0x00 seq`).
-fn bucket_of(raw: &[u8]) -> String {
-    let name = raw.split(|b| *b == 0).next().unwrap_or_default();
-    String::from_utf8_lossy(name).into_owned()
-}
-
 /// The scrubber.
 pub struct Scrubber {
     state: Arc<AppState>,
+    /// When the status file was last written (a pass's progress goes there once a second at
+    /// most, not after every batch: each write is fsynced).
+    file_written: std::sync::Mutex<Option<Instant>>,
 }
+
+/// How often a running pass's progress is written to the status file.
+const FILE_EVERY: Duration = Duration::from_secs(1);
 
 impl Scrubber {
     /// Scrubs `state.store`; its status goes to `state.health`.
     #[must_use]
     pub fn new(state: Arc<AppState>) -> Self {
-        Self { state }
+        Self {
+            state,
+            file_written: std::sync::Mutex::new(None),
+        }
     }
 
-    fn publish(&self, status: &ScrubStatus) {
+    /// The status to `/metrics` and the console at once; to the status file too, unless
+    /// `progress_only` and it was written less than [`FILE_EVERY`] ago.
+    fn publish(&self, status: &ScrubStatus, progress_only: bool) {
         *self.state.health.scrub.write().expect("scrub status") = status.clone();
+        {
+            let mut written = self.file_written.lock().expect("scrub file time");
+            if progress_only && written.is_some_and(|t| t.elapsed() < FILE_EVERY) {
+                return;
+            }
+            *written = Some(Instant::now());
+        }
         let path = self.state.config.data_dir.join(STATUS_FILE);
         let text = serde_json::to_vec_pretty(status).expect("serialisable");
         if let Err(e) = leadshop_keys::secret_file::write(&path, &text) {
@@ -232,7 +245,7 @@ impl Scrubber {
             ..Pass::default()
         });
         status.next_ms = None;
-        self.publish(status);
+        self.publish(status, false);
         let mut from = Vec::new();
         let mut pacer_bytes = 0u64;
         loop {
@@ -247,7 +260,7 @@ impl Scrubber {
                 let mut pacer = Pacer::resume(rate, elapsed, pacer_bytes);
                 let mut out = Vec::with_capacity(batch.len());
                 for (raw, v) in batch {
-                    let bucket = bucket_of(&raw);
+                    let bucket = leadshop_store::keys::bucket_of(&raw).to_string();
                     let outcome = if v.delete_marker {
                         None
                     } else {
@@ -324,7 +337,7 @@ impl Scrubber {
                     }
                 }
             }
-            self.publish(status);
+            self.publish(status, true);
         }
         if stop.is_stopped() {
             return;
@@ -362,7 +375,7 @@ impl Worker for Scrubber {
             ..ScrubStatus::default()
         };
         if !cfg.enabled {
-            self.publish(&status);
+            self.publish(&status, false);
             return;
         }
         let interval = i64::try_from(cfg.interval_seconds.saturating_mul(1000)).unwrap_or(i64::MAX);
@@ -374,7 +387,7 @@ impl Worker for Scrubber {
                 .map_or(now, |l| l.started_ms.saturating_add(interval));
             if due > now {
                 status.next_ms = Some(due);
-                self.publish(&status);
+                self.publish(&status, false);
                 let wait = Duration::from_millis(u64::try_from(due - now).unwrap_or(0));
                 tokio::select! {
                     () = tokio::time::sleep(wait.min(Duration::from_secs(60))) => continue,
