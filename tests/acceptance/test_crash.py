@@ -174,6 +174,11 @@ def test_acknowledged_writes_survive_kill_9(tmp_path, versioned):
               for v in page.get("Versions", []) if not (b == bucket and v["Key"].startswith("crash/"))]
     others += [v for page in s3.get_paginator("list_object_versions").paginate(Bucket="leadshop-security-logs")
                for v in page.get("Versions", [])]
+    # The orphan sweep runs beside serving after a start: wait until it is done.
+    deadline = time.monotonic() + 120
+    while srv.metrics().get("leadshop_orphan_sweep_state") != 1:
+        assert time.monotonic() < deadline, "the orphan sweep finishes"
+        time.sleep(0.2)
     files = [p for p in (srv.data_dir / "objects").rglob("*") if p.is_file()]
     segments = sum(2 if v["Size"] == MPU_SIZE else 1 for v in versions) + len(others)
     assert len(files) == segments + parts, (len(files), segments, parts)

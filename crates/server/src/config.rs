@@ -95,6 +95,26 @@ pub struct Config {
     pub scrub: Scrub,
     /// Free space of the data directory's file system (`[disk]`).
     pub disk: Disk,
+    /// The storage engine (`[store]`).
+    pub store: StoreConfig,
+}
+
+/// The storage engine's memory: the metadata's page cache is the one cache that grows with
+/// the object count, so it is bounded here (docs/BENCHMARKS.md has RSS by size).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreConfig {
+    /// MiB of metadata pages (`meta.redb`) kept in memory. Beyond it pages are read from the
+    /// OS's file cache again: 32 holds the upper levels of a 1,000,000-object tree.
+    pub metadata_cache_mib: u64,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            metadata_cache_mib: 32,
+        }
+    }
 }
 
 /// The scrubber reads every object version's data back at a bounded pace, checking every
@@ -294,6 +314,7 @@ impl Default for Config {
             metrics: Metrics::default(),
             budget: BudgetConfig::default(),
             scrub: Scrub::default(),
+            store: StoreConfig::default(),
             disk: Disk::default(),
         }
     }
@@ -417,6 +438,11 @@ impl Config {
         if self.day_seconds == 0 {
             return Err(ConfigError::Invalid(
                 "day_seconds must be at least 1 (86400 is a real day)".into(),
+            ));
+        }
+        if !(4..=65_536).contains(&self.store.metadata_cache_mib) {
+            return Err(ConfigError::Invalid(
+                "[store] metadata_cache_mib must be from 4 to 65536".into(),
             ));
         }
         if self.scrub.bytes_per_second == 0 || self.scrub.interval_seconds == 0 {

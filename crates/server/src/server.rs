@@ -166,15 +166,28 @@ pub async fn start_with(config: Config, options: StartOptions) -> Result<ServerH
     let store = {
         let dir = data_dir.clone();
         let clock = clock.clone();
-        tokio::task::spawn_blocking(move || Store::open_with_clock(&dir, data_master, clock))
-            .await
-            .expect("store open does not panic")
-            .map_err(|source| StartError::Store {
-                path: data_dir.clone(),
-                source,
-            })?
+        let cache = usize::try_from(config.store.metadata_cache_mib << 20).unwrap_or(usize::MAX);
+        tokio::task::spawn_blocking(move || {
+            Store::open_deferring_sweep(&dir, data_master, clock, cache)
+        })
+        .await
+        .expect("store open does not panic")
+        .map_err(|source| StartError::Store {
+            path: data_dir.clone(),
+            source,
+        })?
     };
     let store = Arc::new(store);
+    // The walk of every data file (orphans of interrupted writes) runs beside serving, so
+    // start-up does not grow with the object count; `/metrics` says when it is done.
+    {
+        let store = store.clone();
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) = store.sweep_orphans() {
+                tracing::error!(error = %e, "the orphan sweep failed; data files of interrupted writes stay until the next start");
+            }
+        });
+    }
     // Metadata, object names and tags are nobody else's business: the data directory is
     // 0700 and every file in it 0600, also in directories made by earlier versions.
     {

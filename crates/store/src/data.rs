@@ -32,6 +32,16 @@ impl FileId {
     pub(crate) fn random() -> Self {
         Self(rand::random())
     }
+
+    /// Its 16 bytes, big-endian (what record format 2 stores).
+    pub(crate) const fn to_bytes(self) -> [u8; 16] {
+        self.0.to_be_bytes()
+    }
+
+    /// The id of [`FileId::to_bytes`]' bytes.
+    pub(crate) const fn from_bytes(bytes: [u8; 16]) -> Self {
+        Self(u128::from_be_bytes(bytes))
+    }
 }
 
 impl std::fmt::Display for FileId {
@@ -73,11 +83,14 @@ pub(crate) fn private_dir(dir: &Path) -> io::Result<()> {
 /// Paths of the data directory.
 #[derive(Debug, Clone)]
 pub(crate) struct DataDirs {
-    objects: PathBuf,
-    tmp: PathBuf,
+    pub(crate) objects: PathBuf,
+    pub(crate) tmp: PathBuf,
     /// While a backup copies data files, removals wait here (`Some`) until it is done, so a
     /// file its metadata snapshot references is never removed under it.
     held: std::sync::Arc<std::sync::Mutex<Held>>,
+    /// While the orphan sweep runs (`Some`): the data files created since the store opened,
+    /// which the sweep's metadata snapshot may not reference yet and must leave alone.
+    pub(crate) born: std::sync::Arc<std::sync::Mutex<Option<std::collections::HashSet<FileId>>>>,
 }
 
 /// Removals held back by backups in progress.
@@ -115,6 +128,7 @@ impl DataDirs {
             objects: root.join("objects"),
             tmp: root.join("tmp"),
             held: std::sync::Arc::default(),
+            born: std::sync::Arc::default(),
         };
         private_dir(&dirs.objects)?;
         private_dir(&dirs.tmp)?;
@@ -128,43 +142,6 @@ impl DataDirs {
 
     fn tmp_path(&self, id: FileId) -> PathBuf {
         self.tmp.join(id.to_string())
-    }
-
-    /// Empties `tmp/` and deletes every data file `is_referenced` does not claim.
-    /// Returns how many files were removed.
-    pub(crate) fn remove_orphans(
-        &self,
-        is_referenced: impl Fn(FileId) -> bool,
-    ) -> io::Result<usize> {
-        let mut removed = 0;
-        for entry in fs::read_dir(&self.tmp)? {
-            fs::remove_file(entry?.path())?;
-            removed += 1;
-        }
-        for shard in fs::read_dir(&self.objects)? {
-            let shard = shard?.path();
-            if !shard.is_dir() {
-                continue;
-            }
-            for entry in fs::read_dir(&shard)? {
-                let path = entry?.path();
-                let id = path
-                    .file_name()
-                    .and_then(|n| n.to_str())
-                    .and_then(|n| FileId::try_from(n.to_string()).ok());
-                match id {
-                    Some(id) if is_referenced(id) => {}
-                    Some(_) => {
-                        fs::remove_file(&path)?;
-                        removed += 1;
-                    }
-                    None => {
-                        tracing::warn!(path = %path.display(), "unexpected file in the data directory, left alone")
-                    }
-                }
-            }
-        }
-        Ok(removed)
     }
 
     /// Defers every removal until the hold is dropped (a crash meanwhile leaves orphans,
@@ -297,6 +274,7 @@ impl DataWriter {
         other: Option<Wrapping<'_>>,
     ) -> io::Result<Self> {
         let id = FileId::random();
+        dirs.note_born(id);
         // The data key is wrapped by a customer (SSE-C) or keyring (SSE-KMS) key, else by the
         // master key (SSE-S3).
         let wrapping = other.or_else(|| {

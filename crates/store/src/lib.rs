@@ -32,6 +32,7 @@ mod group;
 pub mod keys;
 pub mod lock;
 pub mod masters;
+mod orphans;
 pub mod record;
 mod rewrap;
 pub mod write;
@@ -39,14 +40,16 @@ pub mod write;
 pub use clock::{Clock, SharedClock, SystemClock, TestClock};
 pub use data::{DataWriter, FileId, MasterKey, SSE_C_KEY_ID, SealedData, Wrapping};
 pub use db::{
-    BackupFile, ClassUsage, CompletePart, CompletedObject, DeleteOutcome, EngineBackup,
-    LifecycleAction, ListPage, ListQuery, ListVersionsPage, ListVersionsQuery, METADATA_FILE,
-    PutOutcome, Stat, Store, WritePrecondition, copy_file, hash_file, sync_dir,
+    BackupFile, ClassUsage, CompletePart, CompletedObject, DEFAULT_METADATA_CACHE_BYTES,
+    DeleteOutcome, EngineBackup, LifecycleAction, ListPage, ListQuery, ListVersionsPage,
+    ListVersionsQuery, METADATA_FILE, PutOutcome, Stat, Store, WritePrecondition, copy_file,
+    hash_file, sync_dir,
 };
 pub use error::StoreError;
 pub use lock::{Protection, Retention};
 pub use masters::MasterKeys;
 pub use masters::Rewrapped;
+pub use orphans::SweepReport;
 pub use record::{
     BucketRecord, ChecksumAlgorithm, Checksums, ContentHeaders, Envelope, NULL_VERSION_ID,
     PartRecord, Restore, Segment, SseAlgorithm, UploadKms, UploadRecord, VersionRecord,

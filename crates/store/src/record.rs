@@ -1,8 +1,12 @@
 //! Records kept in the metadata database.
 //!
-//! Each record is stored as `RECORD_TAG, RECORD_FORMAT, JSON…`. JSON keeps the schema
-//! evolvable (new optional fields default on read); the two leading bytes let a future
-//! format be recognised instead of misread.
+//! Each record starts with `RECORD_TAG, format`. Format 1 is JSON (new optional fields default
+//! on read): buckets, uploads and parts, and versions written before format 2. Format 2
+//! ([`compact`]) is the tagged binary form every version is written in now; versions of
+//! either format are read, and [`crate::Store::migrate_records`] rewrites the format 1 ones.
+//! A format this build does not know is refused, never misread.
+
+mod compact;
 
 use std::collections::BTreeMap;
 
@@ -13,21 +17,51 @@ use crate::lock::{Protection, Retention};
 
 /// First byte of every record. DO NOT CHANGE: existing databases carry it.
 const RECORD_TAG: u8 = b'L';
-/// Record format version. DO NOT CHANGE the meaning of 1; add 2 with a migration instead.
-const RECORD_FORMAT: u8 = 1;
+/// Record format 1: JSON. DO NOT CHANGE its meaning.
+const FORMAT_JSON: u8 = 1;
+/// Record format 2: tagged binary fields ([`compact`]), versions only. DO NOT CHANGE its
+/// meaning; a format 3 comes with a migration.
+pub(crate) const FORMAT_COMPACT: u8 = 2;
 
 /// The version id S3 gives objects written while versioning is not enabled.
 pub const NULL_VERSION_ID: &str = "null";
 
-pub(crate) fn encode<T: Serialize>(value: &T) -> Vec<u8> {
-    let mut out = vec![RECORD_TAG, RECORD_FORMAT];
+/// A record of the metadata database: how it is written, and the formats it is read from.
+pub(crate) trait Record: Sized {
+    /// The record's bytes, in the format this build writes.
+    fn to_bytes(&self) -> Vec<u8>;
+    /// A record from bytes of any format this build reads.
+    ///
+    /// # Errors
+    /// [`StoreError::Corrupt`]: an unknown format, or bytes that are not a record.
+    fn from_bytes(bytes: &[u8]) -> Result<Self, StoreError>;
+}
+
+pub(crate) fn encode<T: Record>(value: &T) -> Vec<u8> {
+    value.to_bytes()
+}
+
+pub(crate) fn decode<T: Record>(bytes: &[u8]) -> Result<T, StoreError> {
+    T::from_bytes(bytes)
+}
+
+/// The record's format byte, if it has the leadshop tag.
+pub(crate) fn format_of(bytes: &[u8]) -> Option<u8> {
+    match bytes {
+        [RECORD_TAG, format, ..] => Some(*format),
+        _ => None,
+    }
+}
+
+fn encode_json<T: Serialize>(value: &T) -> Vec<u8> {
+    let mut out = vec![RECORD_TAG, FORMAT_JSON];
     serde_json::to_writer(&mut out, value).expect("records always serialise");
     out
 }
 
-pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
+fn decode_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
     match bytes {
-        [RECORD_TAG, RECORD_FORMAT, json @ ..] => {
+        [RECORD_TAG, FORMAT_JSON, json @ ..] => {
             serde_json::from_slice(json).map_err(|e| StoreError::Corrupt(e.to_string()))
         }
         [RECORD_TAG, v, ..] => Err(StoreError::Corrupt(format!(
@@ -35,6 +69,41 @@ pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError>
         ))),
         _ => Err(StoreError::Corrupt("record without leadshop tag".into())),
     }
+}
+
+macro_rules! json_records {
+    ($($t:ty),*) => {$(
+        impl Record for $t {
+            fn to_bytes(&self) -> Vec<u8> {
+                encode_json(self)
+            }
+            fn from_bytes(bytes: &[u8]) -> Result<Self, StoreError> {
+                decode_json(bytes)
+            }
+        }
+    )*};
+}
+
+json_records!(BucketRecord, UploadRecord, PartRecord);
+
+impl Record for VersionRecord {
+    fn to_bytes(&self) -> Vec<u8> {
+        compact::encode_version([RECORD_TAG, FORMAT_COMPACT], self)
+    }
+
+    fn from_bytes(bytes: &[u8]) -> Result<Self, StoreError> {
+        match bytes {
+            [RECORD_TAG, FORMAT_COMPACT, body @ ..] => compact::decode_version(body),
+            _ => decode_json(bytes),
+        }
+    }
+}
+
+/// A version in format 1 (JSON), as builds before format 2 wrote it: for the migration's
+/// tests.
+#[cfg(test)]
+pub(crate) fn encode_version_json(rec: &VersionRecord) -> Vec<u8> {
+    encode_json(rec)
 }
 
 /// Versioning state of a bucket, as S3 models it (a bucket never returns to `Unversioned`).
@@ -574,7 +643,7 @@ mod tests {
         assert_eq!(back.versioning, VersioningState::Enabled);
 
         let mut newer = bytes.clone();
-        newer[1] = 2;
+        newer[1] = 3;
         assert!(
             matches!(decode::<BucketRecord>(&newer), Err(StoreError::Corrupt(m)) if m.contains("newer"))
         );

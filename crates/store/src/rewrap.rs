@@ -53,7 +53,7 @@ type Change<T> = fn(&mut T, &MasterKeys, &mut Rewrapped) -> Result<bool, StoreEr
 
 /// One batch: up to `batch` records after `cursor`; returns the last key seen (None at the
 /// end of the table).
-fn rewrite_batch<T: serde::Serialize + serde::de::DeserializeOwned>(
+fn rewrite_batch<T: record::Record>(
     tx: &redb::WriteTransaction,
     table: TableDefinition<&[u8], &[u8]>,
     cursor: Option<&[u8]>,
@@ -81,7 +81,7 @@ fn rewrite_batch<T: serde::Serialize + serde::de::DeserializeOwned>(
 }
 
 impl Store {
-    fn rewrap_table<T: serde::Serialize + serde::de::DeserializeOwned + 'static>(
+    fn rewrap_table<T: record::Record + 'static>(
         &self,
         masters: &MasterKeys,
         table: TableDefinition<'static, &'static [u8], &'static [u8]>,

@@ -11,8 +11,9 @@ use crate::state::AppState;
 #[must_use]
 pub fn render(state: &AppState) -> String {
     format!(
-        "{}{}{}{}{}{}",
+        "{}{}{}{}{}{}{}",
         metrics(&state.shell_stats),
+        orphan_sweep(&state.store),
         state.request_metrics.render(),
         dropped(&state.events),
         crate::workers::lifecycle::render_metrics(&state.lifecycle),
@@ -112,6 +113,21 @@ fn dropped(events: &crate::events::Events) -> String {
 }
 
 /// Storage, cost, budget and access-log delivery in Prometheus text format.
+/// The start-up orphan sweep, which runs beside serving: whether it is done, and what it did.
+fn orphan_sweep(store: &leadshop_store::Store) -> String {
+    let (state, r) = match store.orphan_sweep() {
+        None => (0, leadshop_store::SweepReport::default()),
+        Some(Ok(r)) => (1, r),
+        Some(Err(_)) => (2, leadshop_store::SweepReport::default()),
+    };
+    format!(
+        "# HELP leadshop_orphan_sweep_state The start-up sweep of data files left by interrupted writes: 0 running, 1 done, 2 failed.\n# TYPE leadshop_orphan_sweep_state gauge\nleadshop_orphan_sweep_state {state}\n# HELP leadshop_orphan_sweep_files_removed Orphan data files the sweep removed.\n# TYPE leadshop_orphan_sweep_files_removed gauge\nleadshop_orphan_sweep_files_removed {}\n# HELP leadshop_orphan_sweep_files Data files the sweep found.\n# TYPE leadshop_orphan_sweep_files gauge\nleadshop_orphan_sweep_files {}\n# HELP leadshop_orphan_sweep_seconds How long the sweep took.\n# TYPE leadshop_orphan_sweep_seconds gauge\nleadshop_orphan_sweep_seconds {:.3}\n",
+        r.removed,
+        r.files,
+        r.millis as f64 / 1000.0
+    )
+}
+
 fn usage(s: &AppState) -> String {
     let mut out = String::new();
     let gauge = |out: &mut String, name: &str, help: &str| {

@@ -25,7 +25,7 @@ use crate::{Store, StoreError};
 
 /// Every table of the metadata database. A table that is not here makes a backup fail
 /// rather than leave it out (the test `every_table_is_backed_up` keeps this list whole).
-const TABLES: [&str; 8] = [
+pub(super) const TABLES: [&str; 8] = [
     "meta",
     "buckets",
     "versions",
@@ -163,7 +163,7 @@ fn note_key(out: &mut EngineBackup, envelope: Option<&Envelope>) {
     }
 }
 
-fn copy_table<K: Key + 'static, V: Value + 'static>(
+pub(super) fn copy_table<K: Key + 'static, V: Value + 'static>(
     from: &ReadTransaction,
     to: &redb::WriteTransaction,
     def: redb::TableDefinition<K, V>,

@@ -1,6 +1,5 @@
 //! The [`Store`]: buckets, object versions, listings and multipart uploads over redb.
 
-use std::collections::HashSet;
 use std::io;
 use std::ops::Bound;
 use std::path::Path;
@@ -15,13 +14,14 @@ use crate::masters::{self, MasterKeys};
 use crate::record::{
     self, BucketRecord, PartRecord, Segment, UploadRecord, VersionRecord, VersioningState,
 };
-use crate::{FileId, NULL_VERSION_ID, StoreError};
+use crate::{FileId, NULL_VERSION_ID, StoreError, SweepReport};
 
 mod backup;
 mod buckets;
 mod datapoints;
 mod lifecycle;
 mod listing;
+mod migrate;
 mod multipart;
 mod objects;
 
@@ -53,8 +53,9 @@ const UPLOADS: TableDefinition<&str, &[u8]> = TableDefinition::new("uploads");
 /// [`keys::part_key`] → [`PartRecord`].
 pub(crate) const PARTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("parts");
 
-/// Page cache of the metadata database.
-const METADATA_CACHE_BYTES: usize = 64 * 1024 * 1024;
+/// Page cache of the metadata database when the caller names none ([`Store::open`]); the
+/// server's is `[store] metadata_cache_mib`.
+pub const DEFAULT_METADATA_CACHE_BYTES: usize = 32 * 1024 * 1024;
 
 /// Schema version of the metadata database. DO NOT CHANGE the meaning of 1.
 const SCHEMA_VERSION: u64 = 1;
@@ -69,6 +70,10 @@ pub struct Store {
     pub(crate) master: Option<MasterKeys>,
     clock: SharedClock,
     bucket_watchers: BucketWatchers,
+    /// The orphan sweep's outcome: `None` while it has not run.
+    sweep: std::sync::Mutex<Option<Result<SweepReport, String>>>,
+    /// Held while the sweep runs.
+    sweep_run: std::sync::Mutex<()>,
 }
 
 /// Called with a bucket's name after a change to it commits.
@@ -91,7 +96,8 @@ impl Store {
         &self.clock
     }
 
-    /// Opens (or creates) the engine in `root`, then removes orphan data files left by a crash.
+    /// Opens (or creates) the engine in `root`, then removes orphan data files left by a crash
+    /// ([`Store::sweep_orphans`]: the walk grows with the number of data files).
     /// With a master key every new data file is encrypted (SSE-S3); without one (benchmarks
     /// only) files are plaintext. Reading an encrypted file needs the key it was wrapped with.
     ///
@@ -111,13 +117,32 @@ impl Store {
         master: Option<MasterKeys>,
         clock: SharedClock,
     ) -> Result<Self, StoreError> {
+        let store = Self::open_deferring_sweep(root, master, clock, DEFAULT_METADATA_CACHE_BYTES)?;
+        store.sweep_orphans()?;
+        Ok(store)
+    }
+
+    /// Opens the engine ready to serve, leaving the walk of the data files to
+    /// [`Store::sweep_orphans`], which the caller runs (on a thread of its own) while it
+    /// serves: start-up then does not grow with the object count. Temp files are removed
+    /// here; an orphan in `objects/` is invisible to readers, so it only costs disk until the
+    /// sweep takes it. `metadata_cache_bytes` bounds the metadata's page cache (redb's own
+    /// default, 1 GiB, would let RSS grow with the database).
+    ///
+    /// # Errors
+    /// As [`Store::open`].
+    pub fn open_deferring_sweep(
+        root: &Path,
+        master: Option<MasterKeys>,
+        clock: SharedClock,
+        metadata_cache_bytes: usize,
+    ) -> Result<Self, StoreError> {
         std::fs::create_dir_all(root)?;
         let dirs = DataDirs::create(root)?;
-        // redb caches pages up to this size; its default (1 GiB) would let RSS grow with the
-        // database. Metadata records are small: 64 MiB holds a few hundred thousand.
         let meta = root.join("meta.redb");
+        migrate::migrate_at_open(root, &meta)?;
         let db = Database::builder()
-            .set_cache_size(METADATA_CACHE_BYTES)
+            .set_cache_size(metadata_cache_bytes)
             .create(&meta)?;
         // Object names, tags and key metadata: the owner's only.
         #[cfg(unix)]
@@ -132,18 +157,53 @@ impl Store {
             master,
             clock,
             bucket_watchers: BucketWatchers::default(),
+            sweep: std::sync::Mutex::new(None),
+            sweep_run: std::sync::Mutex::new(()),
         };
         store.init_schema()?;
         store.count_usage_once()?;
-        let referenced = store.referenced_files()?;
-        let removed = store.dirs.remove_orphans(|id| referenced.contains(&id))?;
+        let removed = store.dirs.empty_tmp_and_track()?;
         if removed > 0 {
-            tracing::info!(
-                removed,
-                "removed orphan data files left by an interrupted write"
-            );
+            tracing::info!(removed, "removed temp files left by an interrupted write");
         }
         Ok(store)
+    }
+
+    /// Removes the data files no version or part references and that were not created since
+    /// the store opened: orphans of writes a crash interrupted. Safe while requests are served.
+    /// Runs once (the files created since the store opened are known only until then): a
+    /// second call returns the first one's outcome.
+    ///
+    /// # Errors
+    /// The metadata or the data directory cannot be read.
+    pub fn sweep_orphans(&self) -> Result<SweepReport, StoreError> {
+        let _running = self.sweep_run.lock().expect("sweep run");
+        if let Some(done) = self.orphan_sweep() {
+            return done.map_err(StoreError::Corrupt);
+        }
+        let result = self.referenced_files().and_then(|referenced| {
+            Ok(self
+                .dirs
+                .remove_orphans(|id| referenced.binary_search(&id).is_ok())?)
+        });
+        *self.sweep.lock().expect("sweep state") =
+            Some(result.as_ref().map(|r| *r).map_err(ToString::to_string));
+        let report = result?;
+        if report.removed > 0 || report.tightened > 0 {
+            tracing::info!(
+                removed = report.removed,
+                tightened = report.tightened,
+                files = report.files,
+                "orphan sweep: removed data files left by an interrupted write"
+            );
+        }
+        Ok(report)
+    }
+
+    /// The orphan sweep's outcome: `None` until it has run.
+    #[must_use]
+    pub fn orphan_sweep(&self) -> Option<Result<SweepReport, String>> {
+        self.sweep.lock().expect("sweep state").clone()
     }
 
     fn init_schema(&self) -> Result<(), StoreError> {
@@ -154,6 +214,8 @@ impl Store {
             match version {
                 None => {
                     meta.insert("schema_version", SCHEMA_VERSION)?;
+                    // A new database holds no version of an earlier record format.
+                    meta.insert(migrate::VERSIONS_FORMAT, u64::from(record::FORMAT_COMPACT))?;
                 }
                 Some(SCHEMA_VERSION) => {}
                 Some(v) => {
@@ -171,20 +233,25 @@ impl Store {
         Ok(())
     }
 
-    fn referenced_files(&self) -> Result<HashSet<FileId>, StoreError> {
+    /// Every data file a version or a part references, sorted (16 bytes each: 16 MB at a
+    /// million objects, where a hash set took twice that and more).
+    fn referenced_files(&self) -> Result<Vec<FileId>, StoreError> {
         let tx = self.db.begin_read()?;
-        let mut set = HashSet::new();
+        let mut files = Vec::new();
         for entry in tx.open_table(VERSIONS)?.iter()? {
             let (_, v) = entry?;
             let rec: VersionRecord = record::decode(v.value())?;
-            set.extend(rec.segments.iter().map(|s| s.file));
+            files.extend(rec.segments.iter().map(|s| s.file));
         }
         for entry in tx.open_table(PARTS)?.iter()? {
             let (_, v) = entry?;
             let rec: PartRecord = record::decode(v.value())?;
-            set.insert(rec.file);
+            files.push(rec.file);
         }
-        Ok(set)
+        files.sort_unstable();
+        files.dedup();
+        files.shrink_to_fit();
+        Ok(files)
     }
 
     /// Starts a new data file.

@@ -28,16 +28,29 @@ impl Health {
             && set.contains(&(bucket.to_string(), key.to_string(), version_id.to_string()))
     }
 
-    /// Records what the scrubber found of a version.
+    /// Records what the scrubber found of a version. At most [`MAX_DAMAGED_TRACKED`] are
+    /// remembered (a wrong master key would otherwise make every version of a large store an
+    /// entry); a version beyond them still fails its GET, when its data fails to decrypt or
+    /// its checksum, only not before the first byte.
     pub fn set_damaged(&self, bucket: &str, key: &str, version_id: &str, damaged: bool) {
         let id = (bucket.to_string(), key.to_string(), version_id.to_string());
         if damaged {
-            self.damaged.write().expect("damaged set").insert(id);
+            let mut set = self.damaged.write().expect("damaged set");
+            if set.len() < MAX_DAMAGED_TRACKED && set.insert(id) && set.len() == MAX_DAMAGED_TRACKED
+            {
+                tracing::warn!(
+                    tracked = MAX_DAMAGED_TRACKED,
+                    "the scrubber remembers no more damaged versions; check the master key and the disk"
+                );
+            }
         } else if !self.damaged.read().expect("damaged set").is_empty() {
             self.damaged.write().expect("damaged set").remove(&id);
         }
     }
 }
+
+/// Damaged versions remembered for early GET refusal (about 200 bytes each).
+pub const MAX_DAMAGED_TRACKED: usize = 100_000;
 
 /// The status file `leadshop scrub status` reads.
 pub const STATUS_FILE: &str = "scrub-status.json";
