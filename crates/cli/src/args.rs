@@ -57,6 +57,11 @@ pub(crate) enum Command {
     /// spec documents; print a diff and exit 1 when they differ, 2 when it cannot read them
     /// all (a setting the endpoint does not implement is a row "unsupported by this endpoint").
     Verify(VerifyArgs),
+    /// Benchmark any S3 endpoint (this server, an AWS bucket, another store): for each object
+    /// size and concurrency, PUT for --seconds, then GET back and compare every byte; a table
+    /// (or --json) of MB/s, requests/s and p50/p99 latency. Writes under leadshop-bench/ in
+    /// the bucket and removes it all (every version) at the end.
+    Bench(BenchArgs),
     /// Backup of a whole server: a consistent copy of its metadata and object data (--to) and,
     /// kept apart, its keys (--keys-to: master key, keyring, access keys, TLS). Taken by the
     /// running server while it serves, or from a stopped one. Restore with `leadshop restore`.
@@ -148,6 +153,24 @@ pub(crate) struct VerifyArgs {
     #[arg(long = "skip", value_name = "SETTING", value_parser = clap::builder::PossibleValuesParser::new(leadshop_client::verify::SETTINGS))]
     pub(crate) skip: Vec<String>,
     /// Print the expected and live settings as JSON instead of a diff.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(clap::Args)]
+pub(crate) struct BenchArgs {
+    #[command(flatten)]
+    pub(crate) remote: RemoteArgs,
+    /// Object sizes, comma-separated (K, M, G are powers of 1024).
+    #[arg(long, default_value = "4K,1M,10M")]
+    pub(crate) size: String,
+    /// Concurrent requests, comma-separated.
+    #[arg(long, default_value = "1,4,16")]
+    pub(crate) concurrency: String,
+    /// Seconds each phase (PUT, then GET) of each size and concurrency runs.
+    #[arg(long, default_value_t = 5.0)]
+    pub(crate) seconds: f64,
+    /// Print the results as JSON (for comparing runs and stores).
     #[arg(long)]
     pub(crate) json: bool,
 }

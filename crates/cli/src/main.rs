@@ -7,6 +7,7 @@ use clap::Parser;
 
 mod args;
 mod backup;
+mod bench;
 mod scrub;
 mod verify;
 use args::{
@@ -198,6 +199,7 @@ fn run(cli: Cli) -> Result<()> {
                 std::process::exit(2);
             }
         },
+        Command::Bench(args) => bench::run(args),
         Command::Recover {
             remote: args,
             key,

@@ -8,6 +8,7 @@
 //! - [`remote`]: runbook operations (lockdown, recovery) on any S3 endpoint with the SDK.
 //! - [`verify`]: a live bucket compared with its spec documents (`leadshop verify`).
 
+pub mod bench;
 pub mod remote;
 pub mod verify;
 
