@@ -62,6 +62,13 @@ pub(crate) enum Command {
     /// (or --json) of MB/s, requests/s and p50/p99 latency. Writes under leadshop-bench/ in
     /// the bucket and removes it all (every version) at the end.
     Bench(BenchArgs),
+    /// Rebuild a stopped server's metadata (meta.redb) in key order: pages that concurrent
+    /// writers' splits left half full are packed again (about half the size). Refused while a
+    /// server holds the data directory; crash-safe (a kill meanwhile leaves the old file).
+    Compact {
+        #[command(flatten)]
+        instance: InstanceArgs,
+    },
     /// Backup of a whole server: a consistent copy of its metadata and object data (--to) and,
     /// kept apart, its keys (--keys-to: master key, keyring, access keys, TLS). Taken by the
     /// running server while it serves, or from a stopped one. Restore with `leadshop restore`.

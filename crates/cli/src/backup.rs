@@ -13,6 +13,35 @@ use leadshop_server::backup::{
 };
 use leadshop_store::{MasterKeys, Store};
 
+/// `leadshop compact`: rebuilds the metadata of a stopped server's data directory.
+pub(crate) fn compact(config: &Config) -> Result<()> {
+    let dir = &config.data_dir;
+    if !dir.join(leadshop_store::METADATA_FILE).exists() {
+        bail!("{} holds no leadshop data (no meta.redb)", dir.display());
+    }
+    let started = Instant::now();
+    let r = Store::compact_metadata(dir).map_err(|e| {
+        let running = e.to_string().contains("already open");
+        anyhow::anyhow!(
+            "{}{e}",
+            if running {
+                "a running server holds this data directory; stop it first: "
+            } else {
+                ""
+            }
+        )
+    })?;
+    println!(
+        "{}: {} versions; meta.redb {} → {} bytes in {:.1} s",
+        dir.display(),
+        r.versions,
+        r.bytes_before,
+        r.bytes_after,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
 /// Takes a backup of `config`'s data directory into `target`, online or offline.
 pub(crate) fn take(config: &Config, target: &Target, wait: Duration) -> Result<Manifest> {
     let locations = config.key_locations();

@@ -200,6 +200,7 @@ fn run(cli: Cli) -> Result<()> {
             }
         },
         Command::Bench(args) => bench::run(args),
+        Command::Compact { instance } => backup::compact(&instance.config()?),
         Command::Recover {
             remote: args,
             key,

@@ -23,7 +23,7 @@ use super::backup::{TABLES, copy_table, sync_dir};
 use super::datapoints::DATAPOINTS;
 use super::lifecycle::LIFECYCLE;
 use super::usage::USAGE;
-use super::{BUCKETS, DEFAULT_METADATA_CACHE_BYTES, META, PARTS, UPLOADS, VERSIONS};
+use super::{BUCKETS, DEFAULT_METADATA_CACHE_BYTES, META, PARTS, Store, UPLOADS, VERSIONS};
 use crate::StoreError;
 use crate::record::{self, FORMAT_COMPACT, VersionRecord};
 
@@ -39,36 +39,73 @@ const REBUILD_FILE: &str = "meta.redb.rebuild";
 /// Rebuilds `meta` (in `root`) in format 2 when it holds versions of an earlier format.
 /// Returns how many versions it re-encoded (0: nothing to do).
 pub(super) fn migrate_at_open(root: &Path, meta: &Path) -> Result<u64, StoreError> {
-    let rebuild = root.join(REBUILD_FILE);
-    match std::fs::remove_file(&rebuild) {
-        Ok(()) => {
-            tracing::warn!("removed a metadata rebuild a crash interrupted; rebuilding again")
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e.into()),
+    Ok(rebuild(root, meta, false)?.map_or(0, |(reencoded, _)| reencoded))
+}
+
+/// What [`Store::compact_metadata`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CompactReport {
+    /// Versions copied.
+    pub versions: u64,
+    /// Size of `meta.redb` before.
+    pub bytes_before: u64,
+    /// Size after.
+    pub bytes_after: u64,
+}
+
+impl Store {
+    /// Rebuilds the metadata of the (stopped) store in `root` in key order, as the migration
+    /// does: pages that splits left half full are packed again (a store written by
+    /// concurrent writers holds about twice its records' size; docs/BENCHMARKS.md). Crash-safe
+    /// like the migration.
+    ///
+    /// # Errors
+    /// The store is open elsewhere (a running server holds its lock), there is no metadata in
+    /// `root`, or an I/O or metadata error.
+    pub fn compact_metadata(root: &Path) -> Result<CompactReport, StoreError> {
+        let meta = root.join(super::METADATA_FILE);
+        let bytes_before = std::fs::metadata(&meta)
+            .map_err(|e| StoreError::Corrupt(format!("{}: {e}", meta.display())))?
+            .len();
+        let (_, versions) = rebuild(root, &meta, true)?.unwrap_or_default();
+        Ok(CompactReport {
+            versions,
+            bytes_before,
+            bytes_after: std::fs::metadata(&meta)?.len(),
+        })
     }
+}
+
+/// The rebuild: with `force`, also of a database already in format 2. `None`: nothing done;
+/// else (re-encoded, copied) versions.
+fn rebuild(root: &Path, meta: &Path, force: bool) -> Result<Option<(u64, u64)>, StoreError> {
+    let rebuild = root.join(REBUILD_FILE);
     if !meta.exists() {
-        return Ok(0);
+        remove_stale(&rebuild)?;
+        return Ok(None);
     }
     let started = Instant::now();
     let (reencoded, total) = {
+        // Opened first: its lock keeps a second process (a server, another compaction) out
+        // before anything is touched.
         let old = Database::builder()
             .set_cache_size(DEFAULT_METADATA_CACHE_BYTES)
             .create(meta)?;
+        remove_stale(&rebuild)?;
         let tx = old.begin_read()?;
         let marker = match tx.open_table(META) {
             Ok(t) => t.get(VERSIONS_FORMAT)?.map(|v| v.value()),
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(0),
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
             Err(e) => return Err(e.into()),
         };
-        if marker == Some(u64::from(FORMAT_COMPACT)) {
-            return Ok(0);
+        if marker == Some(u64::from(FORMAT_COMPACT)) && !force {
+            return Ok(None);
         }
         // A table this build does not know would be lost by the rebuild.
         for table in tx.list_tables()? {
             if !TABLES.contains(&table.name()) {
                 return Err(StoreError::Corrupt(format!(
-                    "the metadata holds a table {:?} this build does not know; not migrated",
+                    "the metadata holds a table {:?} this build does not know; not rebuilt",
                     table.name()
                 )));
             }
@@ -101,9 +138,20 @@ pub(super) fn migrate_at_open(root: &Path, meta: &Path) -> Result<u64, StoreErro
         versions = total,
         reencoded,
         seconds = started.elapsed().as_secs_f64(),
-        "rebuilt the metadata with version records in format 2"
+        "rebuilt the metadata in key order, version records in format 2"
     );
-    Ok(reencoded)
+    Ok(Some((reencoded, total)))
+}
+
+fn remove_stale(rebuild: &Path) -> Result<(), StoreError> {
+    match std::fs::remove_file(rebuild) {
+        Ok(()) => {
+            tracing::warn!("removed a metadata rebuild a crash interrupted");
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Copies the versions table in key order, in batches, re-encoding format 1 records; returns
@@ -153,7 +201,7 @@ mod tests {
     use redb::{ReadableDatabase, ReadableTable};
 
     use super::*;
-    use crate::Store;
+
     use crate::record::{
         BucketRecord, Checksums, ContentHeaders, Envelope, Restore, Segment, SseAlgorithm,
         VersioningState, encode_version_json,
@@ -357,6 +405,41 @@ mod tests {
             migrate_at_open(dir.path(), &dir.path().join("meta.redb")).unwrap(),
             0
         );
+    }
+
+    #[test]
+    fn compaction_packs_a_database_its_writers_left_half_full_and_is_refused_while_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let recs: Vec<_> = (0..4_000u64)
+            .map(|i| full(&format!("k/{:03}/{i:06}", i % 100), i))
+            .collect();
+        {
+            let store = Store::open(dir.path(), None).unwrap();
+            store
+                .create_bucket(&BucketRecord {
+                    name: "b".into(),
+                    created_ms: 0,
+                    region: "us-east-1".into(),
+                    versioning: VersioningState::Enabled,
+                    documents: BTreeMap::new(),
+                })
+                .unwrap();
+            // Appends at the ends of many key ranges: every split leaves a page half full.
+            for rec in &recs {
+                store.put_version("b", rec.clone(), None).unwrap();
+            }
+            let err = Store::compact_metadata(dir.path()).unwrap_err();
+            assert!(err.to_string().contains("already open"), "{err}");
+        }
+        let r = Store::compact_metadata(dir.path()).unwrap();
+        assert_eq!(r.versions, 4_000);
+        assert!(r.bytes_after < r.bytes_before, "{r:?}");
+        let store = Store::open(dir.path(), None).unwrap();
+        for rec in recs.iter().step_by(37) {
+            let mut got = store.get_version("b", &rec.key, None).unwrap();
+            got.version_id.clone_from(&rec.version_id);
+            assert!(same(rec, &got));
+        }
     }
 
     #[test]

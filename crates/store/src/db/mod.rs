@@ -33,6 +33,7 @@ pub(crate) use usage::VersionsMut;
 pub use backup::{BackupFile, EngineBackup, METADATA_FILE, copy_file, hash_file, sync_dir};
 pub use datapoints::{ClassUsage, Stat};
 pub use lifecycle::LifecycleAction;
+pub use migrate::CompactReport;
 pub use types::{
     CompletePart, CompletedObject, DeleteOutcome, ListPage, ListQuery, ListVersionsPage,
     ListVersionsQuery, MIN_PART_SIZE, PutOutcome, WritePrecondition,
