@@ -382,26 +382,7 @@ impl Remote {
                 return Ok(removed);
             }
             removed += ids.len() as u64;
-            let delete = Delete::builder()
-                .set_objects(Some(ids))
-                .quiet(true)
-                .build()
-                .map_err(|e| RemoteError::Config(e.to_string()))?;
-            let out = self
-                .client
-                .delete_objects()
-                .bucket(&self.bucket)
-                .delete(delete)
-                .send()
-                .await
-                .map_err(service("DeleteObjects"))?;
-            if let Some(e) = out.errors().first() {
-                return Err(RemoteError::Nothing(format!(
-                    "removing the benchmark's objects: {} {}",
-                    e.key().unwrap_or_default(),
-                    e.message().unwrap_or_default()
-                )));
-            }
+            self.delete_batch(ids, Delete::builder()).await?;
         }
     }
 }

@@ -449,7 +449,7 @@ impl Remote {
         Ok(report)
     }
 
-    async fn delete_batch(
+    pub(crate) async fn delete_batch(
         &self,
         objects: Vec<aws_sdk_s3::types::ObjectIdentifier>,
         builder: aws_sdk_s3::types::builders::DeleteBuilder,

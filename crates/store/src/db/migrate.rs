@@ -314,9 +314,7 @@ mod tests {
         assert!(record::decode::<VersionRecord>(&long).is_err());
     }
 
-    /// A database as builds before format 2 left it: versions in JSON, no format marker.
-    fn written_by_the_previous_format(root: &std::path::Path, n: u64) -> Vec<VersionRecord> {
-        let store = Store::open(root, None).unwrap();
+    fn versioned_bucket(store: &Store) {
         store
             .create_bucket(&BucketRecord {
                 name: "b".into(),
@@ -326,6 +324,12 @@ mod tests {
                 documents: BTreeMap::new(),
             })
             .unwrap();
+    }
+
+    /// A database as builds before format 2 left it: versions in JSON, no format marker.
+    fn written_by_the_previous_format(root: &std::path::Path, n: u64) -> Vec<VersionRecord> {
+        let store = Store::open(root, None).unwrap();
+        versioned_bucket(&store);
         let recs: Vec<_> = (0..n).map(|i| full(&format!("k/{i:05}"), i)).collect();
         let tx = store.db.begin_write().unwrap();
         {
@@ -415,15 +419,7 @@ mod tests {
             .collect();
         {
             let store = Store::open(dir.path(), None).unwrap();
-            store
-                .create_bucket(&BucketRecord {
-                    name: "b".into(),
-                    created_ms: 0,
-                    region: "us-east-1".into(),
-                    versioning: VersioningState::Enabled,
-                    documents: BTreeMap::new(),
-                })
-                .unwrap();
+            versioned_bucket(&store);
             // Appends at the ends of many key ranges: every split leaves a page half full.
             for rec in &recs {
                 store.put_version("b", rec.clone(), None).unwrap();

@@ -1,0 +1,95 @@
+//! How records become bytes and back: the leading `RECORD_TAG, format` bytes, format 1 (JSON)
+//! for buckets, uploads and parts, format 2 ([`super::compact`]) for versions.
+
+use serde::{Serialize, de::DeserializeOwned};
+
+use super::{BucketRecord, PartRecord, UploadRecord, VersionRecord, compact};
+use crate::StoreError;
+
+/// First byte of every record. DO NOT CHANGE: existing databases carry it.
+const RECORD_TAG: u8 = b'L';
+/// Record format 1: JSON. DO NOT CHANGE its meaning.
+const FORMAT_JSON: u8 = 1;
+/// Record format 2: tagged binary fields ([`compact`]), versions only. DO NOT CHANGE its
+/// meaning; a format 3 comes with a migration.
+pub(crate) const FORMAT_COMPACT: u8 = 2;
+
+/// A record of the metadata database: how it is written, and the formats it is read from.
+pub(crate) trait Record: Sized {
+    /// The record's bytes, in the format this build writes.
+    fn to_bytes(&self) -> Vec<u8>;
+    /// A record from bytes of any format this build reads.
+    ///
+    /// # Errors
+    /// [`StoreError::Corrupt`]: an unknown format, or bytes that are not a record.
+    fn from_bytes(bytes: &[u8]) -> Result<Self, StoreError>;
+}
+
+pub(crate) fn encode<T: Record>(value: &T) -> Vec<u8> {
+    value.to_bytes()
+}
+
+pub(crate) fn decode<T: Record>(bytes: &[u8]) -> Result<T, StoreError> {
+    T::from_bytes(bytes)
+}
+
+/// The record's format byte, if it has the leadshop tag.
+pub(crate) fn format_of(bytes: &[u8]) -> Option<u8> {
+    match bytes {
+        [RECORD_TAG, format, ..] => Some(*format),
+        _ => None,
+    }
+}
+
+fn encode_json<T: Serialize>(value: &T) -> Vec<u8> {
+    let mut out = vec![RECORD_TAG, FORMAT_JSON];
+    serde_json::to_writer(&mut out, value).expect("records always serialise");
+    out
+}
+
+fn decode_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
+    match bytes {
+        [RECORD_TAG, FORMAT_JSON, json @ ..] => {
+            serde_json::from_slice(json).map_err(|e| StoreError::Corrupt(e.to_string()))
+        }
+        [RECORD_TAG, v, ..] => Err(StoreError::Corrupt(format!(
+            "record format {v} is newer than this build"
+        ))),
+        _ => Err(StoreError::Corrupt("record without leadshop tag".into())),
+    }
+}
+
+macro_rules! json_records {
+    ($($t:ty),*) => {$(
+        impl Record for $t {
+            fn to_bytes(&self) -> Vec<u8> {
+                encode_json(self)
+            }
+            fn from_bytes(bytes: &[u8]) -> Result<Self, StoreError> {
+                decode_json(bytes)
+            }
+        }
+    )*};
+}
+
+json_records!(BucketRecord, UploadRecord, PartRecord);
+
+impl Record for VersionRecord {
+    fn to_bytes(&self) -> Vec<u8> {
+        compact::encode_version([RECORD_TAG, FORMAT_COMPACT], self)
+    }
+
+    fn from_bytes(bytes: &[u8]) -> Result<Self, StoreError> {
+        match bytes {
+            [RECORD_TAG, FORMAT_COMPACT, body @ ..] => compact::decode_version(body),
+            _ => decode_json(bytes),
+        }
+    }
+}
+
+/// A version in format 1 (JSON), as builds before format 2 wrote it: for the migration's
+/// tests.
+#[cfg(test)]
+pub(crate) fn encode_version_json(rec: &VersionRecord) -> Vec<u8> {
+    encode_json(rec)
+}
