@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::Parser;
 
+mod arenas;
 mod args;
 mod backup;
 mod bench;
@@ -17,7 +18,11 @@ use args::{
 use leadshop_server::Config;
 
 fn main() {
-    if let Err(e) = run(Cli::parse()) {
+    let cli = Cli::parse();
+    if matches!(cli.command, Command::Serve(_)) {
+        arenas::cap();
+    }
+    if let Err(e) = run(cli) {
         eprintln!("error: {}", report(&e));
         std::process::exit(1);
     }
