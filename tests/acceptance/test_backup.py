@@ -213,7 +213,8 @@ def test_an_online_backup_restores_on_a_fresh_machine_byte_identical(tmp_path):
 def test_a_damaged_unfinished_or_mismatched_backup_is_refused(tmp_path):
     srv = Leadshop(tmp_path / "data").start()
     s3 = s3_client(srv)
-    body = os.urandom(10_000)
+    # Over 16 KiB (INLINE_MAX): the object's data is a file of the backup, flipped below.
+    body = os.urandom(100_000)
     s3.put_object(Bucket=ASSETS, Key="one", Body=body)
     srv.stop()
     data = tmp_path / "data"

@@ -29,6 +29,7 @@ fn put(store: &Store, bucket: &str, key: &str, body: &[u8]) {
         len: sealed.len,
         envelope: sealed.envelope,
         part_checksums: None,
+        inline: false,
     }];
     store.put_version(bucket, rec, None).expect("put");
 }

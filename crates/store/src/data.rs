@@ -7,13 +7,16 @@
 //! - `tmp/<32 hex digits>`: files being written; anything found here at start-up is garbage.
 
 use std::fs::{self, File};
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use crate::crypto::{self, ChunkCipher, CryptoError, Key};
-use crate::record::{Envelope, Segment, SseAlgorithm};
+
+mod read;
+use crate::record::{Envelope, SseAlgorithm};
+pub(crate) use read::read_segment;
 
 /// Header of every plaintext data file. DO NOT CHANGE: existing files carry it.
 pub const DATA_HEADER: [u8; 8] = *b"LSDATA\x01\x00";
@@ -183,11 +186,62 @@ struct Sealer {
 /// With a master key, bytes are encrypted before they reach the file (temp files included).
 pub struct DataWriter {
     id: FileId,
-    file: Option<File>,
-    tmp: PathBuf,
+    out: Out,
     dest: PathBuf,
     len: u64,
     sealer: Option<Sealer>,
+}
+
+/// Objects up to this many bytes may be kept inline in the metadata, committed with their
+/// version ([`crate::Store::object_writer`]): no file, no file fsync, no directory fsync.
+pub const INLINE_MAX: u64 = 16 * 1024;
+
+/// Where a writer's bytes go: memory while they may still be kept inline, else the temp file
+/// (opened when the bytes outgrow the inline limit, or at once for a writer that may not
+/// inline). `None` in both: sealed.
+struct Out {
+    file: Option<File>,
+    memory: Option<Vec<u8>>,
+    tmp: PathBuf,
+}
+
+impl Out {
+    /// The most bytes (header, data, tags) kept in memory before they go to a file.
+    const MEMORY_MAX: usize = DATA_HEADER.len() + INLINE_MAX as usize + 2 * crypto::TAG_LEN;
+
+    fn open_tmp(tmp: &Path) -> io::Result<File> {
+        let mut options = File::options();
+        options.write(true).create_new(true);
+        // Object data is private to the server's user, even encrypted.
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        options.open(tmp)
+    }
+
+    /// Moves what is held in memory to the temp file, which takes every later byte.
+    fn spill(&mut self) -> io::Result<()> {
+        if let Some(held) = self.memory.take() {
+            let mut file = Self::open_tmp(&self.tmp)?;
+            let written = file.write_all(&held);
+            self.file = Some(file);
+            written?;
+        }
+        Ok(())
+    }
+
+    fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        if let Some(m) = self.memory.as_mut() {
+            if m.len() + bytes.len() <= Self::MEMORY_MAX {
+                m.extend_from_slice(bytes);
+                return Ok(());
+            }
+            self.spill()?;
+        }
+        self.file
+            .as_mut()
+            .ok_or_else(|| io::Error::other("writer already sealed"))?
+            .write_all(bytes)
+    }
 }
 
 impl std::fmt::Debug for DataWriter {
@@ -208,6 +262,9 @@ pub struct SealedData {
     pub len: u64,
     /// The encryption envelope, when the file is encrypted.
     pub envelope: Option<Envelope>,
+    /// An inline writer's small object: the bytes a file would hold, which the version's
+    /// commit stores in the metadata; `None`: the data is the durable file `file`.
+    pub inline: Option<Vec<u8>>,
 }
 
 /// The wrap binding of the outer layer's data key (format 2).
@@ -268,10 +325,13 @@ fn crypto_err(e: CryptoError) -> io::Error {
 }
 
 impl DataWriter {
+    /// A writer; with `inline`, the bytes stay in memory while they fit [`INLINE_MAX`] and
+    /// [`DataWriter::seal`] returns them instead of making a file.
     pub(crate) fn create(
         dirs: &DataDirs,
         master: Option<&MasterKey>,
         other: Option<Wrapping<'_>>,
+        inline: bool,
     ) -> io::Result<Self> {
         let id = FileId::random();
         dirs.note_born(id);
@@ -320,22 +380,24 @@ impl DataWriter {
                 })
             }
         };
-        let tmp = dirs.tmp_path(id);
-        let mut options = File::options();
-        options.write(true).create_new(true);
-        // Object data is private to the server's user, even encrypted.
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options.open(&tmp)?;
-        file.write_all(if sealer.is_some() {
+        let mut out = Out {
+            file: None,
+            memory: None,
+            tmp: dirs.tmp_path(id),
+        };
+        if inline {
+            out.memory = Some(Vec::with_capacity(256));
+        } else {
+            out.file = Some(Out::open_tmp(&out.tmp)?);
+        }
+        out.write_all(if sealer.is_some() {
             &DATA_HEADER_ENCRYPTED
         } else {
             &DATA_HEADER
         })?;
         Ok(Self {
             id,
-            file: Some(file),
-            tmp,
+            out,
             dest: dirs.path(id),
             len: 0,
             sealer,
@@ -347,11 +409,14 @@ impl DataWriter {
     /// # Errors
     /// Any I/O error of the underlying file.
     pub fn write(&mut self, mut buf: &[u8]) -> io::Result<()> {
-        let file = self
-            .file
-            .as_mut()
-            .ok_or_else(|| io::Error::other("writer already sealed"))?;
+        if self.out.file.is_none() && self.out.memory.is_none() {
+            return Err(io::Error::other("writer already sealed"));
+        }
         self.len += buf.len() as u64;
+        if self.len > INLINE_MAX {
+            self.out.spill()?;
+        }
+        let file = &mut self.out;
         let Some(s) = self.sealer.as_mut() else {
             return file.write_all(buf);
         };
@@ -384,26 +449,39 @@ impl DataWriter {
 
     /// Writes the final chunk, fsyncs the file, renames it into `objects/` and fsyncs that
     /// directory, so the file survives a crash once the metadata commit that references it
-    /// has happened.
+    /// has happened. Bytes still in memory (an inline writer's small object) are returned
+    /// instead, for that commit to hold.
     ///
     /// # Errors
     /// Any I/O error; the temp file is removed.
     pub fn seal(mut self) -> io::Result<SealedData> {
-        let mut file = self
-            .file
-            .take()
-            .ok_or_else(|| io::Error::other("writer already sealed"))?;
         let envelope = match self.sealer.take() {
             None => None,
             Some(mut s) => {
                 s.seal_pending(true);
-                if let Err(e) = file.write_all(&s.pending) {
-                    let _ = fs::remove_file(&self.tmp);
+                if let Err(e) = self.out.write_all(&s.pending) {
+                    if self.out.file.take().is_some() {
+                        let _ = fs::remove_file(&self.out.tmp);
+                    }
                     return Err(e);
                 }
                 Some(s.envelope)
             }
         };
+        if let Some(bytes) = self.out.memory.take() {
+            return Ok(SealedData {
+                file: self.id,
+                len: self.len,
+                envelope,
+                inline: Some(bytes),
+            });
+        }
+        let file = self
+            .out
+            .file
+            .take()
+            .ok_or_else(|| io::Error::other("writer already sealed"))?;
+        let tmp = self.out.tmp.clone();
         let result = (|| {
             file.sync_all()?;
             drop(file);
@@ -412,17 +490,18 @@ impl DataWriter {
                 .parent()
                 .expect("data paths have a shard directory");
             private_dir(dir)?;
-            fs::rename(&self.tmp, &self.dest)?;
+            fs::rename(&tmp, &self.dest)?;
             File::open(dir)?.sync_all()
         })();
         if let Err(e) = result {
-            let _ = fs::remove_file(&self.tmp);
+            let _ = fs::remove_file(&tmp);
             return Err(e);
         }
         Ok(SealedData {
             file: self.id,
             len: self.len,
             envelope,
+            inline: None,
         })
     }
 }
@@ -439,137 +518,8 @@ impl Sealer {
 
 impl Drop for DataWriter {
     fn drop(&mut self) {
-        if self.file.take().is_some() {
-            let _ = fs::remove_file(&self.tmp);
+        if self.out.file.take().is_some() {
+            let _ = fs::remove_file(&self.out.tmp);
         }
-    }
-}
-
-/// Reads `len` plaintext bytes at `offset` of a segment, decrypting the chunks they span.
-///
-/// # Errors
-/// I/O errors; `InvalidData` for an unknown file format, a header that disagrees with the
-/// envelope, or data that fails authentication (altered, truncated, swapped).
-pub(crate) fn read_segment(
-    path: &Path,
-    segment: &Segment,
-    master: Option<&crate::MasterKeys>,
-    wrapping_key: Option<&Key>,
-    offset: u64,
-    len: usize,
-) -> io::Result<Vec<u8>> {
-    let invalid = |m: String| {
-        io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("{}: {m}", path.display()),
-        )
-    };
-    let mut file = File::open(path)?;
-    let mut header = [0u8; DATA_HEADER.len()];
-    file.read_exact(&mut header)?;
-    match (&segment.envelope, header) {
-        (None, DATA_HEADER) => {
-            file.seek(SeekFrom::Start(DATA_HEADER_LEN + offset))?;
-            let mut buf = vec![0u8; len];
-            file.read_exact(&mut buf)?;
-            Ok(buf)
-        }
-        (Some(env), DATA_HEADER_ENCRYPTED) => {
-            let wrapped =
-                hex::decode(&env.wrapped_key).map_err(|_| invalid("malformed envelope".into()))?;
-            let dek = if env.algorithm == SseAlgorithm::Customer {
-                // A missing or wrong customer key is the caller's error, not damaged data.
-                let key = wrapping_key.ok_or_else(|| {
-                    io::Error::new(
-                        io::ErrorKind::PermissionDenied,
-                        "the object is encrypted with a customer-provided key (SSE-C); send it",
-                    )
-                })?;
-                crypto::unwrap_key(key, SSE_C_KEY_ID, &wrapped).map_err(|_| {
-                    io::Error::new(
-                        io::ErrorKind::PermissionDenied,
-                        "the customer-provided key does not open this object",
-                    )
-                })?
-            } else if env.algorithm.is_keyring() {
-                let key = wrapping_key.ok_or_else(|| {
-                    io::Error::new(
-                        io::ErrorKind::PermissionDenied,
-                        format!("the object is encrypted under keyring key {}", env.key_id),
-                    )
-                })?;
-                crypto::unwrap_key(
-                    key,
-                    &wrap_binding(&env.key_id, env.context.as_deref()),
-                    &wrapped,
-                )
-                .map_err(|e| invalid(format!("unwrapping with keyring key {}: {e}", env.key_id)))?
-            } else {
-                let master = master.and_then(|m| m.get(&env.key_id)).ok_or_else(|| {
-                    invalid(format!(
-                        "encrypted under master key {:?}, which is not loaded",
-                        env.key_id
-                    ))
-                })?;
-                crypto::unwrap_key(&master.key, &master.id, &wrapped)
-                    .map_err(|e| invalid(e.to_string()))?
-            };
-            let id = path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .and_then(|n| FileId::try_from(n.to_string()).ok())
-                .ok_or_else(|| invalid("data file name is not its id".into()))?;
-            let cipher = ChunkCipher::new(&dek, binding(id));
-            // Format 2 (DSSE-KMS): the outer layer's key is wrapped by the same keyring key.
-            let outer = match (env.format, &env.outer_wrapped_key) {
-                (crypto::FORMAT, None) => None,
-                (crypto::FORMAT_DUAL, Some(w)) if env.algorithm.is_keyring() => {
-                    let w = hex::decode(w).map_err(|_| invalid("malformed envelope".into()))?;
-                    let key = wrapping_key.expect("checked above for keyring algorithms");
-                    let outer_dek = crypto::unwrap_key(
-                        key,
-                        &outer_binding(&env.key_id, env.context.as_deref()),
-                        &w,
-                    )
-                    .map_err(|e| invalid(format!("unwrapping the outer data key: {e}")))?;
-                    Some(ChunkCipher::outer(&outer_dek, binding(id)))
-                }
-                (f, _) => return Err(invalid(format!("unknown envelope format {f}"))),
-            };
-            let layers = 1 + u64::from(outer.is_some());
-            let tags = crypto::TAG_LEN * (1 + usize::from(outer.is_some()));
-            let end = offset + len as u64;
-            let (first, last, cipher_offset, skip) =
-                crypto::chunk_range(offset, end, segment.len, layers);
-            let n = crypto::chunk_count(segment.len);
-            file.seek(SeekFrom::Start(DATA_HEADER_LEN + cipher_offset))?;
-            let mut out = Vec::with_capacity(len + skip);
-            let mut chunk = Vec::with_capacity(crypto::CHUNK_LEN + tags);
-            for i in first..=last {
-                let plain_len =
-                    (segment.len - i * crypto::CHUNK_LEN as u64).min(crypto::CHUNK_LEN as u64);
-                chunk.resize(usize::try_from(plain_len).unwrap_or(0) + tags, 0);
-                file.read_exact(&mut chunk)?;
-                let inner = match &outer {
-                    Some(o) => o
-                        .open(i, i == n - 1, &mut chunk)
-                        .map_err(|e| invalid(format!("chunk {i}, outer layer: {e}")))?,
-                    None => &mut chunk[..],
-                };
-                let plain = cipher
-                    .open(i, i == n - 1, inner)
-                    .map_err(|e| invalid(format!("chunk {i}: {e}")))?;
-                out.extend_from_slice(plain);
-            }
-            if out.len() < skip + len {
-                return Err(invalid("object data shorter than its recorded size".into()));
-            }
-            out.drain(..skip);
-            out.truncate(len);
-            Ok(out)
-        }
-        _ => Err(invalid(
-            "not a leadshop data file of the format its record names".into(),
-        )),
     }
 }

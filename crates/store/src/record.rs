@@ -268,6 +268,11 @@ pub struct Segment {
     /// completed before this was kept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub part_checksums: Option<Checksums>,
+    /// The data (the bytes a data file would hold: header and sealed chunks) is in the
+    /// metadata's `inline` table under `file`, committed with the version, instead of a file:
+    /// a small object ([`crate::data::INLINE_MAX`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub inline: bool,
 }
 
 /// The encryption envelope of one data file (format in [`crate::crypto`]).

@@ -77,6 +77,7 @@ impl Store {
                 len: data.len,
                 envelope: data.envelope,
                 part_checksums: None,
+                inline: data.inline.is_some(),
             }],
             encryption: None,
             restore: None,
@@ -84,7 +85,8 @@ impl Store {
             legal_hold: new.legal_hold,
             acl: new.acl,
         };
-        self.put_version(bucket, rec, precondition)
+        let inline = data.inline.map(|bytes| (data.file, bytes));
+        self.put_version_with(bucket, rec, precondition, inline)
             .inspect_err(|_| self.discard(data.file))
     }
 
@@ -99,6 +101,12 @@ impl Store {
         new: NewPart,
         data: SealedData,
     ) -> Result<PartRecord, StoreError> {
+        if data.inline.is_some() {
+            // Parts are written by `Store::writer`, which never keeps data inline.
+            return Err(StoreError::Corrupt(
+                "a part's data must be a file (written by an inline writer)".into(),
+            ));
+        }
         let part = PartRecord {
             part_number: new.part_number,
             size: data.len,

@@ -25,6 +25,7 @@ fn write(store: &Store, key: &Key, algorithm: SseAlgorithm, context: &str, data:
         len: s.len,
         envelope: s.envelope,
         part_checksums: None,
+        inline: false,
     }
 }
 

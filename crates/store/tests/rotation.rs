@@ -127,6 +127,7 @@ fn writes_begun_under_the_old_key_commit_under_the_new_one() {
         len: part.size,
         envelope: part.envelope.clone(),
         part_checksums: None,
+        inline: false,
     };
     assert_eq!(
         store

@@ -141,6 +141,16 @@ impl Ingested {
     }
 }
 
+/// Whether a small body may be kept inline in the metadata: yes for a whole object's data
+/// (PutObject, CopyObject), no for a part (its record holds a file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Inline {
+    /// Up to `leadshop_store::data::INLINE_MAX` bytes are committed with the version.
+    Allowed,
+    /// Always a data file.
+    Never,
+}
+
 /// A key other than the master key to wrap a new object's data key (SSE-C, SSE-KMS).
 #[derive(Clone)]
 pub(crate) struct OwnedWrapping {
@@ -176,18 +186,20 @@ impl OwnedWrapping {
 /// the first batch, so an upload that has sent nothing yet holds no file and no buffer.
 struct Sink {
     writer: Option<DataWriter>,
-    /// Where and how to open the file, until it is open.
-    open: Option<(Arc<Store>, Option<OwnedWrapping>)>,
+    /// Where and how to open the file, until it is open (and whether a small object may stay
+    /// inline in the metadata).
+    open: Option<(Arc<Store>, Option<OwnedWrapping>, bool)>,
     md5: Md5,
     hasher: ChecksumHasher,
 }
 
 impl Sink {
     fn absorb(mut self, batch: &[Bytes]) -> std::io::Result<Self> {
-        if let Some((store, wrapping)) = self.open.take() {
-            self.writer = Some(match wrapping {
-                Some(w) => store.writer_wrapped(w.as_wrapping())?,
-                None => store.writer()?,
+        if let Some((store, wrapping, inline)) = self.open.take() {
+            self.writer = Some(match (wrapping, inline) {
+                (w, true) => store.object_writer(w.as_ref().map(OwnedWrapping::as_wrapping))?,
+                (Some(w), false) => store.writer_wrapped(w.as_wrapping())?,
+                (None, false) => store.writer()?,
             });
         }
         let writer = self
@@ -265,6 +277,7 @@ pub(crate) async fn ingest(
     content_md5: Option<&str>,
     trailers: Option<&TrailingHeaders>,
     wrapping: Option<OwnedWrapping>,
+    inline: Inline,
 ) -> S3Result<Ingested> {
     let expected_md5 = content_md5
         .map(|m| {
@@ -280,7 +293,7 @@ pub(crate) async fn ingest(
 
     let mut sink = Some(Sink {
         writer: None,
-        open: Some((s.store().clone(), wrapping)),
+        open: Some((s.store().clone(), wrapping, inline == Inline::Allowed)),
         md5: Md5::new(),
         hasher: plan.hasher(),
     });

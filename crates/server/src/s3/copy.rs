@@ -185,6 +185,7 @@ pub(super) async fn handle_copy_object(
         None,
         None,
         enc.wrapping.clone(),
+        body::Inline::Allowed,
     )
     .await?;
     // The copy is a new version: the destination's lock headers or default retention (the

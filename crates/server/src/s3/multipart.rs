@@ -252,6 +252,7 @@ pub(super) async fn handle_upload_part(
         input.content_md5.as_deref(),
         trailing_headers.as_ref(),
         wrapping,
+        body::Inline::Never,
     )
     .await?;
     let part = store_part(s, input.upload_id, input.part_number, ingested).await?;
@@ -261,6 +262,7 @@ pub(super) async fn handle_upload_part(
             len: part.size,
             envelope: part.envelope.clone(),
             part_checksums: None,
+            inline: false,
         })),
         e_tag: Some(etag(&part.etag)),
         sse_customer_algorithm: super::sse_c::algorithm(customer_key.as_ref()),
@@ -330,7 +332,16 @@ pub(super) async fn handle_upload_part_copy(
         .with_customer_key(src_wrapping_key)
         .named(&src_bucket, &src_key, &src.version_id);
     let wrapping = upload_wrapping(s, &up, customer_key.as_ref())?;
-    let ingested = body::ingest(s, Some(reader.into_blob()), &plan, None, None, wrapping).await?;
+    let ingested = body::ingest(
+        s,
+        Some(reader.into_blob()),
+        &plan,
+        None,
+        None,
+        wrapping,
+        body::Inline::Never,
+    )
+    .await?;
     let part = store_part(s, input.upload_id, input.part_number, ingested).await?;
     let mut result = CopyPartResult {
         e_tag: Some(etag(&part.etag)),

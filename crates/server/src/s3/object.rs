@@ -189,6 +189,7 @@ pub(super) async fn handle_put_object(
         input.content_md5.as_deref(),
         trailing_headers.as_ref(),
         enc.wrapping.clone(),
+        body::Inline::Allowed,
     )
     .await?;
     let new = NewVersion {

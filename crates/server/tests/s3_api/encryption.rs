@@ -204,7 +204,8 @@ async fn a_tampered_data_file_fails_cleanly_and_others_stay_readable() {
     s3.put_object()
         .bucket(b)
         .key("bystander")
-        .body(ByteStream::from(bytes(1000, 10)))
+        // Over leadshop_store::data::INLINE_MAX: a data file of its own.
+        .body(ByteStream::from(bytes(100_000, 10)))
         .send()
         .await
         .unwrap();
@@ -258,7 +259,7 @@ async fn a_tampered_data_file_fails_cleanly_and_others_stay_readable() {
         .unwrap();
     assert_eq!(
         got.body.collect().await.unwrap().into_bytes().as_ref(),
-        bytes(1000, 10).as_slice()
+        bytes(100_000, 10).as_slice()
     );
 }
 

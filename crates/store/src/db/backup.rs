@@ -17,7 +17,7 @@ use redb::{
 use serde::{Deserialize, Serialize};
 
 use super::{
-    BUCKETS, META, PARTS, UPLOADS, VERSIONS, datapoints::DATAPOINTS, lifecycle::LIFECYCLE,
+    BUCKETS, INLINE, META, PARTS, UPLOADS, VERSIONS, datapoints::DATAPOINTS, lifecycle::LIFECYCLE,
     usage::USAGE,
 };
 use crate::record::{self, Envelope, PartRecord, SseAlgorithm, VersionRecord};
@@ -25,7 +25,7 @@ use crate::{Store, StoreError};
 
 /// Every table of the metadata database. A table that is not here makes a backup fail
 /// rather than leave it out (the test `every_table_is_backed_up` keeps this list whole).
-pub(super) const TABLES: [&str; 8] = [
+pub(super) const TABLES: [&str; 9] = [
     "meta",
     "buckets",
     "versions",
@@ -34,6 +34,7 @@ pub(super) const TABLES: [&str; 8] = [
     "lifecycle",
     "datapoints",
     "usage",
+    "inline",
 ];
 
 /// Name of the metadata database in a data directory and in a backup.
@@ -108,6 +109,7 @@ impl Store {
             copy_table(&tx, &w, LIFECYCLE)?;
             copy_table(&tx, &w, DATAPOINTS)?;
             copy_table(&tx, &w, USAGE)?;
+            copy_table(&tx, &w, INLINE)?;
             w.commit()?;
         }
         set_private(&meta_path)?;
@@ -123,7 +125,10 @@ impl Store {
             out.versions += 1;
             for s in &rec.segments {
                 note_key(&mut out, s.envelope.as_ref());
-                files.push(s.file);
+                // Inline data is in the metadata copied above.
+                if !s.inline {
+                    files.push(s.file);
+                }
             }
         }
         for entry in tx.open_table(PARTS)?.iter()? {

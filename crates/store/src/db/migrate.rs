@@ -23,7 +23,7 @@ use super::backup::{TABLES, copy_table, sync_dir};
 use super::datapoints::DATAPOINTS;
 use super::lifecycle::LIFECYCLE;
 use super::usage::USAGE;
-use super::{BUCKETS, DEFAULT_METADATA_CACHE_BYTES, META, PARTS, Store, UPLOADS, VERSIONS};
+use super::{BUCKETS, DEFAULT_METADATA_CACHE_BYTES, INLINE, META, PARTS, Store, UPLOADS, VERSIONS};
 use crate::StoreError;
 use crate::record::{self, FORMAT_COMPACT, VersionRecord};
 
@@ -122,6 +122,7 @@ fn rebuild(root: &Path, meta: &Path, force: bool) -> Result<Option<(u64, u64)>, 
         copy_table(&tx, &w, LIFECYCLE)?;
         copy_table(&tx, &w, DATAPOINTS)?;
         copy_table(&tx, &w, USAGE)?;
+        copy_table(&tx, &w, INLINE)?;
         w.open_table(META)?
             .insert(VERSIONS_FORMAT, u64::from(FORMAT_COMPACT))?;
         w.commit()?;
@@ -245,6 +246,7 @@ mod tests {
                     crc32: Some("AAAAAA==".into()),
                     ..Checksums::default()
                 }),
+                inline: p == 0,
             })
             .collect();
         rec.encryption = Some(serde_json::json!({"legacy": true}));

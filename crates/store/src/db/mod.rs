@@ -51,6 +51,11 @@ pub(crate) const VERSIONS: TableDefinition<&[u8], &[u8]> = TableDefinition::new(
 /// upload id → [`UploadRecord`].
 const UPLOADS: TableDefinition<&str, &[u8]> = TableDefinition::new("uploads");
 
+/// [`FileId`] (16 bytes) → the bytes of an inline segment ([`Segment::inline`]): what its
+/// data file would hold. Written in the commit of the version that references it, removed in
+/// the commit that removes the last version referencing it ([`VersionsMut`]).
+pub(crate) const INLINE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("inline");
+
 /// [`keys::part_key`] → [`PartRecord`].
 pub(crate) const PARTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("parts");
 
@@ -229,6 +234,7 @@ impl Store {
             tx.open_table(VERSIONS)?;
             tx.open_table(UPLOADS)?;
             tx.open_table(PARTS)?;
+            tx.open_table(INLINE)?;
         }
         tx.commit()?;
         Ok(())
@@ -261,7 +267,22 @@ impl Store {
     /// The temp file cannot be created.
     pub fn writer(&self) -> io::Result<DataWriter> {
         let master = self.master.as_ref().map(MasterKeys::current);
-        DataWriter::create(&self.dirs, master.as_deref(), None)
+        DataWriter::create(&self.dirs, master.as_deref(), None, false)
+    }
+
+    /// A writer for a whole object's data (PutObject, CopyObject): an object of at most
+    /// [`crate::data::INLINE_MAX`] bytes stays in memory and is committed inside the metadata
+    /// with its version ([`Store::commit_version`]); a larger one becomes a data file as
+    /// [`Store::writer`]'s do. `wrapping`: as [`Store::writer_wrapped`].
+    ///
+    /// # Errors
+    /// The temp file cannot be created.
+    pub fn object_writer(
+        &self,
+        wrapping: Option<crate::data::Wrapping<'_>>,
+    ) -> io::Result<DataWriter> {
+        let master = self.master.as_ref().map(MasterKeys::current);
+        DataWriter::create(&self.dirs, master.as_deref(), wrapping, true)
     }
 
     /// Starts a new data file whose data key is wrapped by another key than the master key
@@ -271,7 +292,7 @@ impl Store {
     /// The temp file cannot be created.
     pub fn writer_wrapped(&self, wrapping: crate::data::Wrapping<'_>) -> io::Result<DataWriter> {
         let master = self.master.as_ref().map(MasterKeys::current);
-        DataWriter::create(&self.dirs, master.as_deref(), Some(wrapping))
+        DataWriter::create(&self.dirs, master.as_deref(), Some(wrapping), false)
     }
 
     /// Removes a sealed data file that no commit references (the write was refused).
@@ -290,14 +311,47 @@ impl Store {
         offset: u64,
         len: usize,
     ) -> io::Result<Vec<u8>> {
+        if segment.inline {
+            let bytes = self.inline_data(segment.file)?;
+            return data::read_segment(
+                std::io::Cursor::new(bytes),
+                &format_args!("inline data {}", segment.file),
+                segment,
+                self.master.as_ref(),
+                wrapping_key,
+                offset,
+                len,
+            );
+        }
+        let path = self.dirs.path(segment.file);
         data::read_segment(
-            &self.dirs.path(segment.file),
+            std::fs::File::open(&path)?,
+            &path.display(),
             segment,
             self.master.as_ref(),
             wrapping_key,
             offset,
             len,
         )
+    }
+
+    /// The bytes of an inline segment.
+    fn inline_data(&self, file: FileId) -> io::Result<Vec<u8>> {
+        let read = || -> Result<Option<Vec<u8>>, StoreError> {
+            let tx = self.db.begin_read()?;
+            let table = tx.open_table(INLINE)?;
+            Ok(table
+                .get(file.to_bytes().as_slice())?
+                .map(|v| v.value().to_vec()))
+        };
+        match read() {
+            Ok(Some(bytes)) => Ok(bytes),
+            Ok(None) => Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("inline data {file}: missing from the metadata"),
+            )),
+            Err(e) => Err(io::Error::other(e.to_string())),
+        }
     }
 
     // ---- buckets -------------------------------------------------------------------------

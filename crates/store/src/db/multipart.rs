@@ -193,6 +193,7 @@ impl Store {
                         len: p.size,
                         envelope: p.envelope.clone(),
                         part_checksums: Some(p.checksums.clone()),
+                        inline: false,
                     })
                     .collect(),
                 encryption: None,

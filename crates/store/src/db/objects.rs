@@ -138,10 +138,28 @@ impl Store {
         rec: VersionRecord,
         precondition: Option<WritePrecondition>,
     ) -> Result<PutOutcome, StoreError> {
+        self.put_version_with(bucket, rec, precondition, None)
+    }
+
+    /// [`Store::put_version`], with the bytes of its inline segment (`file`'s) written to the
+    /// `inline` table in the same transaction.
+    pub(crate) fn put_version_with(
+        &self,
+        bucket: &str,
+        rec: VersionRecord,
+        precondition: Option<WritePrecondition>,
+        inline: Option<(FileId, Vec<u8>)>,
+    ) -> Result<PutOutcome, StoreError> {
         let bucket = bucket.to_string();
         let masters = self.master.clone();
         let (outcome, garbage) = self.group.run(&self.db, move |tx| {
-            Self::insert_version(tx, masters.as_ref(), &bucket, rec, precondition.as_ref())
+            let done =
+                Self::insert_version(tx, masters.as_ref(), &bucket, rec, precondition.as_ref())?;
+            if let Some((file, bytes)) = inline {
+                tx.open_table(super::INLINE)?
+                    .insert(file.to_bytes().as_slice(), bytes.as_slice())?;
+            }
+            Ok(done)
         })?;
         self.remove_files(garbage);
         Ok(outcome)

@@ -4,7 +4,8 @@
 //!
 //! Every write to the versions table goes through [`VersionsMut`], which updates the totals
 //! from the record it inserts and the one it replaces or removes (a delete marker counts
-//! nothing). A data directory written before the totals existed (no `usage_counted` mark in
+//! nothing), and removes the inline data ([`super::INLINE`]) of a record it replaces or
+//! removes that the new record does not reference. A data directory written before the totals existed (no `usage_counted` mark in
 //! `meta`) is counted once at open ([`Store::recount_usage`]), which also repairs them.
 
 use std::collections::BTreeMap;
@@ -12,7 +13,7 @@ use std::ops::Deref;
 
 use redb::{ReadableDatabase as _, ReadableTable as _, TableDefinition, WriteTransaction};
 
-use super::{BUCKETS, META, Store, VERSIONS};
+use super::{BUCKETS, INLINE, META, Store, VERSIONS};
 use crate::keys::bucket_of;
 use crate::record::{self, VersionRecord};
 use crate::{ClassUsage, StoreError};
@@ -33,6 +34,7 @@ type Totals = BTreeMap<(String, String), (u64, u64)>;
 pub(crate) struct VersionsMut<'tx> {
     versions: Versions<'tx>,
     usage: redb::Table<'tx, (&'static str, &'static str), (u64, u64)>,
+    inline: redb::Table<'tx, &'static [u8], &'static [u8]>,
 }
 
 impl<'tx> Deref for VersionsMut<'tx> {
@@ -59,6 +61,7 @@ impl<'tx> VersionsMut<'tx> {
         Ok(Self {
             versions: tx.open_table(VERSIONS)?,
             usage: tx.open_table(USAGE)?,
+            inline: tx.open_table(INLINE)?,
         })
     }
 
@@ -84,6 +87,7 @@ impl<'tx> VersionsMut<'tx> {
         let bucket = bucket_of(table_key);
         if let Some(old) = old {
             self.adjust(bucket, &old, false)?;
+            self.drop_inline(&old, Some(rec))?;
         }
         self.adjust(bucket, rec, true)
     }
@@ -100,8 +104,25 @@ impl<'tx> VersionsMut<'tx> {
             .transpose()?;
         if let Some(old) = &old {
             self.adjust(bucket_of(table_key), old, false)?;
+            self.drop_inline(old, None)?;
         }
         Ok(old)
+    }
+
+    /// Removes the inline data of `old`'s segments that `new` (the record replacing it, if
+    /// any) does not reference any more.
+    fn drop_inline(
+        &mut self,
+        old: &VersionRecord,
+        new: Option<&VersionRecord>,
+    ) -> Result<(), StoreError> {
+        for s in old.segments.iter().filter(|s| s.inline) {
+            let kept = new.is_some_and(|n| n.segments.iter().any(|k| k.inline && k.file == s.file));
+            if !kept {
+                self.inline.remove(s.file.to_bytes().as_slice())?;
+            }
+        }
+        Ok(())
     }
 
     fn adjust(&mut self, bucket: &str, rec: &VersionRecord, add: bool) -> Result<(), StoreError> {

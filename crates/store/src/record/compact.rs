@@ -48,6 +48,7 @@ const SEG_FILE: u8 = 1;
 const SEG_LEN: u8 = 2;
 const SEG_ENVELOPE: u8 = 3;
 const SEG_PART_CHECKSUMS: u8 = 4;
+const SEG_INLINE: u8 = 5;
 
 // Envelope fields.
 const ENV_FORMAT: u8 = 1;
@@ -236,10 +237,12 @@ fn segment(w: &mut Writer, s: &Segment) {
     if let Some(c) = &s.part_checksums {
         w.nested_always(SEG_PART_CHECKSUMS, |w| checksums(w, c));
     }
+    w.flag(SEG_INLINE, s.inline);
 }
 
 fn read_segment(p: &[u8]) -> Result<Segment, StoreError> {
     let (mut file, mut len, mut envelope, mut part_checksums) = (None, 0, None, None);
+    let mut inline = false;
     for field in Fields(p) {
         match field? {
             (SEG_FILE, v) => {
@@ -249,6 +252,7 @@ fn read_segment(p: &[u8]) -> Result<Segment, StoreError> {
             (SEG_LEN, v) => len = uint(v)?,
             (SEG_ENVELOPE, v) => envelope = Some(read_envelope(v)?),
             (SEG_PART_CHECKSUMS, v) => part_checksums = Some(read_checksums(v)?),
+            (SEG_INLINE, _) => inline = true,
             (other, _) => return Err(unknown("segment", other)),
         }
     }
@@ -257,6 +261,7 @@ fn read_segment(p: &[u8]) -> Result<Segment, StoreError> {
         len,
         envelope,
         part_checksums,
+        inline,
     })
 }
 

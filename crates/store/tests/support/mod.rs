@@ -31,6 +31,7 @@ pub fn record(key: &str, data: SealedData) -> VersionRecord {
             len: data.len,
             envelope: data.envelope,
             part_checksums: None,
+            inline: false,
         }],
         encryption: None,
         restore: None,
