@@ -11,7 +11,7 @@ mod compact;
 
 #[cfg(test)]
 pub(crate) use codec::encode_version_json;
-pub(crate) use codec::{FORMAT_COMPACT, Record, decode, encode, format_of};
+pub(crate) use codec::{FORMAT_COMPACT, Record, bucket_versioning, decode, encode, format_of};
 
 use std::collections::BTreeMap;
 
@@ -570,5 +570,34 @@ mod tests {
             matches!(decode::<BucketRecord>(&newer), Err(StoreError::Corrupt(m)) if m.contains("newer"))
         );
         assert!(decode::<BucketRecord>(b"{}").is_err());
+    }
+
+    #[test]
+    fn bucket_versioning_reads_only_the_state_of_any_record() {
+        for state in [
+            VersioningState::Unversioned,
+            VersioningState::Enabled,
+            VersioningState::Suspended,
+        ] {
+            let mut documents = BTreeMap::new();
+            documents.insert(
+                "policy".to_string(),
+                serde_json::json!({"Statement": [{"Effect": "Deny", "versioning": "Enabled"}]}),
+            );
+            documents.insert("tagging".to_string(), serde_json::json!(["a", {"b": 1}]));
+            let b = BucketRecord {
+                name: "b".into(),
+                created_ms: 1,
+                region: "us-east-1".into(),
+                versioning: state,
+                documents,
+            };
+            let bytes = encode(&b);
+            assert_eq!(bucket_versioning(&bytes).unwrap(), state);
+            let mut newer = bytes.clone();
+            newer[1] = 3;
+            assert!(bucket_versioning(&newer).is_err());
+            assert!(bucket_versioning(&bytes[..bytes.len() - 1]).is_err());
+        }
     }
 }

@@ -118,21 +118,31 @@ impl ChecksumPlan {
     }
 }
 
-/// A body written to a (not yet sealed) data file, with its digests.
+/// A body received and verified, with its digests; not yet durable.
 pub(crate) struct Ingested {
-    pub writer: DataWriter,
+    data: Data,
     pub md5: [u8; 16],
     pub checksums: Checksums,
 }
 
+/// Where an ingested body's bytes are.
+enum Data {
+    /// In a data writer (a data file, or a buffer that may stay inline), batch by batch.
+    Written(Box<DataWriter>),
+    /// A small body that may stay inline, received whole and hashed on the async side: it is
+    /// written where it is sealed, in the blocking task that also commits it — one hand-off
+    /// to the blocking pool per small PUT instead of three (write, seal, commit).
+    Received { sink: Box<Sink>, chunks: Vec<Bytes> },
+}
+
 impl Ingested {
-    /// Makes the data durable; after this only a metadata commit is missing.
-    pub(crate) async fn seal(self) -> S3Result<SealedData> {
-        let writer = self.writer;
-        tokio::task::spawn_blocking(move || writer.seal())
-            .await
-            .map_err(S3Error::internal_error)?
-            .map_err(error::io)
+    /// Makes the data durable; after this only a metadata commit is missing. Blocking: call it
+    /// in the blocking task that commits the data, so a write is one trip to the pool.
+    pub(crate) fn seal(self) -> std::io::Result<SealedData> {
+        match self.data {
+            Data::Written(writer) => writer.seal(),
+            Data::Received { mut sink, chunks } => sink.write(&chunks)?.seal(),
+        }
     }
 
     /// The ETag of a single-part object.
@@ -195,6 +205,21 @@ struct Sink {
 
 impl Sink {
     fn absorb(mut self, batch: &[Bytes]) -> std::io::Result<Self> {
+        self.hash(batch);
+        self.writer = Some(self.write(batch)?);
+        Ok(self)
+    }
+
+    fn hash(&mut self, batch: &[Bytes]) {
+        for buf in batch {
+            self.md5.update(buf);
+            self.hasher.update(buf);
+        }
+    }
+
+    /// Writes `batch` (opening the writer first if it is not open yet), and hands the writer
+    /// back once all is written.
+    fn write(&mut self, batch: &[Bytes]) -> std::io::Result<DataWriter> {
         if let Some((store, wrapping, inline)) = self.open.take() {
             self.writer = Some(match (wrapping, inline) {
                 (w, true) => store.object_writer(w.as_ref().map(OwnedWrapping::as_wrapping))?,
@@ -202,16 +227,14 @@ impl Sink {
                 (None, false) => store.writer()?,
             });
         }
-        let writer = self
+        let mut writer = self
             .writer
-            .as_mut()
+            .take()
             .ok_or_else(|| std::io::Error::other("the upload's data file is not open"))?;
         for buf in batch {
-            self.md5.update(buf);
-            self.hasher.update(buf);
             writer.write(buf)?;
         }
-        Ok(self)
+        Ok(writer)
     }
 }
 
@@ -316,26 +339,48 @@ pub(crate) async fn ingest(
             }
         }
     }
+    let received_whole = writing.is_none()
+        && inline == Inline::Allowed
+        && batch.len as u64 <= leadshop_store::data::INLINE_MAX;
     if let Some(h) = writing.take() {
         sink = Some(finish(h).await?);
     }
     let mut sink = sink.expect("the sink is back");
-    // The last batch; an empty body still opens (and so makes) its empty data file.
-    if batch.len > 0 || sink.writer.is_none() {
-        sink = finish(absorb(s, sink, batch.take()).await?).await?;
-    }
-    let Sink {
-        writer: Some(writer),
-        md5,
-        hasher,
-        ..
-    } = sink
-    else {
-        return Err(s3_error!(
-            InternalError,
-            "the upload's data file was never opened"
-        ));
+    let data = if received_whole {
+        // A small body, whole: hashed here (microseconds), written where it is committed.
+        let chunks = batch.take();
+        sink.hash(&chunks);
+        let digests = (
+            std::mem::take(&mut sink.md5),
+            std::mem::take(&mut sink.hasher),
+        );
+        (
+            Data::Received {
+                sink: Box::new(sink),
+                chunks,
+            },
+            digests,
+        )
+    } else {
+        // The last batch; an empty body still opens (and so makes) its empty data file.
+        if batch.len > 0 || sink.writer.is_none() {
+            sink = finish(absorb(s, sink, batch.take()).await?).await?;
+        }
+        let Sink {
+            writer: Some(writer),
+            md5,
+            hasher,
+            ..
+        } = sink
+        else {
+            return Err(s3_error!(
+                InternalError,
+                "the upload's data file was never opened"
+            ));
+        };
+        (Data::Written(Box::new(writer)), (md5, hasher))
     };
+    let (data, (md5, hasher)) = data;
 
     let md5: [u8; 16] = md5.finalize().into();
     if let Some(expected) = expected_md5
@@ -369,7 +414,7 @@ pub(crate) async fn ingest(
         }
     }
     Ok(Ingested {
-        writer,
+        data,
         md5,
         checksums,
     })

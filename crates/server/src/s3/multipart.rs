@@ -218,9 +218,11 @@ async fn store_part(
         etag: ingested.etag(),
         checksums: ingested.checksums.clone(),
     };
-    let sealed = ingested.seal().await?;
-    s.db(move |st| st.commit_part(&upload_id, new, sealed))
-        .await
+    s.db(move |st| {
+        let sealed = ingested.seal()?;
+        st.commit_part(&upload_id, new, sealed)
+    })
+    .await
 }
 
 pub(super) async fn handle_upload_part(

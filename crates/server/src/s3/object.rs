@@ -290,7 +290,9 @@ pub(super) async fn write_version(
         checksums: ingested.checksums.clone(),
         ..new
     };
-    let sealed = ingested.seal().await?;
-    s.db(move |st| st.commit_version(&bucket, new, sealed, precondition))
-        .await
+    s.db(move |st| {
+        let sealed = ingested.seal()?;
+        st.commit_version(&bucket, new, sealed, precondition)
+    })
+    .await
 }

@@ -363,12 +363,12 @@ impl Store {
         Ok(seq)
     }
 
-    fn bucket_in(tx: &WriteTransaction, name: &str) -> Result<BucketRecord, StoreError> {
+    fn bucket_in(tx: &WriteTransaction, name: &str) -> Result<VersioningState, StoreError> {
         let buckets = tx.open_table(BUCKETS)?;
         let rec = buckets
             .get(name)?
             .ok_or_else(|| StoreError::NoSuchBucket(name.into()))?;
-        record::decode(rec.value())
+        record::bucket_versioning(rec.value())
     }
 
     fn remove_files(&self, files: Vec<FileId>) {

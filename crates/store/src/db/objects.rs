@@ -177,7 +177,7 @@ impl Store {
         mut rec: VersionRecord,
         precondition: Option<&WritePrecondition>,
     ) -> Result<(PutOutcome, Vec<FileId>), StoreError> {
-        let b = Self::bucket_in(tx, bucket)?;
+        let versioning = Self::bucket_in(tx, bucket)?;
         let mut versions = VersionsMut::open(tx)?;
         let current = newest_version(versions.table(), bucket, &rec.key)?;
         check_precondition(precondition, current.as_ref().map(|(_, r)| r))?;
@@ -187,12 +187,12 @@ impl Store {
             rec.segments.iter_mut().filter_map(|s| s.envelope.as_mut()),
         )?;
         let seq = Self::next_seq(tx)?;
-        let garbage = assign_version(&mut versions, bucket, b.versioning, seq, &mut rec)?;
+        let garbage = assign_version(&mut versions, bucket, versioning, seq, &mut rec)?;
         versions.insert(keys::version_key(bucket, &rec.key, seq).as_slice(), &rec)?;
         Ok((
             PutOutcome {
                 version: rec,
-                versioning: b.versioning,
+                versioning,
             },
             garbage,
         ))
@@ -327,7 +327,7 @@ impl Store {
         let clock = self.clock.clone();
         let (outcome, garbage) = self.group.run(&self.db, move |tx| {
             let (bucket, key, version_id) = (bucket.as_str(), key.as_str(), version_id.as_deref());
-            let b = Self::bucket_in(tx, bucket)?;
+            let versioning = Self::bucket_in(tx, bucket)?;
             let mut versions = VersionsMut::open(tx)?;
             if let Some(vid) = version_id {
                 if vid != NULL_VERSION_ID && parse_version_id(vid).is_none() {
@@ -373,7 +373,7 @@ impl Store {
                 check_precondition(precondition.as_ref(), current.as_ref().map(|(_, r)| r))
                     .map_err(|e| with_key(e, key))?;
             }
-            if b.versioning == VersioningState::Unversioned {
+            if versioning == VersioningState::Unversioned {
                 return Ok(
                     match find_version(versions.table(), bucket, key, NULL_VERSION_ID)? {
                         Some((table_key, rec)) => {
@@ -389,7 +389,7 @@ impl Store {
             }
             let seq = Self::next_seq(tx)?;
             let mut marker = VersionRecord::delete_marker(key, clock.now_ms());
-            let garbage = assign_version(&mut versions, bucket, b.versioning, seq, &mut marker)?;
+            let garbage = assign_version(&mut versions, bucket, versioning, seq, &mut marker)?;
             versions.insert(keys::version_key(bucket, key, seq).as_slice(), &marker)?;
             Ok((
                 DeleteOutcome {
