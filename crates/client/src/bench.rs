@@ -349,18 +349,26 @@ impl Remote {
         }
     }
 
-    /// Removes every version under `prefix`; how many.
+    /// Removes every version under `prefix`; how many. A store without versions that does not
+    /// implement ListObjectVersions (`rclone serve s3`) has its keys listed and removed instead.
     async fn remove_prefix(&self, prefix: &str) -> Result<u64, RemoteError> {
         let mut removed = 0;
         loop {
-            let page = self
+            let page = match self
                 .client
                 .list_object_versions()
                 .bucket(&self.bucket)
                 .prefix(prefix)
                 .send()
                 .await
-                .map_err(service("ListObjectVersions"))?;
+                .map_err(service("ListObjectVersions"))
+            {
+                Ok(page) => page,
+                Err(RemoteError::Service { code, .. }) if code == "NotImplemented" => {
+                    return Ok(removed + self.remove_keys(prefix).await?);
+                }
+                Err(e) => return Err(e),
+            };
             let ids: Vec<ObjectIdentifier> = page
                 .versions()
                 .iter()
@@ -377,6 +385,31 @@ impl Remote {
                         .build()
                         .ok()
                 })
+                .collect();
+            if ids.is_empty() {
+                return Ok(removed);
+            }
+            removed += ids.len() as u64;
+            self.delete_batch(ids, Delete::builder()).await?;
+        }
+    }
+
+    /// Removes every key under `prefix` of a store without versions; how many.
+    async fn remove_keys(&self, prefix: &str) -> Result<u64, RemoteError> {
+        let mut removed = 0;
+        loop {
+            let page = self
+                .client
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix(prefix)
+                .send()
+                .await
+                .map_err(service("ListObjectsV2"))?;
+            let ids: Vec<ObjectIdentifier> = page
+                .contents()
+                .iter()
+                .filter_map(|o| ObjectIdentifier::builder().key(o.key()?).build().ok())
                 .collect();
             if ids.is_empty() {
                 return Ok(removed);
