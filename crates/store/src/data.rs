@@ -16,6 +16,7 @@ use crate::crypto::{self, ChunkCipher, CryptoError, Key};
 
 mod read;
 use crate::record::{Envelope, SseAlgorithm};
+pub use read::Plain;
 pub(crate) use read::read_segment;
 
 /// Header of every plaintext data file. DO NOT CHANGE: existing files carry it.

@@ -8,6 +8,7 @@
 //! written it; a read waits for room, and a response that finds none within the body timeout
 //! ends, so a client that opens streams and never reads them holds at most its budget.
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -43,7 +44,10 @@ pub(crate) struct ObjectReader {
     offset: u64,
     /// Bytes still to send.
     remaining: u64,
-    pending: Option<JoinHandle<std::io::Result<Bytes>>>,
+    pending: Option<JoinHandle<std::io::Result<Vec<Bytes>>>>,
+    /// Pieces of the last read not yet handed out: a read decrypts its chunks where they
+    /// were read and each chunk's plaintext goes out as a slice of that one buffer.
+    ready: VecDeque<Bytes>,
     /// The SSE-C key, for objects written with one.
     customer_key: Option<Arc<leadshop_store::crypto::Key>>,
     /// The client's response budget (none for server-side copies).
@@ -73,6 +77,7 @@ impl ObjectReader {
             offset,
             remaining: end.saturating_sub(start),
             pending: None,
+            ready: VecDeque::new(),
             customer_key: None,
             budget: None,
             reserving: None,
@@ -162,11 +167,14 @@ impl ObjectReader {
         self.offset += want as u64;
         self.remaining -= want as u64;
         self.pending = Some(tokio::task::spawn_blocking(move || {
-            let data = store.read_segment(&segment, customer_key.as_deref(), offset, want)?;
-            Ok(match permit {
-                Some(p) => Budget::hold(data, p),
-                None => Bytes::from(data),
-            })
+            let leadshop_store::data::Plain { buf, ranges } =
+                store.read_segment_in_place(&segment, customer_key.as_deref(), offset, want)?;
+            // The budget is held until the last slice has been written out.
+            let whole = match permit {
+                Some(p) => Budget::hold(buf, p),
+                None => Bytes::from(buf),
+            };
+            Ok(ranges.into_iter().map(|r| whole.slice(r)).collect())
         }));
     }
 
@@ -237,6 +245,9 @@ impl Stream for ObjectReader {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
+        if let Some(piece) = this.ready.pop_front() {
+            return Poll::Ready(Some(Ok(piece)));
+        }
         if this.pending.is_none() {
             let (segment, offset, want) = match this.plan() {
                 Ok(Some(next)) => next,
@@ -262,7 +273,9 @@ impl Stream for ObjectReader {
                 this.report(&e);
                 Poll::Ready(Some(Err(e)))
             }
-            Ok(Ok(bytes)) => {
+            Ok(Ok(pieces)) => {
+                this.ready = pieces.into();
+                let bytes = this.ready.pop_front().unwrap_or_default();
                 this.delivered += 1;
                 this.next_len = (this.next_len * 2).min(READ_CHUNK);
                 // Read ahead (the next chunk comes off the disk while this one is sent) once

@@ -2,6 +2,7 @@
 //! metadata; the same format either way.
 
 use std::io::{self, Read, Seek, SeekFrom};
+use std::ops::Range;
 
 use super::{
     DATA_HEADER, DATA_HEADER_ENCRYPTED, DATA_HEADER_LEN, SSE_C_KEY_ID, binding, outer_binding,
@@ -10,7 +11,50 @@ use super::{
 use crate::crypto::{self, ChunkCipher, Key};
 use crate::record::{Segment, SseAlgorithm};
 
-/// Reads `len` plaintext bytes at `offset` of a segment, decrypting the chunks they span.
+/// Plaintext read from a segment, decrypted where it was read: one buffer, and the ranges of
+/// it that hold the bytes asked for, in order (each chunk's authentication tags stay between
+/// them). A GET sends the ranges as they are, so the bytes are not copied again on their way
+/// to the connection.
+#[derive(Debug)]
+pub struct Plain {
+    /// The buffer the data was read and decrypted in.
+    pub buf: Vec<u8>,
+    /// Where in `buf` the plaintext is, in order.
+    pub ranges: Vec<Range<usize>>,
+}
+
+impl Plain {
+    /// The plaintext as one vector (the ranges moved together: one copy within the buffer).
+    #[must_use]
+    pub fn into_vec(self) -> Vec<u8> {
+        let Self { mut buf, ranges } = self;
+        let mut at = 0;
+        for r in ranges {
+            let n = r.len();
+            if r.start != at {
+                buf.copy_within(r, at);
+            }
+            at += n;
+        }
+        buf.truncate(at);
+        buf
+    }
+
+    /// Plaintext bytes held.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.ranges.iter().map(Range::len).sum()
+    }
+
+    /// Whether no plaintext is held.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Reads `len` plaintext bytes at `offset` of a segment, decrypting the chunks they span in
+/// the buffer they were read into.
 ///
 /// # Errors
 /// I/O errors; `InvalidData` for an unknown file format, a header that disagrees with the
@@ -23,16 +67,28 @@ pub(crate) fn read_segment(
     wrapping_key: Option<&Key>,
     offset: u64,
     len: usize,
-) -> io::Result<Vec<u8>> {
+) -> io::Result<Plain> {
     let invalid = |m: String| io::Error::new(io::ErrorKind::InvalidData, format!("{place}: {m}"));
+    if len == 0 {
+        return Ok(Plain {
+            buf: Vec::new(),
+            ranges: Vec::new(),
+        });
+    }
     let mut header = [0u8; DATA_HEADER.len()];
     file.read_exact(&mut header)?;
     match (&segment.envelope, header) {
         (None, DATA_HEADER) => {
             file.seek(SeekFrom::Start(DATA_HEADER_LEN + offset))?;
-            let mut buf = vec![0u8; len];
-            file.read_exact(&mut buf)?;
-            Ok(buf)
+            let mut buf = Vec::with_capacity(len);
+            (&mut file).take(len as u64).read_to_end(&mut buf)?;
+            if buf.len() < len {
+                return Err(invalid("object data shorter than its recorded size".into()));
+            }
+            Ok(Plain {
+                buf,
+                ranges: std::iter::once(0..len).collect(),
+            })
         }
         (Some(env), DATA_HEADER_ENCRYPTED) => {
             let wrapped =
@@ -99,30 +155,45 @@ pub(crate) fn read_segment(
                 crypto::chunk_range(offset, end, segment.len, layers);
             let n = crypto::chunk_count(segment.len);
             file.seek(SeekFrom::Start(DATA_HEADER_LEN + cipher_offset))?;
-            let mut out = Vec::with_capacity(len + skip);
-            let mut chunk = Vec::with_capacity(crypto::CHUNK_LEN + tags);
+            let plain_len = |i: u64| {
+                usize::try_from(
+                    (segment.len - i * crypto::CHUNK_LEN as u64).min(crypto::CHUNK_LEN as u64),
+                )
+                .unwrap_or(0)
+            };
+            let total: usize = (first..=last).map(|i| plain_len(i) + tags).sum();
+            // One read of every chunk the range spans, into a buffer that is not zeroed first.
+            let mut buf = Vec::with_capacity(total);
+            (&mut file).take(total as u64).read_to_end(&mut buf)?;
+            if buf.len() < total {
+                return Err(invalid("object data shorter than its recorded size".into()));
+            }
+            let mut ranges = Vec::with_capacity(usize::try_from(last - first + 1).unwrap_or(1));
+            let (mut at, mut skip, mut want) = (0, skip, len);
             for i in first..=last {
-                let plain_len =
-                    (segment.len - i * crypto::CHUNK_LEN as u64).min(crypto::CHUNK_LEN as u64);
-                chunk.resize(usize::try_from(plain_len).unwrap_or(0) + tags, 0);
-                file.read_exact(&mut chunk)?;
+                let chunk = &mut buf[at..at + plain_len(i) + tags];
                 let inner = match &outer {
                     Some(o) => o
-                        .open(i, i == n - 1, &mut chunk)
+                        .open(i, i == n - 1, chunk)
                         .map_err(|e| invalid(format!("chunk {i}, outer layer: {e}")))?,
-                    None => &mut chunk[..],
+                    None => chunk,
                 };
                 let plain = cipher
                     .open(i, i == n - 1, inner)
-                    .map_err(|e| invalid(format!("chunk {i}: {e}")))?;
-                out.extend_from_slice(plain);
+                    .map_err(|e| invalid(format!("chunk {i}: {e}")))?
+                    .len();
+                let take = plain.saturating_sub(skip).min(want);
+                if take > 0 {
+                    ranges.push(at + skip..at + skip + take);
+                }
+                want -= take;
+                skip = skip.saturating_sub(plain);
+                at += plain_len(i) + tags;
             }
-            if out.len() < skip + len {
+            if want > 0 {
                 return Err(invalid("object data shorter than its recorded size".into()));
             }
-            out.drain(..skip);
-            out.truncate(len);
-            Ok(out)
+            Ok(Plain { buf, ranges })
         }
         _ => Err(invalid(
             "not a leadshop data file of the format its record names".into(),

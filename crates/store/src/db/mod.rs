@@ -311,6 +311,22 @@ impl Store {
         offset: u64,
         len: usize,
     ) -> io::Result<Vec<u8>> {
+        self.read_segment_in_place(segment, wrapping_key, offset, len)
+            .map(data::Plain::into_vec)
+    }
+
+    /// [`Store::read_segment`] without gathering the plaintext into one vector: the buffer it
+    /// was decrypted in and where in it the bytes are (for a response body, sent as they lie).
+    ///
+    /// # Errors
+    /// As [`Store::read_segment`].
+    pub fn read_segment_in_place(
+        &self,
+        segment: &Segment,
+        wrapping_key: Option<&crate::crypto::Key>,
+        offset: u64,
+        len: usize,
+    ) -> io::Result<data::Plain> {
         if segment.inline {
             let bytes = self.inline_data(segment.file)?;
             return data::read_segment(

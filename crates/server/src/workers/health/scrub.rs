@@ -119,7 +119,7 @@ fn check_once(
                 return Outcome::Skipped("server_stopping");
             }
             let len = usize::try_from((seg.len - offset).min(READ as u64)).unwrap_or(READ);
-            let buf = match store.read_segment(seg, wrapping.as_deref(), offset, len) {
+            let plain = match store.read_segment_in_place(seg, wrapping.as_deref(), offset, len) {
                 Ok(b) => b,
                 Err(e) => {
                     return Outcome::Damaged {
@@ -132,16 +132,19 @@ fn check_once(
                     };
                 }
             };
-            whole.update(&buf);
-            if single_md5 {
-                md5.update(&buf);
+            for piece in plain.ranges.iter().map(|r| &plain.buf[r.clone()]) {
+                whole.update(piece);
+                if single_md5 {
+                    md5.update(piece);
+                }
+                if let Some((_, h)) = &mut part {
+                    h.update(piece);
+                }
             }
-            if let Some((_, h)) = &mut part {
-                h.update(&buf);
-            }
-            offset += buf.len() as u64;
-            bytes += buf.len() as u64;
-            pacer.spent(buf.len() as u64);
+            let read = plain.len() as u64;
+            offset += read;
+            bytes += read;
+            pacer.spent(read);
         }
         if let Some((expected, h)) = part
             && let Some(e) = mismatch(expected, h)
