@@ -1,7 +1,7 @@
 //! A data directory at scale, written through the engine (no HTTP): `N` versions of 16-byte
-//! objects in bucket `b` (keys `reports/NNN/NNNNNNNN.pdf`, 1,000 prefixes; each object
+//! objects in bucket `scale` (keys `reports/NNN/NNNNNNNN.pdf`, 1,000 prefixes; each object
 //! encrypted under the directory's master key, with an MD5 ETag, a CRC64NVME checksum and a
-//! content type, as a PUT from boto3 leaves it), written by 8 threads sharing group commits;
+//! content type, kept inline in the metadata, as a PUT from boto3 leaves it), written by 8 threads sharing group commits;
 //! and `--buckets K` more buckets of one object each. `leadshop serve --data-dir DIR` then
 //! serves it (its master key is `DIR/master.key`).
 //!
@@ -12,26 +12,40 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use leadshop_keys::master_key;
-use leadshop_store::{BucketRecord, MasterKeys, Segment, Store, VersionRecord, VersioningState};
+use leadshop_store::{
+    BucketRecord, Checksums, ContentHeaders, MasterKeys, NewVersion, Store, VersioningState,
+};
+
+/// Every object's body, and its MD5 and CRC64NVME (as boto3 computes them): the scrubber
+/// verifies both, so they are the real ones.
+const BODY: &[u8; 16] = b"0123456789abcdef";
+const BODY_MD5: &str = "4032af8d61035123906e58e067140cc5";
+const BODY_CRC64NVME: &str = "CRSFynAYcw4=";
 
 fn put(store: &Store, bucket: &str, key: &str, body: &[u8]) {
-    let mut w = store.writer().expect("writer");
+    // As PutObject writes since small objects are inline: data of at most 16 KiB is committed
+    // with its version, larger data is a file.
+    let mut w = store.object_writer(None).expect("writer");
     w.write(body).expect("write");
     let sealed = w.seal().expect("seal");
-    let mut rec = VersionRecord::delete_marker(key, store.clock().now_ms());
-    rec.delete_marker = false;
-    rec.size = sealed.len;
-    rec.etag = hex::encode(rand::random::<[u8; 16]>());
-    rec.checksums.crc64nvme = Some("AAAAAAAAAAA=".into());
-    rec.headers.content_type = Some("application/pdf".into());
-    rec.segments = vec![Segment {
-        file: sealed.file,
-        len: sealed.len,
-        envelope: sealed.envelope,
-        part_checksums: None,
-        inline: false,
-    }];
-    store.put_version(bucket, rec, None).expect("put");
+    let new = NewVersion {
+        key: key.into(),
+        etag: BODY_MD5.into(),
+        storage_class: "STANDARD".into(),
+        checksums: Checksums {
+            crc64nvme: Some(BODY_CRC64NVME.into()),
+            checksum_type: Some("FULL_OBJECT".into()),
+            ..Checksums::default()
+        },
+        headers: ContentHeaders {
+            content_type: Some("application/pdf".into()),
+            ..ContentHeaders::default()
+        },
+        ..NewVersion::default()
+    };
+    store
+        .commit_version(bucket, new, sealed, None)
+        .expect("commit");
 }
 
 fn bucket(store: &Store, name: &str) {
@@ -58,7 +72,7 @@ fn main() {
     let key = master_key::load_or_create(&dir.join("master.key")).expect("master key");
     let store = Arc::new(Store::open(&dir, Some(MasterKeys::new(key))).expect("store"));
     let started = std::time::Instant::now();
-    bucket(&store, "b");
+    bucket(&store, "scale");
     let threads: Vec<_> = (0..8)
         .map(|t| {
             let store = store.clone();
@@ -66,9 +80,9 @@ fn main() {
                 for i in (t..n).step_by(8) {
                     put(
                         &store,
-                        "b",
+                        "scale",
                         &format!("reports/{:03}/{i:08}.pdf", i % 1000),
-                        b"0123456789abcdef",
+                        BODY,
                     );
                 }
             })
@@ -80,13 +94,13 @@ fn main() {
     for i in 0..extra {
         let name = format!("bucket-{i:05}");
         bucket(&store, &name);
-        put(&store, &name, "one.pdf", b"0123456789abcdef");
+        put(&store, &name, "one.pdf", BODY);
     }
     let meta = std::fs::metadata(dir.join("meta.redb"))
         .expect("meta")
         .len();
     println!(
-        "{n} versions in b and {extra} more buckets written in {:.1} s; meta.redb {meta} bytes ({:.0} per version)",
+        "{n} versions in scale and {extra} more buckets written in {:.1} s; meta.redb {meta} bytes ({:.0} per version)",
         started.elapsed().as_secs_f64(),
         meta as f64 / (n + extra).max(1) as f64
     );
