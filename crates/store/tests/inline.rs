@@ -134,3 +134,55 @@ fn inline_data_goes_with_the_last_version_that_references_it() {
     store.delete_object("v", "k", Some(&v1)).unwrap();
     assert!(store.read_segment(&seg, None, 0, 3).is_err());
 }
+
+#[test]
+fn a_read_with_the_record_brings_inline_data_and_decrypts_it_like_the_metadata_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), Some(masters())).unwrap();
+    support::create_bucket(&store, "v", VersioningState::Enabled);
+    let small: Vec<u8> = (0..5000u32).map(|i| (i % 251) as u8).collect();
+    let large = vec![8u8; usize::try_from(INLINE_MAX).unwrap() + 1];
+    let v1 = put(&store, "v", "k", &small);
+    let v2 = put(&store, "v", "k", &large);
+
+    // The newest version is a file: no bytes come with its record.
+    let (rec, stored) = store.get_version_with_inline("v", "k", None).unwrap();
+    assert_eq!(rec.version_id, v2);
+    assert!(stored.is_none());
+
+    // The older one is inline: its stored bytes come with it, encrypted, and decrypt to the
+    // same bytes as the read that goes back to the metadata, for every range.
+    let (rec, stored) = store.get_version_with_inline("v", "k", Some(&v1)).unwrap();
+    let stored = stored.expect("inline data read with the record");
+    assert!(
+        !stored.windows(64).any(|w| w == &small[..64]),
+        "still sealed"
+    );
+    let seg = &rec.segments[0];
+    for (start, end) in [(0, small.len()), (0, 1), (17, 4096), (4999, 5000), (10, 10)] {
+        let plain = store
+            .read_inline_in_place(seg, stored.clone(), None, start as u64, end - start)
+            .unwrap();
+        assert_eq!(plain.into_vec(), &small[start..end], "{start}..{end}");
+    }
+    assert_eq!(read(&store, "v", "k", Some(&v1)), small);
+
+    // Bytes that are not this segment's fail authentication, as damaged data does.
+    let mut altered = stored.clone();
+    let last = altered.len() - 1;
+    altered[last] ^= 1;
+    let e = store
+        .read_inline_in_place(seg, altered, None, 0, small.len())
+        .unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::InvalidData, "{e}");
+
+    // The refusals are get_version's.
+    assert!(matches!(
+        store.get_version_with_inline("nope", "k", None),
+        Err(leadshop_store::StoreError::NoSuchBucket(_))
+    ));
+    assert!(matches!(
+        store.get_version_with_inline("v", "missing", None),
+        Err(leadshop_store::StoreError::NoSuchKey { .. })
+    ));
+}

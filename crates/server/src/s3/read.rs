@@ -118,6 +118,15 @@ struct ReadView {
     now_ms: i64,
     /// `x-amz-expiration`: the lifecycle rule that will expire the current version.
     expiration: Option<String>,
+    /// A GET's inline object data as stored, read with the record (HEAD reads none).
+    inline: Option<Vec<u8>>,
+}
+
+/// Whether a read brings the object's data along with its record (GET) or not (HEAD).
+#[derive(Clone, Copy)]
+enum Want {
+    Data,
+    Headers,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -129,11 +138,15 @@ async fn read_view(
     range: Option<Range>,
     part_number: Option<i32>,
     checksum_mode: Option<&ChecksumMode>,
+    want: Want,
 ) -> S3Result<ReadView> {
     let current = version_id.is_none();
     let config = s.bucket_config(&bucket).await?;
-    let v = s
-        .db(move |st| st.get_version(&bucket, &key, version_id.as_deref()))
+    let (v, inline) = s
+        .db(move |st| match want {
+            Want::Data => st.get_version_with_inline(&bucket, &key, version_id.as_deref()),
+            Want::Headers => Ok((st.get_version(&bucket, &key, version_id.as_deref())?, None)),
+        })
         .await?;
     let expiration = current
         .then(|| {
@@ -196,13 +209,14 @@ async fn read_view(
         with_checksums,
         now_ms: s.now_ms(),
         expiration,
+        inline,
     })
 }
 
 /// Reads the version a GET or HEAD asks for and checks its conditions; both inputs carry the
 /// same fields, so one macro serves both.
 macro_rules! prepare_read {
-    ($s:expr, $input:expr) => {{
+    ($s:expr, $input:expr, $want:expr) => {{
         let input = &$input;
         let customer_key = sse_c::from_headers(
             input.sse_customer_algorithm.as_deref(),
@@ -217,6 +231,7 @@ macro_rules! prepare_read {
             input.range,
             input.part_number,
             input.checksum_mode.as_ref(),
+            $want,
         )
         .await?;
         check_read_conditions(
@@ -300,7 +315,7 @@ pub(super) async fn handle_get_object(
     req: S3Request<GetObjectInput>,
 ) -> S3Result<S3Response<GetObjectOutput>> {
     let input = req.input;
-    let (view, customer_key, wrapping_key, kms_arn) = prepare_read!(s, input);
+    let (view, customer_key, wrapping_key, kms_arn) = prepare_read!(s, input, Want::Data);
     // An archived version's data is readable only through a restored copy (HEAD answers).
     if !view.version.readable_at(view.now_ms) {
         return Err(super::restore::archived());
@@ -328,7 +343,8 @@ pub(super) async fn handle_get_object(
         view.end,
     )
     .named(&input.bucket, &input.key, &view.version.version_id)
-    .with_customer_key(wrapping_key);
+    .with_customer_key(wrapping_key)
+    .with_inline(view.inline);
     // A download draws on its client's response budget (the console's in-process requests
     // and tests without a shell have none).
     let reader = match req.extensions.get::<crate::context::RequestContext>() {
@@ -344,7 +360,7 @@ pub(super) async fn handle_head_object(
     req: S3Request<HeadObjectInput>,
 ) -> S3Result<S3Response<HeadObjectOutput>> {
     let input = req.input;
-    let (view, customer_key, _, kms_arn) = prepare_read!(s, input);
+    let (view, customer_key, _, kms_arn) = prepare_read!(s, input, Want::Headers);
     let mut out = HeadObjectOutput::default();
     fill_read_output!(out, &view, input);
     out.ssekms_key_id = kms_arn;

@@ -59,6 +59,9 @@ pub(crate) struct ObjectReader {
     next_len: usize,
     /// Chunks handed out so far.
     delivered: u64,
+    /// The stored bytes of the only segment when it is inline, read with the version's record:
+    /// decrypted where the read is planned, without a trip to the blocking pool.
+    inline: Option<Vec<u8>>,
 }
 
 impl ObjectReader {
@@ -83,6 +86,7 @@ impl ObjectReader {
             reserving: None,
             next_len: READ_CHUNK,
             delivered: 0,
+            inline: None,
         }
     }
 
@@ -99,6 +103,13 @@ impl ObjectReader {
         key: Option<Arc<leadshop_store::crypto::Key>>,
     ) -> Self {
         self.customer_key = key;
+        self
+    }
+
+    /// Reads from the stored bytes of an inline object's only segment, already in hand
+    /// ([`leadshop_store::Store::get_version_with_inline`]), instead of the metadata.
+    pub(crate) fn with_inline(mut self, stored: Option<Vec<u8>>) -> Self {
+        self.inline = stored.filter(|_| matches!(self.segments.as_slice(), [only] if only.inline));
         self
     }
 
@@ -178,6 +189,32 @@ impl ObjectReader {
         }));
     }
 
+    /// The planned read from the inline bytes in hand: at most [`leadshop_store::data::INLINE_MAX`]
+    /// bytes to decrypt, done here rather than on the blocking pool.
+    fn read_inline(
+        &mut self,
+        stored: Vec<u8>,
+        segment: &Segment,
+        offset: u64,
+        want: usize,
+        permit: Option<OwnedSemaphorePermit>,
+    ) -> std::io::Result<Vec<Bytes>> {
+        self.offset += want as u64;
+        self.remaining -= want as u64;
+        let leadshop_store::data::Plain { buf, ranges } = self.store.read_inline_in_place(
+            segment,
+            stored,
+            self.customer_key.as_deref(),
+            offset,
+            want,
+        )?;
+        let whole = match permit {
+            Some(p) => Budget::hold(buf, p),
+            None => Bytes::from(buf),
+        };
+        Ok(ranges.into_iter().map(|r| whole.slice(r)).collect())
+    }
+
     /// Starts the next read if there is one and room for it without waiting (read-ahead).
     fn read_ahead(&mut self) {
         match self.plan() {
@@ -255,7 +292,13 @@ impl Stream for ObjectReader {
                 Err(e) => return Poll::Ready(Some(Err(e))),
             };
             match futures::ready!(this.poll_room(cx, want)) {
-                Ok(permit) => this.start(segment, offset, want, permit),
+                Ok(permit) => match this.inline.take() {
+                    Some(stored) => {
+                        let read = this.read_inline(stored, &segment, offset, want, permit);
+                        return Poll::Ready(this.deliver(read));
+                    }
+                    None => this.start(segment, offset, want, permit),
+                },
                 Err(e) => {
                     this.remaining = 0;
                     tracing::debug!(object = %this.label, error = %e, "download ended");
@@ -268,22 +311,31 @@ impl Stream for ObjectReader {
         this.pending = None;
         match result {
             Err(join) => Poll::Ready(Some(Err(std::io::Error::other(join)))),
-            Ok(Err(e)) => {
-                this.remaining = 0;
-                this.report(&e);
-                Poll::Ready(Some(Err(e)))
+            Ok(read) => Poll::Ready(this.deliver(read)),
+        }
+    }
+}
+
+impl ObjectReader {
+    /// Hands out the first piece of a finished read and starts the next one.
+    fn deliver(&mut self, read: std::io::Result<Vec<Bytes>>) -> Option<std::io::Result<Bytes>> {
+        match read {
+            Err(e) => {
+                self.remaining = 0;
+                self.report(&e);
+                Some(Err(e))
             }
-            Ok(Ok(pieces)) => {
-                this.ready = pieces.into();
-                let bytes = this.ready.pop_front().unwrap_or_default();
-                this.delivered += 1;
-                this.next_len = (this.next_len * 2).min(READ_CHUNK);
+            Ok(pieces) => {
+                self.ready = pieces.into();
+                let bytes = self.ready.pop_front().unwrap_or_default();
+                self.delivered += 1;
+                self.next_len = (self.next_len * 2).min(READ_CHUNK);
                 // Read ahead (the next chunk comes off the disk while this one is sent) once
                 // the client has come back for more at least once.
-                if this.budget.is_none() || this.delivered >= 2 {
-                    this.read_ahead();
+                if self.budget.is_none() || self.delivered >= 2 {
+                    self.read_ahead();
                 }
-                Poll::Ready(Some(Ok(bytes)))
+                Some(Ok(bytes))
             }
         }
     }

@@ -328,21 +328,37 @@ impl Store {
         len: usize,
     ) -> io::Result<data::Plain> {
         if segment.inline {
-            let bytes = self.inline_data(segment.file)?;
-            return data::read_segment(
-                std::io::Cursor::new(bytes),
-                &format_args!("inline data {}", segment.file),
-                segment,
-                self.master.as_ref(),
-                wrapping_key,
-                offset,
-                len,
-            );
+            let stored = self.inline_data(segment.file)?;
+            return self.read_inline_in_place(segment, stored, wrapping_key, offset, len);
         }
         let path = self.dirs.path(segment.file);
         data::read_segment(
             std::fs::File::open(&path)?,
             &path.display(),
+            segment,
+            self.master.as_ref(),
+            wrapping_key,
+            offset,
+            len,
+        )
+    }
+
+    /// [`Store::read_segment_in_place`] of an inline segment whose stored bytes the caller
+    /// already has ([`Store::get_version_with_inline`]): no I/O, only the decryption.
+    ///
+    /// # Errors
+    /// As [`Store::read_segment`].
+    pub fn read_inline_in_place(
+        &self,
+        segment: &Segment,
+        stored: Vec<u8>,
+        wrapping_key: Option<&crate::crypto::Key>,
+        offset: u64,
+        len: usize,
+    ) -> io::Result<data::Plain> {
+        data::read_segment(
+            std::io::Cursor::new(stored),
+            &format_args!("inline data {}", segment.file),
             segment,
             self.master.as_ref(),
             wrapping_key,

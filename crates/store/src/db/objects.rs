@@ -211,6 +211,41 @@ impl Store {
         version_id: Option<&str>,
     ) -> Result<VersionRecord, StoreError> {
         let tx = self.db.begin_read()?;
+        Self::version_in(&tx, bucket, key, version_id)
+    }
+
+    /// [`Store::get_version`], and in the same read transaction the stored bytes of the
+    /// version's data when they are inline (one segment kept in the metadata): a GET of a small
+    /// object then decrypts them with [`Store::read_inline_in_place`] and needs no second read.
+    ///
+    /// # Errors
+    /// As [`Store::get_version`]; a record whose inline data is missing comes back without it
+    /// (the read that follows reports the loss).
+    pub fn get_version_with_inline(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<(VersionRecord, Option<Vec<u8>>), StoreError> {
+        let tx = self.db.begin_read()?;
+        let rec = Self::version_in(&tx, bucket, key, version_id)?;
+        let inline = match rec.segments.as_slice() {
+            [only] if only.inline => tx
+                .open_table(super::INLINE)?
+                .get(only.file.to_bytes().as_slice())?
+                .map(|v| v.value().to_vec()),
+            _ => None,
+        };
+        Ok((rec, inline))
+    }
+
+    /// The version [`Store::get_version`] answers, within a read transaction.
+    fn version_in(
+        tx: &redb::ReadTransaction,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<VersionRecord, StoreError> {
         if tx.open_table(BUCKETS)?.get(bucket)?.is_none() {
             return Err(StoreError::NoSuchBucket(bucket.into()));
         }
