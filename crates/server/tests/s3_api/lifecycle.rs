@@ -706,3 +706,62 @@ async fn noncurrent_limits_delete_markers_tags_and_unversioned_buckets() {
     advance_days(&srv, &clock, 2).await;
     assert_eq!(versions(&s3, &u, "").await, vec![]);
 }
+
+/// Buckets without rules between buckets with rules, all within one batch of the pass: the
+/// worker passes over the rule-less ones (their objects stay, none of their versions is
+/// counted as scanned) and still applies the rules of every bucket after them.
+#[tokio::test]
+async fn buckets_without_rules_are_passed_over_and_the_buckets_after_them_still_decided() {
+    let clock = TestClock::starting_now();
+    let srv = server_on(&clock).await;
+    let s3 = srv.admin();
+    let base = bucket("lc-many");
+    let plain: Vec<String> = (0..12).map(|i| format!("{base}-a{i:02}")).collect();
+    let more: Vec<String> = (0..12).map(|i| format!("{base}-n{i:02}")).collect();
+    let ruled = [format!("{base}-m"), format!("{base}-z")];
+    for b in plain.iter().chain(&more).chain(&ruled) {
+        s3.create_bucket().bucket(b).send().await.unwrap();
+        for k in ["x/1", "x/2", "y"] {
+            put(&s3, b, k, 10).await;
+        }
+    }
+    for b in &ruled {
+        put_rules(
+            &s3,
+            b,
+            vec![
+                rule("expire-x")
+                    .filter(prefix("x/"))
+                    .expiration(LifecycleExpiration::builder().days(1).build())
+                    .build()
+                    .unwrap(),
+            ],
+        )
+        .await
+        .unwrap();
+    }
+    let status = advance_days(&srv, &clock, 2).await;
+    for b in &ruled {
+        let left: Vec<_> = versions(&s3, b, "")
+            .await
+            .into_iter()
+            .map(|v| v.0)
+            .collect();
+        assert_eq!(left, ["y"], "{b}: x/ expired, y kept; {status}");
+        assert_eq!(
+            rule_counts(&status, b, "expire-x")["expired"],
+            2,
+            "{status}"
+        );
+    }
+    for b in plain.iter().chain(&more) {
+        let left: Vec<_> = versions(&s3, b, "")
+            .await
+            .into_iter()
+            .map(|v| v.0)
+            .collect();
+        assert_eq!(left, ["x/1", "x/2", "y"], "{b} has no rules");
+    }
+    // Only the two ruled buckets' versions were looked at (3 each), whichever pass counted.
+    assert_eq!(status["last"]["versions_scanned"], 6, "{status}");
+}

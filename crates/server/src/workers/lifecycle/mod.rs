@@ -257,15 +257,22 @@ impl LifecycleWorker {
             next.carry = None;
             return planned;
         }
+        // A bucket without rules is passed over: its versions in this batch are skipped and
+        // the cursor goes to its end (one seek past the rest of it), so many small buckets
+        // without rules cost a batch per thousand versions, not one each.
+        let mut passed_over: Option<&str> = None;
         for (i, (table_key, v)) in batch.iter().enumerate() {
             let Some(bucket) = bucket_of(table_key) else {
                 continue;
             };
+            if passed_over == Some(bucket) {
+                continue;
+            }
             let Some(config) = self.config(configs, bucket).await else {
-                // No rules: skip the rest of the bucket in one seek.
+                passed_over = Some(bucket);
                 next.cursor = Some(hex::encode(keys::bucket_end(bucket)));
                 next.carry = None;
-                return planned;
+                continue;
             };
             next.versions_scanned += 1;
             let same_key = |c: &Carry| c.bucket == bucket && c.key == v.key;
