@@ -127,7 +127,8 @@ pub struct Scrub {
     /// Seconds from the start of one pass to the start of the next (a pass that takes longer
     /// is followed by the next at once).
     pub interval_seconds: u64,
-    /// Bytes of object data read per second at most: the scrubber's share of the disk.
+    /// Bytes of object data read per second at most: the scrubber's share of the disk (each
+    /// version counts 4 KiB beside its data).
     pub bytes_per_second: u64,
 }
 
