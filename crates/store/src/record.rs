@@ -571,33 +571,4 @@ mod tests {
         );
         assert!(decode::<BucketRecord>(b"{}").is_err());
     }
-
-    #[test]
-    fn bucket_versioning_reads_only_the_state_of_any_record() {
-        for state in [
-            VersioningState::Unversioned,
-            VersioningState::Enabled,
-            VersioningState::Suspended,
-        ] {
-            let mut documents = BTreeMap::new();
-            documents.insert(
-                "policy".to_string(),
-                serde_json::json!({"Statement": [{"Effect": "Deny", "versioning": "Enabled"}]}),
-            );
-            documents.insert("tagging".to_string(), serde_json::json!(["a", {"b": 1}]));
-            let b = BucketRecord {
-                name: "b".into(),
-                created_ms: 1,
-                region: "us-east-1".into(),
-                versioning: state,
-                documents,
-            };
-            let bytes = encode(&b);
-            assert_eq!(bucket_versioning(&bytes).unwrap(), state);
-            let mut newer = bytes.clone();
-            newer[1] = 3;
-            assert!(bucket_versioning(&newer).is_err());
-            assert!(bucket_versioning(&bytes[..bytes.len() - 1]).is_err());
-        }
-    }
 }

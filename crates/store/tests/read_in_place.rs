@@ -55,6 +55,18 @@ fn check_every_range(store: &Store, seg: &Segment, key: Option<&Key>, data: &[u8
     }
 }
 
+/// A store under a master key (SSE-S3 on every object).
+fn encrypted_store(dir: &std::path::Path) -> Store {
+    Store::open(
+        dir,
+        Some(MasterKeys::new(MasterKey {
+            id: "mk".into(),
+            key: Key::from_bytes([3; 32]),
+        })),
+    )
+    .unwrap()
+}
+
 fn sizes() -> Vec<usize> {
     vec![
         0,
@@ -73,14 +85,7 @@ fn data(len: usize) -> Vec<u8> {
 #[test]
 fn sse_s3_and_dsse_reads_in_place_give_exactly_the_range() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(
-        dir.path(),
-        Some(MasterKeys::new(MasterKey {
-            id: "mk".into(),
-            key: Key::from_bytes([3; 32]),
-        })),
-    )
-    .unwrap();
+    let store = encrypted_store(dir.path());
     let kms = Key::from_bytes([5; 32]);
     for len in sizes() {
         let data = data(len);
@@ -121,14 +126,7 @@ fn unencrypted_reads_in_place_give_exactly_the_range() {
 #[test]
 fn a_file_cut_short_is_an_error() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(
-        dir.path(),
-        Some(MasterKeys::new(MasterKey {
-            id: "mk".into(),
-            key: Key::from_bytes([3; 32]),
-        })),
-    )
-    .unwrap();
+    let store = encrypted_store(dir.path());
     let data = data(2 * CHUNK_LEN + 10);
     let mut w = store.writer().unwrap();
     w.write(&data).unwrap();

@@ -346,7 +346,7 @@ pub(crate) async fn ingest(
         sink = Some(finish(h).await?);
     }
     let mut sink = sink.expect("the sink is back");
-    let data = if received_whole {
+    let (data, (md5, hasher)) = if received_whole {
         // A small body, whole: hashed here (microseconds), written where it is committed.
         let chunks = batch.take();
         sink.hash(&chunks);
@@ -380,7 +380,6 @@ pub(crate) async fn ingest(
         };
         (Data::Written(Box::new(writer)), (md5, hasher))
     };
-    let (data, (md5, hasher)) = data;
 
     let md5: [u8; 16] = md5.finalize().into();
     if let Some(expected) = expected_md5

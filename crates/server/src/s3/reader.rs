@@ -178,14 +178,9 @@ impl ObjectReader {
         self.offset += want as u64;
         self.remaining -= want as u64;
         self.pending = Some(tokio::task::spawn_blocking(move || {
-            let leadshop_store::data::Plain { buf, ranges } =
-                store.read_segment_in_place(&segment, customer_key.as_deref(), offset, want)?;
-            // The budget is held until the last slice has been written out.
-            let whole = match permit {
-                Some(p) => Budget::hold(buf, p),
-                None => Bytes::from(buf),
-            };
-            Ok(ranges.into_iter().map(|r| whole.slice(r)).collect())
+            store
+                .read_segment_in_place(&segment, customer_key.as_deref(), offset, want)
+                .map(|plain| pieces(plain, permit))
         }));
     }
 
@@ -201,18 +196,9 @@ impl ObjectReader {
     ) -> std::io::Result<Vec<Bytes>> {
         self.offset += want as u64;
         self.remaining -= want as u64;
-        let leadshop_store::data::Plain { buf, ranges } = self.store.read_inline_in_place(
-            segment,
-            stored,
-            self.customer_key.as_deref(),
-            offset,
-            want,
-        )?;
-        let whole = match permit {
-            Some(p) => Budget::hold(buf, p),
-            None => Bytes::from(buf),
-        };
-        Ok(ranges.into_iter().map(|r| whole.slice(r)).collect())
+        self.store
+            .read_inline_in_place(segment, stored, self.customer_key.as_deref(), offset, want)
+            .map(|plain| pieces(plain, permit))
     }
 
     /// Starts the next read if there is one and room for it without waiting (read-ahead).
@@ -314,6 +300,17 @@ impl Stream for ObjectReader {
             Ok(read) => Poll::Ready(this.deliver(read)),
         }
     }
+}
+
+/// A read's plaintext as slices of the buffer it was decrypted in, the budget (when there is
+/// one) held until the last slice has been written out.
+fn pieces(plain: leadshop_store::data::Plain, permit: Option<OwnedSemaphorePermit>) -> Vec<Bytes> {
+    let leadshop_store::data::Plain { buf, ranges } = plain;
+    let whole = match permit {
+        Some(p) => Budget::hold(buf, p),
+        None => Bytes::from(buf),
+    };
+    ranges.into_iter().map(|r| whole.slice(r)).collect()
 }
 
 impl ObjectReader {
