@@ -482,11 +482,12 @@ def test_acls_where_object_ownership_enables_them(s3, env):
     ["--http1.0"],                                          # old clients; ALPN offers only http/1.0
     ["--http1.1"],                                          # curl sends Expect: 100-continue here
     ["--http1.1", "-H", "Transfer-Encoding: chunked"],      # no Content-Length
-    ["--http2"],
+    ["--http2"],                                            # offers h2 and http/1.1: gets 1.1
 ])
 def test_presigned_put_and_get_over_every_http_version(env, s3, tmp_path, transport):
     """What old and new HTTP clients send around a body: HTTP/1.0, Expect: 100-continue,
-    chunked transfer encoding, HTTP/2 — the same object arrives and comes back."""
+    chunked transfer encoding, a client that would take HTTP/2 — the same object arrives and
+    comes back (HTTP/2 itself: the test below)."""
     import os
     import subprocess
 
@@ -504,3 +505,28 @@ def test_presigned_put_and_get_over_every_http_version(env, s3, tmp_path, transp
     out = subprocess.run([*curl, "-o", str(back), "-w", "%{http_code}", get],
                          capture_output=True, text=True, timeout=60).stdout
     assert out == "200" and back.read_bytes() == data.read_bytes()
+
+
+def test_http_1_1_is_preferred_and_a_client_that_speaks_only_http2_gets_it(env, s3, tmp_path):
+    """As AWS S3 does, a client offering HTTP/1.1 and HTTP/2 speaks HTTP/1.1 (the SDKs put
+    every request on one HTTP/2 connection otherwise: docs/BENCHMARKS.md); a client offering
+    only h2 gets HTTP/2, and a presigned PUT and GET of 2 MiB work over it."""
+    import os
+    import subprocess
+
+    from h2client import request
+
+    sigv4 = boto3_client_s3v4(env)
+    key = f"transport/{uuid.uuid4().hex[:8]}"
+    put = sigv4.generate_presigned_url("put_object", Params={"Bucket": BUCKET, "Key": key}, ExpiresIn=300)
+    get = sigv4.generate_presigned_url("get_object", Params={"Bucket": BUCKET, "Key": key}, ExpiresIn=300)
+    body = os.urandom(2 * 1024 * 1024 + 17)
+    status, _, _, alpn = request(put, env["AWS_CA_BUNDLE"], "PUT", body)
+    assert (status, alpn) == (200, "h2")
+    status, headers, back, _ = request(get, env["AWS_CA_BUNDLE"])
+    assert status == 200 and back == body and headers["content-length"] == str(len(body))
+
+    both = subprocess.run(["curl", "-s", "--cacert", env["AWS_CA_BUNDLE"], "--http2", "-o", "/dev/null",
+                           "-w", "%{http_version} %{http_code}", get],
+                          capture_output=True, text=True, timeout=60).stdout
+    assert both == "1.1 200", both
