@@ -112,6 +112,14 @@ impl Leadshop {
         )
     }
 
+    /// Runs an engine call that reads a few records by key (a descent of the metadata B-tree,
+    /// microseconds when its pages are cached) on the calling task, and maps its error. A
+    /// call that walks an unbounded number of records, writes or syncs goes through
+    /// [`Self::db`] instead.
+    fn point_lookup<T>(&self, f: impl FnOnce(&Store) -> Result<T, StoreError>) -> S3Result<T> {
+        f(&self.state.store).map_err(error::from_store)
+    }
+
     /// Runs a (blocking) engine call on the blocking pool and maps its error.
     async fn db<T, F>(&self, f: F) -> S3Result<T>
     where
