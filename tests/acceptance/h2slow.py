@@ -4,16 +4,16 @@ server's PINGs and never reads a byte of data. Run as a script for the figures i
 docs/SECURITY.md, or imported by the tests."""
 
 import select
-import socket
 import ssl
 import threading
 import time
 import urllib.parse
 
-import h2.config
-import h2.connection
 import h2.events
+import h2.exceptions
 import h2.settings
+
+from h2client import connect
 
 
 class StalledConnection:
@@ -22,17 +22,10 @@ class StalledConnection:
     def __init__(self, url: str, ca: str, streams: int, method: str = "GET", body_stall: bool = False,
                  source: str = "127.0.0.2"):
         u = urllib.parse.urlsplit(url)
-        ctx = ssl.create_default_context(cafile=ca)
-        ctx.set_alpn_protocols(["h2"])
         # From another loopback address than the test's own clients: another client.
-        raw = socket.create_connection((u.hostname, u.port), timeout=30, source_address=(source, 0))
-        self.sock = ctx.wrap_socket(raw, server_hostname=u.hostname)
-        assert self.sock.selected_alpn_protocol() == "h2"
-        self.conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
-        self.conn.local_settings = h2.settings.Settings(client=True, initial_values={
+        self.sock, self.conn = connect(url, ca, {
             h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 0,
-            h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: 1000})
-        self.conn.initiate_connection()
+            h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: 1000}, source=source, timeout=30)
         self.opened = 0
         self.reset = 0
         self.closed = False

@@ -555,10 +555,10 @@ def test_a_slow_but_steady_reader_is_not_taken_for_a_stalled_one(tmp_path):
     HTTP/2 client that grants 16 KiB of window every 0.1 s (about 150 KB/s) downloads 2 MiB
     whole under a one-second idle timeout; the same client once it stops granting is closed as
     stalled."""
-    import h2.config
-    import h2.connection
     import h2.events
     import h2.settings
+
+    from h2client import connect
 
     srv = Leadshop(tmp_path / "data", config="[limits]\nidle_timeout_secs = 1\n").start()
     try:
@@ -571,17 +571,8 @@ def test_a_slow_but_steady_reader_is_not_taken_for_a_stalled_one(tmp_path):
         def download(grant_until: int):
             """Bytes received before the stream ended or the connection closed, granting
             window only until `grant_until` bytes have arrived."""
-            import socket as _socket
-            import ssl
-
-            ctx = ssl.create_default_context(cafile=env["AWS_CA_BUNDLE"])
-            ctx.set_alpn_protocols(["h2"])
-            sock = ctx.wrap_socket(_socket.create_connection((u.hostname, u.port), timeout=60),
-                                   server_hostname=u.hostname)
-            conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
-            conn.local_settings = h2.settings.Settings(client=True, initial_values={
+            sock, conn = connect(url, env["AWS_CA_BUNDLE"], {
                 h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 16 * 1024})
-            conn.initiate_connection()
             sid = conn.get_next_available_stream_id()
             conn.send_headers(sid, [(":method", "GET"), (":scheme", "https"), (":authority", u.netloc),
                                     (":path", u.path + "?" + u.query)], end_stream=True)

@@ -12,7 +12,6 @@ import hashlib
 import hmac
 import json
 import socket
-import ssl
 import time
 import urllib.parse
 
@@ -149,9 +148,9 @@ def test_a_tls_handshake_that_never_comes_is_closed(srv):
 
 
 def test_an_idle_http2_connection_is_closed_even_if_it_pings_and_a_busy_one_is_not(tmp_path):
-    import h2.config
-    import h2.connection
     import h2.events
+
+    from h2client import connect
 
     srv = Leadshop(tmp_path / "data", config="[limits]\nidle_timeout_secs = 2\n").start()
     try:
@@ -160,12 +159,7 @@ def test_an_idle_http2_connection_is_closed_even_if_it_pings_and_a_busy_one_is_n
         u = urllib.parse.urlsplit(url)
 
         def h2_conn():
-            ctx = ssl.create_default_context(cafile=env["AWS_CA_BUNDLE"])
-            ctx.set_alpn_protocols(["h2"])
-            sock = ctx.wrap_socket(socket.create_connection((u.hostname, u.port), timeout=60),
-                                   server_hostname=u.hostname)
-            conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
-            conn.initiate_connection()
+            sock, conn = connect(url, env["AWS_CA_BUNDLE"])
             sock.sendall(conn.data_to_send())
             return sock, conn
 
