@@ -141,15 +141,14 @@ async fn read_view(
     want: Want,
 ) -> S3Result<ReadView> {
     let current = version_id.is_none();
-    let point = version_id.as_deref() != Some(NULL_VERSION_ID);
+    let point = Store::version_lookup_is_point(version_id.as_deref());
     let config = s.bucket_config(&bucket).await?;
     let lookup = move |st: &Store| match want {
         Want::Data => st.get_version_with_inline(&bucket, &key, version_id.as_deref()),
         Want::Headers => Ok((st.get_version(&bucket, &key, version_id.as_deref())?, None)),
     };
-    // The current version or a numbered one is a point lookup: the request's own task does it
-    // (a hop to the blocking pool and back cost a third of small GETs' throughput). The `null`
-    // version is found by walking the key's versions, so that goes to the blocking pool.
+    // A point lookup runs on the request's own task (a hop to the blocking pool and back cost a
+    // third of small GETs' throughput); a walk over the key's versions goes to the pool.
     let (v, inline) = if point {
         s.point_lookup(lookup)?
     } else {

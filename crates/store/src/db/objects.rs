@@ -198,6 +198,14 @@ impl Store {
         ))
     }
 
+    /// Whether [`Store::get_version`] of `version_id` is a point lookup (a descent of the
+    /// B-tree: the current version, or a numbered one) rather than a walk over the key's
+    /// versions (the `null` version, which has no number to seek to).
+    #[must_use]
+    pub fn version_lookup_is_point(version_id: Option<&str>) -> bool {
+        version_id != Some(NULL_VERSION_ID)
+    }
+
     /// The current version of a key, or a given version.
     ///
     /// # Errors
