@@ -6,7 +6,9 @@
 //! them; it does no I/O (callers hand it the text).
 //!
 //! # Layout
-//! - [`actions`]: S3 operation → IAM action and resource ARN (one table).
+//! - [`operations`]: every S3 operation leadshop serves and its descriptor (IAM action,
+//!   pricing tier, request metric, access-log name, body); [`actions`]: IAM actions and
+//!   resource ARNs.
 //! - [`cors`]: the CORS configuration document and the rule matching of preflight and actual
 //!   requests.
 //! - [`encryption`]: the default-encryption document.
@@ -29,12 +31,13 @@ pub mod logging;
 pub mod metrics;
 pub mod names;
 pub mod object_lock;
+pub mod operations;
 pub mod policy;
 pub mod public_access_block;
 pub mod template;
 pub mod versioning;
 
-pub use actions::Operation;
 pub use bucket::{BucketSpec, SpecError, TemplateVars};
+pub use operations::{Descriptor, Operation};
 pub use public_access_block::PublicAccessBlock;
 pub use versioning::{VersioningConfiguration, VersioningStatus};

@@ -21,6 +21,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use leadshop_spec::Operation;
+use leadshop_spec::operations::RequestMetric;
 use leadshop_store::Stat;
 
 use super::{RequestRecord, Subscriber};
@@ -35,26 +36,15 @@ pub struct Usage {
     pending: Mutex<HashMap<(String, i64), Stat>>,
 }
 
-/// AWS's pricing tier of a request: PUT, COPY, POST and LIST requests are tier 1; GET and
-/// everything else tier 2; DELETE and cancelling uploads are free.
+/// AWS's pricing tier of a request, as the usage metric it adds to (its operation's
+/// [`Tier`](leadshop_spec::operations::Tier)). A request refused before s3s named its
+/// operation, or one leadshop does not serve, goes by its method: PUT and POST are tier 1,
+/// DELETE is free, the rest tier 2.
 #[must_use]
 pub fn tier(op: Option<Operation>, method: &str) -> Option<&'static str> {
-    use Operation as O;
     match op {
-        Some(O::DeleteObject | O::DeleteObjects | O::AbortMultipartUpload | O::DeleteBucket) => {
-            None
-        }
-        Some(
-            O::ListObjects
-            | O::ListObjectsV2
-            | O::ListObjectVersions
-            | O::ListMultipartUploads
-            | O::ListParts
-            | O::ListBuckets
-            | O::CopyObject
-            | O::UploadPartCopy,
-        ) => Some("Tier1Requests"),
-        _ => match method {
+        Some(op) => op.describe().tier.metric(),
+        None => match method {
             "PUT" | "POST" => Some("Tier1Requests"),
             "DELETE" => None,
             _ => Some("Tier2Requests"),
@@ -62,20 +52,12 @@ pub fn tier(op: Option<Operation>, method: &str) -> Option<&'static str> {
     }
 }
 
-/// The request metrics a request adds to (besides `AllRequests` and the rest every request
-/// adds to).
+/// The request metric a request adds to (besides `AllRequests` and the rest every request
+/// adds to): its operation's; a POST whose operation is unknown is a `PostRequests`.
 fn kind(op: Option<Operation>, method: &str) -> Option<&'static str> {
-    use Operation as O;
     match op {
-        Some(
-            O::ListObjects | O::ListObjectsV2 | O::ListObjectVersions | O::ListMultipartUploads,
-        ) => Some("ListRequests"),
-        Some(O::GetObject) => Some("GetRequests"),
-        Some(O::PutObject | O::UploadPart) => Some("PutRequests"),
-        Some(O::DeleteObject | O::DeleteObjects) => Some("DeleteRequests"),
-        Some(O::HeadObject | O::HeadBucket) => Some("HeadRequests"),
-        _ if method == "POST" => Some("PostRequests"),
-        _ => None,
+        Some(op) => op.describe().metric.map(RequestMetric::name),
+        None => (method == "POST").then_some("PostRequests"),
     }
 }
 

@@ -233,7 +233,7 @@ macro_rules! requested {
     };
 }
 
-pub(super) async fn handle_get_bucket_acl(
+pub(super) async fn get_bucket_acl(
     s: &Leadshop,
     req: S3Request<GetBucketAclInput>,
 ) -> S3Result<S3Response<GetBucketAclOutput>> {
@@ -248,7 +248,7 @@ pub(super) async fn handle_get_bucket_acl(
     }))
 }
 
-pub(super) async fn handle_put_bucket_acl(
+pub(super) async fn put_bucket_acl(
     s: &Leadshop,
     req: S3Request<PutBucketAclInput>,
 ) -> S3Result<S3Response<PutBucketAclOutput>> {
@@ -288,7 +288,7 @@ pub(super) async fn handle_put_bucket_acl(
     Ok(S3Response::new(PutBucketAclOutput::default()))
 }
 
-pub(super) async fn handle_get_object_acl(
+pub(super) async fn get_object_acl(
     s: &Leadshop,
     req: S3Request<GetObjectAclInput>,
 ) -> S3Result<S3Response<GetObjectAclOutput>> {
@@ -307,7 +307,7 @@ pub(super) async fn handle_get_object_acl(
     }))
 }
 
-pub(super) async fn handle_put_object_acl(
+pub(super) async fn put_object_acl(
     s: &Leadshop,
     req: S3Request<PutObjectAclInput>,
 ) -> S3Result<S3Response<PutObjectAclOutput>> {
@@ -343,7 +343,7 @@ pub(super) async fn handle_put_object_acl(
     Ok(S3Response::new(PutObjectAclOutput::default()))
 }
 
-pub(super) async fn handle_get_bucket_ownership_controls(
+pub(super) async fn get_bucket_ownership_controls(
     s: &Leadshop,
     req: S3Request<GetBucketOwnershipControlsInput>,
 ) -> S3Result<S3Response<GetBucketOwnershipControlsOutput>> {
@@ -418,7 +418,7 @@ pub(super) fn ownership_name(o: &ObjectOwnership) -> S3Result<&'static str> {
     }
 }
 
-pub(super) async fn handle_put_bucket_ownership_controls(
+pub(super) async fn put_bucket_ownership_controls(
     s: &Leadshop,
     req: S3Request<PutBucketOwnershipControlsInput>,
 ) -> S3Result<S3Response<PutBucketOwnershipControlsOutput>> {
@@ -435,7 +435,7 @@ pub(super) async fn handle_put_bucket_ownership_controls(
     Ok(S3Response::new(PutBucketOwnershipControlsOutput::default()))
 }
 
-pub(super) async fn handle_delete_bucket_ownership_controls(
+pub(super) async fn delete_bucket_ownership_controls(
     s: &Leadshop,
     req: S3Request<DeleteBucketOwnershipControlsInput>,
 ) -> S3Result<S3Response<DeleteBucketOwnershipControlsOutput>> {

@@ -14,7 +14,7 @@ use leadshop_store::NULL_VERSION_ID;
 /// AWS's default and largest page of parts.
 const MAX_PARTS: i32 = 1000;
 
-pub(super) async fn handle_get_object_attributes(
+pub(super) async fn get_object_attributes(
     s: &Leadshop,
     req: S3Request<GetObjectAttributesInput>,
 ) -> S3Result<S3Response<GetObjectAttributesOutput>> {

@@ -8,7 +8,7 @@ use super::Leadshop;
 use super::convert::ts;
 use crate::bucket_config::ENCRYPTION_DOC;
 
-pub(super) async fn handle_create_bucket(
+pub(super) async fn create_bucket(
     s: &Leadshop,
     req: S3Request<CreateBucketInput>,
 ) -> S3Result<S3Response<CreateBucketOutput>> {
@@ -94,7 +94,7 @@ pub(super) async fn handle_create_bucket(
     }))
 }
 
-pub(super) async fn handle_head_bucket(
+pub(super) async fn head_bucket(
     s: &Leadshop,
     req: S3Request<HeadBucketInput>,
 ) -> S3Result<S3Response<HeadBucketOutput>> {
@@ -106,7 +106,7 @@ pub(super) async fn handle_head_bucket(
     }))
 }
 
-pub(super) async fn handle_list_buckets(
+pub(super) async fn list_buckets(
     s: &Leadshop,
     req: S3Request<ListBucketsInput>,
 ) -> S3Result<S3Response<ListBucketsOutput>> {
@@ -154,7 +154,7 @@ pub(super) async fn handle_list_buckets(
     }))
 }
 
-pub(super) async fn handle_delete_bucket(
+pub(super) async fn delete_bucket(
     s: &Leadshop,
     req: S3Request<DeleteBucketInput>,
 ) -> S3Result<S3Response<DeleteBucketOutput>> {
@@ -163,7 +163,7 @@ pub(super) async fn handle_delete_bucket(
     Ok(S3Response::new(DeleteBucketOutput::default()))
 }
 
-pub(super) async fn handle_get_bucket_location(
+pub(super) async fn get_bucket_location(
     s: &Leadshop,
     req: S3Request<GetBucketLocationInput>,
 ) -> S3Result<S3Response<GetBucketLocationOutput>> {
@@ -177,7 +177,7 @@ pub(super) async fn handle_get_bucket_location(
     }))
 }
 
-pub(super) async fn handle_put_bucket_versioning(
+pub(super) async fn put_bucket_versioning(
     s: &Leadshop,
     req: S3Request<PutBucketVersioningInput>,
 ) -> S3Result<S3Response<PutBucketVersioningOutput>> {
@@ -219,7 +219,7 @@ pub(super) async fn handle_put_bucket_versioning(
     Ok(S3Response::new(PutBucketVersioningOutput::default()))
 }
 
-pub(super) async fn handle_get_bucket_versioning(
+pub(super) async fn get_bucket_versioning(
     s: &Leadshop,
     req: S3Request<GetBucketVersioningInput>,
 ) -> S3Result<S3Response<GetBucketVersioningOutput>> {
@@ -240,7 +240,7 @@ pub(super) async fn handle_get_bucket_versioning(
     }))
 }
 
-pub(super) async fn handle_get_bucket_encryption(
+pub(super) async fn get_bucket_encryption(
     s: &Leadshop,
     req: S3Request<GetBucketEncryptionInput>,
 ) -> S3Result<S3Response<GetBucketEncryptionOutput>> {
@@ -278,7 +278,7 @@ pub(super) async fn handle_get_bucket_encryption(
     }))
 }
 
-pub(super) async fn handle_put_bucket_encryption(
+pub(super) async fn put_bucket_encryption(
     s: &Leadshop,
     req: S3Request<PutBucketEncryptionInput>,
 ) -> S3Result<S3Response<PutBucketEncryptionOutput>> {
@@ -327,7 +327,7 @@ pub(super) async fn handle_put_bucket_encryption(
 
 /// Removes the bucket's encryption document: as on AWS, the bucket then reports (and uses)
 /// the SSE-S3 default.
-pub(super) async fn handle_delete_bucket_encryption(
+pub(super) async fn delete_bucket_encryption(
     s: &Leadshop,
     req: S3Request<DeleteBucketEncryptionInput>,
 ) -> S3Result<S3Response<DeleteBucketEncryptionOutput>> {

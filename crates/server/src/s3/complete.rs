@@ -100,7 +100,7 @@ fn listed_checksum(p: &CompletedPart, alg: Algorithm) -> Option<String> {
     }
 }
 
-pub(super) async fn handle_complete_multipart_upload(
+pub(super) async fn complete_multipart_upload(
     s: &Leadshop,
     req: S3Request<CompleteMultipartUploadInput>,
 ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {

@@ -86,7 +86,7 @@ macro_rules! source_customer_key {
 }
 pub(super) use source_customer_key;
 
-pub(super) async fn handle_copy_object(
+pub(super) async fn copy_object(
     s: &Leadshop,
     req: S3Request<CopyObjectInput>,
 ) -> S3Result<S3Response<CopyObjectOutput>> {

@@ -12,7 +12,7 @@ use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 use super::Leadshop;
 use crate::bucket_config::CORS_DOC;
 
-pub(super) async fn handle_get_bucket_cors(
+pub(super) async fn get_bucket_cors(
     s: &Leadshop,
     req: S3Request<GetBucketCorsInput>,
 ) -> S3Result<S3Response<GetBucketCorsOutput>> {
@@ -40,7 +40,7 @@ pub(super) async fn handle_get_bucket_cors(
     }))
 }
 
-pub(super) async fn handle_put_bucket_cors(
+pub(super) async fn put_bucket_cors(
     s: &Leadshop,
     req: S3Request<PutBucketCorsInput>,
 ) -> S3Result<S3Response<PutBucketCorsOutput>> {
@@ -71,7 +71,7 @@ pub(super) async fn handle_put_bucket_cors(
     Ok(S3Response::new(PutBucketCorsOutput::default()))
 }
 
-pub(super) async fn handle_delete_bucket_cors(
+pub(super) async fn delete_bucket_cors(
     s: &Leadshop,
     req: S3Request<DeleteBucketCorsInput>,
 ) -> S3Result<S3Response<DeleteBucketCorsOutput>> {

@@ -8,7 +8,7 @@ use s3s::{S3Request, S3Response, S3Result, s3_error};
 use super::Leadshop;
 use crate::access::Authz;
 
-pub(super) async fn handle_delete_object(
+pub(super) async fn delete_object(
     s: &Leadshop,
     req: S3Request<DeleteObjectInput>,
 ) -> S3Result<S3Response<DeleteObjectOutput>> {
@@ -40,7 +40,7 @@ pub(super) async fn handle_delete_object(
     }))
 }
 
-pub(super) async fn handle_delete_objects(
+pub(super) async fn delete_objects(
     s: &Leadshop,
     req: S3Request<DeleteObjectsInput>,
 ) -> S3Result<S3Response<DeleteObjectsOutput>> {

@@ -195,7 +195,7 @@ fn rule_out(r: &lc::Rule) -> LifecycleRule {
     }
 }
 
-pub(super) async fn handle_get_bucket_lifecycle_configuration(
+pub(super) async fn get_bucket_lifecycle_configuration(
     s: &Leadshop,
     req: S3Request<GetBucketLifecycleConfigurationInput>,
 ) -> S3Result<S3Response<GetBucketLifecycleConfigurationOutput>> {
@@ -214,7 +214,7 @@ pub(super) async fn handle_get_bucket_lifecycle_configuration(
     }))
 }
 
-pub(super) async fn handle_put_bucket_lifecycle_configuration(
+pub(super) async fn put_bucket_lifecycle_configuration(
     s: &Leadshop,
     req: S3Request<PutBucketLifecycleConfigurationInput>,
 ) -> S3Result<S3Response<PutBucketLifecycleConfigurationOutput>> {
@@ -248,7 +248,7 @@ pub(super) async fn handle_put_bucket_lifecycle_configuration(
     }))
 }
 
-pub(super) async fn handle_delete_bucket_lifecycle(
+pub(super) async fn delete_bucket_lifecycle(
     s: &Leadshop,
     req: S3Request<DeleteBucketLifecycleInput>,
 ) -> S3Result<S3Response<DeleteBucketLifecycleOutput>> {

@@ -35,7 +35,7 @@ fn decode_token(token: &str) -> S3Result<String> {
         })
 }
 
-pub(super) async fn handle_list_objects_v2(
+pub(super) async fn list_objects_v2(
     s: &Leadshop,
     req: S3Request<ListObjectsV2Input>,
 ) -> S3Result<S3Response<ListObjectsV2Output>> {
@@ -98,7 +98,7 @@ pub(super) async fn handle_list_objects_v2(
     }))
 }
 
-pub(super) async fn handle_list_objects(
+pub(super) async fn list_objects(
     s: &Leadshop,
     req: S3Request<ListObjectsInput>,
 ) -> S3Result<S3Response<ListObjectsOutput>> {
@@ -145,7 +145,7 @@ pub(super) async fn handle_list_objects(
     }))
 }
 
-pub(super) async fn handle_list_object_versions(
+pub(super) async fn list_object_versions(
     s: &Leadshop,
     req: S3Request<ListObjectVersionsInput>,
 ) -> S3Result<S3Response<ListObjectVersionsOutput>> {

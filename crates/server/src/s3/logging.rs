@@ -44,7 +44,7 @@ fn invalid_target(message: &str) -> S3Error {
     e
 }
 
-pub(super) async fn handle_put_bucket_logging(
+pub(super) async fn put_bucket_logging(
     s: &Leadshop,
     req: S3Request<PutBucketLoggingInput>,
 ) -> S3Result<S3Response<PutBucketLoggingOutput>> {
@@ -126,7 +126,7 @@ pub(super) async fn handle_put_bucket_logging(
     Ok(S3Response::new(PutBucketLoggingOutput::default()))
 }
 
-pub(super) async fn handle_get_bucket_logging(
+pub(super) async fn get_bucket_logging(
     s: &Leadshop,
     req: S3Request<GetBucketLoggingInput>,
 ) -> S3Result<S3Response<GetBucketLoggingOutput>> {

@@ -117,7 +117,7 @@ fn valid_id(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
 }
 
-pub(super) async fn handle_put_bucket_metrics_configuration(
+pub(super) async fn put_bucket_metrics_configuration(
     s: &Leadshop,
     req: S3Request<PutBucketMetricsConfigurationInput>,
 ) -> S3Result<S3Response<PutBucketMetricsConfigurationOutput>> {
@@ -174,7 +174,7 @@ pub(super) async fn handle_put_bucket_metrics_configuration(
     ))
 }
 
-pub(super) async fn handle_get_bucket_metrics_configuration(
+pub(super) async fn get_bucket_metrics_configuration(
     s: &Leadshop,
     req: S3Request<GetBucketMetricsConfigurationInput>,
 ) -> S3Result<S3Response<GetBucketMetricsConfigurationOutput>> {
@@ -185,7 +185,7 @@ pub(super) async fn handle_get_bucket_metrics_configuration(
     }))
 }
 
-pub(super) async fn handle_delete_bucket_metrics_configuration(
+pub(super) async fn delete_bucket_metrics_configuration(
     s: &Leadshop,
     req: S3Request<DeleteBucketMetricsConfigurationInput>,
 ) -> S3Result<S3Response<DeleteBucketMetricsConfigurationOutput>> {
@@ -219,7 +219,7 @@ pub(super) async fn handle_delete_bucket_metrics_configuration(
     ))
 }
 
-pub(super) async fn handle_list_bucket_metrics_configurations(
+pub(super) async fn list_bucket_metrics_configurations(
     s: &Leadshop,
     req: S3Request<ListBucketMetricsConfigurationsInput>,
 ) -> S3Result<S3Response<ListBucketMetricsConfigurationsOutput>> {

@@ -57,7 +57,7 @@ fn checksum_choice(
     Ok((alg, ty))
 }
 
-pub(super) async fn handle_create_multipart_upload(
+pub(super) async fn create_multipart_upload(
     s: &Leadshop,
     req: S3Request<CreateMultipartUploadInput>,
 ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
@@ -225,7 +225,7 @@ async fn store_part(
     .await
 }
 
-pub(super) async fn handle_upload_part(
+pub(super) async fn upload_part(
     s: &Leadshop,
     req: S3Request<UploadPartInput>,
 ) -> S3Result<S3Response<UploadPartOutput>> {
@@ -312,7 +312,7 @@ fn copy_range(r: Option<&str>, size: u64) -> S3Result<(u64, u64)> {
     Ok((a, b + 1))
 }
 
-pub(super) async fn handle_upload_part_copy(
+pub(super) async fn upload_part_copy(
     s: &Leadshop,
     req: S3Request<UploadPartCopyInput>,
 ) -> S3Result<S3Response<UploadPartCopyOutput>> {
@@ -358,7 +358,7 @@ pub(super) async fn handle_upload_part_copy(
     }))
 }
 
-pub(super) async fn handle_abort_multipart_upload(
+pub(super) async fn abort_multipart_upload(
     s: &Leadshop,
     req: S3Request<AbortMultipartUploadInput>,
 ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
@@ -369,7 +369,7 @@ pub(super) async fn handle_abort_multipart_upload(
     Ok(S3Response::new(AbortMultipartUploadOutput::default()))
 }
 
-pub(super) async fn handle_list_parts(
+pub(super) async fn list_parts(
     s: &Leadshop,
     req: S3Request<ListPartsInput>,
 ) -> S3Result<S3Response<ListPartsOutput>> {
@@ -418,7 +418,7 @@ pub(super) async fn handle_list_parts(
     }))
 }
 
-pub(super) async fn handle_list_multipart_uploads(
+pub(super) async fn list_multipart_uploads(
     s: &Leadshop,
     req: S3Request<ListMultipartUploadsInput>,
 ) -> S3Result<S3Response<ListMultipartUploadsOutput>> {

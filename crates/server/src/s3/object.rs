@@ -125,7 +125,7 @@ pub(super) fn version_header(v: &VersionRecord, state: VersioningState) -> Optio
         .then(|| v.version_id.clone())
 }
 
-pub(super) async fn handle_put_object(
+pub(super) async fn put_object(
     s: &Leadshop,
     req: S3Request<PutObjectInput>,
 ) -> S3Result<S3Response<PutObjectOutput>> {

@@ -130,7 +130,7 @@ pub(super) async fn may_bypass(
         .is_ok()
 }
 
-pub(super) async fn handle_get_object_lock_configuration(
+pub(super) async fn get_object_lock_configuration(
     s: &Leadshop,
     req: S3Request<GetObjectLockConfigurationInput>,
 ) -> S3Result<S3Response<GetObjectLockConfigurationOutput>> {
@@ -161,7 +161,7 @@ fn config_dto(c: &ObjectLockConfiguration) -> s3s::dto::ObjectLockConfiguration 
     }
 }
 
-pub(super) async fn handle_put_object_lock_configuration(
+pub(super) async fn put_object_lock_configuration(
     s: &Leadshop,
     req: S3Request<PutObjectLockConfigurationInput>,
 ) -> S3Result<S3Response<PutObjectLockConfigurationOutput>> {
@@ -234,7 +234,7 @@ async fn locked_version(
         .await
 }
 
-pub(super) async fn handle_get_object_retention(
+pub(super) async fn get_object_retention(
     s: &Leadshop,
     req: S3Request<GetObjectRetentionInput>,
 ) -> S3Result<S3Response<GetObjectRetentionOutput>> {
@@ -254,7 +254,7 @@ pub(super) async fn handle_get_object_retention(
     }))
 }
 
-pub(super) async fn handle_put_object_retention(
+pub(super) async fn put_object_retention(
     s: &Leadshop,
     req: S3Request<PutObjectRetentionInput>,
 ) -> S3Result<S3Response<PutObjectRetentionOutput>> {
@@ -316,7 +316,7 @@ pub(super) async fn handle_put_object_retention(
     Ok(S3Response::new(PutObjectRetentionOutput::default()))
 }
 
-pub(super) async fn handle_get_object_legal_hold(
+pub(super) async fn get_object_legal_hold(
     s: &Leadshop,
     req: S3Request<GetObjectLegalHoldInput>,
 ) -> S3Result<S3Response<GetObjectLegalHoldOutput>> {
@@ -333,7 +333,7 @@ pub(super) async fn handle_get_object_legal_hold(
     }))
 }
 
-pub(super) async fn handle_put_object_legal_hold(
+pub(super) async fn put_object_legal_hold(
     s: &Leadshop,
     req: S3Request<PutObjectLegalHoldInput>,
 ) -> S3Result<S3Response<PutObjectLegalHoldOutput>> {

@@ -1,6 +1,6 @@
 //! Every operation s3s 0.17.0 routes, and what leadshop does with each: the source of
-//! `docs/S3-API.md`, which a test keeps equal to what this file and the handler table
-//! (`delegate!`) say, so the document cannot drift from the code.
+//! `docs/S3-API.md` with the operation descriptors (`leadshop_spec::operations`), which a test
+//! keeps equal to what they say, so the document cannot drift from the code.
 
 /// The operations s3s 0.17.0 routes (its `ops/generated` modules), by `S3` trait method.
 pub const S3S_OPERATIONS: &[&str] = &[
@@ -120,108 +120,105 @@ pub const S3S_OPERATIONS: &[&str] = &[
     "write_get_object_response",
 ];
 
+use leadshop_spec::Operation;
+use leadshop_spec::Operation as O;
+
 /// Where a supported operation differs from AWS in a way a client could notice.
-pub const DIFFERENCES: &[(&str, &str)] = &[
+pub const DIFFERENCES: &[(Operation, &str)] = &[
     (
-        "complete_multipart_upload",
+        O::CompleteMultipartUpload,
         "a conditional completion (If-None-Match, If-Match) answers 409 ConditionalRequestConflict when the key got a delete marker after the upload began, as AWS does; a delete on an unversioned bucket leaves no record, so the completion is judged against the key as it is",
     ),
     (
-        "put_bucket_accelerate_configuration",
+        O::PutBucketAccelerateConfiguration,
         "transfer acceleration is not offered: `Suspended` is accepted (a no-op), `Enabled` answers NotImplemented",
     ),
     (
-        "put_bucket_request_payment",
+        O::PutBucketRequestPayment,
         "Requester Pays is not offered: `BucketOwner` is accepted (a no-op), `Requester` answers NotImplemented",
     ),
     (
-        "put_bucket_notification_configuration",
+        O::PutBucketNotificationConfiguration,
         "event notifications are not offered: an empty configuration is accepted, any destination answers NotImplemented",
     ),
     (
-        "put_bucket_website",
+        O::PutBucketWebsite,
         "static website hosting is not offered: NotImplemented; GetBucketWebsite answers NoSuchWebsiteConfiguration and DeleteBucketWebsite succeeds, as for a bucket without one",
     ),
     (
-        "put_bucket_replication",
+        O::PutBucketReplication,
         "replication is not offered: NotImplemented; GetBucketReplication answers ReplicationConfigurationNotFoundError and DeleteBucketReplication succeeds, as for a bucket without one",
     ),
     (
-        "create_multipart_upload",
+        O::CreateMultipartUpload,
         "in a bucket with Object Lock, the default retention of the completed object is counted from CreateMultipartUpload, not from the completion",
     ),
     (
-        "put_bucket_lifecycle_configuration",
+        O::PutBucketLifecycleConfiguration,
         "rules are applied once a day at midnight UTC of the server's clock (a day is `day_seconds`), as AWS does it, by a worker that re-checks each version in the same transaction as the change; a transition changes the class without rewriting data",
     ),
     (
-        "restore_object",
+        O::RestoreObject,
         "archive restores only (S3 Select requests answer NotImplemented); a restore takes AWS's upper bound for the class and tier, on the server's clock (scaled by `day_seconds`); the copy expires `Days` days after it is ready, not at the following midnight UTC",
     ),
     (
-        "put_bucket_acl",
+        O::PutBucketAcl,
         "ACLs count only in buckets whose Object Ownership enables them, and only their AllUsers and AuthenticatedUsers grants widen access (every key belongs to the one account; grants to other canonical ids are stored but name no one here; e-mail grantees are refused with UnresolvableGrantByEmailAddress); under BucketOwnerEnforced only owner-only ACLs are accepted (no change), as on AWS",
     ),
     (
-        "put_object_acl",
+        O::PutObjectAcl,
         "as PutBucketAcl: enforced where Object Ownership enables ACLs, for AllUsers and AuthenticatedUsers grants",
     ),
     (
-        "list_object_versions",
+        O::ListObjectVersions,
         "versions and delete markers are grouped in the XML (all `Version`s, then all `DeleteMarker`s); SDKs parse them into separate lists either way",
     ),
     (
-        "get_object_attributes",
+        O::GetObjectAttributes,
         "the `ETag` element is quoted, as in every other response (AWS leaves it unquoted here)",
     ),
     (
-        "delete_object",
+        O::DeleteObject,
         "`x-amz-if-match-last-modified-time` and `x-amz-if-match-size` (directory buckets only on AWS) answer NotImplemented",
     ),
     (
-        "put_object",
+        O::PutObject,
         "`If-Match` together with `If-None-Match` answers NotImplemented",
     ),
     (
-        "post_object",
-        "routed as PutObject; policy conditions are checked before the signature, so a form failing both gets the condition's error",
+        O::PostObject,
+        "browser POST uploads: the shell reads the form and checks its policy, the access hook authorises it as the PutObject it becomes; routed as PutObject; policy conditions are checked before the signature, so a form failing both gets the condition's error",
     ),
     (
-        "create_bucket",
+        O::CreateBucket,
         "as on AWS since 2023, a new bucket has all four Public Access Block settings on and is BucketOwnerEnforced unless `x-amz-object-ownership` says otherwise; a public ACL at creation gets InvalidBucketAclWithBlockPublicAccessError (AWS's code, not in s3s's list, sent as a custom code with status 400)",
     ),
     (
-        "put_bucket_logging",
+        O::PutBucketLogging,
         "the target's bucket policy must admit `logging.s3.amazonaws.com` (BucketOwnerEnforced rules; target grants are refused); log lines name the TLS cipher as rustls does (`TLS13_AES_256_GCM_SHA384`, not OpenSSL's names), and write `-` for aclRequired and the source region; records reach the log bucket after `[access_logs] flush_seconds` (60) rather than AWS's hours",
     ),
     (
-        "put_bucket_metrics_configuration",
+        O::PutBucketMetricsConfiguration,
         "a filter's Prefix selects the requests counted; tag conditions are stored and returned but not evaluated per request, and an access-point filter counts nothing (leadshop has no access points)",
     ),
 ];
 
-/// The operations the server answers itself beyond the `S3` handler table.
-pub const HANDLED_ELSEWHERE: &[(&str, &str)] = &[(
-    "post_object",
-    "browser POST uploads: the shell reads the form and checks its policy, the access hook authorises it as the PutObject it becomes",
-)];
-
 /// `docs/S3-API.md`.
 #[must_use]
-pub fn document(handled: &[&str]) -> String {
+pub fn document() -> String {
     use std::fmt::Write as _;
     let mut out = String::from(
-        "# S3 operations\n\nGenerated from `crates/server/src/s3/operations.rs` and the handler table in\n`crates/server/src/s3/mod.rs` (`LEADSHOP_WRITE_DOCS=1 cargo test -p leadshop-server --lib\n--ignore-rust-version operations` rewrites it; the test fails while it is out of date).\nEvery operation s3s 0.17.0 routes is listed: *supported*, *supported with a difference*\n(named), or *NotImplemented* (answered with 501 `NotImplemented`, never a silent success).\n\n| operation | status | notes |\n|---|---|---|\n",
+        "# S3 operations\n\nGenerated from the operation descriptors (`crates/spec/src/operations/table.rs`) and\n`crates/server/src/s3/operations.rs` (`LEADSHOP_WRITE_DOCS=1 cargo test -p leadshop-server --lib\n--ignore-rust-version operations` rewrites it; the test fails while it is out of date).\nEvery operation s3s 0.17.0 routes is listed: *supported*, *supported with a difference*\n(named), or *NotImplemented* (answered with 501 `NotImplemented`, never a silent success).\nThe IAM action is what a policy must allow (the one after \"versionId:\" when the request names a\nversion).\n\n| operation | status | IAM action | notes |\n|---|---|---|---|\n",
     );
     let (mut yes, mut total) = (0, 0);
     for method in S3S_OPERATIONS {
         total += 1;
         let name = super::operation_name(method);
-        let elsewhere = HANDLED_ELSEWHERE.iter().find(|(m, _)| m == method);
-        let supported = handled.contains(method) || elsewhere.is_some();
+        let served = Operation::ALL.iter().find(|o| o.method() == *method);
+        let supported = served.is_some();
         let diff = DIFFERENCES
             .iter()
-            .find(|(m, _)| m == method)
+            .find(|(o, _)| Some(o) == served)
             .map(|(_, d)| *d);
         let status = match (supported, diff) {
             (true, None) => "supported",
@@ -231,13 +228,16 @@ pub fn document(handled: &[&str]) -> String {
         if supported {
             yes += 1;
         }
-        let notes = match (elsewhere, diff) {
-            (Some((_, e)), Some(d)) => format!("{e}; {d}"),
-            (Some((_, e)), None) => (*e).to_string(),
-            (None, Some(d)) => d.to_string(),
-            (None, None) => String::new(),
-        };
-        let _ = writeln!(out, "| {name} | {status} | {notes} |");
+        let notes = diff.unwrap_or_default();
+        let action = served.map_or(String::new(), |o| {
+            let (plain, versioned) = (o.action(false).name, o.action(true).name);
+            if plain == versioned {
+                format!("`{plain}`")
+            } else {
+                format!("`{plain}`; versionId: `{versioned}`")
+            }
+        });
+        let _ = writeln!(out, "| {name} | {status} | {action} | {notes} |");
     }
     let _ = writeln!(out, "\n{yes} of {total} operations supported.");
     out
@@ -250,7 +250,7 @@ mod tests {
     #[test]
     fn the_operations_document_is_up_to_date() {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/S3-API.md");
-        let want = document(super::super::HANDLED_OPERATIONS);
+        let want = document();
         if std::env::var_os("LEADSHOP_WRITE_DOCS").is_some() {
             std::fs::write(&path, &want).expect("write docs/S3-API.md");
         }
@@ -259,11 +259,11 @@ mod tests {
             have == want,
             "docs/S3-API.md is out of date: LEADSHOP_WRITE_DOCS=1 cargo test -p leadshop-server --lib --ignore-rust-version operations"
         );
-        for (m, _) in DIFFERENCES.iter().chain(HANDLED_ELSEWHERE) {
-            assert!(S3S_OPERATIONS.contains(m), "{m} is not an s3s operation");
-        }
-        for m in super::super::HANDLED_OPERATIONS {
-            assert!(S3S_OPERATIONS.contains(m), "{m} is handled but not listed");
+        for op in Operation::ALL {
+            assert!(
+                S3S_OPERATIONS.contains(&op.method()),
+                "{op} is served but not an s3s operation"
+            );
         }
     }
 }

@@ -46,7 +46,7 @@ async fn stored_policy(s: &Leadshop, bucket: String) -> S3Result<String> {
         .ok_or_else(|| s3_error!(NoSuchBucketPolicy, "The bucket policy does not exist"))
 }
 
-pub(super) async fn handle_put_bucket_policy(
+pub(super) async fn put_bucket_policy(
     s: &Leadshop,
     req: S3Request<PutBucketPolicyInput>,
 ) -> S3Result<S3Response<PutBucketPolicyOutput>> {
@@ -74,7 +74,7 @@ pub(super) async fn handle_put_bucket_policy(
     Ok(resp)
 }
 
-pub(super) async fn handle_get_bucket_policy(
+pub(super) async fn get_bucket_policy(
     s: &Leadshop,
     req: S3Request<GetBucketPolicyInput>,
 ) -> S3Result<S3Response<GetBucketPolicyOutput>> {
@@ -84,7 +84,7 @@ pub(super) async fn handle_get_bucket_policy(
     }))
 }
 
-pub(super) async fn handle_delete_bucket_policy(
+pub(super) async fn delete_bucket_policy(
     s: &Leadshop,
     req: S3Request<DeleteBucketPolicyInput>,
 ) -> S3Result<S3Response<DeleteBucketPolicyOutput>> {
@@ -92,7 +92,7 @@ pub(super) async fn handle_delete_bucket_policy(
     Ok(S3Response::new(DeleteBucketPolicyOutput::default()))
 }
 
-pub(super) async fn handle_get_bucket_policy_status(
+pub(super) async fn get_bucket_policy_status(
     s: &Leadshop,
     req: S3Request<GetBucketPolicyStatusInput>,
 ) -> S3Result<S3Response<GetBucketPolicyStatusOutput>> {
@@ -105,7 +105,7 @@ pub(super) async fn handle_get_bucket_policy_status(
     }))
 }
 
-pub(super) async fn handle_put_public_access_block(
+pub(super) async fn put_public_access_block(
     s: &Leadshop,
     req: S3Request<PutPublicAccessBlockInput>,
 ) -> S3Result<S3Response<PutPublicAccessBlockOutput>> {
@@ -121,7 +121,7 @@ pub(super) async fn handle_put_public_access_block(
     Ok(S3Response::new(PutPublicAccessBlockOutput::default()))
 }
 
-pub(super) async fn handle_get_public_access_block(
+pub(super) async fn get_public_access_block(
     s: &Leadshop,
     req: S3Request<GetPublicAccessBlockInput>,
 ) -> S3Result<S3Response<GetPublicAccessBlockOutput>> {
@@ -145,7 +145,7 @@ pub(super) async fn handle_get_public_access_block(
     }))
 }
 
-pub(super) async fn handle_delete_public_access_block(
+pub(super) async fn delete_public_access_block(
     s: &Leadshop,
     req: S3Request<DeletePublicAccessBlockInput>,
 ) -> S3Result<S3Response<DeletePublicAccessBlockOutput>> {

@@ -316,7 +316,7 @@ macro_rules! fill_read_output {
     }};
 }
 
-pub(super) async fn handle_get_object(
+pub(super) async fn get_object(
     s: &Leadshop,
     req: S3Request<GetObjectInput>,
 ) -> S3Result<S3Response<GetObjectOutput>> {
@@ -361,7 +361,7 @@ pub(super) async fn handle_get_object(
     Ok(S3Response::new(out))
 }
 
-pub(super) async fn handle_head_object(
+pub(super) async fn head_object(
     s: &Leadshop,
     req: S3Request<HeadObjectInput>,
 ) -> S3Result<S3Response<HeadObjectOutput>> {

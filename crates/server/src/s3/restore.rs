@@ -48,7 +48,7 @@ fn restore_hours(class: &str, tier: &str) -> Option<f64> {
     }
 }
 
-pub(super) async fn handle_restore_object(
+pub(super) async fn restore_object(
     s: &Leadshop,
     req: S3Request<RestoreObjectInput>,
 ) -> S3Result<S3Response<RestoreObjectOutput>> {

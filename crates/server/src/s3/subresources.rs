@@ -15,7 +15,7 @@ use super::{Leadshop, convert};
 /// The bucket tag set, stored as `{"key": "value"}`.
 pub const TAGGING_DOC: &str = "tagging";
 
-pub(super) async fn handle_get_bucket_tagging(
+pub(super) async fn get_bucket_tagging(
     s: &Leadshop,
     req: S3Request<GetBucketTaggingInput>,
 ) -> S3Result<S3Response<GetBucketTaggingOutput>> {
@@ -33,7 +33,7 @@ pub(super) async fn handle_get_bucket_tagging(
     }
 }
 
-pub(super) async fn handle_put_bucket_tagging(
+pub(super) async fn put_bucket_tagging(
     s: &Leadshop,
     req: S3Request<PutBucketTaggingInput>,
 ) -> S3Result<S3Response<PutBucketTaggingOutput>> {
@@ -68,7 +68,7 @@ pub(super) async fn handle_put_bucket_tagging(
     Ok(S3Response::new(PutBucketTaggingOutput::default()))
 }
 
-pub(super) async fn handle_delete_bucket_tagging(
+pub(super) async fn delete_bucket_tagging(
     s: &Leadshop,
     req: S3Request<DeleteBucketTaggingInput>,
 ) -> S3Result<S3Response<DeleteBucketTaggingOutput>> {
@@ -81,7 +81,7 @@ async fn exists(s: &Leadshop, bucket: &str) -> S3Result<()> {
     s.bucket_config(bucket).await.map(|_| ())
 }
 
-pub(super) async fn handle_get_bucket_accelerate_configuration(
+pub(super) async fn get_bucket_accelerate_configuration(
     s: &Leadshop,
     req: S3Request<GetBucketAccelerateConfigurationInput>,
 ) -> S3Result<S3Response<GetBucketAccelerateConfigurationOutput>> {
@@ -92,7 +92,7 @@ pub(super) async fn handle_get_bucket_accelerate_configuration(
     ))
 }
 
-pub(super) async fn handle_put_bucket_accelerate_configuration(
+pub(super) async fn put_bucket_accelerate_configuration(
     s: &Leadshop,
     req: S3Request<PutBucketAccelerateConfigurationInput>,
 ) -> S3Result<S3Response<PutBucketAccelerateConfigurationOutput>> {
@@ -108,7 +108,7 @@ pub(super) async fn handle_put_bucket_accelerate_configuration(
     }
 }
 
-pub(super) async fn handle_get_bucket_request_payment(
+pub(super) async fn get_bucket_request_payment(
     s: &Leadshop,
     req: S3Request<GetBucketRequestPaymentInput>,
 ) -> S3Result<S3Response<GetBucketRequestPaymentOutput>> {
@@ -118,7 +118,7 @@ pub(super) async fn handle_get_bucket_request_payment(
     }))
 }
 
-pub(super) async fn handle_put_bucket_request_payment(
+pub(super) async fn put_bucket_request_payment(
     s: &Leadshop,
     req: S3Request<PutBucketRequestPaymentInput>,
 ) -> S3Result<S3Response<PutBucketRequestPaymentOutput>> {
@@ -132,7 +132,7 @@ pub(super) async fn handle_put_bucket_request_payment(
     ))
 }
 
-pub(super) async fn handle_get_bucket_notification_configuration(
+pub(super) async fn get_bucket_notification_configuration(
     s: &Leadshop,
     req: S3Request<GetBucketNotificationConfigurationInput>,
 ) -> S3Result<S3Response<GetBucketNotificationConfigurationOutput>> {
@@ -142,7 +142,7 @@ pub(super) async fn handle_get_bucket_notification_configuration(
     ))
 }
 
-pub(super) async fn handle_put_bucket_notification_configuration(
+pub(super) async fn put_bucket_notification_configuration(
     s: &Leadshop,
     req: S3Request<PutBucketNotificationConfigurationInput>,
 ) -> S3Result<S3Response<PutBucketNotificationConfigurationOutput>> {
@@ -164,7 +164,7 @@ pub(super) async fn handle_put_bucket_notification_configuration(
     ))
 }
 
-pub(super) async fn handle_get_bucket_website(
+pub(super) async fn get_bucket_website(
     s: &Leadshop,
     req: S3Request<GetBucketWebsiteInput>,
 ) -> S3Result<S3Response<GetBucketWebsiteOutput>> {
@@ -175,7 +175,7 @@ pub(super) async fn handle_get_bucket_website(
     ))
 }
 
-pub(super) async fn handle_put_bucket_website(
+pub(super) async fn put_bucket_website(
     s: &Leadshop,
     req: S3Request<PutBucketWebsiteInput>,
 ) -> S3Result<S3Response<PutBucketWebsiteOutput>> {
@@ -186,7 +186,7 @@ pub(super) async fn handle_put_bucket_website(
     ))
 }
 
-pub(super) async fn handle_delete_bucket_website(
+pub(super) async fn delete_bucket_website(
     s: &Leadshop,
     req: S3Request<DeleteBucketWebsiteInput>,
 ) -> S3Result<S3Response<DeleteBucketWebsiteOutput>> {
@@ -194,7 +194,7 @@ pub(super) async fn handle_delete_bucket_website(
     Ok(S3Response::new(DeleteBucketWebsiteOutput::default()))
 }
 
-pub(super) async fn handle_get_bucket_replication(
+pub(super) async fn get_bucket_replication(
     s: &Leadshop,
     req: S3Request<GetBucketReplicationInput>,
 ) -> S3Result<S3Response<GetBucketReplicationOutput>> {
@@ -205,7 +205,7 @@ pub(super) async fn handle_get_bucket_replication(
     ))
 }
 
-pub(super) async fn handle_put_bucket_replication(
+pub(super) async fn put_bucket_replication(
     s: &Leadshop,
     req: S3Request<PutBucketReplicationInput>,
 ) -> S3Result<S3Response<PutBucketReplicationOutput>> {
@@ -216,7 +216,7 @@ pub(super) async fn handle_put_bucket_replication(
     ))
 }
 
-pub(super) async fn handle_delete_bucket_replication(
+pub(super) async fn delete_bucket_replication(
     s: &Leadshop,
     req: S3Request<DeleteBucketReplicationInput>,
 ) -> S3Result<S3Response<DeleteBucketReplicationOutput>> {

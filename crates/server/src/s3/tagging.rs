@@ -9,7 +9,7 @@ use s3s::{S3Request, S3Response, S3Result, s3_error};
 use super::Leadshop;
 use super::convert::{self};
 
-pub(super) async fn handle_put_object_tagging(
+pub(super) async fn put_object_tagging(
     s: &Leadshop,
     req: S3Request<PutObjectTaggingInput>,
 ) -> S3Result<S3Response<PutObjectTaggingOutput>> {
@@ -41,7 +41,7 @@ pub(super) async fn handle_put_object_tagging(
     }))
 }
 
-pub(super) async fn handle_get_object_tagging(
+pub(super) async fn get_object_tagging(
     s: &Leadshop,
     req: S3Request<GetObjectTaggingInput>,
 ) -> S3Result<S3Response<GetObjectTaggingOutput>> {
@@ -56,7 +56,7 @@ pub(super) async fn handle_get_object_tagging(
     }))
 }
 
-pub(super) async fn handle_delete_object_tagging(
+pub(super) async fn delete_object_tagging(
     s: &Leadshop,
     req: S3Request<DeleteObjectTaggingInput>,
 ) -> S3Result<S3Response<DeleteObjectTaggingOutput>> {

@@ -106,10 +106,9 @@ pub fn complete(
     rec.first_byte_time = cx.started.elapsed();
     let h = resp.headers();
     rec.version_id = header_str(h, "x-amz-version-id");
-    let uploads = matches!(
-        facts.operation,
-        Some(Operation::PutObject | Operation::UploadPart | Operation::PostObject)
-    );
+    let uploads = facts
+        .operation
+        .is_some_and(|o| o.describe().body == leadshop_spec::operations::Body::Data);
     if !uploads {
         // A read names the whole object's size: Content-Range's total, else Content-Length.
         let reads = matches!(

@@ -57,79 +57,16 @@ pub fn time(ms: i64) -> String {
 }
 
 /// The operation as AWS logs it: `REST.<method>.<resource>` (`REST.PUT.OBJECT`,
-/// `REST.GET.BUCKET`, `REST.POST.UPLOADS`, …); copies are `REST.COPY.…`.
+/// `REST.GET.BUCKET`, `REST.POST.UPLOADS`, …), the resource from the operation's descriptor;
+/// copies are `REST.COPY.…`.
 #[must_use]
 pub fn operation(op: Option<Operation>, method: &str, bucket: bool, key: bool) -> String {
-    use Operation as O;
     if method == "OPTIONS" {
         return "REST.OPTIONS.PREFLIGHT".into();
     }
-    let resource = match op {
-        Some(O::GetObject | O::HeadObject | O::PutObject | O::DeleteObject | O::PostObject) => {
-            "OBJECT"
-        }
-        Some(O::CopyObject) => return "REST.COPY.OBJECT".into(),
-        Some(O::UploadPartCopy) => return "REST.COPY.PART".into(),
-        Some(O::CreateMultipartUpload | O::ListMultipartUploads) => "UPLOADS",
-        Some(O::UploadPart) => "PART",
-        Some(O::CompleteMultipartUpload | O::AbortMultipartUpload | O::ListParts) => "UPLOAD",
-        Some(O::DeleteObjects) => "MULTI_OBJECT_DELETE",
-        Some(
-            O::ListObjects | O::ListObjectsV2 | O::HeadBucket | O::CreateBucket | O::DeleteBucket,
-        ) => "BUCKET",
-        Some(O::ListObjectVersions) => "BUCKETVERSIONS",
-        Some(O::ListBuckets) => "SERVICE",
-        Some(O::GetBucketLocation) => "LOCATION",
-        Some(O::GetBucketVersioning | O::PutBucketVersioning) => "VERSIONING",
-        Some(O::GetBucketPolicy | O::PutBucketPolicy | O::DeleteBucketPolicy) => "BUCKETPOLICY",
-        Some(O::GetBucketPolicyStatus) => "BUCKETPOLICYSTATUS",
-        Some(O::GetPublicAccessBlock | O::PutPublicAccessBlock | O::DeletePublicAccessBlock) => {
-            "PUBLIC_ACCESS_BLOCK"
-        }
-        Some(O::GetBucketCors | O::PutBucketCors | O::DeleteBucketCors) => "CORS",
-        Some(O::GetBucketEncryption | O::PutBucketEncryption | O::DeleteBucketEncryption) => {
-            "ENCRYPTION"
-        }
-        Some(
-            O::GetBucketLifecycleConfiguration
-            | O::PutBucketLifecycleConfiguration
-            | O::DeleteBucketLifecycle,
-        ) => "LIFECYCLE",
-        Some(O::GetBucketLogging | O::PutBucketLogging) => "LOGGING_STATUS",
-        Some(O::GetBucketTagging | O::PutBucketTagging | O::DeleteBucketTagging) => "TAGGING",
-        Some(O::GetObjectTagging | O::PutObjectTagging | O::DeleteObjectTagging) => {
-            "OBJECT_TAGGING"
-        }
-        Some(O::GetBucketAcl | O::PutBucketAcl | O::GetObjectAcl | O::PutObjectAcl) => "ACL",
-        Some(
-            O::GetBucketOwnershipControls
-            | O::PutBucketOwnershipControls
-            | O::DeleteBucketOwnershipControls,
-        ) => "OWNERSHIP_CONTROLS",
-        Some(O::RestoreObject) => "RESTORE",
-        Some(O::GetObjectAttributes) => "OBJECT_ATTRIBUTES",
-        Some(O::GetBucketAccelerateConfiguration | O::PutBucketAccelerateConfiguration) => {
-            "ACCELERATE"
-        }
-        Some(O::GetBucketRequestPayment | O::PutBucketRequestPayment) => "REQUEST_PAYMENT",
-        Some(O::GetBucketNotificationConfiguration | O::PutBucketNotificationConfiguration) => {
-            "NOTIFICATION"
-        }
-        Some(O::GetBucketWebsite | O::PutBucketWebsite | O::DeleteBucketWebsite) => "WEBSITE",
-        Some(O::GetBucketReplication | O::PutBucketReplication | O::DeleteBucketReplication) => {
-            "REPLICATION"
-        }
-        Some(O::GetObjectLockConfiguration | O::PutObjectLockConfiguration) => {
-            "OBJECT_LOCK_CONFIGURATION"
-        }
-        Some(O::GetObjectRetention | O::PutObjectRetention) => "RETENTION",
-        Some(O::GetObjectLegalHold | O::PutObjectLegalHold) => "LEGAL_HOLD",
-        Some(
-            O::GetBucketMetricsConfiguration
-            | O::PutBucketMetricsConfiguration
-            | O::DeleteBucketMetricsConfiguration
-            | O::ListBucketMetricsConfigurations,
-        ) => "METRICS_CONFIGURATION",
+    let resource = match op.map(Operation::describe) {
+        Some(d) if d.logged_as_copy => return format!("REST.COPY.{}", d.log_resource),
+        Some(d) => d.log_resource,
         // Refused before it was known: what the path names.
         None if key => "OBJECT",
         None if bucket => "BUCKET",
@@ -314,5 +251,13 @@ mod tests {
             "REST.POST.MULTI_OBJECT_DELETE"
         );
         assert_eq!(operation(None, "GET", false, false), "REST.GET.SERVICE");
+        assert_eq!(
+            operation(Some(Operation::CopyObject), "PUT", true, true),
+            "REST.COPY.OBJECT"
+        );
+        assert_eq!(
+            operation(Some(Operation::UploadPartCopy), "PUT", true, true),
+            "REST.COPY.PART"
+        );
     }
 }
