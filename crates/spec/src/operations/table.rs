@@ -173,12 +173,9 @@ impl Operation {
             O::GetBucketPolicy => d(Tier2, "s3:GetBucketPolicy", Bucket, "BUCKETPOLICY"),
             O::PutBucketPolicy => d(Tier1, "s3:PutBucketPolicy", Bucket, "BUCKETPOLICY").document(),
             O::DeleteBucketPolicy => d(Free, "s3:DeleteBucketPolicy", Bucket, "BUCKETPOLICY"),
-            O::GetBucketPolicyStatus => d(
-                Tier2,
-                "s3:GetBucketPolicyStatus",
-                Bucket,
-                "BUCKETPOLICYSTATUS",
-            ),
+            O::GetBucketPolicyStatus => {
+                d(Tier2, "s3:GetBucketPolicyStatus", Bucket, "POLICY_STATUS")
+            }
             O::GetPublicAccessBlock => d(
                 Tier2,
                 "s3:GetBucketPublicAccessBlock",

@@ -251,6 +251,21 @@ mod tests {
             "REST.POST.MULTI_OBJECT_DELETE"
         );
         assert_eq!(operation(None, "GET", false, false), "REST.GET.SERVICE");
+        // As AWS's logs name them (REST.GET.POLICY_STATUS, REST.PUT.METRICS): these two were
+        // BUCKETPOLICYSTATUS and METRICS_CONFIGURATION before the operation descriptors.
+        assert_eq!(
+            operation(Some(Operation::GetBucketPolicyStatus), "GET", true, false),
+            "REST.GET.POLICY_STATUS"
+        );
+        assert_eq!(
+            operation(
+                Some(Operation::PutBucketMetricsConfiguration),
+                "PUT",
+                true,
+                false
+            ),
+            "REST.PUT.METRICS"
+        );
         assert_eq!(
             operation(Some(Operation::CopyObject), "PUT", true, true),
             "REST.COPY.OBJECT"
