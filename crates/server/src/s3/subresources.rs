@@ -1,6 +1,6 @@
 //! Bucket sub-resources beyond the baseline: bucket tagging (stored), and the configurations
 //! leadshop does not offer — transfer acceleration, requester pays, event notifications,
-//! static websites, replication — answered as AWS answers a bucket that has none,
+//! static websites, replication, inventory reports — answered as AWS answers a bucket that has none,
 //! since SDK tools and Terraform's AWS provider read them all when they refresh a bucket.
 //! Writes that would turn one of them on answer NotImplemented (never a silent success); writes
 //! that leave it off succeed.
@@ -79,6 +79,18 @@ pub(super) async fn delete_bucket_tagging(
 /// The bucket must exist (NoSuchBucket otherwise), as for every sub-resource.
 async fn exists(s: &Leadshop, bucket: &str) -> S3Result<()> {
     s.bucket_config(bucket).await.map(|_| ())
+}
+
+pub(super) async fn list_bucket_inventory_configurations(
+    s: &Leadshop,
+    req: S3Request<ListBucketInventoryConfigurationsInput>,
+) -> S3Result<S3Response<ListBucketInventoryConfigurationsOutput>> {
+    exists(s, &req.input.bucket).await?;
+    // No inventory reports: AWS answers an empty, complete list.
+    Ok(S3Response::new(ListBucketInventoryConfigurationsOutput {
+        is_truncated: Some(false),
+        ..Default::default()
+    }))
 }
 
 pub(super) async fn get_bucket_accelerate_configuration(

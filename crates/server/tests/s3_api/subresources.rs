@@ -87,6 +87,32 @@ async fn unconfigured_sub_resources_answer_as_aws_does() {
     let srv = TestServer::start().await;
     let s3 = srv.admin();
     let b = "leadshop-assets";
+    let inv = s3
+        .list_bucket_inventory_configurations()
+        .bucket(b)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        (inv.is_truncated(), inv.inventory_configuration_list().len()),
+        (Some(false), 0)
+    );
+    let e = s3
+        .list_bucket_inventory_configurations()
+        .bucket("no-such-bucket-here")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!((code(&e).as_str(), status(&e)), ("NoSuchBucket", 404));
+    // It needs s3:GetInventoryConfiguration, which the application key is not given.
+    let e = srv
+        .client("app")
+        .list_bucket_inventory_configurations()
+        .bucket(b)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!((code(&e).as_str(), status(&e)), ("AccessDenied", 403));
     let accel = s3
         .get_bucket_accelerate_configuration()
         .bucket(b)

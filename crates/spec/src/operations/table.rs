@@ -95,6 +95,7 @@ macro_rules! with_operations {
                 PutBucketMetricsConfiguration put_bucket_metrics_configuration PutBucketMetricsConfigurationInput PutBucketMetricsConfigurationOutput,
                 DeleteBucketMetricsConfiguration delete_bucket_metrics_configuration DeleteBucketMetricsConfigurationInput DeleteBucketMetricsConfigurationOutput,
                 ListBucketMetricsConfigurations list_bucket_metrics_configurations ListBucketMetricsConfigurationsInput ListBucketMetricsConfigurationsOutput,
+                ListBucketInventoryConfigurations list_bucket_inventory_configurations ListBucketInventoryConfigurationsInput ListBucketInventoryConfigurationsOutput,
             }
             through_put_object { PostObject post_object }
         }
@@ -321,6 +322,9 @@ impl Operation {
             }
             O::PutBucketMetricsConfiguration => {
                 d(Tier1, "s3:PutMetricsConfiguration", Bucket, "METRICS").document()
+            }
+            O::ListBucketInventoryConfigurations => {
+                d(Tier2, "s3:GetInventoryConfiguration", Bucket, "INVENTORY")
             }
             O::DeleteBucketMetricsConfiguration => {
                 d(Free, "s3:PutMetricsConfiguration", Bucket, "METRICS")
