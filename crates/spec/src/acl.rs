@@ -9,6 +9,7 @@
 //! stored and returned but grant nothing. Public Access Block's IgnorePublicAcls makes the
 //! group grants count for nothing; BlockPublicAcls refuses requests that set them.
 
+use crate::refusal::{ErrorCode, Refusal};
 use serde::{Deserialize, Serialize};
 
 /// The AllUsers group.
@@ -63,16 +64,6 @@ pub struct Acl {
 /// The permissions a grant may carry.
 pub const PERMISSIONS: [&str; 5] = ["READ", "WRITE", "READ_ACP", "WRITE_ACP", "FULL_CONTROL"];
 
-/// Why an ACL is refused: S3's code and message.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{code}: {message}")]
-pub struct AclError {
-    /// `InvalidArgument`, `MalformedACLError`, `UnresolvableGrantByEmailAddress`.
-    pub code: &'static str,
-    /// AWS's wording.
-    pub message: String,
-}
-
 fn group(uri: &str, permission: &str) -> Grant {
     Grant {
         grantee: Grantee::Group { uri: uri.into() },
@@ -122,14 +113,11 @@ impl Acl {
     /// `emailAddress="…"`, comma-separated), given as `(permission, value)`.
     ///
     /// # Errors
-    /// [`AclError`] for a value S3 cannot parse.
+    /// [`Refusal`] for a value S3 cannot parse.
     pub fn from_grant_headers<'a>(
         headers: impl IntoIterator<Item = (&'a str, &'a str)>,
-    ) -> Result<Self, AclError> {
-        let bad = || AclError {
-            code: "InvalidArgument",
-            message: "Invalid grant header value".into(),
-        };
+    ) -> Result<Self, Refusal> {
+        let bad = || Refusal::invalid_argument("Invalid grant header value");
         let mut grants = Vec::new();
         for (permission, value) in headers {
             for one in value.split(',') {
@@ -155,32 +143,29 @@ impl Acl {
     /// AWS's checks of the grants.
     ///
     /// # Errors
-    /// [`AclError`]: an unknown permission or group (`MalformedACLError`), an e-mail grantee
+    /// [`Refusal`]: an unknown permission or group (`MalformedACLError`), an e-mail grantee
     /// (this server has no e-mail directory: `UnresolvableGrantByEmailAddress`).
-    pub fn validate(&self) -> Result<(), AclError> {
+    pub fn validate(&self) -> Result<(), Refusal> {
         for g in &self.grants {
             if !PERMISSIONS.contains(&g.permission.as_str()) {
-                return Err(AclError {
-                    code: "MalformedACLError",
-                    message: "The XML you provided was not well-formed or did not validate against our published schema".into(),
-                });
+                return Err(Refusal::new(
+                    ErrorCode::MalformedACLError,
+                    crate::refusal::MALFORMED_XML,
+                ));
             }
             match &g.grantee {
                 Grantee::Group { uri }
                     if ![ALL_USERS, AUTHENTICATED_USERS, LOG_DELIVERY].contains(&uri.as_str()) =>
                 {
-                    return Err(AclError {
-                        code: "InvalidArgument",
-                        message: format!("Invalid group uri: {uri}"),
-                    });
+                    return Err(Refusal::invalid_argument(format!(
+                        "Invalid group uri: {uri}"
+                    )));
                 }
                 Grantee::AmazonCustomerByEmail { .. } => {
-                    return Err(AclError {
-                        code: "UnresolvableGrantByEmailAddress",
-                        message:
-                            "The e-mail address you provided does not match any account on record."
-                                .into(),
-                    });
+                    return Err(Refusal::new(
+                        ErrorCode::UnresolvableGrantByEmailAddress,
+                        "The e-mail address you provided does not match any account on record.",
+                    ));
                 }
                 _ => {}
             }

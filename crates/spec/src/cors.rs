@@ -5,6 +5,7 @@
 //! "ExposeHeaders", "MaxAgeSeconds"}]}`, as `config/buckets/<bucket>/cors.json` and
 //! Terraform's `aws_s3_bucket_cors_configuration` use it.
 
+use crate::refusal::{ErrorCode, Refusal};
 use serde::{Deserialize, Serialize};
 
 /// At most this many rules, as on AWS.
@@ -43,30 +44,6 @@ pub struct CorsRule {
     pub max_age_seconds: Option<i32>,
 }
 
-/// Why a configuration is refused: S3's error code and message.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{code}: {message}")]
-pub struct CorsError {
-    /// `MalformedXML` or `InvalidRequest`.
-    pub code: &'static str,
-    /// AWS's wording where it has one.
-    pub message: String,
-}
-
-fn malformed() -> CorsError {
-    CorsError {
-        code: "MalformedXML",
-        message: "The XML you provided was not well-formed or did not validate against our published schema".into(),
-    }
-}
-
-fn invalid(message: String) -> CorsError {
-    CorsError {
-        code: "InvalidRequest",
-        message,
-    }
-}
-
 /// Whether `value` matches `pattern`, which has at most one `*` standing for any run of
 /// characters. `fold` compares case-insensitively (headers).
 fn wildcard_match(pattern: &str, value: &str, fold: bool) -> bool {
@@ -93,11 +70,13 @@ impl CorsConfiguration {
     /// Parses and validates the JSON document.
     ///
     /// # Errors
-    /// [`CorsError`] as S3 answers PutBucketCors.
-    pub fn parse(json: &str) -> Result<Self, CorsError> {
-        let c: Self = serde_json::from_str(json).map_err(|e| CorsError {
-            code: "MalformedXML",
-            message: format!("The CORS configuration does not parse: {e}"),
+    /// [`Refusal`] as S3 answers PutBucketCors.
+    pub fn parse(json: &str) -> Result<Self, Refusal> {
+        let c: Self = serde_json::from_str(json).map_err(|e| {
+            Refusal::new(
+                ErrorCode::MalformedXML,
+                format!("The CORS configuration does not parse: {e}"),
+            )
         })?;
         c.validate()?;
         Ok(c)
@@ -106,29 +85,29 @@ impl CorsConfiguration {
     /// AWS's checks.
     ///
     /// # Errors
-    /// [`CorsError`]: no rules, more than [`MAX_RULES`], a rule without origins or methods
+    /// [`Refusal`]: no rules, more than [`MAX_RULES`], a rule without origins or methods
     /// (`MalformedXML`); an unknown method, an origin or header with more than one `*`, an id
     /// over 255 characters, a negative max age (`InvalidRequest`).
-    pub fn validate(&self) -> Result<(), CorsError> {
+    pub fn validate(&self) -> Result<(), Refusal> {
         if self.rules.is_empty() || self.rules.len() > MAX_RULES {
             return Err(if self.rules.is_empty() {
-                malformed()
+                Refusal::malformed_xml()
             } else {
-                invalid(format!(
+                Refusal::invalid_request(format!(
                     "The number of CORS rules should not exceed allowed limit of {MAX_RULES} rules."
                 ))
             });
         }
         for rule in &self.rules {
             if rule.allowed_origins.is_empty() || rule.allowed_methods.is_empty() {
-                return Err(malformed());
+                return Err(Refusal::malformed_xml());
             }
             if let Some(m) = rule
                 .allowed_methods
                 .iter()
                 .find(|m| !METHODS.contains(&m.as_str()))
             {
-                return Err(invalid(format!(
+                return Err(Refusal::invalid_request(format!(
                     "Found unsupported HTTP method in CORS config. Unsupported method is {m}"
                 )));
             }
@@ -137,7 +116,7 @@ impl CorsConfiguration {
                 .iter()
                 .find(|o| o.matches('*').count() > 1)
             {
-                return Err(invalid(format!(
+                return Err(Refusal::invalid_request(format!(
                     "AllowedOrigin \"{o}\" can not have more than one wildcard."
                 )));
             }
@@ -146,17 +125,17 @@ impl CorsConfiguration {
                 .iter()
                 .find(|h| h.matches('*').count() > 1)
             {
-                return Err(invalid(format!(
+                return Err(Refusal::invalid_request(format!(
                     "AllowedHeader \"{h}\" can not have more than one wildcard."
                 )));
             }
             if rule.id.as_ref().is_some_and(|id| id.len() > 255) {
-                return Err(invalid(
-                    "The ID of a CORS rule can not be longer than 255 characters.".into(),
+                return Err(Refusal::invalid_request(
+                    "The ID of a CORS rule can not be longer than 255 characters.",
                 ));
             }
             if rule.max_age_seconds.is_some_and(|a| a < 0) {
-                return Err(malformed());
+                return Err(Refusal::malformed_xml());
             }
         }
         Ok(())

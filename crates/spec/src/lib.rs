@@ -15,6 +15,8 @@
 //! - [`names`]: bucket-name and object-key rules.
 //! - [`policy`]: IAM policy documents: parse, validate, evaluate.
 //! - [`public_access_block`]: the Public Access Block document.
+//! - [`refusal`]: why a request is refused (S3 error code and message), one type for every
+//!   validator.
 //! - [`template`]: `${name}` placeholders, rendered as Terraform's `templatefile()` does.
 //! - [`versioning`]: `PutBucketVersioning`'s document.
 //! - [`bucket`]: a bucket's whole spec (the set of documents), and the built-in defaults.
@@ -34,10 +36,12 @@ pub mod object_lock;
 pub mod operations;
 pub mod policy;
 pub mod public_access_block;
+pub mod refusal;
 pub mod template;
 pub mod versioning;
 
 pub use bucket::{BucketSpec, SpecError, TemplateVars};
 pub use operations::{Descriptor, Operation};
 pub use public_access_block::PublicAccessBlock;
+pub use refusal::{ErrorCode, Refusal};
 pub use versioning::{VersioningConfiguration, VersioningStatus};

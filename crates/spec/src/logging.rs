@@ -6,6 +6,7 @@
 //! {"SimplePrefix": {}} | {"PartitionedPrefix": {"PartitionDateSource": "EventTime" |
 //! "DeliveryTime"}}}}`; `{}` turns logging off.
 
+use crate::refusal::{ErrorCode, Refusal};
 use serde::{Deserialize, Serialize};
 
 /// The service principal a target bucket's policy must let write log objects.
@@ -56,16 +57,6 @@ pub struct PartitionedPrefix {
     pub partition_date_source: Option<String>,
 }
 
-/// Why a logging status is refused: S3's error code and message.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{code}: {message}")]
-pub struct LoggingError {
-    /// `MalformedXML`, `InvalidArgument`, `InvalidTargetBucketForLogging`.
-    pub code: &'static str,
-    /// AWS's wording where it has one.
-    pub message: String,
-}
-
 /// The parts of a log object's key that come from the source bucket and the delivery.
 #[derive(Debug, Clone, Copy)]
 pub struct LogObject<'a> {
@@ -87,12 +78,10 @@ impl BucketLoggingStatus {
     /// Parses and validates a `logging.json` document.
     ///
     /// # Errors
-    /// [`LoggingError`] with the code S3 answers.
-    pub fn parse(text: &str) -> Result<Self, LoggingError> {
-        let doc: Self = serde_json::from_str(text).map_err(|e| LoggingError {
-            code: "MalformedXML",
-            message: e.to_string(),
-        })?;
+    /// [`Refusal`] with the code S3 answers.
+    pub fn parse(text: &str) -> Result<Self, Refusal> {
+        let doc: Self = serde_json::from_str(text)
+            .map_err(|e| Refusal::new(ErrorCode::MalformedXML, e.to_string()))?;
         doc.validate()?;
         Ok(doc)
     }
@@ -100,42 +89,37 @@ impl BucketLoggingStatus {
     /// AWS's checks of the document itself (the target bucket's are the server's).
     ///
     /// # Errors
-    /// [`LoggingError`] with the code S3 answers.
-    pub fn validate(&self) -> Result<(), LoggingError> {
+    /// [`Refusal`] with the code S3 answers.
+    pub fn validate(&self) -> Result<(), Refusal> {
         let Some(l) = &self.logging_enabled else {
             return Ok(());
         };
         if l.target_bucket.is_empty() {
-            return Err(LoggingError {
-                code: "MalformedXML",
-                message: "TargetBucket is required".into(),
-            });
+            return Err(Refusal::new(
+                ErrorCode::MalformedXML,
+                "TargetBucket is required",
+            ));
         }
         if l.target_prefix.len() > 900 {
-            return Err(LoggingError {
-                code: "InvalidArgument",
-                message: "The target prefix is too long".into(),
-            });
+            return Err(Refusal::invalid_argument("The target prefix is too long"));
         }
         if let Some(f) = &l.target_object_key_format {
             match (&f.simple_prefix, &f.partitioned_prefix) {
                 (Some(_), Some(_)) | (None, None) => {
-                    return Err(LoggingError {
-                        code: "MalformedXML",
-                        message: "TargetObjectKeyFormat needs exactly one of SimplePrefix and PartitionedPrefix".into(),
-                    });
+                    return Err(Refusal::new(
+                        ErrorCode::MalformedXML,
+                        "TargetObjectKeyFormat needs exactly one of SimplePrefix and PartitionedPrefix",
+                    ));
                 }
                 (None, Some(p)) => {
                     if let Some(s) = &p.partition_date_source
                         && s != "EventTime"
                         && s != "DeliveryTime"
                     {
-                        return Err(LoggingError {
-                            code: "MalformedXML",
-                            message: format!(
-                                "PartitionDateSource {s:?} is not EventTime or DeliveryTime"
-                            ),
-                        });
+                        return Err(Refusal::new(
+                            ErrorCode::MalformedXML,
+                            format!("PartitionDateSource {s:?} is not EventTime or DeliveryTime"),
+                        ));
                     }
                 }
                 (Some(_), None) => {}

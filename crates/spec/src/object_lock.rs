@@ -4,6 +4,7 @@
 //! `{"ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE" |
 //! "COMPLIANCE", "Days": n | "Years": n}}}`.
 
+use crate::refusal::Refusal;
 use serde::{Deserialize, Serialize};
 
 /// Milliseconds in a retention day (calendar days: retention is not scaled by `day_seconds`).
@@ -42,16 +43,6 @@ pub struct DefaultRetention {
     pub years: Option<i32>,
 }
 
-/// A refused configuration: S3's code and message.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{code}: {message}")]
-pub struct LockError {
-    /// `MalformedXML` or `InvalidArgument`.
-    pub code: &'static str,
-    /// AWS's wording.
-    pub message: String,
-}
-
 /// Whether `mode` is a retention mode.
 #[must_use]
 pub fn is_mode(mode: &str) -> bool {
@@ -71,31 +62,24 @@ impl ObjectLockConfiguration {
     /// AWS's checks.
     ///
     /// # Errors
-    /// [`LockError`].
-    pub fn validate(&self) -> Result<(), LockError> {
-        let malformed = || {
-            LockError {
-            code: "MalformedXML",
-            message: "The XML you provided was not well-formed or did not validate against our published schema".into(),
-        }
-        };
+    /// [`Refusal`].
+    pub fn validate(&self) -> Result<(), Refusal> {
         if self.object_lock_enabled != "Enabled" {
-            return Err(malformed());
+            return Err(Refusal::malformed_xml());
         }
         if let Some(rule) = &self.rule {
             let d = &rule.default_retention;
             if !is_mode(&d.mode) {
-                return Err(malformed());
+                return Err(Refusal::malformed_xml());
             }
             match (d.days, d.years) {
                 (Some(n), None) | (None, Some(n)) if n > 0 => {}
                 (Some(_), None) | (None, Some(_)) => {
-                    return Err(LockError {
-                        code: "InvalidArgument",
-                        message: "Default retention period must be a positive integer value".into(),
-                    });
+                    return Err(Refusal::invalid_argument(
+                        "Default retention period must be a positive integer value",
+                    ));
                 }
-                _ => return Err(malformed()),
+                _ => return Err(Refusal::malformed_xml()),
             }
         }
         Ok(())

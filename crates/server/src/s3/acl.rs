@@ -41,13 +41,6 @@ fn not_supported() -> S3Error {
     )
 }
 
-fn acl_error(e: spec::AclError) -> S3Error {
-    S3Error::with_message(
-        S3ErrorCode::from_bytes(e.code.as_bytes()).unwrap_or(S3ErrorCode::InvalidArgument),
-        e.message,
-    )
-}
-
 /// The DTO grants of an ACL.
 fn grants_dto(acl: &Acl) -> Vec<Grant> {
     acl.grants
@@ -82,10 +75,10 @@ fn grants_dto(acl: &Acl) -> Vec<Grant> {
 /// The ACL of an AccessControlPolicy body.
 fn acl_of_policy(p: &AccessControlPolicy) -> S3Result<Acl> {
     let malformed = || {
-        s3_error!(
-            MalformedACLError,
-            "The XML you provided was not well-formed or did not validate against our published schema"
-        )
+        super::error::refused(leadshop_spec::Refusal::new(
+            leadshop_spec::ErrorCode::MalformedACLError,
+            leadshop_spec::refusal::MALFORMED_XML,
+        ))
     };
     let mut grants = Vec::new();
     for g in p.grants.as_deref().unwrap_or_default() {
@@ -112,7 +105,7 @@ fn acl_of_policy(p: &AccessControlPolicy) -> S3Result<Acl> {
         });
     }
     let acl = Acl { grants };
-    acl.validate().map_err(acl_error)?;
+    acl.validate().map_err(super::error::refused)?;
     Ok(acl)
 }
 
@@ -143,7 +136,9 @@ fn requested_acl(
             .ok_or_else(|| s3_error!(InvalidArgument, "Invalid canned ACL: {}", c));
     }
     if !grants.is_empty() {
-        return Acl::from_grant_headers(grants).map(Some).map_err(acl_error);
+        return Acl::from_grant_headers(grants)
+            .map(Some)
+            .map_err(super::error::refused);
     }
     policy.map(acl_of_policy).transpose()
 }
@@ -411,10 +406,7 @@ pub(super) fn ownership_name(o: &ObjectOwnership) -> S3Result<&'static str> {
         ObjectOwnership::BUCKET_OWNER_ENFORCED => Ok(ObjectOwnership::BUCKET_OWNER_ENFORCED),
         ObjectOwnership::OBJECT_WRITER => Ok(ObjectOwnership::OBJECT_WRITER),
         ObjectOwnership::BUCKET_OWNER_PREFERRED => Ok(ObjectOwnership::BUCKET_OWNER_PREFERRED),
-        _ => Err(s3_error!(
-            MalformedXML,
-            "The XML you provided was not well-formed or did not validate against our published schema"
-        )),
+        _ => Err(super::error::malformed_xml()),
     }
 }
 
@@ -425,10 +417,7 @@ pub(super) async fn put_bucket_ownership_controls(
     let input = req.input;
     let rules = &input.ownership_controls.rules;
     if rules.len() != 1 {
-        return Err(s3_error!(
-            MalformedXML,
-            "The XML you provided was not well-formed or did not validate against our published schema"
-        ));
+        return Err(super::error::malformed_xml());
     }
     let value = ownership_name(&rules[0].object_ownership)?;
     set_ownership(s, input.bucket, value).await?;

@@ -111,10 +111,7 @@ pub(super) async fn complete_multipart_upload(
         .and_then(|m| m.parts)
         .unwrap_or_default();
     if listed.is_empty() {
-        return Err(s3_error!(
-            MalformedXML,
-            "The XML you provided was not well-formed or did not validate against our published schema"
-        ));
+        return Err(super::error::malformed_xml());
     }
     let alg = match up.checksum_algorithm.as_deref() {
         None => Algorithm::Crc64Nvme,

@@ -7,7 +7,7 @@ use s3s::dto::{
     CORSRule, DeleteBucketCorsInput, DeleteBucketCorsOutput, GetBucketCorsInput,
     GetBucketCorsOutput, PutBucketCorsInput, PutBucketCorsOutput,
 };
-use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
+use s3s::{S3Error, S3Request, S3Response, S3Result, s3_error};
 
 use super::Leadshop;
 use crate::bucket_config::CORS_DOC;
@@ -60,12 +60,7 @@ pub(super) async fn put_bucket_cors(
             })
             .collect(),
     };
-    doc.validate().map_err(|e| {
-        S3Error::with_message(
-            S3ErrorCode::from_bytes(e.code.as_bytes()).unwrap_or(S3ErrorCode::MalformedXML),
-            e.message,
-        )
-    })?;
+    doc.validate().map_err(super::error::refused)?;
     let value = serde_json::to_value(&doc).map_err(S3Error::internal_error)?;
     super::policy::set_document(s, input.bucket, CORS_DOC, Some(value)).await?;
     Ok(S3Response::new(PutBucketCorsOutput::default()))

@@ -139,6 +139,23 @@ fn disk_full(e: impl std::error::Error + Send + Sync + 'static) -> S3Error {
     err
 }
 
+/// A refusal (a validator's, `leadshop_spec::Refusal`) as the S3 error it is: s3s's variant of
+/// its code, with the code's status.
+pub(crate) fn refused(r: leadshop_spec::Refusal) -> S3Error {
+    let code = S3ErrorCode::from_bytes(r.code.as_str().as_bytes())
+        .unwrap_or_else(|| S3ErrorCode::Custom(r.code.as_str().into()));
+    let mut e = S3Error::with_message(code, r.message);
+    if let Ok(status) = http::StatusCode::from_u16(r.code.status()) {
+        e.set_status_code(status);
+    }
+    e
+}
+
+/// `MalformedXML`, in AWS's words.
+pub(crate) fn malformed_xml() -> S3Error {
+    refused(leadshop_spec::Refusal::malformed_xml())
+}
+
 /// An S3 error code s3s has no variant for, with its status.
 pub(crate) fn custom(
     code: &'static str,

@@ -12,23 +12,16 @@ use s3s::dto::{
     PutBucketLifecycleConfigurationOutput, Tag, Timestamp, TimestampFormat, Transition,
     TransitionDefaultMinimumObjectSize, TransitionStorageClass,
 };
-use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
+use s3s::{S3Error, S3Request, S3Response, S3Result, s3_error};
 
 use super::Leadshop;
 use crate::bucket_config::{BucketConfig, LIFECYCLE_DOC};
 
-fn malformed() -> S3Error {
-    s3_error!(
-        MalformedXML,
-        "The XML you provided was not well-formed or did not validate against our published schema"
-    )
-}
-
 fn date_text(t: &Timestamp) -> S3Result<String> {
     let mut out = Vec::new();
     t.format(TimestampFormat::DateTime, &mut out)
-        .map_err(|_| malformed())?;
-    String::from_utf8(out).map_err(|_| malformed())
+        .map_err(|_| super::error::malformed_xml())?;
+    String::from_utf8(out).map_err(|_| super::error::malformed_xml())
 }
 
 fn date_of(text: &str) -> Option<Timestamp> {
@@ -37,7 +30,7 @@ fn date_of(text: &str) -> Option<Timestamp> {
 
 fn tag_in(t: Tag) -> S3Result<lc::Tag> {
     Ok(lc::Tag {
-        key: t.key.ok_or_else(malformed)?,
+        key: t.key.ok_or_else(super::error::malformed_xml)?,
         value: t.value.unwrap_or_default(),
     })
 }
@@ -90,7 +83,9 @@ fn filter_out(f: &lc::Filter) -> LifecycleRuleFilter {
 }
 
 fn class_in(c: Option<TransitionStorageClass>) -> S3Result<String> {
-    Ok(c.ok_or_else(malformed)?.as_str().to_string())
+    Ok(c.ok_or_else(super::error::malformed_xml)?
+        .as_str()
+        .to_string())
 }
 
 fn rule_in(r: LifecycleRule) -> S3Result<lc::Rule> {
@@ -143,7 +138,9 @@ fn rule_in(r: LifecycleRule) -> S3Result<lc::Rule> {
             .abort_incomplete_multipart_upload
             .map(|a| -> S3Result<lc::AbortIncompleteMultipartUpload> {
                 Ok(lc::AbortIncompleteMultipartUpload {
-                    days_after_initiation: a.days_after_initiation.ok_or_else(malformed)?,
+                    days_after_initiation: a
+                        .days_after_initiation
+                        .ok_or_else(super::error::malformed_xml)?,
                 })
             })
             .transpose()?,
@@ -220,7 +217,7 @@ pub(super) async fn put_bucket_lifecycle_configuration(
 ) -> S3Result<S3Response<PutBucketLifecycleConfigurationOutput>> {
     let input = req.input;
     let Some(config) = input.lifecycle_configuration else {
-        return Err(malformed());
+        return Err(super::error::malformed_xml());
     };
     let doc = lc::LifecycleConfiguration {
         rules: config
@@ -232,12 +229,7 @@ pub(super) async fn put_bucket_lifecycle_configuration(
             .transition_default_minimum_object_size
             .map(|m| m.as_str().to_string()),
     };
-    doc.validate().map_err(|e| {
-        S3Error::with_message(
-            S3ErrorCode::from_bytes(e.code.as_bytes()).unwrap_or(S3ErrorCode::MalformedXML),
-            e.message,
-        )
-    })?;
+    doc.validate().map_err(super::error::refused)?;
     let min_size = doc.min_size_behaviour().to_string();
     let value = serde_json::to_value(&doc).map_err(S3Error::internal_error)?;
     super::policy::set_document(s, input.bucket, LIFECYCLE_DOC, Some(value)).await?;

@@ -8,8 +8,9 @@
 //! bucket; otherwise PutBucketLogging answers `InvalidTargetBucketForLogging`.
 
 use leadshop_spec::logging::{self as spec, LogObject};
+use leadshop_spec::{ErrorCode, Refusal};
 use s3s::dto::*;
-use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
+use s3s::{S3Error, S3Request, S3Response, S3Result, s3_error};
 
 use super::Leadshop;
 use crate::bucket_config::LOGGING_DOC;
@@ -36,12 +37,10 @@ fn format_out(f: &spec::TargetObjectKeyFormat) -> TargetObjectKeyFormat {
 }
 
 fn invalid_target(message: &str) -> S3Error {
-    let mut e = S3Error::with_message(
-        S3ErrorCode::Custom("InvalidTargetBucketForLogging".into()),
-        message.to_string(),
-    );
-    e.set_status_code(http::StatusCode::BAD_REQUEST);
-    e
+    super::error::refused(Refusal::new(
+        ErrorCode::InvalidTargetBucketForLogging,
+        message,
+    ))
 }
 
 pub(super) async fn put_bucket_logging(
@@ -66,12 +65,7 @@ pub(super) async fn put_bucket_logging(
             }
         },
     };
-    status.validate().map_err(|e| {
-        S3Error::with_message(
-            S3ErrorCode::from_bytes(e.code.as_bytes()).unwrap_or(S3ErrorCode::MalformedXML),
-            e.message,
-        )
-    })?;
+    status.validate().map_err(super::error::refused)?;
     // The source bucket must exist before its target is looked at.
     s.state
         .bucket_configs

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use leadshop_spec::object_lock::{self as spec, ObjectLockConfiguration};
 use leadshop_store::{Retention, StoreError};
 use s3s::dto::*;
-use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
+use s3s::{S3Error, S3Request, S3Response, S3Result, s3_error};
 
 use super::{Leadshop, convert};
 use crate::access::Authz;
@@ -166,28 +166,26 @@ pub(super) async fn put_object_lock_configuration(
     req: S3Request<PutObjectLockConfigurationInput>,
 ) -> S3Result<S3Response<PutObjectLockConfigurationOutput>> {
     let input = req.input;
-    let malformed = || {
-        s3_error!(
-            MalformedXML,
-            "The XML you provided was not well-formed or did not validate against our published schema"
-        )
-    };
-    let dto = input.object_lock_configuration.ok_or_else(malformed)?;
+    let dto = input
+        .object_lock_configuration
+        .ok_or_else(super::error::malformed_xml)?;
     let doc = ObjectLockConfiguration {
         object_lock_enabled: dto
             .object_lock_enabled
             .map(|e| e.as_str().to_string())
-            .ok_or_else(malformed)?,
+            .ok_or_else(super::error::malformed_xml)?,
         rule: dto
             .rule
             .map(|r| -> S3Result<spec::LockRule> {
-                let d = r.default_retention.ok_or_else(malformed)?;
+                let d = r
+                    .default_retention
+                    .ok_or_else(super::error::malformed_xml)?;
                 Ok(spec::LockRule {
                     default_retention: spec::DefaultRetention {
                         mode: d
                             .mode
                             .map(|m| m.as_str().to_string())
-                            .ok_or_else(malformed)?,
+                            .ok_or_else(super::error::malformed_xml)?,
                         days: d.days,
                         years: d.years,
                     },
@@ -195,12 +193,7 @@ pub(super) async fn put_object_lock_configuration(
             })
             .transpose()?,
     };
-    doc.validate().map_err(|e| {
-        S3Error::with_message(
-            S3ErrorCode::from_bytes(e.code.as_bytes()).unwrap_or(S3ErrorCode::MalformedXML),
-            e.message,
-        )
-    })?;
+    doc.validate().map_err(super::error::refused)?;
     let value = serde_json::to_value(&doc).map_err(S3Error::internal_error)?;
     let bucket = input.bucket;
     s.db(move |st| {
@@ -280,10 +273,7 @@ pub(super) async fn put_object_retention(
                 Some(retention(m.as_str(), &u, now)?)
             }
             _ => {
-                return Err(s3_error!(
-                    MalformedXML,
-                    "The XML you provided was not well-formed or did not validate against our published schema"
-                ));
+                return Err(super::error::malformed_xml());
             }
         },
     };
@@ -346,10 +336,7 @@ pub(super) async fn put_object_legal_hold(
         Some(st) if st.as_str() == ObjectLockLegalHoldStatus::ON => true,
         Some(st) if st.as_str() == ObjectLockLegalHoldStatus::OFF => false,
         _ => {
-            return Err(s3_error!(
-                MalformedXML,
-                "The XML you provided was not well-formed or did not validate against our published schema"
-            ));
+            return Err(super::error::malformed_xml());
         }
     };
     let (bucket, key, vid) = (input.bucket, input.key, input.version_id);

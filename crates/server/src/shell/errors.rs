@@ -28,6 +28,13 @@ pub fn s3_error(
     resp
 }
 
+/// A refusal ([`leadshop_spec::Refusal`]) as S3 renders it: its code's status, code and
+/// message.
+pub fn refused(r: &leadshop_spec::Refusal, request_id: &str) -> Response<s3s::Body> {
+    let status = StatusCode::from_u16(r.code.status()).unwrap_or(StatusCode::BAD_REQUEST);
+    s3_error(status, r.code.as_str(), &r.message, request_id)
+}
+
 pub(crate) fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")

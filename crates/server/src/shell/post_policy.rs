@@ -21,33 +21,22 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::Value;
 
+use leadshop_spec::{ErrorCode, Refusal};
+
 use super::post_form::PostForm;
 
-/// Why a form breaks its policy: status, S3 error code, message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refusal {
-    /// HTTP status.
-    pub status: u16,
-    /// S3 error code.
-    pub code: &'static str,
-    /// AWS's message.
-    pub message: String,
-}
-
 fn denied(message: String) -> Refusal {
-    Refusal {
-        status: 403,
-        code: "AccessDenied",
-        message: format!("Invalid according to Policy: {message}"),
-    }
+    Refusal::new(
+        ErrorCode::AccessDenied,
+        format!("Invalid according to Policy: {message}"),
+    )
 }
 
 fn invalid(message: &str) -> Refusal {
-    Refusal {
-        status: 400,
-        code: "InvalidPolicyDocument",
-        message: format!("Invalid Policy: {message}"),
-    }
+    Refusal::new(
+        ErrorCode::InvalidPolicyDocument,
+        format!("Invalid Policy: {message}"),
+    )
 }
 
 /// Fields every form may carry without a condition.
@@ -311,7 +300,7 @@ mod tests {
         let p = policy(serde_json::json!([["eq", "$key", "a.png"], {"acl": "private"}]));
         let e = check(&form(&p, &[("key", "b.png"), ("acl", "private")]), "b", NOW).unwrap_err();
         assert_eq!(
-            (e.status, e.code, e.message.as_str()),
+            (e.code.status(), e.code.as_str(), e.message.as_str()),
             (
                 403,
                 "AccessDenied",
@@ -365,7 +354,11 @@ mod tests {
             serde_json::json!([42]),
         ] {
             let e = check(&form(&policy(c.clone()), &[("key", "x")]), "b", NOW).unwrap_err();
-            assert_eq!((e.status, e.code), (400, "InvalidPolicyDocument"), "{c}");
+            assert_eq!(
+                (e.code.status(), e.code.as_str()),
+                (400, "InvalidPolicyDocument"),
+                "{c}"
+            );
         }
     }
 }

@@ -350,9 +350,7 @@ impl S3Shell {
                     Ok((form, read)) => {
                         let bucket = target.bucket.as_deref().unwrap_or_default();
                         if let Err(r) = post_policy::check(&form, bucket, self.clock.now_secs()) {
-                            let status =
-                                StatusCode::from_u16(r.status).unwrap_or(StatusCode::FORBIDDEN);
-                            return errors::s3_error(status, r.code, &r.message, &cx.id);
+                            return errors::refused(&r, &cx.id);
                         }
                         let form = Arc::new(form);
                         upload_form = Some(form.clone());

@@ -11,6 +11,7 @@
 //! creation + n days; a noncurrent version's days count from when the next version was
 //! written. The length of a day is a parameter so tests can make it short.
 
+use crate::refusal::{ErrorCode, Refusal};
 use serde::{Deserialize, Serialize};
 
 /// At most this many rules, as on AWS.
@@ -193,52 +194,21 @@ pub struct AbortIncompleteMultipartUpload {
     pub days_after_initiation: i32,
 }
 
-/// Why a configuration is refused: S3's error code and message.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{code}: {message}")]
-pub struct LifecycleError {
-    /// `MalformedXML`, `InvalidArgument` or `InvalidRequest`.
-    pub code: &'static str,
-    /// AWS's wording where it has one.
-    pub message: String,
-}
-
-fn malformed() -> LifecycleError {
-    LifecycleError {
-        code: "MalformedXML",
-        message: "The XML you provided was not well-formed or did not validate against our published schema".into(),
-    }
-}
-
-fn argument(message: impl Into<String>) -> LifecycleError {
-    LifecycleError {
-        code: "InvalidArgument",
-        message: message.into(),
-    }
-}
-
-fn request(message: impl Into<String>) -> LifecycleError {
-    LifecycleError {
-        code: "InvalidRequest",
-        message: message.into(),
-    }
-}
-
 /// Milliseconds since the epoch of a lifecycle `Date`, which must be midnight UTC
 /// (`2026-01-01T00:00:00Z`, `…00.000Z`, or `2026-01-01`).
 ///
 /// # Errors
 /// `InvalidArgument` as AWS words it.
-pub fn parse_date(text: &str) -> Result<i64, LifecycleError> {
+pub fn parse_date(text: &str) -> Result<i64, Refusal> {
     use time::format_description::well_known::Rfc3339;
     let t = time::OffsetDateTime::parse(text, &Rfc3339)
         .or_else(|_| time::OffsetDateTime::parse(&format!("{text}T00:00:00Z"), &Rfc3339))
-        .map_err(|_| malformed())?
+        .map_err(|_| Refusal::malformed_xml())?
         .to_offset(time::UtcOffset::UTC);
     if t.time() != time::Time::MIDNIGHT {
-        return Err(argument("'Date' must be at midnight GMT"));
+        return Err(Refusal::invalid_argument("'Date' must be at midnight GMT"));
     }
-    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).map_err(|_| malformed())
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).map_err(|_| Refusal::malformed_xml())
 }
 
 /// Rank of a class in AWS's transition waterfall (deeper is cheaper); `None` for a class no
@@ -270,11 +240,13 @@ impl LifecycleConfiguration {
     /// Parses and validates the JSON document.
     ///
     /// # Errors
-    /// [`LifecycleError`] as S3 answers PutBucketLifecycleConfiguration.
-    pub fn parse(json: &str) -> Result<Self, LifecycleError> {
-        let c: Self = serde_json::from_str(json).map_err(|e| LifecycleError {
-            code: "MalformedXML",
-            message: format!("The lifecycle configuration does not parse: {e}"),
+    /// [`Refusal`] as S3 answers PutBucketLifecycleConfiguration.
+    pub fn parse(json: &str) -> Result<Self, Refusal> {
+        let c: Self = serde_json::from_str(json).map_err(|e| {
+            Refusal::new(
+                ErrorCode::MalformedXML,
+                format!("The lifecycle configuration does not parse: {e}"),
+            )
         })?;
         c.validate()?;
         Ok(c)

@@ -1,21 +1,21 @@
 //! AWS's checks of a lifecycle configuration, with AWS's codes and messages.
 
 use super::{
-    LifecycleConfiguration, LifecycleError, MAX_RULES, MIN_SIZE_ALL_128K, MIN_SIZE_VARIES, Rule,
-    argument, depth, malformed, parse_date, request,
+    LifecycleConfiguration, MAX_RULES, MIN_SIZE_ALL_128K, MIN_SIZE_VARIES, Rule, depth, parse_date,
 };
+use crate::refusal::Refusal;
 
 impl LifecycleConfiguration {
     /// AWS's checks.
     ///
     /// # Errors
-    /// [`LifecycleError`] naming the first problem.
-    pub fn validate(&self) -> Result<(), LifecycleError> {
+    /// [`Refusal`] naming the first problem.
+    pub fn validate(&self) -> Result<(), Refusal> {
         if self.rules.is_empty() {
-            return Err(malformed());
+            return Err(Refusal::malformed_xml());
         }
         if self.rules.len() > MAX_RULES {
-            return Err(argument(format!(
+            return Err(Refusal::invalid_argument(format!(
                 "The number of lifecycle rules should not exceed allowed limit of {MAX_RULES} rules"
             )));
         }
@@ -23,7 +23,7 @@ impl LifecycleConfiguration {
             && m != MIN_SIZE_ALL_128K
             && m != MIN_SIZE_VARIES
         {
-            return Err(argument(format!(
+            return Err(Refusal::invalid_argument(format!(
                 "Invalid value for x-amz-transition-default-minimum-object-size: {m}"
             )));
         }
@@ -33,7 +33,7 @@ impl LifecycleConfiguration {
             if let Some(id) = &rule.id
                 && !ids.insert(id.as_str())
             {
-                return Err(argument(
+                return Err(Refusal::invalid_argument(
                     "Rule ID must be unique. Found same ID for more than one rule",
                 ));
             }
@@ -43,15 +43,17 @@ impl LifecycleConfiguration {
 }
 
 impl Rule {
-    fn validate(&self) -> Result<(), LifecycleError> {
+    fn validate(&self) -> Result<(), Refusal> {
         if self.status != "Enabled" && self.status != "Disabled" {
-            return Err(malformed());
+            return Err(Refusal::malformed_xml());
         }
         if self.id.as_ref().is_some_and(|id| id.len() > 255) {
-            return Err(argument("ID length should not exceed allowed limit of 255"));
+            return Err(Refusal::invalid_argument(
+                "ID length should not exceed allowed limit of 255",
+            ));
         }
         if self.filter.is_some() && self.prefix.is_some() {
-            return Err(malformed());
+            return Err(Refusal::malformed_xml());
         }
         if let Some(f) = &self.filter {
             let set = usize::from(f.prefix.is_some())
@@ -60,26 +62,28 @@ impl Rule {
                 + usize::from(f.object_size_greater_than.is_some())
                 + usize::from(f.object_size_less_than.is_some());
             if set > 1 {
-                return Err(malformed());
+                return Err(Refusal::malformed_xml());
             }
         }
         let (gt, lt) = self.size_bounds();
         if gt.is_some_and(|g| g < 0) || lt.is_some_and(|l| l <= 0) {
-            return Err(argument(
+            return Err(Refusal::invalid_argument(
                 "Object size in the filter must be a non-negative number",
             ));
         }
         if let (Some(g), Some(l)) = (gt, lt)
             && g >= l
         {
-            return Err(argument(
+            return Err(Refusal::invalid_argument(
                 "ObjectSizeGreaterThan must be less than ObjectSizeLessThan",
             ));
         }
         let tags = self.tags();
         let mut keys = std::collections::HashSet::new();
         if tags.iter().any(|t| !keys.insert(t.key.as_str())) {
-            return Err(argument("Duplicate Tag Keys are not allowed."));
+            return Err(Refusal::invalid_argument(
+                "Duplicate Tag Keys are not allowed.",
+            ));
         }
         if self.transitions.is_empty()
             && self.expiration.is_none()
@@ -87,18 +91,18 @@ impl Rule {
             && self.noncurrent_version_expiration.is_none()
             && self.abort_incomplete_multipart_upload.is_none()
         {
-            return Err(request(
+            return Err(Refusal::invalid_request(
                 "At least one action needs to be specified in a rule",
             ));
         }
         if let Some(a) = &self.abort_incomplete_multipart_upload {
             if !tags.is_empty() || self.has_size_filter() {
-                return Err(request(
+                return Err(Refusal::invalid_request(
                     "AbortIncompleteMultipartUpload cannot be specified with Tags.",
                 ));
             }
             if a.days_after_initiation <= 0 {
-                return Err(argument(
+                return Err(Refusal::invalid_argument(
                     "'DaysAfterInitiation' for AbortIncompleteMultipartUpload action must be a positive integer",
                 ));
             }
@@ -109,10 +113,10 @@ impl Rule {
                 + usize::from(e.date.is_some())
                 + usize::from(e.expired_object_delete_marker.is_some());
             if set != 1 {
-                return Err(malformed());
+                return Err(Refusal::malformed_xml());
             }
             if e.days.is_some_and(|d| d <= 0) {
-                return Err(argument(
+                return Err(Refusal::invalid_argument(
                     "'Days' for Expiration action must be a positive integer",
                 ));
             }
@@ -120,7 +124,7 @@ impl Rule {
                 parse_date(d)?;
             }
             if e.expired_object_delete_marker.is_some() && !tags.is_empty() {
-                return Err(request(
+                return Err(Refusal::invalid_request(
                     "ExpiredObjectDeleteMarker cannot be specified with Tags.",
                 ));
             }
@@ -129,7 +133,7 @@ impl Rule {
         for t in &self.transitions {
             check_class(&t.storage_class)?;
             if !seen.insert(t.storage_class.as_str()) {
-                return Err(argument(format!(
+                return Err(Refusal::invalid_argument(format!(
                     "'StorageClass' must be different for 'Transition' actions in same 'Rule' with prefix '{}'",
                     self.key_prefix()
                 )));
@@ -137,10 +141,12 @@ impl Rule {
             match (t.days, &t.date) {
                 (Some(d), None) => {
                     if d < 0 {
-                        return Err(argument("'Days' in Transition action must be nonnegative"));
+                        return Err(Refusal::invalid_argument(
+                            "'Days' in Transition action must be nonnegative",
+                        ));
                     }
                     if matches!(t.storage_class.as_str(), "STANDARD_IA" | "ONEZONE_IA") && d < 30 {
-                        return Err(argument(format!(
+                        return Err(Refusal::invalid_argument(format!(
                             "'Days' in Transition action must be greater than or equal to 30 for storageClass '{}'",
                             t.storage_class
                         )));
@@ -150,13 +156,13 @@ impl Rule {
                 (None, Some(date)) => {
                     parse_date(date)?;
                 }
-                _ => return Err(malformed()),
+                _ => return Err(Refusal::malformed_xml()),
             }
         }
         if self.transitions.iter().any(|t| t.days.is_some())
             && self.transitions.iter().any(|t| t.date.is_some())
         {
-            return Err(argument(
+            return Err(Refusal::invalid_argument(
                 "Found mixed 'Date' and 'Days' based Transition actions in lifecycle rule",
             ));
         }
@@ -165,7 +171,7 @@ impl Rule {
             self.expiration.as_ref().and_then(|e| e.days),
         ) && ed <= td
         {
-            return Err(argument(format!(
+            return Err(Refusal::invalid_argument(format!(
                 "'Days' in the Expiration action for filter '{}' must be greater than 'Days' in the Transition action",
                 self.key_prefix()
             )));
@@ -174,20 +180,20 @@ impl Rule {
         for t in &self.noncurrent_version_transitions {
             check_class(&t.storage_class)?;
             if !seen.insert(t.storage_class.as_str()) {
-                return Err(argument(
+                return Err(Refusal::invalid_argument(
                     "'StorageClass' must be different for 'NoncurrentVersionTransition' actions in same 'Rule'",
                 ));
             }
             let Some(d) = t.noncurrent_days else {
-                return Err(malformed());
+                return Err(Refusal::malformed_xml());
             };
             if d < 0 {
-                return Err(argument(
+                return Err(Refusal::invalid_argument(
                     "'NoncurrentDays' in NoncurrentVersionTransition action must be nonnegative",
                 ));
             }
             if matches!(t.storage_class.as_str(), "STANDARD_IA" | "ONEZONE_IA") && d < 30 {
-                return Err(argument(format!(
+                return Err(Refusal::invalid_argument(format!(
                     "'NoncurrentDays' in NoncurrentVersionTransition action must be greater than or equal to 30 for storageClass '{}'",
                     t.storage_class
                 )));
@@ -198,11 +204,11 @@ impl Rule {
             match e.noncurrent_days {
                 Some(d) if d > 0 => {}
                 Some(_) => {
-                    return Err(argument(
+                    return Err(Refusal::invalid_argument(
                         "'NoncurrentDays' for NoncurrentVersionExpiration action must be a positive integer",
                     ));
                 }
-                None => return Err(malformed()),
+                None => return Err(Refusal::malformed_xml()),
             }
             check_newer(e.newer_noncurrent_versions)?;
         }
@@ -210,16 +216,16 @@ impl Rule {
     }
 }
 
-fn check_class(class: &str) -> Result<(), LifecycleError> {
+fn check_class(class: &str) -> Result<(), Refusal> {
     if depth(class).is_none() {
-        return Err(malformed());
+        return Err(Refusal::malformed_xml());
     }
     Ok(())
 }
 
-fn check_newer(n: Option<i32>) -> Result<(), LifecycleError> {
+fn check_newer(n: Option<i32>) -> Result<(), Refusal> {
     if n.is_some_and(|n| !(1..=100).contains(&n)) {
-        return Err(argument(
+        return Err(Refusal::invalid_argument(
             "NewerNoncurrentVersions must be a positive integer up to 100",
         ));
     }
