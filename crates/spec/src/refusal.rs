@@ -1,25 +1,53 @@
 //! Why a request is refused: one type, [`Refusal`], made by every validator in this crate and
-//! by the server's own checks (a POST form's policy), with its code one of the S3 error codes
-//! leadshop refuses with ([`ErrorCode`]). The server turns it into an S3 error in one place
-//! (`s3::error::refused`) and renders the shell's with the same code and status.
+//! by the server's own checks (a POST form's policy, the CloudWatch endpoint), with its code one
+//! of the S3 and CloudWatch error codes leadshop refuses with ([`ErrorCode`]). The server turns
+//! it into an S3 error in one place (`s3::error::refused`), renders the shell's with the same
+//! code and status, and the CloudWatch endpoint in each of its protocols' shapes.
 
-/// An S3 error code a refusal carries, with the HTTP status AWS answers it with.
+/// An error code a refusal carries (S3's, and CloudWatch's for its endpoint), with the HTTP
+/// status AWS answers it with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorCode {
     /// 403.
     AccessDenied,
+    /// 400 (CloudWatch): an Authorization header that is not SigV4.
+    IncompleteSignature,
+    /// 400 (CloudWatch): an action the endpoint does not answer.
+    InvalidAction,
+    /// 403 (CloudWatch): an unknown access key or a session token.
+    InvalidClientTokenId,
     /// 400.
     InvalidArgument,
+    /// 400 (CloudWatch).
+    InvalidParameterCombination,
+    /// 400 (CloudWatch).
+    InvalidParameterValue,
     /// 400: a POST form's policy is not one.
     InvalidPolicyDocument,
     /// 400.
     InvalidRequest,
     /// 400: a logging target that cannot take the logs.
     InvalidTargetBucketForLogging,
+    /// 500 (CloudWatch): a failure of the server's.
+    InternalServiceError,
     /// 400: an ACL that is not one.
     MalformedACLError,
+    /// 400 (CloudWatch): a query-protocol body that does not decode.
+    MalformedQueryString,
     /// 400: a document that does not parse, or breaks the schema.
     MalformedXML,
+    /// 400 (CloudWatch).
+    MissingAction,
+    /// 403 (CloudWatch): no Authorization header.
+    MissingAuthenticationToken,
+    /// 400 (CloudWatch).
+    MissingParameter,
+    /// 400 (CloudWatch): a body too large, or not sent in time.
+    RequestEntityTooLarge,
+    /// 400 (CloudWatch): a JSON or CBOR body that does not decode.
+    SerializationException,
+    /// 403.
+    SignatureDoesNotMatch,
     /// 400: an e-mail grantee.
     UnresolvableGrantByEmailAddress,
 }
@@ -28,30 +56,58 @@ impl ErrorCode {
     /// The code as S3 spells it.
     #[must_use]
     pub const fn as_str(self) -> &'static str {
+        use ErrorCode as E;
         match self {
-            ErrorCode::AccessDenied => "AccessDenied",
-            ErrorCode::InvalidArgument => "InvalidArgument",
-            ErrorCode::InvalidPolicyDocument => "InvalidPolicyDocument",
-            ErrorCode::InvalidRequest => "InvalidRequest",
-            ErrorCode::InvalidTargetBucketForLogging => "InvalidTargetBucketForLogging",
-            ErrorCode::MalformedACLError => "MalformedACLError",
-            ErrorCode::MalformedXML => "MalformedXML",
-            ErrorCode::UnresolvableGrantByEmailAddress => "UnresolvableGrantByEmailAddress",
+            E::AccessDenied => "AccessDenied",
+            E::IncompleteSignature => "IncompleteSignature",
+            E::InvalidAction => "InvalidAction",
+            E::InvalidClientTokenId => "InvalidClientTokenId",
+            E::InvalidArgument => "InvalidArgument",
+            E::InvalidParameterCombination => "InvalidParameterCombination",
+            E::InvalidParameterValue => "InvalidParameterValue",
+            E::InvalidPolicyDocument => "InvalidPolicyDocument",
+            E::InvalidRequest => "InvalidRequest",
+            E::InvalidTargetBucketForLogging => "InvalidTargetBucketForLogging",
+            E::InternalServiceError => "InternalServiceError",
+            E::MalformedACLError => "MalformedACLError",
+            E::MalformedQueryString => "MalformedQueryString",
+            E::MalformedXML => "MalformedXML",
+            E::MissingAction => "MissingAction",
+            E::MissingAuthenticationToken => "MissingAuthenticationToken",
+            E::MissingParameter => "MissingParameter",
+            E::RequestEntityTooLarge => "RequestEntityTooLarge",
+            E::SerializationException => "SerializationException",
+            E::SignatureDoesNotMatch => "SignatureDoesNotMatch",
+            E::UnresolvableGrantByEmailAddress => "UnresolvableGrantByEmailAddress",
         }
     }
 
     /// The HTTP status AWS answers it with.
     #[must_use]
     pub const fn status(self) -> u16 {
+        use ErrorCode as E;
         match self {
-            ErrorCode::AccessDenied => 403,
-            ErrorCode::InvalidArgument
-            | ErrorCode::InvalidPolicyDocument
-            | ErrorCode::InvalidRequest
-            | ErrorCode::InvalidTargetBucketForLogging
-            | ErrorCode::MalformedACLError
-            | ErrorCode::MalformedXML
-            | ErrorCode::UnresolvableGrantByEmailAddress => 400,
+            E::AccessDenied
+            | E::InvalidClientTokenId
+            | E::MissingAuthenticationToken
+            | E::SignatureDoesNotMatch => 403,
+            E::InternalServiceError => 500,
+            E::IncompleteSignature
+            | E::InvalidAction
+            | E::InvalidArgument
+            | E::InvalidParameterCombination
+            | E::InvalidParameterValue
+            | E::InvalidPolicyDocument
+            | E::InvalidRequest
+            | E::InvalidTargetBucketForLogging
+            | E::MalformedACLError
+            | E::MalformedQueryString
+            | E::MalformedXML
+            | E::MissingAction
+            | E::MissingParameter
+            | E::RequestEntityTooLarge
+            | E::SerializationException
+            | E::UnresolvableGrantByEmailAddress => 400,
         }
     }
 }

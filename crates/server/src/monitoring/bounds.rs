@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use super::ApiError;
+use leadshop_spec::{ErrorCode, Refusal};
 
 /// The deepest nesting of any request: a query parameter's name may have at most this many
 /// dot-separated segments, JSON and CBOR at most this many levels. CloudWatch's deepest
@@ -28,8 +28,8 @@ pub const MAX_VALUES: usize = 20_000;
 /// The highest `member.N` index (CloudWatch's lists are far shorter).
 pub const MAX_MEMBER_INDEX: usize = 1_000;
 
-fn malformed(message: impl Into<String>) -> ApiError {
-    ApiError::new("MalformedQueryString", message)
+fn malformed(message: impl Into<String>) -> Refusal {
+    Refusal::new(ErrorCode::MalformedQueryString, message)
 }
 
 /// The `Action` of a query-protocol form, found without building anything (the first one,
@@ -72,7 +72,7 @@ fn insert(
     name: &str,
     value: String,
     made: &mut usize,
-) -> Result<(), ApiError> {
+) -> Result<(), Refusal> {
     let segments = name.split('.').count();
     if segments > MAX_DEPTH {
         return Err(malformed(format!(
@@ -127,7 +127,7 @@ fn insert(
 /// # Errors
 /// `MalformedQueryString` for a malformed name, a name deeper than [`MAX_DEPTH`], or more
 /// than [`MAX_VALUES`] values.
-pub fn decode_query(body: &[u8]) -> Result<Value, ApiError> {
+pub fn decode_query(body: &[u8]) -> Result<Value, Refusal> {
     let mut root = BTreeMap::new();
     let mut made = 0usize;
     for (i, (k, v)) in form_urlencoded::parse(body).enumerate() {
@@ -155,7 +155,7 @@ pub fn decode_query(body: &[u8]) -> Result<Value, ApiError> {
 /// # Errors
 /// `SerializationException` when it is nested deeper than [`MAX_DEPTH`] or holds more than
 /// [`MAX_VALUES`] values.
-pub fn check_json(body: &[u8]) -> Result<(), ApiError> {
+pub fn check_json(body: &[u8]) -> Result<(), Refusal> {
     let (mut depth, mut values) = (0usize, 1usize);
     let mut in_string = false;
     let mut escaped = false;
@@ -180,14 +180,14 @@ pub fn check_json(body: &[u8]) -> Result<(), ApiError> {
             _ => {}
         }
         if depth > MAX_DEPTH {
-            return Err(ApiError::new(
-                "SerializationException",
+            return Err(Refusal::new(
+                ErrorCode::SerializationException,
                 format!("The request is nested deeper than {MAX_DEPTH} levels."),
             ));
         }
         if values > 2 * MAX_VALUES {
-            return Err(ApiError::new(
-                "SerializationException",
+            return Err(Refusal::new(
+                ErrorCode::SerializationException,
                 format!("The request has more than {MAX_VALUES} values."),
             ));
         }

@@ -16,7 +16,7 @@ pub mod series;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::{Response, StatusCode};
+use http::Response;
 use leadshop_keys::KeyStore;
 use leadshop_keys::access_keys::Identity;
 use leadshop_spec::policy::{Context, Decision, Request, evaluate};
@@ -24,47 +24,18 @@ use leadshop_store::{SharedClock, Store};
 use s3s_sigv4::{AmzDate, AuthorizationV4, Payload};
 use sha2::Digest as _;
 
+use leadshop_spec::{ErrorCode, Refusal};
+
 use crate::shell::resign::{constant_eq, header_pairs};
 use protocol::Protocol;
 
-/// A CloudWatch error: its code, message and status.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApiError {
-    /// `InvalidParameterValue`, `AccessDenied`, ….
-    pub code: String,
-    /// What is wrong.
-    pub message: String,
-    /// 400, 403, 500.
-    pub status: StatusCode,
-}
-
-impl ApiError {
-    /// A client error (400).
-    #[must_use]
-    pub fn new(code: &str, message: impl Into<String>) -> Self {
-        Self {
-            code: code.into(),
-            message: message.into(),
-            status: StatusCode::BAD_REQUEST,
-        }
-    }
-
-    fn forbidden(code: &str, message: impl Into<String>) -> Self {
-        Self {
-            status: StatusCode::FORBIDDEN,
-            ..Self::new(code, message)
-        }
-    }
-
-    /// A failure of ours (500), logged.
-    #[must_use]
-    pub fn internal(e: impl std::fmt::Display) -> Self {
-        tracing::error!(error = %e, "CloudWatch request failed");
-        Self {
-            status: StatusCode::INTERNAL_SERVER_ERROR,
-            ..Self::new("InternalServiceError", "An internal error occurred.")
-        }
-    }
+/// A failure of ours (500 `InternalServiceError`), logged.
+pub(crate) fn internal_failure(e: impl std::fmt::Display) -> Refusal {
+    tracing::error!(error = %e, "CloudWatch request failed");
+    Refusal::new(
+        ErrorCode::InternalServiceError,
+        "An internal error occurred.",
+    )
 }
 
 /// The largest request body read (AWS: 1 MB for GetMetricData).
@@ -111,7 +82,7 @@ impl Monitoring {
         parts: &http::request::Parts,
         body: Bytes,
         secure: bool,
-    ) -> Result<(String, serde_json::Value), ApiError> {
+    ) -> Result<(String, serde_json::Value), Refusal> {
         let identity = self.authenticate(parts, &body)?;
         // The operation is known before the body is parsed (the query protocol's `Action` is
         // found without building anything), so a caller without the permission costs no
@@ -121,13 +92,13 @@ impl Monitoring {
             None if protocol == Protocol::Query => bounds::query_action(&body),
             None => None,
         }
-        .ok_or_else(|| ApiError::new("MissingAction", "The request names no Action."))?;
+        .ok_or_else(|| Refusal::new(ErrorCode::MissingAction, "The request names no Action."))?;
         if !matches!(
             op.as_str(),
             "GetMetricStatistics" | "GetMetricData" | "ListMetrics"
         ) {
-            return Err(ApiError::new(
-                "InvalidAction",
+            return Err(Refusal::new(
+                ErrorCode::InvalidAction,
                 format!(
                     "The action {op:.64} is not valid for this endpoint (leadshop answers GetMetricStatistics, GetMetricData and ListMetrics)."
                 ),
@@ -144,7 +115,7 @@ impl Monitoring {
             _ => ops::list_metrics(&store, &input, now),
         })
         .await
-        .map_err(ApiError::internal)??;
+        .map_err(internal_failure)??;
         Ok((op, out))
     }
 
@@ -153,10 +124,10 @@ impl Monitoring {
         &self,
         parts: &http::request::Parts,
         body: &[u8],
-    ) -> Result<Arc<Identity>, ApiError> {
+    ) -> Result<Arc<Identity>, Refusal> {
         let denied = || {
-            ApiError::forbidden(
-                "SignatureDoesNotMatch",
+            Refusal::new(
+                ErrorCode::SignatureDoesNotMatch,
                 "The request signature we calculated does not match the signature you provided.",
             )
         };
@@ -165,20 +136,20 @@ impl Monitoring {
             .get(http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .ok_or_else(|| {
-                ApiError::forbidden(
-                    "MissingAuthenticationToken",
+                Refusal::new(
+                    ErrorCode::MissingAuthenticationToken,
                     "Request is missing Authentication Token",
                 )
             })?;
         if h.contains_key("x-amz-security-token") {
-            return Err(ApiError::forbidden(
-                "InvalidClientTokenId",
+            return Err(Refusal::new(
+                ErrorCode::InvalidClientTokenId,
                 "Temporary credentials (STS session tokens) are not accepted by leadshop.",
             ));
         }
         let auth = AuthorizationV4::parse(auth).map_err(|_| {
-            ApiError::new(
-                "IncompleteSignature",
+            Refusal::new(
+                ErrorCode::IncompleteSignature,
                 "The Authorization header is not a valid AWS Signature Version 4 header.",
             )
         })?;
@@ -187,8 +158,8 @@ impl Monitoring {
             return Err(denied());
         }
         if cred.aws_region != self.region {
-            return Err(ApiError::forbidden(
-                "SignatureDoesNotMatch",
+            return Err(Refusal::new(
+                ErrorCode::SignatureDoesNotMatch,
                 format!(
                     "Credential should be scoped to a valid region: this endpoint is in '{}', not '{:.32}'.",
                     self.region, cred.aws_region
@@ -196,8 +167,8 @@ impl Monitoring {
             ));
         }
         let identity = self.keys.by_id(cred.access_key_id).ok_or_else(|| {
-            ApiError::forbidden(
-                "InvalidClientTokenId",
+            Refusal::new(
+                ErrorCode::InvalidClientTokenId,
                 "The security token included in the request is invalid.",
             )
         })?;
@@ -205,14 +176,14 @@ impl Monitoring {
             .get("x-amz-date")
             .and_then(|v| v.to_str().ok())
             .and_then(|d| AmzDate::parse(d).ok())
-            .ok_or_else(|| ApiError::new("MissingParameter", "X-Amz-Date is required."))?;
+            .ok_or_else(|| Refusal::new(ErrorCode::MissingParameter, "X-Amz-Date is required."))?;
         let at_ms = date
             .to_time()
             .map(|t| t.as_millisecond())
             .ok_or_else(denied)?;
         if (at_ms - self.clock.now_ms()).abs() > MAX_SKEW_MS {
-            return Err(ApiError::forbidden(
-                "SignatureDoesNotMatch",
+            return Err(Refusal::new(
+                ErrorCode::SignatureDoesNotMatch,
                 "Signature expired: the request time is more than 15 minutes from the server's time.",
             ));
         }
@@ -266,7 +237,7 @@ pub fn authorize(
     identity: &Identity,
     op: &str,
     secure: bool,
-) -> Result<(), ApiError> {
+) -> Result<(), Refusal> {
     let arn = identity.arn(account_id);
     let action = format!("cloudwatch:{op}");
     let mut ctx = Context::new();
@@ -285,8 +256,8 @@ pub fn authorize(
     if evaluate(&[&identity.policy], &req) == Decision::Allow {
         Ok(())
     } else {
-        Err(ApiError::forbidden(
-            "AccessDenied",
+        Err(Refusal::new(
+            ErrorCode::AccessDenied,
             format!(
                 "User: {arn} is not authorized to perform: {action} because no identity-based policy allows the {action} action"
             ),

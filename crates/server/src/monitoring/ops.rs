@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 use leadshop_store::{Stat, Store};
 use serde_json::{Map, Value, json};
 
-use super::ApiError;
+use leadshop_spec::{ErrorCode, Refusal};
+
+use super::internal_failure;
 use super::series::Metric;
 
 /// At most this many datapoints per GetMetricStatistics answer, as on AWS.
@@ -18,18 +20,18 @@ const MAX_DATA_POINTS: i64 = 100_800;
 /// Metrics per ListMetrics page, as on AWS.
 const LIST_PAGE: usize = 500;
 
-fn missing(name: &str) -> ApiError {
-    ApiError::new(
-        "MissingParameter",
+fn missing(name: &str) -> Refusal {
+    Refusal::new(
+        ErrorCode::MissingParameter,
         format!("The parameter {name} is required."),
     )
 }
 
-fn invalid(message: impl Into<String>) -> ApiError {
-    ApiError::new("InvalidParameterValue", message)
+fn invalid(message: impl Into<String>) -> Refusal {
+    Refusal::new(ErrorCode::InvalidParameterValue, message)
 }
 
-fn text<'a>(v: &'a Value, name: &str) -> Result<&'a str, ApiError> {
+fn text<'a>(v: &'a Value, name: &str) -> Result<&'a str, Refusal> {
     v.get(name)
         .and_then(Value::as_str)
         .filter(|s| !s.is_empty())
@@ -37,7 +39,7 @@ fn text<'a>(v: &'a Value, name: &str) -> Result<&'a str, ApiError> {
 }
 
 /// A number sent as a number (JSON, CBOR) or as text (query).
-fn number(v: &Value, name: &str) -> Result<Option<f64>, ApiError> {
+fn number(v: &Value, name: &str) -> Result<Option<f64>, Refusal> {
     match v.get(name) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => Ok(n.as_f64()),
@@ -55,7 +57,7 @@ fn number(v: &Value, name: &str) -> Result<Option<f64>, ApiError> {
 const TIMESTAMP_RANGE_MS: std::ops::RangeInclusive<i64> = -62_135_596_800_000..=253_402_300_799_999;
 
 /// A timestamp: epoch seconds (JSON, CBOR) or ISO 8601 text (query), in milliseconds.
-fn timestamp(v: &Value, name: &str) -> Result<i64, ApiError> {
+fn timestamp(v: &Value, name: &str) -> Result<i64, Refusal> {
     let bad = || invalid(format!("The parameter {name} must be a valid timestamp."));
     let from_secs = |secs: f64| {
         let ms = (secs * 1000.0).round();
@@ -86,7 +88,7 @@ fn list<'a>(v: &'a Value, name: &str) -> &'a [Value] {
         .map_or(&[], Vec::as_slice)
 }
 
-fn dimensions(v: &Value) -> Result<Vec<(String, Option<String>)>, ApiError> {
+fn dimensions(v: &Value) -> Result<Vec<(String, Option<String>)>, Refusal> {
     list(v, "Dimensions")
         .iter()
         .map(|d| {
@@ -98,7 +100,7 @@ fn dimensions(v: &Value) -> Result<Vec<(String, Option<String>)>, ApiError> {
         .collect()
 }
 
-fn metric_of(v: &Value) -> Result<Metric, ApiError> {
+fn metric_of(v: &Value) -> Result<Metric, Refusal> {
     let dims = dimensions(v)?;
     let mut pairs = Vec::with_capacity(dims.len());
     for (k, val) in &dims {
@@ -122,10 +124,10 @@ fn aggregate(
     start: i64,
     end: i64,
     period: i64,
-) -> Result<Vec<(i64, Stat)>, ApiError> {
+) -> Result<Vec<(i64, Stat)>, Refusal> {
     let points = store
         .datapoints(&metric.key(), start, end)
-        .map_err(ApiError::internal)?;
+        .map_err(internal_failure)?;
     let period_ms = period * 1000;
     let mut by: BTreeMap<i64, Stat> = BTreeMap::new();
     for (ts, stat) in points {
@@ -150,7 +152,7 @@ fn statistic(stat: &Stat, name: &str) -> Option<f64> {
 
 const STATISTICS: [&str; 5] = ["SampleCount", "Average", "Sum", "Minimum", "Maximum"];
 
-fn check_period(period: Option<f64>) -> Result<i64, ApiError> {
+fn check_period(period: Option<f64>) -> Result<i64, Refusal> {
     let period = period.ok_or_else(|| missing("Period"))?;
     // Up to ten years (CloudWatch keeps nothing longer), so `period * 1000` cannot overflow.
     if !(1.0..=315_360_000.0).contains(&period) || period.fract() != 0.0 {
@@ -167,8 +169,8 @@ fn check_period(period: Option<f64>) -> Result<i64, ApiError> {
 /// GetMetricStatistics.
 ///
 /// # Errors
-/// [`ApiError`] as CloudWatch answers.
-pub fn get_metric_statistics(store: &Store, input: &Value) -> Result<Value, ApiError> {
+/// [`Refusal`] as CloudWatch answers.
+pub fn get_metric_statistics(store: &Store, input: &Value) -> Result<Value, Refusal> {
     let metric = metric_of(input)?;
     let start = timestamp(input, "StartTime")?;
     let end = timestamp(input, "EndTime")?;
@@ -186,8 +188,8 @@ pub fn get_metric_statistics(store: &Store, input: &Value) -> Result<Value, ApiE
         .filter_map(Value::as_str)
         .collect();
     if stats.is_empty() {
-        return Err(ApiError::new(
-            "MissingParameter",
+        return Err(Refusal::new(
+            ErrorCode::MissingParameter,
             "Must specify either Statistics or ExtendedStatistics.",
         ));
     }
@@ -198,8 +200,8 @@ pub fn get_metric_statistics(store: &Store, input: &Value) -> Result<Value, ApiE
     }
     let points = (end - start) / (period * 1000);
     if points > MAX_STATISTICS_POINTS {
-        return Err(ApiError::new(
-            "InvalidParameterCombination",
+        return Err(Refusal::new(
+            ErrorCode::InvalidParameterCombination,
             format!(
                 "You have requested up to {points} datapoints, which exceeds the limit of {MAX_STATISTICS_POINTS}. You may reduce the datapoints requested by increasing Period, or decreasing the time range."
             ),
@@ -226,8 +228,8 @@ pub fn get_metric_statistics(store: &Store, input: &Value) -> Result<Value, ApiE
 /// GetMetricData (MetricStat queries).
 ///
 /// # Errors
-/// [`ApiError`] as CloudWatch answers.
-pub fn get_metric_data(store: &Store, input: &Value) -> Result<Value, ApiError> {
+/// [`Refusal`] as CloudWatch answers.
+pub fn get_metric_data(store: &Store, input: &Value) -> Result<Value, Refusal> {
     let start = timestamp(input, "StartTime")?;
     let end = timestamp(input, "EndTime")?;
     if end <= start {
@@ -290,8 +292,8 @@ pub fn get_metric_data(store: &Store, input: &Value) -> Result<Value, ApiError> 
 /// ListMetrics.
 ///
 /// # Errors
-/// [`ApiError`] as CloudWatch answers.
-pub fn list_metrics(store: &Store, input: &Value, now_ms: i64) -> Result<Value, ApiError> {
+/// [`Refusal`] as CloudWatch answers.
+pub fn list_metrics(store: &Store, input: &Value, now_ms: i64) -> Result<Value, Refusal> {
     let namespace = input.get("Namespace").and_then(Value::as_str);
     let name = input.get("MetricName").and_then(Value::as_str);
     let wanted = dimensions(input)?;
@@ -304,7 +306,7 @@ pub fn list_metrics(store: &Store, input: &Value, now_ms: i64) -> Result<Value, 
     };
     let mut metrics: Vec<Metric> = store
         .series()
-        .map_err(ApiError::internal)?
+        .map_err(internal_failure)?
         .into_iter()
         .filter(|(_, last)| !recent || *last >= now_ms - 3 * 3600 * 1000)
         .filter_map(|(key, _)| Metric::parse(&key))

@@ -8,7 +8,9 @@ use std::fmt::Write as _;
 use http::{HeaderValue, Response, StatusCode, header};
 use serde_json::{Map, Value};
 
-use super::{ApiError, bounds, cbor};
+use leadshop_spec::{ErrorCode, Refusal};
+
+use super::{bounds, cbor};
 
 /// CloudWatch's Smithy service name (the JSON target prefix and the CBOR path).
 pub const SERVICE: &str = "GraniteServiceVersion20100801";
@@ -65,18 +67,17 @@ pub fn detect(parts: &http::request::Parts) -> Option<(Protocol, Option<String>)
 /// # Errors
 /// A body that does not parse or exceeds the bounds: `SerializationException` /
 /// `MalformedQueryString`.
-pub fn decode(protocol: Protocol, body: &[u8]) -> Result<Value, ApiError> {
+pub fn decode(protocol: Protocol, body: &[u8]) -> Result<Value, Refusal> {
     match protocol {
-        Protocol::Cbor => {
-            cbor::decode(body).map_err(|e| ApiError::new("SerializationException", e.to_string()))
-        }
+        Protocol::Cbor => cbor::decode(body)
+            .map_err(|e| Refusal::new(ErrorCode::SerializationException, e.to_string())),
         Protocol::Json => {
             if body.is_empty() {
                 return Ok(Value::Object(Map::new()));
             }
             bounds::check_json(body)?;
             serde_json::from_slice(body)
-                .map_err(|e| ApiError::new("SerializationException", e.to_string()))
+                .map_err(|e| Refusal::new(ErrorCode::SerializationException, e.to_string()))
         }
         Protocol::Query => bounds::decode_query(body),
     }
@@ -197,25 +198,26 @@ pub fn ok(protocol: Protocol, operation: &str, output: &Value, id: &str) -> Resp
 
 /// An error answer.
 #[must_use]
-pub fn error(protocol: Protocol, e: &ApiError, id: &str) -> Response<s3s::Body> {
-    let fault = if e.status.is_server_error() {
+pub fn error(protocol: Protocol, e: &Refusal, id: &str) -> Response<s3s::Body> {
+    let status = StatusCode::from_u16(e.code.status()).unwrap_or(StatusCode::BAD_REQUEST);
+    let fault = if status.is_server_error() {
         "Receiver"
     } else {
         "Sender"
     };
     let mut resp = match protocol {
         Protocol::Json | Protocol::Cbor => {
-            let body = serde_json::json!({"__type": e.code, "message": e.message});
+            let body = serde_json::json!({"__type": e.code.as_str(), "message": e.message});
             let mut r = if protocol == Protocol::Json {
                 response(
-                    e.status,
+                    status,
                     "application/x-amz-json-1.0",
                     serde_json::to_vec(&body).expect("serialisable"),
                     id,
                 )
             } else {
                 let mut r = response(
-                    e.status,
+                    status,
                     "application/cbor",
                     cbor::encode(&body, &|_| false),
                     id,
@@ -233,14 +235,14 @@ pub fn error(protocol: Protocol, e: &ApiError, id: &str) -> Response<s3s::Body> 
         Protocol::Query => {
             let body = format!(
                 "<?xml version=\"1.0\" encoding=\"UTF-8\"?><ErrorResponse xmlns=\"{XMLNS}\"><Error><Type>{fault}</Type><Code>{}</Code><Message>{}</Message></Error><RequestId>{}</RequestId></ErrorResponse>",
-                escape(&e.code),
+                escape(e.code.as_str()),
                 escape(&e.message),
                 escape(id)
             );
-            response(e.status, "text/xml", body.into_bytes(), id)
+            response(status, "text/xml", body.into_bytes(), id)
         }
     };
-    *resp.status_mut() = e.status;
+    *resp.status_mut() = status;
     resp
 }
 

@@ -194,8 +194,8 @@ impl S3Shell {
             {
                 Ok(Ok(b)) => b.to_bytes(),
                 Ok(Err(_)) | Err(_) => {
-                    let e = crate::monitoring::ApiError::new(
-                        "RequestEntityTooLarge",
+                    let e = leadshop_spec::Refusal::new(
+                        leadshop_spec::ErrorCode::RequestEntityTooLarge,
                         "The request body is too large or was not sent in time.",
                     );
                     return crate::monitoring::protocol::error(protocol, &e, &cx.id);
