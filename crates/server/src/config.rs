@@ -491,7 +491,7 @@ impl Config {
             .budget
             .webhook_url
             .as_deref()
-            .is_some_and(|u| crate::workers::usage::alarm::Webhook::parse(u).is_none())
+            .is_some_and(|u| crate::webhook::Webhook::parse(u).is_none())
         {
             return Err(ConfigError::Invalid(
                 "budget.webhook_url must be an http://host:port/path URL".into(),

@@ -94,3 +94,9 @@ impl RequestContext {
         self.conn.tls.is_some() || self.conn.loopback_console
     }
 }
+
+/// A status a handler answers with that s3s's serializer does not set (it ignores
+/// `S3Response::status` for generated operations): left in the response extensions, applied
+/// by the shell. RestoreObject's 202 Accepted uses it.
+#[derive(Debug, Clone, Copy)]
+pub struct StatusOverride(pub http::StatusCode);

@@ -20,12 +20,20 @@
 //!   cached.
 //! - Key management (access keys, the SSE-KMS keyring, master keys and their rotation) is
 //!   the `leadshop-keys` crate; [`access::Authenticator`] is its s3s side.
+//! - [`sigv4`]: SigV4 pieces the shell, the CloudWatch endpoint, the access hook and the
+//!   console share; [`xml`]: XML escaping.
+//! - [`webhook`]: the budget alarm's webhook URL and its POST.
 //! - [`tls`]: the development CA and rustls configuration; [`sni_certs`]: a certificate per
 //!   bucket host for virtual-hosted-style addressing.
 //! - [`s3`]: the S3 operations.
 //! - [`plain_http`], [`console`]: the other two listeners.
-//! - [`events`]: one record per request, for subscribers (metrics; access logs next).
-//! - [`workers`]: background work under a supervisor (rotation watcher, event delivery).
+//! - [`events`]: one record per request, for subscribers (metrics, access logs, usage).
+//! - [`supervisor`]: how background work runs (a [`supervisor::Worker`] under a
+//!   [`supervisor::Supervisor`]); [`workers`]: the workers (rotation, backup, scrubber and
+//!   disk watcher, lifecycle, log delivery, usage).
+//! - [`observability`]: what the workers last saw (lifecycle, health, usage, the budget
+//!   alarm), held by [`AppState`] and read by the console and `/metrics`.
+//! - [`monitoring`]: CloudWatch's read operations on the S3 endpoint.
 
 pub mod access;
 pub mod backup;
@@ -37,16 +45,21 @@ pub mod console;
 pub mod context;
 pub mod events;
 pub mod monitoring;
+pub mod observability;
 pub mod plain_http;
 pub mod private_dir;
 pub mod s3;
 pub mod server;
 pub mod shell;
+pub mod sigv4;
 pub mod sni_certs;
 pub mod start_error;
 pub mod state;
+pub mod supervisor;
 pub mod tls;
+pub mod webhook;
 pub mod workers;
+pub mod xml;
 
 pub use config::Config;
 pub use server::{ServerHandle, StartError, StartOptions, start, start_with};

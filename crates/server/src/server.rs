@@ -30,8 +30,8 @@ use crate::shell::{ListenerSetup, S3Shell, Timeouts, accept_loop, guard};
 pub use crate::start_error::StartError;
 use crate::start_error::io_ctx;
 use crate::state::{AppState, Endpoints};
+use crate::supervisor::Supervisor;
 use crate::tls::{self, DevTlsPaths};
-use crate::workers::Supervisor;
 use crate::workers::backup::BackupWatcher;
 use crate::workers::health::disk::DiskWatcher;
 use crate::workers::health::scrub::Scrubber;
@@ -257,14 +257,14 @@ pub async fn start_with(config: Config, options: StartOptions) -> Result<ServerH
         )
     };
     let (budget, prices) = config.load_budget()?;
-    let alarms = Arc::new(crate::workers::usage::alarm::Alarms::open(
+    let alarms = Arc::new(crate::observability::alarm::Alarms::open(
         &data_dir,
         budget,
         config
             .budget
             .webhook_url
             .as_deref()
-            .and_then(crate::workers::usage::alarm::Webhook::parse),
+            .and_then(crate::webhook::Webhook::parse),
         format!(
             "arn:aws:sns:{}:{}:leadshop-budget-alerts",
             config.region, config.account_id

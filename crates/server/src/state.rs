@@ -36,17 +36,17 @@ pub struct AppState {
     /// Request counters (an event subscriber), served on the console's `/metrics`.
     pub request_metrics: Arc<crate::events::metrics::RequestMetrics>,
     /// The lifecycle worker's progress (console `/metrics`).
-    pub lifecycle: Arc<crate::workers::lifecycle::status::LifecycleStatus>,
+    pub lifecycle: Arc<crate::observability::lifecycle::LifecycleStatus>,
     /// The access-log spool (records waiting for delivery) and its counters.
     pub access_log: Arc<crate::events::access_log::spool::Spool>,
     /// What the usage worker last saw: storage, the cost estimate.
-    pub usage_status: Arc<crate::workers::usage::status::UsageStatus>,
+    pub usage_status: Arc<crate::observability::usage::UsageStatus>,
     /// The price table the cost estimate uses.
     pub prices: Arc<leadshop_spec::budget::PriceTable>,
     /// The budget alarm.
-    pub alarms: Arc<crate::workers::usage::alarm::Alarms>,
+    pub alarms: Arc<crate::observability::alarm::Alarms>,
     /// What the scrubber and the disk watcher last saw.
-    pub health: Arc<crate::workers::health::status::Health>,
+    pub health: Arc<crate::observability::health::Health>,
     /// Turns for data-file writes on the blocking pool (`limits.max_parallel_writes`).
     pub write_turns: Arc<tokio::sync::Semaphore>,
 }

@@ -263,7 +263,7 @@ pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, TlsEr
 }
 
 /// A server configuration whose certificate `resolver` picks per handshake (the development
-/// certificates of [`crate::sni_certs`]), with the same protocols as [`server_config`].
+/// certificates, `sni_certs`), with the same protocols as [`server_config`].
 ///
 /// # Errors
 /// [`TlsError`] if rustls refuses the protocol versions.

@@ -198,7 +198,7 @@ pub fn build(inp: &Inputs<'_>) -> Context {
         cx.set("s3:authType", v);
     }
     let amz_date = header(inp.headers, "x-amz-date").or_else(|| q("X-Amz-Date"));
-    if let Some(signed) = amz_date.and_then(parse_amz_date) {
+    if let Some(signed) = amz_date.and_then(crate::sigv4::parse_amz_date) {
         let age_ms = (now - signed).whole_milliseconds().max(0);
         cx.set("s3:signatureAge", age_ms.to_string());
     }
@@ -216,14 +216,6 @@ pub fn build(inp: &Inputs<'_>) -> Context {
         cx.set_all("s3:RequestObjectTagKeys", keys);
     }
     cx
-}
-
-/// `20261127T210000Z` → a time.
-fn parse_amz_date(s: &str) -> Option<time::OffsetDateTime> {
-    let fmt = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
-    time::PrimitiveDateTime::parse(s, &fmt)
-        .ok()
-        .map(time::PrimitiveDateTime::assume_utc)
 }
 
 #[cfg(test)]
@@ -267,7 +259,7 @@ mod tests {
 
     #[test]
     fn amz_dates_and_queries_parse() {
-        let t = parse_amz_date("20261127T210000Z").unwrap();
+        let t = crate::sigv4::parse_amz_date("20261127T210000Z").unwrap();
         assert_eq!(t.unix_timestamp(), 1_795_813_200);
         let uri: Uri = "/b?prefix=a%2Fb&max-keys=5&list-type=2".parse().unwrap();
         assert_eq!(

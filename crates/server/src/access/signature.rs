@@ -78,10 +78,7 @@ fn expired() -> S3Error {
 
 /// `X-Amz-Date` (`20261130T120000Z`) as seconds since the epoch.
 fn parse_amz_date(v: &str) -> Option<i64> {
-    let format = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
-    time::PrimitiveDateTime::parse(v, &format)
-        .ok()
-        .map(|t| t.assume_utc().unix_timestamp())
+    crate::sigv4::parse_amz_date(v).map(time::OffsetDateTime::unix_timestamp)
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use http::{HeaderMap, HeaderValue};
 use percent_encoding::utf8_percent_encode;
 use s3s_sigv4::{AmzDate, Payload};
 
-use crate::shell::resign::PATH;
+use crate::sigv4::PATH;
 
 /// What signs: one key, one region, at one time.
 pub struct Signer<'a> {
@@ -119,8 +119,7 @@ impl Signer<'_> {
             .collect();
         let canonical =
             s3s_sigv4::create_canonical_request(method, path, query, &pairs, Payload::Unsigned);
-        let sts = s3s_sigv4::create_string_to_sign(&canonical, &date, self.region, "s3");
-        let signature = s3s_sigv4::calculate_signature(&sts, self.secret, &date, self.region, "s3");
+        let signature = crate::sigv4::signature(&canonical, &date, self.region, "s3", self.secret);
         let value = format!(
             "AWS4-HMAC-SHA256 Credential={}/{}, SignedHeaders={}, Signature={}",
             self.access_key_id,
@@ -158,8 +157,7 @@ impl Signer<'_> {
         ]);
         let canonical =
             s3s_sigv4::create_presigned_canonical_request("GET", path, &query, [("host", host)]);
-        let sts = s3s_sigv4::create_string_to_sign(&canonical, &date, self.region, "s3");
-        let signature = s3s_sigv4::calculate_signature(&sts, self.secret, &date, self.region, "s3");
+        let signature = crate::sigv4::signature(&canonical, &date, self.region, "s3", self.secret);
         query.push(("X-Amz-Signature".into(), signature));
         format!("{}?{}", encode_path(path), encode_query(&query))
     }

@@ -2,7 +2,7 @@
 //! been sent (or the client went away), and [`Events::publish`] hands it to every subscriber
 //! off the request path.
 //!
-//! Each subscriber has a bounded queue and its own worker ([`crate::workers`]); a request never
+//! Each subscriber has a bounded queue and its own worker ([`crate::supervisor`]); a request never
 //! waits for a subscriber. A queue that is full drops the record and counts it
 //! (`leadshop_events_dropped_total`), so a slow subscriber cannot slow or stall requests. At
 //! shutdown the workers stop after the last connection: what is queued is delivered.
@@ -22,7 +22,7 @@ use std::time::Duration;
 use leadshop_spec::Operation;
 use tokio::sync::{Mutex, mpsc};
 
-use crate::workers::{Stop, Worker};
+use crate::supervisor::{Stop, Worker};
 
 /// What one S3 request did, as access logs and metrics need it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -146,7 +146,7 @@ impl std::fmt::Debug for Events {
 
 impl Events {
     /// Queues for these subscribers, and the workers that feed them (to be run by the
-    /// [`Supervisor`](crate::workers::Supervisor)).
+    /// [`Supervisor`](crate::supervisor::Supervisor)).
     #[must_use]
     pub fn new(
         subscribers: Vec<Arc<dyn Subscriber>>,
@@ -270,7 +270,7 @@ impl Worker for Delivery {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::workers::Supervisor;
+    use crate::supervisor::Supervisor;
 
     #[derive(Default)]
     struct Collect(std::sync::Mutex<Vec<String>>);

@@ -26,7 +26,7 @@ use sha2::Digest as _;
 
 use leadshop_spec::{ErrorCode, Refusal};
 
-use crate::shell::resign::{constant_eq, header_pairs};
+use crate::sigv4::{constant_eq, header_pairs};
 use protocol::Protocol;
 
 /// A failure of ours (500 `InternalServiceError`), logged.
@@ -211,14 +211,12 @@ impl Monitoring {
             &headers,
             Payload::SingleChunk(&hash),
         );
-        let sts =
-            s3s_sigv4::create_string_to_sign(&canonical, &date, cred.aws_region, "monitoring");
-        let signature = s3s_sigv4::calculate_signature(
-            &sts,
-            &identity.secret_access_key,
+        let signature = crate::sigv4::signature(
+            &canonical,
             &date,
             cred.aws_region,
             "monitoring",
+            &identity.secret_access_key,
         );
         if !constant_eq(&signature, auth.signature) {
             return Err(denied());

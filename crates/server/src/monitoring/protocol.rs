@@ -10,6 +10,8 @@ use serde_json::{Map, Value};
 
 use leadshop_spec::{ErrorCode, Refusal};
 
+use crate::xml::escape;
+
 use super::{bounds, cbor};
 
 /// CloudWatch's Smithy service name (the JSON target prefix and the CBOR path).
@@ -106,13 +108,6 @@ pub fn iso_ms(ms: i64) -> String {
         t.second(),
         ms.rem_euclid(1000)
     )
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 fn xml(out: &mut String, v: &Value, timestamp: bool) {

@@ -62,12 +62,6 @@ mod tagging;
 
 pub use read::{RangeSpan, resolve_range};
 
-/// A status a handler answers with that s3s's serializer does not set (it ignores
-/// `S3Response::status` for generated operations): left in the response extensions, applied
-/// by the shell. RestoreObject's 202 Accepted uses it.
-#[derive(Debug, Clone, Copy)]
-pub struct StatusOverride(pub http::StatusCode);
-
 /// The S3 service of one server instance.
 #[derive(Debug, Clone)]
 pub struct Leadshop {

@@ -254,7 +254,7 @@ fn post_response_headers(
         .get(http::header::HOST)
         .and_then(|h| h.to_str().ok())
     {
-        let key = utf8_percent_encode(key, crate::shell::resign::PATH);
+        let key = utf8_percent_encode(key, crate::sigv4::PATH);
         // Virtual-hosted (`<bucket>.<domain>`) or path-style, as the request was addressed.
         let virtual_host = host
             .strip_prefix(bucket)

@@ -124,7 +124,7 @@ pub(super) async fn restore_object(
     // 202 when a restore starts, 200 when an existing copy's expiry moves (as on AWS).
     if started {
         resp.extensions
-            .insert(super::StatusOverride(http::StatusCode::ACCEPTED));
+            .insert(crate::context::StatusOverride(http::StatusCode::ACCEPTED));
     }
     Ok(resp)
 }

@@ -15,7 +15,7 @@ use http_body::{Body, Frame, SizeHint};
 use super::activity::ConnActivity;
 use super::limits::ShellStats;
 
-/// The error a stalled body fails with; [`s3::body`](crate::s3) and the shell map it to
+/// The error a stalled body fails with; the S3 handlers' body reader and the shell map it to
 /// 400 RequestTimeout.
 #[derive(Debug, thiserror::Error)]
 #[error("the request body made no progress for {0:?}")]

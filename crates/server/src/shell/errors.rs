@@ -12,9 +12,9 @@ pub fn s3_error(
 ) -> Response<s3s::Body> {
     let xml = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{}</Code><Message>{}</Message><RequestId>{}</RequestId></Error>",
-        escape(code),
-        escape(message),
-        escape(request_id)
+        crate::xml::escape(code),
+        crate::xml::escape(message),
+        crate::xml::escape(request_id)
     );
     let mut resp = Response::new(s3s::Body::from(xml));
     *resp.status_mut() = status;
@@ -33,14 +33,6 @@ pub fn s3_error(
 pub fn refused(r: &leadshop_spec::Refusal, request_id: &str) -> Response<s3s::Body> {
     let status = StatusCode::from_u16(r.code.status()).unwrap_or(StatusCode::BAD_REQUEST);
     s3_error(status, r.code.as_str(), &r.message, request_id)
-}
-
-pub(crate) fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&apos;")
 }
 
 /// 400 RequestTimeout: a request body stopped making progress.

@@ -195,10 +195,10 @@ pub async fn finish(
                 .replace("${filename}", form.file_name.as_deref().unwrap_or_default());
             let xml = format!(
                 "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<PostResponse><Location>{}</Location><Bucket>{}</Bucket><Key>{}</Key><ETag>{}</ETag></PostResponse>",
-                super::errors::escape(location),
-                super::errors::escape(bucket),
-                super::errors::escape(&key),
-                super::errors::escape(&etag)
+                crate::xml::escape(location),
+                crate::xml::escape(bucket),
+                crate::xml::escape(&key),
+                crate::xml::escape(&etag)
             );
             let (mut parts, _) = resp.into_parts();
             parts.headers.remove(header::CONTENT_LENGTH);

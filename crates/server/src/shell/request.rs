@@ -379,7 +379,7 @@ impl S3Shell {
         };
         if let Some(o) = resp
             .extensions()
-            .get::<crate::s3::StatusOverride>()
+            .get::<crate::context::StatusOverride>()
             .copied()
         {
             *resp.status_mut() = o.0;

@@ -26,10 +26,12 @@
 
 use http::request::Parts;
 use http::{HeaderMap, HeaderValue, Method, Uri, header};
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
+use percent_encoding::{NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 use s3s_sigv4::{AmzContentSha256, AmzDate, AuthorizationV4, Payload, PresignedUrlV4};
 
 use leadshop_keys::KeyStore;
+
+use crate::sigv4::{PATH, constant_eq, header_pairs, signature};
 
 /// What was changed, for the request log and tests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -39,14 +41,6 @@ pub struct Adjusted {
     /// The request was verified and signed again.
     pub resigned: bool,
 }
-
-/// The characters SigV4 leaves unescaped in a path (RFC 3986 unreserved, and `/`).
-pub(crate) const PATH: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~')
-    .remove(b'/');
 
 /// A SigV2 presigned URL for a bucket-level operation, path style (`/bucket?…`): botocore,
 /// like AWS, signs the bucket's canonical resource as `/bucket/`, and s3s signs the path as
@@ -256,19 +250,7 @@ impl<'a> Signed<'a> {
                 };
                 let query = query_pairs(&parts.uri)?;
                 let sign = |canonical: &str| {
-                    let sts = s3s_sigv4::create_string_to_sign(
-                        canonical,
-                        &date,
-                        cred.aws_region,
-                        cred.aws_service,
-                    );
-                    s3s_sigv4::calculate_signature(
-                        &sts,
-                        &secret,
-                        &date,
-                        cred.aws_region,
-                        cred.aws_service,
-                    )
+                    signature(canonical, &date, cred.aws_region, cred.aws_service, &secret)
                 };
                 let sent = s3s_sigv4::create_canonical_request_with_raw_uri_path(
                     method, raw_path, &query, &headers, payload,
@@ -314,18 +296,12 @@ impl<'a> Signed<'a> {
                 let cred = &url.credential;
                 let secret = keys.by_id(cred.access_key_id)?.secret_access_key.clone();
                 let sign = |canonical: &str| {
-                    let sts = s3s_sigv4::create_string_to_sign(
+                    signature(
                         canonical,
                         &url.amz_date,
                         cred.aws_region,
                         cred.aws_service,
-                    );
-                    s3s_sigv4::calculate_signature(
-                        &sts,
                         &secret,
-                        &url.amz_date,
-                        cred.aws_region,
-                        cred.aws_service,
                     )
                 };
                 let sent = s3s_sigv4::create_presigned_canonical_request_with_raw_uri_path(
@@ -455,35 +431,6 @@ fn query_pairs(uri: &Uri) -> Option<Vec<(String, String)>> {
         None => Some(Vec::new()),
         Some(q) => serde_urlencoded::from_str(q).ok(),
     }
-}
-
-/// The values of the signed headers, as s3s collects them (every value of a repeated header,
-/// in order, as UTF-8); `None` if one is missing or not UTF-8.
-pub(crate) fn header_pairs<'h>(
-    headers: &'h HeaderMap,
-    names: &[&'h str],
-) -> Option<Vec<(&'h str, &'h str)>> {
-    let mut out = Vec::with_capacity(names.len());
-    for &name in names {
-        let mut any = false;
-        for v in headers.get_all(name) {
-            out.push((name, std::str::from_utf8(v.as_bytes()).ok()?));
-            any = true;
-        }
-        if !any {
-            return None;
-        }
-    }
-    Some(out)
-}
-
-/// Compares two signatures without stopping at the first difference.
-pub(crate) fn constant_eq(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y.to_ascii_lowercase()))
-            == 0
 }
 
 #[cfg(test)]

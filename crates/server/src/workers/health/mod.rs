@@ -4,7 +4,7 @@
 
 pub mod disk;
 pub mod scrub;
-pub mod status;
+pub use crate::observability::health as status;
 
 pub use status::Health;
 

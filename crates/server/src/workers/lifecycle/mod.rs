@@ -13,7 +13,7 @@
 //! `<data-dir>/lifecycle-status.json` for `leadshop lifecycle status`, and counted on
 //! `/metrics`.
 
-pub mod status;
+pub use crate::observability::lifecycle as status;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;

@@ -5,8 +5,7 @@
 //! sample of the same day replaces the earlier), prunes datapoints past their retention once a day,
 //! prices the month (`monitoring::cost`) and fires the budget alarm ([`alarm`]).
 
-pub mod alarm;
-pub mod status;
+pub use crate::observability::{alarm, usage as status};
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};

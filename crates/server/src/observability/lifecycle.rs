@@ -42,13 +42,13 @@ pub enum Phase {
 
 /// The last version seen, for the next one of the same key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(super) struct Carry {
-    pub(super) bucket: String,
-    pub(super) key: String,
+pub(crate) struct Carry {
+    pub(crate) bucket: String,
+    pub(crate) key: String,
     /// When the version seen last (the next newer one) was written.
-    pub(super) newer_ms: i64,
+    pub(crate) newer_ms: i64,
     /// Noncurrent versions of the key seen so far.
-    pub(super) noncurrent_seen: u32,
+    pub(crate) noncurrent_seen: u32,
 }
 
 /// A finished pass.
@@ -86,10 +86,10 @@ pub struct Progress {
     /// The milliseconds in a day the passes use.
     pub day_ms: i64,
     /// Next versions-table key to read (hex).
-    pub(super) cursor: Option<String>,
+    pub(crate) cursor: Option<String>,
     /// Last upload id handled.
-    pub(super) upload_cursor: Option<String>,
-    pub(super) carry: Option<Carry>,
+    pub(crate) upload_cursor: Option<String>,
+    pub(crate) carry: Option<Carry>,
 }
 
 impl Progress {
@@ -111,13 +111,13 @@ impl LifecycleStatus {
         self.0.read().expect("status lock").clone()
     }
 
-    pub(super) fn set(&self, p: &Progress) {
+    pub(crate) fn set(&self, p: &Progress) {
         *self.0.write().expect("status lock") = Some(p.clone());
     }
 }
 
 impl Progress {
-    pub(super) fn start(mut self, day: i64, now_ms: i64) -> Self {
+    pub(crate) fn start(mut self, day: i64, now_ms: i64) -> Self {
         self.day = day;
         self.phase = Phase::Versions;
         self.started_ms = now_ms;
@@ -130,7 +130,7 @@ impl Progress {
     }
 }
 
-pub(super) fn add(a: &RuleCounts, b: &RuleCounts) -> RuleCounts {
+pub(crate) fn add(a: &RuleCounts, b: &RuleCounts) -> RuleCounts {
     RuleCounts {
         transitioned: a.transitioned + b.transitioned,
         expired: a.expired + b.expired,
@@ -148,7 +148,7 @@ pub fn status_path(data_dir: &Path) -> PathBuf {
 
 /// Writes the status file (informational: the durable progress is in the store), replacing
 /// it whole so a reader never sees half of it.
-pub(super) fn write_status(data_dir: &Path, p: &Progress) {
+pub(crate) fn write_status(data_dir: &Path, p: &Progress) {
     let path = status_path(data_dir);
     let tmp = data_dir.join(format!("{STATUS_FILE}.tmp"));
     let text = serde_json::to_vec_pretty(p).expect("progress serialises");

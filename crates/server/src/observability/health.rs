@@ -1,4 +1,4 @@
-//! What the health workers ([`super::scrub`], [`super::disk`]) last saw: kept in
+//! What the health workers (`workers::health`: the scrubber and the disk watcher) last saw: kept in
 //! [`Health`] (shared through `AppState`), served on `/metrics`, the console and
 //! `leadshop scrub status`. Types only: this file imports nothing of the server.
 
