@@ -55,22 +55,8 @@ pub struct Alarms {
 }
 
 fn save(path: &Path, state: &AlarmState) -> std::io::Result<()> {
-    use std::io::Write as _;
-    use std::os::unix::fs::OpenOptionsExt as _;
-    let tmp = path.with_extension("json.tmp");
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .write(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)?;
-    f.write_all(&serde_json::to_vec_pretty(state).expect("serialisable"))?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)?;
-    if let Some(dir) = path.parent() {
-        std::fs::File::open(dir)?.sync_all()?;
-    }
-    Ok(())
+    let text = serde_json::to_vec_pretty(state).expect("serialisable");
+    leadshop_keys::secret_file::write(path, &text)
 }
 
 impl Alarms {

@@ -146,23 +146,15 @@ pub fn status_path(data_dir: &Path) -> PathBuf {
     data_dir.join(STATUS_FILE)
 }
 
-/// Writes the status file (informational: the durable progress is in the store), replacing
-/// it whole so a reader never sees half of it.
+/// Writes the status file (informational: the durable progress is in the store) through the
+/// one private-file writer (0600, temp file, fsync, rename, fsync of the directory), so a
+/// reader never sees half of it, nor an empty one after a crash. Blocking: call it off the
+/// async workers.
 pub(crate) fn write_status(data_dir: &Path, p: &Progress) {
     let path = status_path(data_dir);
-    let tmp = data_dir.join(format!("{STATUS_FILE}.tmp"));
     let text = serde_json::to_vec_pretty(p).expect("progress serialises");
     // The data directory is the server user's only: bucket names and rule ids are in here.
-    let write = || -> std::io::Result<()> {
-        use std::io::Write as _;
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        options.open(&tmp)?.write_all(&text)?;
-        std::fs::rename(&tmp, &path)
-    };
-    if let Err(e) = write() {
+    if let Err(e) = leadshop_keys::secret_file::write(&path, &text) {
         tracing::warn!(error = %e, path = %path.display(), "writing the lifecycle status failed");
     }
 }

@@ -200,15 +200,17 @@ impl LifecycleWorker {
                     next
                 }
             };
+            let data_dir = state.config.data_dir.clone();
             *progress = blocking(state, move |st| {
-                st.apply_lifecycle(actions, move |applied| {
+                let p = st.apply_lifecycle(actions, move |applied| {
                     let p = saved(applied);
                     (serde_json::to_vec(&p).expect("progress serialises"), p)
-                })
+                })?;
+                write_status(&data_dir, &p);
+                Ok(p)
             })
             .await?;
             state.lifecycle.set(progress);
-            write_status(&state.config.data_dir, progress);
             if finished {
                 let summary = progress.last.as_ref().map(|l| {
                     l.counts
