@@ -15,6 +15,8 @@
 //! - [`names`]: bucket-name and object-key rules.
 //! - [`policy`]: IAM policy documents: parse, validate, evaluate.
 //! - [`public_access_block`]: the Public Access Block document.
+//! - [`storage_class`]: the storage classes, once (AWS name, CloudWatch StorageType,
+//!   lifecycle waterfall, archived or not).
 //! - [`refusal`]: why a request is refused (S3 error code and message), one type for every
 //!   validator.
 //! - [`template`]: `${name}` placeholders, rendered as Terraform's `templatefile()` does.
@@ -37,6 +39,7 @@ pub mod operations;
 pub mod policy;
 pub mod public_access_block;
 pub mod refusal;
+pub mod storage_class;
 pub mod template;
 pub mod versioning;
 
@@ -44,4 +47,5 @@ pub use bucket::{BucketSpec, SpecError, TemplateVars};
 pub use operations::{Descriptor, Operation};
 pub use public_access_block::PublicAccessBlock;
 pub use refusal::{ErrorCode, Refusal};
+pub use storage_class::StorageClass;
 pub use versioning::{VersioningConfiguration, VersioningStatus};

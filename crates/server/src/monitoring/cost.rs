@@ -4,6 +4,7 @@
 //! The billing month is the calendar month (UTC) when a day is 86,400 s; with a shortened
 //! day (`day_seconds`, tests and demos) it is 30 clock days, so a month passes in minutes.
 
+use leadshop_spec::StorageClass;
 use std::collections::BTreeMap;
 
 use leadshop_spec::budget::PriceTable;
@@ -94,20 +95,13 @@ pub struct Estimate {
     pub buckets: BTreeMap<String, BucketCost>,
 }
 
+/// The class (its name, the price table's row) of a CloudWatch `StorageType`.
 fn class_of(storage_type: &str) -> &'static str {
-    [
-        "STANDARD",
-        "STANDARD_IA",
-        "ONEZONE_IA",
-        "REDUCED_REDUNDANCY",
-        "INTELLIGENT_TIERING",
-        "GLACIER_IR",
-        "GLACIER",
-        "DEEP_ARCHIVE",
-    ]
-    .into_iter()
-    .find(|c| series::storage_type(c) == storage_type)
-    .unwrap_or("STANDARD")
+    StorageClass::ALL
+        .into_iter()
+        .find(|c| c.storage_type() == storage_type)
+        .unwrap_or(StorageClass::Standard)
+        .name()
 }
 
 /// Prices the month's usage as the store holds it at `now_ms`.

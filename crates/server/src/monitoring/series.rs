@@ -111,20 +111,13 @@ impl Metric {
     }
 }
 
-/// CloudWatch's `StorageType` of an S3 storage class.
+/// CloudWatch's `StorageType` of a stored storage class (its name, as records keep it;
+/// [`StorageClass::storage_type`](leadshop_spec::StorageClass::storage_type)).
 #[must_use]
 pub fn storage_type(class: &str) -> &'static str {
-    match class {
-        "STANDARD_IA" => "StandardIAStorage",
-        "ONEZONE_IA" => "OneZoneIAStorage",
-        "REDUCED_REDUNDANCY" => "ReducedRedundancyStorage",
-        "INTELLIGENT_TIERING" => "IntelligentTieringFAStorage",
-        "GLACIER_IR" => "GlacierInstantRetrievalStorage",
-        "GLACIER" => "GlacierStorage",
-        "DEEP_ARCHIVE" => "DeepArchiveStorage",
-        "EXPRESS_ONEZONE" => "ExpressOneZone",
-        _ => "StandardStorage",
-    }
+    leadshop_spec::StorageClass::parse(class)
+        .unwrap_or(leadshop_spec::StorageClass::Standard)
+        .storage_type()
 }
 
 #[cfg(test)]

@@ -33,23 +33,14 @@ pub(crate) fn etag(s: &str) -> ETag {
     ETag::Strong(s.to_string())
 }
 
-/// Storage classes this server stores and returns (validated on write).
-pub(crate) const STORAGE_CLASSES: &[&str] = &[
-    "STANDARD",
-    "STANDARD_IA",
-    "ONEZONE_IA",
-    "INTELLIGENT_TIERING",
-    "GLACIER_IR",
-    "GLACIER",
-    "DEEP_ARCHIVE",
-    "REDUCED_REDUNDANCY",
-];
-
-/// Validates a requested storage class (default STANDARD).
+/// Validates a requested storage class (default STANDARD): one of
+/// [`leadshop_spec::StorageClass::ALL`].
 pub(crate) fn storage_class(sc: Option<&dto::StorageClass>) -> S3Result<String> {
     match sc {
-        None => Ok("STANDARD".into()),
-        Some(sc) if STORAGE_CLASSES.contains(&sc.as_str()) => Ok(sc.as_str().to_string()),
+        None => Ok(leadshop_spec::StorageClass::Standard.name().into()),
+        Some(sc) if leadshop_spec::StorageClass::parse(sc.as_str()).is_some() => {
+            Ok(sc.as_str().to_string())
+        }
         Some(sc) => Err(s3_error!(
             InvalidStorageClass,
             "The storage class you specified is not valid: {}",

@@ -38,12 +38,13 @@ pub(super) fn restore_header(v: &VersionRecord, now_ms: i64) -> Option<String> {
 
 /// Hours a restore takes, by class and tier; `None` where AWS offers no such tier.
 fn restore_hours(class: &str, tier: &str) -> Option<f64> {
-    match (class, tier) {
-        ("GLACIER", "Expedited") => Some(5.0 / 60.0),
-        ("GLACIER", "Standard") => Some(5.0),
-        ("GLACIER", "Bulk") => Some(12.0),
-        ("DEEP_ARCHIVE", "Standard") => Some(12.0),
-        ("DEEP_ARCHIVE", "Bulk") => Some(48.0),
+    use leadshop_spec::StorageClass::{DeepArchive, Glacier};
+    match (leadshop_spec::StorageClass::parse(class)?, tier) {
+        (Glacier, "Expedited") => Some(5.0 / 60.0),
+        (Glacier, "Standard") => Some(5.0),
+        (Glacier, "Bulk") => Some(12.0),
+        (DeepArchive, "Standard") => Some(12.0),
+        (DeepArchive, "Bulk") => Some(48.0),
         _ => None,
     }
 }

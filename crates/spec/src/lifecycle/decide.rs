@@ -2,9 +2,11 @@
 
 use std::collections::BTreeMap;
 
+use crate::storage_class::StorageClass;
+
 use super::{
-    LifecycleConfiguration, MIN_SIZE_VARIES, MIN_TRANSITION_SIZE, Rule, can_transition, depth,
-    due_after, parse_date,
+    LifecycleConfiguration, MIN_SIZE_VARIES, MIN_TRANSITION_SIZE, Rule, can_transition, due_after,
+    parse_date,
 };
 
 impl LifecycleConfiguration {
@@ -130,7 +132,7 @@ impl LifecycleConfiguration {
         due.filter(|(r, class)| {
             can_transition(v.storage_class, class) && self.size_allows(r, class, v.size)
         })
-        .max_by_key(|(_, class)| depth(class))
+        .max_by_key(|(_, class)| StorageClass::parse(class).and_then(StorageClass::waterfall_depth))
         .map(|(r, class)| Decision::Transition {
             rule: r.label(),
             to: class.to_string(),
@@ -142,7 +144,8 @@ impl LifecycleConfiguration {
         if rule.has_size_filter() || size >= MIN_TRANSITION_SIZE {
             return true;
         }
-        self.min_size_behaviour() == MIN_SIZE_VARIES && matches!(class, "GLACIER" | "DEEP_ARCHIVE")
+        self.min_size_behaviour() == MIN_SIZE_VARIES
+            && StorageClass::parse(class).is_some_and(StorageClass::is_archive)
     }
 
     /// Whether an upload of `key` initiated at `initiated_ms` is aborted by now, and by which

@@ -12,6 +12,7 @@
 //! written. The length of a day is a parameter so tests can make it short.
 
 use crate::refusal::{ErrorCode, Refusal};
+use crate::storage_class::StorageClass;
 use serde::{Deserialize, Serialize};
 
 /// At most this many rules, as on AWS.
@@ -22,16 +23,6 @@ pub const MIN_TRANSITION_SIZE: u64 = 128 * 1024;
 pub const MIN_SIZE_ALL_128K: &str = "all_storage_classes_128K";
 /// The pre-2024 behaviour: small objects may still go to GLACIER and DEEP_ARCHIVE.
 pub const MIN_SIZE_VARIES: &str = "varies_by_storage_class";
-
-/// Storage classes a transition may name, shallowest first.
-pub const TRANSITION_CLASSES: [&str; 6] = [
-    "STANDARD_IA",
-    "INTELLIGENT_TIERING",
-    "ONEZONE_IA",
-    "GLACIER_IR",
-    "GLACIER",
-    "DEEP_ARCHIVE",
-];
 
 /// A bucket's lifecycle configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -211,23 +202,13 @@ pub fn parse_date(text: &str) -> Result<i64, Refusal> {
     i64::try_from(t.unix_timestamp_nanos() / 1_000_000).map_err(|_| Refusal::malformed_xml())
 }
 
-/// Rank of a class in AWS's transition waterfall (deeper is cheaper); `None` for a class no
-/// transition may name.
-fn depth(class: &str) -> Option<usize> {
-    TRANSITION_CLASSES.iter().position(|c| *c == class)
-}
-
-/// Whether S3 moves an object of class `from` to `to` (only down the waterfall; ONEZONE_IA
-/// never goes to GLACIER_IR).
+/// Whether S3 moves an object of class `from` to `to` ([`StorageClass::can_transition_to`];
+/// never from or to a class leadshop does not store).
 #[must_use]
 pub fn can_transition(from: &str, to: &str) -> bool {
-    let Some(to_depth) = depth(to) else {
-        return false;
-    };
-    match from {
-        "STANDARD" | "REDUCED_REDUNDANCY" => true,
-        "ONEZONE_IA" if to == "GLACIER_IR" => false,
-        other => depth(other).is_some_and(|d| d < to_depth),
+    match (StorageClass::parse(from), StorageClass::parse(to)) {
+        (Some(from), Some(to)) => from.can_transition_to(to),
+        _ => false,
     }
 }
 

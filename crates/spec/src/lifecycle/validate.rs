@@ -1,7 +1,9 @@
 //! AWS's checks of a lifecycle configuration, with AWS's codes and messages.
 
+use crate::storage_class::StorageClass;
+
 use super::{
-    LifecycleConfiguration, MAX_RULES, MIN_SIZE_ALL_128K, MIN_SIZE_VARIES, Rule, depth, parse_date,
+    LifecycleConfiguration, MAX_RULES, MIN_SIZE_ALL_128K, MIN_SIZE_VARIES, Rule, parse_date,
 };
 use crate::refusal::Refusal;
 
@@ -145,7 +147,10 @@ impl Rule {
                             "'Days' in Transition action must be nonnegative",
                         ));
                     }
-                    if matches!(t.storage_class.as_str(), "STANDARD_IA" | "ONEZONE_IA") && d < 30 {
+                    if StorageClass::parse(&t.storage_class)
+                        .is_some_and(StorageClass::is_infrequent_access)
+                        && d < 30
+                    {
                         return Err(Refusal::invalid_argument(format!(
                             "'Days' in Transition action must be greater than or equal to 30 for storageClass '{}'",
                             t.storage_class
@@ -192,7 +197,9 @@ impl Rule {
                     "'NoncurrentDays' in NoncurrentVersionTransition action must be nonnegative",
                 ));
             }
-            if matches!(t.storage_class.as_str(), "STANDARD_IA" | "ONEZONE_IA") && d < 30 {
+            if StorageClass::parse(&t.storage_class).is_some_and(StorageClass::is_infrequent_access)
+                && d < 30
+            {
                 return Err(Refusal::invalid_argument(format!(
                     "'NoncurrentDays' in NoncurrentVersionTransition action must be greater than or equal to 30 for storageClass '{}'",
                     t.storage_class
@@ -217,7 +224,10 @@ impl Rule {
 }
 
 fn check_class(class: &str) -> Result<(), Refusal> {
-    if depth(class).is_none() {
+    if StorageClass::parse(class)
+        .and_then(StorageClass::waterfall_depth)
+        .is_none()
+    {
         return Err(Refusal::malformed_xml());
     }
     Ok(())
