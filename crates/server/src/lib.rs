@@ -8,7 +8,9 @@
 //!
 //! # Layout
 //! - [`config`]: the TOML configuration.
-//! - [`server`]: start-up (binding, wiring) and graceful shutdown; [`bootstrap`]: the buckets of
+//! - [`server`]: start-up (named steps: bind, master keys, store, buckets, TLS, state,
+//!   workers, serve, announce) and graceful shutdown; [`serve`]: the three listeners' accept
+//!   loops; [`bootstrap`]: the buckets of
 //!   the spec documents.
 //! - [`state`]: [`AppState`], what every request and worker shares.
 //! - [`shell`]: accepting within limits, TLS, the request shell around s3s.
@@ -49,6 +51,7 @@ pub mod observability;
 pub mod plain_http;
 pub mod private_dir;
 pub mod s3;
+pub mod serve;
 pub mod server;
 pub mod shell;
 pub mod sigv4;
