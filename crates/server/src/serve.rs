@@ -4,22 +4,53 @@
 //! tracker; a panic in a request is answered with a 500 (`shell::guard`).
 
 use std::convert::Infallible;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use hyper::service::service_fn;
 use s3s::service::{S3Service, S3ServiceBuilder};
+use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::task::TaskTracker;
 
 use crate::access::{AccessHook, Authenticator};
-use crate::config::Limits;
+use crate::config::{Config, Limits};
 use crate::s3::Leadshop;
-use crate::server::Bound;
 use crate::shell::limits::{ConnLimiter, Listener};
 use crate::shell::{ListenerSetup, S3Shell, Timeouts, accept_loop, guard};
-use crate::state::AppState;
+use crate::start_error::{StartError, io_ctx};
+use crate::state::{AppState, Endpoints};
 use crate::{console, plain_http};
+
+/// The three listeners, bound.
+pub(crate) struct Bound {
+    /// The S3 API (HTTPS).
+    pub(crate) s3: TcpListener,
+    /// Plain HTTP (redirects and refusals).
+    pub(crate) http: TcpListener,
+    /// The console.
+    pub(crate) console: TcpListener,
+}
+
+impl Bound {
+    pub(crate) async fn bind(config: &Config) -> Result<Self, StartError> {
+        Ok(Self {
+            s3: bind(config.s3_addr).await?,
+            http: bind(config.http_addr).await?,
+            console: bind(config.console_addr).await?,
+        })
+    }
+
+    /// The URLs they answer on.
+    pub(crate) fn endpoints(&self) -> Result<Endpoints, StartError> {
+        Ok(Endpoints {
+            s3: format!("https://{}", url_host(local_addr(&self.s3)?)),
+            http: format!("http://{}", url_host(local_addr(&self.http)?)),
+            console: format!("http://{}", url_host(local_addr(&self.console)?)),
+        })
+    }
+}
 
 /// Starts the accept loops; returns the shutdown signal and the tracker of every connection.
 pub(crate) fn serve(
@@ -193,4 +224,23 @@ fn build_s3_service(state: &Arc<AppState>) -> S3Service {
             .with_cname_fallback(false),
     );
     builder.build()
+}
+
+async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Bind { addr, source })
+}
+
+fn local_addr(listener: &TcpListener) -> Result<SocketAddr, StartError> {
+    listener
+        .local_addr()
+        .map_err(io_ctx("reading a listener's address"))
+}
+
+fn url_host(addr: SocketAddr) -> String {
+    match addr {
+        SocketAddr::V4(a) => format!("{}:{}", a.ip(), a.port()),
+        SocketAddr::V6(a) => format!("[{}]:{}", a.ip(), a.port()),
+    }
 }

@@ -1,14 +1,12 @@
 //! Start-up and shutdown: opens the store, bootstraps keys, TLS and buckets, binds the
 //! listeners and hands them to the [`shell`](crate::shell); stops them gracefully.
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use leadshop_keys::KeyStore;
 use leadshop_store::{MasterKeys, SharedClock, Store, SystemClock};
-use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::task::TaskTracker;
@@ -21,6 +19,7 @@ use crate::events::access_log::spool::Spool;
 use crate::events::metrics::RequestMetrics;
 use crate::events::usage::Usage;
 use crate::events::{Events, QUEUE_CAPACITY, Subscriber};
+use crate::serve::Bound;
 use crate::shell::limits::ShellStats;
 pub use crate::start_error::StartError;
 use crate::start_error::io_ctx;
@@ -148,35 +147,6 @@ pub async fn start_with(config: Config, options: StartOptions) -> Result<ServerH
         tracker,
         workers,
     })
-}
-
-/// The three listeners, bound.
-pub(crate) struct Bound {
-    /// The S3 API (HTTPS).
-    pub(crate) s3: TcpListener,
-    /// Plain HTTP (redirects and refusals).
-    pub(crate) http: TcpListener,
-    /// The console.
-    pub(crate) console: TcpListener,
-}
-
-impl Bound {
-    async fn bind(config: &Config) -> Result<Self, StartError> {
-        Ok(Self {
-            s3: bind(config.s3_addr).await?,
-            http: bind(config.http_addr).await?,
-            console: bind(config.console_addr).await?,
-        })
-    }
-
-    /// The URLs they answer on.
-    fn endpoints(&self) -> Result<Endpoints, StartError> {
-        Ok(Endpoints {
-            s3: format!("https://{}", url_host(local_addr(&self.s3)?)),
-            http: format!("http://{}", url_host(local_addr(&self.http)?)),
-            console: format!("http://{}", url_host(local_addr(&self.console)?)),
-        })
-    }
 }
 
 /// Creates the data directory (0700) and loads the master key, made on a first start; with
@@ -443,23 +413,4 @@ fn fit_to_open_files(
         }
     }
     out
-}
-
-async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
-    TcpListener::bind(addr)
-        .await
-        .map_err(|source| StartError::Bind { addr, source })
-}
-
-fn local_addr(listener: &TcpListener) -> Result<SocketAddr, StartError> {
-    listener
-        .local_addr()
-        .map_err(io_ctx("reading a listener's address"))
-}
-
-fn url_host(addr: SocketAddr) -> String {
-    match addr {
-        SocketAddr::V4(a) => format!("{}:{}", a.ip(), a.port()),
-        SocketAddr::V6(a) => format!("[{}]:{}", a.ip(), a.port()),
-    }
 }
