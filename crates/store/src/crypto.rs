@@ -1,7 +1,7 @@
 //! The encryption envelope format for object data (DESIGN.md §4): every data file and inline
 //! segment the store writes is sealed with it ([`crate::DataWriter`]; not in the benchmark-only
-//! unencrypted build) and opened with it by
-//! the readers, under the data key each version's envelope wraps.
+//! unencrypted build) and opened with it by the readers, under the data key each version's
+//! envelope wraps.
 //!
 //! Format 1 — DO NOT CHANGE; stored data depends on every constant here:
 //! - Each object version (or part) has its own random 256-bit data key.
