@@ -169,13 +169,13 @@ def test_a_deliverer_killed_mid_sync_delivers_exactly_once_after_restart(server,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=tmp_path)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        n = len(list(check.list("pytest/sync/")))
+        n = len(list(check.list_objects("pytest/sync/")))
         if n >= 3:
             break
         time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    delivered_before = len(list(check.list("pytest/sync/")))
+    delivered_before = len(list(check.list_objects("pytest/sync/")))
     assert 3 <= delivered_before < 12, delivered_before
     remaining = len(Outbox(outbox))
     assert remaining > 0

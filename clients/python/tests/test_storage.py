@@ -124,14 +124,14 @@ def test_presigned_post_enforces_its_size_and_type(storage):
 def test_delete_exists_and_list(storage, tmp_path):
     for i in range(3):
         storage.upload_file(make_file(tmp_path / f"{i}.txt", 10 + i, seed=i), f"pytest/list/{i}.txt")
-    listed = list(storage.list("pytest/list/"))
+    listed = list(storage.list_objects("pytest/list/"))
     assert [o.key for o in listed] == [f"pytest/list/{i}.txt" for i in range(3)]
     assert [o.size for o in listed] == [10, 11, 12]
-    assert len(list(storage.list("pytest/list/", max_items=2))) == 2
+    assert len(list(storage.list_objects("pytest/list/", max_items=2))) == 2
     storage.delete("pytest/list/1.txt")
     assert not storage.exists("pytest/list/1.txt")
     assert storage.exists("pytest/list/0.txt")
-    assert [o.key for o in storage.list("pytest/list/")] == ["pytest/list/0.txt", "pytest/list/2.txt"]
+    assert [o.key for o in storage.list_objects("pytest/list/")] == ["pytest/list/0.txt", "pytest/list/2.txt"]
 
 
 def test_versions_download_presign_and_delete_under_the_app_policy(storage, admin_env, tmp_path):
@@ -171,7 +171,7 @@ def test_the_app_key_gets_typed_access_denied_for_what_its_policy_refuses(app_en
         other.upload_file(src, "a.txt")
     assert e.value.code == "AccessDenied" and e.value.status == 403
     with pytest.raises(AccessDenied):
-        list(other.list())
+        list(other.list_objects())
     wrong = storage_for({**app_env, "AWS_SECRET_ACCESS_KEY": "x" * 40}, sync_interval=0)
     with pytest.raises(AccessDenied) as e:
         wrong.exists("pytest/app/a.txt")
@@ -216,7 +216,7 @@ def test_upload_many_is_bounded_and_rate_limited(storage, tmp_path):
     assert peak <= 4
     # 30 starts at 20/s with a burst of 20: the last starts no sooner than 0.5 s in.
     assert elapsed >= 0.45
-    assert len(list(storage.list("pytest/many/"))) == 30
+    assert len(list(storage.list_objects("pytest/many/"))) == 30
 
 
 def test_rate_limiter_spaces_starts():

@@ -134,7 +134,7 @@ class S3IntegrationTest(unittest.TestCase):
         files = [(self.file(f"b{i}.bin", 32 * 1024), RUN + f"batch/{i:02}.bin") for i in range(20)]
         results = self.storage.upload_many(files, max_concurrency=4, rate_limit=50)
         self.assertTrue(all(r.error is None and not r.result.queued for r in results))
-        self.assertEqual(len(list(self.storage.list(RUN + "batch/"))), 20)
+        self.assertEqual(len(list(self.storage.list_objects(RUN + "batch/"))), 20)
 
     def test_10_delete(self):
         key = s3_client.upload_file(self.file("d.txt", 10), RUN + "tmp/d.txt")

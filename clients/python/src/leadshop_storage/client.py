@@ -7,11 +7,12 @@ import hashlib
 import logging
 import mimetypes
 import os
-import random
 import shutil
+import ssl
 import threading
 import time
 import uuid
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, List, Optional, Sequence, Union
 
 import boto3
+import botocore.exceptions
 from boto3.exceptions import S3UploadFailedError
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config as BotoConfig
@@ -31,7 +33,6 @@ from .errors import (
     NotFound,
     StorageError,
     StorageUnavailable,
-    Throttled,
     translate,
 )
 from .outbox import SHA256_META, UPLOAD_ID_META, Entry, Outbox, sha256_file
@@ -135,10 +136,6 @@ def _fsync_dir(path: Path) -> None:
 class S3Storage:
     """The storage client. Build it with `S3Storage.from_env()` (or a `StorageConfig`)."""
 
-    # Throttling answers that outlast botocore's own retries get this many more rounds of
-    # exponential backoff with jitter (0.5 s, 1 s, 2 s ... capped at 8 s).
-    THROTTLE_RETRIES = 4
-
     def __init__(self, config: StorageConfig, *, session: Optional[boto3.session.Session] = None,
                  client=None) -> None:
         self.config = config
@@ -169,10 +166,23 @@ class S3Storage:
                     s3={"addressing_style": config.addressing_style or "auto"},
                 ),
             )
-        if self.outbox is not None and self.client is not None and config.sync_interval > 0:
-            self._thread = threading.Thread(target=self._sync_loop, name="leadshop-storage-sync",
-                                            daemon=True)
-            self._thread.start()
+        # No thread is started here: delivery of the outbox starts with the first write that
+        # meets it (or `start_delivery()`).
+        self._thread_lock = threading.Lock()
+
+    def start_delivery(self) -> bool:
+        """Starts the background thread that delivers the outbox every `sync_interval`
+        seconds, once; a client without an outbox, store or interval starts none. Writes
+        start it themselves when they meet the outbox; a process that only wants an outbox
+        left by an earlier run delivered calls this (or `sync()`). Returns whether it runs."""
+        if self.outbox is None or self.client is None or self.config.sync_interval <= 0:
+            return False
+        with self._thread_lock:
+            if self._thread is None and not self._stop.is_set():
+                self._thread = threading.Thread(target=self._sync_loop,
+                                                name="leadshop-storage-sync", daemon=True)
+                self._thread.start()
+            return self._thread is not None
 
     @classmethod
     def from_env(cls, dotenv_path: Optional[PathLike] = None, **overrides) -> "S3Storage":
@@ -204,30 +214,24 @@ class S3Storage:
         return time.monotonic() < self._down_until
 
     def _call(self, fn: Callable, key: Optional[str] = None):
-        """Runs one store call; typed errors, extra backoff on throttling."""
+        """Runs one store call, with typed errors. Retries are botocore's alone (its `standard`
+        or `adaptive` mode, `STORAGE_MAX_ATTEMPTS` attempts, throttling included)."""
         if self.client is None:
             raise LocalOnly("the store is disabled (LOCAL_ONLY)", key=key)
-        for attempt in range(self.THROTTLE_RETRIES + 1):
-            try:
-                return fn()
-            except Exception as e:  # noqa: BLE001 - translated below
-                cause = e.__context__ if isinstance(e, S3UploadFailedError) and e.__context__ else e
-                err = translate(cause, key)
-                if isinstance(err, Throttled) and attempt < self.THROTTLE_RETRIES:
-                    delay = min(8.0, 0.5 * 2 ** attempt) * (0.5 + random.random() / 2)
-                    log.info("throttled on %s; retrying in %.2f s", key, delay)
-                    time.sleep(delay)
-                    continue
-                err = self._explain_shadowed_ca(err, cause)
-                if isinstance(err, StorageUnavailable):
-                    self._mark_down(err)
-                raise err from e
-        raise AssertionError("unreachable")
+        try:
+            return fn()
+        except Exception as e:  # noqa: BLE001 - translated below
+            cause = e.__context__ if isinstance(e, S3UploadFailedError) and e.__context__ else e
+            err = self._explain_shadowed_ca(translate(cause, key), cause)
+            if isinstance(err, StorageUnavailable):
+                self._mark_down(err)
+            raise err from e
 
     def _explain_shadowed_ca(self, err: StorageError, cause: BaseException) -> StorageError:
         """A certificate failure while an exported AWS_CA_BUNDLE shadows the .env's: say so,
         with both bundles, instead of a bare SSL error."""
-        if "AWS_CA_BUNDLE" not in self.config.shadowed or "SSL" not in type(cause).__name__:
+        if "AWS_CA_BUNDLE" not in self.config.shadowed or not isinstance(
+                cause, (botocore.exceptions.SSLError, ssl.SSLError)):
             return err
         exported, in_file = self.config.shadowed["AWS_CA_BUNDLE"]
         return type(err)(f"{err} -- the endpoint {self.config.endpoint_url} was checked against "
@@ -237,10 +241,14 @@ class S3Storage:
 
     def _should_queue(self) -> bool:
         """Whether a write goes to the outbox: the store is off or down, or writes queued
-        before it are still waiting (writes are delivered in the order they were made)."""
+        before it are still waiting (writes are delivered in the order they were made, so
+        their delivery starts here)."""
         if self.outbox is None:
             return False
-        return self.client is None or self._is_down() or len(self.outbox) > 0
+        waiting = len(self.outbox) > 0
+        if waiting:
+            self.start_delivery()
+        return self.client is None or self._is_down() or waiting
 
     # -- operations ----------------------------------------------------------------------------
 
@@ -276,6 +284,7 @@ class S3Storage:
         assert self.outbox is not None
         e = self.outbox.put(path, key, content_type=content_type, metadata=metadata,
                             sha256=digest, entry_id=upload_id)
+        self.start_delivery()
         return UploadResult(key=key, size=e.size or 0, sha256=digest, queued=True,
                             outbox_id=e.id)
 
@@ -466,6 +475,13 @@ class S3Storage:
             return False
 
     def list(self, prefix: str = "", *, max_items: Optional[int] = None) -> Iterator[ObjectInfo]:
+        """Deprecated: `list_objects` (this name shadows the builtin)."""
+        warnings.warn("S3Storage.list is deprecated; use S3Storage.list_objects",
+                      DeprecationWarning, stacklevel=2)
+        return self.list_objects(prefix, max_items=max_items)
+
+    def list_objects(self, prefix: str = "", *,
+                     max_items: Optional[int] = None) -> Iterator[ObjectInfo]:
         """The store's objects under `prefix`, in key order (writes waiting in the outbox are
         not listed: see `Outbox.pending`)."""
         self._need_client(prefix)

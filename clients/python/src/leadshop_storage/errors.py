@@ -4,14 +4,8 @@ from __future__ import annotations
 
 from typing import Optional
 
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-    ConnectionClosedError,
-    ConnectTimeoutError,
-    EndpointConnectionError,
-    ReadTimeoutError,
-)
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError, IncompleteReadError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
 try:  # botocore >= 1.31 raises this for a response whose checksum does not match.
     from botocore.exceptions import FlexibleChecksumError
@@ -48,7 +42,7 @@ class StorageUnavailable(StorageError):
 
 
 class Throttled(StorageUnavailable):
-    """The store asks to slow down (SlowDown, 503, throttling), after the client's backoff."""
+    """The store asks to slow down (SlowDown, 503, throttling), after botocore's retries."""
 
 
 class IntegrityError(StorageError):
@@ -91,15 +85,12 @@ def translate(err: Exception, key: Optional[str] = None) -> StorageError:
         return kind(f"{code}: {message}" if code else message, code=code, key=key, status=status)
     if FlexibleChecksumError and isinstance(err, FlexibleChecksumError):
         return IntegrityError(str(err), key=key)
-    if isinstance(err, (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError,
-                        ConnectionClosedError)):
+    # Transport failures, by botocore's own classes: connecting (refused, DNS, TLS, proxies,
+    # connect timeouts), and the exchange (read timeouts, closed connections, streaming
+    # errors, incomplete reads) mean the same to a caller.
+    if isinstance(err, (BotoConnectionError, HTTPClientError, IncompleteReadError)):
         return StorageUnavailable(str(err), key=key)
     if isinstance(err, BotoCoreError):
-        # Other transport failures (SSL, proxies, incomplete reads) mean the same to a caller.
-        name = type(err).__name__
-        if any(w in name for w in ("Connection", "Timeout", "SSL", "Proxy", "IncompleteRead",
-                                   "HTTPClient")):
-            return StorageUnavailable(str(err), key=key)
         return StorageError(str(err), key=key)
     if isinstance(err, (ConnectionError, TimeoutError)):
         return StorageUnavailable(str(err), key=key)
