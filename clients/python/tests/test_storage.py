@@ -64,6 +64,30 @@ def test_upload_download_roundtrip_is_verified_and_atomic(storage, tmp_path):
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".part")] == []
 
 
+def test_a_large_download_is_parallel_ranged_gets_of_one_etag(storage, tmp_path):
+    src = make_file(tmp_path / "big.bin", 20 * 1024 * 1024 + 5)
+    r = storage.upload_file(src, "pytest/big/big.bin")
+    sent = []
+
+    def text(v):
+        return v.decode() if isinstance(v, bytes) else v
+
+    def record(request, **_):
+        sent.append((text(request.headers.get("Range")), text(request.headers.get("If-Match"))))
+
+    storage.client.meta.events.register("before-send.s3.GetObject", record)
+    try:
+        seen = []
+        got = storage.download_file("pytest/big/big.bin", tmp_path / "big.out",
+                                    progress=seen.append)
+    finally:
+        storage.client.meta.events.unregister("before-send.s3.GetObject", record)
+    assert got.sha256 == r.sha256 and sum(seen) == src.stat().st_size
+    ranges = [rng for rng, _ in sent]
+    assert len(sent) >= 3 and all(rng and rng.startswith("bytes=") for rng in ranges), sent
+    assert {etag for _, etag in sent} == {r.etag}, "every part pinned to the one ETag"
+
+
 def test_a_download_whose_bytes_do_not_match_the_recorded_sha256_is_refused(storage, tmp_path):
     # Written by another tool with a wrong sha256 in its metadata: the target is untouched.
     storage.client.put_object(Bucket=storage.bucket, Key="pytest/bad.bin", Body=b"abc",

@@ -3,7 +3,6 @@ or any S3-compatible store."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import mimetypes
 import os
@@ -41,7 +40,6 @@ log = logging.getLogger("leadshop_storage")
 
 PathLike = Union[str, "os.PathLike[str]"]
 Progress = Callable[[int], None]
-_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -303,53 +301,40 @@ class S3Storage:
                 return self._from_outbox(queued, dest, progress)
         if self.client is None:
             raise NotFound(f"{key} is not in the local outbox (LOCAL_ONLY)", key=key)
-        attempts = max(1, self.config.max_attempts)
-        for attempt in range(1, attempts + 1):
-            try:
-                return self._download_once(key, dest, version_id, progress, verify)
-            except StorageUnavailable:
-                # A connection lost mid-body: start again (botocore retried the request).
-                if attempt == attempts:
-                    raise
-                time.sleep(min(2.0, 0.2 * 2 ** attempt))
-        raise AssertionError("unreachable")
+        return self._download(key, dest, version_id, progress, verify)
 
-    def _download_once(self, key, dest: Path, version_id, progress, verify) -> DownloadResult:
+    def _download(self, key, dest: Path, version_id, progress, verify) -> DownloadResult:
+        """boto3's transfer manager fetches the object (parallel ranged GETs above 8 MiB,
+        pinned to one ETag, each part retried on a lost connection) into a temporary file
+        beside `dest`; its size and the SHA-256 recorded at upload are checked, then it is
+        fsynced and renamed over `dest`."""
         params = {"Bucket": self.bucket, "Key": key}
+        extra = {}
         if version_id:
             params["VersionId"] = version_id
-        resp = self._call(lambda: self.client.get_object(**params), key)
+            extra["VersionId"] = version_id
+        head = self._call(lambda: self.client.head_object(**params), key)
         tmp = dest.parent / f".{dest.name}.{uuid.uuid4().hex[:8]}.part"
-        h = hashlib.sha256()
-        size = 0
         try:
-            body = resp["Body"]
-            with open(tmp, "wb") as f:
-                try:
-                    for chunk in iter(lambda: body.read(_CHUNK), b""):
-                        f.write(chunk)
-                        h.update(chunk)
-                        size += len(chunk)
-                        if progress:
-                            progress(len(chunk))
-                except Exception as e:  # noqa: BLE001
-                    raise translate(e, key) from e
-                f.flush()
-                os.fsync(f.fileno())
-            expected_len = resp.get("ContentLength")
+            self._call(lambda: self.client.download_file(
+                self.bucket, key, str(tmp), ExtraArgs=extra or None, Callback=progress,
+                Config=self.transfer), key)
+            digest, size = sha256_file(tmp)
+            expected_len = head.get("ContentLength")
             if expected_len is not None and expected_len != size:
                 raise IntegrityError(f"{key}: got {size} bytes of {expected_len}", key=key)
-            digest = h.hexdigest()
-            expected = (resp.get("Metadata") or {}).get(SHA256_META)
+            expected = (head.get("Metadata") or {}).get(SHA256_META)
             if verify and expected and expected != digest:
                 raise IntegrityError(f"{key}: SHA-256 {digest} does not match the recorded "
                                      f"{expected}", key=key)
+            with open(tmp, "rb") as f:
+                os.fsync(f.fileno())
             os.replace(tmp, dest)
             _fsync_dir(dest.parent)
         finally:
             tmp.unlink(missing_ok=True)
         return DownloadResult(key=key, path=dest, size=size, sha256=digest,
-                              version_id=resp.get("VersionId"))
+                              version_id=head.get("VersionId"))
 
     def _from_outbox(self, e: Entry, dest: Path, progress) -> DownloadResult:
         assert self.outbox is not None
