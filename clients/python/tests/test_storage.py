@@ -64,6 +64,26 @@ def test_upload_download_roundtrip_is_verified_and_atomic(storage, tmp_path):
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".part")] == []
 
 
+def test_a_small_upload_is_one_request_whose_answer_names_etag_and_version(storage, tmp_path):
+    src = make_file(tmp_path / "shot.png", 300 * 1024)
+    sent = []
+
+    def record(model, **_):
+        sent.append(model.name)
+
+    storage.client.meta.events.register("before-call.s3", record)
+    try:
+        seen = []
+        r = storage.upload_file(src, "pytest/small/shot.png", progress=seen.append)
+    finally:
+        storage.client.meta.events.unregister("before-call.s3", record)
+    assert sent == ["PutObject"], "no HeadObject after the upload"
+    assert seen == [src.stat().st_size] and r.etag and r.version_id
+    head = storage.client.head_object(Bucket=storage.bucket, Key="pytest/small/shot.png")
+    assert (head["ETag"], head["VersionId"]) == (r.etag, r.version_id)
+    assert head["ContentType"] == "image/png" and head["Metadata"]["sha256"] == r.sha256
+
+
 def test_a_large_download_is_parallel_ranged_gets_of_one_etag(storage, tmp_path):
     src = make_file(tmp_path / "big.bin", 20 * 1024 * 1024 + 5)
     r = storage.upload_file(src, "pytest/big/big.bin")

@@ -253,8 +253,8 @@ class S3Storage:
     def upload_file(self, path: PathLike, key: str, *, content_type: Optional[str] = None,
                     metadata: Optional[dict] = None,
                     progress: Optional[Progress] = None) -> UploadResult:
-        """Uploads a file (multipart above 8 MiB). Its SHA-256 goes into the object's
-        metadata, so downloads can verify it. When the store is unavailable and an outbox is
+        """Uploads a file: one PutObject below 8 MiB, boto3's multipart transfer above. Its
+        SHA-256 goes into the object's metadata, so downloads can verify it. When the store is unavailable and an outbox is
         configured, the file is queued there instead (`result.queued`)."""
         path = Path(path)
         digest, size = sha256_file(path)
@@ -264,11 +264,23 @@ class S3Storage:
         if self._should_queue():
             return self._queue(path, key, content_type, metadata, digest, upload_id)
         try:
-            self._call(lambda: self.client.upload_file(
-                str(path), self.bucket, key,
-                ExtraArgs={"Metadata": meta, "ContentType": content_type},
-                Callback=progress, Config=self.transfer), key)
-            head = self._call(lambda: self.client.head_object(Bucket=self.bucket, Key=key), key)
+            if size < self.transfer.multipart_threshold:
+                # One PUT, whose answer names the ETag and the version.
+                with open(path, "rb") as body:
+                    head = self._call(lambda: self.client.put_object(
+                        Bucket=self.bucket, Key=key, Body=body, Metadata=meta,
+                        ContentType=content_type), key)
+                if progress:
+                    progress(size)
+            else:
+                # The transfer manager's multipart upload does not hand back the completion's
+                # answer: one HEAD reads the ETag and version it made.
+                self._call(lambda: self.client.upload_file(
+                    str(path), self.bucket, key,
+                    ExtraArgs={"Metadata": meta, "ContentType": content_type},
+                    Callback=progress, Config=self.transfer), key)
+                head = self._call(lambda: self.client.head_object(Bucket=self.bucket, Key=key),
+                                  key)
         except StorageUnavailable:
             if self.outbox is None:
                 raise
