@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, List, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, List, Optional, Sequence, Union, cast
 
 import boto3
 import botocore.exceptions
@@ -35,6 +35,9 @@ from .errors import (
     translate,
 )
 from .outbox import SHA256_META, UPLOAD_ID_META, Entry, Outbox, sha256_file
+
+if TYPE_CHECKING:  # the types-boto3 stubs (`boto3-stubs[s3]`), for type checkers only
+    from mypy_boto3_s3 import S3Client
 
 log = logging.getLogger("leadshop_storage")
 
@@ -135,7 +138,7 @@ class S3Storage:
     """The storage client. Build it with `S3Storage.from_env()` (or a `StorageConfig`)."""
 
     def __init__(self, config: StorageConfig, *, session: Optional[boto3.session.Session] = None,
-                 client=None) -> None:
+                 client: Optional["S3Client"] = None) -> None:
         self.config = config
         self.bucket = config.bucket
         self.outbox = Outbox(config.outbox_dir) if config.outbox_dir else None
@@ -144,7 +147,7 @@ class S3Storage:
         self._thread: Optional[threading.Thread] = None
         self.transfer = TransferConfig(multipart_threshold=8 * 1024 * 1024, max_concurrency=4)
         # A botocore S3 client; None when the store is disabled (LOCAL_ONLY).
-        self.client: Any = None
+        self.client: Optional[S3Client] = None
         if not config.local_only:
             if session is None:
                 session = boto3.session.Session(profile_name=config.profile) if config.profile \
@@ -156,12 +159,12 @@ class S3Storage:
                 verify=config.ca_bundle if config.ca_bundle else None,
                 config=BotoConfig(
                     signature_version="s3v4",
-                    retries={"mode": config.retry_mode,
-                             "total_max_attempts": config.max_attempts},
+                    retries=cast(Any, {"mode": config.retry_mode,
+                                       "total_max_attempts": config.max_attempts}),
                     connect_timeout=config.connect_timeout,
                     read_timeout=config.read_timeout,
                     max_pool_connections=32,
-                    s3={"addressing_style": config.addressing_style or "auto"},
+                    s3=cast(Any, {"addressing_style": config.addressing_style or "auto"}),
                 ),
             )
         # No thread is started here: delivery of the outbox starts with the first write that
@@ -219,7 +222,8 @@ class S3Storage:
         try:
             return fn()
         except Exception as e:  # noqa: BLE001 - translated below
-            cause = e.__context__ if isinstance(e, S3UploadFailedError) and e.__context__ else e
+            context = e.__context__ if isinstance(e, S3UploadFailedError) else None
+            cause = context if isinstance(context, Exception) else e
             err = self._explain_shadowed_ca(translate(cause, key), cause)
             if isinstance(err, StorageUnavailable):
                 self._mark_down(err)
@@ -267,7 +271,7 @@ class S3Storage:
             if size < self.transfer.multipart_threshold:
                 # One PUT, whose answer names the ETag and the version.
                 with open(path, "rb") as body:
-                    head = self._call(lambda: self.client.put_object(
+                    head = self._call(lambda: self._s3.put_object(
                         Bucket=self.bucket, Key=key, Body=body, Metadata=meta,
                         ContentType=content_type), key)
                 if progress:
@@ -275,11 +279,11 @@ class S3Storage:
             else:
                 # The transfer manager's multipart upload does not hand back the completion's
                 # answer: one HEAD reads the ETag and version it made.
-                self._call(lambda: self.client.upload_file(
+                self._call(lambda: self._s3.upload_file(
                     str(path), self.bucket, key,
                     ExtraArgs={"Metadata": meta, "ContentType": content_type},
                     Callback=progress, Config=self.transfer), key)
-                head = self._call(lambda: self.client.head_object(Bucket=self.bucket, Key=key),
+                head = self._call(lambda: self._s3.head_object(Bucket=self.bucket, Key=key),
                                   key)
         except StorageUnavailable:
             if self.outbox is None:
@@ -325,10 +329,10 @@ class S3Storage:
         if version_id:
             params["VersionId"] = version_id
             extra["VersionId"] = version_id
-        head = self._call(lambda: self.client.head_object(**params), key)
+        head = self._call(lambda: self._s3.head_object(**params), key)
         tmp = dest.parent / f".{dest.name}.{uuid.uuid4().hex[:8]}.part"
         try:
-            self._call(lambda: self.client.download_file(
+            self._call(lambda: self._s3.download_file(
                 self.bucket, key, str(tmp), ExtraArgs=extra or None, Callback=progress,
                 Config=self.transfer), key)
             digest, size = sha256_file(tmp)
@@ -386,7 +390,7 @@ class S3Storage:
                 params["ContentType"] = content_type
         else:
             raise ValueError("method must be GET or PUT")
-        return self.client.generate_presigned_url(op, Params=params, ExpiresIn=expires_in)
+        return self._s3.generate_presigned_url(op, Params=params, ExpiresIn=expires_in)
 
     def generate_presigned_post(self, key: str, *, content_type: Optional[str] = None,
                                 content_type_prefix: Optional[str] = None,
@@ -405,7 +409,7 @@ class S3Storage:
             conditions.append({"Content-Type": content_type})
         elif content_type_prefix:
             conditions.append(["starts-with", "$Content-Type", content_type_prefix])
-        return self.client.generate_presigned_post(self.bucket, key, Fields=fields,
+        return self._s3.generate_presigned_post(self.bucket, key, Fields=fields,
                                                    Conditions=conditions, ExpiresIn=expires_in)
 
     def delete(self, key: str, *, version_id: Optional[str] = None) -> None:
@@ -415,11 +419,12 @@ class S3Storage:
         if version_id is None and self._should_queue():
             self.outbox.delete(key)  # type: ignore[union-attr]
             return
-        params = {"Bucket": self.bucket, "Key": key}
-        if version_id:
-            params["VersionId"] = version_id
         try:
-            self._call(lambda: self.client.delete_object(**params), key)
+            if version_id:
+                self._call(lambda: self._s3.delete_object(
+                    Bucket=self.bucket, Key=key, VersionId=version_id), key)
+            else:
+                self._call(lambda: self._s3.delete_object(Bucket=self.bucket, Key=key), key)
         except StorageUnavailable:
             if self.outbox is None or version_id is not None:
                 raise
@@ -435,18 +440,18 @@ class S3Storage:
         if not prefix:
             raise ValueError("purge needs a prefix: an empty one would remove the whole bucket's history")
         self._need_client(prefix)
-        pages = iter(self.client.get_paginator("list_object_versions").paginate(
+        pages = iter(self._s3.get_paginator("list_object_versions").paginate(
             Bucket=self.bucket, Prefix=prefix))
         removed = 0
         while True:
             page = self._call(lambda: next(pages, None), prefix)
             if page is None:
                 return removed
-            batch = [{"Key": v["Key"], "VersionId": v["VersionId"]}
-                     for v in page.get("Versions", []) + page.get("DeleteMarkers", [])]
+            batch: List[Any] = [{"Key": v["Key"], "VersionId": v["VersionId"]}
+                                for v in page.get("Versions", []) + page.get("DeleteMarkers", [])]
             if not batch:
                 continue
-            out = self._call(lambda: self.client.delete_objects(
+            out = self._call(lambda: self._s3.delete_objects(
                 Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True}), prefix)
             errors = out.get("Errors", [])
             if errors:
@@ -466,7 +471,7 @@ class S3Storage:
         if self.client is None:
             return False
         try:
-            self._call(lambda: self.client.head_object(Bucket=self.bucket, Key=key), key)
+            self._call(lambda: self._s3.head_object(Bucket=self.bucket, Key=key), key)
             return True
         except NotFound:
             return False
@@ -482,7 +487,7 @@ class S3Storage:
         """The store's objects under `prefix`, in key order (writes waiting in the outbox are
         not listed: see `Outbox.pending`)."""
         self._need_client(prefix)
-        pages = self.client.get_paginator("list_objects_v2").paginate(
+        pages = self._s3.get_paginator("list_objects_v2").paginate(
             Bucket=self.bucket, Prefix=prefix,
             PaginationConfig={"MaxItems": max_items} if max_items else {})
         it = iter(pages)
@@ -557,7 +562,7 @@ class S3Storage:
         assert self.outbox is not None
         if e.op == "delete":
             try:
-                self._call(lambda: self.client.delete_object(Bucket=self.bucket, Key=e.key), e.key)
+                self._call(lambda: self._s3.delete_object(Bucket=self.bucket, Key=e.key), e.key)
             except NotFound:
                 pass
             self.outbox.mark_done(e)
@@ -578,7 +583,7 @@ class S3Storage:
             return
         meta = {**e.metadata, SHA256_META: e.sha256, UPLOAD_ID_META: e.id}
         extra = {"Metadata": meta, "ContentType": e.content_type or "application/octet-stream"}
-        self._call(lambda: self.client.upload_file(str(blob), self.bucket, e.key, ExtraArgs=extra,
+        self._call(lambda: self._s3.upload_file(str(blob), self.bucket, e.key, ExtraArgs=extra,
                                                    Config=self.transfer), e.key)
         if not self._delivered(e, size):
             raise IntegrityError(f"{e.key}: the store does not show the delivered upload {e.id}",
@@ -587,7 +592,7 @@ class S3Storage:
 
     def _delivered(self, e: Entry, size: Optional[int] = None) -> bool:
         try:
-            head = self._call(lambda: self.client.head_object(Bucket=self.bucket, Key=e.key),
+            head = self._call(lambda: self._s3.head_object(Bucket=self.bucket, Key=e.key),
                               e.key)
         except NotFound:
             return False
@@ -602,6 +607,13 @@ class S3Storage:
             except Exception:  # noqa: BLE001 - the thread must survive anything
                 log.exception("outbox delivery failed; retrying in %.0f s",
                               self.config.sync_interval)
+
+    @property
+    def _s3(self) -> "S3Client":
+        """The S3 client; `LocalOnly` when the store is disabled."""
+        if self.client is None:
+            raise LocalOnly("the store is disabled (LOCAL_ONLY)")
+        return self.client
 
     def _need_client(self, key: Optional[str]) -> None:
         if self.client is None:

@@ -9,8 +9,10 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 
 try:  # botocore >= 1.31 raises this for a response whose checksum does not match.
     from botocore.exceptions import FlexibleChecksumError
+
+    _CHECKSUM_ERRORS: tuple = (FlexibleChecksumError,)
 except ImportError:  # pragma: no cover - older botocore
-    FlexibleChecksumError = ()  # type: ignore[assignment,misc]
+    _CHECKSUM_ERRORS = ()
 
 
 class StorageError(Exception):
@@ -83,7 +85,7 @@ def translate(err: Exception, key: Optional[str] = None) -> StorageError:
         else:
             kind = InvalidRequest
         return kind(f"{code}: {message}" if code else message, code=code, key=key, status=status)
-    if FlexibleChecksumError and isinstance(err, FlexibleChecksumError):
+    if isinstance(err, _CHECKSUM_ERRORS):
         return IntegrityError(str(err), key=key)
     # Transport failures, by botocore's own classes: connecting (refused, DNS, TLS, proxies,
     # connect timeouts), and the exchange (read timeouts, closed connections, streaming

@@ -32,7 +32,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Dict, Iterator, Literal, Optional
 
 log = logging.getLogger("leadshop_storage.outbox")
 
@@ -50,12 +50,12 @@ class Entry:
     """One queued operation."""
 
     id: str
-    op: str
+    op: Literal["put", "delete"]
     key: str
     sha256: Optional[str] = None
     size: Optional[int] = None
     content_type: Optional[str] = None
-    metadata: dict = field(default_factory=dict)
+    metadata: Dict[str, str] = field(default_factory=dict)
     queued_at: float = 0.0
 
     @classmethod
