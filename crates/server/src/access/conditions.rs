@@ -85,6 +85,25 @@ pub fn query_pairs(uri: &Uri) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The condition keys a write carries in a header of the same name, in a PutObject's headers
+/// or a POST upload's form fields alike.
+pub(super) const WRITE_KEYS: [(&str, &str); 5] = [
+    (
+        "s3:x-amz-server-side-encryption",
+        "x-amz-server-side-encryption",
+    ),
+    (
+        "s3:x-amz-server-side-encryption-aws-kms-key-id",
+        "x-amz-server-side-encryption-aws-kms-key-id",
+    ),
+    (
+        "s3:x-amz-server-side-encryption-customer-algorithm",
+        "x-amz-server-side-encryption-customer-algorithm",
+    ),
+    ("s3:x-amz-acl", "x-amz-acl"),
+    ("s3:x-amz-storage-class", "x-amz-storage-class"),
+];
+
 /// Builds the condition context.
 #[must_use]
 pub fn build(inp: &Inputs<'_>) -> Context {
@@ -98,27 +117,16 @@ pub fn build(inp: &Inputs<'_>) -> Context {
         // s3:TlsVersion is numeric: "1.2", "1.3".
         cx.set("s3:TlsVersion", tls.version.trim_start_matches("TLSv"));
     }
-    for (key, name) in [
+    for &(key, name) in [
         ("aws:UserAgent", "user-agent"),
         ("aws:Referer", "referer"),
-        (
-            "s3:x-amz-server-side-encryption",
-            "x-amz-server-side-encryption",
-        ),
-        (
-            "s3:x-amz-server-side-encryption-aws-kms-key-id",
-            "x-amz-server-side-encryption-aws-kms-key-id",
-        ),
-        (
-            "s3:x-amz-server-side-encryption-customer-algorithm",
-            "x-amz-server-side-encryption-customer-algorithm",
-        ),
         ("s3:x-amz-content-sha256", "x-amz-content-sha256"),
-        ("s3:x-amz-acl", "x-amz-acl"),
         ("s3:x-amz-copy-source", "x-amz-copy-source"),
         ("s3:x-amz-metadata-directive", "x-amz-metadata-directive"),
-        ("s3:x-amz-storage-class", "x-amz-storage-class"),
-    ] {
+    ]
+    .iter()
+    .chain(&WRITE_KEYS)
+    {
         if let Some(v) = header(inp.headers, name) {
             cx.set(key, v);
         }

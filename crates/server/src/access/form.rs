@@ -7,23 +7,11 @@ use crate::shell::post_form::PostForm;
 
 /// The condition keys a POST form carries, as a PutObject carries them in headers.
 pub(super) fn post_form_context(cx: &mut Context, form: &PostForm) -> S3Result<()> {
-    for (key, field) in [
-        (
-            "s3:x-amz-server-side-encryption",
-            "x-amz-server-side-encryption",
-        ),
-        (
-            "s3:x-amz-server-side-encryption-aws-kms-key-id",
-            "x-amz-server-side-encryption-aws-kms-key-id",
-        ),
-        (
-            "s3:x-amz-server-side-encryption-customer-algorithm",
-            "x-amz-server-side-encryption-customer-algorithm",
-        ),
-        ("s3:x-amz-acl", "x-amz-acl"),
-        ("s3:x-amz-acl", "acl"),
-        ("s3:x-amz-storage-class", "x-amz-storage-class"),
-    ] {
+    // A form names the canned ACL `acl` as well as `x-amz-acl`.
+    for &(key, field) in super::conditions::WRITE_KEYS
+        .iter()
+        .chain(&[("s3:x-amz-acl", "acl")])
+    {
         if let Some(v) = form.get(field) {
             cx.set(key, v);
         }

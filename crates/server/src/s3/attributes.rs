@@ -59,11 +59,7 @@ pub(super) async fn get_object_attributes(
             "part-number-marker must be a non-negative integer"
         ));
     }
-    let customer_key = sse_c::from_headers(
-        input.sse_customer_algorithm.as_deref(),
-        input.sse_customer_key.as_deref(),
-        input.sse_customer_key_md5.as_deref(),
-    )?;
+    let customer_key = sse_c::customer_key!(input)?;
     let (bucket, key, vid) = (
         input.bucket.clone(),
         input.key.clone(),

@@ -92,11 +92,7 @@ pub(super) async fn copy_object(
 ) -> S3Result<S3Response<CopyObjectOutput>> {
     let input = req.input;
     write_preamble!(input);
-    let customer_key = sse_c::from_headers(
-        input.sse_customer_algorithm.as_deref(),
-        input.sse_customer_key.as_deref(),
-        input.sse_customer_key_md5.as_deref(),
-    )?;
+    let customer_key = sse_c::customer_key!(input)?;
     let source_key = source_customer_key!(input)?;
     let src = source_version!(s, input).await?;
     let (src_bucket, src_key, src_version) = copy_source(&input.copy_source)?;

@@ -63,11 +63,7 @@ pub(super) async fn create_multipart_upload(
 ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
     let input = req.input;
     write_preamble!(input);
-    let customer_key = super::sse_c::from_headers(
-        input.sse_customer_algorithm.as_deref(),
-        input.sse_customer_key.as_deref(),
-        input.sse_customer_key_md5.as_deref(),
-    )?;
+    let customer_key = super::sse_c::customer_key!(input)?;
     let (algorithm, checksum_type) = checksum_choice(
         input.checksum_algorithm.as_ref(),
         input.checksum_type.as_ref(),
@@ -236,11 +232,7 @@ pub(super) async fn upload_part(
         ..
     } = req;
     check_part_number(input.part_number)?;
-    let customer_key = super::sse_c::from_headers(
-        input.sse_customer_algorithm.as_deref(),
-        input.sse_customer_key.as_deref(),
-        input.sse_customer_key_md5.as_deref(),
-    )?;
+    let customer_key = super::sse_c::customer_key!(input)?;
     let up = upload_for(s, &input.upload_id, &input.bucket, &input.key).await?;
     let mut plan = ChecksumPlan::from_headers(&headers)?;
     if let Some(a) = &up.checksum_algorithm {
@@ -318,11 +310,7 @@ pub(super) async fn upload_part_copy(
 ) -> S3Result<S3Response<UploadPartCopyOutput>> {
     let input = req.input;
     check_part_number(input.part_number)?;
-    let customer_key = super::sse_c::from_headers(
-        input.sse_customer_algorithm.as_deref(),
-        input.sse_customer_key.as_deref(),
-        input.sse_customer_key_md5.as_deref(),
-    )?;
+    let customer_key = super::sse_c::customer_key!(input)?;
     let source_key = source_customer_key!(input)?;
     let up = upload_for(s, &input.upload_id, &input.bucket, &input.key).await?;
     let src = source_version!(s, input).await?;

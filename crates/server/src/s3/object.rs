@@ -150,11 +150,7 @@ pub(super) async fn put_object(
         apply_post_form(&mut input, form)?;
     }
     write_preamble!(input);
-    let customer_key = sse_c::from_headers(
-        input.sse_customer_algorithm.as_deref(),
-        input.sse_customer_key.as_deref(),
-        input.sse_customer_key_md5.as_deref(),
-    )?;
+    let customer_key = sse_c::customer_key!(input)?;
     if input.write_offset_bytes.is_some() {
         return Err(s3_error!(
             NotImplemented,

@@ -224,11 +224,7 @@ async fn read_view(
 macro_rules! prepare_read {
     ($s:expr, $input:expr, $want:expr) => {{
         let input = &$input;
-        let customer_key = sse_c::from_headers(
-            input.sse_customer_algorithm.as_deref(),
-            input.sse_customer_key.as_deref(),
-            input.sse_customer_key_md5.as_deref(),
-        )?;
+        let customer_key = sse_c::customer_key!(input)?;
         let view = read_view(
             $s,
             input.bucket.clone(),

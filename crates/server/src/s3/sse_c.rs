@@ -13,6 +13,20 @@ use leadshop_store::{Segment, SseAlgorithm};
 use md5::Digest;
 use s3s::{S3Result, s3_error};
 
+/// The SSE-C key a request's `x-amz-server-side-encryption-customer-*` headers name (every
+/// input DTO that has them spells them the same), or `None`; refused as [`from_headers`]
+/// refuses.
+macro_rules! customer_key {
+    ($input:expr) => {
+        $crate::s3::sse_c::from_headers(
+            $input.sse_customer_algorithm.as_deref(),
+            $input.sse_customer_key.as_deref(),
+            $input.sse_customer_key_md5.as_deref(),
+        )
+    };
+}
+pub(super) use customer_key;
+
 /// The only algorithm `x-amz-server-side-encryption-customer-algorithm` names.
 const ALGORITHM: &str = "AES256";
 
