@@ -35,7 +35,7 @@ pub struct RequestRecord {
     /// signature, a shell limit).
     pub operation: Option<Operation>,
     /// HTTP method.
-    pub method: String,
+    pub method: http::Method,
     /// The request's path and query, as sent.
     pub uri: String,
     /// `HTTP/1.1`, `HTTP/2.0`, ….

@@ -20,6 +20,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use http::Method;
 use leadshop_spec::Operation;
 use leadshop_spec::operations::RequestMetric;
 use leadshop_store::Stat;
@@ -41,23 +42,21 @@ pub struct Usage {
 /// operation, or one leadshop does not serve, goes by its method: PUT and POST are tier 1,
 /// DELETE is free, the rest tier 2.
 #[must_use]
-pub fn tier(op: Option<Operation>, method: &str) -> Option<&'static str> {
+pub fn tier(op: Option<Operation>, method: &Method) -> Option<&'static str> {
     match op {
         Some(op) => op.describe().tier.metric(),
-        None => match method {
-            "PUT" | "POST" => Some("Tier1Requests"),
-            "DELETE" => None,
-            _ => Some("Tier2Requests"),
-        },
+        None if method == Method::PUT || method == Method::POST => Some("Tier1Requests"),
+        None if method == Method::DELETE => None,
+        None => Some("Tier2Requests"),
     }
 }
 
 /// The request metric a request adds to (besides `AllRequests` and the rest every request
 /// adds to): its operation's; a POST whose operation is unknown is a `PostRequests`.
-fn kind(op: Option<Operation>, method: &str) -> Option<&'static str> {
+fn kind(op: Option<Operation>, method: &Method) -> Option<&'static str> {
     match op {
         Some(op) => op.describe().metric.map(RequestMetric::name),
-        None => (method == "POST").then_some("PostRequests"),
+        None => (method == Method::POST).then_some("PostRequests"),
     }
 }
 
@@ -185,10 +184,10 @@ impl Subscriber for Usage {
             );
             add("5xxErrors", f64::from(u8::from(r.status >= 500)));
             // Object data sent (error documents are not downloads).
-            if r.bytes_out > 0 && r.method == "GET" && r.status < 400 {
+            if r.bytes_out > 0 && r.method == Method::GET && r.status < 400 {
                 add("BytesDownloaded", r.bytes_out as f64);
             }
-            if r.bytes_in > 0 && matches!(r.method.as_str(), "PUT" | "POST") {
+            if r.bytes_in > 0 && (r.method == Method::PUT || r.method == Method::POST) {
                 // The object's bytes where the request declared them (aws-chunked framing and
                 // trailers are not upload data), else the body's.
                 add("BytesUploaded", r.object_size.unwrap_or(r.bytes_in) as f64);
@@ -233,7 +232,7 @@ mod tests {
                 request_id: format!("r{i}"),
                 time_ms: 1_000,
                 operation: Some(Operation::GetObject),
-                method: "GET".into(),
+                method: Method::GET,
                 bucket: Some("b".into()),
                 status: 200,
                 bytes_out: 10,

@@ -55,7 +55,7 @@ pub fn begin(parts: &http::request::Parts, cx: &RequestContext, time_ms: i64) ->
     RequestRecord {
         request_id: cx.id.clone(),
         time_ms,
-        method: parts.method.to_string(),
+        method: parts.method.clone(),
         uri: parts
             .uri
             .path_and_query()
@@ -132,14 +132,14 @@ pub fn complete(
 
 /// The S3 error code of an error response: its XML `<Code>`, or for HEAD (which has no body)
 /// the code its status stands for.
-fn error_code(resp: &http::Response<s3s::Body>, method: &str) -> Option<String> {
+fn error_code(resp: &http::Response<s3s::Body>, method: &Method) -> Option<String> {
     if let Some(body) = resp.body().bytes() {
         let text = std::str::from_utf8(&body).ok()?;
         let start = text.find("<Code>")? + "<Code>".len();
         let end = start + text[start..].find("</Code>")?;
         return Some(text[start..end].to_string());
     }
-    (method == Method::HEAD.as_str()).then(|| {
+    (method == Method::HEAD).then(|| {
         match resp.status().as_u16() {
             400 => "BadRequest",
             403 => "AccessDenied",

@@ -4,6 +4,7 @@
 
 use std::fmt::Write as _;
 
+use http::Method;
 use leadshop_spec::Operation;
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 
@@ -60,8 +61,8 @@ pub fn time(ms: i64) -> String {
 /// `REST.GET.BUCKET`, `REST.POST.UPLOADS`, …), the resource from the operation's descriptor;
 /// copies are `REST.COPY.…`.
 #[must_use]
-pub fn operation(op: Option<Operation>, method: &str, bucket: bool, key: bool) -> String {
-    if method == "OPTIONS" {
+pub fn operation(op: Option<Operation>, method: &Method, bucket: bool, key: bool) -> String {
+    if method == Method::OPTIONS {
         return "REST.OPTIONS.PREFLIGHT".into();
     }
     let resource = match op.map(Operation::describe) {
@@ -72,7 +73,7 @@ pub fn operation(op: Option<Operation>, method: &str, bucket: bool, key: bool) -
         None if bucket => "BUCKET",
         None => "SERVICE",
     };
-    format!("REST.{}.{resource}", method.to_ascii_uppercase())
+    format!("REST.{}.{resource}", method.as_str().to_ascii_uppercase())
 }
 
 fn bare(out: &mut String, v: Option<&str>) {
@@ -190,7 +191,7 @@ mod tests {
             // 2019-02-06T00:00:38Z
             time_ms: 1_549_411_238_123,
             operation: Some(Operation::PutObject),
-            method: "PUT".into(),
+            method: Method::PUT,
             uri: "/leadshop-assets/reports/a%20b.pdf?x-id=PutObject".into(),
             http_version: "HTTP/1.1",
             bucket: Some("leadshop-assets".into()),
@@ -220,7 +221,7 @@ mod tests {
              TLS13_AES_256_GCM_SHA384 AuthHeader 127.0.0.1:9443 TLSv1.3 - - -"
         );
         let refused = RequestRecord {
-            method: "GET".into(),
+            method: Method::GET,
             uri: "/b/k".into(),
             http_version: "HTTP/1.1",
             bucket: Some("b".into()),
@@ -239,39 +240,52 @@ mod tests {
     #[test]
     fn operations_are_named_as_aws_names_them() {
         assert_eq!(
-            operation(Some(Operation::CompleteMultipartUpload), "POST", true, true),
+            operation(
+                Some(Operation::CompleteMultipartUpload),
+                &Method::POST,
+                true,
+                true
+            ),
             "REST.POST.UPLOAD"
         );
         assert_eq!(
-            operation(Some(Operation::ListObjectsV2), "GET", true, false),
+            operation(Some(Operation::ListObjectsV2), &Method::GET, true, false),
             "REST.GET.BUCKET"
         );
         assert_eq!(
-            operation(Some(Operation::DeleteObjects), "POST", true, false),
+            operation(Some(Operation::DeleteObjects), &Method::POST, true, false),
             "REST.POST.MULTI_OBJECT_DELETE"
         );
-        assert_eq!(operation(None, "GET", false, false), "REST.GET.SERVICE");
+        assert_eq!(
+            operation(None, &Method::GET, false, false),
+            "REST.GET.SERVICE"
+        );
         // As AWS's logs name them (REST.GET.POLICY_STATUS, REST.PUT.METRICS): these two were
         // BUCKETPOLICYSTATUS and METRICS_CONFIGURATION before the operation descriptors.
         assert_eq!(
-            operation(Some(Operation::GetBucketPolicyStatus), "GET", true, false),
+            operation(
+                Some(Operation::GetBucketPolicyStatus),
+                &Method::GET,
+                true,
+                false
+            ),
             "REST.GET.POLICY_STATUS"
         );
         assert_eq!(
             operation(
                 Some(Operation::PutBucketMetricsConfiguration),
-                "PUT",
+                &Method::PUT,
                 true,
                 false
             ),
             "REST.PUT.METRICS"
         );
         assert_eq!(
-            operation(Some(Operation::CopyObject), "PUT", true, true),
+            operation(Some(Operation::CopyObject), &Method::PUT, true, true),
             "REST.COPY.OBJECT"
         );
         assert_eq!(
-            operation(Some(Operation::UploadPartCopy), "PUT", true, true),
+            operation(Some(Operation::UploadPartCopy), &Method::PUT, true, true),
             "REST.COPY.PART"
         );
     }
