@@ -112,6 +112,16 @@ pub enum RequestMetric {
 }
 
 impl RequestMetric {
+    /// Every one.
+    pub const ALL: [RequestMetric; 6] = [
+        RequestMetric::Get,
+        RequestMetric::Put,
+        RequestMetric::Delete,
+        RequestMetric::Head,
+        RequestMetric::Post,
+        RequestMetric::List,
+    ];
+
     /// The CloudWatch metric name.
     #[must_use]
     pub const fn name(self) -> &'static str {

@@ -27,7 +27,7 @@ use leadshop_store::Stat;
 
 use super::{RequestRecord, Subscriber};
 use crate::bucket_config::BucketConfigs;
-use crate::monitoring::series::{self, Metric};
+use crate::monitoring::series::{self, Metric, RequestSeries};
 
 /// The usage subscriber.
 #[derive(Debug)]
@@ -163,7 +163,7 @@ impl Subscriber for Usage {
         {
             // The key Metric::new(S3, name, [BucketName, FilterId]).key() makes, without its
             // sorting and allocations on every request.
-            let mut add = |name: &str, v: f64| {
+            let mut add = |name: &'static str, v: f64| {
                 points.push((
                     format!(
                         "{}\t{name}\tBucketName={bucket}\tFilterId={}",
@@ -174,26 +174,38 @@ impl Subscriber for Usage {
                     Stat::one(v),
                 ));
             };
-            add("AllRequests", 1.0);
+            add(RequestSeries::AllRequests.name(), 1.0);
             if let Some(k) = kind(r.operation, &r.method) {
                 add(k, 1.0);
             }
             add(
-                "4xxErrors",
+                RequestSeries::Errors4xx.name(),
                 f64::from(u8::from((400..500).contains(&r.status))),
             );
-            add("5xxErrors", f64::from(u8::from(r.status >= 500)));
+            add(
+                RequestSeries::Errors5xx.name(),
+                f64::from(u8::from(r.status >= 500)),
+            );
             // Object data sent (error documents are not downloads).
             if r.bytes_out > 0 && r.method == Method::GET && r.status < 400 {
-                add("BytesDownloaded", r.bytes_out as f64);
+                add(RequestSeries::BytesDownloaded.name(), r.bytes_out as f64);
             }
             if r.bytes_in > 0 && (r.method == Method::PUT || r.method == Method::POST) {
                 // The object's bytes where the request declared them (aws-chunked framing and
                 // trailers are not upload data), else the body's.
-                add("BytesUploaded", r.object_size.unwrap_or(r.bytes_in) as f64);
+                add(
+                    RequestSeries::BytesUploaded.name(),
+                    r.object_size.unwrap_or(r.bytes_in) as f64,
+                );
             }
-            add("FirstByteLatency", r.first_byte_time.as_secs_f64() * 1000.0);
-            add("TotalRequestLatency", r.total_time.as_secs_f64() * 1000.0);
+            add(
+                RequestSeries::FirstByteLatency.name(),
+                r.first_byte_time.as_secs_f64() * 1000.0,
+            );
+            add(
+                RequestSeries::TotalRequestLatency.name(),
+                r.total_time.as_secs_f64() * 1000.0,
+            );
         }
         if !points.is_empty() {
             self.add(points);

@@ -12,22 +12,79 @@ pub const BUCKET_SIZE_BYTES: &str = "BucketSizeBytes";
 /// Daily object counts.
 pub const NUMBER_OF_OBJECTS: &str = "NumberOfObjects";
 
-/// One-minute request metrics of buckets with a metrics configuration, and their units.
-pub const REQUEST_METRICS: &[(&str, &str)] = &[
-    ("AllRequests", "Count"),
-    ("GetRequests", "Count"),
-    ("PutRequests", "Count"),
-    ("DeleteRequests", "Count"),
-    ("HeadRequests", "Count"),
-    ("PostRequests", "Count"),
-    ("ListRequests", "Count"),
-    ("4xxErrors", "Count"),
-    ("5xxErrors", "Count"),
-    ("BytesDownloaded", "Bytes"),
-    ("BytesUploaded", "Bytes"),
-    ("FirstByteLatency", "Milliseconds"),
-    ("TotalRequestLatency", "Milliseconds"),
-];
+/// The one-minute request metrics of buckets with a metrics configuration: the ones every
+/// request adds to (the per-operation kinds, `GetRequests` and the rest, are
+/// [`leadshop_spec::operations::RequestMetric`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestSeries {
+    /// `AllRequests`.
+    AllRequests,
+    /// `4xxErrors` (0 or 1 per request).
+    Errors4xx,
+    /// `5xxErrors` (0 or 1 per request).
+    Errors5xx,
+    /// `BytesDownloaded`.
+    BytesDownloaded,
+    /// `BytesUploaded`.
+    BytesUploaded,
+    /// `FirstByteLatency`.
+    FirstByteLatency,
+    /// `TotalRequestLatency`.
+    TotalRequestLatency,
+}
+
+impl RequestSeries {
+    /// Every one.
+    pub const ALL: [RequestSeries; 7] = [
+        RequestSeries::AllRequests,
+        RequestSeries::Errors4xx,
+        RequestSeries::Errors5xx,
+        RequestSeries::BytesDownloaded,
+        RequestSeries::BytesUploaded,
+        RequestSeries::FirstByteLatency,
+        RequestSeries::TotalRequestLatency,
+    ];
+
+    /// CloudWatch's name.
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            RequestSeries::AllRequests => "AllRequests",
+            RequestSeries::Errors4xx => "4xxErrors",
+            RequestSeries::Errors5xx => "5xxErrors",
+            RequestSeries::BytesDownloaded => "BytesDownloaded",
+            RequestSeries::BytesUploaded => "BytesUploaded",
+            RequestSeries::FirstByteLatency => "FirstByteLatency",
+            RequestSeries::TotalRequestLatency => "TotalRequestLatency",
+        }
+    }
+
+    /// Its unit.
+    #[must_use]
+    pub const fn unit(self) -> &'static str {
+        match self {
+            RequestSeries::AllRequests | RequestSeries::Errors4xx | RequestSeries::Errors5xx => {
+                "Count"
+            }
+            RequestSeries::BytesDownloaded | RequestSeries::BytesUploaded => "Bytes",
+            RequestSeries::FirstByteLatency | RequestSeries::TotalRequestLatency => "Milliseconds",
+        }
+    }
+}
+
+/// The unit of a one-minute request metric by its name (`Count` for the per-operation kinds).
+fn request_metric_unit(name: &str) -> Option<&'static str> {
+    RequestSeries::ALL
+        .into_iter()
+        .find(|m| m.name() == name)
+        .map(RequestSeries::unit)
+        .or_else(|| {
+            leadshop_spec::operations::RequestMetric::ALL
+                .into_iter()
+                .any(|m| m.name() == name)
+                .then_some("Count")
+        })
+}
 
 /// A metric: namespace, name, dimensions.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -94,10 +151,7 @@ impl Metric {
         match self.name.as_str() {
             BUCKET_SIZE_BYTES => "Bytes",
             NUMBER_OF_OBJECTS => "Count",
-            n => REQUEST_METRICS
-                .iter()
-                .find(|(m, _)| *m == n)
-                .map_or("None", |(_, u)| u),
+            n => request_metric_unit(n).unwrap_or("None"),
         }
     }
 
@@ -138,5 +192,17 @@ mod tests {
         assert_eq!(Metric::parse(&m.key()), Some(m.clone()));
         assert_eq!(m.unit(), "Bytes");
         assert_eq!(storage_type("GLACIER_IR"), "GlacierInstantRetrievalStorage");
+    }
+
+    #[test]
+    fn request_metrics_have_cloudwatch_units() {
+        let unit = |name: &str| Metric::new(S3, name, &[("BucketName", "b")]).unit();
+        assert_eq!(unit("AllRequests"), "Count");
+        assert_eq!(unit("GetRequests"), "Count");
+        assert_eq!(unit("4xxErrors"), "Count");
+        assert_eq!(unit("BytesUploaded"), "Bytes");
+        assert_eq!(unit("TotalRequestLatency"), "Milliseconds");
+        assert_eq!(unit(BUCKET_SIZE_BYTES), "Bytes");
+        assert_eq!(unit("NoSuchMetric"), "None");
     }
 }
