@@ -13,7 +13,8 @@ use std::sync::Arc;
 
 use leadshop_keys::master_key;
 use leadshop_store::{
-    BucketRecord, Checksums, ContentHeaders, MasterKeys, NewVersion, Store, VersioningState,
+    BucketRecord, ChecksumType, Checksums, ContentHeaders, MasterKeys, NewVersion, Store,
+    VersioningState,
 };
 
 /// Every object's body, and its MD5 and CRC64NVME (as boto3 computes them): the scrubber
@@ -34,7 +35,7 @@ fn put(store: &Store, bucket: &str, key: &str, body: &[u8]) {
         storage_class: "STANDARD".into(),
         checksums: Checksums {
             crc64nvme: Some(BODY_CRC64NVME.into()),
-            checksum_type: Some("FULL_OBJECT".into()),
+            checksum_type: Some(ChecksumType::FullObject),
             ..Checksums::default()
         },
         headers: ContentHeaders {

@@ -51,9 +51,9 @@ pub use masters::MasterKeys;
 pub use masters::Rewrapped;
 pub use orphans::SweepReport;
 pub use record::{
-    BucketRecord, ChecksumAlgorithm, Checksums, ContentHeaders, Envelope, NULL_VERSION_ID,
-    PartRecord, Restore, Segment, SseAlgorithm, UploadKms, UploadRecord, VersionRecord,
-    VersioningState,
+    BucketRecord, ChecksumAlgorithm, ChecksumType, Checksums, ContentHeaders, Envelope,
+    NULL_VERSION_ID, PartRecord, Restore, Segment, SseAlgorithm, UploadKms, UploadRecord,
+    VersionRecord, VersioningState,
 };
 pub use rewrap::REWRAP_BATCH;
 pub use write::{NewPart, NewVersion};

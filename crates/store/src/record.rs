@@ -236,6 +236,38 @@ impl std::fmt::Display for SseAlgorithm {
     }
 }
 
+/// Whether an object's checksum is of its whole data or of its parts' checksums.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ChecksumType {
+    /// `FULL_OBJECT`: the checksum of the whole data (every single-part object's).
+    #[serde(rename = "FULL_OBJECT")]
+    FullObject,
+    /// `COMPOSITE`: the checksum of the parts' checksums, `-N` after it.
+    #[serde(rename = "COMPOSITE")]
+    Composite,
+}
+
+impl ChecksumType {
+    /// S3's name.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ChecksumType::FullObject => "FULL_OBJECT",
+            ChecksumType::Composite => "COMPOSITE",
+        }
+    }
+
+    /// The type of S3's name; `None` for another text.
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "FULL_OBJECT" => Some(ChecksumType::FullObject),
+            "COMPOSITE" => Some(ChecksumType::Composite),
+            _ => None,
+        }
+    }
+}
+
 /// Checksums of an object or part, base64 encoded as S3 returns them.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Checksums {
@@ -249,8 +281,8 @@ pub struct Checksums {
     pub sha1: Option<String>,
     /// SHA256.
     pub sha256: Option<String>,
-    /// `FULL_OBJECT` or `COMPOSITE`.
-    pub checksum_type: Option<String>,
+    /// Whether they are of the whole object or of its parts.
+    pub checksum_type: Option<ChecksumType>,
 }
 
 /// A run of object bytes held in one data file.
@@ -432,8 +464,8 @@ pub struct UploadRecord {
     pub storage_class: String,
     /// Checksum algorithm chosen at creation (`CRC32`, …), if any.
     pub checksum_algorithm: Option<String>,
-    /// `FULL_OBJECT` or `COMPOSITE`.
-    pub checksum_type: Option<String>,
+    /// Whether the completed object's checksum is of the whole or of the parts.
+    pub checksum_type: Option<ChecksumType>,
     /// Content headers of the object to be.
     #[serde(default)]
     pub headers: ContentHeaders,

@@ -397,7 +397,7 @@ pub(crate) async fn ingest(
         crc64nvme: computed.checksum_crc64nvme,
         sha1: computed.checksum_sha1,
         sha256: computed.checksum_sha256,
-        checksum_type: Some("FULL_OBJECT".into()),
+        checksum_type: Some(leadshop_store::ChecksumType::FullObject),
     };
     let mut announced = plan.expected.clone();
     announced.extend(trailer_checksum(plan, trailers)?);

@@ -38,7 +38,7 @@ fn decode_int(b64: &str) -> Result<u64, StoreError> {
 /// The object checksum of a multipart upload from its parts' checksums.
 fn object_checksum(
     alg: Algorithm,
-    ty: &str,
+    ty: leadshop_store::ChecksumType,
     parts: &[PartRecord],
 ) -> Result<Option<String>, StoreError> {
     let mut values = Vec::with_capacity(parts.len());
@@ -49,7 +49,7 @@ fn object_checksum(
             None => return Ok(None),
         }
     }
-    if ty == "FULL_OBJECT" {
+    if ty == leadshop_store::ChecksumType::FullObject {
         let crc = crc_algorithm(alg)
             .ok_or_else(|| StoreError::InvalidArgument(format!("{alg} cannot be combined")))?;
         let mut acc: Option<u64> = None;
@@ -123,8 +123,7 @@ pub(super) async fn complete_multipart_upload(
     };
     let ty = up
         .checksum_type
-        .clone()
-        .unwrap_or_else(|| "FULL_OBJECT".into());
+        .unwrap_or(leadshop_store::ChecksumType::FullObject);
     let mut wanted = Vec::with_capacity(listed.len());
     let mut listed_sums = Vec::with_capacity(listed.len());
     for p in &listed {
@@ -159,7 +158,7 @@ pub(super) async fn complete_multipart_upload(
     let precondition = write_precondition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
     let expected_size = input.mpu_object_size;
     let upload_id = input.upload_id.clone();
-    let (a2, ty2) = (alg, ty.clone());
+    let (a2, ty2) = (alg, ty);
     let outcome = s
         .db(move |st| {
             st.complete_upload(&upload_id, wanted, precondition, move |_upload, parts| {
@@ -180,8 +179,8 @@ pub(super) async fn complete_multipart_upload(
                 for p in parts {
                     md5.update(hex::decode(&p.etag).map_err(|_| StoreError::Corrupt("stored part ETag is not hex".into()))?);
                 }
-                let mut checksums = Checksums { checksum_type: Some(ty2.clone()), ..Default::default() };
-                if let Some(v) = object_checksum(a2, &ty2, parts)? {
+                let mut checksums = Checksums { checksum_type: Some(ty2), ..Default::default() };
+                if let Some(v) = object_checksum(a2, ty2, parts)? {
                     if let Some(claimed) = announced.get(a2)
                         && claimed != v
                     {

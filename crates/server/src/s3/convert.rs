@@ -176,7 +176,8 @@ pub(crate) use set_checksums;
 
 /// The checksum type of stored checksums, as a DTO value.
 pub(crate) fn checksum_type(c: &Checksums) -> Option<dto::ChecksumType> {
-    c.checksum_type.clone().map(dto::ChecksumType::from)
+    c.checksum_type
+        .map(|t| dto::ChecksumType::from(t.as_str().to_string()))
 }
 
 /// The checksum algorithm of a stored object for listings.

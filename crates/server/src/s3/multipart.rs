@@ -1,6 +1,7 @@
 //! Multipart uploads. Parts are data files of their own; completing an upload makes them the
 //! segments of the new version in one metadata transaction, without copying bytes.
 
+use leadshop_store::ChecksumType as StoredChecksumType;
 use leadshop_store::{
     ChecksumAlgorithm as Algorithm, Checksums, NULL_VERSION_ID, NewPart, PartRecord, StoreError,
     UploadRecord,
@@ -23,7 +24,7 @@ pub(super) const B64: base64::engine::GeneralPurpose = base64::engine::general_p
 fn checksum_choice(
     alg: Option<&ChecksumAlgorithm>,
     ty: Option<&ChecksumType>,
-) -> S3Result<(String, String)> {
+) -> S3Result<(String, StoredChecksumType)> {
     let alg = alg.map(|a| a.as_str().to_ascii_uppercase());
     let ty = ty.map(|t| t.as_str().to_string());
     let (alg, default_ty) = match alg.as_deref() {
@@ -33,8 +34,10 @@ fn checksum_choice(
                 "The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header."
             ));
         }
-        None | Some("CRC64NVME") => ("CRC64NVME".to_string(), "FULL_OBJECT"),
-        Some(a @ ("CRC32" | "CRC32C" | "SHA1" | "SHA256")) => (a.to_string(), "COMPOSITE"),
+        None | Some("CRC64NVME") => ("CRC64NVME".to_string(), StoredChecksumType::FullObject),
+        Some(a @ ("CRC32" | "CRC32C" | "SHA1" | "SHA256")) => {
+            (a.to_string(), StoredChecksumType::Composite)
+        }
         Some(other) => {
             return Err(s3_error!(
                 InvalidRequest,
@@ -42,17 +45,23 @@ fn checksum_choice(
             ));
         }
     };
-    let ty = ty.unwrap_or_else(|| default_ty.to_string());
-    let allowed = match alg.as_str() {
-        "CRC64NVME" => ty == "FULL_OBJECT",
-        "SHA1" | "SHA256" => ty == "COMPOSITE",
-        _ => ty == "FULL_OBJECT" || ty == "COMPOSITE",
-    };
-    if !allowed {
-        return Err(s3_error!(
+    let refused = |ty: &str| {
+        s3_error!(
             InvalidRequest,
             "The {ty} checksum type cannot be used with the {alg} checksum algorithm."
-        ));
+        )
+    };
+    let ty = match ty {
+        None => default_ty,
+        Some(name) => StoredChecksumType::parse(&name).ok_or_else(|| refused(&name))?,
+    };
+    let allowed = match alg.as_str() {
+        "CRC64NVME" => ty == StoredChecksumType::FullObject,
+        "SHA1" | "SHA256" => ty == StoredChecksumType::Composite,
+        _ => true,
+    };
+    if !allowed {
+        return Err(refused(ty.as_str()));
     }
     Ok((alg, ty))
 }
@@ -400,7 +409,9 @@ pub(super) async fn list_parts(
         is_truncated: Some(truncated),
         storage_class: Some(StorageClass::from(up.storage_class.clone())),
         checksum_algorithm: up.checksum_algorithm.clone().map(ChecksumAlgorithm::from),
-        checksum_type: up.checksum_type.clone().map(ChecksumType::from),
+        checksum_type: up
+            .checksum_type
+            .map(|t| ChecksumType::from(t.as_str().to_string())),
         parts: Some(list),
         ..Default::default()
     }))
@@ -451,7 +462,9 @@ pub(super) async fn list_multipart_uploads(
         last = Some((u.key.clone(), Some(u.upload_id.clone())));
         uploads.push(MultipartUpload {
             checksum_algorithm: u.checksum_algorithm.clone().map(ChecksumAlgorithm::from),
-            checksum_type: u.checksum_type.clone().map(ChecksumType::from),
+            checksum_type: u
+                .checksum_type
+                .map(|t| ChecksumType::from(t.as_str().to_string())),
             initiated: Some(ts(u.initiated_ms)),
             key: Some(convert::maybe_encode(&u.key, encode)),
             storage_class: Some(StorageClass::from(u.storage_class.clone())),

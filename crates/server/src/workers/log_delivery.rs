@@ -143,7 +143,7 @@ fn deliver(s: &AppState, segment: &Ready) -> Result<(), StoreError> {
                     crc64nvme: Some(
                         base64::engine::general_purpose::STANDARD.encode(crc.to_be_bytes()),
                     ),
-                    checksum_type: Some("FULL_OBJECT".into()),
+                    checksum_type: Some(leadshop_store::ChecksumType::FullObject),
                     ..Checksums::default()
                 },
                 headers: ContentHeaders {

@@ -219,7 +219,7 @@ mod tests {
         rec.storage_class = "STANDARD_IA".into();
         rec.checksums = Checksums {
             crc64nvme: Some("AAAAAAAAAAA=".into()),
-            checksum_type: Some("FULL_OBJECT".into()),
+            checksum_type: Some(crate::ChecksumType::FullObject),
             ..Checksums::default()
         };
         rec.headers = ContentHeaders {

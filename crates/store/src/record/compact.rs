@@ -15,7 +15,9 @@
 
 use std::collections::BTreeMap;
 
-use super::{Checksums, ContentHeaders, Envelope, Segment, SseAlgorithm, VersionRecord};
+use super::{
+    ChecksumType, Checksums, ContentHeaders, Envelope, Segment, SseAlgorithm, VersionRecord,
+};
 use crate::{FileId, StoreError};
 
 // Version record fields.
@@ -153,10 +155,11 @@ fn checksums(w: &mut Writer, c: &Checksums) {
         (SUM_CRC64NVME, &c.crc64nvme),
         (SUM_SHA1, &c.sha1),
         (SUM_SHA256, &c.sha256),
-        (SUM_TYPE, &c.checksum_type),
     ] {
         w.opt_text(tag, v.as_deref());
     }
+    // Kept as S3's name, as every record so far holds it.
+    w.opt_text(SUM_TYPE, c.checksum_type.map(ChecksumType::as_str));
 }
 
 fn read_checksums(p: &[u8]) -> Result<Checksums, StoreError> {
@@ -169,7 +172,14 @@ fn read_checksums(p: &[u8]) -> Result<Checksums, StoreError> {
             SUM_CRC64NVME => &mut c.crc64nvme,
             SUM_SHA1 => &mut c.sha1,
             SUM_SHA256 => &mut c.sha256,
-            SUM_TYPE => &mut c.checksum_type,
+            SUM_TYPE => {
+                let name = text(v)?;
+                c.checksum_type = Some(
+                    ChecksumType::parse(&name)
+                        .ok_or_else(|| corrupt("a checksum type other than S3's two"))?,
+                );
+                continue;
+            }
             other => return Err(unknown("checksums", other)),
         };
         *slot = Some(text(v)?);
@@ -478,4 +488,56 @@ fn unknown(within: &str, tag: u8) -> StoreError {
     StoreError::Corrupt(format!(
         "record format 2: {within} field {tag} is not known to this build (written by a newer one?)"
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_checksum_type(ty: Option<ChecksumType>) -> VersionRecord {
+        VersionRecord {
+            key: "k".into(),
+            version_id: "0123456789abcdef".into(),
+            delete_marker: false,
+            last_modified_ms: 1,
+            size: 1,
+            etag: "0cc175b9c0f1b6a831c399e269772661".into(),
+            storage_class: "STANDARD".into(),
+            checksums: Checksums {
+                crc64nvme: Some("CRSFynAYcw4=".into()),
+                checksum_type: ty,
+                ..Checksums::default()
+            },
+            headers: ContentHeaders::default(),
+            metadata: BTreeMap::new(),
+            tags: BTreeMap::new(),
+            segments: Vec::new(),
+            encryption: None,
+            restore: None,
+            retention: None,
+            legal_hold: false,
+            acl: None,
+        }
+    }
+
+    #[test]
+    fn checksum_types_are_kept_as_s3_names_and_nothing_else_decodes() {
+        for ty in [
+            None,
+            Some(ChecksumType::FullObject),
+            Some(ChecksumType::Composite),
+        ] {
+            let bytes = encode_version([0, 2], &with_checksum_type(ty));
+            let back = decode_version(&bytes[2..]).expect("decodes");
+            assert_eq!(back.checksums.checksum_type, ty);
+        }
+        let mut bytes = encode_version([0, 2], &with_checksum_type(Some(ChecksumType::FullObject)));
+        let at = bytes
+            .windows(11)
+            .position(|w| w == b"FULL_OBJECT")
+            .expect("stored as its S3 name");
+        bytes[at..at + 11].copy_from_slice(b"NOT_A_TYPE!");
+        let err = decode_version(&bytes[2..]).expect_err("an unknown type is refused");
+        assert!(matches!(err, StoreError::Corrupt(_)), "{err}");
+    }
 }

@@ -114,7 +114,7 @@ fn check_once(
     };
     let mut whole = hasher(
         &v.checksums,
-        v.checksums.checksum_type.as_deref() != Some("COMPOSITE"),
+        v.checksums.checksum_type != Some(leadshop_store::ChecksumType::Composite),
     );
     let single_md5 = v.segments.len() == 1
         && v.etag.len() == 32
