@@ -149,3 +149,61 @@ fn a_folder_whose_keys_are_all_deleted_is_not_listed_but_its_versions_are() {
         .unwrap();
     assert_eq!(versions.common_prefixes, ["ghost/", "live/", "mixed/"]);
 }
+
+#[test]
+fn lifecycle_expiring_a_suspended_buckets_null_version_leaves_a_null_delete_marker() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), None).unwrap();
+    support::create_bucket(&store, "b", VersioningState::Enabled);
+    let first = store
+        .commit_version("b", new("k"), support::write(&store, b"one"), None)
+        .unwrap()
+        .version;
+    store
+        .update_bucket("b", |b| {
+            b.versioning = VersioningState::Suspended;
+            Ok(())
+        })
+        .unwrap();
+    let null = store
+        .commit_version("b", new("k"), support::write(&store, b"two"), None)
+        .unwrap()
+        .version;
+    assert_eq!(null.version_id, "null");
+
+    let applied = store
+        .apply_lifecycle(
+            vec![leadshop_store::LifecycleAction::ExpireCurrent {
+                bucket: "b".into(),
+                key: "k".into(),
+                version_id: "null".into(),
+            }],
+            |applied| (Vec::new(), applied.to_vec()),
+        )
+        .unwrap();
+    assert_eq!(applied, vec![true]);
+
+    let page = store
+        .list_versions(
+            "b",
+            &leadshop_store::ListVersionsQuery {
+                max_keys: 10,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let seen: Vec<(String, bool, bool)> = page
+        .versions
+        .iter()
+        .map(|(v, latest)| (v.version_id.clone(), v.delete_marker, *latest))
+        .collect();
+    // The null version is replaced by the null delete marker; the version written while
+    // versioning was on stays, noncurrent.
+    assert_eq!(
+        seen,
+        vec![
+            ("null".to_string(), true, true),
+            (first.version_id.clone(), false, false),
+        ]
+    );
+}

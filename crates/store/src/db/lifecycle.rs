@@ -210,20 +210,17 @@ impl Store {
                     garbage.extend(current.segments.iter().map(|s| s.file));
                     return Ok(true);
                 }
+                // A delete marker, versioned as any write is: a new id, or (suspended) the
+                // null marker replacing the null version.
                 let seq = Self::next_seq(tx)?;
                 let mut marker = VersionRecord::delete_marker(key, now_ms);
-                if state == VersioningState::Enabled {
-                    marker.version_id = super::objects::new_version_id(seq);
-                } else {
-                    // Suspended: the null delete marker replaces the null version.
-                    marker.version_id = NULL_VERSION_ID.into();
-                    if let Some((k, old)) =
-                        find_version(versions.table(), bucket, key, NULL_VERSION_ID)?
-                    {
-                        versions.remove(k.as_slice())?;
-                        garbage.extend(old.segments.iter().map(|s| s.file));
-                    }
-                }
+                garbage.extend(super::objects::assign_version(
+                    &mut versions,
+                    bucket,
+                    state,
+                    seq,
+                    &mut marker,
+                )?);
                 versions.insert(keys::version_key(bucket, key, seq).as_slice(), &marker)?;
                 Ok(true)
             }

@@ -70,7 +70,7 @@ pub(super) fn parse_version_id(id: &str) -> Option<u64> {
 
 /// Gives `rec` its version id for the bucket's state; with versioning off or suspended the
 /// existing `null` version is removed and its files returned for deletion after commit.
-fn assign_version(
+pub(super) fn assign_version(
     versions: &mut VersionsMut<'_>,
     bucket: &str,
     state: VersioningState,
