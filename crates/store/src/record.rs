@@ -6,8 +6,11 @@
 //! either format are read, and [`crate::Store::migrate_records`] rewrites the format 1 ones.
 //! A format this build does not know is refused, never misread.
 
+mod checksum_type;
 mod codec;
 mod compact;
+
+pub use checksum_type::ChecksumType;
 
 #[cfg(test)]
 pub(crate) use codec::encode_version_json;
@@ -233,38 +236,6 @@ impl SseAlgorithm {
 impl std::fmt::Display for SseAlgorithm {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
-    }
-}
-
-/// Whether an object's checksum is of its whole data or of its parts' checksums.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum ChecksumType {
-    /// `FULL_OBJECT`: the checksum of the whole data (every single-part object's).
-    #[serde(rename = "FULL_OBJECT")]
-    FullObject,
-    /// `COMPOSITE`: the checksum of the parts' checksums, `-N` after it.
-    #[serde(rename = "COMPOSITE")]
-    Composite,
-}
-
-impl ChecksumType {
-    /// S3's name.
-    #[must_use]
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            ChecksumType::FullObject => "FULL_OBJECT",
-            ChecksumType::Composite => "COMPOSITE",
-        }
-    }
-
-    /// The type of S3's name; `None` for another text.
-    #[must_use]
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "FULL_OBJECT" => Some(ChecksumType::FullObject),
-            "COMPOSITE" => Some(ChecksumType::Composite),
-            _ => None,
-        }
     }
 }
 

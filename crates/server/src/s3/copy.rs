@@ -74,18 +74,6 @@ macro_rules! source_version {
 }
 pub(super) use source_version;
 
-/// The customer key of an SSE-C copy source (`x-amz-copy-source-server-side-encryption-customer-*`).
-macro_rules! source_customer_key {
-    ($input:expr) => {
-        $crate::s3::sse_c::from_headers(
-            $input.copy_source_sse_customer_algorithm.as_deref(),
-            $input.copy_source_sse_customer_key.as_deref(),
-            $input.copy_source_sse_customer_key_md5.as_deref(),
-        )
-    };
-}
-pub(super) use source_customer_key;
-
 pub(super) async fn copy_object(
     s: &Leadshop,
     req: S3Request<CopyObjectInput>,
@@ -93,7 +81,7 @@ pub(super) async fn copy_object(
     let input = req.input;
     write_preamble!(input);
     let customer_key = sse_c::customer_key!(input)?;
-    let source_key = source_customer_key!(input)?;
+    let source_key = sse_c::source_customer_key!(input)?;
     let src = source_version!(s, input).await?;
     let (src_bucket, src_key, src_version) = copy_source(&input.copy_source)?;
     let replace_meta = match input

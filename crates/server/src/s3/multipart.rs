@@ -12,9 +12,10 @@ use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 use super::Leadshop;
 use super::body::{self, ChecksumPlan};
 use super::convert::{self, content_headers, etag, set_checksums, ts};
-use super::copy::{copy_source, source_customer_key, source_version};
+use super::copy::{copy_source, source_version};
 use super::object::write_preamble;
 use super::reader::ObjectReader;
+use super::sse_c::source_customer_key;
 
 pub(super) const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 

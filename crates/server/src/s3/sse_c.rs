@@ -27,6 +27,18 @@ macro_rules! customer_key {
 }
 pub(super) use customer_key;
 
+/// The customer key of an SSE-C copy source (`x-amz-copy-source-server-side-encryption-customer-*`).
+macro_rules! source_customer_key {
+    ($input:expr) => {
+        $crate::s3::sse_c::from_headers(
+            $input.copy_source_sse_customer_algorithm.as_deref(),
+            $input.copy_source_sse_customer_key.as_deref(),
+            $input.copy_source_sse_customer_key_md5.as_deref(),
+        )
+    };
+}
+pub(super) use source_customer_key;
+
 /// The only algorithm `x-amz-server-side-encryption-customer-algorithm` names.
 const ALGORITHM: &str = "AES256";
 

@@ -495,29 +495,15 @@ mod tests {
     use super::*;
 
     fn with_checksum_type(ty: Option<ChecksumType>) -> VersionRecord {
-        VersionRecord {
-            key: "k".into(),
-            version_id: "0123456789abcdef".into(),
-            delete_marker: false,
-            last_modified_ms: 1,
-            size: 1,
-            etag: "0cc175b9c0f1b6a831c399e269772661".into(),
-            storage_class: "STANDARD".into(),
-            checksums: Checksums {
-                crc64nvme: Some("CRSFynAYcw4=".into()),
-                checksum_type: ty,
-                ..Checksums::default()
-            },
-            headers: ContentHeaders::default(),
-            metadata: BTreeMap::new(),
-            tags: BTreeMap::new(),
-            segments: Vec::new(),
-            encryption: None,
-            restore: None,
-            retention: None,
-            legal_hold: false,
-            acl: None,
-        }
+        let mut rec = VersionRecord::delete_marker("k", 1);
+        rec.delete_marker = false;
+        rec.version_id = "0123456789abcdef".into();
+        rec.checksums = Checksums {
+            crc64nvme: Some("CRSFynAYcw4=".into()),
+            checksum_type: ty,
+            ..Checksums::default()
+        };
+        rec
     }
 
     #[test]
