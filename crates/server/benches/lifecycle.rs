@@ -83,6 +83,7 @@ async fn pass(
     let day = clock.now_ms().div_euclid(DAY.as_millis() as i64);
     loop {
         if state
+            .observability
             .lifecycle
             .get()
             .and_then(|p| p.last)
@@ -153,6 +154,7 @@ async fn main() {
         "Transitions": [{"Days": 30, "StorageClass": "STANDARD_IA"}]
     }]});
     state
+        .core
         .store
         .create_bucket(&BucketRecord {
             name: "bench".into(),
@@ -163,7 +165,7 @@ async fn main() {
         })
         .expect("bucket");
     let t = Instant::now();
-    let store = state.store.clone();
+    let store = state.core.store.clone();
     let now = clock.now_ms();
     tokio::task::spawn_blocking(move || fill(&store, n, now))
         .await
@@ -189,7 +191,7 @@ async fn main() {
     stop.store(true, Ordering::Relaxed);
     let busy_puts = load.await.expect("load") as f64 / busy.as_secs_f64();
     println!("4 KiB PUTs: {idle_puts:.0}/s without a pass, {busy_puts:.0}/s during it");
-    let p = state.lifecycle.get().expect("status");
+    let p = state.observability.lifecycle.get().expect("status");
     let moved = p.last.as_ref().expect("last").counts["bench"]["ia"].transitioned;
     println!(
         "pass transitioning every version: {busy:.2?} ({:.0} versions/s), {moved} transitioned, RSS peak {} MiB",

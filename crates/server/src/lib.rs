@@ -12,7 +12,8 @@
 //!   workers, serve, announce) and graceful shutdown; [`serve`]: the three listeners' accept
 //!   loops; [`bootstrap`]: the buckets of
 //!   the spec documents.
-//! - [`state`]: [`AppState`], what every request and worker shares.
+//! - [`state`]: [`AppState`]: the [`Core`] the S3 API acts on and the [`Observability`] the
+//!   console and `/metrics` read; each worker gets only the parts it uses.
 //! - [`shell`]: accepting within limits, TLS, the request shell around s3s.
 //! - [`private_dir`]: the data directory's permissions; [`backup`]: backup and restore of
 //!   a whole server (data and keys kept apart).
@@ -34,7 +35,7 @@
 //!   [`supervisor::Supervisor`]); [`workers`]: the workers (rotation, backup, scrubber and
 //!   disk watcher, lifecycle, log delivery, usage).
 //! - [`observability`]: what the workers last saw (lifecycle, health, usage, the budget
-//!   alarm), held by [`AppState`] and read by the console and `/metrics`.
+//!   alarm), held by [`Observability`] and read by the console and `/metrics`.
 //! - [`monitoring`]: CloudWatch's read operations on the S3 endpoint.
 
 pub mod access;
@@ -66,4 +67,4 @@ pub mod xml;
 
 pub use config::Config;
 pub use server::{ServerHandle, StartError, StartOptions, start, start_with};
-pub use state::{AppState, Endpoints};
+pub use state::{AppState, Core, Endpoints, Observability};

@@ -16,11 +16,12 @@ use tokio_util::task::TaskTracker;
 
 use crate::access::{AccessHook, Authenticator};
 use crate::config::{Config, Limits};
+use crate::observability::health::Health;
 use crate::s3::Leadshop;
 use crate::shell::limits::{ConnLimiter, Listener};
 use crate::shell::{ListenerSetup, S3Shell, Timeouts, accept_loop, guard};
 use crate::start_error::{StartError, io_ctx};
-use crate::state::{AppState, Endpoints};
+use crate::state::{AppState, Core, Endpoints};
 use crate::{console, plain_http};
 
 /// The three listeners, bound.
@@ -61,14 +62,15 @@ pub(crate) fn serve(
 ) -> (watch::Sender<bool>, TaskTracker) {
     let (shutdown, _) = watch::channel(false);
     let tracker = TaskTracker::new();
-    let s3 = build_s3_service(state);
+    let s3 = build_s3_service(&state.core, &state.observability.health);
+    let (core, seen) = (&state.core, &state.observability);
     let Bound {
         s3: s3_listener,
         http: http_listener,
         console: console_listener,
     } = bound;
-    let stats = state.shell_stats.clone();
-    let trusted: Vec<_> = state
+    let stats = seen.shell_stats.clone();
+    let trusted: Vec<_> = core
         .config
         .trusted_proxies
         .iter()
@@ -104,17 +106,17 @@ pub(crate) fn serve(
         s3,
         limits: limits.clone(),
         stats: stats.clone(),
-        keys: state.keys.clone(),
-        events: state.events.clone(),
-        clock: state.clock.clone(),
-        configs: state.bucket_configs.clone(),
-        base_domain: state.config.base_domain.clone(),
+        keys: core.keys.clone(),
+        events: seen.events.clone(),
+        clock: core.clock.clone(),
+        configs: core.bucket_configs.clone(),
+        base_domain: core.config.base_domain.clone(),
         monitoring: Arc::new(crate::monitoring::Monitoring {
-            store: state.store.clone(),
-            keys: state.keys.clone(),
-            clock: state.clock.clone(),
-            account_id: state.config.account_id.clone(),
-            region: state.config.region.clone(),
+            store: core.store.clone(),
+            keys: core.keys.clone(),
+            clock: core.clock.clone(),
+            account_id: core.config.account_id.clone(),
+            region: core.config.region.clone(),
         }),
     });
     let http_shell = s3_shell.clone();
@@ -138,7 +140,7 @@ pub(crate) fn serve(
             })
         },
     ));
-    let https_base = state.endpoints.s3.clone();
+    let https_base = core.endpoints.s3.clone();
     tracker.spawn(accept_loop(
         setup(http_listener, None, Listener::Http),
         shutdown.subscribe(),
@@ -189,37 +191,37 @@ pub(crate) fn serve(
     (shutdown, tracker)
 }
 
-fn build_s3_service(state: &Arc<AppState>) -> S3Service {
+fn build_s3_service(core: &Arc<Core>, health: &Arc<Health>) -> S3Service {
     let mut s3_config = s3s::config::S3Config::default();
-    s3_config.put_object_max_size = Some(state.config.max_put_size);
-    s3_config.presigned_url_max_expires_secs = state.config.presigned_max_expires_secs;
+    s3_config.put_object_max_size = Some(core.config.max_put_size);
+    s3_config.presigned_url_max_expires_secs = core.config.presigned_max_expires_secs;
     // POST uploads must carry a Content-Length (the shell refuses them otherwise), so s3s
     // streams the file instead of buffering it; AWS's limit for one POST is 5 GiB.
-    s3_config.post_object_max_file_size = state.config.max_put_size;
+    s3_config.post_object_max_file_size = core.config.max_put_size;
     // The fields before the file: the shell has already bounded them to AWS's 20 KB.
     s3_config.form_max_field_size = crate::shell::post_form::MAX_PRE_DATA;
     s3_config.form_max_fields_size = crate::shell::post_form::MAX_PRE_DATA;
     s3_config.form_max_parts = 100;
     // Signed aws-chunked chunks are buffered whole to check their signature.
     s3_config.aws_chunked_stream_max_chunk_size = 16 * 1024 * 1024;
-    s3_config.xml_max_body_size = state.config.limits.max_xml_body_bytes;
+    s3_config.xml_max_body_size = core.config.limits.max_xml_body_bytes;
     // A credential scope for another region is malformed, as on AWS.
     s3_config.expected_region = Some(
-        s3s::region::Region::new(state.config.region.clone().into()).expect("validated region"),
+        s3s::region::Region::new(core.config.region.clone().into()).expect("validated region"),
     );
     // SigV2 reaches only presigned URLs and POST forms: the access hook refuses it in headers.
-    s3_config.enable_sig_v2 = state.config.sigv2_presigned;
+    s3_config.enable_sig_v2 = core.config.sigv2_presigned;
 
-    let mut builder = S3ServiceBuilder::new(Leadshop::new(state.clone()));
+    let mut builder = S3ServiceBuilder::new(Leadshop::new(core.clone(), health.clone()));
     builder.set_config(Arc::new(s3s::config::StaticConfigProvider::new(Arc::new(
         s3_config,
     ))));
-    builder.set_auth(Authenticator(state.keys.clone()));
-    builder.set_access(AccessHook(state.access.clone()));
+    builder.set_auth(Authenticator(core.keys.clone()));
+    builder.set_access(AccessHook(core.access.clone()));
     // `<bucket>.<base_domain>` is virtual-hosted; any other host (the base domain, an address,
     // a name outside it) is path-style, never taken for a bucket name.
     builder.set_host(
-        s3s::host::SingleDomain::new(&state.config.base_domain)
+        s3s::host::SingleDomain::new(&core.config.base_domain)
             .expect("validated base_domain")
             .with_cname_fallback(false),
     );

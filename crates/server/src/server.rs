@@ -23,16 +23,16 @@ use crate::serve::Bound;
 use crate::shell::limits::ShellStats;
 pub use crate::start_error::StartError;
 use crate::start_error::io_ctx;
-use crate::state::{AppState, Endpoints};
+use crate::state::{AppState, Core, Endpoints, Observability};
 use crate::supervisor::Supervisor;
 use crate::tls::{self, DevTlsPaths};
 use crate::workers::backup::BackupWatcher;
 use crate::workers::health::disk::DiskWatcher;
-use crate::workers::health::scrub::Scrubber;
+use crate::workers::health::scrub::{Scrubber, ScrubberUses};
 use crate::workers::lifecycle::LifecycleWorker;
 use crate::workers::log_delivery::LogDelivery;
 use crate::workers::rotation::RotationWatcher;
-use crate::workers::usage::UsageWorker;
+use crate::workers::usage::{UsageWorker, UsageWorkerUses};
 
 /// A running server.
 #[derive(Debug)]
@@ -47,7 +47,7 @@ impl ServerHandle {
     /// Where the server listens.
     #[must_use]
     pub fn endpoints(&self) -> &Endpoints {
-        &self.state.endpoints
+        &self.state.core.endpoints
     }
 
     /// The shared state (for embedding and tests).
@@ -61,7 +61,7 @@ impl ServerHandle {
     pub async fn shutdown(self) {
         let _ = self.shutdown.send(true);
         self.tracker.close();
-        let grace = Duration::from_secs(self.state.config.shutdown_grace_secs);
+        let grace = Duration::from_secs(self.state.core.config.shutdown_grace_secs);
         if tokio::time::timeout(grace, self.tracker.wait())
             .await
             .is_err()
@@ -71,7 +71,7 @@ impl ServerHandle {
         // Workers last: the records of the last requests reach their subscribers.
         self.workers.shutdown(grace).await;
         // Nothing listens there any more: tools reading endpoints.json must not connect.
-        let endpoints = self.state.config.data_dir.join("endpoints.json");
+        let endpoints = self.state.core.config.data_dir.join("endpoints.json");
         if let Err(e) = std::fs::remove_file(&endpoints)
             && e.kind() != std::io::ErrorKind::NotFound
         {
@@ -140,7 +140,7 @@ pub async fn start_with(config: Config, options: StartOptions) -> Result<ServerH
     .await?;
     spawn_workers(&workers, &state, usage, masters);
     let (shutdown, tracker) = crate::serve::serve(&state, bound, acceptor, &limits);
-    announce(&state)?;
+    announce(&state.core)?;
     Ok(ServerHandle {
         state,
         shutdown,
@@ -333,7 +333,7 @@ async fn assemble_state(p: Parts<'_>) -> Result<(Arc<AppState>, Arc<Usage>), Sta
     for delivery in deliveries {
         workers.spawn(delivery);
     }
-    let state = Arc::new(AppState {
+    let core = Arc::new(Core {
         store,
         clock,
         bucket_configs,
@@ -342,6 +342,9 @@ async fn assemble_state(p: Parts<'_>) -> Result<(Arc<AppState>, Arc<Usage>), Sta
         access,
         keyring,
         endpoints,
+        write_turns: Arc::new(tokio::sync::Semaphore::new(max_parallel_writes)),
+    });
+    let observability = Arc::new(Observability {
         shell_stats: Arc::new(ShellStats::default()),
         events: Arc::new(events),
         request_metrics,
@@ -351,30 +354,75 @@ async fn assemble_state(p: Parts<'_>) -> Result<(Arc<AppState>, Arc<Usage>), Sta
         usage_status: Arc::default(),
         prices: Arc::new(prices),
         alarms,
-        write_turns: Arc::new(tokio::sync::Semaphore::new(max_parallel_writes)),
     });
-    Ok((state, usage))
+    Ok((
+        Arc::new(AppState {
+            core,
+            observability,
+        }),
+        usage,
+    ))
 }
 
-/// The background workers: lifecycle, log delivery, backups, the scrubber and the disk
-/// watcher, usage accounting, the master-key rotation watcher.
-fn spawn_workers(
-    workers: &Supervisor,
-    state: &Arc<AppState>,
-    usage: Arc<Usage>,
-    masters: MasterKeys,
-) {
-    workers.spawn(Arc::new(LifecycleWorker::new(state.clone())));
-    workers.spawn(Arc::new(LogDelivery::new(state.clone())));
-    workers.spawn(Arc::new(BackupWatcher::new(state.clone())));
-    workers.spawn(Arc::new(Scrubber::new(state.clone())));
-    workers.spawn(Arc::new(DiskWatcher::new(state.clone())));
-    workers.spawn(Arc::new(UsageWorker::new(state.clone(), usage)));
-    workers.spawn(Arc::new(RotationWatcher::new(state.clone(), masters)));
+/// The background workers, each given only what it uses: lifecycle, log delivery, backups,
+/// the scrubber and the disk watcher, usage accounting, the master-key rotation watcher.
+fn spawn_workers(workers: &Supervisor, state: &AppState, usage: Arc<Usage>, masters: MasterKeys) {
+    let (core, seen) = (&state.core, &state.observability);
+    let config = &core.config;
+    workers.spawn(Arc::new(LifecycleWorker {
+        store: core.store.clone(),
+        configs: core.bucket_configs.clone(),
+        day_ms: config.day_ms(),
+        data_dir: config.data_dir.clone(),
+        status: seen.lifecycle.clone(),
+    }));
+    workers.spawn(Arc::new(LogDelivery {
+        store: core.store.clone(),
+        configs: core.bucket_configs.clone(),
+        spool: seen.access_log.clone(),
+        flush_ms: i64::try_from(config.access_logs.flush_seconds.saturating_mul(1000))
+            .unwrap_or(i64::MAX),
+        account_id: config.account_id.clone(),
+        region: config.region.clone(),
+    }));
+    workers.spawn(Arc::new(BackupWatcher {
+        store: core.store.clone(),
+        locations: config.key_locations(),
+        spool: seen.access_log.clone(),
+    }));
+    workers.spawn(Arc::new(Scrubber::new(ScrubberUses {
+        store: core.store.clone(),
+        keyring: core.keyring.clone(),
+        config: config.scrub.clone(),
+        data_dir: config.data_dir.clone(),
+        health: seen.health.clone(),
+    })));
+    workers.spawn(Arc::new(DiskWatcher {
+        data_dir: config.data_dir.clone(),
+        config: config.disk.clone(),
+        clock: core.clock.clone(),
+        health: seen.health.clone(),
+        alarms: seen.alarms.clone(),
+    }));
+    workers.spawn(Arc::new(UsageWorker::new(UsageWorkerUses {
+        store: core.store.clone(),
+        usage,
+        day_ms: config.day_ms(),
+        metrics: config.metrics.clone(),
+        prices: seen.prices.clone(),
+        alarms: seen.alarms.clone(),
+        status: seen.usage_status.clone(),
+    })));
+    workers.spawn(Arc::new(RotationWatcher::new(
+        core.store.clone(),
+        core.keys.clone(),
+        config.key_locations(),
+        masters,
+    )));
 }
 
 /// Writes `<data-dir>/endpoints.json` (the server is ready) and says so.
-fn announce(state: &AppState) -> Result<(), StartError> {
+fn announce(state: &Core) -> Result<(), StartError> {
     write_endpoints(&state.config.data_dir, &state.endpoints).map_err(io_ctx(format!(
         "writing {}",
         state.config.data_dir.join("endpoints.json").display()

@@ -10,9 +10,21 @@ use crate::config::Config;
 use crate::shell::limits::ShellStats;
 use leadshop_keys::KeyStore;
 
-/// State shared by every request.
+/// The state a running server shares: its core services, and what it observes about itself.
+/// The S3 API holds only the core; the console and `/metrics` read both; each worker is
+/// given the few parts it uses (`server::spawn_workers`).
 #[derive(Debug)]
 pub struct AppState {
+    /// The services requests act on.
+    pub core: Arc<Core>,
+    /// Events, counters and what the workers last saw.
+    pub observability: Arc<Observability>,
+}
+
+/// The services requests act on: the engine, keys, access control, bucket configurations and
+/// the clock.
+#[derive(Debug)]
+pub struct Core {
     /// The storage engine.
     pub store: Arc<Store>,
     /// Wall-clock time (the store's clock: the system's, or a test's).
@@ -29,6 +41,14 @@ pub struct AppState {
     pub keyring: Arc<leadshop_keys::keyring::Keyring>,
     /// Where the server listens.
     pub endpoints: Endpoints,
+    /// Turns for data-file writes on the blocking pool (`limits.max_parallel_writes`).
+    pub write_turns: Arc<tokio::sync::Semaphore>,
+}
+
+/// What the server observes about itself: request events and counters, the access-log
+/// spool, and what each worker last saw (console, `/metrics`, the CLI's status commands).
+#[derive(Debug)]
+pub struct Observability {
     /// Counters of the shell's limits (console `/metrics`).
     pub shell_stats: Arc<ShellStats>,
     /// Where request records go (access logs, metrics subscribe).
@@ -47,8 +67,6 @@ pub struct AppState {
     pub alarms: Arc<crate::observability::alarm::Alarms>,
     /// What the scrubber and the disk watcher last saw.
     pub health: Arc<crate::observability::health::Health>,
-    /// Turns for data-file writes on the blocking pool (`limits.max_parallel_writes`).
-    pub write_turns: Arc<tokio::sync::Semaphore>,
 }
 
 /// The bound URLs, as written to `<data-dir>/endpoints.json`.

@@ -104,6 +104,7 @@ pub(super) fn session_of(
     // The key may have been rotated or deleted since: then the session is over.
     let identity = console
         .state
+        .core
         .keys
         .by_id(&s.access_key_id)
         .ok_or_else(unauthenticated)?;
@@ -154,9 +155,9 @@ fn session_json(console: &Console, s: &Session, identity: &Identity) -> Value {
         "user": identity.name,
         "csrf": s.csrf,
         "expiresIn": s.expires.saturating_duration_since(Instant::now()).as_secs(),
-        "s3Endpoint": console.state.endpoints.s3,
-        "region": console.state.config.region,
-        "maxUploadBytes": console.state.config.max_put_size,
+        "s3Endpoint": console.state.core.endpoints.s3,
+        "region": console.state.core.config.region,
+        "maxUploadBytes": console.state.core.config.max_put_size,
         // Where a key that may not list buckets can still go.
         "policyBuckets": identity.policy.named_buckets(),
     })
@@ -218,7 +219,7 @@ async fn dashboard(
     };
     let secure = forwarded_conn(conn).tls.is_some() || conn.remote.ip().is_loopback();
     if let Err(e) = crate::monitoring::authorize(
-        &console.state.config.account_id,
+        &console.state.core.config.account_id,
         &identity,
         "GetMetricData",
         secure,
@@ -248,7 +249,7 @@ async fn sign_in(
     conn: &ConnInfo,
 ) -> Response<s3s::Body> {
     let rc = RequestContext::new(forwarded_conn(conn));
-    let trusted = console.state.access.trusted_proxies();
+    let trusted = console.state.core.access.trusted_proxies();
     let (secure, _) = crate::access::conditions::transport(Some(&rc), req.headers(), trusted);
     // Behind a trusted proxy that terminated HTTPS the browser speaks HTTPS: the cookie may
     // then travel only over HTTPS. Straight from loopback it is plain HTTP, which `Secure`
@@ -286,6 +287,7 @@ async fn sign_in(
     }
     let identity = console
         .state
+        .core
         .keys
         .by_id(key_id)
         .filter(|i| session::same_token(&i.secret_access_key, &form.secret_access_key));
@@ -348,6 +350,7 @@ async fn permissions(
     ] {
         let may = console
             .state
+            .core
             .access
             .may(identity.clone(), &rc, op, &bucket)
             .await;
@@ -368,8 +371,8 @@ pub(super) fn signer<'a>(console: &'a Console, identity: &'a Identity) -> Signer
     Signer {
         access_key_id: &identity.access_key_id,
         secret: &identity.secret_access_key,
-        region: &console.state.config.region,
-        now_secs: console.state.clock.now_secs(),
+        region: &console.state.core.config.region,
+        now_secs: console.state.core.clock.now_secs(),
     }
 }
 
@@ -396,7 +399,7 @@ async fn upload_form(console: &Console, req: Request<Incoming>) -> Response<s3s:
         &form.bucket,
         &form.key,
         content_type.as_deref(),
-        console.state.config.max_put_size,
+        console.state.core.config.max_put_size,
         URL_LIFETIME_SECS,
     );
     let fields: serde_json::Map<String, Value> = fields

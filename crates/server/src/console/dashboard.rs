@@ -36,9 +36,9 @@ fn points(
 /// The dashboard's data (blocking: reads the store).
 #[must_use]
 pub fn data(state: &AppState) -> Value {
-    let store = &state.store;
-    let now = state.clock.now_ms();
-    let day_ms = state.config.day_ms();
+    let store = &state.core.store;
+    let now = state.core.clock.now_ms();
+    let day_ms = state.core.config.day_ms();
     let from_day = (now.div_euclid(day_ms) - DAYS) * day_ms;
     let from_minute = (now.div_euclid(60_000) - MINUTES) * 60_000;
     let mut storage: BTreeMap<String, BTreeMap<String, Vec<Value>>> = BTreeMap::new();
@@ -92,7 +92,7 @@ pub fn data(state: &AppState) -> Value {
     let mut day_end = month.start_ms + day_ms;
     loop {
         let at = day_end.min(now);
-        if let Ok(e) = cost::estimate(store, &state.prices, at - 1, day_ms) {
+        if let Ok(e) = cost::estimate(store, &state.observability.prices, at - 1, day_ms) {
             cost_by_day.push(json!([month.start_ms.max(at - day_ms), e.actual]));
         }
         if day_end >= now || day_end >= month.end_ms {
@@ -100,9 +100,15 @@ pub fn data(state: &AppState) -> Value {
         }
         day_end += day_ms;
     }
-    let budget = state.alarms.budget();
-    let alarm = state.alarms.state();
-    let estimate = state.usage_status.estimate.lock().expect("lock").clone();
+    let budget = state.observability.alarms.budget();
+    let alarm = state.observability.alarms.state();
+    let estimate = state
+        .observability
+        .usage_status
+        .estimate
+        .lock()
+        .expect("lock")
+        .clone();
     json!({
         "now": now,
         "dayMs": day_ms,
@@ -117,7 +123,7 @@ pub fn data(state: &AppState) -> Value {
             "actual": estimate.as_ref().map(|e| e.actual),
             "forecast": estimate.as_ref().map(|e| e.forecast),
             "buckets": estimate.as_ref().map(|e| &e.buckets),
-            "prices": {"source": state.prices.source, "taken": state.prices.taken, "region": state.prices.region},
+            "prices": {"source": state.observability.prices.source, "taken": state.observability.prices.taken, "region": state.observability.prices.region},
         },
         "budget": {
             "name": budget.budget_name,
@@ -126,6 +132,6 @@ pub fn data(state: &AppState) -> Value {
             "fired": alarm.fired,
             "pending": alarm.outbox.len(),
         },
-        "health": crate::workers::health::console_json(&state.health),
+        "health": crate::workers::health::console_json(&state.observability.health),
     })
 }

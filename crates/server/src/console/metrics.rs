@@ -12,12 +12,12 @@ use crate::state::AppState;
 pub fn render(state: &AppState) -> String {
     format!(
         "{}{}{}{}{}{}{}",
-        metrics(&state.shell_stats),
-        orphan_sweep(&state.store),
-        state.request_metrics.render(),
-        dropped(&state.events),
-        crate::workers::lifecycle::render_metrics(&state.lifecycle),
-        crate::workers::health::render_metrics(&state.health),
+        metrics(&state.observability.shell_stats),
+        orphan_sweep(&state.core.store),
+        state.observability.request_metrics.render(),
+        dropped(&state.observability.events),
+        crate::workers::lifecycle::render_metrics(&state.observability.lifecycle),
+        crate::workers::health::render_metrics(&state.observability.health),
         usage(state)
     )
 }
@@ -139,8 +139,14 @@ fn usage(s: &AppState) -> String {
         "Bytes stored, by bucket and storage class (every version), at the latest daily sample.",
     );
     // Bucket names only with `[metrics] bucket_labels` (/metrics needs no key).
-    let labels = s.config.metrics.bucket_labels;
-    let mut storage = s.usage_status.storage.lock().expect("lock").clone();
+    let labels = s.core.config.metrics.bucket_labels;
+    let mut storage = s
+        .observability
+        .usage_status
+        .storage
+        .lock()
+        .expect("lock")
+        .clone();
     if !labels {
         let mut all: std::collections::BTreeMap<String, leadshop_store::ClassUsage> =
             std::collections::BTreeMap::new();
@@ -176,14 +182,21 @@ fn usage(s: &AppState) -> String {
             );
         }
     }
-    let limit = s.alarms.budget().limit();
+    let limit = s.observability.alarms.budget().limit();
     gauge(
         &mut out,
         "leadshop_budget_limit_dollars",
         "The monthly budget.",
     );
     let _ = writeln!(out, "leadshop_budget_limit_dollars {limit}");
-    if let Some(est) = s.usage_status.estimate.lock().expect("lock").clone() {
+    if let Some(est) = s
+        .observability
+        .usage_status
+        .estimate
+        .lock()
+        .expect("lock")
+        .clone()
+    {
         gauge(
             &mut out,
             "leadshop_cost_month_to_date_dollars",
@@ -211,13 +224,13 @@ fn usage(s: &AppState) -> String {
         );
         let _ = writeln!(out, "leadshop_cost_forecast_dollars {:.6}", est.forecast);
     }
-    let alarm = s.alarms.state();
+    let alarm = s.observability.alarms.state();
     gauge(
         &mut out,
         "leadshop_budget_alarm",
         "1 when a budget threshold has fired this month.",
     );
-    for n in &s.alarms.budget().notifications {
+    for n in &s.observability.alarms.budget().notifications {
         let name = format!("{}>{}", n.notification_type, n.threshold);
         let _ = writeln!(
             out,
@@ -248,7 +261,7 @@ fn usage(s: &AppState) -> String {
         "leadshop_budget_notifications_pending {}",
         alarm.outbox.len()
     );
-    let log = &s.access_log.stats;
+    let log = &s.observability.access_log.stats;
     let get = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
     let _ = writeln!(
         out,
@@ -286,9 +299,10 @@ fn usage(s: &AppState) -> String {
         "Age of the oldest access-log record not yet delivered (0 when none waits).",
     );
     let lag = s
+        .observability
         .access_log
         .oldest_pending_ms()
-        .map_or(0.0, |t| (s.clock.now_ms() - t).max(0) as f64 / 1000.0);
+        .map_or(0.0, |t| (s.core.clock.now_ms() - t).max(0) as f64 / 1000.0);
     let _ = writeln!(out, "leadshop_access_log_delivery_lag_seconds {lag:.3}");
     gauge(
         &mut out,
@@ -298,7 +312,8 @@ fn usage(s: &AppState) -> String {
     let _ = writeln!(
         out,
         "leadshop_usage_last_round_timestamp_seconds {:.3}",
-        s.usage_status
+        s.observability
+            .usage_status
             .last_round_ms
             .load(std::sync::atomic::Ordering::Relaxed) as f64
             / 1000.0

@@ -56,6 +56,7 @@ impl Console {
     #[must_use]
     pub fn new(state: Arc<AppState>, shell: Arc<S3Shell>) -> Self {
         let s3_host = state
+            .core
             .endpoints
             .s3
             .trim_start_matches("https://")
@@ -133,7 +134,7 @@ impl Console {
         }
         // Readiness: the metadata store answers a read (on the blocking pool).
         if path == "/ready" {
-            let store = self.state.store.clone();
+            let store = self.state.core.store.clone();
             let read = tokio::task::spawn_blocking(move || store.buckets().map(|b| b.len())).await;
             return match read {
                 Ok(Ok(_)) => text(
@@ -168,7 +169,7 @@ impl Console {
     /// Whether the `Host` names this console: a loopback name or the bound address with the
     /// console's port. Behind a trusted proxy the proxy's `Host` is accepted.
     fn host_allowed(&self, headers: &http::HeaderMap, conn: &ConnInfo) -> bool {
-        let trusted = self.state.access.trusted_proxies();
+        let trusted = self.state.core.access.trusted_proxies();
         if trusted.iter().any(|c| c.contains(conn.remote.ip())) {
             return true;
         }
@@ -178,6 +179,7 @@ impl Console {
         let port = conn.local.port();
         let bound = self
             .state
+            .core
             .endpoints
             .console
             .trim_start_matches("http://")

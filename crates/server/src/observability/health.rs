@@ -1,5 +1,5 @@
 //! What the health workers (`workers::health`: the scrubber and the disk watcher) last saw: kept in
-//! [`Health`] (shared through `AppState`), served on `/metrics`, the console and
+//! [`Health`] (shared through `AppState::observability`; the S3 API holds it too, to refuse a damaged version), served on `/metrics`, the console and
 //! `leadshop scrub status`. Types only: this file imports nothing of the server.
 
 use std::collections::{BTreeMap, HashSet};

@@ -1,5 +1,5 @@
 //! What the server shows of itself, kept apart from the work that produces it: the workers
-//! write here, `AppState` holds it, the console, `/metrics` and the CLI's status commands read
+//! write here, `AppState::observability` holds it, the console, `/metrics` and the CLI's status commands read
 //! it. Nothing here imports a worker.
 //!
 //! - [`lifecycle`]: the lifecycle worker's progress, status file and metrics.

@@ -265,7 +265,7 @@ async fn absorb(
     batch: Vec<Bytes>,
 ) -> S3Result<tokio::task::JoinHandle<std::io::Result<Sink>>> {
     let turn = s
-        .state
+        .core
         .write_turns
         .clone()
         .acquire_owned()

@@ -16,7 +16,7 @@ pub(super) async fn create_bucket(
     if let Some(why) = leadshop_spec::names::bucket_name_refusal(&input.bucket) {
         return Err(S3Error::with_message(S3ErrorCode::InvalidBucketName, why));
     }
-    let region = s.state.config.region.clone();
+    let region = s.core.config.region.clone();
     if let Some(lc) = input
         .create_bucket_configuration
         .as_ref()
@@ -86,7 +86,7 @@ pub(super) async fn create_bucket(
             docs
         },
     };
-    let max = s.state.config.max_buckets;
+    let max = s.core.config.max_buckets;
     s.db(move |st| st.create_bucket_within(&rec, max)).await?;
     Ok(S3Response::new(CreateBucketOutput {
         location: Some(format!("/{}", input.bucket)),
@@ -294,7 +294,7 @@ pub(super) async fn put_bucket_encryption(
         };
         // A default key must exist in the keyring (an unknown one would fail every upload).
         if let Some(k) = &d.kms_master_key_id {
-            match s.state.keyring.resolve(k) {
+            match s.core.keyring.resolve(k) {
                 Ok(_) | Err(leadshop_keys::keyring::KmsError::Disabled(_)) => {}
                 Err(e) => return Err(super::sse::kms_error(e)),
             }

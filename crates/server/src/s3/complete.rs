@@ -207,7 +207,7 @@ pub(super) async fn complete_multipart_upload(
         e_tag: Some(etag(&v.etag)),
         location: Some(format!(
             "{}/{}/{}",
-            s.state.endpoints.s3, input.bucket, input.key
+            s.core.endpoints.s3, input.bucket, input.key
         )),
         version_id: (outcome.versioning != leadshop_store::VersioningState::Unversioned)
             .then(|| v.version_id.clone()),

@@ -70,7 +70,7 @@ pub(super) async fn delete_objects(
         };
         let resource = format!("arn:aws:s3:::{bucket}/{}", obj.key);
         if let Err(e) = s
-            .state
+            .core
             .access
             .authorize(&authz, action, &bucket, &resource)
             .await

@@ -67,14 +67,14 @@ pub(super) async fn put_bucket_logging(
     };
     status.validate().map_err(super::error::refused)?;
     // The source bucket must exist before its target is looked at.
-    s.state
+    s.core
         .bucket_configs
         .load(&input.bucket)
         .await
         .ok_or_else(|| s3_error!(NoSuchBucket, "The specified bucket does not exist"))?;
     if let Some(l) = &status.logging_enabled {
         let target = s
-            .state
+            .core
             .bucket_configs
             .load(&l.target_bucket)
             .await
@@ -90,8 +90,8 @@ pub(super) async fn put_bucket_logging(
         }
         // The first key a delivery would write, as the policy sees it.
         let probe = l.object_key(&LogObject {
-            account_id: &s.state.config.account_id,
-            region: &s.state.config.region,
+            account_id: &s.core.config.account_id,
+            region: &s.core.config.region,
             bucket: &input.bucket,
             event_secs: s.now_ms() / 1000,
             delivery_secs: s.now_ms() / 1000,
@@ -101,7 +101,7 @@ pub(super) async fn put_bucket_logging(
             &target,
             &input.bucket,
             &probe,
-            &s.state.config.account_id,
+            &s.core.config.account_id,
         ) {
             return Err(invalid_target(&format!(
                 "The target bucket's policy must allow the logging service principal ({}) s3:PutObject on arn:aws:s3:::{}/{}* for aws:SourceArn arn:aws:s3:::{}",
@@ -125,7 +125,7 @@ pub(super) async fn get_bucket_logging(
     req: S3Request<GetBucketLoggingInput>,
 ) -> S3Result<S3Response<GetBucketLoggingOutput>> {
     let config = s
-        .state
+        .core
         .bucket_configs
         .load(&req.input.bucket)
         .await

@@ -31,7 +31,8 @@ use leadshop_store::{Store, StoreError};
 use s3s::dto::*;
 use s3s::{S3, S3Error, S3Request, S3Response, S3Result};
 
-use crate::state::AppState;
+use crate::observability::health::Health;
+use crate::state::Core;
 
 mod acl;
 mod attributes;
@@ -65,18 +66,21 @@ pub use read::{RangeSpan, resolve_range};
 /// The S3 service of one server instance.
 #[derive(Debug, Clone)]
 pub struct Leadshop {
-    state: Arc<AppState>,
+    core: Arc<Core>,
+    /// The versions the scrubber found damaged (GET refuses them before a byte is sent).
+    health: Arc<Health>,
 }
 
 impl Leadshop {
-    /// A service over the shared state.
+    /// A service over the server's core; of what the server observes it reads only the
+    /// scrubber's damaged versions.
     #[must_use]
-    pub fn new(state: Arc<AppState>) -> Self {
-        Self { state }
+    pub fn new(core: Arc<Core>, health: Arc<Health>) -> Self {
+        Self { core, health }
     }
 
     fn store(&self) -> &Arc<Store> {
-        &self.state.store
+        &self.core.store
     }
 
     /// A bucket's configuration (cached), or NoSuchBucket.
@@ -84,7 +88,7 @@ impl Leadshop {
         &self,
         bucket: &str,
     ) -> S3Result<Arc<crate::bucket_config::BucketConfig>> {
-        self.state
+        self.core
             .bucket_configs
             .load(bucket)
             .await
@@ -93,19 +97,19 @@ impl Leadshop {
 
     /// The time now, from the server's clock (a test clock in tests).
     fn now_ms(&self) -> i64 {
-        self.state.store.clock().now_ms()
+        self.core.store.clock().now_ms()
     }
 
     /// Milliseconds in a lifecycle day (`day_seconds`).
     fn day_ms(&self) -> i64 {
-        self.state.config.day_ms()
+        self.core.config.day_ms()
     }
 
     /// The ARN of a keyring key, as `SSEKMSKeyId` reports it.
     fn kms_arn(&self, key_id: &str) -> String {
         leadshop_keys::keyring::key_arn(
-            &self.state.config.region,
-            &self.state.config.account_id,
+            &self.core.config.region,
+            &self.core.config.account_id,
             key_id,
         )
     }
@@ -115,7 +119,7 @@ impl Leadshop {
     /// call that walks an unbounded number of records, writes or syncs goes through
     /// [`Self::db`] instead.
     fn point_lookup<T>(&self, f: impl FnOnce(&Store) -> Result<T, StoreError>) -> S3Result<T> {
-        f(&self.state.store).map_err(error::from_store)
+        f(&self.core.store).map_err(error::from_store)
     }
 
     /// Runs a (blocking) engine call on the blocking pool and maps its error.
@@ -124,7 +128,7 @@ impl Leadshop {
         T: Send + 'static,
         F: FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
     {
-        let store = self.state.store.clone();
+        let store = self.core.store.clone();
         tokio::task::spawn_blocking(move || f(&store))
             .await
             .map_err(S3Error::internal_error)?

@@ -173,7 +173,7 @@ fn upload_wrapping(
         return Ok(None);
     };
     let key = s
-        .state
+        .core
         .keyring
         .resolve(&kms.key_id)
         .map_err(super::sse::kms_error)?;

@@ -123,7 +123,7 @@ pub(super) async fn may_bypass(
         return false;
     };
     let resource = format!("arn:aws:s3:::{bucket}/{key}");
-    s.state
+    s.core
         .access
         .authorize(authz, "s3:BypassGovernanceRetention", bucket, &resource)
         .await

@@ -324,8 +324,7 @@ pub(super) async fn get_object(
     }
     // Found damaged by the scrubber: an error before a byte is sent (its data would fail its
     // tag check mid-body).
-    if s.state
-        .health
+    if s.health
         .is_damaged(&input.bucket, &input.key, &view.version.version_id)
     {
         return Err(s3_error!(

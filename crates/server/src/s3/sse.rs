@@ -157,11 +157,11 @@ pub(crate) async fn for_write(
         return Ok(WriteEncryption::default());
     };
     let key = match wanted {
-        Some(w) => s.state.keyring.resolve(&w),
+        Some(w) => s.core.keyring.resolve(&w),
         // Making the default key (the first time) takes a file lock and an fsync: not on the
         // async threads.
         None => {
-            let keyring = s.state.keyring.clone();
+            let keyring = s.core.keyring.clone();
             tokio::task::spawn_blocking(move || keyring.default_key())
                 .await
                 .map_err(S3Error::internal_error)?
@@ -209,6 +209,6 @@ pub(crate) fn for_read(
             "an object whose parts use different KMS keys cannot be read"
         ));
     }
-    let key = s.state.keyring.resolve(first).map_err(kms_error)?;
+    let key = s.core.keyring.resolve(first).map_err(kms_error)?;
     Ok((Some(key.key), Some(s.kms_arn(first))))
 }

@@ -3,26 +3,26 @@
 //! ([`crate::backup::backup`]) while requests go on, and answers in `backup-report.json`.
 
 use std::sync::Arc;
+
+use leadshop_keys::Locations;
+use leadshop_store::Store;
 use std::time::Duration;
 
 use super::{Stop, Worker};
 use crate::backup::{self, REPORT_FILE, REQUEST_FILE, Report, Request, Source};
-use crate::state::AppState;
+use crate::events::access_log::spool::Spool;
 
 /// How often the server looks for a request.
 const WATCH_INTERVAL: Duration = Duration::from_millis(500);
 
-/// The backup watcher.
+/// The backup watcher, and what a backup copies.
 pub struct BackupWatcher {
-    state: Arc<AppState>,
-}
-
-impl BackupWatcher {
-    /// A watcher over the server's state.
-    #[must_use]
-    pub fn new(state: Arc<AppState>) -> Self {
-        Self { state }
-    }
+    /// The engine (metadata snapshot, data files).
+    pub store: Arc<Store>,
+    /// The data directory (where requests appear) and the key files.
+    pub locations: Locations,
+    /// The access-log spool (records not yet delivered).
+    pub spool: Arc<Spool>,
 }
 
 #[async_trait::async_trait]
@@ -32,7 +32,7 @@ impl Worker for BackupWatcher {
     }
 
     async fn run(&self, mut stop: Stop) {
-        let dir = self.state.config.data_dir.clone();
+        let dir = self.locations.data_dir.clone();
         loop {
             tokio::select! {
                 () = tokio::time::sleep(WATCH_INTERVAL) => {}
@@ -55,15 +55,19 @@ impl Worker for BackupWatcher {
                     continue;
                 }
             };
-            let state = self.state.clone();
+            let (store, locations, spool) = (
+                self.store.clone(),
+                self.locations.clone(),
+                self.spool.clone(),
+            );
             let target = request.target.clone();
             let outcome = tokio::task::spawn_blocking(move || {
                 backup::backup(
                     &Source {
-                        store: &state.store,
-                        locations: state.config.key_locations(),
-                        spool: Some(&state.access_log),
-                        now_ms: state.clock.now_ms(),
+                        now_ms: store.clock().now_ms(),
+                        store: &store,
+                        locations,
+                        spool: Some(&spool),
                     },
                     &target,
                 )

@@ -15,36 +15,41 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use leadshop_spec::logging::LogObject;
-use leadshop_store::{Checksums, ContentHeaders, NewVersion, StoreError};
+use leadshop_store::{Checksums, ContentHeaders, NewVersion, Store, StoreError};
 use md5::Digest as _;
 
 use super::{Stop, Worker};
+use crate::bucket_config::BucketConfigs;
+use crate::events::access_log::spool::Spool;
 use crate::events::access_log::spool::{Ready, Segment};
-use crate::state::AppState;
 
 /// How often closed segments are looked for when none closed by count.
 const TICK: Duration = Duration::from_millis(500);
 
-/// The delivery worker.
+/// The delivery worker, and what it uses.
+#[derive(Clone)]
 pub struct LogDelivery {
-    state: Arc<AppState>,
+    /// The engine the log objects are written through.
+    pub store: Arc<Store>,
+    /// The target buckets' policies.
+    pub configs: Arc<BucketConfigs>,
+    /// The spool whose segments it delivers.
+    pub spool: Arc<Spool>,
+    /// How old a segment may grow before it is closed (`access_logs.flush_seconds`).
+    pub flush_ms: i64,
+    /// The account and region log object keys name.
+    pub account_id: String,
+    /// See `account_id`.
+    pub region: String,
 }
 
 impl LogDelivery {
-    /// Delivers `state.access_log`'s segments.
-    #[must_use]
-    pub fn new(state: Arc<AppState>) -> Self {
-        Self { state }
-    }
-
     /// Closes segments old enough and delivers every closed one.
     async fn round(&self) {
-        let s = &self.state;
-        let now = s.clock.now_ms();
-        let flush_ms = i64::try_from(s.config.access_logs.flush_seconds.saturating_mul(1000))
-            .unwrap_or(i64::MAX);
-        s.access_log.close_older(now.saturating_sub(flush_ms), now);
-        let ready = match s.access_log.ready() {
+        let s = self;
+        let now = s.store.clock().now_ms();
+        s.spool.close_older(now.saturating_sub(s.flush_ms), now);
+        let ready = match s.spool.ready() {
             Ok(r) => r,
             Err(e) => {
                 tracing::error!(error = %e, "cannot list the access-log spool");
@@ -52,10 +57,10 @@ impl LogDelivery {
             }
         };
         for segment in ready {
-            let state = s.clone();
-            let outcome = tokio::task::spawn_blocking(move || deliver(&state, &segment)).await;
+            let this = s.clone();
+            let outcome = tokio::task::spawn_blocking(move || deliver(&this, &segment)).await;
             if !matches!(outcome, Ok(Ok(()))) {
-                s.access_log
+                s.spool
                     .stats
                     .delivery_failures
                     .fetch_add(1, Ordering::Relaxed);
@@ -74,8 +79,8 @@ impl LogDelivery {
 }
 
 /// Writes one closed segment as its log object (unless it is there already), then removes it.
-fn deliver(s: &AppState, segment: &Ready) -> Result<(), StoreError> {
-    let stats = &s.access_log.stats;
+fn deliver(s: &LogDelivery, segment: &Ready) -> Result<(), StoreError> {
+    let stats = &s.spool.stats;
     let contents = match segment.read()? {
         Segment::Records(c) if c.records > 0 => c,
         Segment::Records(_) | Segment::Empty => {
@@ -99,8 +104,8 @@ fn deliver(s: &AppState, segment: &Ready) -> Result<(), StoreError> {
     };
     let logging = &contents.logging;
     let key = logging.object_key(&LogObject {
-        account_id: &s.config.account_id,
-        region: &s.config.region,
+        account_id: &s.account_id,
+        region: &s.region,
         bucket: &segment.bucket,
         event_secs: segment.first_ms.div_euclid(1000),
         delivery_secs: segment.closed_ms.div_euclid(1000),
@@ -108,13 +113,8 @@ fn deliver(s: &AppState, segment: &Ready) -> Result<(), StoreError> {
     });
     let target = &logging.target_bucket;
     // A bucket that is gone drops its logs; one whose record cannot be read now is retried.
-    let allowed = s.bucket_configs.try_get_blocking(target)?.is_some_and(|c| {
-        crate::access::log_delivery::logging_may_write(
-            &c,
-            &segment.bucket,
-            &key,
-            &s.config.account_id,
-        )
+    let allowed = s.configs.try_get_blocking(target)?.is_some_and(|c| {
+        crate::access::log_delivery::logging_may_write(&c, &segment.bucket, &key, &s.account_id)
     });
     if !allowed {
         tracing::warn!(
@@ -175,7 +175,7 @@ impl Worker for LogDelivery {
             self.round().await;
             tokio::select! {
                 () = tokio::time::sleep(TICK) => {}
-                () = self.state.access_log.closed.notified() => {}
+                () = self.spool.closed.notified() => {}
                 () = stop.stopped() => return,
             }
         }

@@ -5,8 +5,10 @@
 //! Today's workers: the master-key rotation watcher ([`rotation`]), the backup watcher
 //! ([`backup`]), the scrubber and disk watcher ([`health`]), the lifecycle ([`lifecycle`]),
 //! access-log delivery ([`log_delivery`]) and usage accounting ([`usage`]); the event
-//! subscribers' consumers are in `crate::events`. A new one implements [`Worker`], takes time
-//! from [`AppState::clock`](crate::state::AppState), and returns when [`Stop::stopped`] fires.
+//! subscribers' consumers are in `crate::events`. A new one implements [`Worker`], holds only
+//! the parts of [`Core`](crate::state::Core) and [`Observability`](crate::state::Observability)
+//! it uses (given in `server::spawn_workers`), takes time from the store's clock, and returns
+//! when [`Stop::stopped`] fires.
 
 pub mod backup;
 pub mod health;

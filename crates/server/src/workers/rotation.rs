@@ -5,13 +5,12 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use leadshop_store::MasterKeys;
+use leadshop_store::{MasterKeys, Store};
 
-use leadshop_keys::master_key;
 use leadshop_keys::rotate::{RotateError, Rotation, finish};
+use leadshop_keys::{KeyStore, Locations, master_key};
 
 use super::{Stop, Worker};
-use crate::state::AppState;
 
 /// How often the server looks for `<master>.next`.
 const WATCH_INTERVAL: Duration = Duration::from_millis(500);
@@ -20,7 +19,8 @@ const RETRY_AFTER: Duration = Duration::from_secs(30);
 
 /// The rotation watcher.
 pub struct RotationWatcher {
-    state: Arc<AppState>,
+    /// What the rotation touches: the engine's data keys, the access keys, the key files.
+    target: Target,
     masters: MasterKeys,
     /// The new key of a rotation that failed after it was installed: retried even if its
     /// file has vanished, since data may already be under it (kept across restarts).
@@ -28,11 +28,20 @@ pub struct RotationWatcher {
 }
 
 impl RotationWatcher {
-    /// A watcher over the server's state and the master keys it shares.
+    /// A watcher over the engine, the access keys and the master keys they share.
     #[must_use]
-    pub fn new(state: Arc<AppState>, masters: MasterKeys) -> Self {
+    pub fn new(
+        store: Arc<Store>,
+        keys: Arc<KeyStore>,
+        locations: Locations,
+        masters: MasterKeys,
+    ) -> Self {
         Self {
-            state,
+            target: Target {
+                store,
+                keys,
+                locations,
+            },
             masters,
             pending: Mutex::new(None),
         }
@@ -46,8 +55,8 @@ impl Worker for RotationWatcher {
     }
 
     async fn run(&self, mut stop: Stop) {
-        let (state, masters) = (&self.state, &self.masters);
-        let next = master_key::next_path(&state.config.key_locations().master_key);
+        let (target, masters) = (&self.target, &self.masters);
+        let next = master_key::next_path(&target.locations.master_key);
         let mut retry_at: Option<Instant> = None;
         loop {
             tokio::select! {
@@ -65,7 +74,7 @@ impl Worker for RotationWatcher {
                     None => continue,
                 },
             };
-            let (st, m, t) = (state.clone(), masters.clone(), text.clone());
+            let (st, m, t) = (target.clone(), masters.clone(), text.clone());
             let failure =
                 match tokio::task::spawn_blocking(move || rotate_online(&st, &m, &t)).await {
                     Ok(Ok(r)) => {
@@ -96,12 +105,20 @@ impl Worker for RotationWatcher {
     }
 }
 
+/// What an online rotation touches.
+#[derive(Clone)]
+struct Target {
+    store: Arc<Store>,
+    keys: Arc<KeyStore>,
+    locations: Locations,
+}
+
 fn rotate_online(
-    state: &AppState,
+    target: &Target,
     masters: &MasterKeys,
     next_text: &[u8],
 ) -> Result<Rotation, RotateError> {
-    let locations = state.config.key_locations();
+    let locations = &target.locations;
     let next = master_key::next_path(&locations.master_key);
     let new = master_key::parse(&next, next_text).map_err(|source| RotateError::Io {
         context: format!("loading {}", next.display()),
@@ -112,6 +129,6 @@ fn rotate_online(
     tracing::info!(new = %new.id, resumed, "rotating the master key online");
     masters.install(new);
     // A key sealed under the new key by the CLI before this install may open now.
-    state.keys.reload();
-    finish(&locations, &state.store, masters, next_text, resumed, true)
+    target.keys.reload();
+    finish(locations, &target.store, masters, next_text, resumed, true)
 }

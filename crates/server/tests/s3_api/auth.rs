@@ -8,7 +8,14 @@ use crate::common::{TestServer, code, status};
 #[tokio::test]
 async fn wrong_keys_skew_and_both_bootstrap_keys() {
     let srv = TestServer::start().await;
-    let admin = srv.handle.state().keys.by_name("admin").unwrap().clone();
+    let admin = srv
+        .handle
+        .state()
+        .core
+        .keys
+        .by_name("admin")
+        .unwrap()
+        .clone();
 
     let unknown = srv.client_with("AKIAUNKNOWNKEY000000", "x", None);
     let e = unknown.list_buckets().send().await.unwrap_err();
@@ -100,7 +107,7 @@ async fn restart_keeps_objects_keys_and_certificate() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = crate::common::test_config(dir.path());
     let srv = leadshop_server::start(cfg.clone()).await.unwrap();
-    let id = srv.state().keys.by_name("admin").unwrap().clone();
+    let id = srv.state().core.keys.by_name("admin").unwrap().clone();
     let ca = std::fs::read(dir.path().join("tls/ca.pem")).unwrap();
     let wrapper = TestServer { handle: srv, dir };
     wrapper
@@ -117,7 +124,12 @@ async fn restart_keeps_objects_keys_and_certificate() {
 
     let srv = leadshop_server::start(cfg).await.unwrap();
     assert_eq!(
-        srv.state().keys.by_name("admin").unwrap().access_key_id,
+        srv.state()
+            .core
+            .keys
+            .by_name("admin")
+            .unwrap()
+            .access_key_id,
         id.access_key_id
     );
     assert_eq!(std::fs::read(dir.path().join("tls/ca.pem")).unwrap(), ca);

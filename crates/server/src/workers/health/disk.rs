@@ -5,13 +5,16 @@
 //! crossing; back above the warning threshold it sends the alarm's OK. All of it before
 //! writes start failing with 507 Insufficient Storage.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::super::{Stop, Worker};
 use super::status::{DiskStatus, Level};
-use crate::state::AppState;
+use crate::config::Disk;
+use crate::observability::alarm::Alarms;
+use crate::observability::health::Health;
+use leadshop_store::SharedClock;
 
 /// Size and space available to an unprivileged writer, of the file system holding `path`.
 ///
@@ -40,22 +43,25 @@ pub fn level(free_percent: f64, before: Level, warn: u8, alarm: u8) -> Level {
     }
 }
 
-/// The disk watcher.
+/// The disk watcher, and what it uses.
 pub struct DiskWatcher {
-    state: Arc<AppState>,
+    /// The directory whose file system it watches.
+    pub data_dir: PathBuf,
+    /// Its thresholds and interval (`[disk]`).
+    pub config: Disk,
+    /// When it looked.
+    pub clock: SharedClock,
+    /// Where its status goes (`/metrics`, the console).
+    pub health: Arc<Health>,
+    /// Sends the alarm's notifications.
+    pub alarms: Arc<Alarms>,
 }
 
 impl DiskWatcher {
-    /// Watches `state.config.data_dir`; its status goes to `state.health`.
-    #[must_use]
-    pub fn new(state: Arc<AppState>) -> Self {
-        Self { state }
-    }
-
     fn check(&self) {
-        let s = &self.state;
-        let cfg = &s.config.disk;
-        let (total, free) = match space(&s.config.data_dir) {
+        let s = self;
+        let cfg = &s.config;
+        let (total, free) = match space(&s.data_dir) {
             Ok(x) => x,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot read the data directory's free space");
@@ -82,7 +88,7 @@ impl DiskWatcher {
             let detail = format!(
                 "{:.1}% free ({free} of {total} bytes) on the file system of {}",
                 free_percent,
-                s.config.data_dir.display()
+                s.data_dir.display()
             );
             match level {
                 Level::Alarm => {
@@ -140,7 +146,7 @@ impl Worker for DiskWatcher {
     }
 
     async fn run(&self, mut stop: Stop) {
-        let every = Duration::from_secs(self.state.config.disk.check_seconds.max(1));
+        let every = Duration::from_secs(self.config.check_seconds.max(1));
         loop {
             self.check();
             tokio::select! {

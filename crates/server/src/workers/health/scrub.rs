@@ -9,12 +9,15 @@
 //! cannot open are counted as skipped, with the reason: SSE-C (the key is the customer's)
 //! and SSE-KMS under a keyring key that is disabled or gone.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::super::{Stop, Worker};
 use super::status::{Damaged, Pass, STATUS_FILE, ScrubStatus};
-use crate::state::AppState;
+use crate::config::Scrub;
+use crate::observability::health::Health;
+use leadshop_keys::keyring::Keyring;
 use leadshop_store::{Checksums, SseAlgorithm, Store, VersionRecord};
 use md5::Digest as _;
 use s3s::checksum::ChecksumHasher;
@@ -209,10 +212,9 @@ fn mismatch(expected: &Checksums, h: ChecksumHasher) -> Option<String> {
     })
 }
 
-/// The bucket of a versions-table key (`bucket 0x00 key 0x00 seq`).
 /// The scrubber.
 pub struct Scrubber {
-    state: Arc<AppState>,
+    uses: ScrubberUses,
     /// When the status file was last written (a pass's progress goes there once a second at
     /// most, not after every batch: each write is fsynced).
     file_written: std::sync::Mutex<Option<Instant>>,
@@ -221,12 +223,27 @@ pub struct Scrubber {
 /// How often a running pass's progress is written to the status file.
 const FILE_EVERY: Duration = Duration::from_secs(1);
 
+/// What the scrubber reads and where its status goes.
+#[derive(Clone)]
+pub struct ScrubberUses {
+    /// The engine whose versions it checks.
+    pub store: Arc<Store>,
+    /// Opens SSE-KMS data keys.
+    pub keyring: Arc<Keyring>,
+    /// Its pace and schedule (`[scrub]`).
+    pub config: Scrub,
+    /// Where `scrub-status.json` goes.
+    pub data_dir: PathBuf,
+    /// Its status and the damaged versions, for `/metrics` and the console.
+    pub health: Arc<Health>,
+}
+
 impl Scrubber {
-    /// Scrubs `state.store`; its status goes to `state.health`.
+    /// Scrubs `uses.store`; its status goes to `uses.health`.
     #[must_use]
-    pub fn new(state: Arc<AppState>) -> Self {
+    pub fn new(uses: ScrubberUses) -> Self {
         Self {
-            state,
+            uses,
             file_written: std::sync::Mutex::new(None),
         }
     }
@@ -234,7 +251,7 @@ impl Scrubber {
     /// The status to `/metrics` and the console at once; to the status file too, unless
     /// `progress_only` and it was written less than [`FILE_EVERY`] ago.
     fn publish(&self, status: &ScrubStatus, progress_only: bool) {
-        *self.state.health.scrub.write().expect("scrub status") = status.clone();
+        *self.uses.health.scrub.write().expect("scrub status") = status.clone();
         {
             let mut written = self.file_written.lock().expect("scrub file time");
             if progress_only && written.is_some_and(|t| t.elapsed() < FILE_EVERY) {
@@ -242,7 +259,7 @@ impl Scrubber {
             }
             *written = Some(Instant::now());
         }
-        let path = self.state.config.data_dir.join(STATUS_FILE);
+        let path = self.uses.data_dir.join(STATUS_FILE);
         let text = serde_json::to_vec_pretty(status).expect("serialisable");
         if let Err(e) = leadshop_keys::secret_file::write(&path, &text) {
             tracing::warn!(error = %e, "cannot write {STATUS_FILE}");
@@ -251,10 +268,10 @@ impl Scrubber {
 
     /// One pass over every version, from the first table key on.
     async fn pass(&self, status: &mut ScrubStatus, stop: &Stop) {
-        let s = &self.state;
+        let s = &self.uses;
         let started = Instant::now();
         status.running = Some(Pass {
-            started_ms: s.clock.now_ms(),
+            started_ms: s.store.clock().now_ms(),
             ..Pass::default()
         });
         status.next_ms = None;
@@ -266,7 +283,7 @@ impl Scrubber {
                 return;
             }
             let (st, cursor, stop2) = (s.clone(), from.clone(), stop.clone());
-            let rate = s.config.scrub.bytes_per_second;
+            let rate = s.config.bytes_per_second;
             let elapsed = started.elapsed();
             let step = tokio::task::spawn_blocking(move || {
                 let batch = st.store.scan_versions(&cursor, BATCH)?;
@@ -309,7 +326,7 @@ impl Scrubber {
             };
             from = last.clone();
             from.push(0);
-            let now = s.clock.now_ms();
+            let now = s.store.clock().now_ms();
             let pass = status.running.as_mut().expect("a pass runs");
             for (_, bucket, v, outcome) in batch {
                 match &outcome {
@@ -357,7 +374,7 @@ impl Scrubber {
             return;
         }
         let mut pass = status.running.take().expect("a pass runs");
-        pass.finished_ms = Some(s.clock.now_ms());
+        pass.finished_ms = Some(s.store.clock().now_ms());
         tracing::info!(
             versions = pass.versions_checked, bytes = pass.bytes_checked,
             damaged = pass.damaged_count, skipped = ?pass.skipped,
@@ -374,8 +391,8 @@ impl Worker for Scrubber {
     }
 
     async fn run(&self, mut stop: Stop) {
-        let cfg = self.state.config.scrub.clone();
-        let path = self.state.config.data_dir.join(STATUS_FILE);
+        let cfg = self.uses.config.clone();
+        let path = self.uses.data_dir.join(STATUS_FILE);
         // The last finished pass survives a restart; one cut short starts again.
         let last = std::fs::read(&path)
             .ok()
@@ -394,7 +411,7 @@ impl Worker for Scrubber {
         }
         let interval = i64::try_from(cfg.interval_seconds.saturating_mul(1000)).unwrap_or(i64::MAX);
         loop {
-            let now = self.state.clock.now_ms();
+            let now = self.uses.store.clock().now_ms();
             let due = status
                 .last
                 .as_ref()

@@ -16,6 +16,7 @@
 pub use crate::observability::lifecycle as status;
 
 use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,24 +30,25 @@ pub use status::{
 };
 
 use super::{Stop, Worker};
-use crate::state::AppState;
+use crate::bucket_config::BucketConfigs;
 
 /// Versions (or uploads) read and decided per transaction.
 pub const BATCH: usize = 1000;
 /// The longest real-time wait between looks at the clock (a test clock may jump).
 const POLL: Duration = Duration::from_millis(250);
 
-/// The lifecycle worker.
+/// The lifecycle worker, and what it uses.
 pub struct LifecycleWorker {
-    state: Arc<AppState>,
-}
-
-impl LifecycleWorker {
-    /// A worker over the server's state.
-    #[must_use]
-    pub fn new(state: Arc<AppState>) -> Self {
-        Self { state }
-    }
+    /// The engine it walks and changes.
+    pub store: Arc<Store>,
+    /// Each bucket's rules.
+    pub configs: Arc<BucketConfigs>,
+    /// Milliseconds in a lifecycle day (`day_seconds`).
+    pub day_ms: i64,
+    /// Where `lifecycle-status.json` goes.
+    pub data_dir: PathBuf,
+    /// Its progress, for `/metrics`.
+    pub status: Arc<LifecycleStatus>,
 }
 
 #[async_trait::async_trait]
@@ -56,9 +58,8 @@ impl Worker for LifecycleWorker {
     }
 
     async fn run(&self, mut stop: Stop) {
-        let state = &self.state;
-        let day_ms = state.config.day_ms();
-        let mut progress = match blocking(state, |st| st.lifecycle_progress()).await {
+        let day_ms = self.day_ms;
+        let mut progress = match self.blocking(|st| st.lifecycle_progress()).await {
             Ok(Some(bytes)) => serde_json::from_slice::<Progress>(&bytes).unwrap_or_else(|e| {
                 tracing::error!(error = %e, "the lifecycle progress does not parse; starting afresh");
                 Progress::default()
@@ -75,12 +76,12 @@ impl Worker for LifecycleWorker {
             progress.phase = Phase::Finished;
             progress.day_ms = day_ms;
         }
-        state.lifecycle.set(&progress);
+        self.status.set(&progress);
         loop {
-            let today = state.clock.now_ms().div_euclid(day_ms);
+            let today = self.store.clock().now_ms().div_euclid(day_ms);
             if progress.phase != Phase::Finished || progress.day < today {
                 if progress.phase == Phase::Finished {
-                    progress = progress.start(today, state.clock.now_ms());
+                    progress = progress.start(today, self.store.clock().now_ms());
                 }
                 match self.pass(&mut progress, &stop).await {
                     Ok(()) => {}
@@ -115,14 +116,13 @@ struct Planned {
 impl LifecycleWorker {
     /// Runs (or resumes) the pass in `progress` until it finishes or the server stops.
     async fn pass(&self, progress: &mut Progress, stop: &Stop) -> Result<(), StoreError> {
-        let state = &self.state;
         let day_ms = progress.day_ms;
         let mut configs: HashMap<String, Option<Arc<LifecycleConfiguration>>> = HashMap::new();
         while progress.phase != Phase::Finished {
             if stop.is_stopped() {
                 return Ok(());
             }
-            let now = state.clock.now_ms();
+            let now = self.store.clock().now_ms();
             let mut next = progress.clone();
             let planned = match progress.phase {
                 Phase::Versions => {
@@ -131,14 +131,17 @@ impl LifecycleWorker {
                         .as_deref()
                         .and_then(|h| hex::decode(h).ok())
                         .unwrap_or_default();
-                    let batch = blocking(state, move |st| st.scan_versions(&from, BATCH)).await?;
+                    let batch = self
+                        .blocking(move |st| st.scan_versions(&from, BATCH))
+                        .await?;
                     self.plan_versions(&batch, &mut configs, &mut next, now, day_ms)
                         .await
                 }
                 Phase::Uploads => {
                     let after = progress.upload_cursor.clone();
-                    let batch =
-                        blocking(state, move |st| st.scan_uploads(after.as_deref(), BATCH)).await?;
+                    let batch = self
+                        .blocking(move |st| st.scan_uploads(after.as_deref(), BATCH))
+                        .await?;
                     let mut planned = Vec::new();
                     match batch.last() {
                         None => {
@@ -200,17 +203,18 @@ impl LifecycleWorker {
                     next
                 }
             };
-            let data_dir = state.config.data_dir.clone();
-            *progress = blocking(state, move |st| {
-                let p = st.apply_lifecycle(actions, move |applied| {
-                    let p = saved(applied);
-                    (serde_json::to_vec(&p).expect("progress serialises"), p)
-                })?;
-                write_status(&data_dir, &p);
-                Ok(p)
-            })
-            .await?;
-            state.lifecycle.set(progress);
+            let data_dir = self.data_dir.clone();
+            *progress = self
+                .blocking(move |st| {
+                    let p = st.apply_lifecycle(actions, move |applied| {
+                        let p = saved(applied);
+                        (serde_json::to_vec(&p).expect("progress serialises"), p)
+                    })?;
+                    write_status(&data_dir, &p);
+                    Ok(p)
+                })
+                .await?;
+            self.status.set(progress);
             if finished {
                 let summary = progress.last.as_ref().map(|l| {
                     l.counts
@@ -234,8 +238,7 @@ impl LifecycleWorker {
             return c.clone();
         }
         let c = self
-            .state
-            .bucket_configs
+            .configs
             .load(bucket)
             .await
             .and_then(|c| if c.damaged { None } else { c.lifecycle.clone() });
@@ -386,12 +389,15 @@ fn bucket_of(table_key: &[u8]) -> Option<&str> {
     std::str::from_utf8(&table_key[..end]).ok()
 }
 
-async fn blocking<T: Send + 'static>(
-    state: &AppState,
-    f: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, StoreError> {
-    let store = state.store.clone();
-    tokio::task::spawn_blocking(move || f(&store))
-        .await
-        .map_err(|e| StoreError::CommitFailed(e.to_string()))?
+impl LifecycleWorker {
+    /// Runs an engine call on the blocking pool.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || f(&store))
+            .await
+            .map_err(|e| StoreError::CommitFailed(e.to_string()))?
+    }
 }

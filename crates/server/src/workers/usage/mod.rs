@@ -15,10 +15,10 @@ use leadshop_spec::budget::PriceTable;
 use leadshop_store::{ClassUsage, Stat, Store, StoreError};
 
 use super::{Stop, Worker};
+use crate::config::Metrics as MetricsConfig;
 use crate::events::usage::Usage;
 use crate::monitoring::cost;
 use crate::monitoring::series::{self, Metric};
-use crate::state::AppState;
 use alarm::Alarms;
 pub use status::UsageStatus;
 
@@ -26,35 +26,46 @@ const TICK: Duration = Duration::from_secs(1);
 
 /// The worker.
 pub struct UsageWorker {
-    state: Arc<AppState>,
-    usage: Arc<Usage>,
-    prices: Arc<PriceTable>,
-    alarms: Arc<Alarms>,
+    uses: UsageWorkerUses,
     sampled: Mutex<Option<(i64, i64)>>,
     pruned_day: Mutex<Option<i64>>,
 }
 
+/// What the usage worker reads, and where its results go.
+pub struct UsageWorkerUses {
+    /// Where datapoints are stored and storage is sampled.
+    pub store: Arc<Store>,
+    /// The request usage the event subscriber accumulates.
+    pub usage: Arc<Usage>,
+    /// Milliseconds in a day (`day_seconds`).
+    pub day_ms: i64,
+    /// Sampling and retention (`[metrics]`).
+    pub metrics: MetricsConfig,
+    /// The prices the month is estimated with.
+    pub prices: Arc<PriceTable>,
+    /// The budget alarm the estimate is evaluated against.
+    pub alarms: Arc<Alarms>,
+    /// What it last saw (console, `/metrics`).
+    pub status: Arc<UsageStatus>,
+}
+
 impl UsageWorker {
-    /// A worker storing `usage`'s records and pricing with `prices`.
+    /// A worker storing `uses.usage`'s records and pricing with `uses.prices`.
     #[must_use]
-    pub fn new(state: Arc<AppState>, usage: Arc<Usage>) -> Self {
-        let alarms = state.alarms.clone();
+    pub fn new(uses: UsageWorkerUses) -> Self {
         Self {
-            prices: state.prices.clone(),
-            state,
-            usage,
-            alarms,
+            uses,
             sampled: Mutex::new(None),
             pruned_day: Mutex::new(None),
         }
     }
 
     async fn round(&self) -> Result<(), StoreError> {
-        let s = &self.state;
-        let day_ms = s.config.day_ms();
-        let now = s.clock.now_ms();
+        let s = &self.uses;
+        let day_ms = s.day_ms;
+        let now = s.store.clock().now_ms();
         let day = now.div_euclid(day_ms);
-        let points = self.usage.take();
+        let points = s.usage.take();
         if !points.is_empty() {
             let store = s.store.clone();
             let kept = points.clone();
@@ -62,27 +73,27 @@ impl UsageWorker {
                 .await
                 .map_err(|e| StoreError::CommitFailed(e.to_string()))?;
             if let Err(e) = stored {
-                self.usage.give_back(kept);
+                s.usage.give_back(kept);
                 return Err(e);
             }
         }
-        let every_ms = i64::try_from(s.config.metrics.storage_sample_seconds.max(1) * 1000)
-            .unwrap_or(i64::MAX);
+        let every_ms =
+            i64::try_from(s.metrics.storage_sample_seconds.max(1) * 1000).unwrap_or(i64::MAX);
         let sampled = *self.sampled.lock().expect("lock");
         if sampled.is_none_or(|(d, at)| d != day || now - at >= every_ms) {
             let store = s.store.clone();
             let usage = tokio::task::spawn_blocking(move || sample(&store, day * day_ms))
                 .await
                 .map_err(|e| StoreError::CommitFailed(e.to_string()))??;
-            *s.usage_status.storage.lock().expect("lock") = usage;
+            *s.status.storage.lock().expect("lock") = usage;
             *self.sampled.lock().expect("lock") = Some((day, now));
         }
         let pruned = *self.pruned_day.lock().expect("lock");
         if pruned != Some(day) {
             let store = s.store.clone();
-            let keep = i64::try_from(s.config.metrics.retention_days).unwrap_or(i64::MAX / 2);
+            let keep = i64::try_from(s.metrics.retention_days).unwrap_or(i64::MAX / 2);
             let keep_requests =
-                i64::try_from(s.config.metrics.request_retention_days).unwrap_or(i64::MAX / 2);
+                i64::try_from(s.metrics.request_retention_days).unwrap_or(i64::MAX / 2);
             let removed = tokio::task::spawn_blocking(move || {
                 store.prune_datapoints(move |series_key| {
                     let per_minute = Metric::parse(series_key).is_some_and(|m| {
@@ -100,16 +111,16 @@ impl UsageWorker {
             *self.pruned_day.lock().expect("lock") = Some(day);
         }
         let store = s.store.clone();
-        let prices = self.prices.clone();
+        let prices = s.prices.clone();
         let est = tokio::task::spawn_blocking(move || cost::estimate(&store, &prices, now, day_ms))
             .await
             .map_err(|e| StoreError::CommitFailed(e.to_string()))??;
-        if let Err(e) = self.alarms.evaluate(&est, now) {
+        if let Err(e) = s.alarms.evaluate(&est, now) {
             tracing::error!(error = %e, "cannot save the budget alarm state; the alarm is evaluated again next round");
         }
-        *s.usage_status.estimate.lock().expect("lock") = Some(est);
-        self.alarms.deliver(now).await;
-        s.usage_status
+        *s.status.estimate.lock().expect("lock") = Some(est);
+        s.alarms.deliver(now).await;
+        s.status
             .last_round_ms
             .store(now, std::sync::atomic::Ordering::Relaxed);
         Ok(())

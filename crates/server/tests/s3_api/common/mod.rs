@@ -50,6 +50,7 @@ impl TestServer {
         let k = self
             .handle
             .state()
+            .core
             .keys
             .by_name(key)
             .expect("bootstrap key");
@@ -70,6 +71,7 @@ impl TestServer {
         let k = self
             .handle
             .state()
+            .core
             .keys
             .by_name(key)
             .expect("bootstrap key");
