@@ -12,12 +12,135 @@
 use crate::refusal::{ErrorCode, Refusal};
 use serde::{Deserialize, Serialize};
 
-/// The AllUsers group.
-pub const ALL_USERS: &str = "http://acs.amazonaws.com/groups/global/AllUsers";
-/// The AuthenticatedUsers group.
-pub const AUTHENTICATED_USERS: &str = "http://acs.amazonaws.com/groups/global/AuthenticatedUsers";
-/// The LogDelivery group.
-pub const LOG_DELIVERY: &str = "http://acs.amazonaws.com/groups/s3/LogDelivery";
+/// The groups a grant may name (stored and sent as their URIs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Group {
+    /// Anyone, signed or not.
+    #[serde(rename = "http://acs.amazonaws.com/groups/global/AllUsers")]
+    AllUsers,
+    /// Any request signed with a valid key.
+    #[serde(rename = "http://acs.amazonaws.com/groups/global/AuthenticatedUsers")]
+    AuthenticatedUsers,
+    /// The log delivery service.
+    #[serde(rename = "http://acs.amazonaws.com/groups/s3/LogDelivery")]
+    LogDelivery,
+}
+
+impl Group {
+    /// Every group.
+    pub const ALL: [Self; 3] = [Self::AllUsers, Self::AuthenticatedUsers, Self::LogDelivery];
+
+    /// Its URI.
+    #[must_use]
+    pub fn uri(self) -> &'static str {
+        match self {
+            Self::AllUsers => "http://acs.amazonaws.com/groups/global/AllUsers",
+            Self::AuthenticatedUsers => "http://acs.amazonaws.com/groups/global/AuthenticatedUsers",
+            Self::LogDelivery => "http://acs.amazonaws.com/groups/s3/LogDelivery",
+        }
+    }
+
+    /// The group of a URI.
+    ///
+    /// # Errors
+    /// [`Refusal`] (`InvalidArgument`, as AWS answers) for a URI that names no group.
+    pub fn parse(uri: &str) -> Result<Self, Refusal> {
+        Self::ALL
+            .into_iter()
+            .find(|g| g.uri() == uri)
+            .ok_or_else(|| Refusal::invalid_argument(format!("Invalid group uri: {uri}")))
+    }
+}
+
+/// What a grant allows (stored and sent as S3's names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Permission {
+    /// Read the object (object ACL) or list the bucket (bucket ACL).
+    Read,
+    /// Write objects into the bucket (bucket ACL only).
+    Write,
+    /// Read the ACL.
+    ReadAcp,
+    /// Write the ACL.
+    WriteAcp,
+    /// All four.
+    FullControl,
+}
+
+impl Permission {
+    /// Every permission, as the `x-amz-grant-*` headers list them.
+    pub const ALL: [Self; 5] = [
+        Self::Read,
+        Self::Write,
+        Self::ReadAcp,
+        Self::WriteAcp,
+        Self::FullControl,
+    ];
+
+    /// S3's name.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Read => "READ",
+            Self::Write => "WRITE",
+            Self::ReadAcp => "READ_ACP",
+            Self::WriteAcp => "WRITE_ACP",
+            Self::FullControl => "FULL_CONTROL",
+        }
+    }
+
+    /// The permission S3 names so.
+    ///
+    /// # Errors
+    /// [`Refusal`] (`MalformedACLError`, as AWS answers an unknown one in a body).
+    pub fn parse(name: &str) -> Result<Self, Refusal> {
+        Self::ALL
+            .into_iter()
+            .find(|p| p.as_str() == name)
+            .ok_or_else(|| {
+                Refusal::new(ErrorCode::MalformedACLError, crate::refusal::MALFORMED_XML)
+            })
+    }
+
+    /// Whether it covers an IAM action, in a bucket ACL or an object ACL (AWS's mapping of
+    /// ACL permissions to actions).
+    #[must_use]
+    pub fn permits(self, action: &str, object_acl: bool) -> bool {
+        let read: &[&str] = if object_acl {
+            &["s3:GetObject", "s3:GetObjectVersion"]
+        } else {
+            &[
+                "s3:ListBucket",
+                "s3:ListBucketVersions",
+                "s3:ListBucketMultipartUploads",
+            ]
+        };
+        let write: &[&str] = if object_acl {
+            &[]
+        } else {
+            &["s3:PutObject", "s3:DeleteObject"]
+        };
+        let read_acp: &[&str] = if object_acl {
+            &["s3:GetObjectAcl", "s3:GetObjectVersionAcl"]
+        } else {
+            &["s3:GetBucketAcl"]
+        };
+        let write_acp: &[&str] = if object_acl {
+            &["s3:PutObjectAcl", "s3:PutObjectVersionAcl"]
+        } else {
+            &["s3:PutBucketAcl"]
+        };
+        let set = |s: &[&str]| s.contains(&action);
+        match self {
+            Self::Read => set(read),
+            Self::Write => set(write),
+            Self::ReadAcp => set(read_acp),
+            Self::WriteAcp => set(write_acp),
+            Self::FullControl => set(read) || set(write) || set(read_acp) || set(write_acp),
+        }
+    }
+}
 
 /// Who a grant is for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,9 +154,9 @@ pub enum Grantee {
     },
     /// A predefined group.
     Group {
-        /// Its URI.
+        /// Which (its URI in the stored form).
         #[serde(rename = "URI")]
-        uri: String,
+        uri: Group,
     },
     /// An e-mail address (AWS resolves it to a canonical user; stored as given).
     AmazonCustomerByEmail {
@@ -49,8 +172,8 @@ pub enum Grantee {
 pub struct Grant {
     /// Who.
     pub grantee: Grantee,
-    /// `READ`, `WRITE`, `READ_ACP`, `WRITE_ACP` or `FULL_CONTROL`.
-    pub permission: String,
+    /// What it allows.
+    pub permission: Permission,
 }
 
 /// A bucket's or an object's ACL (the owner is always the account).
@@ -61,13 +184,10 @@ pub struct Acl {
     pub grants: Vec<Grant>,
 }
 
-/// The permissions a grant may carry.
-pub const PERMISSIONS: [&str; 5] = ["READ", "WRITE", "READ_ACP", "WRITE_ACP", "FULL_CONTROL"];
-
-fn group(uri: &str, permission: &str) -> Grant {
+fn group(uri: Group, permission: Permission) -> Grant {
     Grant {
-        grantee: Grantee::Group { uri: uri.into() },
-        permission: permission.into(),
+        grantee: Grantee::Group { uri },
+        permission,
     }
 }
 
@@ -80,7 +200,7 @@ impl Acl {
                 grantee: Grantee::CanonicalUser {
                     id: owner_id.into(),
                 },
-                permission: "FULL_CONTROL".into(),
+                permission: Permission::FullControl,
             }],
         }
     }
@@ -94,15 +214,20 @@ impl Acl {
         match (name, bucket) {
             ("private" | "bucket-owner-read" | "bucket-owner-full-control", _) => {}
             ("aws-exec-read", false) => {}
-            ("public-read", _) => acl.grants.push(group(ALL_USERS, "READ")),
+            ("public-read", _) => acl.grants.push(group(Group::AllUsers, Permission::Read)),
             ("public-read-write", _) => {
-                acl.grants.push(group(ALL_USERS, "READ"));
-                acl.grants.push(group(ALL_USERS, "WRITE"));
+                acl.grants.push(group(Group::AllUsers, Permission::Read));
+                acl.grants.push(group(Group::AllUsers, Permission::Write));
             }
-            ("authenticated-read", _) => acl.grants.push(group(AUTHENTICATED_USERS, "READ")),
+            ("authenticated-read", _) => {
+                acl.grants
+                    .push(group(Group::AuthenticatedUsers, Permission::Read));
+            }
             ("log-delivery-write", true) => {
-                acl.grants.push(group(LOG_DELIVERY, "WRITE"));
-                acl.grants.push(group(LOG_DELIVERY, "READ_ACP"));
+                acl.grants
+                    .push(group(Group::LogDelivery, Permission::Write));
+                acl.grants
+                    .push(group(Group::LogDelivery, Permission::ReadAcp));
             }
             _ => return None,
         }
@@ -115,7 +240,7 @@ impl Acl {
     /// # Errors
     /// [`Refusal`] for a value S3 cannot parse.
     pub fn from_grant_headers<'a>(
-        headers: impl IntoIterator<Item = (&'a str, &'a str)>,
+        headers: impl IntoIterator<Item = (Permission, &'a str)>,
     ) -> Result<Self, Refusal> {
         let bad = || Refusal::invalid_argument("Invalid grant header value");
         let mut grants = Vec::new();
@@ -125,13 +250,15 @@ impl Acl {
                 let who = who.trim().trim_matches('"').to_string();
                 let grantee = match kind.trim() {
                     "id" => Grantee::CanonicalUser { id: who },
-                    "uri" => Grantee::Group { uri: who },
+                    "uri" => Grantee::Group {
+                        uri: Group::parse(&who)?,
+                    },
                     "emailAddress" => Grantee::AmazonCustomerByEmail { email: who },
                     _ => return Err(bad()),
                 };
                 grants.push(Grant {
                     grantee,
-                    permission: permission.to_string(),
+                    permission,
                 });
             }
         }
@@ -140,35 +267,22 @@ impl Acl {
         Ok(acl)
     }
 
-    /// AWS's checks of the grants.
+    /// AWS's checks of the grants a typed ACL can still fail (unknown permissions and
+    /// groups cannot be represented: [`Permission::parse`] and [`Group::parse`] refuse them).
     ///
     /// # Errors
-    /// [`Refusal`]: an unknown permission or group (`MalformedACLError`), an e-mail grantee
-    /// (this server has no e-mail directory: `UnresolvableGrantByEmailAddress`).
+    /// [`Refusal`]: an e-mail grantee (this server has no e-mail directory:
+    /// `UnresolvableGrantByEmailAddress`).
     pub fn validate(&self) -> Result<(), Refusal> {
-        for g in &self.grants {
-            if !PERMISSIONS.contains(&g.permission.as_str()) {
-                return Err(Refusal::new(
-                    ErrorCode::MalformedACLError,
-                    crate::refusal::MALFORMED_XML,
-                ));
-            }
-            match &g.grantee {
-                Grantee::Group { uri }
-                    if ![ALL_USERS, AUTHENTICATED_USERS, LOG_DELIVERY].contains(&uri.as_str()) =>
-                {
-                    return Err(Refusal::invalid_argument(format!(
-                        "Invalid group uri: {uri}"
-                    )));
-                }
-                Grantee::AmazonCustomerByEmail { .. } => {
-                    return Err(Refusal::new(
-                        ErrorCode::UnresolvableGrantByEmailAddress,
-                        "The e-mail address you provided does not match any account on record.",
-                    ));
-                }
-                _ => {}
-            }
+        if self
+            .grants
+            .iter()
+            .any(|g| matches!(g.grantee, Grantee::AmazonCustomerByEmail { .. }))
+        {
+            return Err(Refusal::new(
+                ErrorCode::UnresolvableGrantByEmailAddress,
+                "The e-mail address you provided does not match any account on record.",
+            ));
         }
         Ok(())
     }
@@ -177,7 +291,12 @@ impl Acl {
     #[must_use]
     pub fn is_public(&self) -> bool {
         self.grants.iter().any(|g| {
-            matches!(&g.grantee, Grantee::Group { uri } if uri == ALL_USERS || uri == AUTHENTICATED_USERS)
+            matches!(
+                g.grantee,
+                Grantee::Group {
+                    uri: Group::AllUsers | Group::AuthenticatedUsers
+                }
+            )
         })
     }
 
@@ -186,7 +305,7 @@ impl Acl {
     #[must_use]
     pub fn owner_only(&self, owner_id: &str) -> bool {
         self.grants.iter().all(|g| {
-            g.permission == "FULL_CONTROL"
+            g.permission == Permission::FullControl
                 && matches!(&g.grantee, Grantee::CanonicalUser { id } if id == owner_id)
         })
     }
@@ -197,51 +316,17 @@ impl Acl {
     #[must_use]
     pub fn allows(&self, action: &str, authenticated: bool, object_acl: bool) -> bool {
         self.grants.iter().any(|g| {
-            let for_caller = match &g.grantee {
-                Grantee::Group { uri } => {
-                    uri == ALL_USERS || (authenticated && uri == AUTHENTICATED_USERS)
-                }
+            let for_caller = match g.grantee {
+                Grantee::Group {
+                    uri: Group::AllUsers,
+                } => true,
+                Grantee::Group {
+                    uri: Group::AuthenticatedUsers,
+                } => authenticated,
                 _ => false,
             };
-            for_caller && permits(&g.permission, action, object_acl)
+            for_caller && g.permission.permits(action, object_acl)
         })
-    }
-}
-
-/// Whether an ACL permission covers an IAM action.
-fn permits(permission: &str, action: &str, object_acl: bool) -> bool {
-    let read: &[&str] = if object_acl {
-        &["s3:GetObject", "s3:GetObjectVersion"]
-    } else {
-        &[
-            "s3:ListBucket",
-            "s3:ListBucketVersions",
-            "s3:ListBucketMultipartUploads",
-        ]
-    };
-    let write: &[&str] = if object_acl {
-        &[]
-    } else {
-        &["s3:PutObject", "s3:DeleteObject"]
-    };
-    let read_acp: &[&str] = if object_acl {
-        &["s3:GetObjectAcl", "s3:GetObjectVersionAcl"]
-    } else {
-        &["s3:GetBucketAcl"]
-    };
-    let write_acp: &[&str] = if object_acl {
-        &["s3:PutObjectAcl", "s3:PutObjectVersionAcl"]
-    } else {
-        &["s3:PutBucketAcl"]
-    };
-    let set = |s: &[&str]| s.contains(&action);
-    match permission {
-        "READ" => set(read),
-        "WRITE" => set(write),
-        "READ_ACP" => set(read_acp),
-        "WRITE_ACP" => set(write_acp),
-        "FULL_CONTROL" => set(read) || set(write) || set(read_acp) || set(write_acp),
-        _ => false,
     }
 }
 
@@ -273,31 +358,66 @@ mod tests {
     fn grant_headers_parse_and_are_checked() {
         let a = Acl::from_grant_headers([
             (
-                "READ",
+                Permission::Read,
                 r#"uri="http://acs.amazonaws.com/groups/global/AllUsers", id="abc""#,
             ),
-            ("FULL_CONTROL", r#"id="owner-id""#),
+            (Permission::FullControl, r#"id="owner-id""#),
         ])
         .unwrap();
         assert_eq!(a.grants.len(), 3);
         assert!(a.is_public());
         assert_eq!(
-            Acl::from_grant_headers([("READ", r#"uri="http://example.com/x""#)])
+            Acl::from_grant_headers([(Permission::Read, r#"uri="http://example.com/x""#)])
                 .unwrap_err()
                 .code,
             "InvalidArgument"
         );
         assert_eq!(
-            Acl::from_grant_headers([("READ", r#"emailAddress="a@b.c""#)])
+            Acl::from_grant_headers([(Permission::Read, r#"emailAddress="a@b.c""#)])
                 .unwrap_err()
                 .code,
             "UnresolvableGrantByEmailAddress"
         );
         assert_eq!(
-            Acl::from_grant_headers([("READ", "nonsense")])
+            Acl::from_grant_headers([(Permission::Read, "nonsense")])
                 .unwrap_err()
                 .code,
             "InvalidArgument"
         );
+    }
+
+    #[test]
+    fn the_stored_form_is_s3s_names_and_uris() {
+        let stored = serde_json::json!({"Grants": [
+            {"Grantee": {"Type": "Group", "URI": "http://acs.amazonaws.com/groups/global/AllUsers"}, "Permission": "READ"},
+            {"Grantee": {"Type": "CanonicalUser", "ID": "owner-id"}, "Permission": "FULL_CONTROL"},
+            {"Grantee": {"Type": "Group", "URI": "http://acs.amazonaws.com/groups/s3/LogDelivery"}, "Permission": "READ_ACP"},
+        ]});
+        let acl: Acl = serde_json::from_value(stored.clone()).unwrap();
+        assert!(acl.is_public() && acl.allows("s3:GetObject", false, true));
+        assert_eq!(serde_json::to_value(&acl).unwrap(), stored);
+        let unknown_group = serde_json::json!({"Grants": [
+            {"Grantee": {"Type": "Group", "URI": "http://example.com/x"}, "Permission": "READ"},
+        ]});
+        assert!(serde_json::from_value::<Acl>(unknown_group).is_err());
+        assert_eq!(Permission::parse("READ_ACP").unwrap(), Permission::ReadAcp);
+        assert_eq!(
+            Permission::parse("read").unwrap_err().code,
+            "MalformedACLError"
+        );
+        assert_eq!(
+            Group::parse(Group::AuthenticatedUsers.uri()).unwrap(),
+            Group::AuthenticatedUsers
+        );
+    }
+
+    #[test]
+    fn permissions_map_to_actions_as_aws_documents() {
+        assert!(Permission::Write.permits("s3:PutObject", false));
+        assert!(!Permission::Write.permits("s3:PutObject", true));
+        assert!(Permission::Read.permits("s3:ListBucket", false));
+        assert!(!Permission::Read.permits("s3:GetObjectAcl", true));
+        assert!(Permission::FullControl.permits("s3:PutObjectAcl", true));
+        assert!(!Permission::ReadAcp.permits("s3:PutBucketAcl", false));
     }
 }

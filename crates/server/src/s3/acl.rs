@@ -50,7 +50,7 @@ fn grants_dto(acl: &Acl) -> Vec<Grant> {
                 spec::Grantee::CanonicalUser { id } => {
                     (Type::CANONICAL_USER, Some(id.clone()), None, None)
                 }
-                spec::Grantee::Group { uri } => (Type::GROUP, None, Some(uri.clone()), None),
+                spec::Grantee::Group { uri } => (Type::GROUP, None, Some(uri.uri().into()), None),
                 spec::Grantee::AmazonCustomerByEmail { email } => (
                     Type::AMAZON_CUSTOMER_BY_EMAIL,
                     None,
@@ -66,7 +66,7 @@ fn grants_dto(acl: &Acl) -> Vec<Grant> {
                     type_: Type::from_static(type_),
                     uri,
                 }),
-                permission: Some(Permission::from(g.permission.clone())),
+                permission: Some(Permission::from_static(g.permission.as_str())),
             }
         })
         .collect()
@@ -88,7 +88,8 @@ fn acl_of_policy(p: &AccessControlPolicy) -> S3Result<Acl> {
                 id: e.id.clone().ok_or_else(malformed)?,
             },
             Type::GROUP => spec::Grantee::Group {
-                uri: e.uri.clone().ok_or_else(malformed)?,
+                uri: spec::Group::parse(e.uri.as_deref().ok_or_else(malformed)?)
+                    .map_err(super::error::refused)?,
             },
             Type::AMAZON_CUSTOMER_BY_EMAIL => spec::Grantee::AmazonCustomerByEmail {
                 email: e.email_address.clone().ok_or_else(malformed)?,
@@ -97,11 +98,10 @@ fn acl_of_policy(p: &AccessControlPolicy) -> S3Result<Acl> {
         };
         grants.push(spec::Grant {
             grantee,
-            permission: g
-                .permission
-                .as_ref()
-                .map(|p| p.as_str().to_string())
-                .ok_or_else(malformed)?,
+            permission: spec::Permission::parse(
+                g.permission.as_ref().ok_or_else(malformed)?.as_str(),
+            )
+            .map_err(super::error::refused)?,
         });
     }
     let acl = Acl { grants };
@@ -113,11 +113,11 @@ fn acl_of_policy(p: &AccessControlPolicy) -> S3Result<Acl> {
 /// `None` when it sets none.
 fn requested_acl(
     canned: Option<&str>,
-    headers: &[(&str, Option<&str>)],
+    headers: &[(spec::Permission, Option<&str>)],
     policy: Option<&AccessControlPolicy>,
     bucket: bool,
 ) -> S3Result<Option<Acl>> {
-    let grants: Vec<(&str, &str)> = headers
+    let grants: Vec<(spec::Permission, &str)> = headers
         .iter()
         .filter_map(|(p, v)| v.map(|v| (*p, v)))
         .collect();
@@ -160,7 +160,7 @@ fn check_public(config: &BucketConfig, acl: &Acl) -> S3Result<()> {
 pub(super) fn for_new_object(
     config: &BucketConfig,
     canned: Option<&str>,
-    headers: &[(&str, Option<&str>)],
+    headers: &[(spec::Permission, Option<&str>)],
 ) -> S3Result<Option<serde_json::Value>> {
     let Some(acl) = requested_acl(canned, headers, None, false)? else {
         return Ok(None);
@@ -182,7 +182,7 @@ pub(super) fn for_new_object(
 pub(super) fn for_new_bucket(
     ownership: Option<&str>,
     canned: Option<&str>,
-    headers: &[(&str, Option<&str>)],
+    headers: &[(spec::Permission, Option<&str>)],
 ) -> S3Result<Option<serde_json::Value>> {
     let Some(acl) = requested_acl(canned, headers, None, true)? else {
         return Ok(None);
@@ -210,18 +210,51 @@ pub(super) fn for_new_bucket(
         .map_err(S3Error::internal_error)
 }
 
+/// A request's `x-amz-grant-*` headers, by permission (`write` where the request has
+/// `x-amz-grant-write`: bucket requests).
+macro_rules! grant_headers {
+    ($input:expr) => {
+        [
+            (
+                leadshop_spec::acl::Permission::Read,
+                $input.grant_read.as_deref(),
+            ),
+            (
+                leadshop_spec::acl::Permission::ReadAcp,
+                $input.grant_read_acp.as_deref(),
+            ),
+            (
+                leadshop_spec::acl::Permission::WriteAcp,
+                $input.grant_write_acp.as_deref(),
+            ),
+            (
+                leadshop_spec::acl::Permission::FullControl,
+                $input.grant_full_control.as_deref(),
+            ),
+        ]
+    };
+    ($input:expr, write) => {{
+        let [read, read_acp, write_acp, full] = $crate::s3::acl::grant_headers!($input);
+        [
+            read,
+            (
+                leadshop_spec::acl::Permission::Write,
+                $input.grant_write.as_deref(),
+            ),
+            read_acp,
+            write_acp,
+            full,
+        ]
+    }};
+}
+pub(super) use grant_headers;
+
 /// The ACL fields of Put{Bucket,Object}Acl.
 macro_rules! requested {
     ($input:expr, $bucket:expr) => {
         requested_acl(
             $input.acl.as_ref().map(|a| a.as_str()),
-            &[
-                ("READ", $input.grant_read.as_deref()),
-                ("WRITE", $input.grant_write.as_deref()),
-                ("READ_ACP", $input.grant_read_acp.as_deref()),
-                ("WRITE_ACP", $input.grant_write_acp.as_deref()),
-                ("FULL_CONTROL", $input.grant_full_control.as_deref()),
-            ],
+            &grant_headers!($input, write),
             $input.access_control_policy.as_ref(),
             $bucket,
         )

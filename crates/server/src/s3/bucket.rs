@@ -41,13 +41,7 @@ pub(super) async fn create_bucket(
     let acl = super::acl::for_new_bucket(
         ownership,
         input.acl.as_ref().map(BucketCannedACL::as_str),
-        &[
-            ("READ", input.grant_read.as_deref()),
-            ("WRITE", input.grant_write.as_deref()),
-            ("READ_ACP", input.grant_read_acp.as_deref()),
-            ("WRITE_ACP", input.grant_write_acp.as_deref()),
-            ("FULL_CONTROL", input.grant_full_control.as_deref()),
-        ],
+        &super::acl::grant_headers!(input, write),
     )?;
     let rec = BucketRecord {
         name: input.bucket.clone(),

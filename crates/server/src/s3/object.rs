@@ -61,12 +61,7 @@ macro_rules! object_acl {
         $crate::s3::acl::for_new_object(
             $config,
             $input.acl.as_ref().map(|a| a.as_str()),
-            &[
-                ("READ", $input.grant_read.as_deref()),
-                ("READ_ACP", $input.grant_read_acp.as_deref()),
-                ("WRITE_ACP", $input.grant_write_acp.as_deref()),
-                ("FULL_CONTROL", $input.grant_full_control.as_deref()),
-            ],
+            &$crate::s3::acl::grant_headers!($input),
         )
     };
 }

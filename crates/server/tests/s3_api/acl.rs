@@ -273,3 +273,98 @@ async fn acls_are_enforced_where_object_ownership_enables_them() {
         .unwrap_err();
     assert_eq!(code(&e), "InvalidBucketAclWithObjectOwnership");
 }
+
+/// Grants the typed ACL cannot hold are refused with AWS's codes, in a body and in the
+/// `x-amz-grant-*` headers; one it can hold is stored and read back.
+#[tokio::test]
+async fn grants_that_name_no_permission_or_group_are_refused() {
+    use aws_sdk_s3::types::{AccessControlPolicy, Grant, Grantee, Owner, Permission, Type};
+    let srv = TestServer::start().await;
+    let s3 = srv.admin();
+    let b = bucket("acl-grants");
+    s3.create_bucket()
+        .bucket(&b)
+        .object_ownership(ObjectOwnership::ObjectWriter)
+        .send()
+        .await
+        .unwrap();
+    let owner = s3.get_bucket_acl().bucket(&b).send().await.unwrap();
+    let owner_id = owner.owner().unwrap().id().unwrap().to_string();
+    let policy = |grantee: Grantee, permission: Permission| {
+        AccessControlPolicy::builder()
+            .owner(Owner::builder().id(&owner_id).build())
+            .grants(
+                Grant::builder()
+                    .grantee(grantee)
+                    .permission(permission)
+                    .build(),
+            )
+            .build()
+    };
+    let group = |uri: &str| {
+        Grantee::builder()
+            .r#type(Type::Group)
+            .uri(uri)
+            .build()
+            .unwrap()
+    };
+    let log_delivery = "http://acs.amazonaws.com/groups/s3/LogDelivery";
+    let refused = [
+        (
+            policy(group("http://example.com/everyone"), Permission::Read),
+            "InvalidArgument",
+        ),
+        (
+            policy(group(log_delivery), Permission::from("READ_EVERYTHING")),
+            "MalformedACLError",
+        ),
+        (
+            policy(
+                Grantee::builder()
+                    .r#type(Type::AmazonCustomerByEmail)
+                    .email_address("someone@example.com")
+                    .build()
+                    .unwrap(),
+                Permission::Read,
+            ),
+            "UnresolvableGrantByEmailAddress",
+        ),
+    ];
+    for (body, want) in refused {
+        let e = s3
+            .put_bucket_acl()
+            .bucket(&b)
+            .access_control_policy(body)
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!((code(&e).as_str(), status(&e)), (want, 400));
+    }
+    let e = s3
+        .put_bucket_acl()
+        .bucket(&b)
+        .grant_read("uri=\"http://example.com/everyone\"")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!((code(&e).as_str(), status(&e)), ("InvalidArgument", 400));
+    // Allowed: the log-delivery group's WRITE (not public, so Public Access Block lets it).
+    s3.put_bucket_acl()
+        .bucket(&b)
+        .access_control_policy(policy(group(log_delivery), Permission::Write))
+        .send()
+        .await
+        .unwrap();
+    let got = s3.get_bucket_acl().bucket(&b).send().await.unwrap();
+    let grants: Vec<_> = got
+        .grants()
+        .iter()
+        .map(|g| {
+            (
+                g.grantee().unwrap().uri().unwrap_or("").to_string(),
+                g.permission().unwrap().as_str().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(grants, [(log_delivery.to_string(), "WRITE".to_string())]);
+}
