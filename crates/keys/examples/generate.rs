@@ -32,7 +32,7 @@ fn put(store: &Store, bucket: &str, key: &str, body: &[u8]) {
     let new = NewVersion {
         key: key.into(),
         etag: BODY_MD5.into(),
-        storage_class: "STANDARD".into(),
+        storage_class: leadshop_store::StorageClass::Standard,
         checksums: Checksums {
             crc64nvme: Some(BODY_CRC64NVME.into()),
             checksum_type: Some(ChecksumType::FullObject),

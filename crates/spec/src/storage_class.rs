@@ -3,10 +3,18 @@
 //! lifecycle waterfall, and whether it is archived (read only after a restore). Requests,
 //! lifecycle rules, the usage metrics and the cost estimate all read this list.
 
-/// A storage class.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+use serde::{Deserialize, Serialize};
+
+/// A storage class (serialised as its AWS name; an empty name, which early records of delete
+/// markers carried, reads as `STANDARD`).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
+)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum StorageClass {
     /// `STANDARD`.
+    #[default]
+    #[serde(alias = "")]
     Standard,
     /// `STANDARD_IA`.
     StandardIa,
@@ -129,6 +137,17 @@ impl std::fmt::Display for StorageClass {
 #[cfg(test)]
 mod tests {
     use super::StorageClass as C;
+
+    #[test]
+    fn the_serialised_form_is_the_aws_name() {
+        for c in C::ALL {
+            let json = serde_json::to_string(&c).unwrap();
+            assert_eq!(json, format!("\"{}\"", c.name()));
+            assert_eq!(serde_json::from_str::<C>(&json).unwrap(), c);
+        }
+        assert_eq!(serde_json::from_str::<C>("\"\"").unwrap(), C::Standard);
+        assert!(serde_json::from_str::<C>("\"standard\"").is_err());
+    }
 
     #[test]
     fn names_round_trip_and_nothing_else_parses() {

@@ -52,8 +52,8 @@ pub use masters::Rewrapped;
 pub use orphans::SweepReport;
 pub use record::{
     BucketRecord, ChecksumAlgorithm, ChecksumType, Checksums, ContentHeaders, Envelope,
-    NULL_VERSION_ID, PartRecord, Restore, Segment, SseAlgorithm, UploadKms, UploadRecord,
-    VersionRecord, VersioningState,
+    NULL_VERSION_ID, PartRecord, Restore, Segment, SseAlgorithm, StorageClass, UploadKms,
+    UploadRecord, VersionRecord, VersioningState,
 };
 pub use rewrap::REWRAP_BATCH;
 pub use write::{NewPart, NewVersion};

@@ -21,6 +21,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::lock::{Protection, Retention};
+pub use leadshop_spec::StorageClass;
 
 /// The version id S3 gives objects written while versioning is not enabled.
 pub const NULL_VERSION_ID: &str = "null";
@@ -312,8 +313,8 @@ pub struct VersionRecord {
     pub size: u64,
     /// ETag without quotes (`hex(md5)` or `hex(md5 of md5s)-N`).
     pub etag: String,
-    /// Storage class (`STANDARD`, `STANDARD_IA`, …).
-    pub storage_class: String,
+    /// Storage class.
+    pub storage_class: StorageClass,
     /// Checksums.
     #[serde(default)]
     pub checksums: Checksums,
@@ -369,7 +370,7 @@ impl VersionRecord {
             last_modified_ms: now_ms,
             size: 0,
             etag: String::new(),
-            storage_class: "STANDARD".into(),
+            storage_class: StorageClass::Standard,
             checksums: Checksums::default(),
             headers: ContentHeaders::default(),
             metadata: BTreeMap::new(),
@@ -400,7 +401,7 @@ impl VersionRecord {
     /// restored copy.
     #[must_use]
     pub fn is_archived(&self) -> bool {
-        matches!(self.storage_class.as_str(), "GLACIER" | "DEEP_ARCHIVE")
+        self.storage_class.is_archive()
     }
 
     /// Whether its data can be read at `now_ms`: not archived, or restored and not expired.
@@ -432,7 +433,7 @@ pub struct UploadRecord {
     /// Initiation time, milliseconds since the Unix epoch.
     pub initiated_ms: i64,
     /// Storage class of the object to be.
-    pub storage_class: String,
+    pub storage_class: StorageClass,
     /// Checksum algorithm chosen at creation (`CRC32`, …), if any.
     pub checksum_algorithm: Option<String>,
     /// Whether the completed object's checksum is of the whole or of the parts.

@@ -19,8 +19,8 @@ pub struct NewVersion {
     pub key: String,
     /// The ETag, without quotes.
     pub etag: String,
-    /// `STANDARD`, `STANDARD_IA`, ….
-    pub storage_class: String,
+    /// Its storage class.
+    pub storage_class: crate::StorageClass,
     /// The checksums computed over the data.
     pub checksums: Checksums,
     /// Content-Type and the other stored response headers.

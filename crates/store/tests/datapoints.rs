@@ -82,7 +82,7 @@ fn storage_usage_counts_every_version_by_class_and_no_delete_marker() {
     }
     let sealed = support::write(&store, b"cold data");
     let mut cold = support::record("c", sealed);
-    cold.storage_class = "GLACIER_IR".into();
+    cold.storage_class = leadshop_store::StorageClass::GlacierIr;
     store.put_version("b", cold, None).unwrap();
     store.delete_object("b", "k", None).unwrap();
     let usage = store.storage_usage().unwrap();

@@ -29,7 +29,7 @@ fn put(store: &Store, bucket: &str, key: &str, body: &[u8]) -> String {
     let new = NewVersion {
         key: key.into(),
         etag: "e".into(),
-        storage_class: "STANDARD".into(),
+        storage_class: leadshop_store::StorageClass::Standard,
         ..NewVersion::default()
     };
     let out = store

@@ -76,7 +76,7 @@ fn writes_begun_under_the_old_key_commit_under_the_new_one() {
             bucket: "b".into(),
             key: "multi".into(),
             initiated_ms: 0,
-            storage_class: "STANDARD".into(),
+            storage_class: leadshop_store::StorageClass::Standard,
             checksum_algorithm: None,
             checksum_type: None,
             headers: Default::default(),

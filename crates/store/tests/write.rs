@@ -35,7 +35,7 @@ fn new(key: &str) -> NewVersion {
     NewVersion {
         key: key.into(),
         etag: "e".into(),
-        storage_class: "STANDARD".into(),
+        storage_class: leadshop_store::StorageClass::Standard,
         ..NewVersion::default()
     }
 }

@@ -80,7 +80,7 @@ pub(super) async fn get_object_attributes(
         out.e_tag = Some(etag(&v.etag));
     }
     if wanted("StorageClass") {
-        out.storage_class = Some(StorageClass::from(v.storage_class.clone()));
+        out.storage_class = Some(super::convert::class_dto(v.storage_class));
     }
     if wanted("ObjectSize") {
         out.object_size = Some(i64::try_from(v.size).unwrap_or(i64::MAX));

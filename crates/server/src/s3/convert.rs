@@ -35,18 +35,24 @@ pub(crate) fn etag(s: &str) -> ETag {
 
 /// Validates a requested storage class (default STANDARD): one of
 /// [`leadshop_spec::StorageClass::ALL`].
-pub(crate) fn storage_class(sc: Option<&dto::StorageClass>) -> S3Result<String> {
-    match sc {
-        None => Ok(leadshop_spec::StorageClass::Standard.name().into()),
-        Some(sc) if leadshop_spec::StorageClass::parse(sc.as_str()).is_some() => {
-            Ok(sc.as_str().to_string())
-        }
-        Some(sc) => Err(s3_error!(
+pub(crate) fn storage_class(
+    sc: Option<&dto::StorageClass>,
+) -> S3Result<leadshop_spec::StorageClass> {
+    let Some(sc) = sc else {
+        return Ok(leadshop_spec::StorageClass::Standard);
+    };
+    leadshop_spec::StorageClass::parse(sc.as_str()).ok_or_else(|| {
+        s3_error!(
             InvalidStorageClass,
             "The storage class you specified is not valid: {}",
             sc.as_str()
-        )),
-    }
+        )
+    })
+}
+
+/// A stored storage class as a DTO value (`StorageClass`, `ObjectStorageClass`, …).
+pub(crate) fn class_dto<T: From<String>>(class: leadshop_spec::StorageClass) -> T {
+    T::from(class.name().to_string())
 }
 
 /// User metadata from the request (keys lower-cased, as S3 returns them).
@@ -207,7 +213,7 @@ pub(crate) fn object_entry(v: &VersionRecord, encode: bool) -> dto::Object {
         owner: None,
         restore_status: None,
         size: Some(i64::try_from(v.size).unwrap_or(i64::MAX)),
-        storage_class: Some(dto::ObjectStorageClass::from(v.storage_class.clone())),
+        storage_class: Some(class_dto(v.storage_class)),
     }
 }
 

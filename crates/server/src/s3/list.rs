@@ -193,7 +193,7 @@ pub(super) async fn list_object_versions(
                 owner: Some(owner()),
                 restore_status: None,
                 size: Some(i64::try_from(v.size).unwrap_or(i64::MAX)),
-                storage_class: Some(ObjectVersionStorageClass::from(v.storage_class.clone())),
+                storage_class: Some(super::convert::class_dto(v.storage_class)),
                 version_id: Some(v.version_id.clone()),
             });
         }

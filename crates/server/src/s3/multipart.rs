@@ -408,7 +408,7 @@ pub(super) async fn list_parts(
         part_number_marker: Some(marker),
         next_part_number_marker: page.last().map(|p| p.part_number),
         is_truncated: Some(truncated),
-        storage_class: Some(StorageClass::from(up.storage_class.clone())),
+        storage_class: Some(super::convert::class_dto(up.storage_class)),
         checksum_algorithm: up.checksum_algorithm.clone().map(ChecksumAlgorithm::from),
         checksum_type: up
             .checksum_type
@@ -468,7 +468,7 @@ pub(super) async fn list_multipart_uploads(
                 .map(|t| ChecksumType::from(t.as_str().to_string())),
             initiated: Some(ts(u.initiated_ms)),
             key: Some(convert::maybe_encode(&u.key, encode)),
-            storage_class: Some(StorageClass::from(u.storage_class.clone())),
+            storage_class: Some(super::convert::class_dto(u.storage_class)),
             upload_id: Some(u.upload_id.clone()),
             ..Default::default()
         });

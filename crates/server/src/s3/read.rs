@@ -262,8 +262,8 @@ macro_rules! fill_read_output {
         $out.e_tag = Some(etag(&v.etag));
         $out.last_modified = Some(ts(v.last_modified_ms));
         $out.version_id = (v.version_id != NULL_VERSION_ID).then(|| v.version_id.clone());
-        $out.storage_class =
-            (v.storage_class != "STANDARD").then(|| StorageClass::from(v.storage_class.clone()));
+        $out.storage_class = (v.storage_class != leadshop_spec::StorageClass::Standard)
+            .then(|| $crate::s3::convert::class_dto(v.storage_class));
         $out.metadata = (!v.metadata.is_empty()).then(|| v.metadata.clone().into_iter().collect());
         $out.parts_count = view.parts_count;
         $out.server_side_encryption = convert::sse(&v.segments);

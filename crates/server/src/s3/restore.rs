@@ -37,9 +37,9 @@ pub(super) fn restore_header(v: &VersionRecord, now_ms: i64) -> Option<String> {
 }
 
 /// Hours a restore takes, by class and tier; `None` where AWS offers no such tier.
-fn restore_hours(class: &str, tier: &str) -> Option<f64> {
+fn restore_hours(class: leadshop_spec::StorageClass, tier: &str) -> Option<f64> {
     use leadshop_spec::StorageClass::{DeepArchive, Glacier};
-    match (leadshop_spec::StorageClass::parse(class)?, tier) {
+    match (class, tier) {
         (Glacier, "Expedited") => Some(5.0 / 60.0),
         (Glacier, "Standard") => Some(5.0),
         (Glacier, "Bulk") => Some(12.0),
@@ -88,10 +88,10 @@ pub(super) async fn restore_object(
                         "Restore is not allowed for the object's current storage class",
                     ));
                 }
-                let Some(hours) = restore_hours(&v.storage_class, &tier) else {
+                let Some(hours) = restore_hours(v.storage_class, &tier) else {
                     return Err(leadshop_store::StoreError::InvalidArgument(format!(
                         "The {tier} retrieval tier is not available for {}",
-                        v.storage_class
+                        v.storage_class.name()
                     )));
                 };
                 match &v.restore {

@@ -138,7 +138,7 @@ fn deliver(s: &LogDelivery, segment: &Ready) -> Result<(), StoreError> {
             let new = NewVersion {
                 key: key.clone(),
                 etag: hex::encode(md5::Md5::digest(&contents.body)),
-                storage_class: "STANDARD".into(),
+                storage_class: leadshop_store::StorageClass::Standard,
                 checksums: Checksums {
                     crc64nvme: Some(
                         base64::engine::general_purpose::STANDARD.encode(crc.to_be_bytes()),

@@ -5,8 +5,7 @@ use std::collections::BTreeMap;
 use crate::storage_class::StorageClass;
 
 use super::{
-    LifecycleConfiguration, MIN_SIZE_VARIES, MIN_TRANSITION_SIZE, Rule, can_transition, due_after,
-    parse_date,
+    LifecycleConfiguration, MIN_SIZE_VARIES, MIN_TRANSITION_SIZE, Rule, due_after, parse_date,
 };
 
 impl LifecycleConfiguration {
@@ -129,23 +128,24 @@ impl LifecycleConfiguration {
         due: impl Iterator<Item = (&'a Rule, &'a str)>,
         v: &Version<'_>,
     ) -> Option<Decision> {
-        due.filter(|(r, class)| {
-            can_transition(v.storage_class, class) && self.size_allows(r, class, v.size)
-        })
-        .max_by_key(|(_, class)| StorageClass::parse(class).and_then(StorageClass::waterfall_depth))
-        .map(|(r, class)| Decision::Transition {
-            rule: r.label(),
-            to: class.to_string(),
-        })
+        // A validated configuration names only classes that parse.
+        due.filter_map(|(r, class)| Some((r, StorageClass::parse(class)?)))
+            .filter(|&(r, class)| {
+                v.storage_class.can_transition_to(class) && self.size_allows(r, class, v.size)
+            })
+            .max_by_key(|&(_, class)| class.waterfall_depth())
+            .map(|(r, to)| Decision::Transition {
+                rule: r.label(),
+                to,
+            })
     }
 
     /// The default minimum size, unless the rule's filter names a size of its own.
-    fn size_allows(&self, rule: &Rule, class: &str, size: u64) -> bool {
+    fn size_allows(&self, rule: &Rule, class: StorageClass, size: u64) -> bool {
         if rule.has_size_filter() || size >= MIN_TRANSITION_SIZE {
             return true;
         }
-        self.min_size_behaviour() == MIN_SIZE_VARIES
-            && StorageClass::parse(class).is_some_and(StorageClass::is_archive)
+        self.min_size_behaviour() == MIN_SIZE_VARIES && class.is_archive()
     }
 
     /// Whether an upload of `key` initiated at `initiated_ms` is aborted by now, and by which
@@ -197,7 +197,7 @@ pub struct Version<'a> {
     /// When it was written (ms since the epoch).
     pub created_ms: i64,
     /// Its storage class.
-    pub storage_class: &'a str,
+    pub storage_class: StorageClass,
     /// A delete marker.
     pub delete_marker: bool,
     /// Current or noncurrent.
@@ -229,7 +229,7 @@ pub enum Decision {
         /// The rule.
         rule: String,
         /// The class.
-        to: String,
+        to: StorageClass,
     },
     /// Expire the current version (a delete marker where versioning is on).
     Expire(String),

@@ -12,7 +12,6 @@
 //! written. The length of a day is a parameter so tests can make it short.
 
 use crate::refusal::{ErrorCode, Refusal};
-use crate::storage_class::StorageClass;
 use serde::{Deserialize, Serialize};
 
 /// At most this many rules, as on AWS.
@@ -200,16 +199,6 @@ pub fn parse_date(text: &str) -> Result<i64, Refusal> {
         return Err(Refusal::invalid_argument("'Date' must be at midnight GMT"));
     }
     i64::try_from(t.unix_timestamp_nanos() / 1_000_000).map_err(|_| Refusal::malformed_xml())
-}
-
-/// Whether S3 moves an object of class `from` to `to` ([`StorageClass::can_transition_to`];
-/// never from or to a class leadshop does not store).
-#[must_use]
-pub fn can_transition(from: &str, to: &str) -> bool {
-    match (StorageClass::parse(from), StorageClass::parse(to)) {
-        (Some(from), Some(to)) => from.can_transition_to(to),
-        _ => false,
-    }
 }
 
 mod decide;

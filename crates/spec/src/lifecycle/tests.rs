@@ -2,6 +2,7 @@
 use std::collections::BTreeMap;
 
 use super::*;
+use crate::storage_class::StorageClass;
 
 const DAY: i64 = 86_400_000;
 
@@ -23,7 +24,7 @@ fn current<'a>(
         size,
         tags,
         created_ms: created,
-        storage_class: "STANDARD",
+        storage_class: StorageClass::Standard,
         delete_marker: false,
         state: State::Current { only_version: true },
     }
@@ -52,7 +53,7 @@ fn the_baseline_moves_large_objects_to_ia_after_30_days_and_expires_tmp() {
         c.decide(&big, 131 * DAY, DAY),
         Some(Decision::Transition {
             rule: "standard-ia-after-30-days".into(),
-            to: "STANDARD_IA".into()
+            to: StorageClass::StandardIa
         })
     );
     let small = current("reports/a.txt", 1000, created, &tags);
@@ -159,13 +160,13 @@ fn transitions_only_go_down_and_the_deepest_due_wins() {
         Some(Decision::Transition { to, .. }) => Some(to),
         _ => None,
     };
-    assert_eq!(to(30 * DAY).as_deref(), Some("STANDARD_IA"));
-    assert_eq!(to(90 * DAY).as_deref(), Some("GLACIER"));
+    assert_eq!(to(30 * DAY), Some(StorageClass::StandardIa));
+    assert_eq!(to(90 * DAY), Some(StorageClass::Glacier));
     let mut deep = v;
-    deep.storage_class = "DEEP_ARCHIVE";
+    deep.storage_class = StorageClass::DeepArchive;
     assert_eq!(c.decide(&deep, 90 * DAY, DAY), None);
-    assert!(!can_transition("ONEZONE_IA", "GLACIER_IR"));
-    assert!(can_transition("STANDARD_IA", "GLACIER"));
+    assert!(!StorageClass::OnezoneIa.can_transition_to(StorageClass::GlacierIr));
+    assert!(StorageClass::StandardIa.can_transition_to(StorageClass::Glacier));
 }
 
 #[test]

@@ -264,7 +264,7 @@ mod tests {
         let new = NewVersion {
             key: key.into(),
             etag: "e".into(),
-            storage_class: "STANDARD".into(),
+            storage_class: crate::StorageClass::Standard,
             ..NewVersion::default()
         };
         store

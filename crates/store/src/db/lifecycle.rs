@@ -26,9 +26,9 @@ pub enum LifecycleAction {
         /// The version.
         version_id: String,
         /// Its class when decided.
-        from: String,
+        from: crate::StorageClass,
         /// The new class.
-        to: String,
+        to: crate::StorageClass,
     },
     /// Expire the current version if it is still `version_id`: a delete marker where
     /// versioning is enabled (a `null` one where suspended), removal where unversioned.
@@ -184,7 +184,7 @@ impl Store {
                 if rec.delete_marker || rec.storage_class != *from {
                     return Ok(false);
                 }
-                rec.storage_class.clone_from(to);
+                rec.storage_class = *to;
                 rec.restore = None;
                 versions.insert(table_key.as_slice(), &rec)?;
                 Ok(true)

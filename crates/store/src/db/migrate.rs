@@ -216,7 +216,7 @@ mod tests {
         rec.version_id = format!("{i:016x}{:016x}", i * 7919);
         rec.size = 5 * 1024 * 1024 + i;
         rec.etag = format!("{:032x}-2", i);
-        rec.storage_class = "STANDARD_IA".into();
+        rec.storage_class = crate::StorageClass::StandardIa;
         rec.checksums = Checksums {
             crc64nvme: Some("AAAAAAAAAAA=".into()),
             checksum_type: Some(crate::ChecksumType::FullObject),

@@ -181,7 +181,7 @@ impl Store {
                 last_modified_ms: clock.now_ms(),
                 size: chosen.iter().map(|p| p.size).sum(),
                 etag: done.etag,
-                storage_class: upload.storage_class.clone(),
+                storage_class: upload.storage_class,
                 checksums: done.checksums,
                 headers: upload.headers.clone(),
                 metadata: upload.metadata.clone(),

@@ -44,12 +44,8 @@ impl<'tx> Deref for VersionsMut<'tx> {
     }
 }
 
-fn class_of(rec: &VersionRecord) -> &str {
-    if rec.storage_class.is_empty() {
-        "STANDARD"
-    } else {
-        &rec.storage_class
-    }
+fn class_of(rec: &VersionRecord) -> &'static str {
+    rec.storage_class.name()
 }
 
 impl<'tx> VersionsMut<'tx> {
@@ -253,6 +249,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
+    use crate::StorageClass;
     use crate::db::LifecycleAction;
     use crate::record::{BucketRecord, VersioningState};
     use crate::write::NewVersion;
@@ -269,13 +266,13 @@ mod tests {
             .unwrap();
     }
 
-    fn put(store: &Store, b: &str, key: &str, len: usize, class: &str) -> String {
+    fn put(store: &Store, b: &str, key: &str, len: usize, class: StorageClass) -> String {
         let mut w = store.writer().unwrap();
         w.write(&vec![7u8; len]).unwrap();
         let new = NewVersion {
             key: key.into(),
             etag: "e".into(),
-            storage_class: class.into(),
+            storage_class: class,
             ..NewVersion::default()
         };
         store
@@ -306,19 +303,19 @@ mod tests {
         let store = Store::open(dir.path(), None).unwrap();
         bucket(&store, "v", VersioningState::Enabled);
         bucket(&store, "u", VersioningState::Unversioned);
-        let a1 = put(&store, "v", "a", 100, "STANDARD");
-        let a2 = put(&store, "v", "a", 50, "");
+        let a1 = put(&store, "v", "a", 100, StorageClass::Standard);
+        let a2 = put(&store, "v", "a", 50, StorageClass::default());
         same(&store, "two versions");
         assert_eq!(totals(&store)[&("v".into(), "STANDARD".into())], (150, 2));
-        put(&store, "u", "x", 10, "STANDARD");
-        put(&store, "u", "x", 30, "STANDARD");
+        put(&store, "u", "x", 10, StorageClass::Standard);
+        put(&store, "u", "x", 30, StorageClass::Standard);
         same(&store, "the null version replaced");
         assert_eq!(totals(&store)[&("u".into(), "STANDARD".into())], (30, 1));
         store.delete_object("v", "a", None).unwrap();
         same(&store, "a delete marker");
         store
             .update_version("v", "a", Some(&a1), |r| {
-                r.storage_class = "GLACIER".into();
+                r.storage_class = StorageClass::Glacier;
                 Ok(())
             })
             .unwrap();
@@ -330,8 +327,8 @@ mod tests {
                         bucket: "v".into(),
                         key: "a".into(),
                         version_id: a2.clone(),
-                        from: String::new(),
-                        to: "STANDARD_IA".into(),
+                        from: StorageClass::Standard,
+                        to: StorageClass::StandardIa,
                     },
                     LifecycleAction::DeleteNoncurrent {
                         bucket: "v".into(),
@@ -361,8 +358,8 @@ mod tests {
         {
             let store = Store::open(dir.path(), None).unwrap();
             bucket(&store, "v", VersioningState::Enabled);
-            put(&store, "v", "a", 100, "STANDARD");
-            put(&store, "v", "b", 20, "GLACIER");
+            put(&store, "v", "a", 100, StorageClass::Standard);
+            put(&store, "v", "b", 20, StorageClass::Glacier);
             // As written before the totals existed: no table, no mark.
             let tx = store.db.begin_write().unwrap();
             tx.delete_table(USAGE).unwrap();

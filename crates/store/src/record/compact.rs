@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use super::{
     ChecksumType, Checksums, ContentHeaders, Envelope, Segment, SseAlgorithm, VersionRecord,
 };
-use crate::{FileId, StoreError};
+use crate::{FileId, StorageClass, StoreError};
 
 // Version record fields.
 const KEY: u8 = 1;
@@ -79,9 +79,6 @@ const H_CACHE_CONTROL: u8 = 5;
 const H_EXPIRES: u8 = 6;
 const H_WEBSITE_REDIRECT: u8 = 7;
 
-/// The storage class an absent field means.
-const DEFAULT_CLASS: &str = "STANDARD";
-
 /// Encodes `rec` after the two header bytes `header`.
 pub(super) fn encode_version(header: [u8; 2], rec: &VersionRecord) -> Vec<u8> {
     let mut w = Writer(Vec::with_capacity(256));
@@ -92,8 +89,8 @@ pub(super) fn encode_version(header: [u8; 2], rec: &VersionRecord) -> Vec<u8> {
     w.int(LAST_MODIFIED_MS, rec.last_modified_ms);
     w.uint(SIZE, rec.size);
     w.hex_or_text(ETAG_HEX, ETAG, &rec.etag);
-    if rec.storage_class != DEFAULT_CLASS {
-        w.text(STORAGE_CLASS, &rec.storage_class);
+    if rec.storage_class != StorageClass::Standard {
+        w.text(STORAGE_CLASS, rec.storage_class.name());
     }
     w.nested(CHECKSUMS, |w| checksums(w, &rec.checksums));
     w.nested(HEADERS, |w| headers(w, &rec.headers));
@@ -131,7 +128,16 @@ pub(super) fn decode_version(body: &[u8]) -> Result<VersionRecord, StoreError> {
             SIZE => rec.size = uint(p)?,
             ETAG_HEX => rec.etag = hex::encode(p),
             ETAG => rec.etag = text(p)?,
-            STORAGE_CLASS => rec.storage_class = text(p)?,
+            STORAGE_CLASS => {
+                let name = text(p)?;
+                // Empty in early delete markers' records: STANDARD, as they were counted.
+                rec.storage_class = if name.is_empty() {
+                    StorageClass::Standard
+                } else {
+                    StorageClass::parse(&name)
+                        .ok_or_else(|| corrupt(&format!("a storage class {name:?}")))?
+                };
+            }
             CHECKSUMS => rec.checksums = read_checksums(p)?,
             HEADERS => rec.headers = read_headers(p)?,
             METADATA_ENTRY => entry(p, &mut rec.metadata)?,
@@ -524,6 +530,28 @@ mod tests {
             .expect("stored as its S3 name");
         bytes[at..at + 11].copy_from_slice(b"NOT_A_TYPE!");
         let err = decode_version(&bytes[2..]).expect_err("an unknown type is refused");
+        assert!(matches!(err, StoreError::Corrupt(_)), "{err}");
+    }
+
+    #[test]
+    fn storage_classes_are_kept_as_aws_names_an_empty_one_is_standard_and_nothing_else_decodes() {
+        for class in StorageClass::ALL {
+            let mut rec = with_checksum_type(None);
+            rec.storage_class = class;
+            let bytes = encode_version([0, 2], &rec);
+            let back = decode_version(&bytes[2..]).expect("decodes");
+            assert_eq!(back.storage_class, class);
+        }
+        // As early delete markers were written: an empty class field.
+        let mut w = Writer(vec![0, 2]);
+        w.text(KEY, "k");
+        w.text(STORAGE_CLASS, "");
+        let back = decode_version(&w.0[2..]).expect("decodes");
+        assert_eq!(back.storage_class, StorageClass::Standard);
+        let mut w = Writer(vec![0, 2]);
+        w.text(KEY, "k");
+        w.text(STORAGE_CLASS, "FROZEN");
+        let err = decode_version(&w.0[2..]).expect_err("an unknown class is refused");
         assert!(matches!(err, StoreError::Corrupt(_)), "{err}");
     }
 }

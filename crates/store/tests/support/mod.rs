@@ -21,7 +21,7 @@ pub fn record(key: &str, data: SealedData) -> VersionRecord {
         last_modified_ms: 0,
         size: data.len,
         etag: format!("{:x}", data.len),
-        storage_class: "STANDARD".into(),
+        storage_class: leadshop_store::StorageClass::Standard,
         checksums: Default::default(),
         headers: Default::default(),
         metadata: BTreeMap::new(),

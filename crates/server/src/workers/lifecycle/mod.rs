@@ -299,7 +299,7 @@ impl LifecycleWorker {
                 size: v.size,
                 tags: &v.tags,
                 created_ms: v.last_modified_ms,
-                storage_class: &v.storage_class,
+                storage_class: v.storage_class,
                 delete_marker: v.delete_marker,
                 state,
             };
@@ -336,7 +336,7 @@ fn plan(bucket: &str, v: &VersionRecord, d: Decision) -> Planned {
                 bucket: bucket.clone(),
                 key,
                 version_id,
-                from: v.storage_class.clone(),
+                from: v.storage_class,
                 to,
             },
         ),
