@@ -142,13 +142,7 @@ fn disk_full(e: impl std::error::Error + Send + Sync + 'static) -> S3Error {
 /// A refusal (a validator's, `leadshop_spec::Refusal`) as the S3 error it is: s3s's variant of
 /// its code, with the code's status.
 pub(crate) fn refused(r: leadshop_spec::Refusal) -> S3Error {
-    let code = S3ErrorCode::from_bytes(r.code.as_str().as_bytes())
-        .unwrap_or_else(|| S3ErrorCode::Custom(r.code.as_str().into()));
-    let mut e = S3Error::with_message(code, r.message);
-    if let Ok(status) = http::StatusCode::from_u16(r.code.status()) {
-        e.set_status_code(status);
-    }
-    e
+    crate::shell::errors::from_refusal(r)
 }
 
 /// `MalformedXML`, in AWS's words.
