@@ -41,16 +41,27 @@ def test_from_env_reads_the_environment_and_a_dotenv_file(tmp_path, admin_env, m
 
 def test_upload_download_roundtrip_is_verified_and_atomic(storage, tmp_path):
     src = make_file(tmp_path / "report.pdf", 10 * 1024 * 1024 + 3)  # multipart (> 8 MiB)
-    seen = []
-    r = storage.upload_file(src, "pytest/reports/report.pdf", metadata={"lead": "42"},
-                            progress=seen.append)
+    seen, sent = [], []
+
+    def record(model, **_):
+        sent.append(model.name)
+
+    storage.client.meta.events.register("before-call.s3", record)
+    try:
+        r = storage.upload_file(src, "pytest/reports/report.pdf", metadata={"lead": "42"},
+                                progress=seen.append)
+    finally:
+        storage.client.meta.events.unregister("before-call.s3", record)
     assert not r.queued and r.etag and r.version_id
+    assert sent[0] == "CreateMultipartUpload" and sent[-1] == "CompleteMultipartUpload", sent
+    assert set(sent[1:-1]) == {"UploadPart"}, "no HeadObject: the completion's answer is used"
     assert sum(seen) == src.stat().st_size
     assert r.sha256 == hashlib.sha256(src.read_bytes()).hexdigest()
     dest = tmp_path / "out.pdf"
     got = storage.download_file("pytest/reports/report.pdf", dest)
     assert got.sha256 == r.sha256 and dest.read_bytes() == src.read_bytes()
     head = storage.client.head_object(Bucket=storage.bucket, Key="pytest/reports/report.pdf")
+    assert (head["ETag"], head["VersionId"]) == (r.etag, r.version_id)
     assert head["ContentType"] == "application/pdf"
     assert head["Metadata"]["lead"] == "42" and head["Metadata"]["sha256"] == r.sha256
     assert head["Metadata"]["leadshop-upload-id"]
@@ -261,6 +272,27 @@ def test_upload_many_is_bounded_and_rate_limited(storage, tmp_path):
     # 30 starts at 20/s with a burst of 20: the last starts no sooner than 0.5 s in.
     assert elapsed >= 0.45
     assert len(list(storage.list_objects("pytest/many/"))) == 30
+
+
+def test_concurrent_multipart_uploads_each_get_their_own_completion(storage, tmp_path):
+    # Three multipart uploads at once on one client, two of them to the same key: each result
+    # names the version its own completion made, with that version's ETag. (Under a prefix
+    # the app policy lets the key list versions of.)
+    keys = ["a.bin", "same.bin", "same.bin"]
+    files = [(make_file(tmp_path / f"p{i}.bin", 9 * 1024 * 1024 + i, seed=i),
+              f"integration-tests/parallel/{key}") for i, key in enumerate(keys)]
+    results = storage.upload_many(files, max_concurrency=3)
+    assert all(r.error is None and r.result for r in results), results
+    versions = storage.client.list_object_versions(Bucket=storage.bucket,
+                                                   Prefix="integration-tests/parallel/")["Versions"]
+    made = {(v["Key"], v["VersionId"]): v["ETag"] for v in versions}
+    got = {(key, r.result.version_id): r.result.etag
+           for (_, key), r in zip(files, results)}
+    assert len(got) == 3 and all(made[k] == etag for k, etag in got.items()), (got, made)
+    for (path, key), r in zip(files, results):
+        head = storage.client.head_object(Bucket=storage.bucket, Key=key,
+                                          VersionId=r.result.version_id)
+        assert head["Metadata"]["sha256"] == r.result.sha256
 
 
 def test_rate_limiter_spaces_starts():

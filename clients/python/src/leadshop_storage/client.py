@@ -167,6 +167,9 @@ class S3Storage:
                     s3=cast(Any, {"addressing_style": config.addressing_style or "auto"}),
                 ),
             )
+        # What the transfer manager's multipart completions answered, by this package's
+        # upload id (an upload reads its ETag and version there, not with a HEAD).
+        self._completions = _Completions(self.client) if self.client is not None else None
         # No thread is started here: delivery of the outbox starts with the first write that
         # meets it (or `start_delivery()`).
         self._thread_lock = threading.Lock()
@@ -277,14 +280,20 @@ class S3Storage:
                 if progress:
                     progress(size)
             else:
-                # The transfer manager's multipart upload does not hand back the completion's
-                # answer: one HEAD reads the ETag and version it made.
-                self._call(lambda: self._s3.upload_file(
-                    str(path), self.bucket, key,
-                    ExtraArgs={"Metadata": meta, "ContentType": content_type},
-                    Callback=progress, Config=self.transfer), key)
-                head = self._call(lambda: self._s3.head_object(Bucket=self.bucket, Key=key),
-                                  key)
+                # boto3's transfer manager (parallel parts); its completion's answer (ETag,
+                # version) is caught on the way by `_Completions`.
+                assert self._completions is not None
+                try:
+                    self._call(lambda: self._s3.upload_file(
+                        str(path), self.bucket, key,
+                        ExtraArgs={"Metadata": meta, "ContentType": content_type},
+                        Callback=progress, Config=self.transfer), key)
+                finally:
+                    completed = self._completions.take(upload_id)
+                if completed is None:
+                    raise StorageError(f"{key}: the multipart upload finished without a "
+                                       "CompleteMultipartUpload answer", key=key)
+                head = completed
         except StorageUnavailable:
             if self.outbox is None:
                 raise
@@ -622,3 +631,61 @@ class S3Storage:
 
 __all__: Sequence[str] = ["S3Storage", "UploadResult", "DownloadResult", "ObjectInfo",
                           "BatchItem", "SyncReport", "RateLimiter"]
+
+
+class _Completions:
+    """The answers to the CompleteMultipartUpload requests boto3's transfer manager sends,
+    kept by the upload id this package puts in the object's metadata, so that a multipart
+    upload learns its ETag and version without a HEAD (the transfer manager returns nothing).
+
+    It listens on the client's botocore events: CreateMultipartUpload's parameters carry the
+    package's id and its answer S3's UploadId; CompleteMultipartUpload's parameters carry that
+    UploadId and its answer the ETag and version. `context` is botocore's per-request dict,
+    the same object from the parameters to the answer, so concurrent uploads on one client
+    (threads of the transfer manager, `upload_many`) do not mix."""
+
+    def __init__(self, client: "S3Client") -> None:
+        self._lock = threading.Lock()
+        self._ours: dict = {}  # S3's UploadId -> this package's upload id
+        self._answers: dict = {}  # this package's upload id -> {"ETag", "VersionId"}
+        events = client.meta.events
+        tag = f"leadshop-completions-{id(self)}"
+        events.register("provide-client-params.s3.CreateMultipartUpload", self._create_params,
+                        unique_id=f"{tag}-create-params")
+        events.register("after-call.s3.CreateMultipartUpload", self._created,
+                        unique_id=f"{tag}-created")
+        events.register("provide-client-params.s3.CompleteMultipartUpload",
+                        self._complete_params, unique_id=f"{tag}-complete-params")
+        events.register("after-call.s3.CompleteMultipartUpload", self._completed,
+                        unique_id=f"{tag}-completed")
+
+    def _create_params(self, params: dict, context: dict, **_: Any) -> None:
+        ours = (params.get("Metadata") or {}).get(UPLOAD_ID_META)
+        if ours:
+            context["leadshop_upload_id"] = ours
+
+    def _created(self, parsed: dict, context: dict, **_: Any) -> None:
+        ours, theirs = context.get("leadshop_upload_id"), parsed.get("UploadId")
+        if ours and theirs:
+            with self._lock:
+                self._ours[theirs] = ours
+
+    def _complete_params(self, params: dict, context: dict, **_: Any) -> None:
+        context["leadshop_s3_upload_id"] = params.get("UploadId")
+
+    def _completed(self, parsed: dict, context: dict, **_: Any) -> None:
+        if "ETag" not in parsed:  # an error's answer
+            return
+        with self._lock:
+            ours = self._ours.pop(context.get("leadshop_s3_upload_id"), None)
+            if ours:
+                self._answers[ours] = {"ETag": parsed["ETag"],
+                                       "VersionId": parsed.get("VersionId")}
+
+    def take(self, ours: str) -> Optional[dict]:
+        """The answer of the upload `ours`, once; forgets the upload either way (an aborted
+        one leaves nothing behind)."""
+        with self._lock:
+            for theirs in [t for t, o in self._ours.items() if o == ours]:
+                del self._ours[theirs]
+            return self._answers.pop(ours, None)
