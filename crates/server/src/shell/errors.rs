@@ -98,10 +98,7 @@ mod tests {
         assert_eq!(r.status(), 400);
         assert!(body(r).await.contains("<Code>MalformedXML</Code>"));
         let r = refused(
-            &leadshop_spec::Refusal::new(
-                leadshop_spec::ErrorCode::AccessDenied,
-                "no".to_string(),
-            ),
+            &leadshop_spec::Refusal::new(leadshop_spec::ErrorCode::AccessDenied, "no".to_string()),
             "rid",
         );
         assert_eq!(r.status(), 403);
