@@ -10,7 +10,7 @@ use leadshop_server::Config;
 #[derive(Parser)]
 #[command(
     name = "leadshop",
-    version,
+    version = env!("LEADSHOP_VERSION"),
     about = "leadshop: the leadshop-assets S3 stack on any machine"
 )]
 pub(crate) struct Cli {

@@ -42,6 +42,7 @@ pub mod access;
 pub mod backup;
 pub mod bootstrap;
 pub mod bucket_config;
+pub mod cert_reload;
 pub mod clients;
 pub mod config;
 pub mod console;

@@ -13,6 +13,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::access::AccessControl;
 use crate::bucket_config::BucketConfigs;
+use crate::cert_reload::{CertSource, ReloadableCert};
 use crate::config::Config;
 use crate::events::access_log::AccessLog;
 use crate::events::access_log::spool::Spool;
@@ -32,6 +33,7 @@ use crate::workers::health::scrub::{Scrubber, ScrubberUses};
 use crate::workers::lifecycle::LifecycleWorker;
 use crate::workers::log_delivery::LogDelivery;
 use crate::workers::rotation::RotationWatcher;
+use crate::workers::tls_reload::TlsReloader;
 use crate::workers::usage::{UsageWorker, UsageWorkerUses};
 
 /// A running server.
@@ -120,7 +122,7 @@ pub async fn start_with(config: Config, options: StartOptions) -> Result<ServerH
     let masters = open_master_keys(&config)?;
     let store = open_store(&config, data_master(masters.clone()), clock.clone()).await?;
     crate::bootstrap::bootstrap_buckets(&store, &config)?;
-    let acceptor = tls_acceptor(&config)?;
+    let (acceptor, certs) = tls_acceptor(&config)?;
     let limits = fit_to_open_files(
         &config.limits,
         crate::shell::limits::raise_open_files_limit(),
@@ -138,7 +140,7 @@ pub async fn start_with(config: Config, options: StartOptions) -> Result<ServerH
         workers: &workers,
     })
     .await?;
-    spawn_workers(&workers, &state, usage, masters);
+    spawn_workers(&workers, &state, usage, masters, certs);
     let (shutdown, tracker) = crate::serve::serve(&state, bound, acceptor, &limits);
     announce(&state.core)?;
     Ok(ServerHandle {
@@ -235,16 +237,20 @@ async fn open_store(
 }
 
 /// The configured certificate, or the development CA's per-bucket-host certificates.
-fn tls_acceptor(config: &Config) -> Result<TlsAcceptor, StartError> {
-    let tls_config = match (&config.tls_cert, &config.tls_key) {
-        (Some(c), Some(k)) => tls::server_config(c, k)?,
-        _ => {
-            let paths = DevTlsPaths::new(&config.data_dir);
-            tls::ensure_dev_certificate(&paths)?;
-            crate::sni_certs::dev_server_config(&paths, &config.base_domain)?
-        }
+fn tls_acceptor(config: &Config) -> Result<(TlsAcceptor, Arc<ReloadableCert>), StartError> {
+    let source = match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => CertSource::Files {
+            cert: cert.clone(),
+            key: key.clone(),
+        },
+        _ => CertSource::Dev {
+            paths: DevTlsPaths::new(&config.data_dir),
+            base_domain: config.base_domain.clone(),
+        },
     };
-    Ok(TlsAcceptor::from(tls_config))
+    let certs = ReloadableCert::load(source)?;
+    let tls_config = tls::server_config_with(certs.clone())?;
+    Ok((TlsAcceptor::from(tls_config), certs))
 }
 
 /// What [`assemble_state`] is made from.
@@ -365,8 +371,15 @@ async fn assemble_state(p: Parts<'_>) -> Result<(Arc<AppState>, Arc<Usage>), Sta
 }
 
 /// The background workers, each given only what it uses: lifecycle, log delivery, backups,
-/// the scrubber and the disk watcher, usage accounting, the master-key rotation watcher.
-fn spawn_workers(workers: &Supervisor, state: &AppState, usage: Arc<Usage>, masters: MasterKeys) {
+/// the scrubber and the disk watcher, usage accounting, the master-key rotation watcher, the
+/// TLS certificate reloader.
+fn spawn_workers(
+    workers: &Supervisor,
+    state: &AppState,
+    usage: Arc<Usage>,
+    masters: MasterKeys,
+    certs: Arc<ReloadableCert>,
+) {
     let (core, seen) = (&state.core, &state.observability);
     let config = &core.config;
     workers.spawn(Arc::new(LifecycleWorker {
@@ -419,6 +432,7 @@ fn spawn_workers(workers: &Supervisor, state: &AppState, usage: Arc<Usage>, mast
         config.key_locations(),
         masters,
     )));
+    workers.spawn(Arc::new(TlsReloader { certs }));
 }
 
 /// Writes `<data-dir>/endpoints.json` (the server is ready) and says so.

@@ -17,7 +17,7 @@ use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use time::{Duration, OffsetDateTime};
 
-use crate::tls::{DevTlsPaths, TlsError, ca_params, leaf_params, server_config_with};
+use crate::tls::{DevTlsPaths, TlsError, ca_params, leaf_params};
 
 /// At most this many bucket hosts get a certificate (a client naming random hosts cannot make
 /// the server mint without end).
@@ -25,19 +25,6 @@ pub const MAX_NAMES: usize = 1024;
 /// A minted certificate lives this long; it is minted again after `REMINT_AFTER`.
 const LIFETIME: Duration = Duration::days(7);
 const REMINT_AFTER: Duration = Duration::days(6);
-
-/// The server configuration of the development certificate: the `localhost` certificate, and
-/// one minted on first use for each bucket host under `base_domain` (virtual-hosted-style
-/// addressing, `<bucket>.localhost`), signed by the development CA.
-///
-/// # Errors
-/// [`TlsError`] if the files cannot be read.
-pub fn dev_server_config(
-    paths: &DevTlsPaths,
-    base_domain: &str,
-) -> Result<Arc<rustls::ServerConfig>, TlsError> {
-    server_config_with(Arc::new(SniCerts::load(paths, base_domain)?))
-}
 
 /// The certificate resolver of the development TLS configuration.
 pub struct SniCerts {

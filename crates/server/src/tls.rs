@@ -18,8 +18,6 @@ use rcgen::{
     GeneralSubtree, IsCa, Issuer, KeyPair, KeyUsagePurpose, NameConstraints,
 };
 use rustls::ServerConfig;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
@@ -234,36 +232,9 @@ pub(crate) fn leaf_params(names: Vec<String>) -> Result<CertificateParams, rcgen
     Ok(leaf)
 }
 
-/// A rustls server configuration for the certificate chain and key: TLS 1.2 and 1.3 only,
-/// HTTP/2 and HTTP/1.1 by ALPN.
-///
-/// # Errors
-/// [`TlsError`] if the files cannot be read or do not form a valid pair.
-pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, TlsError> {
-    let pem_err = |path: &Path| {
-        let path = path.to_path_buf();
-        move |e: rustls::pki_types::pem::Error| TlsError::Pem {
-            path,
-            message: e.to_string(),
-        }
-    };
-    let certs = CertificateDer::pem_file_iter(cert)
-        .map_err(pem_err(cert))?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(pem_err(cert))?;
-    if certs.is_empty() {
-        return Err(TlsError::Pem {
-            path: cert.into(),
-            message: "no certificate in the file".into(),
-        });
-    }
-    let key = PrivateKeyDer::from_pem_file(key).map_err(pem_err(key))?;
-    let config = builder()?.with_single_cert(certs, key)?;
-    Ok(finish(config))
-}
-
-/// A server configuration whose certificate `resolver` picks per handshake (the development
-/// certificates, `sni_certs`), with the same protocols as [`server_config`].
+/// The rustls server configuration: TLS 1.2 and 1.3 only, HTTP/1.1 and HTTP/2 by ALPN, the
+/// certificate picked per handshake by `resolver` (`cert_reload::ReloadableCert`: a
+/// configured pair or the development certificates, read again on `SIGHUP`).
 ///
 /// # Errors
 /// [`TlsError`] if rustls refuses the protocol versions.

@@ -15,6 +15,7 @@ pub mod health;
 pub mod lifecycle;
 pub mod log_delivery;
 pub mod rotation;
+pub mod tls_reload;
 pub mod usage;
 
 pub use crate::supervisor::{Stop, Worker};
