@@ -152,3 +152,33 @@ def test_the_systemd_unit_verifies_runs_as_written_and_is_hardened(tmp_path):
         server.send_signal(signal.SIGTERM)
         assert server.wait(timeout=60) == 0
         log.close()
+
+
+def test_bash_completes_subcommands_and_flags_from_the_cli_definition():
+    script = subprocess.run([str(BIN), "completions", "bash"], check=True,
+                            capture_output=True, text=True).stdout
+
+    def complete(*words: str) -> set:
+        line = " ".join(["leadshop", *words])
+        probe = (f"{script}\nCOMP_WORDS=({line}); COMP_CWORD={len(words)}; "
+                 f"COMP_LINE='{line}'; COMP_POINT=${{#COMP_LINE}}; _leadshop leadshop "
+                 f"'{words[-1]}' '{([ 'leadshop', *words])[-2]}'; printf '%s\\n' \"${{COMPREPLY[@]}}\"")
+        out = subprocess.run(["bash", "-c", probe], check=True, capture_output=True, text=True)
+        return set(out.stdout.split())
+
+    assert {"serve", "scrub"} <= complete("s")
+    assert "--data-dir" in complete("serve", "--data")
+    assert {"create", "list", "rotate"} <= complete("keys", "")
+
+
+def test_the_manual_page_is_roff_with_every_subcommand():
+    page = subprocess.run([str(BIN), "man"], check=True, capture_output=True,
+                          text=True).stdout
+    assert ".TH leadshop 1" in page
+    for sub in ["serve", "env", "keys", "backup", "restore", "completions", "man"]:
+        assert f"leadshop\\-{sub}(1)" in page, sub
+    # groff renders it without complaint where it is installed.
+    if subprocess.run(["sh", "-c", "command -v groff"], capture_output=True).returncode == 0:
+        r = subprocess.run(["groff", "-man", "-Tutf8", "-ww", "-z"], input=page,
+                           capture_output=True, text=True)
+        assert r.returncode == 0 and r.stderr == "", r.stderr

@@ -114,6 +114,14 @@ pub(crate) enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Print a shell completion script to stdout, e.g. `leadshop completions bash >
+    /// /etc/bash_completion.d/leadshop` (or `source <(leadshop completions bash)`).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) to stdout: `leadshop man > leadshop.1 && man -l leadshop.1`.
+    Man,
 }
 
 /// Where a runbook verb acts: the standard AWS environment (`eval "$(leadshop env)"` for a
