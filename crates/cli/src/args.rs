@@ -39,7 +39,13 @@ pub(crate) enum Command {
     Scrub(ScrubCommand),
     /// Security incident: turn on all four Public Access Block settings of a bucket on any S3
     /// endpoint (AWS or local) and read them back.
-    Lockdown(RemoteArgs),
+    Lockdown {
+        #[command(flatten)]
+        remote: RemoteArgs,
+        /// Print the settings read back as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Data recovery: make an earlier version of an object current again (the newest delete
     /// marker is removed, or the previous or the given version is copied back).
     Recover {
@@ -51,6 +57,9 @@ pub(crate) enum Command {
         /// The version to restore [default: undo the latest delete or overwrite].
         #[arg(long)]
         version_id: Option<String>,
+        /// Print the outcome as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Drift check: compare a live bucket's policy, Public Access Block, ownership,
     /// encryption, versioning, CORS, lifecycle, logging and metrics configurations with its
@@ -113,6 +122,9 @@ pub(crate) enum Command {
         /// Only count what would be removed.
         #[arg(long)]
         dry_run: bool,
+        /// Print the counts as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Print a shell completion script to stdout, e.g. `leadshop completions bash >
     /// /etc/bash_completion.d/leadshop` (or `source <(leadshop completions bash)`).
@@ -263,6 +275,9 @@ pub(crate) enum KmsCommand {
     ListKeys {
         #[command(flatten)]
         instance: InstanceArgs,
+        /// Print the keys as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Disable a key: its objects cannot be read or written (KMS.DisabledException) until it
     /// is enabled again.
@@ -312,6 +327,9 @@ pub(crate) enum KeysCommand {
     List {
         #[command(flatten)]
         instance: InstanceArgs,
+        /// Print the keys as JSON (never their secrets).
+        #[arg(long)]
+        json: bool,
     },
     /// Delete a key: requests signed with it fail with InvalidAccessKeyId at once.
     Delete {

@@ -110,11 +110,26 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::Kms(KmsCommand::ListKeys { instance }) => {
+        Command::Kms(KmsCommand::ListKeys { instance, json }) => {
             use leadshop_keys::keyring as kms;
             let config = instance.config()?;
+            let keys = kms::list(&kms::KmsPaths::new(&config.data_dir))?;
+            if json {
+                let rows: Vec<_> = keys
+                    .iter()
+                    .map(|k| {
+                        serde_json::json!({
+                            "KeyId": k.key_id,
+                            "KeyState": if k.enabled { "Enabled" } else { "Disabled" },
+                            "CreationDate": format_time(k.created_ms),
+                            "Aliases": k.aliases.iter().map(|a| format!("alias/{a}")).collect::<Vec<_>>(),
+                        })
+                    })
+                    .collect();
+                return print_json(&serde_json::json!({ "Keys": rows }));
+            }
             println!("{:<38} {:<9} {:<20} ALIASES", "KEY ID", "STATE", "CREATED");
-            for k in kms::list(&kms::KmsPaths::new(&config.data_dir))? {
+            for k in keys {
                 println!(
                     "{:<38} {:<9} {:<20} {}",
                     k.key_id,
@@ -203,18 +218,37 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::Lockdown(args) => remote(args, |r| {
+        Command::Lockdown { remote: args, json } => remote(args, json, |r| {
             Box::pin(async move {
                 let pab = r.lockdown().await?;
-                Ok(format!(
-                    "{} on {}: BlockPublicAcls={} IgnorePublicAcls={} BlockPublicPolicy={} RestrictPublicBuckets={}",
-                    r.bucket,
-                    r.endpoint,
-                    pab.block_public_acls.unwrap_or(false),
-                    pab.ignore_public_acls.unwrap_or(false),
-                    pab.block_public_policy.unwrap_or(false),
-                    pab.restrict_public_buckets.unwrap_or(false)
-                ))
+                let settings = [
+                    ("BlockPublicAcls", pab.block_public_acls.unwrap_or(false)),
+                    ("IgnorePublicAcls", pab.ignore_public_acls.unwrap_or(false)),
+                    (
+                        "BlockPublicPolicy",
+                        pab.block_public_policy.unwrap_or(false),
+                    ),
+                    (
+                        "RestrictPublicBuckets",
+                        pab.restrict_public_buckets.unwrap_or(false),
+                    ),
+                ];
+                let text = settings
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                let read_back: serde_json::Map<_, _> = settings
+                    .iter()
+                    .map(|(k, v)| ((*k).to_string(), serde_json::Value::Bool(*v)))
+                    .collect();
+                Ok(Report {
+                    text: format!("{} on {}: {text}", r.bucket, r.endpoint),
+                    json: serde_json::json!({
+                        "Endpoint": r.endpoint, "Bucket": r.bucket,
+                        "PublicAccessBlockConfiguration": read_back,
+                    }),
+                })
             })
         }),
         Command::Verify(args) => match verify::run(args) {
@@ -232,23 +266,39 @@ fn run(cli: Cli) -> Result<()> {
             remote: args,
             key,
             version_id,
-        } => remote(args, move |r| {
-            Box::pin(async move { Ok(r.recover(&key, version_id.as_deref()).await?) })
+            json,
+        } => remote(args, json, move |r| {
+            Box::pin(async move {
+                let text = r.recover(&key, version_id.as_deref()).await?;
+                Ok(Report {
+                    json: serde_json::json!({
+                        "Endpoint": r.endpoint, "Bucket": r.bucket, "Key": key, "Outcome": text,
+                    }),
+                    text,
+                })
+            })
         }),
         Command::Cleanup {
             remote: args,
             prefix,
             noncurrent,
             dry_run,
+            json,
         } => {
             anyhow::ensure!(
                 !prefix.is_empty(),
                 "--prefix must not be empty (that would empty the whole bucket)"
             );
-            remote(args, move |r| {
+            remote(args, json, move |r| {
                 Box::pin(async move {
                     let c = r.cleanup(&prefix, noncurrent, dry_run).await?;
-                    Ok(format!(
+                    let json = serde_json::json!({
+                        "Endpoint": r.endpoint, "Bucket": r.bucket, "Prefix": prefix,
+                        "DryRun": dry_run, "CurrentDeleted": c.current,
+                        "NoncurrentRemoved": c.noncurrent, "NoncurrentBytes": c.noncurrent_bytes,
+                        "UploadsAborted": c.uploads,
+                    });
+                    let text = format!(
                         "{}{} under {prefix:?} in {}: {} current objects deleted, {} noncurrent versions/markers ({} bytes) removed, {} incomplete uploads aborted",
                         if dry_run { "dry run: " } else { "" },
                         r.endpoint,
@@ -257,18 +307,33 @@ fn run(cli: Cli) -> Result<()> {
                         c.noncurrent,
                         c.noncurrent_bytes,
                         c.uploads
-                    ))
+                    );
+                    Ok(Report { text, json })
                 })
             })
         }
     }
 }
 
-type RemoteFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Result<String>>>>;
+/// What a runbook verb reports: a line for people, a document for programs (`--json`).
+struct Report {
+    text: String,
+    json: serde_json::Value,
+}
+
+type RemoteFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Report>>>>;
+
+/// Prints a document as pretty JSON.
+fn print_json(value: &serde_json::Value) -> Result<()> {
+    let mut text = serde_json::to_vec_pretty(value).context("serialising the report")?;
+    text.push(b'\n');
+    print_all(&text)
+}
 
 /// Runs one runbook verb against an endpoint and prints its report.
 fn remote(
     args: RemoteArgs,
+    json: bool,
     op: impl FnOnce(leadshop_client::remote::Remote) -> RemoteFuture,
 ) -> Result<()> {
     let r = leadshop_client::remote::Remote::from_env(args.endpoint, args.bucket)?;
@@ -277,7 +342,10 @@ fn remote(
         .build()
         .context("starting the async runtime")?;
     let report = runtime.block_on(op(r))?;
-    println!("{report}");
+    if json {
+        return print_json(&report.json);
+    }
+    println!("{}", report.text);
     Ok(())
 }
 
@@ -366,8 +434,23 @@ fn keys(cmd: KeysCommand) -> Result<()> {
             let k = keys::create(&paths, &m, &name, &read_policy(&policy)?)?;
             print_new("created", &k, &paths);
         }
-        KeysCommand::List { instance } => {
+        KeysCommand::List { instance, json } => {
             let (_, paths) = open(&instance, false)?;
+            if json {
+                let rows: Vec<_> = keys::list(&paths)?
+                    .into_iter()
+                    .map(|k| {
+                        serde_json::json!({
+                            "UserName": k.name,
+                            "AccessKeyId": k.access_key_id,
+                            "UserId": k.user_id,
+                            "CreateDate": format_time(k.created_ms),
+                            "Policy": k.policy,
+                        })
+                    })
+                    .collect();
+                return print_json(&serde_json::json!({ "AccessKeys": rows }));
+            }
             println!(
                 "{:<16} {:<22} {:<23} {:<20} ACTIONS",
                 "NAME", "ACCESS KEY ID", "USER ID", "CREATED"
