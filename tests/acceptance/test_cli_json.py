@@ -61,3 +61,56 @@ def test_read_verbs_print_json_documents(server, env):
     assert locked["PublicAccessBlockConfiguration"] == {
         "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
         "RestrictPublicBuckets": True}
+
+
+def run_on_terminal(args, env=None):
+    """Runs the CLI with its standard error on a pseudo-terminal (stdout a pipe); returns
+    (stdout, what the terminal showed)."""
+    import os
+    import pty
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([str(BIN), *args], env=env, stdout=subprocess.PIPE,
+                            stderr=slave, text=True)
+    os.close(slave)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # EIO: the other end is closed
+            break
+        if not chunk:
+            break
+        shown += chunk
+    out = proc.stdout.read()
+    assert proc.wait() == 0, shown
+    os.close(master)
+    return out, shown.decode(errors="replace")
+
+
+def test_long_work_shows_progress_on_a_terminal_only(env, tmp_path):
+    from leadshop_proc import Leadshop
+
+    s3 = boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL"], verify=env["AWS_CA_BUNDLE"],
+                      region_name=env["AWS_DEFAULT_REGION"],
+                      aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+                      aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"])
+    for i in range(3):
+        s3.put_object(Bucket=env["AWS_S3_BUCKET_NAME"], Key=f"tmp/progress/{i}", Body=b"x")
+    args = ["cleanup", "--prefix", "tmp/progress/", "--noncurrent", "--dry-run"]
+    out, shown = run_on_terminal(args, env=env)
+    assert "\r\x1b[2Kcounting \"tmp/progress/\": 3 current" in shown, shown
+    assert shown.endswith("\r\x1b[2K"), "the line is cleared before the report"
+    assert "dry run" in out and "\x1b" not in out
+    piped = subprocess.run([str(BIN), *args], env=env, capture_output=True, text=True)
+    assert piped.returncode == 0 and piped.stderr == "", "no progress into a pipe"
+
+    # Master-key rotation handed to a running server: the wait is shown, then cleared.
+    srv = Leadshop(tmp_path / "data").start()
+    try:
+        out, shown = run_on_terminal(["kms", "rotate-master", "--data-dir",
+                                      str(srv.data_dir)])
+        assert "the running server rotates the key" in shown, shown
+        assert "rotated master key" in out
+    finally:
+        srv.stop()

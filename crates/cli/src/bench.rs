@@ -1,7 +1,7 @@
 //! `leadshop bench`: runs [`leadshop_client::bench`] against an endpoint and prints a table
 //! (or JSON), with a progress line on a terminal.
 
-use std::io::{IsTerminal as _, Write as _};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
@@ -36,18 +36,14 @@ pub(crate) fn run(args: BenchArgs) -> Result<()> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let terminal = std::io::stderr().is_terminal();
-    let progress = move |cell: usize, cells: usize, what: &str, ops: u64| {
-        if terminal {
-            let mut err = std::io::stderr().lock();
-            let _ = write!(err, "\r\x1b[2K[{cell}/{cells}] {what}: {ops} requests");
-            let _ = err.flush();
-        }
+    let line = Mutex::new(crate::progress::Progress::new());
+    let progress = |cell: usize, cells: usize, what: &str, ops: u64| {
+        line.lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .show(&format!("[{cell}/{cells}] {what}: {ops} requests"));
     };
     let result = runtime.block_on(r.bench(&plan, &progress));
-    if terminal {
-        eprint!("\r\x1b[2K");
-    }
+    line.lock().unwrap_or_else(|p| p.into_inner()).clear();
     let report = result?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);

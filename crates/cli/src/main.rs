@@ -9,6 +9,7 @@ mod arenas;
 mod args;
 mod backup;
 mod bench;
+mod progress;
 mod scrub;
 mod verify;
 use args::{
@@ -183,10 +184,23 @@ fn run(cli: Cli) -> Result<()> {
             instance,
             wait_secs,
         }) => {
-            let r = leadshop_keys::rotate::rotate_master(
+            let mut line = progress::Progress::new();
+            let r = leadshop_keys::rotate::rotate_master_with(
                 &instance.config()?.key_locations(),
                 std::time::Duration::from_secs(wait_secs),
-            )?;
+                &mut |step| match step {
+                    leadshop_keys::rotate::Step::Rewrapping(r) => line.show(&format!(
+                        "re-wrapping data keys: {} re-wrapped, {} already under the new key",
+                        r.rewrapped, r.already
+                    )),
+                    leadshop_keys::rotate::Step::WaitingForServer(waited) => line.show(&format!(
+                        "the running server rotates the key: {} s (up to {wait_secs} s)",
+                        waited.as_secs()
+                    )),
+                },
+            );
+            line.clear();
+            let r = r?;
             println!(
                 "{}{} master key {} -> {}: {} data keys re-wrapped ({} already, {} under customer or keyring keys), {} access-key secrets and {} keyring keys re-sealed",
                 if r.online { "the running server " } else { "" },
@@ -291,7 +305,20 @@ fn run(cli: Cli) -> Result<()> {
             );
             remote(args, json, move |r| {
                 Box::pin(async move {
-                    let c = r.cleanup(&prefix, noncurrent, dry_run).await?;
+                    let mut line = progress::Progress::new();
+                    let c = r
+                        .cleanup_with(&prefix, noncurrent, dry_run, &mut |c| {
+                            line.show(&format!(
+                                "{} {prefix:?}: {} current, {} noncurrent versions and markers ({} bytes)",
+                                if dry_run { "counting" } else { "cleaning" },
+                                c.current,
+                                c.noncurrent,
+                                c.noncurrent_bytes
+                            ));
+                        })
+                        .await;
+                    line.clear();
+                    let c = c?;
                     let json = serde_json::json!({
                         "Endpoint": r.endpoint, "Bucket": r.bucket, "Prefix": prefix,
                         "DryRun": dry_run, "CurrentDeleted": c.current,
@@ -510,8 +537,12 @@ fn serve(args: ServeArgs) -> Result<()> {
                 .with_context(|| format!("LEADSHOP_LOG: invalid filter {filter:?}"))?,
         )
         .with_writer(std::io::stderr)
-        // Colour codes only for a terminal: a log file or journal gets plain text.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        // Colour codes only for a terminal, and never with NO_COLOR (no-color.org): a log
+        // file or journal gets plain text.
+        .with_ansi(
+            std::io::IsTerminal::is_terminal(&std::io::stderr())
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        )
         .init();
     let mut config = args.instance.config()?;
     if let Some(v) = args.s3_addr {

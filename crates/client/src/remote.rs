@@ -359,6 +359,21 @@ impl Remote {
         noncurrent: bool,
         dry_run: bool,
     ) -> Result<Cleanup, RemoteError> {
+        self.cleanup_with(prefix, noncurrent, dry_run, &mut |_| {})
+            .await
+    }
+
+    /// [`Self::cleanup`], telling `on_page` the counts so far after each listing page.
+    ///
+    /// # Errors
+    /// As [`Self::cleanup`].
+    pub async fn cleanup_with(
+        &self,
+        prefix: &str,
+        noncurrent: bool,
+        dry_run: bool,
+        on_page: &mut (dyn FnMut(&Cleanup) + Send),
+    ) -> Result<Cleanup, RemoteError> {
         use aws_sdk_s3::types::{Delete, ObjectIdentifier};
         let mut report = Cleanup::default();
         let mut batch: Vec<ObjectIdentifier> = Vec::new();
@@ -417,6 +432,7 @@ impl Remote {
                     self.delete_batch(chunk, Delete::builder()).await?;
                 }
             }
+            on_page(&report);
             if page.is_truncated() != Some(true) {
                 break;
             }

@@ -124,6 +124,27 @@ pub(crate) fn io(context: String) -> impl FnOnce(std::io::Error) -> RotateError 
 /// # Errors
 /// [`RotateError`]; rerunning after fixing the cause completes the rotation.
 pub fn rotate_master(loc: &Locations, wait: Duration) -> Result<Rotation, RotateError> {
+    rotate_master_with(loc, wait, &mut |_| {})
+}
+
+/// Where a rotation is, for a progress line.
+#[derive(Debug, Clone, Copy)]
+pub enum Step {
+    /// Data keys re-wrapped so far (this command does the work: no server holds the data).
+    Rewrapping(Rewrapped),
+    /// A running server does the work; this long has been waited for its report.
+    WaitingForServer(Duration),
+}
+
+/// [`rotate_master`], telling `progress` where it is.
+///
+/// # Errors
+/// As [`rotate_master`].
+pub fn rotate_master_with(
+    loc: &Locations,
+    wait: Duration,
+    progress: &mut dyn FnMut(Step),
+) -> Result<Rotation, RotateError> {
     let path = loc.master_key.clone();
     let next = master_key::next_path(&path);
     let old = master_key::load(&path).map_err(io(format!("loading {}", path.display())))?;
@@ -131,7 +152,7 @@ pub fn rotate_master(loc: &Locations, wait: Duration) -> Result<Rotation, Rotate
     // Open the metadata first: if a server holds it, the server does the work.
     let store = match Store::open(&loc.data_dir, Some(masters.clone())) {
         Ok(store) => store,
-        Err(e) if e.is_held_elsewhere() => return hand_to_server(loc, &next, wait),
+        Err(e) if e.is_held_elsewhere() => return hand_to_server(loc, &next, wait, progress),
         Err(source) => {
             return Err(RotateError::Store {
                 path: loc.data_dir.clone(),
@@ -147,11 +168,24 @@ pub fn rotate_master(loc: &Locations, wait: Duration) -> Result<Rotation, Rotate
     };
     let next_text = std::fs::read(&next).map_err(io(format!("reading {}", next.display())))?;
     masters.install(new);
-    finish(loc, &store, &masters, &next_text, resumed, false)
+    finish_with(
+        loc,
+        &store,
+        &masters,
+        &next_text,
+        resumed,
+        false,
+        &mut |r| progress(Step::Rewrapping(r)),
+    )
 }
 
 /// Writes `.next` (unless a rotation is already pending) and waits for the server's report.
-fn hand_to_server(loc: &Locations, next: &Path, wait: Duration) -> Result<Rotation, RotateError> {
+fn hand_to_server(
+    loc: &Locations,
+    next: &Path,
+    wait: Duration,
+    progress: &mut dyn FnMut(Step),
+) -> Result<Rotation, RotateError> {
     let resumed = next.exists();
     let new = if resumed {
         master_key::load(next).map_err(io(format!("loading {}", next.display())))?
@@ -171,6 +205,7 @@ fn hand_to_server(loc: &Locations, next: &Path, wait: Duration) -> Result<Rotati
                 waited: wait,
             });
         }
+        progress(Step::WaitingForServer(started.elapsed()));
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -196,11 +231,27 @@ pub fn finish(
     resumed: bool,
     online: bool,
 ) -> Result<Rotation, RotateError> {
+    finish_with(loc, store, masters, next_text, resumed, online, &mut |_| {})
+}
+
+/// [`finish`], telling `on_batch` the data keys re-wrapped so far.
+///
+/// # Errors
+/// As [`finish`].
+pub fn finish_with(
+    loc: &Locations,
+    store: &Store,
+    masters: &MasterKeys,
+    next_text: &[u8],
+    resumed: bool,
+    online: bool,
+    on_batch: &mut dyn FnMut(Rewrapped),
+) -> Result<Rotation, RotateError> {
     let path = loc.master_key.clone();
     let next = master_key::next_path(&path);
     let new_id = masters.current().id.clone();
     let data_keys = store
-        .rewrap_to_current(REWRAP_BATCH)
+        .rewrap_to_current_with(REWRAP_BATCH, on_batch)
         .map_err(RotateError::Rewrap)?;
     let secrets = keys::reseal(&KeyPaths::new(&loc.data_dir), masters)?;
     let kms_keys = crate::keyring::reseal(&crate::keyring::KmsPaths::new(&loc.data_dir), masters)

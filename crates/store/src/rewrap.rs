@@ -87,6 +87,7 @@ impl Store {
         table: TableDefinition<'static, &'static [u8], &'static [u8]>,
         batch: usize,
         change: Change<T>,
+        on_batch: &mut dyn FnMut(Rewrapped),
     ) -> Result<Rewrapped, StoreError> {
         let mut total = Rewrapped::default();
         let mut cursor: Option<Vec<u8>> = None;
@@ -107,6 +108,7 @@ impl Store {
                 Ok((last, out))
             })?;
             total += counts;
+            on_batch(total);
             match last {
                 Some(k) => cursor = Some(k),
                 None => return Ok(total),
@@ -151,6 +153,19 @@ impl Store {
     /// that key cannot open (batches before it stay re-wrapped, which is harmless); database
     /// errors. Without master keys (benchmark build) there is nothing to do.
     pub fn rewrap_to_current(&self, batch: usize) -> Result<Rewrapped, StoreError> {
+        self.rewrap_to_current_with(batch, &mut |_| {})
+    }
+
+    /// [`Self::rewrap_to_current`], telling `on_batch` the running totals after every commit
+    /// (a progress line).
+    ///
+    /// # Errors
+    /// As [`Self::rewrap_to_current`].
+    pub fn rewrap_to_current_with(
+        &self,
+        batch: usize,
+        on_batch: &mut dyn FnMut(Rewrapped),
+    ) -> Result<Rewrapped, StoreError> {
         let Some(masters) = self.master.clone() else {
             return Ok(Rewrapped::default());
         };
@@ -158,8 +173,19 @@ impl Store {
         let mut total =
             // Straight into the table, not through `VersionsMut`: a re-wrap changes envelopes
             // only, never a size or a class, so the usage totals stay as they are.
-            self.rewrap_table(&masters, crate::db::VERSIONS, batch, version_envelopes)?;
-        total += self.rewrap_table(&masters, crate::db::PARTS, batch, part_envelope)?;
+            self.rewrap_table(&masters, crate::db::VERSIONS, batch, version_envelopes, on_batch)?;
+        let versions = total;
+        total += self.rewrap_table(
+            &masters,
+            crate::db::PARTS,
+            batch,
+            part_envelope,
+            &mut |parts| {
+                let mut sum = versions;
+                sum += parts;
+                on_batch(sum);
+            },
+        )?;
         // Writes re-wrap inside their commit (to_current), so one pass leaves nothing behind;
         // check rather than trust it, since the old key is about to be dropped.
         let left = self.not_current(&masters)?;
