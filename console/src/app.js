@@ -122,8 +122,7 @@ function SignIn({ onSignedIn }) {
           ${error && html`<p id="sign-in-error" class="error" role="alert">${error}</p>`}
           <button id="sign-in" type="submit" aria-busy=${busy}>Sign in</button>
         </form>
-        <footer class="muted"><small>Your keys: <code>leadshop keys list</code> and the
-          <code>credentials</code> file of the data directory.</small></footer>
+        <footer class="muted"><small>${'Your keys: '}<code>leadshop keys list</code>${', or the '}<code>credentials</code>${' file of the data directory; '}<code>leadshop env</code>${' prints them for the AWS CLI and SDKs.'}</small></footer>
       </article>
     </main>`;
 }
@@ -154,12 +153,12 @@ function Buckets({ go, session }) {
         <p id="policy-buckets">Buckets this key's policy names:
           ${session.policyBuckets.map((b) => html` <a href=${`#/b/${encodeURIComponent(b)}/`}>${b}</a>`)}</p>`}
       ${state.buckets && html`
-        <table id="buckets">
+        <div class="table-scroll"><table id="buckets">
           <thead><tr><th>Name</th><th>Created</th></tr></thead>
           <tbody>${state.buckets.map((b) => html`
-            <tr><td><a href=${`#/b/${encodeURIComponent(b.name)}/`}>${b.name}</a></td><td>${b.created}</td></tr>`)}
+            <tr><td><a href=${`#/b/${encodeURIComponent(b.name)}/`}>${b.name}</a></td><td class="modified"><time datetime=${b.created}>${when(b.created)}</time></td></tr>`)}
           </tbody>
-        </table>`}
+        </table></div>`}
       <form onSubmit=${open} role="group">
         <input id="open-bucket" name="bucket" placeholder="Open a bucket by name (e.g. leadshop-assets)" />
         <button type="submit">Open</button>
@@ -301,6 +300,8 @@ function Objects({ bucket, prefix, perms }) {
 
   // Every segment of the prefix, empty ones and `.`/`..` included: they are parts of keys of
   // this bucket, never a way into another, and are shown as such.
+  // A bucket that does not exist: its error alone, nothing to upload into.
+  const missing = state.error && state.error.code === 'NoSuchBucket';
   const crumbs = [['', bucket]];
   let acc = '';
   const segments = prefix.split('/').slice(0, -1);
@@ -318,17 +319,18 @@ function Objects({ bucket, prefix, perms }) {
       ${dotted && html`<p id="dotted-prefix" class="muted">The prefix <code>${prefix}</code> holds
         empty, <code>.</code> or <code>..</code> segments: these are keys of <strong>${bucket}</strong>, not paths
         into another bucket.</p>`}
-      <${Uploader} bucket=${bucket} prefix=${prefix} onUploaded=${refresh} />
-      <label>
-        <input type="checkbox" role="switch" id="show-versions" checked=${versions}
-          disabled=${!mayVersions} onChange=${(e) => setVersions(e.target.checked)} />
-        Show versions${!mayVersions && html` <small class="muted">(this key may not list versions)</small>`}
-      </label>
+      ${!missing && html`
+        <${Uploader} bucket=${bucket} prefix=${prefix} onUploaded=${refresh} />
+        <label>
+          <input type="checkbox" role="switch" id="show-versions" checked=${versions}
+            disabled=${!mayVersions} onChange=${(e) => setVersions(e.target.checked)} />
+          Show versions${!mayVersions && html` <small class="muted">(this key may not list versions)</small>`}
+        </label>`}
       ${message && html`<p id="object-message" role="status">${message}</p>`}
       ${state.error && html`<p class="error" id="objects-error">${state.error.message}</p>`}
       ${state.loading && !state.rows && html`<p aria-busy="true">Loading…</p>`}
       ${state.rows && html`
-        <table id="objects">
+        <div class="table-scroll"><table id="objects">
           <thead><tr><th>Key</th><th>Version</th><th>Size</th><th>Last modified</th><th>Class</th><th>Encryption</th><th></th></tr></thead>
           <tbody>
             ${state.prefixes.map((p) => html`
@@ -338,8 +340,8 @@ function Objects({ bucket, prefix, perms }) {
                 <td>${r.key.slice(prefix.length)}</td>
                 <td>${r.versionId ? html`<code title=${r.versionId}>…${r.versionId.slice(-10)}</code>${r.latest ? ' (current)' : ''}` : ''}
                   ${r.deleteMarker ? html` <mark>delete marker</mark>` : ''}</td>
-                <td>${r.deleteMarker ? '' : bytes(r.size)}</td>
-                <td>${r.modified}</td>
+                <td class="size">${r.deleteMarker ? '' : bytes(r.size)}</td>
+                <td class="modified"><time datetime=${r.modified} title=${r.modified}>${when(r.modified)}</time></td>
                 <td>${r.deleteMarker ? '' : (r.storageClass || 'STANDARD')}</td>
                 <td class="encryption">${r.encryption}</td>
                 <td class="actions">
@@ -350,7 +352,7 @@ function Objects({ bucket, prefix, perms }) {
                 </td>
               </tr>`)}
           </tbody>
-        </table>
+        </table></div>
         <div role="group" class="pager">
           <button id="previous-page" class="secondary outline" disabled=${pages.length < 2}
             onClick=${() => setPages((p) => p.slice(0, -1))}>Previous ${PAGE}</button>
@@ -372,9 +374,41 @@ const SETTINGS = [
   ['logging', 'Access logging'],
 ];
 
-function prettyXml(text) {
-  return text.replace(/></g, '>\n<').replace(/^<\?xml[^>]*>\n?/, '');
+// Elements that S3's JSON (and the spec documents, config/buckets/*/*.json) hold as lists,
+// under their plural names.
+const LISTS = {
+  Rule: 'Rules', CORSRule: 'CORSRules', Transition: 'Transitions',
+  NoncurrentVersionTransition: 'NoncurrentVersionTransitions', Tag: 'Tags', Grant: 'Grants',
+  TargetGrant: 'TargetGrants', AllowedHeader: 'AllowedHeaders', AllowedMethod: 'AllowedMethods',
+  AllowedOrigin: 'AllowedOrigins', ExposeHeader: 'ExposeHeaders',
+};
+// Text kept as text even when it looks like a number or a boolean.
+const TEXT = new Set(['ID', 'Prefix', 'Key', 'Value', 'TargetPrefix', 'KMSMasterKeyID']);
+
+// An S3 XML document as the JSON of the same setting: element names as keys, the list
+// elements under their plural names, numbers and booleans as such.
+function xmlToJson(el) {
+  const kids = Array.from(el.children);
+  if (kids.length === 0) {
+    const t = el.textContent;
+    if (TEXT.has(el.localName)) return t;
+    if (t === 'true' || t === 'false') return t === 'true';
+    return /^-?\d+$/.test(t) ? Number(t) : t;
+  }
+  const out = {};
+  for (const k of kids) {
+    const value = xmlToJson(k);
+    const list = LISTS[k.localName];
+    if (list) (out[list] ||= []).push(value);
+    else out[k.localName] = value;
+  }
+  return out;
 }
+
+const prettyJsonOfXml = (xml) => JSON.stringify(xml ? xmlToJson(xml.documentElement) : {}, null, 2);
+
+// A timestamp as one unbreakable token: `2026-12-07 10:15:42 UTC`.
+const when = (iso) => (iso ? iso.replace('T', ' ').replace(/\.\d+Z$|Z$/, ' UTC') : '');
 
 function corsToJson(xml) {
   const rules = Array.from(xml.getElementsByTagName('CORSRule')).map((r) => {
@@ -414,7 +448,7 @@ function Settings({ bucket, perms }) {
         if (q === 'policy') return [q, { text: JSON.stringify(JSON.parse(text), null, 2) }];
         if (q === 'cors') return [q, { text: corsToJson(xml) }];
         if (q === 'versioning') return [q, { text: first(xml, 'Status') || 'Never enabled' }];
-        return [q, { text: prettyXml(text) }];
+        return [q, { text: prettyJsonOfXml(xml) }];
       } catch (err) {
         return [q, { error: err }];
       }
