@@ -182,3 +182,33 @@ def test_the_manual_page_is_roff_with_every_subcommand():
         r = subprocess.run(["groff", "-man", "-Tutf8", "-ww", "-z"], input=page,
                            capture_output=True, text=True)
         assert r.returncode == 0 and r.stderr == "", r.stderr
+
+
+def test_the_banner_names_a_command_that_works_from_another_shell(tmp_path):
+    """`leadshop serve` prints the `eval "$(… env …)"` line to try: with a binary that is not
+    on PATH it names the binary by its full path and the data directory absolutely, so the
+    line works as printed from another shell and directory."""
+    from leadshop_proc import Leadshop
+
+    srv = Leadshop(tmp_path / "data").start()
+    try:
+        import time
+
+        # endpoints.json (what start() waits for) is written just before the banner.
+        deadline = time.monotonic() + 60
+        while "eval " not in srv.log.read_text():
+            assert time.monotonic() < deadline, srv.log.read_text()
+            time.sleep(0.02)
+        line = next(l.strip() for l in srv.log.read_text().splitlines()
+                    if l.strip().startswith("eval "))
+        command = line.split(";")[0]
+        assert str(BIN.resolve()) in command and str((tmp_path / "data").resolve()) in command
+        other = tmp_path / "elsewhere"
+        other.mkdir()
+        out = subprocess.run(["bash", "-c", f'set -e; {command}; echo "$AWS_ENDPOINT_URL"'],
+                             cwd=other, env={"PATH": "/usr/bin:/bin"}, capture_output=True,
+                             text=True)
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.strip() == srv.endpoints["s3"]
+    finally:
+        srv.stop()

@@ -587,14 +587,44 @@ fn serve(args: ServeArgs) -> Result<()> {
         );
         println!("Try, in another shell:");
         println!(
-            "  eval \"$(leadshop env --data-dir {})\"; aws s3 ls s3://leadshop-assets",
-            data_dir.display()
+            "  eval \"$({} env --data-dir {})\"; aws s3 ls s3://leadshop-assets",
+            self_command(),
+            shell_word(&std::path::absolute(&data_dir).unwrap_or_else(|_| data_dir.clone()))
         );
         wait_for_signal().await?;
         eprintln!("shutting down: finishing in-flight requests");
         handle.shutdown().await;
         Ok(())
     })
+}
+
+/// How another shell runs this binary: `leadshop` when that name on PATH is this file, else
+/// its full path (a `cargo run` build, a binary not installed).
+fn self_command() -> String {
+    let Ok(me) = std::env::current_exe().and_then(std::fs::canonicalize) else {
+        return "leadshop".into();
+    };
+    let on_path = std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path)
+            .any(|dir| std::fs::canonicalize(dir.join("leadshop")).is_ok_and(|found| found == me))
+    });
+    if on_path {
+        "leadshop".into()
+    } else {
+        shell_word(&me)
+    }
+}
+
+/// A path as one word of a POSIX shell command (single-quoted when it needs quoting).
+fn shell_word(p: &std::path::Path) -> String {
+    let s = p.display().to_string();
+    if s.chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._-+,:@".contains(c))
+    {
+        s
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
 }
 
 async fn wait_for_signal() -> Result<()> {
