@@ -1,14 +1,37 @@
 """How leadshop is handed to its users (issue 31): the shipped binary is lean and says which
 commit it is."""
 
+import contextlib
 import re
+import signal
 import subprocess
+import time
+from pathlib import Path
 
 import pytest
 
 from leadshop_proc import BIN, REPO
 
 MB = 1024 * 1024
+
+
+@contextlib.contextmanager
+def serving(argv: list, data: Path, log_path: Path, env=None):
+    """Runs `leadshop serve` as `argv` (data in `data`, output to `log_path`) until it has
+    written endpoints.json; stops it with SIGTERM afterwards (its exit code is then the
+    process's `returncode`)."""
+    with open(log_path, "wb") as log:
+        server = subprocess.Popen(argv, env=env, stdout=log, stderr=log)
+        try:
+            deadline = time.monotonic() + 60
+            while not (data / "endpoints.json").exists():
+                assert server.poll() is None, log_path.read_text()
+                assert time.monotonic() < deadline, "the server did not become ready"
+                time.sleep(0.05)
+            yield server
+        finally:
+            server.send_signal(signal.SIGTERM)
+            server.wait(timeout=60)
 
 
 def test_version_names_the_commit_it_was_built_from():
@@ -43,8 +66,6 @@ def test_the_wheel_puts_a_working_leadshop_on_a_fresh_virtualenvs_path(tmp_path)
     its PATH, and a client reaches the bucket with what `env` printed."""
     import json
     import os
-    import signal
-    import time
 
     import boto3
 
@@ -63,16 +84,9 @@ def test_the_wheel_puts_a_working_leadshop_on_a_fresh_virtualenvs_path(tmp_path)
                            capture_output=True, text=True).stdout.strip()
     assert found == str(venv / "bin" / "leadshop")
     data = tmp_path / "data"
-    log = open(tmp_path / "serve.log", "wb")
-    server = subprocess.Popen(["leadshop", "serve", "--data-dir", str(data), "--s3-addr",
-                               "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--console-addr",
-                               "127.0.0.1:0"], env=path_env, stdout=log, stderr=log)
-    try:
-        deadline = time.monotonic() + 60
-        while not (data / "endpoints.json").exists():
-            assert server.poll() is None, (tmp_path / "serve.log").read_text()
-            assert time.monotonic() < deadline, "the server did not become ready"
-            time.sleep(0.05)
+    argv = ["leadshop", "serve", "--data-dir", str(data), "--s3-addr", "127.0.0.1:0",
+            "--http-addr", "127.0.0.1:0", "--console-addr", "127.0.0.1:0"]
+    with serving(argv, data, tmp_path / "serve.log", env=path_env):
         out = subprocess.run(["leadshop", "env", "--data-dir", str(data)], env=path_env,
                              check=True, capture_output=True, text=True).stdout
         env = dict(line.removeprefix("export ").split("=", 1) for line in out.splitlines())
@@ -83,10 +97,6 @@ def test_the_wheel_puts_a_working_leadshop_on_a_fresh_virtualenvs_path(tmp_path)
                           aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
                           aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"])
         s3.head_bucket(Bucket=env["AWS_S3_BUCKET_NAME"])
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=60)
-        log.close()
 
 
 def test_cargo_install_puts_the_same_binary_on_a_path(tmp_path):
@@ -109,8 +119,6 @@ def test_the_systemd_unit_verifies_runs_as_written_and_is_hardened(tmp_path):
     import os
     import shlex
     import shutil
-    import signal
-    import time
 
     if shutil.which("systemd-analyze") is None:
         pytest.fail("systemd-analyze is needed (Debian's systemd package)")
@@ -133,14 +141,7 @@ def test_the_systemd_unit_verifies_runs_as_written_and_is_hardened(tmp_path):
     argv = [str(BIN)] + [str(data) if a == "/var/lib/leadshop" else a for a in argv[1:]]
     argv += ["--s3-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0",
              "--console-addr", "127.0.0.1:0"]
-    log = open(tmp_path / "serve.log", "wb")
-    server = subprocess.Popen(argv, stdout=log, stderr=log)
-    try:
-        deadline = time.monotonic() + 60
-        while not (data / "endpoints.json").exists():
-            assert server.poll() is None, (tmp_path / "serve.log").read_text()
-            assert time.monotonic() < deadline, "the server did not become ready"
-            time.sleep(0.05)
+    with serving(argv, data, tmp_path / "serve.log") as server:
         # ExecReload's signal: the server reads its certificate again and keeps serving.
         server.send_signal(signal.SIGHUP)
         deadline = time.monotonic() + 60
@@ -148,10 +149,7 @@ def test_the_systemd_unit_verifies_runs_as_written_and_is_hardened(tmp_path):
             assert server.poll() is None and time.monotonic() < deadline
             time.sleep(0.05)
         assert oct(os.stat(data).st_mode & 0o777) == "0o700"
-    finally:
-        server.send_signal(signal.SIGTERM)
-        assert server.wait(timeout=60) == 0
-        log.close()
+    assert server.returncode == 0
 
 
 def test_bash_completes_subcommands_and_flags_from_the_cli_definition():
@@ -192,8 +190,6 @@ def test_the_banner_names_a_command_that_works_from_another_shell(tmp_path):
 
     srv = Leadshop(tmp_path / "data").start()
     try:
-        import time
-
         # endpoints.json (what start() waits for) is written just before the banner.
         deadline = time.monotonic() + 60
         while "eval " not in srv.log.read_text():

@@ -10,12 +10,11 @@ mod args;
 mod backup;
 mod bench;
 mod progress;
+mod runbooks;
 mod scrub;
+mod serve;
 mod verify;
-use args::{
-    Cli, Command, InstanceArgs, KeysCommand, KmsCommand, LifecycleCommand, RemoteArgs,
-    ScrubCommand, ServeArgs,
-};
+use args::{Cli, Command, InstanceArgs, KeysCommand, KmsCommand, LifecycleCommand, ScrubCommand};
 use leadshop_server::Config;
 
 fn main() {
@@ -47,7 +46,7 @@ fn report(e: &anyhow::Error) -> String {
 }
 
 /// Writes `bytes` to stdout; a reader that stops early (`| head`) ends it quietly.
-fn print_all(bytes: &[u8]) -> Result<()> {
+pub(crate) fn print_all(bytes: &[u8]) -> Result<()> {
     use std::io::Write as _;
     let mut out = std::io::stdout().lock();
     match out.write_all(bytes).and_then(|()| out.flush()) {
@@ -58,7 +57,7 @@ fn print_all(bytes: &[u8]) -> Result<()> {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Serve(args) => serve(args),
+        Command::Serve(args) => serve::serve(args),
         Command::Completions { shell } => {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "leadshop", &mut script);
@@ -232,39 +231,7 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::Lockdown { remote: args, json } => remote(args, json, |r| {
-            Box::pin(async move {
-                let pab = r.lockdown().await?;
-                let settings = [
-                    ("BlockPublicAcls", pab.block_public_acls.unwrap_or(false)),
-                    ("IgnorePublicAcls", pab.ignore_public_acls.unwrap_or(false)),
-                    (
-                        "BlockPublicPolicy",
-                        pab.block_public_policy.unwrap_or(false),
-                    ),
-                    (
-                        "RestrictPublicBuckets",
-                        pab.restrict_public_buckets.unwrap_or(false),
-                    ),
-                ];
-                let text = settings
-                    .iter()
-                    .map(|(k, v)| format!("{k}={v}"))
-                    .collect::<Vec<_>>()
-                    .join(" ");
-                let read_back: serde_json::Map<_, _> = settings
-                    .iter()
-                    .map(|(k, v)| ((*k).to_string(), serde_json::Value::Bool(*v)))
-                    .collect();
-                Ok(Report {
-                    text: format!("{} on {}: {text}", r.bucket, r.endpoint),
-                    json: serde_json::json!({
-                        "Endpoint": r.endpoint, "Bucket": r.bucket,
-                        "PublicAccessBlockConfiguration": read_back,
-                    }),
-                })
-            })
-        }),
+        Command::Lockdown { remote: args, json } => runbooks::lockdown(args, json),
         Command::Verify(args) => match verify::run(args) {
             Ok(verify::Outcome::Match) => Ok(()),
             Ok(verify::Outcome::Drift) => std::process::exit(1),
@@ -281,99 +248,22 @@ fn run(cli: Cli) -> Result<()> {
             key,
             version_id,
             json,
-        } => remote(args, json, move |r| {
-            Box::pin(async move {
-                let text = r.recover(&key, version_id.as_deref()).await?;
-                Ok(Report {
-                    json: serde_json::json!({
-                        "Endpoint": r.endpoint, "Bucket": r.bucket, "Key": key, "Outcome": text,
-                    }),
-                    text,
-                })
-            })
-        }),
+        } => runbooks::recover(args, key, version_id, json),
         Command::Cleanup {
             remote: args,
             prefix,
             noncurrent,
             dry_run,
             json,
-        } => {
-            anyhow::ensure!(
-                !prefix.is_empty(),
-                "--prefix must not be empty (that would empty the whole bucket)"
-            );
-            remote(args, json, move |r| {
-                Box::pin(async move {
-                    let mut line = progress::Progress::new();
-                    let c = r
-                        .cleanup_with(&prefix, noncurrent, dry_run, &mut |c| {
-                            line.show(&format!(
-                                "{} {prefix:?}: {} current, {} noncurrent versions and markers ({} bytes)",
-                                if dry_run { "counting" } else { "cleaning" },
-                                c.current,
-                                c.noncurrent,
-                                c.noncurrent_bytes
-                            ));
-                        })
-                        .await;
-                    line.clear();
-                    let c = c?;
-                    let json = serde_json::json!({
-                        "Endpoint": r.endpoint, "Bucket": r.bucket, "Prefix": prefix,
-                        "DryRun": dry_run, "CurrentDeleted": c.current,
-                        "NoncurrentRemoved": c.noncurrent, "NoncurrentBytes": c.noncurrent_bytes,
-                        "UploadsAborted": c.uploads,
-                    });
-                    let text = format!(
-                        "{}{} under {prefix:?} in {}: {} current objects deleted, {} noncurrent versions/markers ({} bytes) removed, {} incomplete uploads aborted",
-                        if dry_run { "dry run: " } else { "" },
-                        r.endpoint,
-                        r.bucket,
-                        c.current,
-                        c.noncurrent,
-                        c.noncurrent_bytes,
-                        c.uploads
-                    );
-                    Ok(Report { text, json })
-                })
-            })
-        }
+        } => runbooks::cleanup(args, prefix, noncurrent, dry_run, json),
     }
 }
 
-/// What a runbook verb reports: a line for people, a document for programs (`--json`).
-struct Report {
-    text: String,
-    json: serde_json::Value,
-}
-
-type RemoteFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Report>>>>;
-
 /// Prints a document as pretty JSON.
-fn print_json(value: &serde_json::Value) -> Result<()> {
+pub(crate) fn print_json(value: &serde_json::Value) -> Result<()> {
     let mut text = serde_json::to_vec_pretty(value).context("serialising the report")?;
     text.push(b'\n');
     print_all(&text)
-}
-
-/// Runs one runbook verb against an endpoint and prints its report.
-fn remote(
-    args: RemoteArgs,
-    json: bool,
-    op: impl FnOnce(leadshop_client::remote::Remote) -> RemoteFuture,
-) -> Result<()> {
-    let r = leadshop_client::remote::Remote::from_env(args.endpoint, args.bucket)?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
-    let report = runtime.block_on(op(r))?;
-    if json {
-        return print_json(&report.json);
-    }
-    println!("{}", report.text);
-    Ok(())
 }
 
 fn set_kms_key_enabled(instance: &InstanceArgs, key_id: &str, enabled: bool) -> Result<()> {
@@ -517,130 +407,6 @@ fn keys(cmd: KeysCommand) -> Result<()> {
 
 /// The log filter: `LEADSHOP_LOG`, or info with one line per request only for 5xx.
 ///
-/// s3s's own log lines carry whole request inputs (a malformed XML body, every POST form
-/// field) at ERROR level, so any client could fill the log: they are off unless the filter
-/// names `s3s` itself. Our request line says what happened instead.
-fn log_filter(env: Option<&str>) -> String {
-    let base = env.map_or_else(|| "info,leadshop::request=warn".to_string(), str::to_string);
-    if base.contains("s3s") {
-        base
-    } else {
-        format!("{base},s3s=off")
-    }
-}
-
-fn serve(args: ServeArgs) -> Result<()> {
-    let filter = log_filter(std::env::var("LEADSHOP_LOG").ok().as_deref());
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_new(&filter)
-                .with_context(|| format!("LEADSHOP_LOG: invalid filter {filter:?}"))?,
-        )
-        .with_writer(std::io::stderr)
-        // Colour codes only for a terminal, and never with NO_COLOR (no-color.org): a log
-        // file or journal gets plain text.
-        .with_ansi(
-            std::io::IsTerminal::is_terminal(&std::io::stderr())
-                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
-        )
-        .init();
-    let mut config = args.instance.config()?;
-    if let Some(v) = args.s3_addr {
-        config.s3_addr = v;
-    }
-    if let Some(v) = args.http_addr {
-        config.http_addr = v;
-    }
-    if let Some(v) = args.console_addr {
-        config.console_addr = v;
-    }
-    if let Some(v) = args.region {
-        config.region = v;
-    }
-    if args.tls_cert.is_some() {
-        config.tls_cert = args.tls_cert;
-        config.tls_key = args.tls_key;
-    }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
-    runtime.block_on(async move {
-        let data_dir = config.data_dir.clone();
-        let handle = leadshop_server::start(config).await?;
-        let e = handle.endpoints().clone();
-        println!("leadshop is serving the leadshop-assets stack");
-        println!("  S3 API (HTTPS): {}", e.s3);
-        println!(
-            "  plain HTTP:     {} (redirects browsers, refuses API requests)",
-            e.http
-        );
-        println!("  console:        {}", e.console);
-        println!("  data directory: {}", data_dir.display());
-        println!(
-            "  CA certificate: {}",
-            data_dir.join("tls/ca.pem").display()
-        );
-        println!(
-            "  credentials:    {} (profiles admin, app)",
-            data_dir.join("credentials").display()
-        );
-        println!("Try, in another shell:");
-        println!(
-            "  eval \"$({} env --data-dir {})\"; aws s3 ls s3://leadshop-assets",
-            self_command(),
-            shell_word(&std::path::absolute(&data_dir).unwrap_or_else(|_| data_dir.clone()))
-        );
-        wait_for_signal().await?;
-        eprintln!("shutting down: finishing in-flight requests");
-        handle.shutdown().await;
-        Ok(())
-    })
-}
-
-/// How another shell runs this binary: `leadshop` when that name on PATH is this file, else
-/// its full path (a `cargo run` build, a binary not installed).
-fn self_command() -> String {
-    let Ok(me) = std::env::current_exe().and_then(std::fs::canonicalize) else {
-        return "leadshop".into();
-    };
-    let on_path = std::env::var_os("PATH").is_some_and(|path| {
-        std::env::split_paths(&path)
-            .any(|dir| std::fs::canonicalize(dir.join("leadshop")).is_ok_and(|found| found == me))
-    });
-    if on_path {
-        "leadshop".into()
-    } else {
-        shell_word(&me)
-    }
-}
-
-/// A path as one word of a POSIX shell command (single-quoted when it needs quoting).
-fn shell_word(p: &std::path::Path) -> String {
-    let s = p.display().to_string();
-    if s.chars()
-        .all(|c| c.is_ascii_alphanumeric() || "/._-+,:@".contains(c))
-    {
-        s
-    } else {
-        format!("'{}'", s.replace('\'', "'\\''"))
-    }
-}
-
-async fn wait_for_signal() -> Result<()> {
-    #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-        tokio::select! {
-            r = tokio::signal::ctrl_c() => r?,
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    tokio::signal::ctrl_c().await?;
-    Ok(())
-}
-
 /// `YYYY-MM-DDTHH:MM:SSZ` for a key's creation time.
 /// `leadshop lifecycle status`: the worker's status file, as a table or JSON.
 fn lifecycle_status(config: &Config, json: bool) -> Result<()> {
@@ -729,7 +495,7 @@ fn format_time(ms: i64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{log_filter, report};
+    use super::report;
 
     #[test]
     fn each_cause_is_said_once() {
@@ -743,12 +509,5 @@ mod tests {
         let io = std::io::Error::other("disk full");
         let chained = anyhow::Error::new(io).context("writing x");
         assert_eq!(report(&chained), "writing x: disk full");
-    }
-
-    #[test]
-    fn s3s_lines_are_off_unless_asked_for() {
-        assert_eq!(log_filter(None), "info,leadshop::request=warn,s3s=off");
-        assert_eq!(log_filter(Some("debug")), "debug,s3s=off");
-        assert_eq!(log_filter(Some("info,s3s=debug")), "info,s3s=debug");
     }
 }

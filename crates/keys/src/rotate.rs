@@ -168,7 +168,7 @@ pub fn rotate_master_with(
     };
     let next_text = std::fs::read(&next).map_err(io(format!("reading {}", next.display())))?;
     masters.install(new);
-    finish_with(
+    finish(
         loc,
         &store,
         &masters,
@@ -221,24 +221,11 @@ pub fn read_report(loc: &Locations) -> Option<Rotation> {
 /// `next_text` is the new key file's contents: it becomes the master key file even if
 /// `.next` vanished meanwhile.
 ///
+/// `on_batch` is told the data keys re-wrapped so far, after every commit (a progress line).
+///
 /// # Errors
 /// [`RotateError`]; running it again finishes the rotation.
 pub fn finish(
-    loc: &Locations,
-    store: &Store,
-    masters: &MasterKeys,
-    next_text: &[u8],
-    resumed: bool,
-    online: bool,
-) -> Result<Rotation, RotateError> {
-    finish_with(loc, store, masters, next_text, resumed, online, &mut |_| {})
-}
-
-/// [`finish`], telling `on_batch` the data keys re-wrapped so far.
-///
-/// # Errors
-/// As [`finish`].
-pub fn finish_with(
     loc: &Locations,
     store: &Store,
     masters: &MasterKeys,

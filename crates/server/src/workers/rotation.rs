@@ -130,5 +130,13 @@ fn rotate_online(
     masters.install(new);
     // A key sealed under the new key by the CLI before this install may open now.
     target.keys.reload();
-    finish(locations, &target.store, masters, next_text, resumed, true)
+    finish(
+        locations,
+        &target.store,
+        masters,
+        next_text,
+        resumed,
+        true,
+        &mut |_| {},
+    )
 }

@@ -926,9 +926,16 @@ async fn a_rotation_whose_next_key_file_vanishes_still_makes_the_new_key_the_mas
     let store = leadshop_store::Store::open(dir.path(), Some(masters.clone())).unwrap();
     // Someone removes `.next` while the data keys are being re-wrapped under it.
     std::fs::remove_file(&next).unwrap();
-    let r =
-        leadshop_keys::rotate::finish(&cfg.key_locations(), &store, &masters, &text, false, false)
-            .unwrap();
+    let r = leadshop_keys::rotate::finish(
+        &cfg.key_locations(),
+        &store,
+        &masters,
+        &text,
+        false,
+        false,
+        &mut |_| {},
+    )
+    .unwrap();
     drop(store);
     assert_eq!(r.data_keys.rewrapped, 1);
     assert_eq!(
