@@ -5,11 +5,9 @@
 //! they have and are not dropped. A reload that fails (a file half-written, a key that does
 //! not match) keeps the certificate in use and says why.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 
@@ -120,27 +118,8 @@ fn read(source: &CertSource) -> Result<Current, TlsError> {
 }
 
 /// A PEM chain and its key, checked to belong together.
-fn read_pair(cert: &PathBuf, key: &PathBuf) -> Result<Arc<CertifiedKey>, TlsError> {
-    let pem_err = |path: &PathBuf| {
-        let path = path.clone();
-        move |e: rustls::pki_types::pem::Error| TlsError::Pem {
-            path,
-            message: e.to_string(),
-        }
-    };
-    let chain = CertificateDer::pem_file_iter(cert)
-        .map_err(pem_err(cert))?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(pem_err(cert))?;
-    if chain.is_empty() {
-        return Err(TlsError::Pem {
-            path: cert.clone(),
-            message: "no certificate in the file".into(),
-        });
-    }
-    let key_der = PrivateKeyDer::from_pem_file(key).map_err(pem_err(key))?;
-    let signing = rustls::crypto::ring::sign::any_supported_type(&key_der)?;
-    let certified = CertifiedKey::new(chain, signing);
+fn read_pair(cert: &Path, key: &Path) -> Result<Arc<CertifiedKey>, TlsError> {
+    let certified = crate::tls::read_certified(cert, key)?;
     certified.keys_match()?;
     Ok(Arc::new(certified))
 }
@@ -148,6 +127,8 @@ fn read_pair(cert: &PathBuf, key: &PathBuf) -> Result<Arc<CertifiedKey>, TlsErro
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
 
     /// A self-signed certificate and key for `127.0.0.1`, as PEM.
     fn pair() -> (String, String) {

@@ -17,7 +17,7 @@ use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use time::{Duration, OffsetDateTime};
 
-use crate::tls::{DevTlsPaths, TlsError, ca_params, leaf_params};
+use crate::tls::{DevTlsPaths, TlsError, ca_params, certified, leaf_params, read_certified};
 
 /// At most this many bucket hosts get a certificate (a client naming random hosts cannot make
 /// the server mint without end).
@@ -43,14 +43,6 @@ impl std::fmt::Debug for SniCerts {
     }
 }
 
-fn certified(
-    chain: Vec<CertificateDer<'static>>,
-    key: &PrivateKeyDer<'_>,
-) -> Result<Arc<CertifiedKey>, TlsError> {
-    let signing = rustls::crypto::ring::sign::any_supported_type(key)?;
-    Ok(Arc::new(CertifiedKey::new(chain, signing)))
-}
-
 impl SniCerts {
     /// Loads the development CA and the `localhost` certificate from `paths`.
     ///
@@ -61,12 +53,7 @@ impl SniCerts {
             path: path.to_path_buf(),
             message: e.to_string(),
         };
-        let chain = CertificateDer::pem_file_iter(&paths.server_cert)
-            .map_err(|e| pem(&paths.server_cert, e))?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| pem(&paths.server_cert, e))?;
-        let key = PrivateKeyDer::from_pem_file(&paths.server_key)
-            .map_err(|e| pem(&paths.server_key, e))?;
+        let default = Arc::new(read_certified(&paths.server_cert, &paths.server_key)?);
         let ca =
             CertificateDer::from_pem_file(&paths.ca_cert).map_err(|e| pem(&paths.ca_cert, e))?;
         let ca_key_pem = std::fs::read_to_string(&paths.ca_key).map_err(|source| TlsError::Io {
@@ -79,7 +66,7 @@ impl SniCerts {
         let suffix =
             (base == "localhost" || base.ends_with(".localhost")).then(|| format!(".{base}"));
         Ok(Self {
-            default: certified(chain, &key)?,
+            default,
             issuer: Issuer::new(ca_params()?, ca_key),
             ca,
             suffix,
@@ -128,7 +115,10 @@ impl SniCerts {
         params.not_after = now + LIFETIME;
         let cert = params.signed_by(&key, &self.issuer)?;
         let key_der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
-        certified(vec![cert.der().clone(), self.ca.clone()], &key_der)
+        Ok(Arc::new(certified(
+            vec![cert.der().clone(), self.ca.clone()],
+            &key_der,
+        )?))
     }
 }
 

@@ -18,6 +18,9 @@ use rcgen::{
     GeneralSubtree, IsCa, Issuer, KeyPair, KeyUsagePurpose, NameConstraints,
 };
 use rustls::ServerConfig;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::sign::CertifiedKey;
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
@@ -230,6 +233,45 @@ pub(crate) fn leaf_params(names: Vec<String>) -> Result<CertificateParams, rcgen
     leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     leaf.use_authority_key_identifier_extension = true;
     Ok(leaf)
+}
+
+/// A PEM certificate chain and its private key, as a certificate rustls can present (a chain
+/// of at least one certificate; the key is not checked against it here).
+///
+/// # Errors
+/// [`TlsError`] if a file cannot be read or parsed, or the key type is not supported.
+pub(crate) fn read_certified(cert: &Path, key: &Path) -> Result<CertifiedKey, TlsError> {
+    let pem = |path: &Path| {
+        let path = path.to_path_buf();
+        move |e: rustls::pki_types::pem::Error| TlsError::Pem {
+            path,
+            message: e.to_string(),
+        }
+    };
+    let chain = CertificateDer::pem_file_iter(cert)
+        .map_err(pem(cert))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(pem(cert))?;
+    if chain.is_empty() {
+        return Err(TlsError::Pem {
+            path: cert.to_path_buf(),
+            message: "no certificate in the file".into(),
+        });
+    }
+    let key = PrivateKeyDer::from_pem_file(key).map_err(pem(key))?;
+    Ok(certified(chain, &key)?)
+}
+
+/// A chain and its key as a certificate rustls can present.
+///
+/// # Errors
+/// The key type is not supported.
+pub(crate) fn certified(
+    chain: Vec<CertificateDer<'static>>,
+    key: &PrivateKeyDer<'_>,
+) -> Result<CertifiedKey, rustls::Error> {
+    let signing = rustls::crypto::ring::sign::any_supported_type(key)?;
+    Ok(CertifiedKey::new(chain, signing))
 }
 
 /// The rustls server configuration: TLS 1.2 and 1.3 only, HTTP/1.1 and HTTP/2 by ALPN, the
