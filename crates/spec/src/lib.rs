@@ -39,6 +39,7 @@ pub mod operations;
 pub mod policy;
 pub mod public_access_block;
 pub mod refusal;
+pub mod replication;
 pub mod storage_class;
 pub mod template;
 pub mod versioning;

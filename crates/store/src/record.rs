@@ -14,7 +14,9 @@ pub use checksum_type::ChecksumType;
 
 #[cfg(test)]
 pub(crate) use codec::encode_version_json;
-pub(crate) use codec::{FORMAT_COMPACT, Record, bucket_versioning, decode, encode, format_of};
+pub(crate) use codec::{
+    FORMAT_COMPACT, Record, bucket_facts, bucket_versioning, decode, encode, format_of,
+};
 
 use std::collections::BTreeMap;
 
@@ -346,6 +348,52 @@ pub struct VersionRecord {
     /// server's `spec::acl` reads it). `None`: the owner alone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acl: Option<serde_json::Value>,
+    /// Where the version stands in replication (`x-amz-replication-status`): `None` when no
+    /// rule replicates it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replication: Option<ReplicationStatus>,
+    /// A replica: the source version it is a copy of (`<source bucket>/<version id>`), so a
+    /// second delivery of the same version is recognised instead of stored twice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replica_of: Option<String>,
+}
+
+/// `x-amz-replication-status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ReplicationStatus {
+    /// Waiting in the replication queue.
+    #[serde(rename = "PENDING")]
+    Pending,
+    /// Replicated.
+    #[serde(rename = "COMPLETED")]
+    Completed,
+    /// The destination refused it (see `leadshop replication status`).
+    #[serde(rename = "FAILED")]
+    Failed,
+    /// This version is itself a replica.
+    #[serde(rename = "REPLICA")]
+    Replica,
+}
+
+impl ReplicationStatus {
+    /// The header's value.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "PENDING",
+            Self::Completed => "COMPLETED",
+            Self::Failed => "FAILED",
+            Self::Replica => "REPLICA",
+        }
+    }
+
+    /// The status named `name`.
+    #[must_use]
+    pub fn parse(name: &str) -> Option<Self> {
+        [Self::Pending, Self::Completed, Self::Failed, Self::Replica]
+            .into_iter()
+            .find(|s| s.as_str() == name)
+    }
 }
 
 /// The temporary copy RestoreObject makes of an archived (GLACIER, DEEP_ARCHIVE) version: it
@@ -381,6 +429,8 @@ impl VersionRecord {
             retention: None,
             legal_hold: false,
             acl: None,
+            replication: None,
+            replica_of: None,
         }
     }
 

@@ -35,6 +35,9 @@ pub struct NewVersion {
     pub legal_hold: bool,
     /// The ACL (ACL-enabled buckets).
     pub acl: Option<serde_json::Value>,
+    /// A replica: the source version it copies (`<bucket>/<version id>`). A version of the key
+    /// that already copies it is answered instead of storing a second one.
+    pub replica_of: Option<String>,
 }
 
 /// What a new multipart part is, apart from its data.
@@ -84,6 +87,8 @@ impl Store {
             retention: new.retention,
             legal_hold: new.legal_hold,
             acl: new.acl,
+            replication: None,
+            replica_of: new.replica_of,
         };
         let inline = data.inline.map(|bytes| (data.file, bytes));
         self.put_version_with(bucket, rec, precondition, inline)

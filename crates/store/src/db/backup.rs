@@ -17,7 +17,10 @@ use redb::{
 use serde::{Deserialize, Serialize};
 
 use super::{
-    BUCKETS, INLINE, META, PARTS, UPLOADS, VERSIONS, datapoints::DATAPOINTS, lifecycle::LIFECYCLE,
+    BUCKETS, INLINE, META, PARTS, UPLOADS, VERSIONS,
+    datapoints::DATAPOINTS,
+    lifecycle::LIFECYCLE,
+    replication::{REPLICATION_FAILED, REPLICATION_QUEUE},
     usage::USAGE,
 };
 use crate::record::{self, Envelope, PartRecord, SseAlgorithm, VersionRecord};
@@ -25,8 +28,10 @@ use crate::{Store, StoreError};
 
 /// Every table of the metadata database. A table that is not here makes a backup fail
 /// rather than leave it out (the test `every_table_is_backed_up` keeps this list whole).
-pub(super) const TABLES: [&str; 9] = [
+pub(super) const TABLES: [&str; 11] = [
     "meta",
+    "replication_queue",
+    "replication_failed",
     "buckets",
     "versions",
     "uploads",
@@ -110,6 +115,8 @@ impl Store {
             copy_table(&tx, &w, DATAPOINTS)?;
             copy_table(&tx, &w, USAGE)?;
             copy_table(&tx, &w, INLINE)?;
+            copy_table(&tx, &w, REPLICATION_QUEUE)?;
+            copy_table(&tx, &w, REPLICATION_FAILED)?;
             w.commit()?;
         }
         set_private(&meta_path)?;

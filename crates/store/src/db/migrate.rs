@@ -22,6 +22,7 @@ use redb::{Database, ReadableDatabase, TableHandle as _};
 use super::backup::{TABLES, copy_table, sync_dir};
 use super::datapoints::DATAPOINTS;
 use super::lifecycle::LIFECYCLE;
+use super::replication::{REPLICATION_FAILED, REPLICATION_QUEUE};
 use super::usage::USAGE;
 use super::{BUCKETS, DEFAULT_METADATA_CACHE_BYTES, INLINE, META, PARTS, Store, UPLOADS, VERSIONS};
 use crate::StoreError;
@@ -123,6 +124,8 @@ fn rebuild(root: &Path, meta: &Path, force: bool) -> Result<Option<(u64, u64)>, 
         copy_table(&tx, &w, DATAPOINTS)?;
         copy_table(&tx, &w, USAGE)?;
         copy_table(&tx, &w, INLINE)?;
+        copy_table(&tx, &w, REPLICATION_QUEUE)?;
+        copy_table(&tx, &w, REPLICATION_FAILED)?;
         w.open_table(META)?
             .insert(VERSIONS_FORMAT, u64::from(FORMAT_COMPACT))?;
         w.commit()?;

@@ -24,6 +24,7 @@ mod listing;
 mod migrate;
 mod multipart;
 mod objects;
+mod replication;
 
 mod types;
 mod usage;
@@ -34,6 +35,7 @@ pub use backup::{BackupFile, EngineBackup, METADATA_FILE, copy_file, hash_file, 
 pub use datapoints::{ClassUsage, Stat};
 pub use lifecycle::LifecycleAction;
 pub use migrate::CompactReport;
+pub use replication::{Backlog, Delivery, MAX_FAILED_KEPT, ReplicationTask};
 pub use types::{
     CompletePart, CompletedObject, DeleteOutcome, ListPage, ListQuery, ListVersionsPage,
     ListVersionsQuery, MIN_PART_SIZE, PutOutcome, WritePrecondition,
@@ -401,6 +403,24 @@ impl Store {
             .get(name)?
             .ok_or_else(|| StoreError::NoSuchBucket(name.into()))?;
         record::bucket_versioning(rec.value())
+    }
+
+    /// [`Store::bucket_in`], and the bucket's replication configuration.
+    fn bucket_facts_in(
+        tx: &WriteTransaction,
+        name: &str,
+    ) -> Result<
+        (
+            VersioningState,
+            Option<leadshop_spec::replication::ReplicationConfiguration>,
+        ),
+        StoreError,
+    > {
+        let buckets = tx.open_table(BUCKETS)?;
+        let rec = buckets
+            .get(name)?
+            .ok_or_else(|| StoreError::NoSuchBucket(name.into()))?;
+        record::bucket_facts(rec.value())
     }
 
     fn remove_files(&self, files: Vec<FileId>) {

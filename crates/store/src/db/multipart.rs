@@ -201,6 +201,8 @@ impl Store {
                 retention: upload.retention.clone(),
                 legal_hold: upload.legal_hold,
                 acl: upload.acl.clone(),
+                replication: None,
+                replica_of: None,
             };
 
             let (outcome, mut garbage) = Self::insert_version(

@@ -1,6 +1,7 @@
 //! Object versions: commit, read, update (tags), delete (markers, versions), and the
 //! version-id and precondition rules they share.
 
+use super::replication as replica;
 #[allow(clippy::wildcard_imports)]
 use super::*;
 
@@ -155,7 +156,7 @@ impl Store {
         let (outcome, garbage) = self.group.run(&self.db, move |tx| {
             let done =
                 Self::insert_version(tx, masters.as_ref(), &bucket, rec, precondition.as_ref())?;
-            if let Some((file, bytes)) = inline {
+            if let Some((file, bytes)) = inline.filter(|_| !done.0.replayed) {
                 tx.open_table(super::INLINE)?
                     .insert(file.to_bytes().as_slice(), bytes.as_slice())?;
             }
@@ -177,8 +178,22 @@ impl Store {
         mut rec: VersionRecord,
         precondition: Option<&WritePrecondition>,
     ) -> Result<(PutOutcome, Vec<FileId>), StoreError> {
-        let versioning = Self::bucket_in(tx, bucket)?;
+        let (versioning, replication) = Self::bucket_facts_in(tx, bucket)?;
         let mut versions = VersionsMut::open(tx)?;
+        if let Some(source) = &rec.replica_of
+            && let Some(stored) = replica::replica_in(versions.table(), bucket, &rec.key, source)?
+        {
+            // A second delivery of a version this bucket already holds a replica of (the
+            // answer to the first was lost): that replica is the answer, nothing is stored.
+            return Ok((
+                PutOutcome {
+                    version: stored,
+                    versioning,
+                    replayed: true,
+                },
+                rec.segments.iter().map(|s| s.file).collect(),
+            ));
+        }
         let current = newest_version(versions.table(), bucket, &rec.key)?;
         check_precondition(precondition, current.as_ref().map(|(_, r)| r))?;
         // Everything that can refuse the write has been checked: now change tables.
@@ -188,11 +203,20 @@ impl Store {
         )?;
         let seq = Self::next_seq(tx)?;
         let garbage = assign_version(&mut versions, bucket, versioning, seq, &mut rec)?;
+        if rec.replica_of.is_some() {
+            rec.replication = Some(crate::record::ReplicationStatus::Replica);
+        }
+        if let Some(mut task) =
+            replica::task_for(replication.as_ref(), bucket, &rec, rec.last_modified_ms)
+        {
+            replica::enqueue(tx, &mut rec, &mut task)?;
+        }
         versions.insert(keys::version_key(bucket, &rec.key, seq).as_slice(), &rec)?;
         Ok((
             PutOutcome {
                 version: rec,
                 versioning,
+                replayed: false,
             },
             garbage,
         ))
@@ -362,6 +386,39 @@ impl Store {
         precondition: Option<WritePrecondition>,
         bypass_governance: bool,
     ) -> Result<DeleteOutcome, StoreError> {
+        self.delete_inner(
+            bucket,
+            key,
+            version_id,
+            precondition,
+            bypass_governance,
+            None,
+        )
+    }
+
+    /// A delete marker replicated from `source` (`<bucket>/<version id>` of the source's
+    /// marker): made once; a second delivery answers the marker made by the first.
+    ///
+    /// # Errors
+    /// As [`Store::delete_object`].
+    pub fn delete_as_replica(
+        &self,
+        bucket: &str,
+        key: &str,
+        source: &str,
+    ) -> Result<DeleteOutcome, StoreError> {
+        self.delete_inner(bucket, key, None, None, false, Some(source.to_string()))
+    }
+
+    fn delete_inner(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        precondition: Option<WritePrecondition>,
+        bypass_governance: bool,
+        replica_of: Option<String>,
+    ) -> Result<DeleteOutcome, StoreError> {
         let (bucket, key, version_id) = (
             bucket.to_string(),
             key.to_string(),
@@ -370,8 +427,19 @@ impl Store {
         let clock = self.clock.clone();
         let (outcome, garbage) = self.group.run(&self.db, move |tx| {
             let (bucket, key, version_id) = (bucket.as_str(), key.as_str(), version_id.as_deref());
-            let versioning = Self::bucket_in(tx, bucket)?;
+            let (versioning, replication) = Self::bucket_facts_in(tx, bucket)?;
             let mut versions = VersionsMut::open(tx)?;
+            if let Some(source) = &replica_of
+                && let Some(stored) = replica::replica_in(versions.table(), bucket, key, source)?
+            {
+                return Ok((
+                    DeleteOutcome {
+                        version_id: Some(stored.version_id),
+                        delete_marker: stored.delete_marker,
+                    },
+                    Vec::new(),
+                ));
+            }
             if let Some(vid) = version_id {
                 if vid != NULL_VERSION_ID && parse_version_id(vid).is_none() {
                     return Err(StoreError::InvalidArgument(
@@ -433,6 +501,17 @@ impl Store {
             let seq = Self::next_seq(tx)?;
             let mut marker = VersionRecord::delete_marker(key, clock.now_ms());
             let garbage = assign_version(&mut versions, bucket, versioning, seq, &mut marker)?;
+            if replica_of.is_some() {
+                marker.replication = Some(crate::record::ReplicationStatus::Replica);
+                marker.replica_of = replica_of;
+            } else if let Some(mut task) = replica::task_for(
+                replication.as_ref(),
+                bucket,
+                &marker,
+                marker.last_modified_ms,
+            ) {
+                replica::enqueue(tx, &mut marker, &mut task)?;
+            }
             versions.insert(keys::version_key(bucket, key, seq).as_slice(), &marker)?;
             Ok((
                 DeleteOutcome {

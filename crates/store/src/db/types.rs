@@ -21,6 +21,9 @@ pub struct PutOutcome {
     pub version: VersionRecord,
     /// The bucket's versioning state at the time of the write.
     pub versioning: VersioningState,
+    /// A replica delivered a second time: `version` is the one the first delivery stored, and
+    /// nothing new was written.
+    pub replayed: bool,
 }
 
 /// Result of a DeleteObject.

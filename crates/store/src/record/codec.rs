@@ -99,6 +99,31 @@ pub(crate) fn bucket_versioning(bytes: &[u8]) -> Result<super::VersioningState, 
     decode_json::<Versioning>(bytes).map(|v| v.versioning)
 }
 
+/// The versioning state and the replication configuration of a bucket record, what a write
+/// needs in its transaction; the other documents are skipped as by [`bucket_versioning`].
+pub(crate) fn bucket_facts(
+    bytes: &[u8],
+) -> Result<
+    (
+        super::VersioningState,
+        Option<leadshop_spec::replication::ReplicationConfiguration>,
+    ),
+    StoreError,
+> {
+    #[derive(serde::Deserialize)]
+    struct Documents {
+        #[serde(default, rename = "replication")]
+        replication: Option<leadshop_spec::replication::ReplicationConfiguration>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Facts {
+        versioning: super::VersioningState,
+        #[serde(default)]
+        documents: Option<Documents>,
+    }
+    decode_json::<Facts>(bytes).map(|f| (f.versioning, f.documents.and_then(|d| d.replication)))
+}
+
 /// A version in format 1 (JSON), as builds before format 2 wrote it: for the migration's
 /// tests.
 #[cfg(test)]

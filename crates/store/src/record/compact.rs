@@ -16,7 +16,8 @@
 use std::collections::BTreeMap;
 
 use super::{
-    ChecksumType, Checksums, ContentHeaders, Envelope, Segment, SseAlgorithm, VersionRecord,
+    ChecksumType, Checksums, ContentHeaders, Envelope, ReplicationStatus, Segment, SseAlgorithm,
+    VersionRecord,
 };
 use crate::{FileId, StorageClass, StoreError};
 
@@ -40,6 +41,8 @@ const RESTORE_JSON: u8 = 16;
 const RETENTION_JSON: u8 = 17;
 const LEGAL_HOLD: u8 = 18;
 const ACL_JSON: u8 = 19;
+const REPLICATION_STATUS: u8 = 20;
+const REPLICA_OF: u8 = 21;
 
 // Map entry fields.
 const ENTRY_NAME: u8 = 1;
@@ -110,6 +113,11 @@ pub(super) fn encode_version(header: [u8; 2], rec: &VersionRecord) -> Vec<u8> {
     w.json(RETENTION_JSON, rec.retention.as_ref());
     w.flag(LEGAL_HOLD, rec.legal_hold);
     w.json(ACL_JSON, rec.acl.as_ref());
+    w.opt_text(
+        REPLICATION_STATUS,
+        rec.replication.map(ReplicationStatus::as_str),
+    );
+    w.opt_text(REPLICA_OF, rec.replica_of.as_deref());
     w.0
 }
 
@@ -148,6 +156,14 @@ pub(super) fn decode_version(body: &[u8]) -> Result<VersionRecord, StoreError> {
             RETENTION_JSON => rec.retention = Some(json(p)?),
             LEGAL_HOLD => rec.legal_hold = true,
             ACL_JSON => rec.acl = Some(json(p)?),
+            REPLICATION_STATUS => {
+                let name = text(p)?;
+                rec.replication = Some(
+                    ReplicationStatus::parse(&name)
+                        .ok_or_else(|| corrupt("an unknown replication status"))?,
+                );
+            }
+            REPLICA_OF => rec.replica_of = Some(text(p)?),
             other => return Err(unknown("version", other)),
         }
     }

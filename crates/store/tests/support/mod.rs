@@ -38,6 +38,8 @@ pub fn record(key: &str, data: SealedData) -> VersionRecord {
         retention: None,
         legal_hold: false,
         acl: None,
+        replication: None,
+        replica_of: None,
     }
 }
 
