@@ -18,6 +18,7 @@ use leadshop_spec::lifecycle::LifecycleConfiguration;
 use leadshop_spec::logging::{BucketLoggingStatus, LoggingEnabled};
 use leadshop_spec::object_lock::ObjectLockConfiguration;
 use leadshop_spec::policy::Policy;
+use leadshop_spec::replication::ReplicationConfiguration;
 use leadshop_store::{BucketRecord, Store, StoreError, VersioningState};
 
 /// The bucket policy document (the policy's JSON text, as a string).
@@ -42,6 +43,9 @@ pub const LOGGING_DOC: &str = "logging";
 /// Request-metrics configurations (`PutBucketMetricsConfiguration`), `{"<id>": {"Id",
 /// "Filter"}}`.
 pub const METRICS_DOC: &str = "metrics";
+/// The replication configuration (`PutBucketReplication`), in AWS JSON shape; the store reads
+/// it too, in the transaction of every write (`leadshop_store::REPLICATION_DOC`).
+pub const REPLICATION_DOC: &str = leadshop_store::REPLICATION_DOC;
 
 /// One bucket's configuration.
 #[derive(Debug, Default)]
@@ -74,6 +78,8 @@ pub struct BucketConfig {
     pub logging: Option<Arc<LoggingEnabled>>,
     /// Request-metrics configurations (one-minute request metrics per `FilterId`).
     pub request_metrics: Vec<MetricsFilter>,
+    /// The replication configuration.
+    pub replication: Option<Arc<ReplicationConfiguration>>,
     /// A stored access document (policy, Public Access Block) does not parse: every request
     /// to the bucket is refused rather than run without its Deny statements.
     pub damaged: bool,
@@ -242,6 +248,16 @@ impl BucketConfig {
             .and_then(serde_json::Value::as_object)
             .map(|m| m.values().map(MetricsFilter::of).collect())
             .unwrap_or_default();
+        // The store reads the same document in every write's transaction, where a damaged one
+        // refuses the write: it is only ever stored validated.
+        let replication = rec.documents.get(REPLICATION_DOC).and_then(|v| {
+            serde_json::from_value::<ReplicationConfiguration>(v.clone())
+                .inspect_err(|e| {
+                    tracing::error!(bucket = %rec.name, document = REPLICATION_DOC, error = %e, "stored bucket document does not parse");
+                })
+                .ok()
+                .map(Arc::new)
+        });
         let restricted = match &policy {
             Some(p) if public_access_block.restrict_public_buckets && p.is_public() => {
                 Some(Arc::new(p.without_public_grants()))
@@ -265,6 +281,7 @@ impl BucketConfig {
             object_lock,
             logging,
             request_metrics,
+            replication,
             damaged,
         }
     }

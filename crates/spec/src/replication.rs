@@ -32,6 +32,12 @@ pub const MAX_ID_LEN: usize = 255;
 /// `Metrics.EventThreshold.Minutes`.
 pub const RTC_MINUTES: i32 = 15;
 
+/// The header a leadshop destination reads on a replica's PutObject or DeleteObject: the
+/// source version it copies (`<source bucket>/<version id>`). It asks for
+/// `s3:ReplicateObject` / `s3:ReplicateDelete`; a second delivery of the same source version is
+/// answered with the first replica instead of stored again.
+pub const REPLICA_HEADER: &str = "x-leadshop-replica-of";
+
 const ENABLED: &str = "Enabled";
 const DISABLED: &str = "Disabled";
 

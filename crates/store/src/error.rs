@@ -56,6 +56,9 @@ pub enum StoreError {
     /// The bucket's state does not allow the change (S3's InvalidBucketState).
     #[error("{0}")]
     InvalidBucketState(&'static str),
+    /// The request cannot be applied to the bucket as it is (S3's InvalidRequest).
+    #[error("{0}")]
+    InvalidRequest(&'static str),
     /// The version is protected by Object Lock (retention or legal hold).
     #[error("the object version is protected by Object Lock")]
     ObjectLocked,

@@ -40,10 +40,10 @@ pub mod write;
 pub use clock::{Clock, SharedClock, SystemClock, TestClock};
 pub use data::{DataWriter, FileId, MasterKey, SSE_C_KEY_ID, SealedData, Wrapping};
 pub use db::{
-    BackupFile, ClassUsage, CompletePart, CompletedObject, DEFAULT_METADATA_CACHE_BYTES,
-    DeleteOutcome, EngineBackup, LifecycleAction, ListPage, ListQuery, ListVersionsPage,
-    ListVersionsQuery, METADATA_FILE, PutOutcome, Stat, Store, WritePrecondition, copy_file,
-    hash_file, sync_dir,
+    Backlog, BackupFile, ClassUsage, CompletePart, CompletedObject, DEFAULT_METADATA_CACHE_BYTES,
+    DeleteOutcome, Delivery, EngineBackup, LifecycleAction, ListPage, ListQuery, ListVersionsPage,
+    ListVersionsQuery, METADATA_FILE, PutOutcome, ReplicationTask, Stat, Store, WritePrecondition,
+    copy_file, hash_file, sync_dir,
 };
 pub use error::StoreError;
 pub use lock::{Protection, Retention};
@@ -52,8 +52,8 @@ pub use masters::Rewrapped;
 pub use orphans::SweepReport;
 pub use record::{
     BucketRecord, ChecksumAlgorithm, ChecksumType, Checksums, ContentHeaders, Envelope,
-    NULL_VERSION_ID, PartRecord, Restore, Segment, SseAlgorithm, StorageClass, UploadKms,
-    UploadRecord, VersionRecord, VersioningState,
+    NULL_VERSION_ID, PartRecord, REPLICATION_DOC, ReplicationStatus, Restore, Segment,
+    SseAlgorithm, StorageClass, UploadKms, UploadRecord, VersionRecord, VersioningState,
 };
 pub use rewrap::REWRAP_BATCH;
 pub use write::{NewPart, NewVersion};

@@ -57,6 +57,10 @@ pub struct BucketRecord {
     pub documents: BTreeMap<String, serde_json::Value>,
 }
 
+/// The name of the replication configuration among a bucket's documents: the one document
+/// the store itself reads (every write looks up the rule that replicates it).
+pub const REPLICATION_DOC: &str = "replication";
+
 /// Content-* and related headers stored with an object and returned on GET/HEAD.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ContentHeaders {

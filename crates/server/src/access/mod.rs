@@ -477,6 +477,22 @@ impl S3Access for AccessHook {
                 ac.authorize(&authz, extra, &bucket, &resource).await?;
             }
         }
+        // A replica (a leadshop destination's side of replication) asks for the replication
+        // actions besides the write itself.
+        if cx
+            .headers()
+            .contains_key(leadshop_spec::replication::REPLICA_HEADER)
+        {
+            let replicate = match operation {
+                Operation::PutObject => Some("s3:ReplicateObject"),
+                Operation::DeleteObject => Some("s3:ReplicateDelete"),
+                _ => None,
+            };
+            if let Some(action) = replicate {
+                let resource = actions::resource_arn(Scope::Object, &bucket, key.as_deref());
+                ac.authorize(&authz, action, &bucket, &resource).await?;
+            }
+        }
         // Once authorised: where ACLs are disabled the handler refuses any ACL but the
         // owner's with AccessControlListNotSupported (as AWS checks that first); where they
         // are enabled, BlockPublicAcls refuses a public one.

@@ -205,6 +205,13 @@ pub(super) async fn put_bucket_versioning(
                     "An Object Lock configuration is present on this bucket, so the versioning state cannot be changed.",
                 ));
             }
+            if state == VersioningState::Suspended
+                && b.documents.contains_key(crate::bucket_config::REPLICATION_DOC)
+            {
+                return Err(leadshop_store::StoreError::InvalidBucketState(
+                    "A replication configuration is present on this bucket, so the versioning state cannot be changed.",
+                ));
+            }
             b.versioning = state;
             Ok(())
         })

@@ -13,6 +13,20 @@ pub(super) async fn delete_object(
     req: S3Request<DeleteObjectInput>,
 ) -> S3Result<S3Response<DeleteObjectOutput>> {
     let input = req.input;
+    if let Some(source) = super::replica::replica_of(&req.headers)? {
+        if input.version_id.is_some() {
+            return Err(s3_error!(
+                InvalidArgument,
+                "a replicated delete marker names no version"
+            ));
+        }
+        let out = super::replica::delete_marker(s, input.bucket, input.key, source).await?;
+        return Ok(S3Response::new(DeleteObjectOutput {
+            delete_marker: out.delete_marker.then_some(true),
+            version_id: out.version_id,
+            request_charged: None,
+        }));
+    }
     // AWS accepts these two on directory buckets (S3 Express) only.
     if input.if_match_last_modified_time.is_some() || input.if_match_size.is_some() {
         return Err(s3_error!(

@@ -66,6 +66,7 @@ pub(crate) fn from_store(e: StoreError) -> S3Error {
         }
         StoreError::ConditionalRequestConflict => s3_error!(ConditionalRequestConflict),
         StoreError::InvalidBucketState(m) => s3_error!(InvalidBucketState, "{}", m),
+        StoreError::InvalidRequest(m) => s3_error!(InvalidRequest, "{}", m),
         StoreError::ObjectLocked => s3_error!(
             AccessDenied,
             "Access Denied because object protected by object lock."

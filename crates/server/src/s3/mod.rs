@@ -55,6 +55,8 @@ pub mod operations;
 mod policy;
 mod read;
 mod reader;
+pub(crate) mod replica;
+mod replication;
 mod restore;
 mod sse;
 mod sse_c;
@@ -162,7 +164,7 @@ mod handlers {
     pub(super) use super::{
         acl::*, attributes::*, bucket::*, complete::*, copy::*, cors::*, delete::*, lifecycle::*,
         list::*, logging::*, metrics_config::*, multipart::*, object::*, object_lock::*, policy::*,
-        read::*, restore::*, subresources::*, tagging::*,
+        read::*, replication::*, restore::*, subresources::*, tagging::*,
     };
 }
 

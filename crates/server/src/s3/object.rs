@@ -172,6 +172,7 @@ pub(super) async fn put_object(
     let precondition = write_precondition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
     let enc = super::sse::for_input!(s, input, customer_key).await?;
 
+    let replica_of = super::replica::replica_of(&headers)?;
     let plan = ChecksumPlan::from_headers(&headers)?;
     let ingested = body::ingest(
         s,
@@ -192,6 +193,7 @@ pub(super) async fn put_object(
         retention,
         legal_hold,
         acl,
+        replica_of,
         ..NewVersion::default()
     };
     let outcome = write_version(s, input.bucket.clone(), new, ingested, precondition).await?;

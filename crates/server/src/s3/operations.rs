@@ -147,7 +147,7 @@ pub const DIFFERENCES: &[(Operation, &str)] = &[
     ),
     (
         O::PutBucketReplication,
-        "replication is not offered: NotImplemented; GetBucketReplication answers ReplicationConfigurationNotFoundError and DeleteBucketReplication succeeds, as for a bucket without one",
+        "the Role is validated and used for nothing: leadshop replicates as itself, to a bucket of this server or to an endpoint `[replication.destinations]` maps the destination ARN to (credentials sealed in the data directory); a replica's ETag is its own single-part one; replica modifications, Object Lock retention and ACL translation are not carried to a replica",
     ),
     (
         O::CreateMultipartUpload,

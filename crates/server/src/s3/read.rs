@@ -305,6 +305,9 @@ macro_rules! fill_read_output {
         }
         $out.restore = super::restore::restore_header(v, view.now_ms);
         $out.expiration = view.expiration.clone();
+        $out.replication_status = v
+            .replication
+            .map(|r| s3s::dto::ReplicationStatus::from_static(r.as_str()));
         let lock = super::object_lock::headers_of(v);
         $out.object_lock_mode = lock.mode;
         $out.object_lock_retain_until_date = lock.until;

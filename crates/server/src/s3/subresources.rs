@@ -205,33 +205,3 @@ pub(super) async fn delete_bucket_website(
     exists(s, &req.input.bucket).await?;
     Ok(S3Response::new(DeleteBucketWebsiteOutput::default()))
 }
-
-pub(super) async fn get_bucket_replication(
-    s: &Leadshop,
-    req: S3Request<GetBucketReplicationInput>,
-) -> S3Result<S3Response<GetBucketReplicationOutput>> {
-    exists(s, &req.input.bucket).await?;
-    Err(s3_error!(
-        ReplicationConfigurationNotFoundError,
-        "The replication configuration was not found"
-    ))
-}
-
-pub(super) async fn put_bucket_replication(
-    s: &Leadshop,
-    req: S3Request<PutBucketReplicationInput>,
-) -> S3Result<S3Response<PutBucketReplicationOutput>> {
-    exists(s, &req.input.bucket).await?;
-    Err(s3_error!(
-        NotImplemented,
-        "Replication is not offered by this server"
-    ))
-}
-
-pub(super) async fn delete_bucket_replication(
-    s: &Leadshop,
-    req: S3Request<DeleteBucketReplicationInput>,
-) -> S3Result<S3Response<DeleteBucketReplicationOutput>> {
-    exists(s, &req.input.bucket).await?;
-    Ok(S3Response::new(DeleteBucketReplicationOutput::default()))
-}

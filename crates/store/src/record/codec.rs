@@ -112,7 +112,7 @@ pub(crate) fn bucket_facts(
 > {
     #[derive(serde::Deserialize)]
     struct Documents {
-        #[serde(default, rename = "replication")]
+        #[serde(default, rename = "replication")] // super::REPLICATION_DOC
         replication: Option<leadshop_spec::replication::ReplicationConfiguration>,
     }
     #[derive(serde::Deserialize)]

@@ -6,6 +6,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+mod replication;
+pub use replication::{Destination as ReplicationDestination, Replication};
+
 /// Default data directory.
 pub const DEFAULT_DATA_DIR: &str = "./data";
 /// Default HTTPS S3 endpoint.
@@ -97,6 +100,8 @@ pub struct Config {
     pub disk: Disk,
     /// The storage engine (`[store]`).
     pub store: StoreConfig,
+    /// Bucket replication (`[replication]`).
+    pub replication: Replication,
 }
 
 /// The storage engine's memory: the metadata's page cache is the one cache that grows with
@@ -317,6 +322,7 @@ impl Default for Config {
             scrub: Scrub::default(),
             store: StoreConfig::default(),
             disk: Disk::default(),
+            replication: Replication::default(),
         }
     }
 }
@@ -533,6 +539,7 @@ impl Config {
         if self.region.is_empty() {
             return Err(ConfigError::Invalid("region must not be empty".into()));
         }
+        self.replication.validate().map_err(ConfigError::Invalid)?;
         Ok(())
     }
 }
