@@ -5,6 +5,8 @@
 //! - [`access_keys`]: access keys (keys.json, secrets sealed under the master key) and the
 //!   AWS credentials file; [`key_store`]: the keys a running server holds.
 //! - [`keyring`]: the local keyring behind SSE-KMS (kms.json).
+//! - [`replication_keys`]: the keys replication signs with at other endpoints
+//!   (replication-keys.json).
 //! - [`record_file`]: the one sealed-and-locked JSON file store behind keys.json and
 //!   kms.json; [`snapshot`]: what a server holds of such a file, swapped when the kernel says
 //!   it changed (inotify), not a `stat` per request; [`secret_file`]: private (0600), durable
@@ -19,6 +21,7 @@ pub mod key_store;
 pub mod keyring;
 pub mod master_key;
 pub mod record_file;
+pub mod replication_keys;
 pub mod rotate;
 pub mod secret_file;
 pub mod snapshot;

@@ -247,6 +247,11 @@ pub fn finish(
         source: std::io::Error::other(e.to_string()),
     })?;
 
+    crate::replication_keys::reseal(&loc.data_dir, masters).map_err(|e| RotateError::Io {
+        context: "re-sealing the replication destinations' keys".into(),
+        source: std::io::Error::other(e.to_string()),
+    })?;
+
     let old = master_key::load(&path).map_err(io(format!("loading {}", path.display())))?;
     let retired = path.with_file_name(format!(
         "{}.retired-{}",

@@ -5,7 +5,7 @@
 //!   segments, the budget alarm's state): a consistent snapshot of the metadata and every data
 //!   file it references ([`Store::backup_to`]), taken while the server keeps serving. Data
 //!   files stay as they are on disk, encrypted: without the keys they are noise.
-//! - the **keys** (`KEYS.json`, `master.key`, `kms.json`, `keys.json`, `credentials`,
+//! - the **keys** (`KEYS.json`, `master.key`, `kms.json`, `keys.json`, `replication-keys.json`, `credentials`,
 //!   `tls/`): everything secret. A thief of one directory reads nothing; both together are
 //!   the server. The operator stores them in different places (another volume, a secret
 //!   manager); the backup refuses to put one inside the other or inside the data directory.
@@ -48,7 +48,12 @@ const FORMAT: u32 = 1;
 const STATE_FILES: [&str; 1] = ["budget-alarms.json"];
 /// Secret files of a data directory, copied with the keys when present (the master key, which
 /// may live elsewhere, is copied from where it is configured).
-const KEY_FILES: [&str; 3] = ["kms.json", "keys.json", "credentials"];
+const KEY_FILES: [&str; 4] = [
+    "kms.json",
+    "keys.json",
+    "credentials",
+    "replication-keys.json",
+];
 /// The spool directory of access logs.
 const SPOOL_DIR: &str = "access-logs";
 /// The development CA and certificates (secret keys among them).
