@@ -37,6 +37,9 @@ pub(crate) enum Command {
     /// Integrity: what the scrubber (every object's data read back and checked) found.
     #[command(subcommand)]
     Scrub(ScrubCommand),
+    /// Bucket replication: the backlog and failures, and the keys used at other endpoints.
+    #[command(subcommand)]
+    Replication(ReplicationCommand),
     /// Security incident: turn on all four Public Access Block settings of a bucket on any S3
     /// endpoint (AWS or local) and read them back.
     Lockdown {
@@ -255,6 +258,52 @@ pub(crate) enum ScrubCommand {
         /// Print the status document as JSON.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum ReplicationCommand {
+    /// The backlog (versions and bytes waiting, the oldest), what each rule replicated and
+    /// failed, and the failures by reason.
+    Status {
+        #[command(flatten)]
+        instance: InstanceArgs,
+        /// Print the status document as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The access keys replication signs with at `[replication.destinations.<name>]`.
+    #[command(subcommand)]
+    Credentials(ReplicationCredentialsCommand),
+}
+
+#[derive(Subcommand)]
+pub(crate) enum ReplicationCredentialsCommand {
+    /// Stores a destination's key, sealed under the master key; the secret access key is read
+    /// from standard input. A running server uses it from its next delivery.
+    Set {
+        #[command(flatten)]
+        instance: InstanceArgs,
+        /// The destination's name (`[replication.destinations.<name>]`).
+        destination: String,
+        /// Access key id.
+        #[arg(long)]
+        access_key_id: String,
+    },
+    /// The stored keys (destination and access key id; never a secret).
+    List {
+        #[command(flatten)]
+        instance: InstanceArgs,
+        /// Print them as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Removes a destination's stored key.
+    Remove {
+        #[command(flatten)]
+        instance: InstanceArgs,
+        /// The destination's name.
+        destination: String,
     },
 }
 

@@ -10,11 +10,15 @@ mod args;
 mod backup;
 mod bench;
 mod progress;
+mod replication;
 mod runbooks;
 mod scrub;
 mod serve;
 mod verify;
-use args::{Cli, Command, InstanceArgs, KeysCommand, KmsCommand, LifecycleCommand, ScrubCommand};
+use args::{
+    Cli, Command, InstanceArgs, KeysCommand, KmsCommand, LifecycleCommand,
+    ReplicationCommand as Rc, ReplicationCredentialsCommand as Rcc, ScrubCommand,
+};
 use leadshop_server::Config;
 
 fn main() {
@@ -225,6 +229,21 @@ fn run(cli: Cli) -> Result<()> {
         Command::Lifecycle(LifecycleCommand::Status { instance, json }) => {
             lifecycle_status(&instance.config()?, json)
         }
+        Command::Replication(Rc::Status { instance, json }) => {
+            replication::status(&instance.config()?, json)
+        }
+        Command::Replication(Rc::Credentials(Rcc::Set {
+            instance,
+            destination,
+            access_key_id,
+        })) => replication::set_credentials(&instance.config()?, &destination, &access_key_id),
+        Command::Replication(Rc::Credentials(Rcc::List { instance, json })) => {
+            replication::list_credentials(&instance.config()?, json)
+        }
+        Command::Replication(Rc::Credentials(Rcc::Remove {
+            instance,
+            destination,
+        })) => replication::remove_credentials(&instance.config()?, &destination),
         Command::Scrub(ScrubCommand::Status { instance, json }) => {
             if scrub::status(&instance.config()?, json)? {
                 std::process::exit(1);

@@ -91,9 +91,12 @@ pub fn set(
             .keys()
             .map_err(|e| ReplicationKeyError::File(format!("loading the master key: {e}")))?
             .current();
-        let sealed =
-            crypto::seal_secret(&master.key, &context(destination), secret_access_key.as_bytes())
-                .map_err(|e| ReplicationKeyError::File(e.to_string()))?;
+        let sealed = crypto::seal_secret(
+            &master.key,
+            &context(destination),
+            secret_access_key.as_bytes(),
+        )
+        .map_err(|e| ReplicationKeyError::File(e.to_string()))?;
         keys.retain(|k| k.destination != destination);
         keys.push(StoredKey {
             destination: destination.to_string(),
@@ -129,7 +132,11 @@ pub fn list(data_dir: &Path) -> Result<Vec<StoredKey>, ReplicationKeyError> {
     Ok(record_file(data_dir).read()?)
 }
 
-fn open(masters: &MasterKeys, path: &Path, k: &StoredKey) -> Result<DestinationKey, ReplicationKeyError> {
+fn open(
+    masters: &MasterKeys,
+    path: &Path,
+    k: &StoredKey,
+) -> Result<DestinationKey, ReplicationKeyError> {
     let invalid = |m: String| ReplicationKeyError::File(format!("{}: {m}", path.display()));
     let master = masters.get(&k.master_key_id).ok_or_else(|| {
         invalid(format!(
@@ -137,7 +144,8 @@ fn open(masters: &MasterKeys, path: &Path, k: &StoredKey) -> Result<DestinationK
             k.destination, k.master_key_id
         ))
     })?;
-    let sealed = hex::decode(&k.sealed_secret).map_err(|_| invalid("sealed_secret is not hex".into()))?;
+    let sealed =
+        hex::decode(&k.sealed_secret).map_err(|_| invalid("sealed_secret is not hex".into()))?;
     let secret = crypto::open_secret(&master.key, &context(&k.destination), &sealed)
         .ok()
         .and_then(|b| String::from_utf8(b).ok())
@@ -207,7 +215,14 @@ mod tests {
             key: crypto::Key::generate().unwrap(),
         });
         let source = MasterSource::Held(masters.clone());
-        set(dir.path(), &source, "backup", "AKIAEXAMPLE", "s3cret/with+chars").unwrap();
+        set(
+            dir.path(),
+            &source,
+            "backup",
+            "AKIAEXAMPLE",
+            "s3cret/with+chars",
+        )
+        .unwrap();
         let text = std::fs::read_to_string(dir.path().join("replication-keys.json")).unwrap();
         assert!(!text.contains("s3cret"), "the secret is sealed: {text}");
         let k = get(dir.path(), &masters, "backup").unwrap();

@@ -32,6 +32,7 @@ use crate::workers::health::disk::DiskWatcher;
 use crate::workers::health::scrub::{Scrubber, ScrubberUses};
 use crate::workers::lifecycle::LifecycleWorker;
 use crate::workers::log_delivery::LogDelivery;
+use crate::workers::replication::ReplicationWorker;
 use crate::workers::rotation::RotationWatcher;
 use crate::workers::tls_reload::TlsReloader;
 use crate::workers::usage::{UsageWorker, UsageWorkerUses};
@@ -356,6 +357,7 @@ async fn assemble_state(p: Parts<'_>) -> Result<(Arc<AppState>, Arc<Usage>), Sta
         request_metrics,
         lifecycle: Arc::default(),
         health: Arc::default(),
+        replication: Arc::default(),
         access_log,
         usage_status: Arc::default(),
         prices: Arc::new(prices),
@@ -430,7 +432,15 @@ fn spawn_workers(
         core.store.clone(),
         core.keys.clone(),
         config.key_locations(),
+        masters.clone(),
+    )));
+    workers.spawn(Arc::new(ReplicationWorker::new(
+        crate::s3::Leadshop::new(state.core.clone(), seen.health.clone()),
+        core.store.clone(),
+        config.replication.clone(),
+        config.data_dir.clone(),
         masters,
+        seen.replication.clone(),
     )));
     workers.spawn(Arc::new(TlsReloader { certs }));
 }

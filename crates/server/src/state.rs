@@ -67,6 +67,8 @@ pub struct Observability {
     pub alarms: Arc<crate::observability::alarm::Alarms>,
     /// What the scrubber and the disk watcher last saw.
     pub health: Arc<crate::observability::health::Health>,
+    /// The replication backlog and outcomes.
+    pub replication: Arc<crate::observability::replication::ReplicationStatus>,
 }
 
 /// The bound URLs, as written to `<data-dir>/endpoints.json`.

@@ -11,13 +11,14 @@ use crate::state::AppState;
 #[must_use]
 pub fn render(state: &AppState) -> String {
     format!(
-        "{}{}{}{}{}{}{}",
+        "{}{}{}{}{}{}{}{}",
         metrics(&state.observability.shell_stats),
         orphan_sweep(&state.core.store),
         state.observability.request_metrics.render(),
         dropped(&state.observability.events),
         crate::workers::lifecycle::render_metrics(&state.observability.lifecycle),
         crate::workers::health::render_metrics(&state.observability.health),
+        state.observability.replication.render(),
         usage(state)
     )
 }

@@ -24,6 +24,10 @@ use s3s::{S3Error, S3Request, S3Response, S3Result, s3_error};
 use super::Leadshop;
 use crate::bucket_config::REPLICATION_DOC;
 
+/// AWS's answer to a configuration on a bucket whose versioning is not enabled.
+const SOURCE_UNVERSIONED: &str =
+    "Versioning must be 'Enabled' on the bucket to apply a replication configuration";
+
 fn status(s: &str) -> rp::StatusOnly {
     rp::StatusOnly {
         status: s.to_string(),
@@ -244,7 +248,10 @@ pub(super) async fn put_bucket_replication(
             .collect::<S3Result<_>>()?,
     };
     doc.validate().map_err(super::error::refused)?;
-    s.bucket_config(&input.bucket).await?;
+    if s.bucket_config(&input.bucket).await?.versioning != leadshop_store::VersioningState::Enabled
+    {
+        return Err(s3_error!(InvalidRequest, "{SOURCE_UNVERSIONED}"));
+    }
     check_destinations(s, &input.bucket, &doc).await?;
     let value = serde_json::to_value(&doc).map_err(S3Error::internal_error)?;
     let bucket = input.bucket;
@@ -253,7 +260,7 @@ pub(super) async fn put_bucket_replication(
         st.update_bucket(&bucket, move |rec| {
             if rec.versioning != leadshop_store::VersioningState::Enabled {
                 return Err(leadshop_store::StoreError::InvalidRequest(
-                    "Versioning must be 'Enabled' on the bucket to apply a replication configuration",
+                    SOURCE_UNVERSIONED,
                 ));
             }
             rec.documents.insert(REPLICATION_DOC.into(), value);
