@@ -539,7 +539,7 @@ impl Rule {
             match StorageClass::parse(class) {
                 Some(_) => {}
                 None => {
-                    return Err(Refusal::invalid_argument(&format!(
+                    return Err(Refusal::invalid_argument(format!(
                         "Invalid storage class {class} for the destination"
                     )));
                 }
@@ -597,7 +597,7 @@ impl Rule {
             if status == ENABLED
                 && (minutes.is_some_and(|m| m != RTC_MINUTES) || required && minutes.is_none())
             {
-                return Err(Refusal::invalid_argument(&format!(
+                return Err(Refusal::invalid_argument(format!(
                     "{what} Minutes must be {RTC_MINUTES}"
                 )));
             }

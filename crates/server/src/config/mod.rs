@@ -561,7 +561,7 @@ mod tests {
 
     #[test]
     fn shipped_example_config_matches_defaults() {
-        let text = include_str!("../../../config/leadshop.toml");
+        let text = include_str!("../../../../config/leadshop.toml");
         let parsed: Config = toml::from_str(text).unwrap();
         assert_eq!(parsed, Config::default());
     }
