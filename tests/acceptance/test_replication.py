@@ -11,6 +11,7 @@
 - moto's server as a destination that is not leadshop.
 """
 
+import datetime
 import hashlib
 import json
 import os
@@ -212,6 +213,31 @@ def test_same_server_replication_refuses_what_aws_refuses_and_replicates_every_c
     series = f'leadshop_replication_completed_total{{bucket="{src}",rule="all"}}'
     replicated = len([v for v in sv if not v["Marker"]]) + 1
     wait_for(lambda: server.metrics().get(series, 0) >= replicated, "the per-rule counter")
+    # CloudWatch, as AWS publishes replication metrics for a rule with Metrics enabled.
+    env = server.env("admin")
+    cw = boto3.client("cloudwatch", endpoint_url=env["AWS_ENDPOINT_URL"], verify=env["AWS_CA_BUNDLE"],
+                      aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+                      aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"], region_name="us-east-1")
+    dims = [{"Name": "SourceBucket", "Value": src}, {"Name": "DestinationBucket", "Value": dst},
+            {"Name": "RuleId", "Value": "all"}]
+
+    def stat(name, statistic):
+        now = datetime.datetime.now(datetime.timezone.utc)
+        points = cw.get_metric_statistics(
+            Namespace="AWS/S3", MetricName=name, Dimensions=dims, Period=60, Statistics=[statistic],
+            StartTime=now - datetime.timedelta(minutes=10), EndTime=now + datetime.timedelta(minutes=1),
+        )["Datapoints"]
+        return points
+
+    latency = wait_for(lambda: stat("ReplicationLatency", "SampleCount"), "ReplicationLatency datapoints")
+    assert sum(p["SampleCount"] for p in latency) >= replicated and latency[0]["Unit"] == "Seconds"
+    pending = wait_for(lambda: stat("OperationsPendingReplication", "Maximum"), "the pending gauge")
+    assert pending[0]["Unit"] == "Count"
+    assert wait_for(lambda: stat("BytesPendingReplication", "Maximum"), "the pending bytes")[0]["Unit"] == "Bytes"
+    listed = cw.list_metrics(Namespace="AWS/S3", MetricName="ReplicationLatency")["Metrics"]
+    assert any(sorted(m["Dimensions"], key=lambda d: d["Name"]) == sorted(dims, key=lambda d: d["Name"])
+               for m in listed)
+
     s3.delete_bucket_replication(Bucket=src)
     assert code(pytest.raises(ClientError, s3.get_bucket_replication, Bucket=src).value) == \
         "ReplicationConfigurationNotFoundError"
@@ -377,3 +403,35 @@ profile = "replication"
             src.stop()
     finally:
         moto.stop()
+
+
+def test_a_replica_header_needs_s3_replicate_object_and_is_stored_once(server, env):
+    """`x-leadshop-replica-of` asks for s3:ReplicateObject: the least-privileged key that may
+    put objects is refused it, the admin key is allowed, and a second delivery of the same
+    source version answers the first replica instead of storing another."""
+    def with_header(c, value):
+        def add(request, **_):
+            request.headers["x-leadshop-replica-of"] = value
+        c.meta.events.register("before-sign.s3.PutObject", add)
+        c.meta.events.register("before-sign.s3.DeleteObject", add)
+        return c
+
+    app = client(server.env("app"))
+    key = f"replica-header/{uuid.uuid4().hex}"
+    app.put_object(Bucket="leadshop-assets", Key=key, Body=b"plain write allowed")
+    refused_app = with_header(client(server.env("app")), "source-bucket/v1")
+    assert code(pytest.raises(ClientError, refused_app.put_object, Bucket="leadshop-assets", Key=key,
+                              Body=b"replica").value) == "AccessDenied"
+    admin = with_header(client(env), "source-bucket/v1")
+    first = admin.put_object(Bucket="leadshop-assets", Key=key, Body=b"replica")
+    again = admin.put_object(Bucket="leadshop-assets", Key=key, Body=b"replica")
+    assert again["VersionId"] == first["VersionId"]
+    head = admin.head_object(Bucket="leadshop-assets", Key=key)
+    assert head["ReplicationStatus"] == "REPLICA" and head["VersionId"] == first["VersionId"]
+    bad = with_header(client(env), "no-slash")
+    assert code(pytest.raises(ClientError, bad.put_object, Bucket="leadshop-assets", Key=key,
+                              Body=b"x").value) == "InvalidArgument"
+    marker = with_header(client(env), "source-bucket/m1")
+    m1 = marker.delete_object(Bucket="leadshop-assets", Key=key)
+    m2 = marker.delete_object(Bucket="leadshop-assets", Key=key)
+    assert m1["DeleteMarker"] and m1["VersionId"] == m2["VersionId"]

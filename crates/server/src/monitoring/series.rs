@@ -12,6 +12,16 @@ pub const BUCKET_SIZE_BYTES: &str = "BucketSizeBytes";
 /// Daily object counts.
 pub const NUMBER_OF_OBJECTS: &str = "NumberOfObjects";
 
+/// Replication metrics (per rule whose destination enables `Metrics`), by minute, with the
+/// dimensions `SourceBucket`, `DestinationBucket` and `RuleId` as AWS publishes them.
+pub const REPLICATION_LATENCY: &str = "ReplicationLatency";
+/// See [`REPLICATION_LATENCY`].
+pub const OPERATIONS_PENDING_REPLICATION: &str = "OperationsPendingReplication";
+/// See [`REPLICATION_LATENCY`].
+pub const BYTES_PENDING_REPLICATION: &str = "BytesPendingReplication";
+/// See [`REPLICATION_LATENCY`].
+pub const OPERATIONS_FAILED_REPLICATION: &str = "OperationsFailedReplication";
+
 /// The one-minute request metrics of buckets with a metrics configuration: the ones every
 /// request adds to (the per-operation kinds, `GetRequests` and the rest, are
 /// [`leadshop_spec::operations::RequestMetric`]).
@@ -149,8 +159,11 @@ impl Metric {
     #[must_use]
     pub fn unit(&self) -> &'static str {
         match self.name.as_str() {
-            BUCKET_SIZE_BYTES => "Bytes",
-            NUMBER_OF_OBJECTS => "Count",
+            BUCKET_SIZE_BYTES | BYTES_PENDING_REPLICATION => "Bytes",
+            NUMBER_OF_OBJECTS | OPERATIONS_PENDING_REPLICATION | OPERATIONS_FAILED_REPLICATION => {
+                "Count"
+            }
+            REPLICATION_LATENCY => "Seconds",
             n => request_metric_unit(n).unwrap_or("None"),
         }
     }

@@ -63,6 +63,14 @@ pub(crate) fn source_id(task: &ReplicationTask) -> String {
     format!("{}/{}", task.bucket, task.version_id)
 }
 
+/// A bucket's replication configuration (cached with its configuration), if it has one.
+pub(crate) async fn configuration(
+    s: &Leadshop,
+    bucket: &str,
+) -> Option<std::sync::Arc<leadshop_spec::replication::ReplicationConfiguration>> {
+    s.bucket_config(bucket).await.ok()?.replication.clone()
+}
+
 /// The `x-leadshop-replica-of` header of a request, if it carries one.
 ///
 /// # Errors

@@ -20,10 +20,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt as _;
-use leadshop_store::{Delivery, MasterKeys, ReplicationTask, Store};
+use leadshop_store::{Delivery, MasterKeys, ReplicationTask, Stat, Store};
 
 use super::{Stop, Worker};
 use crate::config::Replication;
+use crate::monitoring::series::{self, Metric};
 use crate::observability::replication::{ReplicationStatus, RuleStatus};
 use crate::s3::Leadshop;
 use crate::s3::replica::{self, Undelivered};
@@ -51,6 +52,28 @@ pub struct ReplicationWorker {
     counts: std::sync::Mutex<BTreeMap<(String, String), RuleStatus>>,
     /// Clients of remote destinations, by name.
     clients: remote::Clients,
+    /// CloudWatch datapoints (latency, failures) not stored yet.
+    points: std::sync::Mutex<Vec<(String, i64, Stat)>>,
+}
+
+/// The series key of a replication metric of one rule.
+fn rule_metric(source: &str, destination_arn: &str, rule: &str, name: &str) -> String {
+    let dest =
+        leadshop_spec::replication::bucket_of_arn(destination_arn).unwrap_or(destination_arn);
+    Metric::new(
+        series::S3,
+        name,
+        &[
+            ("SourceBucket", source),
+            ("DestinationBucket", dest),
+            ("RuleId", rule),
+        ],
+    )
+    .key()
+}
+
+fn minute(ms: i64) -> i64 {
+    ms - ms.rem_euclid(60_000)
 }
 
 impl ReplicationWorker {
@@ -73,6 +96,7 @@ impl ReplicationWorker {
             status,
             counts: std::sync::Mutex::default(),
             clients: remote::Clients::default(),
+            points: std::sync::Mutex::default(),
         }
     }
 
@@ -110,18 +134,25 @@ impl ReplicationWorker {
 
     /// The rule's ReplicaKmsKeyID, if it names one.
     async fn replica_kms_key(&self, task: &ReplicationTask) -> Option<String> {
-        let (bucket, rule) = (task.bucket.clone(), task.rule.clone());
-        let store = self.store.clone();
-        tokio::task::spawn_blocking(move || store.bucket_replication(&bucket))
-            .await
-            .ok()?
-            .ok()??
-            .rule(&rule)?
+        replica::configuration(&self.api, &task.bucket)
+            .await?
+            .rule(&task.rule)?
             .destination
             .encryption_configuration
             .as_ref()?
             .replica_kms_key_id
             .clone()
+    }
+
+    /// Whether the task's rule publishes CloudWatch metrics (its destination's `Metrics`).
+    async fn publishes_metrics(&self, task: &ReplicationTask) -> bool {
+        replica::configuration(&self.api, &task.bucket)
+            .await
+            .and_then(|c| {
+                c.rule(&task.rule)
+                    .map(leadshop_spec::replication::Rule::metrics_enabled)
+            })
+            .unwrap_or(false)
     }
 
     /// What became of a delivery, for the store.
@@ -194,6 +225,20 @@ impl ReplicationWorker {
             return;
         }
         let now = self.store.clock().now_ms();
+        if (done || failed) && self.publishes_metrics(&task).await {
+            let (name, value) = if done {
+                (
+                    series::REPLICATION_LATENCY,
+                    (now - task.queued_ms).max(0) as f64 / 1000.0,
+                )
+            } else {
+                (series::OPERATIONS_FAILED_REPLICATION, 1.0)
+            };
+            let key = rule_metric(&task.bucket, &task.destination, &task.rule, name);
+            if let Ok(mut points) = self.points.lock() {
+                points.push((key, minute(now), Stat::one(value)));
+            }
+        }
         if let Ok(mut counts) = self.counts.lock() {
             let c = counts
                 .entry((task.bucket.clone(), task.rule.clone()))
@@ -217,6 +262,45 @@ impl ReplicationWorker {
                 s.last_error = Some(format!("{}: {}", task.destination, u.reason));
             }
         });
+    }
+
+    /// Stores the CloudWatch datapoints of rules that enable metrics: the pending gauges of
+    /// this minute (sampled again each count) and the latencies and failures recorded since.
+    async fn store_metrics(&self, rules: &BTreeMap<(String, String), RuleStatus>, now: i64) {
+        let mut gauges = Vec::new();
+        for ((bucket, rule), r) in rules {
+            let Some(config) = replica::configuration(&self.api, bucket).await else {
+                continue;
+            };
+            let Some(found) = config.rule(rule).filter(|r| r.metrics_enabled()) else {
+                continue;
+            };
+            let dest = &found.destination.bucket;
+            for (name, v) in [
+                (series::OPERATIONS_PENDING_REPLICATION, r.pending_operations),
+                (series::BYTES_PENDING_REPLICATION, r.pending_bytes),
+            ] {
+                gauges.push((
+                    rule_metric(bucket, dest, rule, name),
+                    minute(now),
+                    Stat::one(v as f64),
+                ));
+            }
+        }
+        let points = self
+            .points
+            .lock()
+            .map(|mut p| std::mem::take(&mut *p))
+            .unwrap_or_default();
+        let store = self.store.clone();
+        let stored = tokio::task::spawn_blocking(move || {
+            store.record_datapoints(gauges, false)?;
+            store.record_datapoints(points, true)
+        })
+        .await;
+        if !matches!(stored, Ok(Ok(()))) {
+            tracing::warn!(?stored, "cannot store replication metrics");
+        }
     }
 
     /// Counts the backlog and the FAILED versions into the status, and saves it.
@@ -256,6 +340,7 @@ impl ReplicationWorker {
             r.pending_bytes = bytes;
         }
         let now = self.store.clock().now_ms();
+        self.store_metrics(&rules, now).await;
         self.status.update(|s| {
             s.updated_ms = now;
             s.pending_operations = backlog.operations;

@@ -97,7 +97,9 @@ impl UsageWorker {
             let removed = tokio::task::spawn_blocking(move || {
                 store.prune_datapoints(move |series_key| {
                     let per_minute = Metric::parse(series_key).is_some_and(|m| {
-                        m.namespace == series::S3 && m.dimension("FilterId").is_some()
+                        m.namespace == series::S3
+                            && (m.dimension("FilterId").is_some()
+                                || m.dimension("RuleId").is_some())
                     });
                     let days = if per_minute { keep_requests } else { keep };
                     now.saturating_sub(days.saturating_mul(day_ms))
