@@ -238,6 +238,15 @@ def test_same_server_replication_refuses_what_aws_refuses_and_replicates_every_c
     assert any(sorted(m["Dimensions"], key=lambda d: d["Name"]) == sorted(dims, key=lambda d: d["Name"])
                for m in listed)
 
+    # ExistingObjectReplication: the batch queues what was written before (resumable, in the
+    # store); versions already replicated are not sent again.
+    before = len(versions(s3, dst))
+    put(Bucket=src, ReplicationConfiguration=config(rule(dst, ExistingObjectReplication={"Status": "Enabled"})))
+    wait_for(lambda: s3.head_object(Bucket=src, Key="before").get("ReplicationStatus") == "COMPLETED",
+             "the existing object replicated")
+    assert s3.get_object(Bucket=dst, Key="before")["Body"].read() == b"old"
+    assert len(versions(s3, dst)) == before + 1
+
     s3.delete_bucket_replication(Bucket=src)
     assert code(pytest.raises(ClientError, s3.get_bucket_replication, Bucket=src).value) == \
         "ReplicationConfigurationNotFoundError"

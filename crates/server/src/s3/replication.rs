@@ -1,5 +1,6 @@
 //! Put/Get/DeleteBucketReplication: the bucket's replication rules, kept as the AWS JSON
-//! document (`bucket_config::REPLICATION_DOC`), validated as AWS validates them, and read by
+//! document (`bucket_config::REPLICATION_DOC`, written by `Store::set_replication`, which
+//! also starts the batch of existing objects when a rule enables `ExistingObjectReplication`), validated as AWS validates them, and read by
 //! the store in every write's transaction to queue what a rule selects
 //! (`workers::replication` delivers it).
 //!
@@ -22,7 +23,6 @@ use s3s::dto::{
 use s3s::{S3Error, S3Request, S3Response, S3Result, s3_error};
 
 use super::Leadshop;
-use crate::bucket_config::REPLICATION_DOC;
 
 /// AWS's answer to a configuration on a bucket whose versioning is not enabled.
 const SOURCE_UNVERSIONED: &str =
@@ -254,20 +254,12 @@ pub(super) async fn put_bucket_replication(
     }
     check_destinations(s, &input.bucket, &doc).await?;
     let value = serde_json::to_value(&doc).map_err(S3Error::internal_error)?;
+    let backfill = doc.rules.iter().any(rp::Rule::replicates_existing);
     let bucket = input.bucket;
-    // The source's versioning is checked where the document is stored, in one transaction.
-    s.db(move |st| {
-        st.update_bucket(&bucket, move |rec| {
-            if rec.versioning != leadshop_store::VersioningState::Enabled {
-                return Err(leadshop_store::StoreError::InvalidRequest(
-                    SOURCE_UNVERSIONED,
-                ));
-            }
-            rec.documents.insert(REPLICATION_DOC.into(), value);
-            Ok(())
-        })
-    })
-    .await?;
+    // The source's versioning is checked again where the document is stored, in one
+    // transaction with the start of the existing-object batch.
+    s.db(move |st| st.set_replication(&bucket, Some(value), backfill, SOURCE_UNVERSIONED))
+        .await?;
     Ok(S3Response::new(PutBucketReplicationOutput::default()))
 }
 
@@ -294,6 +286,8 @@ pub(super) async fn delete_bucket_replication(
     s: &Leadshop,
     req: S3Request<DeleteBucketReplicationInput>,
 ) -> S3Result<S3Response<DeleteBucketReplicationOutput>> {
-    super::policy::set_document(s, req.input.bucket, REPLICATION_DOC, None).await?;
+    let bucket = req.input.bucket;
+    s.db(move |st| st.set_replication(&bucket, None, false, SOURCE_UNVERSIONED))
+        .await?;
     Ok(S3Response::new(DeleteBucketReplicationOutput::default()))
 }

@@ -20,7 +20,7 @@ use super::{
     BUCKETS, INLINE, META, PARTS, UPLOADS, VERSIONS,
     datapoints::DATAPOINTS,
     lifecycle::LIFECYCLE,
-    replication::{REPLICATION_FAILED, REPLICATION_QUEUE},
+    replication::{REPLICATION_BACKFILL, REPLICATION_FAILED, REPLICATION_QUEUE},
     usage::USAGE,
 };
 use crate::record::{self, Envelope, PartRecord, SseAlgorithm, VersionRecord};
@@ -28,10 +28,11 @@ use crate::{Store, StoreError};
 
 /// Every table of the metadata database. A table that is not here makes a backup fail
 /// rather than leave it out (the test `every_table_is_backed_up` keeps this list whole).
-pub(super) const TABLES: [&str; 11] = [
+pub(super) const TABLES: [&str; 12] = [
     "meta",
     "replication_queue",
     "replication_failed",
+    "replication_backfill",
     "buckets",
     "versions",
     "uploads",
@@ -117,6 +118,7 @@ impl Store {
             copy_table(&tx, &w, INLINE)?;
             copy_table(&tx, &w, REPLICATION_QUEUE)?;
             copy_table(&tx, &w, REPLICATION_FAILED)?;
+            copy_table(&tx, &w, REPLICATION_BACKFILL)?;
             w.commit()?;
         }
         set_private(&meta_path)?;

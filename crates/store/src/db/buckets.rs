@@ -14,7 +14,7 @@ impl Store {
         }
     }
 
-    fn bucket_changed(&self, name: &str) {
+    pub(super) fn bucket_changed(&self, name: &str) {
         if let Ok(w) = self.bucket_watchers.0.read() {
             for watcher in w.iter() {
                 watcher(name);

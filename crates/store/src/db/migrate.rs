@@ -22,7 +22,7 @@ use redb::{Database, ReadableDatabase, TableHandle as _};
 use super::backup::{TABLES, copy_table, sync_dir};
 use super::datapoints::DATAPOINTS;
 use super::lifecycle::LIFECYCLE;
-use super::replication::{REPLICATION_FAILED, REPLICATION_QUEUE};
+use super::replication::{REPLICATION_BACKFILL, REPLICATION_FAILED, REPLICATION_QUEUE};
 use super::usage::USAGE;
 use super::{BUCKETS, DEFAULT_METADATA_CACHE_BYTES, INLINE, META, PARTS, Store, UPLOADS, VERSIONS};
 use crate::StoreError;
@@ -126,6 +126,7 @@ fn rebuild(root: &Path, meta: &Path, force: bool) -> Result<Option<(u64, u64)>, 
         copy_table(&tx, &w, INLINE)?;
         copy_table(&tx, &w, REPLICATION_QUEUE)?;
         copy_table(&tx, &w, REPLICATION_FAILED)?;
+        copy_table(&tx, &w, REPLICATION_BACKFILL)?;
         w.open_table(META)?
             .insert(VERSIONS_FORMAT, u64::from(FORMAT_COMPACT))?;
         w.commit()?;

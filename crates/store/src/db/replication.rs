@@ -29,6 +29,11 @@ pub(crate) const REPLICATION_QUEUE: TableDefinition<u64, &[u8]> =
 pub(crate) const REPLICATION_FAILED: TableDefinition<u64, &[u8]> =
     TableDefinition::new("replication_failed");
 
+/// bucket → the last versions-table key looked at (empty: none yet): the resumable batch that
+/// queues objects written before a rule with `ExistingObjectReplication` was configured.
+pub(crate) const REPLICATION_BACKFILL: TableDefinition<&str, &[u8]> =
+    TableDefinition::new("replication_backfill");
+
 /// The `meta` counter of queue numbers.
 const QUEUE_SEQ: &str = "replication_seq";
 
@@ -102,6 +107,23 @@ pub struct Backlog {
     pub by_rule: BTreeMap<(String, String), (u64, u64)>,
 }
 
+/// What a rule asks of a version.
+fn subject_of(rec: &VersionRecord) -> Subject<'_> {
+    let algorithm = rec
+        .segments
+        .iter()
+        .find_map(|s| s.envelope.as_ref())
+        .map(|e| e.algorithm);
+    Subject {
+        key: &rec.key,
+        tags: &rec.tags,
+        delete_marker: rec.delete_marker,
+        kms: matches!(algorithm, Some(SseAlgorithm::Kms | SseAlgorithm::KmsDsse)),
+        customer_key: algorithm == Some(SseAlgorithm::Customer),
+        replica: rec.replica_of.is_some(),
+    }
+}
+
 /// What the bucket's replication document says about a version about to be written.
 pub(super) fn task_for(
     config: Option<&ReplicationConfiguration>,
@@ -110,19 +132,7 @@ pub(super) fn task_for(
     now_ms: i64,
 ) -> Option<ReplicationTask> {
     let config = config?;
-    let algorithm = rec
-        .segments
-        .iter()
-        .find_map(|s| s.envelope.as_ref())
-        .map(|e| e.algorithm);
-    let subject = Subject {
-        key: &rec.key,
-        tags: &rec.tags,
-        delete_marker: rec.delete_marker,
-        kms: matches!(algorithm, Some(SseAlgorithm::Kms | SseAlgorithm::KmsDsse)),
-        customer_key: algorithm == Some(SseAlgorithm::Customer),
-        replica: rec.replica_of.is_some(),
-    };
+    let subject = subject_of(rec);
     let (index, rule) = config.rule_for(&subject)?;
     Some(ReplicationTask {
         bucket: bucket.to_string(),
@@ -323,6 +333,152 @@ impl Store {
             .collect()
     }
 
+    /// Stores (or, with `None`, removes) `bucket`'s replication configuration; with `backfill`
+    /// the batch that queues its existing objects starts in the same transaction
+    /// ([`Store::replication_backfill_step`]). A configuration needs the bucket's versioning
+    /// enabled (checked here, where it cannot change meanwhile).
+    ///
+    /// # Errors
+    /// [`StoreError::NoSuchBucket`], [`StoreError::InvalidRequest`] (versioning not enabled).
+    pub fn set_replication(
+        &self,
+        bucket: &str,
+        document: Option<serde_json::Value>,
+        backfill: bool,
+        unversioned: &'static str,
+    ) -> Result<(), StoreError> {
+        let name = bucket.to_string();
+        self.group.run(&self.db, move |tx| {
+            let mut buckets = tx.open_table(BUCKETS)?;
+            let mut rec: BucketRecord = match buckets.get(name.as_str())? {
+                Some(v) => record::decode(v.value())?,
+                None => return Err(StoreError::NoSuchBucket(name)),
+            };
+            let mut backfills = tx.open_table(REPLICATION_BACKFILL)?;
+            match document {
+                Some(doc) => {
+                    if rec.versioning != VersioningState::Enabled {
+                        return Err(StoreError::InvalidRequest(unversioned));
+                    }
+                    rec.documents
+                        .insert(crate::record::REPLICATION_DOC.into(), doc);
+                    if backfill && backfills.get(name.as_str())?.is_none() {
+                        backfills.insert(name.as_str(), [].as_slice())?;
+                    }
+                }
+                None => {
+                    rec.documents.remove(crate::record::REPLICATION_DOC);
+                    backfills.remove(name.as_str())?;
+                }
+            }
+            buckets.insert(name.as_str(), record::encode(&rec).as_slice())?;
+            Ok(())
+        })?;
+        self.bucket_changed(bucket);
+        Ok(())
+    }
+
+    /// Buckets whose existing objects are still being queued.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn replication_backfills(&self) -> Result<Vec<String>, StoreError> {
+        let tx = self.db.begin_read()?;
+        let table = match tx.open_table(REPLICATION_BACKFILL) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+            Err(e) => return Err(e.into()),
+        };
+        table
+            .iter()?
+            .map(|e| Ok(e?.0.value().to_string()))
+            .collect()
+    }
+
+    /// One step of a bucket's existing-object batch, in one transaction: the next keys (about
+    /// `max` versions, whole keys), each version the bucket's rules select for existing
+    /// objects queued oldest first and marked PENDING, and the place reached saved, so the
+    /// batch resumes there after a restart. A key with a version already in replication (one
+    /// written since the configuration) is skipped: its history would reach the destination
+    /// after its newer version. Returns the versions looked at; 0 when `bucket`'s batch is done
+    /// (or there is none).
+    ///
+    /// # Errors
+    /// Database errors, a damaged record.
+    pub fn replication_backfill_step(&self, bucket: &str, max: usize) -> Result<usize, StoreError> {
+        let name = bucket.to_string();
+        let clock = self.clock.clone();
+        self.group.run(&self.db, move |tx| {
+            let bucket = name.as_str();
+            let mut backfills = tx.open_table(REPLICATION_BACKFILL)?;
+            let Some(cursor) = backfills.get(bucket)?.map(|v| v.value().to_vec()) else {
+                return Ok(0);
+            };
+            let config = match Self::bucket_facts_in(tx, bucket) {
+                Ok((_, Some(c))) => c,
+                // The bucket or its configuration is gone: so is the batch.
+                Ok((_, None)) | Err(StoreError::NoSuchBucket(_)) => {
+                    backfills.remove(bucket)?;
+                    return Ok(0);
+                }
+                Err(e) => return Err(e),
+            };
+            let mut versions = VersionsMut::open(tx)?;
+            let start = if cursor.is_empty() {
+                std::ops::Bound::Included(keys::bucket_prefix(bucket))
+            } else {
+                std::ops::Bound::Excluded(cursor)
+            };
+            let end = std::ops::Bound::Excluded(keys::bucket_end(bucket));
+            // Whole keys: (table key, record), newest first within a key.
+            let mut batch: Vec<(Vec<u8>, VersionRecord)> = Vec::new();
+            for entry in versions.table().range::<&[u8]>((
+                start.as_ref().map(Vec::as_slice),
+                end.as_ref().map(Vec::as_slice),
+            ))? {
+                let (k, v) = entry?;
+                let rec: VersionRecord = record::decode(v.value())?;
+                if batch.len() >= max && batch.last().is_some_and(|(_, last)| last.key != rec.key) {
+                    break;
+                }
+                batch.push((k.value().to_vec(), rec));
+            }
+            let Some((last_key, _)) = batch.last() else {
+                backfills.remove(bucket)?;
+                return Ok(0);
+            };
+            let last_key = last_key.clone();
+            let looked = batch.len();
+            let now = clock.now_ms();
+            let mut i = 0;
+            while i < batch.len() {
+                let j = i + batch[i..]
+                    .iter()
+                    .take_while(|(_, r)| r.key == batch[i].1.key)
+                    .count();
+                let key_versions = &mut batch[i..j];
+                let touched = key_versions.iter().any(|(_, r)| r.replication.is_some());
+                if !touched {
+                    for (table_key, rec) in key_versions.iter_mut().rev() {
+                        let existing = config
+                            .rule_for(&subject_of(rec))
+                            .is_some_and(|(_, r)| r.replicates_existing());
+                        if !existing {
+                            continue;
+                        }
+                        if let Some(mut task) = task_for(Some(&config), bucket, rec, now) {
+                            enqueue(tx, rec, &mut task)?;
+                            versions.insert(table_key, rec)?;
+                        }
+                    }
+                }
+                i = j;
+            }
+            backfills.insert(bucket, last_key.as_slice())?;
+            Ok(looked)
+        })
+    }
+
     /// The replication configuration stored with `bucket`, if any (what a write reads in its
     /// transaction).
     ///
@@ -494,5 +650,67 @@ mod tests {
         assert_eq!(versions.versions.len(), 3, "two replicas and one marker");
         // A replica is not queued again (no ReplicaModifications).
         assert_eq!(store.replication_backlog().unwrap().operations, 0);
+    }
+
+    #[test]
+    fn existing_objects_are_queued_by_a_resumable_batch_oldest_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let open = || Store::open(dir.path(), None).unwrap();
+        let store = open();
+        for name in ["src", "dst"] {
+            store
+                .create_bucket(&BucketRecord {
+                    name: name.into(),
+                    created_ms: 0,
+                    region: "us-east-1".into(),
+                    versioning: VersioningState::Enabled,
+                    documents: BTreeMap::new(),
+                })
+                .unwrap();
+        }
+        let a1 = put(&store, "src", "reports/a", None).version;
+        let a2 = put(&store, "src", "reports/a", None).version;
+        let b = put(&store, "src", "reports/b", None).version;
+        put(&store, "src", "other/c", None);
+        let touched_old = put(&store, "src", "reports/d", None).version;
+        let mut doc = rules()["replication"].clone();
+        doc["Rules"][0]["ExistingObjectReplication"] = serde_json::json!({"Status": "Enabled"});
+        store
+            .set_replication("src", Some(doc), true, "unversioned")
+            .unwrap();
+        // Written since the configuration: its own task; its key's history is left alone.
+        let touched_new = put(&store, "src", "reports/d", None).version;
+        assert_eq!(store.replication_backfills().unwrap(), ["src"]);
+        // Whole keys per step (other/c, then both of reports/a), resumed by a new store.
+        assert_eq!(store.replication_backfill_step("src", 1).unwrap(), 1);
+        assert_eq!(store.replication_backfill_step("src", 1).unwrap(), 2);
+        drop(store);
+        let store = open();
+        while store.replication_backfill_step("src", 1).unwrap() > 0 {}
+        assert!(store.replication_backfills().unwrap().is_empty());
+        let due: Vec<String> = {
+            let mut out = Vec::new();
+            loop {
+                let batch = store.replication_due(i64::MAX, 10, 1000).unwrap();
+                if batch.is_empty() {
+                    break out;
+                }
+                for (n, t) in batch {
+                    out.push(t.version_id.clone());
+                    store.replication_delivered(n, Delivery::Done).unwrap();
+                }
+            }
+        };
+        assert_eq!(due.len(), 4, "{due:?}");
+        assert!(due.contains(&touched_new.version_id) && !due.contains(&touched_old.version_id));
+        let pos = |v: &str| due.iter().position(|d| d == v).unwrap();
+        assert!(pos(&a1.version_id) < pos(&a2.version_id), "oldest first");
+        assert!(due.contains(&b.version_id));
+        // A configuration without ExistingObjectReplication queues nothing old; removing it
+        // ends a batch.
+        store
+            .set_replication("src", None, false, "unversioned")
+            .unwrap();
+        assert!(store.bucket_replication("src").unwrap().is_none());
     }
 }

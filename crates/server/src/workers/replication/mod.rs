@@ -31,6 +31,8 @@ use crate::s3::replica::{self, Undelivered};
 
 /// Queue entries looked at per round (a key's later tasks wait behind its first).
 const SCAN: usize = 100_000;
+/// Versions an existing-object batch looks at per step (one transaction).
+const BACKFILL_STEP: usize = 1000;
 /// FAILED tasks read back per round for the status (by reason).
 const FAILED_READ: usize = 100_000;
 
@@ -264,6 +266,30 @@ impl ReplicationWorker {
         });
     }
 
+    /// One step of each bucket's existing-object batch (`ExistingObjectReplication`): the
+    /// versions looked at.
+    async fn backfill(&self) -> usize {
+        let store = self.store.clone();
+        let stepped = tokio::task::spawn_blocking(move || {
+            let mut looked = 0;
+            for bucket in store.replication_backfills()? {
+                looked += store.replication_backfill_step(&bucket, BACKFILL_STEP)?;
+            }
+            Ok::<_, leadshop_store::StoreError>(looked)
+        })
+        .await;
+        match stepped {
+            Ok(Ok(n)) => n,
+            other => {
+                tracing::error!(
+                    ?other,
+                    "the existing-object replication batch failed a step; it resumes where it was"
+                );
+                0
+            }
+        }
+    }
+
     /// Stores the CloudWatch datapoints of rules that enable metrics: the pending gauges of
     /// this minute (sampled again each count) and the latencies and failures recorded since.
     async fn store_metrics(&self, rules: &BTreeMap<(String, String), RuleStatus>, now: i64) {
@@ -366,7 +392,7 @@ impl Worker for ReplicationWorker {
         let mut last_status = None::<tokio::time::Instant>;
         loop {
             let due = tokio::select! {
-                n = self.round() => n,
+                n = async { self.backfill().await + self.round().await } => n,
                 () = stop.stopped() => return,
             };
             if last_status.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
