@@ -372,6 +372,7 @@ const SETTINGS = [
   ['cors', 'CORS'],
   ['lifecycle', 'Lifecycle'],
   ['logging', 'Access logging'],
+  ['replication', 'Replication'],
 ];
 
 // Elements that S3's JSON (and the spec documents, config/buckets/*/*.json) hold as lists,
@@ -436,6 +437,27 @@ function corsToXml(text) {
   return `<CORSConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">${rules}</CORSConfiguration>`;
 }
 
+// What the replication worker last counted for a bucket's rules: versions and bytes waiting,
+// replicated and FAILED since the server started, the last replication latency.
+function Backlog({ bucket, tick }) {
+  const [rows, setRows] = useState(null);
+  useEffect(() => {
+    api('GET', `/api/replication?bucket=${encodeURIComponent(bucket)}`)
+      .then((r) => setRows(r.rules)).catch(() => setRows([]));
+  }, [bucket, tick]);
+  if (!rows) return html`<p aria-busy="true"></p>`;
+  if (rows.length === 0) return html`<p class="muted" id="replication-backlog">Nothing waiting; nothing replicated since the server started.</p>`;
+  return html`
+    <table id="replication-backlog">
+      <thead><tr><th>Rule</th><th>Pending</th><th>Pending bytes</th><th>Replicated</th><th>Failed</th><th>Last latency</th></tr></thead>
+      <tbody>${rows.map((r) => html`<tr>
+        <td>${r.rule}</td><td>${r.pendingOperations}</td><td>${bytes(r.pendingBytes)}</td>
+        <td>${r.completed}</td><td>${r.failed}</td>
+        <td>${r.lastLatencySeconds === null ? '–' : `${r.lastLatencySeconds.toFixed(1)} s`}</td></tr>`)}
+      </tbody>
+    </table>`;
+}
+
 function Settings({ bucket, perms }) {
   const [values, setValues] = useState({});
   const [tick, setTick] = useState(0);
@@ -491,6 +513,7 @@ function Settings({ bucket, perms }) {
             ${!v && html`<p aria-busy="true"></p>`}
             ${v && v.error && html`<p class="muted">${v.error.code === 'AccessDenied' ? 'Not visible to this key (AccessDenied)' : v.error.message}</p>`}
             ${v && !v.error && !editable && html`<pre>${v.text}</pre>`}
+            ${q === 'replication' && v && !v.error && html`<${Backlog} bucket=${bucket} tick=${tick} />`}
             ${v && editable && q === 'policy' && editor(q, 'bucket policy', (text) => s3('PUT', bucket, undefined, {
               query: { policy: '' }, headers: { 'Content-Type': 'application/json' }, body: text,
             }))}

@@ -12,6 +12,7 @@ import configparser
 import json
 import os
 import subprocess
+import time
 import uuid
 
 import pytest
@@ -54,11 +55,31 @@ def test_console_in_chromium_upload_download_delete_restore(server, s3, console)
     paging = f"console-paging-{uuid.uuid4().hex[:8]}/"
     for i in range(103):
         s3.put_object(Bucket=BUCKET, Key=f"{paging}{i:03d}.txt", Body=b"x")
+    # A replication rule (only for a prefix the page does not write under) and one version
+    # it replicated: the settings page shows the rule and the backlog.
+    replica = f"console-replica-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=replica)
+    s3.put_bucket_versioning(Bucket=replica, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_bucket_replication(Bucket=BUCKET, ReplicationConfiguration={
+        "Role": "arn:aws:iam::000000000000:role/leadshop-replication",
+        "Rules": [{"ID": "console-shown", "Priority": 1, "Status": "Enabled",
+                   "Filter": {"Prefix": "console-replicated/"},
+                   "DeleteMarkerReplication": {"Status": "Disabled"},
+                   "Destination": {"Bucket": f"arn:aws:s3:::{replica}"}}]})
+    s3.put_object(Bucket=BUCKET, Key="console-replicated/one", Body=b"replicated")
+    series = f'leadshop_replication_completed_total{{bucket="{BUCKET}",rule="console-shown"}}'
+    deadline = time.monotonic() + 60
+    while server.metrics().get(series, 0) < 1:
+        assert time.monotonic() < deadline, "the replication worker did not count the version"
+        time.sleep(0.05)
     env = {**os.environ, "CONSOLE_URL": console + "/", "OBJECT_NAME": name, "PAGING_PREFIX": paging,
            "ADMIN_KEY": keys["admin"][0], "ADMIN_SECRET": keys["admin"][1],
            "APP_KEY": keys["app"][0], "APP_SECRET": keys["app"][1], "SHOTS": str(SCREENSHOTS)}
-    out = subprocess.run(["node", str(BROWSER / "console.mjs")], env=env, capture_output=True,
-                         text=True, timeout=240)
+    try:
+        out = subprocess.run(["node", str(BROWSER / "console.mjs")], env=env, capture_output=True,
+                             text=True, timeout=240)
+    finally:
+        s3.delete_bucket_replication(Bucket=BUCKET)
     assert out.returncode == 0, out.stdout + out.stderr
     report = json.loads(out.stdout.strip().splitlines()[-1])
     assert "failure" not in report, report.get("failure")
@@ -95,6 +116,10 @@ def test_console_in_chromium_upload_download_delete_restore(server, s3, console)
     # The CORS editor holds the bucket's document, the one Terraform applies.
     assert json.loads(admin["cors"]) == json.loads(
         (REPO / "config" / "buckets" / BUCKET / "cors.json").read_text())
+    # The replication rule and its backlog (replicated 1, nothing pending).
+    shown = admin["replication"]
+    assert "console-shown" in shown and f"arn:aws:s3:::{replica}" in shown, shown
+    assert "Replicated" in shown and "Pending" in shown, shown
     app = report["appSettings"]
     assert not app["corsEditor"] and not app["policyEditor"] and not app["versioningControls"]
     assert app["readOnlyNote"] and "AccessDenied" in app["policy"]

@@ -77,6 +77,7 @@ async function settings() {
     policy: await page.textContent("#setting-policy"),
     encryption: await page.textContent("#setting-encryption"),
     versioning: await page.textContent("#setting-versioning"),
+    replication: await page.textContent("#setting-replication"),
   };
 }
 

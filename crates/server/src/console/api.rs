@@ -204,6 +204,7 @@ pub(super) async fn handle(
         (Method::POST, "/api/upload-form") => upload_form(console, req).await,
         (Method::POST, "/api/download-url") => download_url(console, req).await,
         (Method::GET, "/api/dashboard") => dashboard(console, &req, conn).await,
+        (Method::GET, "/api/replication") => replication(console, &req, conn).await,
         _ => error(StatusCode::NOT_FOUND, "No such console API."),
     }
 }
@@ -357,6 +358,51 @@ async fn permissions(
         out.insert(op.name().to_string(), Value::Bool(may));
     }
     json_response(StatusCode::OK, &Value::Object(out))
+}
+
+/// A bucket's replication backlog and outcomes per rule (what the replication worker last
+/// counted), for a key that may read the bucket's replication configuration.
+async fn replication(
+    console: &Console,
+    req: &Request<Incoming>,
+    conn: &ConnInfo,
+) -> Response<s3s::Body> {
+    let (_, identity) = match session_of(console, req.headers(), true) {
+        Ok(x) => x,
+        Err(r) => return r.response(),
+    };
+    let bucket = crate::access::conditions::query_pairs(req.uri())
+        .into_iter()
+        .find(|(k, _)| k == "bucket")
+        .map(|(_, v)| v)
+        .unwrap_or_default();
+    if bucket.is_empty() {
+        return error(StatusCode::BAD_REQUEST, "Name a bucket.");
+    }
+    let rc = RequestContext::new(forwarded_conn(conn));
+    let access = &console.state.core.access;
+    if !access
+        .may(identity, &rc, Operation::GetBucketReplication, &bucket)
+        .await
+    {
+        return error(StatusCode::FORBIDDEN, "Access Denied");
+    }
+    let s = console.state.observability.replication.get();
+    let rules: Vec<_> = s.rules.iter().filter(|r| r.bucket == bucket).collect();
+    json_response(
+        StatusCode::OK,
+        &serde_json::json!({
+            "updatedMs": s.updated_ms,
+            "rules": rules.iter().map(|r| serde_json::json!({
+                "rule": r.rule,
+                "pendingOperations": r.pending_operations,
+                "pendingBytes": r.pending_bytes,
+                "completed": r.completed,
+                "failed": r.failed,
+                "lastLatencySeconds": r.last_latency_seconds,
+            })).collect::<Vec<_>>(),
+        }),
+    )
 }
 
 #[derive(Deserialize)]
