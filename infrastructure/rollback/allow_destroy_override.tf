@@ -12,3 +12,9 @@ resource "aws_s3_bucket" "logs" {
     prevent_destroy = false
   }
 }
+
+resource "aws_s3_bucket" "replica" {
+  lifecycle {
+    prevent_destroy = false
+  }
+}

@@ -37,3 +37,8 @@ output "billing_alerts_topic_arn" {
   description = "SNS topic (us-east-1) of the EstimatedCharges alarm; null without it."
   value       = var.enable_estimated_charges_alarm ? aws_sns_topic.billing_alerts[0].arn : null
 }
+
+output "replica_bucket" {
+  description = "The cross-region replica of the assets bucket (null without var.enable_replication)."
+  value       = one(aws_s3_bucket.replica[*].id)
+}

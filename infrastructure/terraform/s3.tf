@@ -1,7 +1,7 @@
 # ---- leadshop-assets --------------------------------------------------------------------
 
 resource "aws_s3_bucket" "assets" {
-  #checkov:skip=CKV_AWS_144:Cross-region replication is out of scope for PRP-000; versioning covers recovery.
+  #checkov:skip=CKV_AWS_144:Replication is var.enable_replication (on for prod, replication.tf); dev and staging rely on versioning.
   #checkov:skip=CKV2_AWS_62:No consumer of event notifications exists yet; access logs and metrics cover auditing.
   #checkov:skip=CKV_AWS_145:SSE-S3 (AES256) is the baseline the local server mirrors; SSE-KMS is enabled with var.kms_key_arn.
   bucket = var.assets_bucket_name

@@ -149,3 +149,21 @@ variable "enable_estimated_charges_alarm" {
     error_message = "enable_estimated_charges_alarm needs budget_scope = \"account\": the estimated charges are the whole account's, so one environment of the account owns the alarm."
   }
 }
+
+variable "enable_replication" {
+  description = "Cross-region backup (docs/OPERATIONS.md \"Data recovery from the replica\"): a replica bucket in replica_region with its own Public Access Block, encryption and versioning, a least-privilege replication role, and a replication configuration copying every new version and delete marker of the assets bucket to it."
+  type        = bool
+  default     = false
+}
+
+variable "replica_region" {
+  description = "Region of the replica bucket (another region than var.region)."
+  type        = string
+  default     = "us-west-2"
+}
+
+variable "replica_bucket_name" {
+  description = "Name of the replica bucket; null: the assets bucket's name with -replica."
+  type        = string
+  default     = null
+}

@@ -39,3 +39,14 @@ provider "aws" {
     tags = local.tags
   }
 }
+
+# The replica bucket's region (var.enable_replication): cross-region backup.
+provider "aws" {
+  alias               = "replica"
+  region              = var.replica_region
+  allowed_account_ids = var.allowed_account_ids
+
+  default_tags {
+    tags = local.tags
+  }
+}

@@ -271,7 +271,7 @@ def test_app_role_least_privilege(tf):
 
 def test_buckets_are_protected_and_owner_checked(tf):
     r = tf["resource"]
-    for b in ("assets", "logs"):
+    for b in ("assets", "logs", "replica"):
         assert r[f"aws_s3_bucket.{b}"]["lifecycle"][0]["prevent_destroy"] is True
         for kind in ("versioning", "server_side_encryption_configuration", "lifecycle_configuration"):
             assert r[f"aws_s3_bucket_{kind}.{b}"]["expected_bucket_owner"] == "${local.account_id}", (kind, b)
@@ -281,7 +281,7 @@ def test_buckets_are_protected_and_owner_checked(tf):
         assert r[f"aws_s3_bucket_{kind}.assets"]["expected_bucket_owner"] == "${local.account_id}"
     # The rollback override lifts prevent_destroy, and lives outside the module directory.
     override = (ROOT / "infrastructure" / "rollback" / "allow_destroy_override.tf").read_text()
-    assert override.count("prevent_destroy = false") == 2
+    assert override.count("prevent_destroy = false") == 3
     assert not list(TF.glob("*_override.tf")), "no override file in the module itself"
     # Expired delete markers are cleaned up on the assets bucket.
     main = spec("leadshop-assets", "lifecycle")["Rules"][0]
@@ -317,3 +317,33 @@ def test_terraform_reads_the_documents_the_server_builds_in():
     assert '"${path.module}/../../config/buckets"' in main
     s3 = (TF / "s3.tf").read_text()
     assert "local.assets_doc.versioning.Status" in s3 and "local.logs_doc.versioning.Status" in s3
+
+
+def test_replication_is_prods_and_its_role_least_privilege(tf):
+    """Cross-region backup: off by default, on in prod.tfvars; the replica locked down like the
+    source; the replication role may read the source's versions and replicate into the replica,
+    nothing else."""
+    r = tf["resource"]
+    assert tf["variable"]["enable_replication"]["default"] is False
+    prod = (TF / "environments" / "prod.tfvars").read_text()
+    assert re.search(r"^enable_replication\s*=\s*true", prod, re.M)
+    for env in ("dev", "staging"):
+        assert "enable_replication" not in (TF / "environments" / f"{env}.tfvars").read_text()
+    pab = r["aws_s3_bucket_public_access_block.replica"]
+    assert all(pab[k] is True for k in ("block_public_acls", "ignore_public_acls", "block_public_policy",
+                                        "restrict_public_buckets"))
+    assert r["aws_s3_bucket_versioning.replica"]["versioning_configuration"][0]["status"] == "Enabled"
+    for name in ("replica",):
+        assert r[f"aws_s3_bucket.{name}"]["provider"] == "${aws.replica}"
+    text = (TF / "replication.tf").read_text()
+    actions = sorted(set(re.findall(r'"(s3:[A-Za-z]+)"', text)))
+    assert actions == sorted([
+        "s3:GetReplicationConfiguration", "s3:ListBucket", "s3:GetObjectVersionForReplication",
+        "s3:GetObjectVersionAcl", "s3:GetObjectVersionTagging", "s3:ReplicateObject",
+        "s3:ReplicateDelete", "s3:ReplicateTags"]), actions
+    assert '"*"' not in text and "s3:*" not in text
+    conf = r["aws_s3_bucket_replication_configuration.assets"]
+    rule = conf["rule"][0]
+    assert rule["delete_marker_replication"][0]["status"] == "Enabled"
+    assert rule["destination"][0]["metrics"][0]["status"] == "Enabled"
+    assert "aws_s3_bucket_versioning.replica" in str(conf["depends_on"])

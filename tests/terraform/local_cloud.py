@@ -36,6 +36,27 @@ flush_seconds = 3600
 """
 
 
+REPLICA_REGION = "us-west-2"
+REPLICA_CONFIG = f"""
+account_id = "{ACCOUNT}"
+region = "{REPLICA_REGION}"
+buckets_dir = "{{empty}}"
+"""
+# prod.tfvars enables replication to leadshop-assets-replica in us-west-2.
+DESTINATION = """
+[replication]
+poll_ms = 50
+max_backoff_seconds = 2
+
+[replication.destinations.replica]
+bucket = "arn:aws:s3:::leadshop-assets-replica"
+endpoint = "{endpoint}"
+region = "us-west-2"
+ca_bundle = "{ca}"
+leadshop = true
+"""
+
+
 class TerraformFailed(AssertionError):
     pass
 
@@ -46,7 +67,21 @@ class LocalCloud:
 
         empty = root / "no-buckets"
         empty.mkdir(parents=True)
-        self.leadshop = Leadshop(root / "leadshop", config=SERVER_CONFIG.replace("{empty}", str(empty))).start()
+        # prod's replica region (enable_replication): a second leadshop, its own data and CA,
+        # serving us-west-2; the first maps the replica bucket's ARN to it, as an operator's
+        # [replication.destinations] does.
+        self.replica = Leadshop(root / "replica", config=REPLICA_CONFIG.replace("{empty}", str(empty))).start()
+        self.replica_env = self.replica.env("admin")
+        config = SERVER_CONFIG.replace("{empty}", str(empty)) + DESTINATION.format(
+            endpoint=self.replica_env["AWS_ENDPOINT_URL"], ca=self.replica_env["AWS_CA_BUNDLE"])
+        self.leadshop = Leadshop(root / "leadshop", config=config)
+        out = subprocess.run(
+            [str(BIN), "replication", "credentials", "set", "replica", "--access-key-id",
+             self.replica_env["AWS_ACCESS_KEY_ID"], "--data-dir", str(self.leadshop.data_dir),
+             "--config", str(self.leadshop.config)],
+            input=self.replica_env["AWS_SECRET_ACCESS_KEY"], capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        self.leadshop.start()
         self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self.moto.start()
         host, port = self.moto.get_host_and_port()
@@ -58,6 +93,7 @@ class LocalCloud:
     def stop(self) -> None:
         self.moto.stop()
         self.leadshop.stop()
+        self.replica.stop()
 
     def s3(self):
         import boto3
@@ -67,6 +103,16 @@ class LocalCloud:
             aws_secret_access_key=self.env["AWS_SECRET_ACCESS_KEY"],
             region_name="us-east-1",
         ).client("s3", endpoint_url=self.s3_url, verify=self.ca)
+
+    def s3_replica(self):
+        """The replica region's S3 (prod's replica bucket)."""
+        import boto3
+
+        return boto3.session.Session(
+            aws_access_key_id=self.replica_env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=self.replica_env["AWS_SECRET_ACCESS_KEY"],
+            region_name=REPLICA_REGION,
+        ).client("s3", endpoint_url=self.replica_env["AWS_ENDPOINT_URL"], verify=self.replica_env["AWS_CA_BUNDLE"])
 
     def override(self, max_retries: int = 5) -> str:
         endpoints = "\n".join(
@@ -84,7 +130,10 @@ class LocalCloud:
 {endpoints}
   }}
 """
-        return f'provider "aws" {{{block}}}\n\nprovider "aws" {{\n  alias = "billing"{block}}}\n'
+        replica = (block.replace(self.s3_url, self.replica_env["AWS_ENDPOINT_URL"])
+                   .replace(self.ca, self.replica_env["AWS_CA_BUNDLE"]))
+        return (f'provider "aws" {{{block}}}\n\nprovider "aws" {{\n  alias = "billing"{block}}}\n'
+                f'\nprovider "aws" {{\n  alias = "replica"{replica}}}\n')
 
     def backend_config(self) -> str:
         """The S3 backend's local half: the state lives in leadshop, with its lock file."""

@@ -107,6 +107,31 @@ def empty(cloud: LocalCloud, bucket: str) -> None:
             s3.delete_object(Bucket=bucket, Key=v["Key"], VersionId=v["VersionId"])
 
 
+REPLICA = "leadshop-assets-replica"
+
+
+def empty_replica(cloud: LocalCloud, delete: bool = False) -> None:
+    """Empties (and with `delete` removes) prod's replica bucket in the replica region."""
+    r3 = cloud.s3_replica()
+    if REPLICA not in [b["Name"] for b in r3.list_buckets()["Buckets"]]:
+        return
+    for page in r3.get_paginator("list_object_versions").paginate(Bucket=REPLICA):
+        for v in page.get("Versions", []) + page.get("DeleteMarkers", []):
+            r3.delete_object(Bucket=REPLICA, Key=v["Key"], VersionId=v["VersionId"])
+    if delete:
+        r3.delete_bucket(Bucket=REPLICA)
+
+
+def replicated(cloud: LocalCloud, key: str, timeout: float = 120.0) -> dict:
+    """Waits for `key`'s current version in prod's assets bucket to reach the replica."""
+    s3 = cloud.s3()
+    deadline = time.monotonic() + timeout
+    while (status := s3.head_object(Bucket="leadshop-assets", Key=key).get("ReplicationStatus")) != "COMPLETED":
+        assert status == "PENDING" and time.monotonic() < deadline, f"{key}: {status}"
+        time.sleep(0.05)
+    return cloud.s3_replica().head_object(Bucket=REPLICA, Key=key)
+
+
 def test_dev_staging_prod_plan_apply_plan_verify_destroy(cloud, tmp_path):
     # The state bucket, bootstrapped with the README's commands (the AWS CLI, default settings).
     run_block(cloud, readme_block("state-bootstrap"))
@@ -139,6 +164,20 @@ def test_dev_staging_prod_plan_apply_plan_verify_destroy(cloud, tmp_path):
         assert f"leadshop/{env}/terraform.tfstate" in keys, keys
         assert not [k for k in keys if k.endswith(".tflock")], keys
 
+        if env == "prod":
+            # prod.tfvars: cross-region backup. The replica bucket in us-west-2 is locked down
+            # like the source, and what is written to the assets bucket arrives there.
+            r3 = cloud.s3_replica()
+            assert all(r3.get_public_access_block(Bucket=REPLICA)["PublicAccessBlockConfiguration"].values())
+            assert r3.get_bucket_versioning(Bucket=REPLICA)["Status"] == "Enabled"
+            rules = r3.get_bucket_encryption(Bucket=REPLICA)["ServerSideEncryptionConfiguration"]["Rules"]
+            assert rules[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+            conf = s3.get_bucket_replication(Bucket="leadshop-assets")["ReplicationConfiguration"]
+            assert conf["Role"].endswith(":role/leadshop-replication-prod")
+            assert conf["Rules"][0]["Destination"]["Bucket"] == f"arn:aws:s3:::{REPLICA}"
+            s3.put_object(Bucket="leadshop-assets", Key="reports/backed-up.pdf", Body=b"in two regions")
+            assert replicated(cloud, "reports/backed-up.pdf")["ReplicationStatus"] == "REPLICA"
+            assert r3.get_object(Bucket=REPLICA, Key="reports/backed-up.pdf")["Body"].read() == b"in two regions"
         out = verify(cloud, *verify_args(env))
         assert out.returncode == 0, f"leadshop verify after applying {env}:\n{out.stdout}\n{out.stderr}"
         assert "no drift" in out.stdout
@@ -178,6 +217,8 @@ def test_dev_staging_prod_plan_apply_plan_verify_destroy(cloud, tmp_path):
         shutil.copy(work.root / "infrastructure" / "rollback" / "allow_destroy_override.tf", work.dir / "allow_destroy_override.tf")
         for bucket in BUCKETS[env]:
             empty(cloud, bucket)
+        if env == "prod":
+            empty_replica(cloud)
         preview = work.tf("plan", "-destroy", tfvars, NO_BUDGET, label="plan -destroy")
         assert re.search(r"Plan: 0 to add, 0 to change, \d+ to destroy", preview.stdout), preview.stdout[-3000:]
         work.tf("destroy", "-auto-approve", tfvars, NO_BUDGET, label="destroy")
@@ -340,11 +381,14 @@ def test_the_revert_runbook_runs_as_written(cloud, tmp_path):
     managed = [a for a in work.tf("state", "list").stdout.split() if not a.startswith("data.")]
     assert managed == [], managed
 
+    # The replica and its configuration are kept with the data (and were written to).
+    assert replicated(cloud, "reports/kept.pdf")["ReplicationStatus"] == "REPLICA"
     # The buckets are no longer Terraform's: the test removes them itself.
     for bucket in (assets, logs):
         empty(cloud, bucket)
         s3.delete_bucket_policy(Bucket=bucket)
         s3.delete_bucket(Bucket=bucket)
+    empty_replica(cloud, delete=True)
     assert not (work.dir / "allow_destroy_override.tf").exists()
 
     # Step 4, destroy everything, verbatim. Applied again; with an object left in the bucket
@@ -353,6 +397,7 @@ def test_the_revert_runbook_runs_as_written(cloud, tmp_path):
     work.init("prod")
     work.tf("apply", "-input=false", "-auto-approve", "-var-file=environments/prod.tfvars", NO_BUDGET)
     s3.put_object(Bucket=assets, Key="reports/left.pdf", Body=b"not emptied")
+    replicated(cloud, "reports/left.pdf")
     failed = sh(destroy_all, {"AWS_ENDPOINT_URL_STS": cloud.moto_url}, ok=False)
     assert failed.returncode != 0 and "BucketNotEmpty" in failed.stderr, failed.stderr[-3000:]
     assert not (work.dir / "allow_destroy_override.tf").exists(), "the trap removed the override"
@@ -362,6 +407,7 @@ def test_the_revert_runbook_runs_as_written(cloud, tmp_path):
     assert assets in left, left
     for bucket in left:
         empty(cloud, bucket)
+    empty_replica(cloud)
     sh(destroy_all, {"AWS_ENDPOINT_URL_STS": cloud.moto_url})
     assert not (work.dir / "allow_destroy_override.tf").exists()
     names = [b["Name"] for b in s3.list_buckets()["Buckets"]]

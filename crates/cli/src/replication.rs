@@ -39,6 +39,12 @@ pub(crate) fn status(config: &Config, json: bool) -> Result<()> {
         "since the server started: {} replicated, {} deliveries to retry",
         s.completed, s.retries
     );
+    if !s.backfills.is_empty() {
+        println!(
+            "existing objects still being queued in: {}",
+            s.backfills.join(", ")
+        );
+    }
     if let Some(e) = &s.last_error {
         println!("last delivery that did not go through: {e}");
     }

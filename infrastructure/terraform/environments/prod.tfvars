@@ -10,5 +10,9 @@ cors_origins = ["https://app.leadfactory.com"]
 budget_scope = "account"
 # Request metrics are billed per metric (README.md "What it costs").
 enable_request_metrics = true
+# Cross-region backup: every new version and delete marker copied to a replica bucket in
+# another region (docs/OPERATIONS.md "Data recovery from the replica").
+enable_replication = true
+replica_region     = "us-west-2"
 # The account this environment lives in (the provider refuses any other):
 # allowed_account_ids = ["123456789012"]

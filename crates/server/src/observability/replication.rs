@@ -51,6 +51,9 @@ pub struct Snapshot {
     pub failed_by_reason: BTreeMap<String, u64>,
     /// The last delivery that did not go through: destination and reason.
     pub last_error: Option<String>,
+    /// Buckets whose existing objects are still being queued (`ExistingObjectReplication`).
+    #[serde(default)]
+    pub backfills: Vec<String>,
     /// Per rule.
     pub rules: Vec<RuleStatus>,
 }

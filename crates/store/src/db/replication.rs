@@ -457,7 +457,11 @@ impl Store {
                     .take_while(|(_, r)| r.key == batch[i].1.key)
                     .count();
                 let key_versions = &mut batch[i..j];
-                let touched = key_versions.iter().any(|(_, r)| r.replication.is_some());
+                // A replica's REPLICA says where it came from, not that it is being sent on.
+                let touched = key_versions.iter().any(|(_, r)| {
+                    r.replication
+                        .is_some_and(|s| s != ReplicationStatus::Replica)
+                });
                 if !touched {
                     for (table_key, rec) in key_versions.iter_mut().rev() {
                         let existing = config

@@ -336,10 +336,11 @@ impl ReplicationWorker {
             Ok::<_, leadshop_store::StoreError>((
                 store.replication_backlog()?,
                 store.replication_failures(FAILED_READ)?,
+                store.replication_backfills()?,
             ))
         })
         .await;
-        let Ok(Ok((backlog, failed))) = counted else {
+        let Ok(Ok((backlog, failed, backfills))) = counted else {
             tracing::error!("cannot count the replication backlog");
             return;
         };
@@ -373,6 +374,7 @@ impl ReplicationWorker {
             s.pending_bytes = backlog.bytes;
             s.oldest_pending_ms = backlog.oldest_queued_ms;
             s.failed_by_reason = by_reason;
+            s.backfills = backfills;
             s.rules = rules.into_values().collect();
         });
         if let Err(e) = self.status.save(&self.data_dir) {
