@@ -13,7 +13,7 @@ pub(super) async fn delete_object(
     req: S3Request<DeleteObjectInput>,
 ) -> S3Result<S3Response<DeleteObjectOutput>> {
     let input = req.input;
-    if let Some(source) = super::replica::replica_of(&req.headers)? {
+    if let Some(source) = super::object::replica_of(&req.headers)? {
         if input.version_id.is_some() {
             return Err(s3_error!(
                 InvalidArgument,

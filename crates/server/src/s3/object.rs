@@ -172,7 +172,7 @@ pub(super) async fn put_object(
     let precondition = write_precondition(input.if_match.as_ref(), input.if_none_match.as_ref())?;
     let enc = super::sse::for_input!(s, input, customer_key).await?;
 
-    let replica_of = super::replica::replica_of(&headers)?;
+    let replica_of = replica_of(&headers)?;
     let plan = ChecksumPlan::from_headers(&headers)?;
     let ingested = body::ingest(
         s,
@@ -288,4 +288,31 @@ pub(super) async fn write_version(
         st.commit_version(&bucket, new, sealed, precondition)
     })
     .await
+}
+
+/// The longest `x-leadshop-replica-of` value taken (`<bucket>/<version id>`).
+const MAX_SOURCE_LEN: usize = 1100;
+
+/// The `x-leadshop-replica-of` header of a request, if it carries one.
+///
+/// # Errors
+/// InvalidArgument: not `<bucket>/<version id>` of printable ASCII.
+pub(super) fn replica_of(headers: &http::HeaderMap) -> S3Result<Option<String>> {
+    let Some(v) = headers.get(leadshop_spec::replication::REPLICA_HEADER) else {
+        return Ok(None);
+    };
+    let text = v.to_str().unwrap_or_default();
+    let ok = !text.is_empty()
+        && text.len() <= MAX_SOURCE_LEN
+        && text
+            .split_once('/')
+            .is_some_and(|(b, v)| !b.is_empty() && !v.is_empty())
+        && text.bytes().all(|b| b.is_ascii_graphic());
+    if !ok {
+        return Err(s3_error!(
+            InvalidArgument,
+            "x-leadshop-replica-of must be <source bucket>/<source version id>"
+        ));
+    }
+    Ok(Some(text.to_string()))
 }

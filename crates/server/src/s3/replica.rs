@@ -6,19 +6,14 @@
 //! second delivery of it is answered with the first, authorised as `s3:ReplicateObject` /
 //! `s3:ReplicateDelete`).
 
-use http::HeaderMap;
-use leadshop_spec::replication::REPLICA_HEADER;
 use leadshop_store::{
     NewVersion, ReplicationTask, StorageClass, StoreError, VersionRecord, VersioningState,
 };
-use s3s::{S3Error, S3ErrorCode, S3Result, s3_error};
+use s3s::{S3Error, S3ErrorCode, S3Result};
 
 use super::Leadshop;
 use super::body::{self, ChecksumPlan};
 use super::reader::ObjectReader;
-
-/// The longest `x-leadshop-replica-of` value taken (`<bucket>/<version id>`).
-const MAX_SOURCE_LEN: usize = 1100;
 
 /// Why a delivery did not happen.
 #[derive(Debug, Clone)]
@@ -69,30 +64,6 @@ pub(crate) async fn configuration(
     bucket: &str,
 ) -> Option<std::sync::Arc<leadshop_spec::replication::ReplicationConfiguration>> {
     s.bucket_config(bucket).await.ok()?.replication.clone()
-}
-
-/// The `x-leadshop-replica-of` header of a request, if it carries one.
-///
-/// # Errors
-/// InvalidArgument: not `<bucket>/<version id>` of printable ASCII.
-pub(super) fn replica_of(headers: &HeaderMap) -> S3Result<Option<String>> {
-    let Some(v) = headers.get(REPLICA_HEADER) else {
-        return Ok(None);
-    };
-    let text = v.to_str().unwrap_or_default();
-    let ok = !text.is_empty()
-        && text.len() <= MAX_SOURCE_LEN
-        && text
-            .split_once('/')
-            .is_some_and(|(b, v)| !b.is_empty() && !v.is_empty())
-        && text.bytes().all(|b| b.is_ascii_graphic());
-    if !ok {
-        return Err(s3_error!(
-            InvalidArgument,
-            "x-leadshop-replica-of must be <source bucket>/<source version id>"
-        ));
-    }
-    Ok(Some(text.to_string()))
 }
 
 /// The source version of `task` and a reader of its plaintext, or `None` when the version is
