@@ -550,3 +550,40 @@ leadshop = true
         replica.stop()
         if new_source is not None:
             new_source.stop()
+
+
+def test_sse_kms_objects_replicate_only_when_selected_and_under_the_replica_key(server, s3):
+    """SourceSelectionCriteria: an SSE-KMS object replicates only with SseKmsEncryptedObjects,
+    and its replica is encrypted under the rule's ReplicaKmsKeyID (the source's key stays
+    where it is). (SSE-C objects never replicate: spec::replication's unit tests.)"""
+    keys = []
+    for name in ("source", "replica"):
+        alias = f"repl-{name}-{uuid.uuid4().hex[:8]}"
+        out = subprocess.run([str(BIN), "kms", "create-key", "--alias", alias, "--data-dir", str(server.data_dir)],
+                             check=True, capture_output=True, text=True).stdout
+        keys.append((alias, out.split("KeyId: ")[1].split()[0]))
+    (src_alias, _), (replica_alias, replica_id) = keys
+    src, dst = f"kms-src-{uuid.uuid4().hex[:8]}", f"kms-dst-{uuid.uuid4().hex[:8]}"
+    for b in (src, dst):
+        s3.create_bucket(Bucket=b)
+        s3.put_bucket_versioning(Bucket=b, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_bucket_replication(Bucket=src, ReplicationConfiguration=config(rule(dst)))
+    kms = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": f"alias/{src_alias}"}
+    s3.put_object(Bucket=src, Key="plain", Body=b"sse-s3")
+    s3.put_object(Bucket=src, Key="kms-unselected", Body=b"kms", **kms)
+    wait_for(lambda: s3.head_object(Bucket=src, Key="plain").get("ReplicationStatus") == "COMPLETED", "plain")
+    assert s3.head_object(Bucket=src, Key="kms-unselected").get("ReplicationStatus") is None
+
+    selected = rule(dst, SourceSelectionCriteria={"SseKmsEncryptedObjects": {"Status": "Enabled"}},
+                    Destination={"Bucket": f"arn:aws:s3:::{dst}",
+                                 "EncryptionConfiguration": {"ReplicaKmsKeyID": f"alias/{replica_alias}"}})
+    s3.put_bucket_replication(Bucket=src, ReplicationConfiguration=config(selected))
+    s3.put_object(Bucket=src, Key="kms-selected", Body=b"kms, selected", **kms)
+    wait_for(lambda: s3.head_object(Bucket=src, Key="kms-selected").get("ReplicationStatus") == "COMPLETED",
+             "the selected SSE-KMS object")
+    head = s3.head_object(Bucket=dst, Key="kms-selected")
+    assert head["ServerSideEncryption"] == "aws:kms" and head["SSEKMSKeyId"].endswith(f"key/{replica_id}")
+    assert head["ReplicationStatus"] == "REPLICA"
+    assert s3.get_object(Bucket=dst, Key="kms-selected")["Body"].read() == b"kms, selected"
+    with pytest.raises(ClientError):
+        s3.head_object(Bucket=dst, Key="kms-unselected")

@@ -130,8 +130,11 @@ class LocalCloud:
 {endpoints}
   }}
 """
+        # The replica region's S3 is the second server, with its own key (IAM stays moto's).
         replica = (block.replace(self.s3_url, self.replica_env["AWS_ENDPOINT_URL"])
-                   .replace(self.ca, self.replica_env["AWS_CA_BUNDLE"]))
+                   .replace(self.ca, self.replica_env["AWS_CA_BUNDLE"])
+                   + f'  access_key = "{self.replica_env["AWS_ACCESS_KEY_ID"]}"\n'
+                   + f'  secret_key = "{self.replica_env["AWS_SECRET_ACCESS_KEY"]}"\n')
         return (f'provider "aws" {{{block}}}\n\nprovider "aws" {{\n  alias = "billing"{block}}}\n'
                 f'\nprovider "aws" {{\n  alias = "replica"{replica}}}\n')
 

@@ -112,18 +112,18 @@ impl ReplicationWorker {
     async fn deliver(&self, task: &ReplicationTask) -> Result<(), Undelivered> {
         let timeout = Duration::from_secs(self.config.delivery_timeout_seconds);
         let delivery = async {
+            let kms = self.replica_kms_key(task).await;
             match self.config.destination_for(&task.destination) {
                 Some((name, dest)) => {
                     let client = self
                         .clients
                         .get(name, dest, &self.data_dir, &self.masters)
                         .await?;
-                    remote::deliver(&self.api, &client, dest, task).await
+                    remote::deliver(&self.api, &client, dest, task, kms.as_deref()).await
                 }
                 None => {
                     let bucket = leadshop_spec::replication::bucket_of_arn(&task.destination)
                         .unwrap_or_default();
-                    let kms = self.replica_kms_key(task).await;
                     replica::deliver_local(&self.api, task, bucket, kms.as_deref()).await
                 }
             }

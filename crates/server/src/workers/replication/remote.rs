@@ -207,12 +207,14 @@ async fn check_versioning(remote: &Remote, bucket: &str) -> Result<(), Undeliver
     Ok(())
 }
 
-/// Delivers `task` to `dest`.
+/// Delivers `task` to `dest`; an object under `replica_kms_key` (the rule's ReplicaKmsKeyID,
+/// a key of the destination's KMS) when there is one, else under the destination's default.
 pub(super) async fn deliver(
     api: &Leadshop,
     remote: &Remote,
     dest: &ReplicationDestination,
     task: &ReplicationTask,
+    replica_kms_key: Option<&str>,
 ) -> Result<(), Undelivered> {
     let bucket = bucket_of_arn(&dest.bucket).unwrap_or_default();
     let source = replica::source_id(task);
@@ -269,6 +271,10 @@ pub(super) async fn deliver(
         .set_cache_control(h.cache_control.clone())
         .set_website_redirect_location(h.website_redirect_location.clone())
         .set_tagging(tagging)
+        .set_server_side_encryption(
+            replica_kms_key.map(|_| aws_sdk_s3::types::ServerSideEncryption::AwsKms),
+        )
+        .set_ssekms_key_id(replica_kms_key.map(str::to_string))
         .storage_class(aws_sdk_s3::types::StorageClass::from(class.as_str()));
     let leadshop = dest.leadshop;
     let typed = h.content_type.is_some();
