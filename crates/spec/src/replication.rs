@@ -123,15 +123,8 @@ pub struct And {
     pub tags: Vec<Tag>,
 }
 
-/// A tag.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "PascalCase")]
-pub struct Tag {
-    /// Key.
-    pub key: String,
-    /// Value.
-    pub value: String,
-}
+/// A tag (the lifecycle configuration's, the same shape).
+pub use crate::lifecycle::Tag;
 
 /// `SourceSelectionCriteria`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]

@@ -28,14 +28,14 @@ fn date_of(text: &str) -> Option<Timestamp> {
     lc::parse_date(text).ok().map(super::convert::ts)
 }
 
-fn tag_in(t: Tag) -> S3Result<lc::Tag> {
+pub(super) fn tag_in(t: Tag) -> S3Result<lc::Tag> {
     Ok(lc::Tag {
         key: t.key.ok_or_else(super::error::malformed_xml)?,
         value: t.value.unwrap_or_default(),
     })
 }
 
-fn tag_out(t: &lc::Tag) -> Tag {
+pub(super) fn tag_out(t: &lc::Tag) -> Tag {
     Tag {
         key: Some(t.key.clone()),
         value: Some(t.value.clone()),

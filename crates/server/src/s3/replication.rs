@@ -18,11 +18,11 @@ use s3s::dto::{
     ReplicationConfiguration, ReplicationRule, ReplicationRuleAndOperator, ReplicationRuleFilter,
     ReplicationRuleStatus, ReplicationTime, ReplicationTimeStatus, ReplicationTimeValue,
     SourceSelectionCriteria, SseKmsEncryptedObjects, SseKmsEncryptedObjectsStatus, StorageClass,
-    Tag,
 };
 use s3s::{S3Error, S3Request, S3Response, S3Result, s3_error};
 
 use super::Leadshop;
+use super::lifecycle::{tag_in, tag_out};
 
 /// AWS's answer to a configuration on a bucket whose versioning is not enabled.
 const SOURCE_UNVERSIONED: &str =
@@ -31,20 +31,6 @@ const SOURCE_UNVERSIONED: &str =
 fn status(s: &str) -> rp::StatusOnly {
     rp::StatusOnly {
         status: s.to_string(),
-    }
-}
-
-fn tag_in(t: Tag) -> S3Result<rp::Tag> {
-    Ok(rp::Tag {
-        key: t.key.ok_or_else(super::error::malformed_xml)?,
-        value: t.value.unwrap_or_default(),
-    })
-}
-
-fn tag_out(t: &rp::Tag) -> Tag {
-    Tag {
-        key: Some(t.key.clone()),
-        value: Some(t.value.clone()),
     }
 }
 

@@ -150,6 +150,18 @@ pub(super) fn task_for(
     })
 }
 
+/// A table of a read transaction; `None` when no write has made it yet.
+fn readable<K: redb::Key + 'static, V: redb::Value + 'static>(
+    tx: &redb::ReadTransaction,
+    def: TableDefinition<K, V>,
+) -> Result<Option<redb::ReadOnlyTable<K, V>>, StoreError> {
+    match tx.open_table(def) {
+        Ok(t) => Ok(Some(t)),
+        Err(redb::TableError::TableDoesNotExist(_)) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
 fn encode_task(t: &ReplicationTask) -> Vec<u8> {
     serde_json::to_vec(t).expect("tasks always serialise")
 }
@@ -208,10 +220,8 @@ impl Store {
         scan: usize,
     ) -> Result<Vec<(u64, ReplicationTask)>, StoreError> {
         let tx = self.db.begin_read()?;
-        let table = match tx.open_table(REPLICATION_QUEUE) {
-            Ok(t) => t,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-            Err(e) => return Err(e.into()),
+        let Some(table) = readable(&tx, REPLICATION_QUEUE)? else {
+            return Ok(Vec::new());
         };
         let mut seen = HashSet::new();
         let mut out = Vec::new();
@@ -294,10 +304,8 @@ impl Store {
     pub fn replication_backlog(&self) -> Result<Backlog, StoreError> {
         let tx = self.db.begin_read()?;
         let mut out = Backlog::default();
-        let table = match tx.open_table(REPLICATION_QUEUE) {
-            Ok(t) => t,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(out),
-            Err(e) => return Err(e.into()),
+        let Some(table) = readable(&tx, REPLICATION_QUEUE)? else {
+            return Ok(out);
         };
         for entry in table.iter()? {
             let (_, v) = entry?;
@@ -321,10 +329,8 @@ impl Store {
     /// Database errors, a damaged task.
     pub fn replication_failures(&self, max: usize) -> Result<Vec<ReplicationTask>, StoreError> {
         let tx = self.db.begin_read()?;
-        let table = match tx.open_table(REPLICATION_FAILED) {
-            Ok(t) => t,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-            Err(e) => return Err(e.into()),
+        let Some(table) = readable(&tx, REPLICATION_FAILED)? else {
+            return Ok(Vec::new());
         };
         table
             .iter()?
@@ -384,10 +390,8 @@ impl Store {
     /// Database errors.
     pub fn replication_backfills(&self) -> Result<Vec<String>, StoreError> {
         let tx = self.db.begin_read()?;
-        let table = match tx.open_table(REPLICATION_BACKFILL) {
-            Ok(t) => t,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-            Err(e) => return Err(e.into()),
+        let Some(table) = readable(&tx, REPLICATION_BACKFILL)? else {
+            return Ok(Vec::new());
         };
         table
             .iter()?
