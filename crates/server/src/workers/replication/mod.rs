@@ -12,6 +12,7 @@
 //! delivery is recognised (by a leadshop destination in its write's transaction; elsewhere by
 //! looking at the destination's current version first).
 
+#[cfg(feature = "remote-replication")]
 mod remote;
 
 use std::collections::BTreeMap;
@@ -53,6 +54,7 @@ pub struct ReplicationWorker {
     /// Per (bucket, rule) counts since start; kept here so a restarted worker keeps them.
     counts: std::sync::Mutex<BTreeMap<(String, String), RuleStatus>>,
     /// Clients of remote destinations, by name.
+    #[cfg(feature = "remote-replication")]
     clients: remote::Clients,
     /// CloudWatch datapoints (latency, failures) not stored yet.
     points: std::sync::Mutex<Vec<(String, i64, Stat)>>,
@@ -97,6 +99,7 @@ impl ReplicationWorker {
             masters,
             status,
             counts: std::sync::Mutex::default(),
+            #[cfg(feature = "remote-replication")]
             clients: remote::Clients::default(),
             points: std::sync::Mutex::default(),
         }
@@ -114,6 +117,7 @@ impl ReplicationWorker {
         let delivery = async {
             let kms = self.replica_kms_key(task).await;
             match self.config.destination_for(&task.destination) {
+                #[cfg(feature = "remote-replication")]
                 Some((name, dest)) => {
                     let client = self
                         .clients
@@ -121,6 +125,10 @@ impl ReplicationWorker {
                         .await?;
                     remote::deliver(&self.api, &client, dest, task, kms.as_deref()).await
                 }
+                #[cfg(not(feature = "remote-replication"))]
+                Some(_) => Err(Undelivered::refused(
+                    "this build replicates only to buckets of this server",
+                )),
                 None => {
                     let bucket = leadshop_spec::replication::bucket_of_arn(&task.destination)
                         .unwrap_or_default();
