@@ -18,7 +18,10 @@ pub fn render(state: &AppState) -> String {
         dropped(&state.observability.events),
         crate::workers::lifecycle::render_metrics(&state.observability.lifecycle),
         crate::workers::health::render_metrics(&state.observability.health),
-        state.observability.replication.render(),
+        state
+            .observability
+            .replication
+            .render(state.core.config.metrics.bucket_labels),
         usage(state)
     )
 }

@@ -85,10 +85,14 @@ impl ReplicationStatus {
         leadshop_keys::secret_file::write(&data_dir.join(STATUS_FILE), &text)
     }
 
-    /// The `/metrics` lines.
+    /// The `/metrics` lines: totals, and per (bucket, rule) only with `[metrics]
+    /// bucket_labels` (`/metrics` needs no key; bucket names are nobody else's business).
     #[must_use]
-    pub fn render(&self) -> String {
-        let s = self.get();
+    pub fn render(&self, bucket_labels: bool) -> String {
+        let mut s = self.get();
+        if !bucket_labels {
+            s.rules.clear();
+        }
         let mut out = String::new();
         let mut gauge = |name: &str, kind: &str, help: &str, lines: Vec<(String, String)>| {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
