@@ -60,7 +60,18 @@ pub struct Snapshot {
 
 /// Shared between the worker (writes) and `/metrics`, the console (read).
 #[derive(Debug, Default)]
-pub struct ReplicationStatus(RwLock<Snapshot>);
+pub struct ReplicationStatus(RwLock<Snapshot>, std::sync::Mutex<Saved>);
+
+/// What was last written to the status file, and when (ms, server clock).
+#[derive(Debug, Default)]
+struct Saved {
+    snapshot: Option<Snapshot>,
+    at_ms: i64,
+}
+
+/// The status file is written again at least this often (ms) even when nothing changed, so a
+/// reader waiting for a count newer than some moment sees one.
+const RESAVE_MS: i64 = 10_000;
 
 impl ReplicationStatus {
     /// The last snapshot.
@@ -80,9 +91,29 @@ impl ReplicationStatus {
     ///
     /// # Errors
     /// I/O.
+    ///
+    /// Written (durably) only when something but the time changed, or after [`RESAVE_MS`]: an
+    /// idle server does not write and sync a file every second.
     pub fn save(&self, data_dir: &Path) -> std::io::Result<()> {
-        let text = serde_json::to_vec_pretty(&self.get()).expect("serialisable");
-        leadshop_keys::secret_file::write(&data_dir.join(STATUS_FILE), &text)
+        let now = self.get();
+        let mut saved = self
+            .1
+            .lock()
+            .map_err(|_| std::io::Error::other("poisoned"))?;
+        let same = saved.snapshot.as_ref().is_some_and(|s| {
+            Snapshot {
+                updated_ms: now.updated_ms,
+                ..s.clone()
+            } == now
+        });
+        if same && now.updated_ms - saved.at_ms < RESAVE_MS {
+            return Ok(());
+        }
+        let text = serde_json::to_vec_pretty(&now).expect("serialisable");
+        leadshop_keys::secret_file::write(&data_dir.join(STATUS_FILE), &text)?;
+        saved.at_ms = now.updated_ms;
+        saved.snapshot = Some(now);
+        Ok(())
     }
 
     /// The `/metrics` lines: totals, and per (bucket, rule) only with `[metrics]
@@ -189,4 +220,37 @@ fn esc(s: &str) -> String {
     s.replace('\\', "\\\\")
         .replace('"', "\\\"")
         .replace('\n', " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn saved(dir: &Path) -> Snapshot {
+        serde_json::from_slice(&std::fs::read(dir.join(STATUS_FILE)).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn the_status_file_is_written_when_it_changes_or_has_not_been_for_a_while() {
+        let dir = tempfile::tempdir().unwrap();
+        let status = ReplicationStatus::default();
+        status.update(|s| s.updated_ms = 1_000);
+        status.save(dir.path()).unwrap();
+        assert_eq!(saved(dir.path()).updated_ms, 1_000);
+        // Only the time moved: not written again (an idle server syncs nothing each second).
+        status.update(|s| s.updated_ms = 2_000);
+        status.save(dir.path()).unwrap();
+        assert_eq!(saved(dir.path()).updated_ms, 1_000);
+        // Something changed: written.
+        status.update(|s| {
+            s.updated_ms = 3_000;
+            s.pending_operations = 5;
+        });
+        status.save(dir.path()).unwrap();
+        assert_eq!(saved(dir.path()).pending_operations, 5);
+        // Nothing changed for RESAVE_MS: written again, so a waiting reader sees a new count.
+        status.update(|s| s.updated_ms = 3_000 + RESAVE_MS);
+        status.save(dir.path()).unwrap();
+        assert_eq!(saved(dir.path()).updated_ms, 3_000 + RESAVE_MS);
+    }
 }
