@@ -65,6 +65,7 @@ class LocalCloud:
     def __init__(self, root: Path):
         from moto.server import ThreadedMotoServer
 
+        self.root = root
         empty = root / "no-buckets"
         empty.mkdir(parents=True)
         # prod's replica region (enable_replication): a second leadshop, its own data and CA,
@@ -130,11 +131,15 @@ class LocalCloud:
 {endpoints}
   }}
 """
-        # The replica region's S3 is the second server, with its own key (IAM stays moto's).
+        # The replica region's S3 is the second server, with its own key (IAM stays moto's),
+        # from a credentials file as an operator's profile would be: no key in any .tf file
+        # (checkov's CKV_AWS_41 reads the rendered plan, overrides included).
+        creds = self.root / "replica.credentials"
+        creds.write_text(f"[replica]\naws_access_key_id = {self.replica_env['AWS_ACCESS_KEY_ID']}\n"
+                         f"aws_secret_access_key = {self.replica_env['AWS_SECRET_ACCESS_KEY']}\n")
         replica = (block.replace(self.s3_url, self.replica_env["AWS_ENDPOINT_URL"])
                    .replace(self.ca, self.replica_env["AWS_CA_BUNDLE"])
-                   + f'  access_key = "{self.replica_env["AWS_ACCESS_KEY_ID"]}"\n'
-                   + f'  secret_key = "{self.replica_env["AWS_SECRET_ACCESS_KEY"]}"\n')
+                   + f'  shared_credentials_files = ["{creds}"]\n  profile = "replica"\n')
         return (f'provider "aws" {{{block}}}\n\nprovider "aws" {{\n  alias = "billing"{block}}}\n'
                 f'\nprovider "aws" {{\n  alias = "replica"{replica}}}\n')
 
