@@ -479,19 +479,9 @@ impl S3Access for AccessHook {
         }
         // A replica (a leadshop destination's side of replication) asks for the replication
         // actions besides the write itself.
-        if cx
-            .headers()
-            .contains_key(leadshop_spec::replication::REPLICA_HEADER)
-        {
-            let replicate = match operation {
-                Operation::PutObject => Some("s3:ReplicateObject"),
-                Operation::DeleteObject => Some("s3:ReplicateDelete"),
-                _ => None,
-            };
-            if let Some(action) = replicate {
-                let resource = actions::resource_arn(Scope::Object, &bucket, key.as_deref());
-                ac.authorize(&authz, action, &bucket, &resource).await?;
-            }
+        if let Some(action) = write_headers::replication_action(operation, cx.headers()) {
+            let resource = actions::resource_arn(Scope::Object, &bucket, key.as_deref());
+            ac.authorize(&authz, action, &bucket, &resource).await?;
         }
         // Once authorised: where ACLs are disabled the handler refuses any ACL but the
         // owner's with AccessControlListNotSupported (as AWS checks that first); where they

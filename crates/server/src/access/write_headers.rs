@@ -36,6 +36,25 @@ pub fn of_headers(headers: &http::HeaderMap) -> Vec<&'static str> {
     )
 }
 
+/// What a replica (`x-leadshop-replica-of`, a leadshop destination's side of replication) asks
+/// for besides the write itself: `s3:ReplicateObject` on a PutObject, `s3:ReplicateDelete` on
+/// a DeleteObject.
+#[must_use]
+pub fn replication_action(
+    operation: leadshop_spec::Operation,
+    headers: &http::HeaderMap,
+) -> Option<&'static str> {
+    use leadshop_spec::Operation as O;
+    if !headers.contains_key(leadshop_spec::replication::REPLICA_HEADER) {
+        return None;
+    }
+    match operation {
+        O::PutObject => Some("s3:ReplicateObject"),
+        O::DeleteObject => Some("s3:ReplicateDelete"),
+        _ => None,
+    }
+}
+
 /// Canned ACLs that grant others than the owner.
 pub const PUBLIC_CANNED_ACLS: [&str; 3] =
     ["public-read", "public-read-write", "authenticated-read"];

@@ -333,14 +333,9 @@ async fn permissions(
         Ok(x) => x,
         Err(r) => return r.response(),
     };
-    let bucket = crate::access::conditions::query_pairs(req.uri())
-        .into_iter()
-        .find(|(k, _)| k == "bucket")
-        .map(|(_, v)| v)
-        .unwrap_or_default();
-    if bucket.is_empty() {
+    let Some(bucket) = bucket_param(req) else {
         return error(StatusCode::BAD_REQUEST, "Name a bucket.");
-    }
+    };
     let rc = RequestContext::new(forwarded_conn(conn));
     let mut out = serde_json::Map::new();
     for op in [
@@ -360,6 +355,15 @@ async fn permissions(
     json_response(StatusCode::OK, &Value::Object(out))
 }
 
+/// The `bucket` query parameter, if it names one.
+fn bucket_param(req: &Request<Incoming>) -> Option<String> {
+    crate::access::conditions::query_pairs(req.uri())
+        .into_iter()
+        .find(|(k, _)| k == "bucket")
+        .map(|(_, v)| v)
+        .filter(|b| !b.is_empty())
+}
+
 /// A bucket's replication backlog and outcomes per rule (what the replication worker last
 /// counted), for a key that may read the bucket's replication configuration.
 async fn replication(
@@ -371,14 +375,9 @@ async fn replication(
         Ok(x) => x,
         Err(r) => return r.response(),
     };
-    let bucket = crate::access::conditions::query_pairs(req.uri())
-        .into_iter()
-        .find(|(k, _)| k == "bucket")
-        .map(|(_, v)| v)
-        .unwrap_or_default();
-    if bucket.is_empty() {
+    let Some(bucket) = bucket_param(req) else {
         return error(StatusCode::BAD_REQUEST, "Name a bucket.");
-    }
+    };
     let rc = RequestContext::new(forwarded_conn(conn));
     let access = &console.state.core.access;
     if !access
